@@ -1,0 +1,50 @@
+"""JWT and x-pch-digest checks on the way in, signing on the way out."""
+
+from __future__ import annotations
+
+import jwt
+from flask import current_app, request
+
+from app import jsonio, signing
+from app.errors import ApiError
+
+DIGEST_HEADER = "x-pch-digest"
+
+
+def _unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers={"WWW-Authenticate": 'Bearer realm="posnext"'})
+
+
+def require_jwt() -> dict:
+    settings = current_app.extensions["posbridge"].settings
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("unauthorized", "a Bearer token is required")
+    key = settings.jwt_public_key or settings.jwt_secret
+    algorithm = "RS256" if settings.jwt_public_key else "HS256"
+    options = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience),
+               "verify_iss": bool(settings.jwt_issuer)}
+    try:
+        return jwt.decode(token.strip(), key, algorithms=[algorithm], audience=settings.jwt_audience,
+                          issuer=settings.jwt_issuer, options=options, leeway=30)
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("token_expired", "the token has expired") from None
+    except jwt.PyJWTError:
+        raise _unauthorized("unauthorized", "the token is not valid") from None
+
+
+def require_digest(body: dict) -> None:
+    key = current_app.extensions["posbridge"].settings.digest_key
+    if not signing.verify(key, body, request.headers.get(DIGEST_HEADER)):
+        raise _unauthorized("signature_invalid", "x-pch-digest is missing or does not match the body")
+
+
+def signed_response(body: dict, status: int = 200, headers: dict | None = None):
+    """A JSON answer carrying x-pch-digest, as every order response does."""
+    key = current_app.extensions["posbridge"].settings.digest_key
+    response = current_app.response_class(jsonio.dumps(body), status=status, mimetype="application/json")
+    response.headers[DIGEST_HEADER] = signing.sign(key, body)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response

@@ -1,0 +1,160 @@
+"""The on-call CLI (Flask commands): `flask --app app.wsgi orders show UID`, and so on."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from flask import Flask, current_app
+
+from app import jsonio
+from app.orders.recovery import due_orders
+from app.times import format_time
+
+
+def _services():
+    return current_app.extensions["posbridge"]
+
+
+def _echo(value) -> None:
+    click.echo(jsonio.dumps(value, indent=2))
+
+
+def _row(order) -> str:
+    return (f"{order.uid:<36} {order.status:<9} {order.doc.get('location_id', ''):<12} "
+            f"{format_time(order.created)}  attempts={order.attempts} path={order.path}")
+
+
+orders = click.Group("orders", help="Find, understand and re-drive orders.")
+callbacks = click.Group("callbacks", help="See and replay callbacks.")
+menus = click.Group("menus", help="See and refresh cached menus.")
+
+
+@orders.command("show")
+@click.argument("request_uid")
+def show_order(request_uid: str) -> None:
+    """An order's record, its history of transitions and who holds it now."""
+    store = _services().store
+    order = store.get(request_uid)
+    if order is None:
+        raise click.ClickException(f"no order {request_uid!r}")
+    _echo({"record": order.doc, "status": order.status, "deadline": format_time(order.deadline),
+           "attempts": order.attempts, "path": order.path, "lease_seconds_left": store.lease_left(request_uid),
+           "next_attempt_at": format_time(order.next_at) if order.next_at else None,
+           "callback": order.callback, "history": [dict(h, at=format_time(h["at"])) for h in
+                                                   store.history(request_uid)]})
+
+
+@orders.command("list")
+@click.option("--stuck", is_flag=True, help="only open orders whose next move is overdue")
+@click.option("--open", "open_only", is_flag=True, help="only orders not yet final")
+@click.option("--location", default=None, help="only this location")
+@click.option("--minutes", default=60, show_default=True, help="how far back for recent orders")
+@click.option("--limit", default=50, show_default=True)
+def list_orders(stuck: bool, open_only: bool, location: str | None, minutes: int, limit: int) -> None:
+    """Recent orders, or the open or stuck ones."""
+    services = _services()
+    store, settings = services.store, services.settings
+    if stuck:
+        uids = due_orders(store, time.time(), settings.inline_budget_ms / 1000.0, max(5.0, settings.sweep_seconds))
+    elif open_only:
+        uids = [uid for uid, _ in store.open_orders(limit)]
+    else:
+        uids = store.recent(since=time.time() - minutes * 60, limit=limit, location_id=location)
+    shown = 0
+    for uid in uids[:limit]:
+        order = store.get(uid)
+        if order is not None and (location is None or order.doc.get("location_id") == location):
+            click.echo(_row(order))
+            shown += 1
+    click.echo(f"{shown} order(s)")
+
+
+@orders.command("redrive")
+@click.argument("request_uid")
+def redrive(request_uid: str) -> None:
+    """Hand an open order to a worker now (safe: the POS call is idempotent and leased)."""
+    services = _services()
+    order = services.store.get(request_uid)
+    if order is None:
+        raise click.ClickException(f"no order {request_uid!r}")
+    if order.final:
+        raise click.ClickException(f"{request_uid} is already final ({order.status}); nothing to re-drive")
+    services.store.note(request_uid, "cli", "re-driven by an operator", next_at=time.time())
+    if not services.tasks.place_order(request_uid):
+        raise click.ClickException("the broker is unreachable; the sweep will re-drive it when it is back")
+    click.echo(f"re-driven: {request_uid}")
+
+
+@callbacks.command("list")
+def list_callbacks() -> None:
+    """Callbacks given up on, kept for replay."""
+    store = _services().store
+    dead = store.dead_callbacks()
+    for uid, at in dead:
+        order = store.get(uid)
+        last = (order.callback or {}).get("last_result") if order else "record expired"
+        click.echo(f"{uid:<36} given up {format_time(at)}  last: {last}")
+    click.echo(f"{len(dead)} undelivered callback(s)")
+
+
+@callbacks.command("replay")
+@click.argument("request_uid")
+@click.option("--now", "inline", is_flag=True, help="deliver from this process instead of a worker")
+def replay(request_uid: str, inline: bool) -> None:
+    """Send an order's callback again."""
+    from app.callbacks import CallbackSender
+
+    services = _services()
+    order = services.store.get(request_uid)
+    if order is None or not order.doc.get("callback_url"):
+        raise click.ClickException(f"{request_uid!r} has no callback to replay")
+    if not order.final:
+        raise click.ClickException(f"{request_uid} is not final yet; its callback goes when it is")
+    if inline:
+        sender = CallbackSender(services.settings, services.store)
+        delivery = sender.deliver(request_uid)
+        sender.record(request_uid, delivery, 1, given_up=not delivery.ok)
+        click.echo(f"{'delivered' if delivery.ok else 'failed'}: {delivery.reason}")
+        if not delivery.ok:
+            raise SystemExit(1)
+        return
+    services.store.set_callback(request_uid, {"state": "replaying", "attempts": 0}, dead=False)
+    if not services.tasks.deliver_callback(request_uid):
+        raise click.ClickException("the broker is unreachable; try --now")
+    click.echo(f"replay queued: {request_uid}")
+
+
+@menus.command("refresh")
+@click.argument("location_ids", nargs=-1)
+def refresh_menus(location_ids: tuple[str, ...]) -> None:
+    """Fetch menus from the POS now (all cached locations if none is named)."""
+    from app.menus import MenuUnavailable
+
+    cache = _services().menus
+    failed = False
+    for location_id in location_ids or cache.locations():
+        try:
+            entry = cache.refresh(location_id)
+            state = "unknown location" if entry.get("unknown") else f"{len(entry['items'])} items"
+        except MenuUnavailable as exc:
+            state, failed = f"unavailable ({exc})", True
+        click.echo(f"{location_id}: {state}")
+    if failed:
+        raise SystemExit(1)
+
+
+@menus.command("show")
+@click.argument("location_id")
+def show_menu(location_id: str) -> None:
+    """The cached menu and its age."""
+    cache = _services().menus
+    entry = cache.cached(location_id)
+    if entry is None or entry.get("unknown"):
+        raise click.ClickException(f"no menu cached for {location_id!r}")
+    _echo(cache.public(entry))
+
+
+def register(app: Flask) -> None:
+    for group in (orders, callbacks, menus):
+        app.cli.add_command(group)

@@ -1,0 +1,115 @@
+"""The menu cache: one entry per location in Redis, refreshed by beat and on a miss.
+
+An entry has no expiry: when the POS is down the last menu is served, with its age.
+An unknown location is remembered for a minute so a flood of bad ids does not reach the POS.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from app import jsonio
+from app.pos.base import LocationUnknown, PosUnavailable
+
+log = logging.getLogger(__name__)
+LOCATIONS_KEY = "menus:locations"
+UNKNOWN_SECONDS = 60
+
+
+class MenuUnavailable(Exception):
+    """No menu is cached for the location and the POS cannot give one now."""
+
+
+def _key(location_id: str) -> str:
+    return f"menu:{location_id}"
+
+
+def normalise(location: dict, menu: dict, fetched_at: float) -> dict:
+    return {
+        "location_id": location.get("location_id"),
+        "location": location,
+        "updated_at": menu.get("updated_at"),
+        "fetched_at": fetched_at,
+        "items": {item["id"]: item for item in menu.get("items", []) if isinstance(item, dict) and "id" in item},
+    }
+
+
+class MenuCache:
+    def __init__(self, redis, pos, refresh_seconds: int, clock=time.time):
+        self.redis = redis
+        self.pos = pos
+        self.refresh_seconds = refresh_seconds
+        self.clock = clock
+
+    def cached(self, location_id: str) -> dict | None:
+        raw = self.redis.get(_key(location_id))
+        return jsonio.loads(raw) if raw else None
+
+    def get(self, location_id: str) -> dict:
+        """The location's menu: from the cache, else from the POS. {"unknown": True} if none."""
+        entry = self.cached(location_id)
+        if entry is None:
+            return self.refresh(location_id)
+        if not entry.get("unknown") and self.age(entry) > 2 * self.refresh_seconds:
+            try:
+                return self.refresh(location_id)
+            except MenuUnavailable:
+                log.warning("serving a stale menu", extra={"location_id": location_id, "age": self.age(entry)})
+        return entry
+
+    def refresh(self, location_id: str) -> dict:
+        now = self.clock()
+        try:
+            location = self.pos.get_location(location_id)
+            menu = self.pos.get_menu(location_id)
+        except LocationUnknown:
+            entry = {"unknown": True, "location_id": location_id, "fetched_at": now}
+            self.redis.set(_key(location_id), jsonio.dumps(entry), ex=UNKNOWN_SECONDS)
+            self.redis.srem(LOCATIONS_KEY, location_id)
+            return entry
+        except PosUnavailable as exc:
+            entry = self.cached(location_id)
+            if entry is not None and not entry.get("unknown"):
+                return entry
+            raise MenuUnavailable(str(exc)) from None
+        entry = normalise(location, menu, now)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(_key(location_id), jsonio.dumps(entry))
+        pipe.sadd(LOCATIONS_KEY, location_id)
+        pipe.execute()
+        return entry
+
+    def locations(self) -> list[str]:
+        return sorted(v.decode() if isinstance(v, bytes) else v for v in self.redis.smembers(LOCATIONS_KEY))
+
+    def refresh_all(self) -> dict[str, str]:
+        results = {}
+        for location_id in self.locations():
+            try:
+                entry = self.refresh(location_id)
+                results[location_id] = "unknown" if entry.get("unknown") else "ok"
+            except MenuUnavailable:
+                results[location_id] = "unavailable"
+        return results
+
+    def age(self, entry: dict) -> float:
+        return max(0.0, self.clock() - float(entry.get("fetched_at") or 0))
+
+    def public(self, entry: dict) -> dict:
+        """The entry as /posnext/menus serves it: money in major units, age and staleness."""
+        age = self.age(entry)
+        items = []
+        for item in entry["items"].values():
+            shown = dict(item)
+            shown["price"] = jsonio.cents_to_money(item.get("price") or 0)
+            items.append(shown)
+        return {
+            "location_id": entry["location_id"],
+            "location": entry["location"],
+            "updated_at": entry.get("updated_at"),
+            "fetched_at": jsonio.iso(entry["fetched_at"]),
+            "age_seconds": round(age, 3),
+            "stale": age > 2 * self.refresh_seconds,
+            "items": items,
+        }

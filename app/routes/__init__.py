@@ -1,0 +1,1 @@
+"""Thin views: authentication, parsing, status codes. No business rules here."""

@@ -1,0 +1,82 @@
+"""/healthz, /readyz and /metrics: no JWT."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from app import jsonio
+
+bp = Blueprint("health", __name__)
+
+
+def _json(body: dict, status: int = 200):
+    return current_app.response_class(jsonio.dumps(body), status=status, mimetype="application/json")
+
+
+@bp.get("/healthz")
+def healthz():
+    return _json({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    services = current_app.extensions["posbridge"]
+    checks = {}
+    for name, probe in (("redis", services.redis.ping), ("broker", services.broker_ping)):
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks[name] = f"unreachable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    response = _json({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
+    if not ready:
+        response.headers["Retry-After"] = "5"
+    return response
+
+
+class StoreCollector:
+    """Figures true across every process, read from Redis at scrape time."""
+
+    def __init__(self, services):
+        self.services = services
+
+    def collect(self):
+        store, redis = self.services.store, self.services.redis
+        finals = CounterMetricFamily("posbridge_orders_final", "orders that reached a final status, all processes",
+                                     labels=["endpoint", "status", "path"])
+        for key, count in store.stats().items():
+            finals.add_metric(key.split("|", 2), count)
+        yield finals
+        yield GaugeMetricFamily("posbridge_orders_open", "orders not yet final", value=redis.zcard("orders:open"))
+        yield GaugeMetricFamily("posbridge_oldest_pending_order_seconds", "age of the oldest open order",
+                                value=store.oldest_open_age())
+        depth = GaugeMetricFamily("posbridge_queue_depth", "messages waiting in each Celery queue",
+                                  labels=["queue"])
+        for queue in ("orders", "callbacks", "maintenance"):
+            depth.add_metric([queue], redis.llen(queue))
+        yield depth
+        yield GaugeMetricFamily("posbridge_callbacks_undelivered", "callbacks given up on, kept for replay",
+                                value=redis.zcard("callbacks:dead"))
+
+
+@bp.get("/metrics")
+def metrics():
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY
+
+        registry = REGISTRY
+    output = generate_latest(registry)
+    extra = CollectorRegistry()
+    extra.register(StoreCollector(current_app.extensions["posbridge"]))
+    output += generate_latest(extra)
+    return current_app.response_class(output, mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,208 @@
+"""Every environment variable the service reads, read and checked once.
+
+A process that starts with a missing or malformed required variable stops with a
+message naming it (`ConfigError`). Secrets may come from a file named by `<NAME>_FILE`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+    def __init__(self, name: str, problem: str):
+        super().__init__(f"configuration error: {name}: {problem}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str
+    broker_url: str
+    result_backend: str | None
+    pos_base_url: str
+    pos_api_token: str
+    par_shared_id: str
+    jwt_secret: str | None
+    jwt_public_key: str | None
+    jwt_issuer: str | None
+    jwt_audience: str | None
+    inline_budget_ms: int = 2500
+    order_max_async_seconds: int = 900
+    order_retention_days: int = 30
+    menu_refresh_seconds: int = 300
+    max_content_length: int = 256 * 1024
+    flower_basic_auth: str | None = None
+    callback_allow_private: bool = False
+    port: int = 8000
+    future_horizon_days: int = 7
+    pos_connect_timeout: float = 2.0
+    pos_read_timeout: float = 10.0
+    sweep_seconds: int = 15
+    callback_max_attempts: int = 8
+    retry_base_seconds: float = 0.5
+    retry_cap_seconds: float = 30.0
+
+    @property
+    def digest_key(self) -> bytes:
+        return self.par_shared_id[:10].encode("utf-8")
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long one POS attempt may hold an order: the longest call plus a margin."""
+        return self.pos_connect_timeout + self.pos_read_timeout + 5.0
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Longer than any order's deadline, so a slow task is never delivered twice by it."""
+        return int(self.order_max_async_seconds + self.lease_seconds + 300)
+
+
+# name -> (default, meaning); the README's table is checked against this one by a test.
+DOCUMENTED = {
+    "REDIS_URL": (None, "order store and menu cache; also the broker unless CELERY_BROKER_URL"),
+    "CELERY_BROKER_URL": ("$REDIS_URL", "Celery broker override"),
+    "CELERY_RESULT_BACKEND": ("(none)", "Celery result backend; off by default (ids only)"),
+    "POS_BASE_URL": (None, "the POS the service calls"),
+    "POS_API_TOKEN": (None, "bearer token for the POS"),
+    "PAR_SHARED_ID": (None, "PAR's SharedId; its first 10 characters key x-pch-digest"),
+    "PAR_JWT_SECRET": (None, "HS256 secret for PAR's JWT (or PAR_JWT_PUBLIC_KEY)"),
+    "PAR_JWT_PUBLIC_KEY": (None, "RS256 public key (PEM) for PAR's JWT, instead of the secret"),
+    "PAR_JWT_ISSUER": ("(unchecked)", "expected `iss`"),
+    "PAR_JWT_AUDIENCE": ("(unchecked)", "expected `aud`"),
+    "INLINE_BUDGET_MS": ("2500", "how long submit may hold a request before 202"),
+    "ORDER_MAX_ASYNC_SECONDS": ("900", "how long an order without ttl is tried"),
+    "ORDER_RETENTION_DAYS": ("30", "how long order records are kept"),
+    "MENU_REFRESH_SECONDS": ("300", "how often beat refreshes cached menus"),
+    "MAX_CONTENT_LENGTH": ("262144", "largest accepted request body, bytes"),
+    "FLOWER_BASIC_AUTH": ("(required by flower)", "user:password for Flower"),
+    "CALLBACK_ALLOW_PRIVATE": ("false", "allow callbacks to loopback/private addresses"),
+    "PORT": ("8000", "the web port"),
+    "FUTURE_HORIZON_DAYS": ("7", "how far ahead a future order may be promised"),
+    "POS_CONNECT_TIMEOUT": ("2.0", "seconds to connect to the POS"),
+    "POS_READ_TIMEOUT": ("10.0", "seconds to wait for a POS answer"),
+    "SWEEP_SECONDS": ("15", "how often beat sweeps for stuck orders"),
+    "CALLBACK_MAX_ATTEMPTS": ("8", "callback deliveries before it is kept for replay"),
+    "RETRY_BASE_SECONDS": ("0.5", "first backoff of a transient POS failure"),
+    "RETRY_CAP_SECONDS": ("30", "longest backoff between POS attempts"),
+}
+
+
+def _raw(env: Mapping[str, str], name: str) -> str | None:
+    """The variable's value, or the contents of the file `<name>_FILE` names."""
+    value = env.get(name)
+    path = env.get(f"{name}_FILE")
+    if value in (None, "") and path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                value = fh.read().strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE", f"cannot read {path!r}: {exc.strerror}") from None
+    return value if value not in (None, "") else None
+
+
+def _required(env, name):
+    value = _raw(env, name)
+    if value is None:
+        raise ConfigError(name, "is required and not set")
+    return value
+
+
+def _int(env, name, default, minimum=1):
+    value = _raw(env, name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(name, f"must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {number}")
+    return number
+
+
+def _float(env, name, default):
+    value = _raw(env, name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(name, f"must be a number, got {value!r}") from None
+    if not number > 0:
+        raise ConfigError(name, f"must be greater than 0, got {value!r}")
+    return number
+
+
+def _bool(env, name):
+    value = (_raw(env, name) or "false").lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(name, f"must be true or false, got {value!r}")
+
+
+def _url(env, name, schemes, required=True):
+    value = _required(env, name) if required else _raw(env, name)
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
+        raise ConfigError(name, f"must be a {'/'.join(schemes)} URL")
+    return value
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    redis_url = _url(env, "REDIS_URL", REDIS_SCHEMES)
+    shared_id = _required(env, "PAR_SHARED_ID")
+    if len(shared_id) < 10:
+        raise ConfigError("PAR_SHARED_ID", "must be at least 10 characters (the digest key)")
+    jwt_secret = _raw(env, "PAR_JWT_SECRET")
+    jwt_public_key = _raw(env, "PAR_JWT_PUBLIC_KEY")
+    if not (jwt_secret or jwt_public_key):
+        raise ConfigError("PAR_JWT_SECRET", "one of PAR_JWT_SECRET or PAR_JWT_PUBLIC_KEY is required")
+    if jwt_public_key and "BEGIN PUBLIC KEY" not in jwt_public_key:
+        raise ConfigError("PAR_JWT_PUBLIC_KEY", "must be a PEM public key")
+    flower_auth = _raw(env, "FLOWER_BASIC_AUTH")
+    if flower_auth is not None and ":" not in flower_auth:
+        raise ConfigError("FLOWER_BASIC_AUTH", "must be user:password")
+    settings = Settings(
+        redis_url=redis_url,
+        broker_url=_url(env, "CELERY_BROKER_URL", REDIS_SCHEMES + ("amqp",), False) or redis_url,
+        result_backend=_url(env, "CELERY_RESULT_BACKEND", REDIS_SCHEMES, False),
+        pos_base_url=_url(env, "POS_BASE_URL", ("http", "https")).rstrip("/"),
+        pos_api_token=_required(env, "POS_API_TOKEN"),
+        par_shared_id=shared_id,
+        jwt_secret=jwt_secret,
+        jwt_public_key=jwt_public_key,
+        jwt_issuer=_raw(env, "PAR_JWT_ISSUER"),
+        jwt_audience=_raw(env, "PAR_JWT_AUDIENCE"),
+        inline_budget_ms=_int(env, "INLINE_BUDGET_MS", 2500),
+        order_max_async_seconds=_int(env, "ORDER_MAX_ASYNC_SECONDS", 900),
+        order_retention_days=_int(env, "ORDER_RETENTION_DAYS", 30),
+        menu_refresh_seconds=_int(env, "MENU_REFRESH_SECONDS", 300),
+        max_content_length=_int(env, "MAX_CONTENT_LENGTH", 256 * 1024, minimum=1024),
+        flower_basic_auth=flower_auth,
+        callback_allow_private=_bool(env, "CALLBACK_ALLOW_PRIVATE"),
+        port=_int(env, "PORT", 8000),
+        future_horizon_days=_int(env, "FUTURE_HORIZON_DAYS", 7),
+        pos_connect_timeout=_float(env, "POS_CONNECT_TIMEOUT", 2.0),
+        pos_read_timeout=_float(env, "POS_READ_TIMEOUT", 10.0),
+        sweep_seconds=_int(env, "SWEEP_SECONDS", 15),
+        callback_max_attempts=_int(env, "CALLBACK_MAX_ATTEMPTS", 8),
+        retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 0.5),
+        retry_cap_seconds=_float(env, "RETRY_CAP_SECONDS", 30.0),
+    )
+    if settings.port > 65535:
+        raise ConfigError("PORT", "must be at most 65535")
+    return settings

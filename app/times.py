@@ -1,0 +1,30 @@
+"""Time parsing and formatting in PAR's format, as pure functions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+PAR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def parse_time(text: object) -> datetime | None:
+    """An aware UTC datetime from PAR's format or any ISO 8601 time with a zone; else None."""
+    if not isinstance(text, str) or not 10 < len(text) < 64:
+        return None
+    candidate = text.strip()
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None or "T" not in candidate.upper():
+        return None
+    return parsed.astimezone(UTC)
+
+
+def format_time(moment: datetime | float) -> str:
+    """PAR's `yyyy-MM-ddTHH:mm:ss.fffZ` for a datetime or a Unix time."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, UTC)
+    return moment.astimezone(UTC).strftime(PAR_FORMAT)[:-4] + "Z"

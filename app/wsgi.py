@@ -1,0 +1,15 @@
+"""The WSGI entry point for gunicorn: `gunicorn app.wsgi:application`."""
+
+from __future__ import annotations
+
+import sys
+
+from app import create_app
+from app.logs import configure
+from app.settings import ConfigError
+
+configure("web")
+try:
+    application = create_app()
+except ConfigError as exc:
+    sys.exit(str(exc))

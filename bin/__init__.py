@@ -1,0 +1,1 @@
+"""Developer entry points: the run command, the process launcher, a dev token."""

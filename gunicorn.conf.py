@@ -1,0 +1,50 @@
+"""gunicorn settings for the `web` process (see docs/BENCHMARKS.md for why gevent).
+
+A request held for the inline budget must not starve the others: the gevent worker holds
+thousands of open requests per process; gthread with 16 threads served 102 rps at 200 ms
+POS latency where gevent served 489 (measured.md, bench/).
+"""
+
+import os
+import sys
+import tempfile
+
+bind = f"{os.environ.get('WEB_BIND', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = os.environ.get("WEB_WORKER_CLASS", "gevent")
+worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))
+threads = int(os.environ.get("WEB_THREADS", "16"))  # used by gthread only
+timeout = 30
+graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+accesslog = None
+errorlog = "-"
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="posbridge-metrics-")
+
+
+def on_starting(server):
+    """Check every setting in the master, so a bad one stops the process with its name."""
+    from app.settings import ConfigError, load_settings
+
+    try:
+        load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def worker_exit(server, worker):
+    """Graceful shutdown: inline POS calls that outlived their request finish first."""
+    from app.orders.service import wait_for_background
+
+    left = wait_for_background(graceful_timeout)
+    if left:
+        server.log.warning("%d inline POS calls still running at exit; the sweep will finish them", left)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

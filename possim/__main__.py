@@ -1,0 +1,75 @@
+"""``python -m possim --host 127.0.0.1 --port 9100 [--token T] [--knobs FILE]``.
+
+Serves the simulator with gevent's WSGIServer, one greenlet per request, so latency sleeps
+never hold up other requests. Stops cleanly on SIGTERM or SIGINT.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.event import Event  # noqa: E402
+from gevent.pywsgi import WSGIServer  # noqa: E402
+
+from possim.app import create_app  # noqa: E402
+from possim.knobs import KnobError  # noqa: E402
+from possim.ledger import UnknownLocation  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m possim", description="The POS simulator.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100, help="0 picks a free port")
+    parser.add_argument("--token", help="the bearer token to require (default: $POS_API_TOKEN)")
+    parser.add_argument("--knobs", metavar="FILE",
+                        help='knobs at start, JSON: {"*": {...}, "loc-001": {...}}')
+    parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    return parser.parse_args(argv)
+
+
+def load_knobs(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            knobs = json.load(f)
+    except (OSError, ValueError) as exc:
+        sys.exit(f"possim: cannot read knobs file {path}: {exc}")
+    if not isinstance(knobs, dict):
+        sys.exit(f'possim: knobs file {path} must hold a JSON object {{"*": {{...}}, ...}}')
+    return knobs
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    token = args.token or os.environ.get("POS_API_TOKEN", "")
+    if not token:
+        sys.exit("possim: no API token: pass --token or set POS_API_TOKEN")
+    knobs = load_knobs(args.knobs) if args.knobs else None
+    try:
+        app = create_app(token, knobs=knobs)
+    except KnobError as exc:
+        sys.exit(f"possim: bad knobs in {args.knobs}: {exc}")
+    except UnknownLocation as exc:
+        sys.exit(f"possim: bad knobs in {args.knobs}: unknown location {exc}")
+    server = WSGIServer((args.host, args.port), app, backlog=2048,
+                        log=sys.stderr if args.access_log else None)
+    server.start()
+    host, port = server.address[:2]
+    print(f"possim listening on http://{host}:{port}", flush=True)
+    stopping = Event()
+    gevent.signal_handler(signal.SIGTERM, stopping.set)
+    gevent.signal_handler(signal.SIGINT, stopping.set)
+    stopping.wait()
+    server.stop(timeout=2)
+    print("possim stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

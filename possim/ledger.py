@@ -1,0 +1,250 @@
+"""The simulator's whole state, behind one lock: locations, knobs, orders, idempotency, stats.
+
+Idempotency: ``claim`` marks a key as in progress (or finds the order it already made);
+``place`` checks the location and items and creates the order, atomically; ``release`` ends
+the claim. Only one call holds a key's claim at a time, and ``place`` never makes a second
+order for a key, so one key makes at most one order however the calls interleave. A call
+that ends without an order (an injected error, a refusal) leaves the key unused.
+"""
+
+import copy
+import itertools
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from possim import knobs as knobs_mod
+
+LOCATION_FIELDS = ("name", "accepting_orders", "timezone", "tax_rate", "currency")
+
+
+class UnknownLocation(LookupError):
+    """No location with that id."""
+
+
+class UnknownItem(LookupError):
+    """No item with that id on the location's menu."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What ``Ledger.claim`` found: ``new`` (the caller holds the key now), ``replay`` (same
+    body, ``order`` is the order it made), ``reused`` (another body) or ``in_progress``."""
+
+    kind: str
+    key: str
+    body_hash: str
+    order: dict | None = None
+    token: object | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """What ``Ledger.place`` did: ``order`` when created, else a refusal ``code`` and ``message``."""
+
+    order: dict | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def order_answer(order: dict) -> dict:
+    """The body of the 201 (and of the 200 replay) for an order."""
+    return {"pos_order_id": order["pos_order_id"], "external_id": order["external_id"],
+            "status": "accepted", "total": order["total"]}
+
+
+def order_item_ids(items) -> list[str]:
+    """Every item id in an order's items and their children, depth first."""
+    ids = []
+    for item in items:
+        ids.append(item["id"])
+        ids.extend(order_item_ids(item.get("children") or []))
+    return ids
+
+
+class Ledger:
+    def __init__(self, seed: dict, knobs: dict | None = None, rng: random.Random | None = None):
+        self._lock = threading.Lock()
+        self._locations = copy.deepcopy(seed["locations"])
+        self._item_ids = {loc_id: {item["id"] for item in loc["items"]}
+                          for loc_id, loc in self._locations.items()}
+        self._rng = rng or random.Random()
+        self._sequence = itertools.count(1)  # never reset: a pos_order_id is never reused
+        base = {}
+        for location_id, patch in (knobs or {}).items():
+            self._check_patch(location_id, patch)
+            base[location_id] = knobs_mod.merge(base.get(location_id, {}), patch)
+        self._base_knobs = base
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty the ledger; knobs back to those given at start; stats to zero."""
+        with self._lock:
+            self._knobs = copy.deepcopy(self._base_knobs)
+            self._orders = []
+            self._by_key = {}
+            self._by_external_id = {}
+            self._claims = {}
+            self._stats = Counter()
+            self._menu_changed_at = {}
+
+    # locations, menus and knobs
+
+    def _check_patch(self, location_id, patch) -> None:
+        if location_id == knobs_mod.STAR:
+            item_ids = set().union(*self._item_ids.values())
+        elif location_id in self._locations:
+            item_ids = self._item_ids[location_id]
+        else:
+            raise UnknownLocation(location_id)
+        knobs_mod.validate_patch(patch, item_ids)
+
+    def knobs_for(self, location_id: str) -> dict:
+        with self._lock:
+            return knobs_mod.effective(self._knobs, location_id)
+
+    def knobs_view(self) -> dict:
+        with self._lock:
+            return {"defaults": copy.deepcopy(knobs_mod.DEFAULTS),
+                    "knobs": copy.deepcopy(self._knobs),
+                    "effective": {loc_id: knobs_mod.effective(self._knobs, loc_id)
+                                  for loc_id in self._locations}}
+
+    def patch_knobs(self, location_id: str, patch: dict) -> dict:
+        """Merge ``patch`` into the entry of ``location_id`` (or ``"*"``); its stored entry."""
+        self._check_patch(location_id, patch)
+        with self._lock:
+            entry = knobs_mod.merge(self._knobs.get(location_id, {}), patch)
+            self._knobs[location_id] = entry
+            if "items" in patch:
+                changed = (self._locations if location_id == knobs_mod.STAR else [location_id])
+                stamp = now_iso()
+                self._menu_changed_at.update(dict.fromkeys(changed, stamp))
+            return copy.deepcopy(entry)
+
+    def set_item_available(self, location_id: str, item_id: str, available: bool) -> None:
+        if location_id not in self._locations:
+            raise UnknownLocation(location_id)
+        if item_id not in self._item_ids[location_id]:
+            raise UnknownItem(item_id)
+        self.patch_knobs(location_id, {"items": {item_id: available}})
+
+    def _accepting(self, location_id, knobs) -> bool:
+        if knobs["accepting_orders"] is None:
+            return self._locations[location_id]["accepting_orders"]
+        return knobs["accepting_orders"]
+
+    def location(self, location_id: str) -> dict | None:
+        with self._lock:
+            seeded = self._locations.get(location_id)
+            if seeded is None:
+                return None
+            knobs = knobs_mod.effective(self._knobs, location_id)
+            out = {"location_id": location_id}
+            out.update({field: seeded[field] for field in LOCATION_FIELDS})
+            out["accepting_orders"] = self._accepting(location_id, knobs)
+            return out
+
+    def menu(self, location_id: str) -> dict | None:
+        with self._lock:
+            seeded = self._locations.get(location_id)
+            if seeded is None:
+                return None
+            overrides = knobs_mod.effective(self._knobs, location_id)["items"]
+            items = copy.deepcopy(seeded["items"])
+            for item in items:
+                item["available"] = overrides.get(item["id"], item["available"])
+            updated_at = self._menu_changed_at.get(location_id, seeded["updated_at"])
+            return {"location_id": location_id, "updated_at": updated_at, "items": items}
+
+    def random(self) -> float:
+        """A number in [0, 1) from the ledger's generator (seedable for tests)."""
+        with self._lock:
+            return self._rng.random()
+
+    # orders and idempotency
+
+    @staticmethod
+    def _record(order: dict) -> dict:
+        return {k: v for k, v in order.items() if k != "body_hash"}
+
+    def claim(self, key: str, body_hash: str) -> Claim:
+        with self._lock:
+            order = self._by_key.get(key)
+            if order is not None:
+                kind = "replay" if order["body_hash"] == body_hash else "reused"
+                return Claim(kind, key, body_hash, order=order_answer(order))
+            if key in self._claims:
+                return Claim("in_progress", key, body_hash)
+            token = object()
+            self._claims[key] = token
+            return Claim("new", key, body_hash, token=token)
+
+    def release(self, claim: Claim) -> None:
+        with self._lock:
+            if claim.token is not None and self._claims.get(claim.key) is claim.token:
+                del self._claims[claim.key]
+
+    def _refusal(self, body) -> Placement | None:
+        location_id = body["location_id"]
+        if location_id not in self._locations:
+            return Placement(code="location_unknown", message=f"unknown location {location_id}")
+        knobs = knobs_mod.effective(self._knobs, location_id)
+        if not self._accepting(location_id, knobs):
+            return Placement(code="location_closed",
+                             message=f"location {location_id} is not accepting orders")
+        available = {item["id"]: knobs["items"].get(item["id"], item["available"])
+                     for item in self._locations[location_id]["items"]}
+        missing = [i for i in order_item_ids(body["items"]) if not available.get(i, False)]
+        if missing:
+            return Placement(code="item_unavailable",
+                             message=f"unavailable items: {', '.join(dict.fromkeys(missing))}")
+        return None
+
+    def place(self, claim: Claim, body: dict, received_at: str) -> Placement:
+        """Create the order for ``claim`` unless the POS refuses it; at most one per key."""
+        with self._lock:
+            existing = self._by_key.get(claim.key)
+            if existing is not None:
+                return Placement(order=order_answer(existing))
+            refusal = self._refusal(body)
+            if refusal is not None:
+                return refusal
+            order = {"pos_order_id": f"P-{next(self._sequence):06d}",
+                     "external_id": body["external_id"], "idempotency_key": claim.key,
+                     "location_id": body["location_id"], "total": body["totals"]["grand_total"],
+                     "received_at": received_at, "created_at": now_iso(),
+                     "body_hash": claim.body_hash}
+            self._orders.append(order)
+            self._by_key[claim.key] = order
+            self._by_external_id.setdefault(order["external_id"], []).append(order)
+            return Placement(order=order_answer(order))
+
+    def find_orders(self, external_id: str) -> list[dict]:
+        """The ledger records of the orders made for ``external_id``, oldest first."""
+        with self._lock:
+            return [self._record(o) for o in self._by_external_id.get(external_id, [])]
+
+    def ledger_view(self) -> dict:
+        with self._lock:
+            orders = [self._record(o) for o in self._orders]
+            return {"orders": orders, "count": len(orders)}
+
+    # stats
+
+    def count_answer(self, status: int) -> None:
+        with self._lock:
+            self._stats[str(status)] += 1
+
+    def stats_view(self) -> dict:
+        with self._lock:
+            return {"post_orders": dict(sorted(self._stats.items())),
+                    "post_orders_total": sum(self._stats.values()),
+                    "orders_created": len(self._orders),
+                    "in_progress": len(self._claims)}

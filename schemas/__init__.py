@@ -1,0 +1,1 @@
+"""marshmallow schemas: bytes <-> plain objects, no I/O."""

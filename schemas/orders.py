@@ -1,0 +1,141 @@
+"""Order request and response bodies (posnext-api.md, "Request body")."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate, validates
+
+from schemas.fields import Id, Money, Timestamp
+
+ITEM_TYPES = ("Item", "Modifier", "Discount", "Combo", "Promotion", "Memo")
+STATUSES = ("validated", "placed", "pending", "errored", "rejected", "cancelled")
+REQUEST_TYPES = ("validate-order", "place-order")
+
+
+class FulfillmentSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    mode = fields.String(validate=validate.Length(max=32))
+    promised_at = Timestamp(allow_none=True)
+
+
+class CustomerSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    name = fields.String(validate=validate.Length(max=200))
+    phone = fields.String(validate=validate.Length(max=40))
+    email = fields.String(validate=validate.Length(max=254))
+
+
+class ChildLineSchema(Schema):
+    """A child of a line; a child's quantity is per one unit of its parent."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    id = Id(required=True)
+    name = fields.String(validate=validate.Length(max=200))
+    item_type = fields.String(required=True, validate=validate.OneOf(ITEM_TYPES))
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(1, 999))
+    unit_price = Money(load_default=None)
+    note = fields.String(validate=validate.Length(max=500), allow_none=True)
+    children = fields.List(fields.Raw(), validate=validate.Length(
+        max=0, error="nesting deeper than one level of children is not supported"))
+
+
+class LineSchema(ChildLineSchema):
+    children = fields.List(fields.Nested(ChildLineSchema), load_default=list, validate=validate.Length(max=50))
+
+
+class PaymentSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    amount = Money(required=True)
+    reference = fields.String(validate=validate.Length(max=128))
+
+
+class OrderDetailsSchema(Schema):
+    """Ours: PAR publishes no schema. Fields it sends that we do not name are kept."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    online_order_id = fields.String(validate=validate.Length(max=128))
+    fulfillment = fields.Nested(FulfillmentSchema)
+    customer = fields.Nested(CustomerSchema)
+    items = fields.List(fields.Nested(LineSchema), required=True, validate=validate.Length(min=1, max=200))
+    subtotal = Money(required=True)
+    discount_total = Money(load_default=None)
+    tax = Money(required=True)
+    tip = Money(load_default=None)
+    grand_total = Money(required=True)
+    payments = fields.List(fields.Nested(PaymentSchema), validate=validate.Length(max=20))
+    pos_order_id = fields.String(dump_only=True)
+
+
+class OrderRequestSchema(Schema):
+    """The body of validate and submit. Unknown top-level fields are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    request_uid = Id(required=True)
+    request_type = fields.String(required=True, validate=validate.OneOf(REQUEST_TYPES))
+    request_datetime = Timestamp(required=True)
+    location_id = Id(required=True)
+    order_details = fields.Nested(OrderDetailsSchema, required=True)
+    schedule_type = fields.String(load_default="current", validate=validate.OneOf(("current", "future")))
+    callback_url = fields.Url(schemes={"http", "https"}, require_tld=False, allow_none=True,
+                              validate=validate.Length(max=2048))
+    ttl = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 7 * 24 * 3600))
+    received_at = Timestamp(allow_none=True)
+    completed_at = Timestamp(allow_none=True)
+
+    @validates("request_uid")
+    def _printable(self, value, **kwargs):
+        if not value.isprintable() or "/" in value:
+            raise ValidationError("must be printable and contain no '/'")
+
+
+class ErrorItemSchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    field = fields.String()
+
+
+class OrderResponseSchema(Schema):
+    """An order's state: what validate, submit and polling answer, and every error envelope."""
+
+    request_uid = fields.String(allow_none=True)
+    request_type = fields.String()
+    request_datetime = fields.String()
+    location_id = fields.String(allow_none=True)
+    schedule_type = fields.String()
+    callback_url = fields.String(allow_none=True)
+    ttl = fields.Integer(allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    order_details = fields.Dict(metadata={
+        "description": "order_details as sent, totals computed, pos_order_id once placed, unknown fields kept"})
+    received_at = fields.String()
+    completed_at = fields.String(allow_none=True)
+    errors = fields.List(fields.Nested(ErrorItemSchema), dump_default=list)
+
+
+class OrderListSchema(Schema):
+    orders = fields.List(fields.Nested(OrderResponseSchema), required=True)
+    next_since = fields.String(allow_none=True)
+
+
+class OrderListQuerySchema(Schema):
+    """GET /posnext/orders: the recovery list for a client that lost an id."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    location_id = Id(required=True)
+    since = Timestamp(metadata={"description": "orders received at or after this time; default 24 hours ago"})
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))

@@ -1,0 +1,19 @@
+"""The Celery app, configured from the same settings as the web (celery_init_app).
+
+Run with `celery -A workers worker` / `celery -A workers beat`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from app import create_app
+from app.logs import configure
+from app.settings import ConfigError
+
+configure("worker")
+try:
+    flask_app = create_app()
+except ConfigError as exc:
+    sys.exit(str(exc))
+celery = flask_app.extensions["celery"]
