@@ -56,7 +56,7 @@ def list_orders(stuck: bool, open_only: bool, location: str | None, minutes: int
     services = _services()
     store, settings = services.store, services.settings
     if stuck:
-        uids = due_orders(store, time.time(), settings.inline_budget_ms / 1000.0, max(5.0, settings.sweep_seconds))
+        uids = due_orders(store, time.time(), settings.inline_budget_ms / 1000.0, settings.sweep_grace)
     elif open_only:
         uids = [uid for uid, _ in store.open_orders(limit)]
     else:

@@ -55,7 +55,12 @@ class Settings:
     @property
     def lease_seconds(self) -> float:
         """How long one POS attempt may hold an order: the longest call plus a margin."""
-        return self.pos_connect_timeout + self.pos_read_timeout + 5.0
+        return self.pos_connect_timeout + self.pos_read_timeout + 2.0
+
+    @property
+    def sweep_grace(self) -> float:
+        """How overdue an order's next move must be before the sweep re-drives it."""
+        return max(2.0, 2.0 * self.sweep_seconds)
 
     @property
     def visibility_timeout(self) -> int:

@@ -18,8 +18,7 @@ def sweep_orders() -> int:
     services = current_app.extensions["posbridge"]
     settings = services.settings
     now = time.time()
-    grace = max(5.0, float(settings.sweep_seconds))
-    due = due_orders(services.store, now, settings.inline_budget_ms / 1000.0, grace)
+    due = due_orders(services.store, now, settings.inline_budget_ms / 1000.0, settings.sweep_grace)
     for uid in due:
         services.store.note(uid, "sweep", "re-driven by the sweep", next_at=now)
         services.tasks.place_order(uid)
