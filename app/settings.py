@@ -139,8 +139,8 @@ def _float(env, name, default):
         number = float(value)
     except ValueError:
         raise ConfigError(name, f"must be a number, got {value!r}") from None
-    if not number > 0:
-        raise ConfigError(name, f"must be greater than 0, got {value!r}")
+    if not 0 < number < float("inf"):
+        raise ConfigError(name, f"must be a finite number greater than 0, got {value!r}")
     return number
 
 

@@ -26,5 +26,5 @@ def parse_time(text: object) -> datetime | None:
 def format_time(moment: datetime | float) -> str:
     """PAR's `yyyy-MM-ddTHH:mm:ss.fffZ` for a datetime or a Unix time."""
     if not isinstance(moment, datetime):
-        moment = datetime.fromtimestamp(moment, UTC)
+        moment = datetime.fromtimestamp(float(moment), UTC)  # a Unix time read back from JSON is a Decimal
     return moment.astimezone(UTC).strftime(PAR_FORMAT)[:-4] + "Z"

@@ -1,0 +1,285 @@
+"""The REST POS client against a local HTTP server: every answer of pos-api.md mapped to an outcome."""
+
+from __future__ import annotations
+
+import json
+import threading
+from decimal import Decimal
+
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from app.orders import records
+from app.orders.service import wait_for_background
+from app.pos.base import InProgress, LocationUnknown, Placed, PosUnavailable, Refused, Transient
+from app.pos.rest import RestPos
+from bin.sample import sample_order
+from tests.conftest import JWT_SECRET
+from tests.unit.helpers import LocalServer, build_app, free_port, send, token
+
+TOKEN = "pos-token-123"
+
+
+class Script:
+    """What the local server answers next, by (method, path without query)."""
+
+    def __init__(self):
+        self.answers = {}
+
+    def __call__(self, method, path, headers, body):
+        return self.answers.get((method, path.split("?")[0]), (404, {"error": {"code": "not_found"}}))
+
+
+@pytest.fixture
+def script():
+    return Script()
+
+
+@pytest.fixture
+def server(script):
+    local = LocalServer(script)
+    yield local
+    local.close()
+
+
+@pytest.fixture
+def observed():
+    return []
+
+
+@pytest.fixture
+def rest(server, observed):
+    client = RestPos(server.url + "/", TOKEN, connect_timeout=1.0, read_timeout=5.0,
+                     observe=lambda *args: observed.append(args))
+    yield client
+    client.session.close()
+
+
+@pytest.fixture
+def impatient(server, observed):
+    """A client with a short read timeout, for answers that come later than it (SLOW)."""
+    client = RestPos(server.url, TOKEN, connect_timeout=1.0, read_timeout=0.3,
+                     observe=lambda *args: observed.append(args))
+    yield client
+    client.session.close()
+
+
+SLOW = 2.0
+
+
+def body(uid="ord-1"):
+    return records.pos_body(records.new_record(sample_order(uid=uid), 1_795_456_800.0))
+
+
+ORDER = {"pos_order_id": "P-000042", "external_id": "ord-1", "status": "accepted", "total": 2687}
+
+PLACE_ANSWERS = [
+    (201, ORDER, Placed("P-000042", 2687, replayed=False)),
+    (200, ORDER, Placed("P-000042", 2687, replayed=True)),
+    (409, {"error": {"code": "in_progress"}}, InProgress()),
+    (422, {"error": {"code": "item_unavailable", "message": "86'd"}}, Refused("item_unavailable", "86'd")),
+    (422, {"error": {"code": "location_closed", "message": "closed"}}, Refused("location_closed", "closed")),
+    (422, {"error": {"code": "location_unknown", "message": "who?"}}, Refused("location_unknown", "who?")),
+    (422, {"error": {"code": "idempotency_key_reused", "message": "other body"}},
+     Refused("idempotency_key_reused", "other body")),
+    (422, b"not json", Refused("pos_refused", "the POS refused the order")),
+    (429, {"error": {"code": "slow_down"}}, Transient("HTTP 429")),
+    (500, {"error": {"code": "boom"}}, Transient("HTTP 500")),
+    (502, b"<html>bad gateway</html>", Transient("HTTP 502")),
+    (503, {"error": {"code": "pos_down"}}, Transient("HTTP 503")),
+    (504, b"", Transient("HTTP 504")),
+    (201, {"status": "accepted"}, Transient("unexpected HTTP 201", ambiguous=True)),
+    (404, {"error": {"code": "not_found"}}, Transient("unexpected HTTP 404", ambiguous=False)),
+]
+
+
+@pytest.mark.parametrize(("status", "answer", "outcome"), PLACE_ANSWERS,
+                         ids=[f"{s}-{type(o).__name__}-{i}" for i, (s, _, o) in enumerate(PLACE_ANSWERS)])
+def test_each_post_orders_answer_maps_to_an_outcome(rest, script, server, status, answer, outcome):
+    script.answers[("POST", "/orders")] = (status, answer)
+    assert rest.place_order("ord-1", body()) == outcome
+    [seen] = server.seen
+    assert seen["headers"]["Idempotency-Key"] == "ord-1"
+    assert seen["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert json.loads(seen["body"]) == json.loads(json.dumps(body()))
+
+
+def test_a_reset_is_transient(rest, script):
+    script.answers[("POST", "/orders")] = (None, b"")
+    outcome = rest.place_order("ord-1", body())
+    assert isinstance(outcome, Transient) and outcome.reason.startswith("connection:") and outcome.ambiguous
+
+
+def test_a_read_timeout_is_transient(impatient, script, observed):
+    script.answers[("POST", "/orders")] = (201, ORDER, SLOW)
+    assert impatient.place_order("ord-1", body()) == Transient("timeout")
+    assert observed[-1][:2] == ("place", "timeout")
+
+
+def test_connection_refused_is_transient():
+    rest = RestPos(f"http://127.0.0.1:{free_port()}", TOKEN, connect_timeout=1.0, read_timeout=1.0)
+    outcome = rest.place_order("ord-1", body())
+    assert isinstance(outcome, Transient) and outcome.reason.startswith("connection:")
+    with pytest.raises(PosUnavailable):
+        rest.find_order("ord-1")
+    with pytest.raises(PosUnavailable):
+        rest.get_location("loc-001")
+
+
+def test_money_left_as_decimal_in_unknown_fields_is_sent_as_a_json_number(rest, script, server):
+    order = body()
+    order["fulfillment"] = {"mode": "delivery", "distance_km": Decimal("3.5")}
+    script.answers[("POST", "/orders")] = (201, ORDER)
+    assert rest.place_order("ord-1", order) == Placed("P-000042", 2687)
+    assert json.loads(server.seen[0]["body"])["fulfillment"] == {"mode": "delivery", "distance_km": 3.5}
+    assert server.seen[0]["headers"]["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(("status", "answer", "expected"), [
+    (200, [], None),
+    (200, [ORDER], Placed("P-000042", 2687, replayed=True)),
+])
+def test_lookup_by_external_id(rest, script, server, status, answer, expected):
+    script.answers[("GET", "/orders")] = (status, answer)
+    assert rest.find_order("ord/1 é") == expected
+    assert server.seen[0]["path"] == "/orders?external_id=ord%2F1+%C3%A9"
+
+
+@pytest.mark.parametrize(("status", "answer", "delay"), [
+    (500, {"error": {}}, 0), (503, {"error": {}}, 0), (200, {"not": "a list"}, 0), (200, b"not json", 0),
+    (401, {"error": {"code": "unauthorized"}}, 0), (200, [], SLOW), (None, b"", 0),
+], ids=["500", "503", "object", "not json", "401", "timeout", "reset"])
+def test_a_lookup_that_cannot_answer_is_pos_unavailable(impatient, script, status, answer, delay):
+    script.answers[("GET", "/orders")] = (status, answer, delay)
+    with pytest.raises(PosUnavailable):
+        impatient.find_order("ord-1")
+
+
+LOCATION = {"location_id": "loc-001", "name": "Main St", "accepting_orders": True, "timezone": "America/New_York",
+            "tax_rate": "0.0825", "currency": "USD"}
+MENU = {"location_id": "loc-001", "updated_at": "2026-11-23T10:00:00Z", "items": []}
+
+
+def test_location_and_menu(rest, script):
+    script.answers[("GET", "/locations/loc-001")] = (200, LOCATION)
+    script.answers[("GET", "/locations/loc-001/menu")] = (200, MENU)
+    assert rest.get_location("loc-001") == LOCATION
+    assert rest.get_menu("loc-001") == MENU
+
+
+def test_a_location_id_is_quoted_into_the_path(rest, script, server):
+    script.answers[("GET", "/locations/a%2Fb%20c")] = (200, LOCATION)
+    assert rest.get_location("a/b c") == LOCATION
+
+
+@pytest.mark.parametrize("call", ["get_location", "get_menu"])
+def test_an_unknown_location_is_location_unknown(rest, call):
+    with pytest.raises(LocationUnknown):
+        getattr(rest, call)("loc-999")
+
+
+@pytest.mark.parametrize(("status", "answer", "delay"), [
+    (503, {"error": {}}, 0), (500, {}, 0), (200, b"<html>", 0), (200, LOCATION, SLOW), (None, b"", 0),
+], ids=["503", "500", "not json", "timeout", "reset"])
+@pytest.mark.parametrize("call", ["get_location", "get_menu"])
+def test_a_read_that_fails_is_pos_unavailable(impatient, script, call, status, answer, delay):
+    script.answers[("GET", "/locations/loc-001")] = (status, answer, delay)
+    script.answers[("GET", "/locations/loc-001/menu")] = (status, answer, delay)
+    with pytest.raises(PosUnavailable):
+        getattr(impatient, call)("loc-001")
+
+
+def test_every_call_has_connect_and_read_timeouts(rest, script, monkeypatch):
+    script.answers.update({("GET", "/locations/loc-001"): (200, LOCATION),
+                           ("GET", "/locations/loc-001/menu"): (200, MENU),
+                           ("GET", "/orders"): (200, []), ("POST", "/orders"): (201, ORDER)})
+    timeouts = []
+    real = rest.session.request
+
+    def spy(method, url, **kwargs):
+        timeouts.append((method, kwargs.get("timeout")))
+        return real(method, url, **kwargs)
+
+    monkeypatch.setattr(rest.session, "request", spy)
+    rest.get_location("loc-001")
+    rest.get_menu("loc-001")
+    rest.find_order("ord-1")
+    rest.place_order("ord-1", body())
+    rest.place_order("ord-1", body(), timeout=0.2)
+    rest.place_order("ord-1", body(), timeout=99)
+    rest.place_order("ord-1", body(), timeout=0.0)
+    assert timeouts == [("GET", (1.0, 5.0)), ("GET", (1.0, 5.0)), ("GET", (1.0, 5.0)), ("POST", (1.0, 5.0)),
+                        ("POST", (1.0, 0.2)), ("POST", (1.0, 5.0)), ("POST", (1.0, 0.05))]
+
+
+def test_one_pooled_session_reuses_its_connection(rest, script, server):
+    script.answers[("GET", "/locations/loc-001")] = (200, LOCATION)
+    script.answers[("POST", "/orders")] = (201, ORDER)
+    session = rest.session
+    for _ in range(3):
+        rest.get_location("loc-001")
+        rest.place_order("ord-1", body())
+    assert rest.session is session
+    assert len({seen["client_port"] for seen in server.seen}) == 1
+    adapter = session.get_adapter(server.url)
+    assert adapter._pool_maxsize == 100 and adapter.max_retries.total == 0
+
+
+def test_every_call_is_observed(rest, script, observed):
+    script.answers[("GET", "/locations/loc-001")] = (200, LOCATION)
+    script.answers[("POST", "/orders")] = (503, {})
+    rest.get_location("loc-001")
+    rest.place_order("ord-1", body())
+    assert [o[:2] for o in observed] == [("location", "200"), ("place", "503")]
+    assert all(o[2] >= 0 for o in observed)
+
+
+@pytest.fixture
+def possim():
+    from possim.app import create_app
+
+    server = make_server("127.0.0.1", 0, create_app(TOKEN), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_against_the_simulator(possim):
+    rest = RestPos(possim, TOKEN, connect_timeout=1.0, read_timeout=5.0)
+    assert rest.get_location("loc-001")["tax_rate"] == "0.0825"
+    assert {item["id"] for item in rest.get_menu("loc-001")["items"]} >= {"item-001", "mod-001"}
+    with pytest.raises(LocationUnknown):
+        rest.get_menu("loc-999")
+    assert rest.find_order("ord-sim") is None
+    first = rest.place_order("ord-sim", body("ord-sim"))
+    assert isinstance(first, Placed) and not first.replayed
+    again = rest.place_order("ord-sim", body("ord-sim"))
+    assert again == Placed(first.pos_order_id, first.total_cents, replayed=True)
+    assert rest.find_order("ord-sim").pos_order_id == first.pos_order_id
+    other_body = dict(body("ord-sim"), customer={"name": "Someone else"})
+    assert rest.place_order("ord-sim", other_body) == Refused("idempotency_key_reused",
+                                                             "this Idempotency-Key was already used with another body")
+    closed = records.pos_body(records.new_record(sample_order(uid="ord-closed", location_id="loc-003"), 0))
+    outcome = rest.place_order("ord-closed", closed)
+    assert isinstance(outcome, Refused) and outcome.code == "location_closed"
+    wrong_token = RestPos(possim, "nope", connect_timeout=1.0, read_timeout=5.0)
+    with pytest.raises(PosUnavailable):
+        wrong_token.get_location("loc-001")
+
+
+def test_the_app_places_an_order_whose_kept_fields_hold_numbers(possim):
+    """End to end on the unit layer: the real app and RestPos against the simulator."""
+    app = build_app(pos=RestPos(possim, TOKEN, 1.0, 5.0), INLINE_BUDGET_MS="20000")
+    order = sample_order(uid="ord-km")
+    order["order_details"]["fulfillment"]["distance_km"] = Decimal("3.5")
+    order["order_details"]["customer"]["lat"] = Decimal("40.7128")
+    r = send(app.test_client(), "/posnext/order/submit", order, token=token(JWT_SECRET))
+    assert wait_for_background(10) == 0
+    assert (r.status_code, r.body["status"]) == (200, "placed"), r.body
+    assert r.body["order_details"]["fulfillment"]["distance_km"] == Decimal("3.5")
+
+
+def test_requests_is_the_transport():
+    assert isinstance(RestPos("http://127.0.0.1:1", TOKEN).session, requests.Session)

@@ -1,0 +1,96 @@
+"""GET and POST /posnext/menus: the cached menu, stale with its age, 404 and 503 as JSON."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from app import jsonio
+
+
+@pytest.fixture
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def get(client, auth, location_id="loc-001"):
+    return client.get(f"/posnext/menus?location_id={location_id}", headers=auth)
+
+
+def post(client, auth, body, content_type="application/json"):
+    data = body if isinstance(body, bytes) else jsonio.dumps(body).encode()
+    return client.post("/posnext/menus", data=data, headers={**auth, "Content-Type": content_type})
+
+
+def test_get_fetches_once_then_serves_from_the_cache(client, auth, pos):
+    first = get(client, auth)
+    assert first.status_code == 200 and first.mimetype == "application/json"
+    body = jsonio.loads(first.data)
+    assert body["location_id"] == "loc-001" and body["stale"] is False
+    prices = {item["id"]: item["price"] for item in body["items"]}
+    assert prices["item-001"] == Decimal("8.99") and prices["promo-001"] == Decimal("3.00")
+    assert body["location"]["tax_rate"] == "0.0825"
+    assert int(first.headers["Age"]) >= 0
+    calls = list(pos.calls)
+    second = get(client, auth)
+    assert second.status_code == 200 and jsonio.loads(second.data)["items"] == body["items"]
+    assert pos.calls == calls == [("location", "loc-001"), ("menu", "loc-001")]
+
+
+def test_post_takes_the_location_in_the_body(client, auth):
+    r = post(client, auth, {"location_id": "loc-002"})
+    assert r.status_code == 200 and r.json["location_id"] == "loc-002"
+    assert r.json["location"]["tax_rate"] == "0.0600"
+
+
+def test_pos_down_with_a_stale_cached_menu_serves_it_with_its_age(client, auth, pos, services):
+    services.menus.clock = lambda: time.time() - 1000
+    services.menus.get("loc-001")
+    services.menus.clock = time.time
+    pos.down = True
+    r = get(client, auth)
+    assert r.status_code == 200
+    assert r.json["stale"] is True and r.json["age_seconds"] >= 1000
+    assert int(r.headers["Age"]) >= 1000
+
+
+def test_pos_down_and_nothing_cached_is_503_json(client, auth, pos):
+    pos.down = True
+    r = get(client, auth)
+    assert r.status_code == 503 and r.mimetype == "application/json"
+    assert r.json["status"] == "errored"
+    assert r.json["errors"][0]["code"] == "menu_unavailable"
+    assert r.json["location_id"] == "loc-001"
+    assert int(r.headers["Retry-After"]) > 0
+
+
+def test_an_unknown_location_is_404_location_unknown(client, auth):
+    for r in (get(client, auth, "loc-999"), post(client, auth, {"location_id": "loc-999"})):
+        assert r.status_code == 404
+        assert r.json["status"] == "errored" and r.json["errors"][0]["code"] == "location_unknown"
+
+
+@pytest.mark.parametrize("case", ["get without", "post without", "post empty", "post not an object"])
+def test_location_id_is_required(client, auth, case):
+    r = {"get without": lambda: client.get("/posnext/menus", headers=auth),
+         "post without": lambda: post(client, auth, {}),
+         "post empty": lambda: post(client, auth, {"location_id": ""}),
+         "post not an object": lambda: post(client, auth, ["loc-001"])}[case]()
+    assert r.status_code == 400 and r.json["status"] == "errored"
+
+
+def test_post_refuses_other_content_types_and_bad_json(client, auth):
+    assert post(client, auth, b"location_id=loc-001", "application/x-www-form-urlencoded").status_code == 415
+    assert post(client, auth, b"{nope").status_code == 400
+
+
+def test_menus_need_the_jwt(client):
+    assert client.get("/posnext/menus?location_id=loc-001").status_code == 401
+    assert client.post("/posnext/menus", json={"location_id": "loc-001"}).status_code == 401
+
+
+def test_other_methods_are_405_json(client, auth):
+    r = client.delete("/posnext/menus", headers=auth)
+    assert r.status_code == 405 and r.json["status"] == "errored"

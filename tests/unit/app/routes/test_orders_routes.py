@@ -1,0 +1,187 @@
+"""POST validate and submit (both spellings), GET an order, GET the recovery list."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+
+from app import signing
+from app.orders.service import wait_for_background
+from app.times import format_time
+from bin.sample import sample_order
+from tests.conftest import SHARED_ID
+from tests.support.fakes import FakePos
+
+
+class GatedPos(FakePos):
+    def __init__(self):
+        super().__init__()
+        self.gate = threading.Event()
+
+    def place_order(self, key, body, timeout=None):
+        self.gate.wait(10)
+        return super().place_order(key, body, timeout)
+
+
+@pytest.fixture
+def pos(request):
+    return GatedPos() if getattr(request, "param", None) == "gated" else FakePos()
+
+
+@pytest.fixture
+def env(env):
+    """A budget no stalled machine overruns by accident; overrun tests shorten it on purpose."""
+    return {**env, "INLINE_BUDGET_MS": "20000"}
+
+
+@pytest.fixture(autouse=True)
+def _finish_background(pos, services):
+    if isinstance(pos, GatedPos):
+        services.service.budget = 0.3  # the gate makes the overrun; a short budget only saves time
+    yield
+    if isinstance(pos, GatedPos):
+        pos.gate.set()
+    assert wait_for_background(10) == 0
+
+
+@pytest.fixture
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def with_extras(order):
+    order["order_details"]["loyalty"] = {"member": "L-42", "points": 120}
+    order["order_details"]["items"][0]["kitchen_tag"] = "grill"
+    order["brand_id"] = "b-9"
+    return order
+
+
+@pytest.mark.parametrize("path", ["/posnext/order/validate", "/posnext/orders/validate"])
+def test_validate_answers_validated_with_the_computed_totals(post, path):
+    order = with_extras(sample_order(uid="ord-v", request_type="validate-order"))
+    r = post(path, order)
+    assert r.status_code == 200
+    body = r.body
+    assert body["status"] == "validated" and body["errors"] == []
+    assert (body["request_uid"], body["location_id"], body["request_type"]) == ("ord-v", "loc-001", "validate-order")
+    details = body["order_details"]
+    for name in ("subtotal", "discount_total", "tax", "tip", "grand_total"):
+        assert details[name] == order["order_details"][name]
+    assert "pos_order_id" not in details
+    assert details["loyalty"] == {"member": "L-42", "points": 120}
+    assert details["items"][0]["kitchen_tag"] == "grill"
+    assert "brand_id" not in body
+
+
+def test_validate_rejects_with_every_problem(post):
+    order = sample_order(request_type="validate-order", location_id="loc-003")
+    order["order_details"]["items"][1]["unit_price"] = Decimal("2.50")
+    r = post("/posnext/order/validate", order)
+    assert r.status_code == 200 and r.body["status"] == "rejected"
+    assert {e["code"] for e in r.body["errors"]} == {"location_closed", "price_mismatch", "totals_mismatch"}
+    assert all(e.get("field") for e in r.body["errors"])
+
+
+def test_validate_without_a_menu_is_errored(post, pos):
+    pos.down = True
+    r = post("/posnext/order/validate", sample_order(request_type="validate-order"))
+    assert r.status_code == 200
+    assert (r.body["status"], r.body["errors"][0]["code"]) == ("errored", "menu_unavailable")
+
+
+@pytest.mark.parametrize("path", ["/posnext/order/submit", "/posnext/orders/submit"])
+def test_submit_places_inline_and_hands_back_unknown_fields(post, path, client, auth):
+    order = with_extras(sample_order(uid="ord-s"))
+    r = post(path, order)
+    assert r.status_code == 200
+    body = r.body
+    assert body["status"] == "placed"
+    assert body["order_details"]["pos_order_id"] == "P-000001"
+    assert body["completed_at"].endswith("Z") and body["received_at"].endswith("Z")
+    assert body["order_details"]["loyalty"] == {"member": "L-42", "points": 120}
+    assert body["order_details"]["items"][0]["kitchen_tag"] == "grill"
+    assert "brand_id" not in body and "validated" not in body
+    assert "Retry-After" not in r.headers
+    polled = client.get("/posnext/orders/ord-s", headers=auth)
+    assert polled.status_code == 200 and polled.json == r.json
+
+
+@pytest.mark.parametrize("pos", ["gated"], indirect=True)
+def test_an_overrun_is_202_with_location_then_polling_shows_it(post, pos, client, auth, tasks):
+    r = post("/posnext/order/submit", sample_order(uid="ord-slow"))
+    assert r.status_code == 202
+    assert r.body["status"] == "pending"
+    assert r.headers["Location"] == "/posnext/orders/ord-slow"
+    assert int(r.headers["Retry-After"]) >= 1
+    assert r.headers["x-pch-digest"] == signing.sign(signing.key_from_shared_id(SHARED_ID), r.body)
+    assert tasks.sent == [("place_order", "ord-slow")]
+    pending = client.get("/posnext/orders/ord-slow", headers=auth)
+    assert pending.status_code == 200 and pending.json["status"] == "pending"
+    assert "Retry-After" in pending.headers and pending.headers["x-pch-digest"]
+    pos.gate.set()
+    assert wait_for_background(10) == 0
+    done = client.get("/posnext/orders/ord-slow", headers=auth)
+    assert done.json["status"] == "placed" and "Retry-After" not in done.headers
+
+
+@pytest.mark.parametrize("pos", ["gated"], indirect=True)
+def test_a_duplicate_while_pending_is_202_again(post, pos):
+    order = sample_order(uid="ord-dup")
+    assert post("/posnext/order/submit", order).status_code == 202
+    again = post("/posnext/order/submit", order)
+    assert again.status_code == 202 and again.headers["Location"] == "/posnext/orders/ord-dup"
+
+
+def test_the_same_submit_twice_places_once(post, pos):
+    order = sample_order(uid="ord-twice")
+    first, second = post("/posnext/order/submit", order), post("/posnext/order/submit", order)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first.json == second.json
+    assert pos.count("place") == 1
+
+
+def test_a_rejected_submit_is_recorded_and_polled(post, client, auth, pos):
+    r = post("/posnext/order/submit", sample_order(uid="ord-rj", location_id="loc-003"))
+    assert (r.status_code, r.body["status"]) == (200, "rejected")
+    polled = client.get("/posnext/orders/ord-rj", headers=auth)
+    assert polled.json["status"] == "rejected" and polled.json["errors"] == r.json["errors"]
+    assert pos.count("place") == 0
+
+
+def test_an_order_id_with_odd_characters_is_looked_up_as_given(post, client, auth):
+    post("/posnext/order/submit", sample_order(uid="ord:é 1"))
+    assert client.get("/posnext/orders/ord:%C3%A9%201", headers=auth).json["request_uid"] == "ord:é 1"
+
+
+def test_the_recovery_list(post, client, auth):
+    for uid, location in (("r-1", "loc-001"), ("r-2", "loc-002"), ("r-3", "loc-001")):
+        post("/posnext/order/submit", sample_order(uid=uid, location_id=location, tax_rate="0.0600"
+                                                   if location == "loc-002" else "0.0825"))
+    post("/posnext/order/submit", sample_order(uid="r-4", location_id="loc-003", tax_rate="0.0700"))
+    listed = client.get("/posnext/orders?location_id=loc-001", headers=auth)
+    assert listed.status_code == 200
+    assert [o["request_uid"] for o in listed.json["orders"]] == ["r-1", "r-3"]
+    assert listed.json["next_since"] is None
+    rejected = client.get("/posnext/orders?location_id=loc-003&status=rejected", headers=auth)
+    assert [o["request_uid"] for o in rejected.json["orders"]] == ["r-4"]
+    placed_only = client.get("/posnext/orders?location_id=loc-003&status=placed", headers=auth)
+    assert placed_only.json["orders"] == []
+    page = client.get("/posnext/orders?location_id=loc-001&limit=1", headers=auth)
+    assert [o["request_uid"] for o in page.json["orders"]] == ["r-1"] and page.json["next_since"]
+    future = format_time(time.time() + 3600)
+    later = client.get(f"/posnext/orders?location_id=loc-001&since={future}", headers=auth)
+    assert later.json["orders"] == []
+
+
+@pytest.mark.parametrize("query", ["", "?location_id=", "?location_id=loc-001&status=lost",
+                                   "?location_id=loc-001&since=yesterday", "?location_id=loc-001&limit=0"])
+def test_the_recovery_list_refuses_a_bad_query(client, auth, query):
+    r = client.get(f"/posnext/orders{query}", headers=auth)
+    assert r.status_code == 400 and r.json["status"] == "errored"
+
+
+def test_the_recovery_list_needs_the_jwt(client):
+    assert client.get("/posnext/orders?location_id=loc-001").status_code == 401

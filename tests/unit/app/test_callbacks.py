@@ -1,0 +1,140 @@
+"""Callbacks: refused to non-public addresses unless allowed; the body is signed like a response."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from app import jsonio, signing
+from app.callbacks import CallbackSender, Delivery, forbidden_address
+from app.orders import records
+from app.orders.store import OrderStore, fingerprint
+from app.settings import load_settings
+from bin.sample import sample_order
+from tests.conftest import BASE_ENV
+from tests.unit.helpers import LocalServer
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/cb", "http://127.8.9.10:8080/cb", "http://localhost/cb", "http://[::1]/cb",
+    "http://10.1.2.3/cb", "http://172.16.0.9/cb", "http://192.168.1.20/cb", "http://[fd00::1]/cb",
+    "http://169.254.169.254/latest/meta-data", "http://[fe80::1]/cb", "http://0.0.0.0/cb",
+    "http://224.0.0.1/cb", "http://240.0.0.1/cb", "https://100.64.0.1/cb", "http://100.100.100.200/cb",
+    "http://[::ffff:127.0.0.1]/cb", "http://[::ffff:10.0.0.1]/cb", "http://198.18.0.1/cb",
+], ids=lambda u: u.split("/")[2])
+def test_non_public_addresses_are_forbidden(url):
+    assert forbidden_address(url)
+
+
+@pytest.mark.parametrize("url", ["https://93.184.216.34/cb", "http://8.8.8.8:8080/cb",
+                                 "https://[2606:4700:4700::1111]/cb"])
+def test_public_addresses_are_allowed(url):
+    assert forbidden_address(url) is None
+
+
+@pytest.mark.parametrize("url", ["ftp://93.184.216.34/cb", "file:///etc/passwd", "http:///nohost"])
+def test_only_http_urls_with_a_host(url):
+    assert forbidden_address(url) == "not an http(s) URL"
+
+
+def test_a_name_that_resolves_to_a_private_address_is_forbidden(monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port: [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port))])
+    assert "non-public" in forbidden_address("https://par-callbacks.example/cb")
+
+
+def test_a_name_that_does_not_resolve_now_is_not_forbidden(monkeypatch):
+    def fail(host, port):
+        raise socket.gaierror("temporary failure")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fail)
+    assert forbidden_address("https://par-callbacks.example/cb") is None
+
+
+@pytest.fixture
+def server():
+    local = LocalServer(lambda method, path, headers, body: (204 if path == "/ok" else 500, b""))
+    yield local
+    local.close()
+
+
+def sender(redis_client, allow_private: bool):
+    settings = load_settings({**BASE_ENV, "CALLBACK_ALLOW_PRIVATE": "true" if allow_private else "false"})
+    return CallbackSender(settings, OrderStore(redis_client)), settings
+
+
+def final_order(store, url, status="placed", uid="ord-cb"):
+    request = sample_order(uid=uid, callback_url=url)
+    request["order_details"]["loyalty"] = {"member": "L-1"}
+    store.create(uid, fingerprint(request), records.new_record(request, 1_795_456_800.0), 2e9, "web")
+    if status != "pending":
+        doc = dict(store.get(uid).doc, status=status, completed_at="2026-11-23T18:00:01.000Z")
+        doc["order_details"] = dict(doc["order_details"], pos_order_id="P-1")
+        store.transition(uid, doc, "worker", status)
+    return uid
+
+
+def test_a_private_callback_is_refused_without_calling(redis_client, server):
+    send, _ = sender(redis_client, allow_private=False)
+    uid = final_order(send.store, server.url + "/ok")
+    delivery = send.deliver(uid)
+    assert (delivery.ok, delivery.permanent) == (False, True)
+    assert delivery.reason.startswith("refused:")
+    assert server.seen == []
+
+
+def test_with_callback_allow_private_the_signed_body_is_posted(redis_client, server):
+    send, settings = sender(redis_client, allow_private=True)
+    uid = final_order(send.store, server.url + "/ok")
+    delivery = send.deliver(uid)
+    assert delivery == Delivery(True, "HTTP 204")
+    [seen] = server.seen
+    assert (seen["method"], seen["path"]) == ("POST", "/ok")
+    assert seen["headers"]["Content-Type"] == "application/json"
+    body = jsonio.loads(seen["body"])
+    assert body == jsonio.loads(jsonio.dumps(records.view(send.store.get(uid).doc)))
+    assert body["status"] == "placed" and body["order_details"]["pos_order_id"] == "P-1"
+    assert body["order_details"]["loyalty"] == {"member": "L-1"}
+    assert "validated" not in body
+    assert signing.verify(settings.digest_key, body, seen["headers"]["x-pch-digest"])
+
+
+def test_a_failing_endpoint_is_not_delivered_and_not_permanent(redis_client, server):
+    send, _ = sender(redis_client, allow_private=True)
+    uid = final_order(send.store, server.url + "/broken")
+    delivery = send.deliver(uid)
+    assert (delivery.ok, delivery.permanent, delivery.reason) == (False, False, "HTTP 500")
+
+
+def test_an_unreachable_endpoint_is_a_transient_failure(redis_client):
+    from tests.unit.helpers import free_port
+
+    send, _ = sender(redis_client, allow_private=True)
+    uid = final_order(send.store, f"http://127.0.0.1:{free_port()}/cb")
+    delivery = send.deliver(uid)
+    assert (delivery.ok, delivery.permanent) == (False, False)
+
+
+def test_nothing_is_sent_for_an_open_order_or_without_a_url(redis_client, server):
+    send, _ = sender(redis_client, allow_private=True)
+    open_uid = final_order(send.store, server.url + "/ok", status="pending", uid="ord-open")
+    assert send.deliver(open_uid) == Delivery(False, "order not final yet")
+    no_url = final_order(send.store, None, uid="ord-nourl")
+    assert send.deliver(no_url).ok is True
+    assert send.deliver("gone") == Delivery(False, "order expired", permanent=True)
+    assert server.seen == []
+
+
+def test_record_keeps_given_up_callbacks_for_replay(redis_client, server):
+    send, _ = sender(redis_client, allow_private=True)
+    uid = final_order(send.store, server.url + "/broken")
+    send.record(uid, Delivery(False, "HTTP 500"), 3, given_up=False)
+    assert send.store.get(uid).callback["state"] == "retrying" and send.store.dead_callbacks() == []
+    send.record(uid, Delivery(False, "HTTP 500"), 8, given_up=True)
+    assert send.store.get(uid).callback == {**send.store.get(uid).callback, "state": "failed", "attempts": 8}
+    assert [u for u, _ in send.store.dead_callbacks()] == [uid]
+    send.record(uid, Delivery(True, "HTTP 204"), 9, given_up=False)
+    assert send.store.get(uid).callback["state"] == "delivered" and send.store.dead_callbacks() == []
+    assert send.store.history(uid)[-1]["note"] == "callback delivered: HTTP 204"
