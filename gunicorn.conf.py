@@ -5,7 +5,9 @@ thousands of open requests per process; gthread with 16 threads served 102 rps a
 POS latency where gevent served 489 (measured.md, bench/).
 """
 
+import logging
 import os
+import shutil
 import sys
 import tempfile
 
@@ -19,9 +21,23 @@ graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 accesslog = None
 errorlog = "-"
+# gunicorn's own lines ("Booting worker", "Worker timeout") as JSON too, like the app's (app/logs.py)
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "app.logs.JsonFormatter", "process_kind": "web"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    "root": {"level": "INFO", "handlers": ["console"]},
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+                "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True}},  # off, as accesslog
+}
+logging.captureWarnings(True)
 
+# Prometheus multiprocess mode: each gunicorn worker writes its counters here and /metrics adds
+# them up. A directory made here is this master's alone and is removed when it exits.
+_OWN_METRICS_DIR = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="posbridge-metrics-")
+    _OWN_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="posbridge-metrics-")
 
 
 def on_starting(server):
@@ -48,3 +64,8 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)

@@ -49,8 +49,10 @@ def celery_config(settings: Settings) -> dict:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        # max_connections: kombu's default pool of 10 runs out when a gevent worker's tasks ack
+        # together ("Couldn't ack ... MaxConnections": redelivered after visibility_timeout).
         "broker_transport_options": {"visibility_timeout": settings.visibility_timeout,
-                                     "socket_timeout": 5, "socket_connect_timeout": 2},
+                                     "socket_timeout": 5, "socket_connect_timeout": 2, "max_connections": 1000},
         "broker_connection_retry_on_startup": True,
         "task_default_queue": "orders",
         "task_routes": {"workers.callbacks.*": {"queue": "callbacks"},
@@ -74,7 +76,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     from app.orders.service import OrderService
     from app.orders.store import OrderStore
     from app.pos.rest import RestPos
-    from app.routes import health, menus
+    from app.routes import docs, health, menus
     from app.routes import orders as order_routes
     from app.tasks import CeleryTasks
 
@@ -93,7 +95,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     service = OrderService(settings, store, menu_cache, pos, tasks)
     app.extensions["posbridge"] = Services(settings, redis_client, store, menu_cache, pos, service, tasks, celery)
     errors.register(app)
-    for blueprint in (order_routes.bp, menus.bp, health.bp):
+    for blueprint in (order_routes.bp, menus.bp, health.bp, docs.bp):
         app.register_blueprint(blueprint)
     cli.register(app)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import jwt
 from flask import current_app, request
 
@@ -9,6 +11,11 @@ from app import jsonio, signing
 from app.errors import ApiError
 
 DIGEST_HEADER = "x-pch-digest"
+LEEWAY = 30
+# Tokens already verified, with their claims: PAR sends one token until it expires, and a
+# verified token can only go on to fail by expiring (checked on every use, as jwt.decode does).
+VERIFIED_MAX = 1024
+_verified: dict[tuple, dict] = {}
 
 
 def _unauthorized(code: str, message: str) -> ApiError:
@@ -25,13 +32,21 @@ def require_jwt() -> dict:
     algorithm = "RS256" if settings.jwt_public_key else "HS256"
     options = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience),
                "verify_iss": bool(settings.jwt_issuer)}
+    cache_key = (token.strip(), key, algorithm, settings.jwt_audience, settings.jwt_issuer)
+    claims = _verified.get(cache_key)
+    if claims is not None and int(claims["exp"]) > time.time() - LEEWAY:
+        return claims
     try:
-        return jwt.decode(token.strip(), key, algorithms=[algorithm], audience=settings.jwt_audience,
-                          issuer=settings.jwt_issuer, options=options, leeway=30)
+        claims = jwt.decode(token.strip(), key, algorithms=[algorithm], audience=settings.jwt_audience,
+                            issuer=settings.jwt_issuer, options=options, leeway=LEEWAY)
     except jwt.ExpiredSignatureError:
         raise _unauthorized("token_expired", "the token has expired") from None
     except jwt.PyJWTError:
         raise _unauthorized("unauthorized", "the token is not valid") from None
+    if len(_verified) >= VERIFIED_MAX:
+        _verified.clear()
+    _verified[cache_key] = claims
+    return claims
 
 
 def require_digest(body: dict) -> None:

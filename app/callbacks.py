@@ -3,6 +3,10 @@
 Callbacks to loopback, private, link-local or reserved addresses are refused unless
 CALLBACK_ALLOW_PRIVATE is set, a guard against request forgery. The address is checked at
 delivery, when the name is resolved.
+
+A callback owed is listed in callbacks:pending from the write that makes the order final until
+it is delivered or given up on; the sweep re-sends one whose task was lost (a killed worker, a
+Redis restart dropping a countdown).
 """
 
 from __future__ import annotations
@@ -18,6 +22,13 @@ import requests
 from app import jsonio, signing
 from app.orders.records import view
 from app.orders.store import OrderStore
+
+TIMEOUT = (2.0, 5.0)  # connect, read: one delivery's longest wait
+
+
+def overdue_at(settings, after: float) -> float:
+    """When a delivery expected to start at `after` is overdue: its own longest wait, plus the sweep's grace."""
+    return after + sum(TIMEOUT) + settings.sweep_grace
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ def forbidden_address(url: str) -> str | None:
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-                or address.is_multicast or address.is_unspecified):
+                or address.is_multicast or address.is_unspecified or not address.is_global):
             return f"{parsed.hostname} resolves to a non-public address"
     return None
 
@@ -68,15 +79,18 @@ class CallbackSender:
                    "x-pch-digest": signing.sign(self.settings.digest_key, body)}
         try:
             response = self.session.post(url, data=jsonio.dumps(body).encode(), headers=headers,
-                                         timeout=(2.0, 5.0), allow_redirects=False)
+                                         timeout=TIMEOUT, allow_redirects=False)
         except requests.RequestException as exc:
             return Delivery(False, f"{type(exc).__name__}")
         if 200 <= response.status_code < 300:
             return Delivery(True, f"HTTP {response.status_code}")
         return Delivery(False, f"HTTP {response.status_code}")
 
-    def record(self, uid: str, delivery: Delivery, attempts: int, given_up: bool) -> None:
+    def record(self, uid: str, delivery: Delivery, attempts: int, given_up: bool, retry_in: float = 0.0) -> None:
+        now = time.time()
         state = {"state": "delivered" if delivery.ok else ("failed" if given_up else "retrying"),
-                 "attempts": attempts, "last_result": delivery.reason, "at": jsonio.iso(time.time())}
-        self.store.set_callback(uid, state, dead=True if given_up else (False if delivery.ok else None))
+                 "attempts": attempts, "last_result": delivery.reason, "at": jsonio.iso(now)}
+        settled = delivery.ok or given_up
+        self.store.set_callback(uid, state, dead=True if given_up else (False if delivery.ok else None),
+                                due=None if settled else overdue_at(self.settings, now + retry_in))
         self.store.note(uid, "worker", f"callback {state['state']}: {delivery.reason}")

@@ -46,44 +46,73 @@ def show_order(request_uid: str) -> None:
 
 
 @orders.command("list")
-@click.option("--stuck", is_flag=True, help="only open orders whose next move is overdue")
-@click.option("--open", "open_only", is_flag=True, help="only orders not yet final")
+@click.option("--stuck", is_flag=True, help="only open orders nobody is working on whose next move is overdue")
+@click.option("--open", "open_only", is_flag=True, help="only orders not yet final, oldest first")
 @click.option("--location", default=None, help="only this location")
 @click.option("--minutes", default=60, show_default=True, help="how far back for recent orders")
 @click.option("--limit", default=50, show_default=True)
 def list_orders(stuck: bool, open_only: bool, location: str | None, minutes: int, limit: int) -> None:
-    """Recent orders, or the open or stuck ones."""
+    """Recent orders (newest first), or the open or stuck ones."""
     services = _services()
-    store, settings = services.store, services.settings
+    store = services.store
     if stuck:
-        uids = due_orders(store, time.time(), settings.inline_budget_ms / 1000.0, settings.sweep_grace)
+        uids = _stuck(services)
     elif open_only:
-        uids = [uid for uid, _ in store.open_orders(limit)]
+        uids = [uid for uid, _ in store.open_orders(1000 if location else limit)]
     else:
-        uids = store.recent(since=time.time() - minutes * 60, limit=limit, location_id=location)
+        key = f"orders:loc:{location}" if location else "orders:by_time"
+        uids = [u.decode() if isinstance(u, bytes) else u for u in
+                store.redis.zrevrangebyscore(key, "+inf", time.time() - minutes * 60, start=0, num=limit)]
     shown = 0
-    for uid in uids[:limit]:
+    for uid in uids:
         order = store.get(uid)
-        if order is not None and (location is None or order.doc.get("location_id") == location):
+        if order is not None and (location is None or order.doc.get("location_id") == location) and shown < limit:
             click.echo(_row(order))
             shown += 1
     click.echo(f"{shown} order(s)")
 
 
-@orders.command("redrive")
-@click.argument("request_uid")
-def redrive(request_uid: str) -> None:
-    """Hand an open order to a worker now (safe: the POS call is idempotent and leased)."""
+def _stuck(services) -> list[str]:
+    settings = services.settings
+    return due_orders(services.store, time.time(), settings.inline_budget_ms / 1000.0, settings.sweep_grace)
+
+
+@orders.command("summary")
+def summary() -> None:
+    """What on-call looks at first: open orders, the oldest one's age, queues, undelivered callbacks."""
     services = _services()
-    order = services.store.get(request_uid)
-    if order is None:
-        raise click.ClickException(f"no order {request_uid!r}")
-    if order.final:
-        raise click.ClickException(f"{request_uid} is already final ({order.status}); nothing to re-drive")
-    services.store.note(request_uid, "cli", "re-driven by an operator", next_at=time.time())
-    if not services.tasks.place_order(request_uid):
-        raise click.ClickException("the broker is unreachable; the sweep will re-drive it when it is back")
-    click.echo(f"re-driven: {request_uid}")
+    store, redis = services.store, services.redis
+    _echo({"open_orders": redis.zcard("orders:open"), "stuck_orders": len(_stuck(services)),
+           "oldest_open_seconds": round(store.oldest_open_age(), 1),
+           "queue_depth": {q: redis.llen(q) for q in ("orders", "callbacks", "maintenance")},
+           "callbacks_undelivered": redis.zcard("callbacks:dead"), "final_orders": store.stats(),
+           "menus_cached": services.menus.locations()})
+
+
+@orders.command("redrive")
+@click.argument("request_uids", nargs=-1)
+@click.option("--stuck", is_flag=True, help="every stuck order (what `orders list --stuck` shows)")
+def redrive(request_uids: tuple[str, ...], stuck: bool) -> None:
+    """Hand open orders to a worker now (safe: the POS call is idempotent and leased)."""
+    services = _services()
+    if not request_uids and not stuck:
+        raise click.UsageError("name one or more request_uids, or --stuck")
+    uids = list(request_uids) + (_stuck(services) if stuck else [])
+    failed = False
+    for uid in uids:
+        order = services.store.get(uid)
+        if order is None or order.final:
+            click.echo(f"skipped: {uid} ({'no such order' if order is None else 'already ' + order.status})")
+            failed = failed or order is None
+            continue
+        services.store.note(uid, "cli", "re-driven by an operator", next_at=time.time())
+        if not services.tasks.place_order(uid):
+            raise click.ClickException("the broker is unreachable; the sweep will re-drive them when it is back")
+        click.echo(f"re-driven: {uid}")
+    if not uids:
+        click.echo("no stuck order")
+    if failed:
+        raise SystemExit(1)
 
 
 @callbacks.command("list")
@@ -99,30 +128,49 @@ def list_callbacks() -> None:
 
 
 @callbacks.command("replay")
-@click.argument("request_uid")
+@click.argument("request_uids", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="every undelivered callback (what `callbacks list` shows)")
 @click.option("--now", "inline", is_flag=True, help="deliver from this process instead of a worker")
-def replay(request_uid: str, inline: bool) -> None:
-    """Send an order's callback again."""
-    from app.callbacks import CallbackSender
-
+def replay(request_uids: tuple[str, ...], every: bool, inline: bool) -> None:
+    """Send orders' callbacks again."""
     services = _services()
-    order = services.store.get(request_uid)
+    if not request_uids and not every:
+        raise click.UsageError("name one or more request_uids, or --all")
+    uids = list(request_uids) + ([uid for uid, _ in services.store.dead_callbacks(10000)] if every else [])
+    if not uids:
+        click.echo("no undelivered callback")
+    failed = False
+    for uid in uids:
+        try:
+            ok = _replay_one(services, uid, inline)
+        except click.ClickException as exc:
+            click.echo(f"skipped: {exc.message}")
+            ok = False
+        failed = failed or not ok
+    if failed:
+        raise SystemExit(1)
+
+
+def _replay_one(services, uid: str, inline: bool) -> bool:
+    from app.callbacks import CallbackSender, overdue_at
+
+    order = services.store.get(uid)
     if order is None or not order.doc.get("callback_url"):
-        raise click.ClickException(f"{request_uid!r} has no callback to replay")
+        raise click.ClickException(f"{uid!r} has no callback to replay")
     if not order.final:
-        raise click.ClickException(f"{request_uid} is not final yet; its callback goes when it is")
+        raise click.ClickException(f"{uid} is not final yet; its callback goes when it is")
     if inline:
         sender = CallbackSender(services.settings, services.store)
-        delivery = sender.deliver(request_uid)
-        sender.record(request_uid, delivery, 1, given_up=not delivery.ok)
-        click.echo(f"{'delivered' if delivery.ok else 'failed'}: {delivery.reason}")
-        if not delivery.ok:
-            raise SystemExit(1)
-        return
-    services.store.set_callback(request_uid, {"state": "replaying", "attempts": 0}, dead=False)
-    if not services.tasks.deliver_callback(request_uid):
+        delivery = sender.deliver(uid)
+        sender.record(uid, delivery, 1, given_up=not delivery.ok)
+        click.echo(f"{'delivered' if delivery.ok else 'failed'}: {uid}: {delivery.reason}")
+        return delivery.ok
+    services.store.set_callback(uid, {"state": "replaying", "attempts": 0}, dead=False,
+                                due=overdue_at(services.settings, time.time()))
+    if not services.tasks.deliver_callback(uid):
         raise click.ClickException("the broker is unreachable; try --now")
-    click.echo(f"replay queued: {request_uid}")
+    click.echo(f"replay queued: {uid}")
+    return True
 
 
 @menus.command("refresh")

@@ -1,26 +1,75 @@
-"""One JSON object per log line, on web and worker alike, each with its request_uid."""
+"""One JSON object per log line, on web and worker alike, each with its request_uid.
+
+`configure(kind)` puts the JSON formatter on the root logger (gunicorn.conf.py does the same
+for gunicorn's own loggers). The request_uid comes from, in order: the record's `extra`, the
+one bound to the current request or task (`bind_request_uid`; the worker binds it from the
+task's argument before the task runs), or, for Celery's own "received"/"succeeded" lines of an
+order or callback task, the task's argument. Secret values from the environment are replaced
+by "[redacted]" wherever they would appear, and so is any field whose name says it is secret.
+"""
 
 from __future__ import annotations
 
+import ast
 import contextvars
 import json
 import logging
+import os
 import sys
 import time
 
 _request_uid: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_uid", default=None)
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 SECRET_WORDS = ("secret", "token", "password", "authorization", "shared_id", "digest")
+SECRET_VARIABLES = ("PAR_JWT_SECRET", "PAR_SHARED_ID", "POS_API_TOKEN", "FLOWER_BASIC_AUTH")
+UID_TASKS = ("workers.orders.", "workers.callbacks.")  # their only argument is the request_uid
 
 
 def bind_request_uid(uid: str | None) -> None:
     _request_uid.set(uid)
 
 
+def secret_values(env=None) -> list[str]:
+    """The secrets this process knows (and PAR_SHARED_ID's first 10 characters, the digest key)."""
+    env = os.environ if env is None else env
+    found = []
+    for name in SECRET_VARIABLES:
+        value = env.get(name)
+        if not value and env.get(f"{name}_FILE"):
+            try:
+                with open(env[f"{name}_FILE"], encoding="utf-8") as fh:
+                    value = fh.read().strip()
+            except OSError:
+                value = None
+        if not value:
+            continue
+        found.append(value)
+        if name == "PAR_SHARED_ID":
+            found.append(value[:10])
+        if name == "FLOWER_BASIC_AUTH" and ":" in value:
+            found.append(value.split(":", 1)[1])
+    return sorted({v for v in found if len(v) >= 6}, key=len, reverse=True)
+
+
+def task_uid(data) -> str | None:
+    """The request_uid of a Celery log record's task (its `data`), for order and callback tasks."""
+    if not isinstance(data, dict) or not str(data.get("name", "")).startswith(UID_TASKS):
+        return None
+    try:
+        args = ast.literal_eval(data.get("args") or "()")
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if isinstance(args, (list, tuple)) and args and isinstance(args[0], str):
+        return args[0]
+    return None
+
+
 class JsonFormatter(logging.Formatter):
-    def __init__(self, process_kind: str = "web"):
+    def __init__(self, process_kind: str = "web", secrets: list[str] | None = None):
         super().__init__()
         self.process_kind = process_kind
+        self.secrets = list(secret_values() if secrets is None else secrets)
+        self.secrets += [json.dumps(s)[1:-1] for s in self.secrets if json.dumps(s)[1:-1] != s]
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -33,19 +82,47 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = "[redacted]" if any(word in key.lower() for word in SECRET_WORDS) else value
-        if "request_uid" not in entry and _request_uid.get():
-            entry["request_uid"] = _request_uid.get()
+        if "request_uid" not in entry:
+            uid = _request_uid.get() or task_uid(entry.get("data"))
+            if uid:
+                entry["request_uid"] = uid
         if record.exc_info:
             entry["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        line = json.dumps(entry, default=str)
+        for secret in self.secrets:
+            line = line.replace(secret, "[redacted]")
+        return line
 
 
-def configure(process_kind: str, level: str = "INFO") -> None:
+def process_kind(kind: str, argv: list[str] | None = None) -> str:
+    """web, cli, worker, beat or flower: what this process is, for the `process` field."""
+    argv = sys.argv if argv is None else argv
+    if kind == "worker":
+        return next((role for role in ("beat", "flower", "inspect") if role in argv[1:]), "worker")
+    if kind == "web" and argv and os.path.basename(argv[0]) == "flask":
+        return "cli"
+    return kind
+
+
+def _bind_task(sender=None, args=None, **_kwargs) -> None:
+    """Before a task runs: its request_uid (order and callback tasks), or none."""
+    name = getattr(sender, "name", "") or ""
+    uid = args[0] if name.startswith(UID_TASKS) and args and isinstance(args[0], str) else None
+    bind_request_uid(uid)
+
+
+def configure(process_kind_name: str, level: str = "INFO") -> None:
+    kind = process_kind(process_kind_name)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(process_kind))
+    handler.setFormatter(JsonFormatter(kind))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)
     for noisy in ("urllib3", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if kind == "worker":
+        from celery.signals import task_prerun
+
+        task_prerun.connect(_bind_task, weak=False)

@@ -21,8 +21,16 @@ class MenuUnavailable(Exception):
     """No menu is cached for the location and the POS cannot give one now."""
 
 
+NOT_READ = object()  # MenuCache.get(raw=...): the caller has not read the entry from Redis
+
+
 def _key(location_id: str) -> str:
     return f"menu:{location_id}"
+
+
+def menu_key(location_id: str) -> str:
+    """The Redis key of a location's cached menu (a caller may read it with other keys)."""
+    return _key(location_id)
 
 
 def normalise(location: dict, menu: dict, fetched_at: float) -> dict:
@@ -46,9 +54,10 @@ class MenuCache:
         raw = self.redis.get(_key(location_id))
         return jsonio.loads(raw) if raw else None
 
-    def get(self, location_id: str) -> dict:
-        """The location's menu: from the cache, else from the POS. {"unknown": True} if none."""
-        entry = self.cached(location_id)
+    def get(self, location_id: str, raw=NOT_READ) -> dict:
+        """The location's menu: from the cache, else from the POS. {"unknown": True} if none.
+        `raw`: the cache entry as the caller just read it from Redis (None: not there)."""
+        entry = self.cached(location_id) if raw is NOT_READ else (jsonio.loads(raw) if raw else None)
         if entry is None:
             return self.refresh(location_id)
         if not entry.get("unknown") and self.age(entry) > 2 * self.refresh_seconds:

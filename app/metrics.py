@@ -1,14 +1,29 @@
 """Prometheus metrics (operations.md, "Observability").
 
-Counters and histograms live in the process that observes them; under gunicorn with several
-workers, PROMETHEUS_MULTIPROC_DIR makes /metrics add them up. Figures that must be true
-across every process (orders by final status, queue depth, oldest pending order, callbacks
-given up) are read from Redis when /metrics is scraped, by app.routes.health.
+Where each figure lives:
+- web: counters and histograms of the gunicorn workers (requests, orders answered, inline-budget
+  overruns, the inline POS calls' latency). PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py)
+  lets GET /metrics add up every gunicorn worker.
+- Redis: figures true across every process, read when /metrics is scraped (app.routes.health):
+  final orders by endpoint, status and path; callback deliveries and failures; queue depth;
+  open orders and the age of the oldest; callbacks given up on.
+- worker: the Celery worker's own counters and histograms (the POS latency of worker attempts,
+  callback attempts, worker steps) on its own endpoint, http://<worker>:WORKER_METRICS_PORT/metrics,
+  when that variable is set. A worker runs on another host or container than the web as often
+  as not, so it is scraped itself rather than sharing the web's multiprocess directory.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import logging
+import os
+
+from celery.signals import worker_init
+from prometheus_client import Counter, Histogram, disable_created_metrics, start_http_server
+
+log = logging.getLogger(__name__)
+disable_created_metrics()  # no `_created` series: the counters' own values are what is scraped
+CALLBACK_STATS_KEY = "stats:callbacks"
 
 REQUESTS = Counter("posbridge_requests_total", "HTTP answers by endpoint and status code",
                    ["endpoint", "code"])
@@ -24,3 +39,36 @@ WORKER_STEPS = Counter("posbridge_worker_steps_total", "worker attempts at an or
 
 def observe_pos(operation: str, outcome: str, seconds: float) -> None:
     POS_LATENCY.labels(operation, outcome).observe(seconds)
+
+
+def count_callback(redis, outcome: str) -> None:
+    """A callback attempt's outcome (delivered, failed, given_up): here and, for /metrics, in Redis."""
+    CALLBACKS.labels(outcome).inc()
+    redis.hincrby(CALLBACK_STATS_KEY, outcome, 1)
+
+
+def worker_metrics_port(env=None) -> int | None:
+    """WORKER_METRICS_PORT: the port of the worker's own /metrics; unset, empty, 0 or off: none."""
+    value = (os.environ if env is None else env).get("WORKER_METRICS_PORT", "").strip().lower()
+    if value in ("", "0", "off"):
+        return None
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SystemExit(f"configuration error: WORKER_METRICS_PORT: must be a port number or off, got {value!r}")
+    return int(value)
+
+
+def serve_worker_metrics(**_kwargs) -> None:
+    """At Celery worker start: serve this worker's metrics, if WORKER_METRICS_PORT says where."""
+    port = worker_metrics_port()
+    if port is None:
+        return
+    address = os.environ.get("WORKER_METRICS_ADDRESS", "0.0.0.0")
+    try:
+        start_http_server(port, addr=address)
+    except OSError as exc:  # the worker's real work matters more than its metrics: say so and go on
+        log.error("worker metrics endpoint not started", extra={"port": port, "error": str(exc)})
+        return
+    log.info("worker metrics endpoint started", extra={"port": port, "address": address})
+
+
+worker_init.connect(serve_worker_metrics, weak=False)

@@ -21,12 +21,15 @@ def sender() -> CallbackSender:
 def deliver_callback(self, request_uid: str) -> str:
     bind_request_uid(request_uid)
     settings = current_app.extensions["posbridge"].settings
-    attempt = self.request.retries + 1
     send = sender()
+    order = send.store.get(request_uid)
+    earlier = int(((order.callback if order else None) or {}).get("attempts") or 0)  # a re-sent task counts on
+    attempt = max(self.request.retries, earlier) + 1
     delivery = send.deliver(request_uid)
     given_up = not delivery.ok and (delivery.permanent or attempt >= settings.callback_max_attempts)
-    send.record(request_uid, delivery, attempt, given_up)
-    metrics.CALLBACKS.labels("delivered" if delivery.ok else ("given_up" if given_up else "failed")).inc()
+    countdown = min(300.0, 2.0 ** attempt) * random.uniform(0.5, 1.0)
+    send.record(request_uid, delivery, attempt, given_up, retry_in=countdown)
+    metrics.count_callback(send.store.redis, "delivered" if delivery.ok else ("given_up" if given_up else "failed"))
     if delivery.ok or given_up:
         return "delivered" if delivery.ok else "kept for replay"
-    raise self.retry(countdown=min(300.0, 2.0 ** attempt) * random.uniform(0.5, 1.0))
+    raise self.retry(countdown=countdown)

@@ -1,4 +1,5 @@
-"""Periodic work for beat: re-drive orders nobody is working on, refresh menus, trim indexes."""
+"""Periodic work for beat: re-drive orders nobody is working on and re-send callbacks whose task
+was lost, refresh menus, trim indexes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from celery import shared_task
 from flask import current_app
 
+from app.callbacks import overdue_at
 from app.orders.recovery import due_orders
 
 log = logging.getLogger(__name__)
@@ -23,7 +25,11 @@ def sweep_orders() -> int:
         services.store.note(uid, "sweep", "re-driven by the sweep", next_at=now)
         services.tasks.place_order(uid)
         log.warning("sweep re-drove an order", extra={"request_uid": uid})
-    return len(due)
+    lost = services.store.due_callbacks(now, overdue_at(settings, now))
+    for uid in lost:
+        services.tasks.deliver_callback(uid)
+        log.warning("sweep re-sent a callback", extra={"request_uid": uid})
+    return len(due) + len(lost)
 
 
 @shared_task(name="workers.sweep.refresh_menus", ignore_result=True)

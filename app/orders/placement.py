@@ -3,7 +3,9 @@
 Used by the web process inline and by the workers alike. Whoever calls the POS for an order
 holds its lease; after any attempt whose outcome is unknown (a timeout, a 5xx, a reset), the
 next one looks the order up at the POS before placing again, under the same Idempotency-Key.
-No POST is sent once the order's deadline has passed.
+No POST is sent once the order's deadline has passed. After an unknown outcome the order is
+errored (deadline_exceeded) only once a lookup, made when a POST sent before the deadline can
+no longer land (connect + read timeout after it), shows the POS does not have it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app import metrics
+from app.callbacks import overdue_at
 from app.orders import records
-from app.orders.store import Order, OrderStore
+from app.orders.store import FINAL, Order, OrderStore
 from app.pos.base import InProgress, Placed, PosUnavailable, Refused
 from app.times import format_time
 
@@ -29,6 +32,7 @@ class Step:
     status: str
     retry: bool = False
     reason: str = ""
+    doc: dict | None = field(default=None, compare=False, repr=False)  # the final record this step wrote
 
 
 class Placement:
@@ -45,22 +49,24 @@ class Placement:
         doc = dict(order.doc, status=status, errors=errors or [], completed_at=format_time(self.clock()))
         if pos_order_id:
             doc["order_details"] = dict(doc["order_details"], pos_order_id=pos_order_id)
-        applied, previous, handed_off = self.store.transition(order.uid, doc, by, note or status)
+        owed = overdue_at(self.settings, self.clock()) if doc.get("callback_url") and status in FINAL else None
+        applied, previous, handed_off = self.store.transition(order.uid, doc, by, note or status, callback_due=owed)
         if applied:
             path = "worker" if handed_off else "inline"
             metrics.ORDERS.labels("submit", status, path).inc()
             log.info("order final", extra={"request_uid": order.uid, "status": status, "by": by, "path": path})
             if handed_off and doc.get("callback_url"):
                 self.tasks.deliver_callback(order.uid)
-        return Step(status if applied else previous)
+        return Step(status, doc=doc) if applied else Step(previous)
 
     def errored(self, order: Order, code: str, message: str, by: str) -> Step:
         return self.finish(order, "errored", by, [{"code": code, "message": message}], note=code)
 
     # -- one attempt --------------------------------------------------------------------
-    def attempt(self, uid: str, by: str, timeout: float | None = None) -> Step:
-        """One move at the POS for an order whose lease the caller holds."""
-        order = self.store.get(uid)
+    def attempt(self, uid: str, by: str, timeout: float | None = None, order: Order | None = None) -> Step:
+        """One move at the POS for an order whose lease the caller holds (`order`: as read
+        after the lease was taken, when the caller has it)."""
+        order = order if order is not None else self.store.get(uid)
         if order is None:
             return Step("missing")
         if order.final:
@@ -69,14 +75,12 @@ class Placement:
         if order.attempts:
             try:
                 found = self.pos.find_order(uid)
-            except PosUnavailable as exc:
-                if now >= order.deadline:
-                    return self.errored(order, "deadline_exceeded",
-                                        "the deadline passed and the POS could not be asked whether it has the order",
-                                        by)
+            except PosUnavailable as exc:  # the POS may hold the order: never errored on a guess
                 return Step("pending", retry=True, reason=str(exc))
             if found is not None:
                 return self.finish(order, "placed", by, pos_order_id=found.pos_order_id, note="found at the POS")
+            if order.deadline <= now < order.deadline + self.settle_seconds:
+                return Step("pending", retry=True, reason="deadline passed; a POS call sent before it may still land")
         if now >= order.deadline:
             return self.errored(order, "deadline_exceeded",
                                 "the order could not be placed before its deadline", by)
@@ -93,30 +97,43 @@ class Placement:
         self.store.note(uid, by, f"POS attempt: {reason}")
         return Step("pending", retry=True, reason=reason)
 
+    @property
+    def settle_seconds(self) -> float:
+        """How long after the deadline a POST sent before it may still create the order at the POS."""
+        return self.settings.pos_connect_timeout + self.settings.pos_read_timeout
+
     def backoff(self, attempts: int, deadline: float) -> float:
-        """Exponential backoff with full jitter, never past the deadline (the last check)."""
+        """Exponential backoff with full jitter, never past the deadline (the last check) while
+        it is ahead; past it (looking the order up), the plain delay."""
         base, cap = self.settings.retry_base_seconds, self.settings.retry_cap_seconds
-        delay = random.uniform(base / 2, min(cap, base * 2 ** max(attempts - 1, 0)))
-        return max(0.0, min(delay, deadline - self.clock()))
+        left = deadline - self.clock()
+        # Past the deadline only lookups are made and `attempts` (POSTs) stops growing: the time
+        # overdue grows the backoff instead, so a POS down for good is not asked ever faster.
+        delay = random.uniform(base / 2, min(cap, max(base * 2 ** max(attempts - 1, 0), -left)))
+        return delay if left <= 0 else min(delay, left)
 
     # -- the worker's move ----------------------------------------------------------------
     def advance(self, uid: str, validate) -> tuple[Step, float | None]:
         """The worker's whole move on an order. Returns the step and, to retry, a countdown."""
-        order = self.store.get(uid)
+        token, order = self.store.acquire_and_get(uid, self.settings.lease_seconds)
         if order is None or order.final:
+            if token is not None:
+                self.store.release(uid, token)
             return Step(order.status if order else "missing"), None
-        token = self.store.acquire(uid, self.settings.lease_seconds)
+        current = order
         if token is None:  # the web process (or another worker) is mid-call: look again soon
             metrics.WORKER_STEPS.labels("lease_busy").inc()
             return Step("pending", retry=True, reason="lease held"), min(self.store.lease_left(uid), 1.0) + 0.05
         try:
             if not order.handed_off:
                 self.store.hand_off(uid, self.clock(), "worker")
+                current = None
             if not order.doc.get("validated"):
                 step = validate(self.store.get(uid), "worker")
                 if step is not None:
                     return step, None
-            step = self.attempt(uid, "worker")
+                current = None
+            step = self.attempt(uid, "worker", order=current)
         finally:
             self.store.release(uid, token)
         metrics.WORKER_STEPS.labels("retry" if step.retry else step.status).inc()

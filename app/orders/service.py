@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from app import metrics
-from app.menus import MenuCache, MenuUnavailable
+from app.menus import NOT_READ, MenuCache, MenuUnavailable, menu_key
 from app.orders import records, rules
 from app.orders.placement import Placement, Step
 from app.orders.store import Order, OrderStore, fingerprint
@@ -50,10 +50,11 @@ class OrderService:
         self.budget = settings.inline_budget_ms / 1000.0
 
     # -- validate ---------------------------------------------------------------------
-    def check(self, request: dict) -> rules.Verdict | None:
+    def check(self, request: dict, raw=NOT_READ) -> rules.Verdict | None:
         """The rules against the cached menu; None when no menu can be had."""
         try:
-            menu = self.menus.get(request["location_id"])
+            location = request["location_id"]
+            menu = self.menus.get(location) if raw is NOT_READ else self.menus.get(location, raw)
         except MenuUnavailable:
             return None
         now = datetime.fromtimestamp(self.clock(), UTC)
@@ -74,38 +75,53 @@ class OrderService:
         uid = request["request_uid"]
         deadline = records.deadline(request, arrived, self.settings.order_max_async_seconds)
         doc = records.new_record(request, arrived)
-        created, stored_fp, _ = self.store.create(uid, fingerprint(request), doc, deadline, "web", now=arrived)
+        fp = fingerprint(request)
+        created, stored_fp, _, menu = self.store.create_and_get(uid, fp, doc, deadline, "web", arrived,
+                                                                menu_key(request["location_id"]))
         if not created:
-            if stored_fp != fingerprint(request):
+            if stored_fp != fp:
                 raise Conflict(uid)
             return self._await(uid, arrived + self.budget)
-        if self.validate_record(self.store.get(uid), "web") is not None:
+        order = self.store.as_created(uid, fp, doc, deadline, arrived)
+        if self._refusal(order, "web", menu) is not None:
             return self.answer(uid)
-        return self._place_inline(uid, arrived)
+        # marked validated and leased in one round trip, as validate_record() then acquire would
+        leased = self.store.transition_and_acquire(uid, dict(order.doc, validated=True), "web", "validated",
+                                                   ("pending",), self.settings.lease_seconds)
+        return self._place_inline(uid, arrived, leased)
 
     def validate_record(self, order: Order, by: str) -> Step | None:
         """Check a recorded order; a refusal is final. None when it may go to the POS."""
-        verdict = self.check(order.doc)
+        step = self._refusal(order, by)
+        if step is None:
+            self.store.transition(order.uid, dict(order.doc, validated=True), by, "validated", only_from=("pending",))
+        return step
+
+    def _refusal(self, order: Order, by: str, menu=NOT_READ) -> Step | None:
+        """The order against the cached menu (`menu`: its entry as already read from Redis): the
+        final step of a refusal; None when it passes."""
+        verdict = self.check(order.doc, menu)
         if verdict is None:
             return self.placement.errored(order, "menu_unavailable", _menu_unavailable(order.doc)["message"], by)
         if not verdict.ok:
             return self.placement.finish(order, "rejected", by, verdict.problems, note="refused by validation")
-        self.store.transition(order.uid, dict(order.doc, validated=True), by, "validated", only_from=("pending",))
         return None
 
-    def _place_inline(self, uid: str, arrived: float) -> tuple[int, dict]:
+    def _place_inline(self, uid: str, arrived: float, leased: tuple | None = None) -> tuple[int, dict]:
         budget_end = arrived + self.budget
-        token = self.store.acquire(uid, self.settings.lease_seconds)
+        token, order = leased if leased is not None else self.store.acquire_and_get(uid, self.settings.lease_seconds)
         if token is None:
             return self._await(uid, budget_end)
         done = threading.Event()
         result: list[Step] = []
-        thread = threading.Thread(target=self._inline_attempts, args=(uid, token, budget_end, done, result),
+        thread = threading.Thread(target=self._inline_attempts, args=(uid, token, budget_end, done, result, order),
                                   name=f"inline-{uid}", daemon=True)
         _running.add(thread)
         thread.start()
         done.wait(max(0.0, budget_end - self.clock()))
         if result and not result[0].retry:
+            if result[0].doc is not None:  # this call wrote the final record: it is what Redis holds
+                return 200, records.view(result[0].doc)
             return self.answer(uid)
         if not result:
             metrics.OVERRUNS.inc()
@@ -113,12 +129,13 @@ class OrderService:
             self.tasks.place_order(uid)
         return self.answer(uid)
 
-    def _inline_attempts(self, uid, token, budget_end, done, result) -> None:
-        """Attempts within the budget; the last call may outlive the request and still finish it."""
+    def _inline_attempts(self, uid, token, budget_end, done, result, order=None) -> None:
+        """Attempts within the budget; the last call may outlive the request and still finish it.
+        `order` is the record read with the lease, for the first attempt."""
         try:
             tries = 0
             while True:
-                step = self.placement.attempt(uid, "web")
+                step = self.placement.attempt(uid, "web", order=order if tries == 0 else None)
                 tries += 1
                 pause = INLINE_RETRY_SECONDS * 2 ** (tries - 1)
                 if not step.retry or self.clock() + pause >= budget_end:

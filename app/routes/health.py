@@ -1,16 +1,43 @@
-"""/healthz, /readyz and /metrics: no JWT."""
+"""/healthz, /readyz and /metrics: no JWT. Also the hooks every request passes: count the
+answer by endpoint and code, log one line per validate or submit answer (with its request_uid),
+and forget the previous request's request_uid (a gevent worker serves a keep-alive
+connection's requests in one greenlet)."""
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from app import jsonio
+from app.logs import bind_request_uid
+from app.metrics import CALLBACK_STATS_KEY, REQUESTS
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger("app.requests")
+LOGGED_ENDPOINTS = ("orders.submit", "orders.validate")
+
+
+@bp.before_app_request
+def _forget_request_uid():
+    bind_request_uid(None)
+    g.started = time.monotonic()
+
+
+@bp.after_app_request
+def _count_answer(response):
+    endpoint = request.url_rule.endpoint if request.url_rule else "unrouted"
+    REQUESTS.labels(endpoint, str(response.status_code)).inc()
+    if endpoint in LOGGED_ENDPOINTS or response.status_code >= 500:
+        status = response.get_json(silent=True) if response.mimetype == "application/json" else None
+        log.info("answered", extra={"endpoint": endpoint, "code": response.status_code,
+                                    "status": status.get("status") if isinstance(status, dict) else None,
+                                    "ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1)})
+    return response
 
 
 def _json(body: dict, status: int = 200):
@@ -62,6 +89,11 @@ class StoreCollector:
         yield depth
         yield GaugeMetricFamily("posbridge_callbacks_undelivered", "callbacks given up on, kept for replay",
                                 value=redis.zcard("callbacks:dead"))
+        deliveries = CounterMetricFamily("posbridge_callback_deliveries", "callback attempts by outcome "
+                                         "(delivered, failed, given_up), all workers", labels=["outcome"])
+        for outcome, count in redis.hgetall(CALLBACK_STATS_KEY).items():
+            deliveries.add_metric([outcome.decode() if isinstance(outcome, bytes) else outcome], int(count))
+        yield deliveries
 
 
 @bp.get("/metrics")

@@ -1,0 +1,64 @@
+"""/openapi.json and a browsable /docs page that works offline: no JWT, no CDN.
+
+/docs is Swagger UI from the swagger-ui-bundle package, its files served by this app under
+/docs/assets/; without JavaScript the page still lists every operation from the document.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, send_from_directory
+from markupsafe import escape
+from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import NotFound
+
+from app.openapi import DOC_ASSETS, document
+
+bp = Blueprint("docs", __name__)
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>{title}</title>
+  <link rel="stylesheet" href="docs/assets/swagger-ui.css">
+  <link rel="icon" type="image/png" href="docs/assets/favicon-32x32.png" sizes="32x32">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <noscript>
+    <h1>{title} {version}</h1>
+    <p>The document: <a href="openapi.json">openapi.json</a></p>
+    <table>{rows}</table>
+  </noscript>
+  <script src="docs/assets/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({{url: "openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+                                 presets: [SwaggerUIBundle.presets.apis], layout: "BaseLayout"}});
+  </script>
+</body>
+</html>
+"""
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return current_app.response_class(json.dumps(document(current_app), indent=1), mimetype="application/json")
+
+
+@bp.get("/docs")
+def docs_page():
+    doc = document(current_app)
+    rows = "".join(f"<tr><td>{escape(method.upper())}</td><td>{escape(path)}</td>"
+                   f"<td>{escape(operation.get('summary', ''))}</td></tr>"
+                   for path, operations in doc["paths"].items() for method, operation in operations.items())
+    page = PAGE.format(title=escape(doc["info"]["title"]), version=escape(doc["info"]["version"]), rows=rows)
+    return current_app.response_class(page, mimetype="text/html")
+
+
+@bp.get("/docs/assets/<path:filename>")
+def docs_asset(filename: str):
+    if filename not in DOC_ASSETS:
+        raise NotFound(f"no documentation asset {filename!r}")
+    return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
