@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import redis
 import requests
 
-from app import jsonio
+from app import jsonio, signing
 from bin.sample import encode
-from bin.stack import EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port
+from bin.stack import ROOT, EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port
 from bin.token import make_token
 
 JWT_SECRET = "live-jwt-secret-0123456789abcdef0123"
@@ -139,3 +142,129 @@ class Live:
     def kill(self, label: str, sig: int = signal.SIGKILL) -> None:
         self.stack.send(label, sig)
         self.stack.processes[label].wait(10)
+
+    # -- helpers added for the submit, failure and recovery tests ---------------------
+    def get(self, path: str, timeout: float = 10, **params):
+        """A GET with PAR's JWT."""
+        return self.http.get(self.base_url + path, params=params or None,
+                             headers={"Authorization": f"Bearer {self.token}"}, timeout=timeout)
+
+    def pos_stats(self) -> dict:
+        """The simulator's counters: post_orders by status, orders_created, in_progress."""
+        response = self.pos.get(f"{self.pos_url}/_admin/stats", timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def record(self, uid: str) -> dict[str, str]:
+        """The order's raw hash in Redis (status, attempts, handed_off, callback, ...)."""
+        return {k.decode(): v.decode() for k, v in self.redis.hgetall(f"order:{uid}").items()}
+
+    def history(self, uid: str) -> list[dict]:
+        return [jsonio.loads(entry) for entry in self.redis.lrange(f"order:{uid}:history", 0, -1)]
+
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """`flask --app app.wsgi ARGS` with the stack's environment."""
+        return subprocess.run(["flask", "--app", "app.wsgi", *args], cwd=ROOT, env=self.stack.env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def warm_menu(self, location_id: str = "loc-001") -> dict:
+        """Have the service cache the location's menu (GET /posnext/menus)."""
+        response = self.get("/posnext/menus", location_id=location_id)
+        response.raise_for_status()
+        return response.json()
+
+
+def start_live(tmp_dir: str, **kwargs) -> Live:
+    """A started Live; on a failed start the processes' logs are printed and it is stopped."""
+    live = Live(tmp_dir, **kwargs)
+    try:
+        return live.start()
+    except Exception:
+        for label in live.stack.processes:
+            print(f"--- {label}\n{live.stack.log(label)[-3000:]}")
+        live.stop()
+        raise
+
+
+def wait_until(predicate, timeout: float = 30, interval: float = 0.1, message: str = "condition"):
+    """Poll until predicate() is truthy; its value. TimeoutError naming `message` otherwise."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise TimeoutError(f"{message} not reached within {timeout}s")
+        time.sleep(interval)
+
+
+def digest_ok(response: requests.Response, shared_id: str = SHARED_ID) -> bool:
+    """Whether the answer's x-pch-digest verifies against its body with PAR's key."""
+    body = jsonio.loads(response.content)
+    return signing.verify(signing.key_from_shared_id(shared_id), body, response.headers.get("x-pch-digest"))
+
+
+def at_once(calls, timeout: float = 60) -> list:
+    """Run the callables in as many threads, released together; their results (or exceptions)."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index, call):
+        barrier.wait()
+        try:
+            results[index] = call()
+        except Exception as exc:  # noqa: BLE001 - the caller asserts on it
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, c), daemon=True) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return results
+
+
+def post_signed(base_url: str, path: str, body: dict, token: str, timeout: float = 30,
+                shared_id: str = SHARED_ID) -> requests.Response:
+    """One signed POST on its own connection (safe from many threads at once)."""
+    data, headers = encode(body, shared_id, token)
+    return requests.post(base_url + path, data=data, headers=headers, timeout=timeout)
+
+
+class CallbackReceiver:
+    """A small HTTP server in a thread that records every POST; answers `status` (settable)."""
+
+    def __init__(self, status: int = 200):
+        self.status = status
+        self.received: list[tuple[dict, bytes]] = []  # (headers, raw body) in arrival order
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, raw))
+                    status = receiver.status
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/callback"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CallbackReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def bodies(self, uid: str | None = None) -> list[tuple[dict, bytes]]:
+        with self.lock:
+            return [(h, raw) for h, raw in self.received if uid is None or jsonio.loads(raw).get("request_uid") == uid]
