@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench [--smoke|--quick]` (docs/BENCHMARKS.md)."""

@@ -1,0 +1,150 @@
+"""The processes a benchmark drives, started the production way: bin/stack.py and the Procfile.
+
+One embedded redis-server and one POS simulator serve every variant; web variants (ours under
+gevent or gthread, the bare Flask baseline, the naive peer) each get a port of their own and
+the same gunicorn.conf.py; Celery workers are the Procfile's `worker` command line.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+
+import psutil
+import redis
+import requests
+
+from bin.stack import EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port
+from bin.token import make_token
+
+JWT_SECRET = "bench-jwt-secret-0123456789abcdef0123"
+SHARED_ID = "BenchShared-0123456789"
+POS_TOKEN = "bench-pos-token"
+GUNICORN = "gunicorn {} --config gunicorn.conf.py"
+NOOP_TASK = "bench.noop"  # bench/noop_worker.py
+
+
+class BenchStack:
+    def __init__(self, **overrides: str):
+        self.dir = tempfile.mkdtemp(prefix="posbridge-bench-")
+        self.redis_server = EmbeddedRedis(directory=os.path.join(self.dir, "redis")).start()
+        self.pos_port = free_port()
+        self.pos_url = f"http://127.0.0.1:{self.pos_port}"
+        self.env = {"REDIS_URL": self.redis_server.url, "POS_BASE_URL": self.pos_url, "POS_API_TOKEN": POS_TOKEN,
+                    "PAR_SHARED_ID": SHARED_ID, "PAR_JWT_SECRET": JWT_SECRET, "WEB_BIND": "127.0.0.1",
+                    "POSSIM_PORT": str(self.pos_port), "BEAT_SCHEDULE_FILE": os.path.join(self.dir, "beat-schedule")}
+        self.env.update(overrides)
+        self.stack = Stack(self.env, log_dir=os.path.join(self.dir, "logs"))
+        worker = self.stack.commands["worker"]
+        noop = worker.replace("-A workers", "-A bench.noop_worker")
+        self.stack.commands.update({
+            "bare": GUNICORN.format("bench.bare_app:application"),
+            "naive": GUNICORN.format("bench.naive_peer:application"),
+            "noop": noop,
+            "worker_prefork": worker.replace("--pool gevent", "--pool prefork"),
+            "noop_prefork": noop.replace("--pool gevent", "--pool prefork"),
+        })
+        self.redis = redis.Redis.from_url(self.redis_server.url)
+        self.pos = requests.Session()
+        self.pos.headers["Authorization"] = f"Bearer {POS_TOKEN}"
+        self.token = make_token(JWT_SECRET, seconds=6 * 3600)
+        self.ports: dict[str, int] = {}
+
+    # -- processes ----------------------------------------------------------------------
+    def start_possim(self) -> None:
+        self.stack.start("possim")
+        wait_for_port(self.pos_port, 30, self.stack.processes["possim"])
+
+    def start_web(self, label: str, name: str = "web", **env: str) -> None:
+        """Start a gunicorn variant on a port of its own; wait_web() waits for it."""
+        self.ports[label] = free_port()
+        self.stack.start(name, label=label, PORT=str(self.ports[label]), **env)
+
+    def url(self, label: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.ports[label]}{path}"
+
+    def wait_web(self, label: str) -> None:
+        wait_for_http(self.url(label, "/healthz"), 90, self.stack.processes[label])
+
+    def start_workers(self, count: int, name: str = "worker", prefix: str = "worker", **env: str) -> list[str]:
+        labels = []
+        for index in range(1, count + 1):
+            label = f"{prefix}{index}"
+            self.stack.start(name, label=label, WORKER_NAME=f"{prefix}{index}", **env)
+            labels.append(label)
+        return labels
+
+    def broker_url(self, db: int = 0) -> str:
+        return self.redis_server.url.rsplit("/", 1)[0] + f"/{db}"
+
+    def wait_workers(self, count: int, db: int = 0, timeout: float = 90) -> list[str]:
+        """Wait until `count` workers on the broker's database answer a ping; their node names."""
+        from celery import Celery
+
+        app = Celery(broker=self.broker_url(db))
+        try:
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                replies = app.control.ping(timeout=0.5) or []
+                if len(replies) >= count:
+                    return sorted(name for reply in replies for name in reply)
+                time.sleep(0.3)
+        finally:
+            app.close()
+        raise TimeoutError(f"{count} Celery worker(s) did not answer a ping (logs in {self.stack.log_dir})")
+
+    def stop(self, *labels: str) -> None:
+        """SIGTERM to all first (they shut down together), then wait for each."""
+        for label in labels:
+            self.stack.send(label, signal.SIGTERM)
+        for label in labels:
+            self.stack.stop(label, timeout=30)
+            self.stack.processes.pop(label, None)
+
+    def close(self) -> None:
+        self.stack.stop_all()
+        self.redis_server.stop()
+
+    # -- what the processes use -----------------------------------------------------------
+    def tree(self, label: str) -> list[psutil.Process]:
+        """The process a label started and all its children (gunicorn's workers, say)."""
+        try:
+            root = psutil.Process(self.stack.processes[label].pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def rss(self, label: str) -> int:
+        total = 0
+        for process in self.tree(label):
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def cpu(self, label: str) -> float:
+        total = 0.0
+        for process in self.tree(label):
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def redis_cpu(self) -> float:
+        times = psutil.Process(self.redis_server.process.pid).cpu_times()
+        return times.user + times.system
+
+    # -- the POS simulator ----------------------------------------------------------------
+    def knobs(self, location: str = "*", **fields) -> None:
+        self.pos.put(f"{self.pos_url}/_admin/knobs/{location}", json=fields, timeout=10).raise_for_status()
+
+    def reset_pos(self) -> None:
+        self.pos.post(f"{self.pos_url}/_admin/reset", timeout=30).raise_for_status()
+
+    def ledger(self) -> list[dict]:
+        return self.pos.get(f"{self.pos_url}/_admin/ledger", timeout=30).json()["orders"]

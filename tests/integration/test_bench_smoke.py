@@ -1,0 +1,53 @@
+"""The benchmark cannot rot: its smoke mode runs every case against the real stack.
+
+No figure is checked (timings belong in docs/BENCHMARKS.md, not in tests): only that the
+run completes, prints a table row for every measurement, and leaves the docs alone.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from bin.stack import ROOT
+
+SUBMIT_MEASURES = ("share of 200s", "orders/s vs Little", "orders/s vs naive peer", "p50 - POS latency ms",
+                   "p99 - POS latency ms", "CPU ms/order")
+EXPECTED = [
+    ("validate, 50 conns", "requests/s"),
+    ("validate, 50 conns", "requests/s vs bare Flask + 1 Redis GET"),
+    ("validate, 50 conns", "p50 ms"),
+    ("validate, 50 conns", "p99 ms"),
+    ("validate, 50 conns", "server CPU ms/request"),
+    *[(f"submit, POS {latency} ms x {clients}", measure)
+      for latency in (50, 200) for clients in (50, 200) for measure in SUBMIT_MEASURES],
+    ("web worker class, POS 200 ms x 50", "orders/s gevent vs gthread"),
+    ("web worker class, POS 200 ms x 200", "p99 ms gevent vs gthread"),
+    ("overrun, POS 3000 ms, budget 2500 ms", "answered 202 / placed"),
+    ("overrun, POS 3000 ms, budget 2500 ms", "202 after the budget ms"),
+    ("overrun, POS 3000 ms, budget 2500 ms", "final visible after POS answer ms"),
+    ("memory, web", "after warm-up"),
+    ("memory, worker", "after warm-up"),
+    *[(f"workers, {count} process(es), POS 0 ms", "orders/s vs bare Celery no-op tasks/s") for count in (1, 2, 4)],
+    ("workers, 1 -> 2 processes", "orders/s scaling"),
+    ("workers, 1 -> 4 processes", "orders/s scaling"),
+    ("Celery pool, no-op tasks", "tasks/s gevent 100 vs prefork 4"),
+    ("Celery pool, POS 200 ms", "orders/s gevent 100 vs prefork 4"),
+]
+
+
+def test_bench_smoke_runs_every_case_and_prints_every_row():
+    docs = ROOT / "docs" / "BENCHMARKS.md"
+    before = docs.read_bytes() if docs.exists() else None
+    done = subprocess.run([sys.executable, "-m", "bench", "--smoke"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    table = done.stdout.split("\n\n")[0].splitlines()
+    assert table[0].split() == ["case", "measure", "ours", "baseline", "ratio", "goal", "met"]
+    for case, measure in EXPECTED:
+        matching = [line for line in table if line.startswith(case) and measure in line]
+        assert matching, f"no row for {case!r} / {measure!r} in:\n{done.stdout}"
+        for line in matching:
+            assert "nan" not in line.lower().split() and "inf" not in line, line
+    assert f"{len(table) - 2} rows" in done.stdout
+    assert (docs.read_bytes() if docs.exists() else None) == before
