@@ -1,0 +1,126 @@
+"""`python -m reliability [--short] [--minutes N] [--seed S]`: the reliability run.
+
+1. start the stack (embedded redis-server with AOF, possim, gunicorn, 2 Celery workers, beat);
+2. drive orders while faults are injected on a process track and a POS track;
+3. clear the faults and let the system settle past every order's deadline;
+4. check the invariants against the order store and the simulator's ledger;
+5. fuzz the served OpenAPI document with schemathesis (zero 5xx, zero 4xx that changed state);
+6. print the table; exit 1 on any violation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from reliability import report
+from reliability.cluster import Cluster
+from reliability.faults import Injector
+from reliability.invariants import Evidence, check_all
+from reliability.load import Client, Journal, Scenarios, drive
+from reliability.receiver import Receiver
+
+SETTLE_MAX = 120.0
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__.split("\n")[0])
+    parser.add_argument("--short", action="store_true", help="the CI run: under 2 minutes, hundreds of orders")
+    parser.add_argument("--minutes", type=float, help="minutes of load with faults (default 7, --short 0.6)")
+    parser.add_argument("--rate", type=float, default=8.0, help="scenarios started per second (default 8)")
+    parser.add_argument("--seed", type=int, default=1, help="seeds the order mix and the fault schedule")
+    parser.add_argument("--fuzz", type=int, help="schemathesis requests (default 5000, --short 300; 0: skip)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, AOF) even when green")
+    parser.add_argument("--report", metavar="FILE", help="also write the checks and the summary there, as JSON")
+    return parser.parse_args(argv)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def settle(cluster: Cluster, journal: Journal, started: float) -> float:
+    """Wait until no order is open and every deadline (plus a POS read) has passed."""
+    read = float(cluster.settings["POS_READ_TIMEOUT"])
+    latest = max((o.deadline for o in _records(cluster, journal).values() if o is not None), default=0.0)
+    end = time.time() + SETTLE_MAX
+    while time.time() < end:
+        open_count = cluster.redis.zcard("orders:open")
+        if open_count == 0 and time.time() > latest + read + 1.0:
+            break
+        time.sleep(0.5)
+    return time.time() - started
+
+
+def _records(cluster: Cluster, journal: Journal) -> dict:
+    with journal.lock:
+        uids = list(journal.planned)
+    return {uid: cluster.store.get(uid) for uid in uids}
+
+
+def run(args: argparse.Namespace) -> int:
+    minutes = args.minutes if args.minutes is not None else (0.6 if args.short else 7.0)
+    fuzz_count = args.fuzz if args.fuzz is not None else (300 if args.short else 5000)
+    work_dir = tempfile.mkdtemp(prefix="posbridge-reliability-")
+    cluster = Cluster(work_dir)
+    receiver = Receiver(cluster.env["PAR_SHARED_ID"][:10].encode()).start()
+    journal = Journal()
+    log(f"work directory {work_dir}; starting the stack")
+    ok = False
+    try:
+        cluster.start()
+        client = Client(cluster.base_url, cluster.token, journal)
+        for location in ("loc-001", "loc-002", "loc-003"):  # menus cached before the POS misbehaves
+            client.session().get(f"{cluster.base_url}/posnext/menus", params={"location_id": location},
+                                 headers={"Authorization": f"Bearer {cluster.token}"}, timeout=30).raise_for_status()
+        injector = Injector(cluster, args.seed, int(cluster.settings["INLINE_BUDGET_MS"]), short=args.short)
+        log(f"load: {minutes} min at {args.rate} scenarios/s with faults (seed {args.seed})")
+        started = time.time()
+        injector.start()
+        try:
+            count = drive(Scenarios(client, args.seed), journal, receiver.base_url, minutes * 60, args.rate, args.seed)
+        finally:
+            injector.stop()
+        cluster.clear_knobs()
+        log(f"{count} scenarios, {len(journal.calls)} requests; faults {injector.count()}; settling")
+        settle(cluster, journal, time.time())
+        records = _records(cluster, journal)
+        evidence = Evidence(journal, receiver, injector.windows, records, cluster.ledger(),
+                            {uid for uid, _ in cluster.store.dead_callbacks(limit=100000)})
+        checks, stats = check_all(evidence, time.time())
+        if injector.errors:
+            checks.append(report.fault_errors(injector.errors))
+        if fuzz_count:
+            from reliability import fuzz
+
+            log(f"schemathesis: {fuzz_count} generated requests against /openapi.json")
+            checks.extend(fuzz.run(cluster, fuzz_count, args.seed))
+        summary = report.summary(journal, records, evidence, injector, stats, time.time() - started)
+        print(report.table(checks, summary, args, minutes))
+        for path in filter(None, (os.path.join(work_dir, "report.json"), args.report)):
+            report.write_json(path, checks, summary)
+        ok = all(not c.violations for c in checks)
+    except Exception:
+        for label in list(cluster.stack.processes):
+            print(f"--- {label}\n{cluster.log_tail(label)}", file=sys.stderr)
+        raise
+    finally:
+        cluster.stop()
+        receiver.stop()
+        if ok and not args.keep:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        else:
+            log(f"logs and the AOF kept in {work_dir}")
+    return 0 if ok else 1
+
+
+def main(argv=None) -> int:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

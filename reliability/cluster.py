@@ -1,0 +1,149 @@
+"""The stack under test: an embedded redis-server with AOF on, the POS simulator, gunicorn,
+two or more Celery workers and beat, all from the Procfile (bin/stack.py), and the calls the
+fault injector makes on it (kill, restart, knobs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import redis
+import requests
+
+from app.orders.store import OrderStore
+from bin.stack import EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port
+from bin.token import make_token
+
+JWT_SECRET = "reliability-jwt-secret-0123456789abcdef"  # noqa: S105 - a throwaway stack's own secrets
+SHARED_ID = "Reliability-Shared-0123"
+POS_TOKEN = "reliability-pos-token"  # noqa: S105
+KNOB_FIELDS = ("latency_ms", "latency_jitter_ms", "error_rate", "error_status", "ambiguous_error_rate", "down",
+               "hang_seconds", "accepting_orders", "items")
+LOCATIONS = ("loc-001", "loc-002")
+
+
+def stack_env(redis_url: str, **overrides) -> dict[str, str]:
+    """Settings that let deadlines pass within the run: short max-async, fast sweep and retries."""
+    env = {
+        "REDIS_URL": redis_url,
+        "POS_API_TOKEN": POS_TOKEN,
+        "PAR_SHARED_ID": SHARED_ID,
+        "PAR_JWT_SECRET": JWT_SECRET,
+        "INLINE_BUDGET_MS": "800",
+        "POS_CONNECT_TIMEOUT": "1",
+        "POS_READ_TIMEOUT": "3",
+        "ORDER_MAX_ASYNC_SECONDS": "15",
+        "RETRY_BASE_SECONDS": "0.2",
+        "RETRY_CAP_SECONDS": "1",
+        "SWEEP_SECONDS": "1",
+        "MENU_REFRESH_SECONDS": "60",
+        "CALLBACK_ALLOW_PRIVATE": "true",
+        "CALLBACK_MAX_ATTEMPTS": "3",
+        "WEB_CONCURRENCY": "2",
+        "WORKER_CONCURRENCY": "20",
+        "WEB_BIND": "127.0.0.1",
+        "WEB_GRACEFUL_TIMEOUT": "5",
+    }
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+class Cluster:
+    def __init__(self, work_dir: str, workers: int = 2, **overrides):
+        self.work_dir = work_dir
+        self.redis_server = EmbeddedRedis(directory=os.path.join(work_dir, "redis"), appendonly=True)
+        self.pos_port, self.web_port = free_port(), free_port()
+        self.pos_url = f"http://127.0.0.1:{self.pos_port}"
+        self.base_url = f"http://127.0.0.1:{self.web_port}"
+        self.env = stack_env(self.redis_server.url, PORT=self.web_port, POSSIM_PORT=self.pos_port,
+                             POS_BASE_URL=self.pos_url, BEAT_SCHEDULE_FILE=os.path.join(work_dir, "beat-schedule"),
+                             **overrides)
+        self.stack = Stack(self.env, log_dir=os.path.join(work_dir, "logs"))
+        self.workers = workers
+        self.redis = redis.Redis.from_url(self.redis_server.url, socket_timeout=5, socket_connect_timeout=2)
+        self.store = OrderStore(self.redis)
+        self.pos = requests.Session()
+        self.pos.headers["Authorization"] = f"Bearer {POS_TOKEN}"
+        self.token = make_token(JWT_SECRET, seconds=24 * 3600)
+        self.settings = {k: self.env[k] for k in ("INLINE_BUDGET_MS", "POS_READ_TIMEOUT", "ORDER_MAX_ASYNC_SECONDS")}
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> Cluster:
+        self.redis_server.start()
+        self.stack.start("possim")
+        wait_for_port(self.pos_port, 20, self.stack.processes["possim"])
+        self.start_web()
+        for index in range(1, self.workers + 1):
+            self.start_worker(index)
+        self.stack.start("beat")
+        self.wait_for_workers(self.workers)
+        return self
+
+    def stop(self) -> None:
+        self.stack.stop_all()
+        self.redis_server.stop()
+
+    def start_web(self) -> None:
+        self.stack.start("web")
+        wait_for_http(f"{self.base_url}/healthz", 60, self.stack.processes["web"])
+
+    def start_worker(self, index: int) -> None:
+        self.stack.start("worker", label=f"worker{index}", WORKER_NAME=str(index))
+
+    def wait_for_workers(self, count: int, timeout: float = 60) -> None:
+        from celery import Celery
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            app = Celery(broker=self.redis_server.url)
+            try:
+                if len(app.control.ping(timeout=0.5) or []) >= count:
+                    return
+            except Exception:  # noqa: BLE001, S110 - the broker may be restarting; ask again
+                pass
+            finally:
+                app.close()
+            time.sleep(0.3)
+        raise TimeoutError(f"{count} worker(s) did not answer a ping within {timeout}s")
+
+    # -- faults -------------------------------------------------------------------------
+    def kill(self, label: str) -> None:
+        """SIGKILL a process group (gunicorn master and workers, or one Celery worker)."""
+        self.stack.send(label, signal.SIGKILL)
+        self.stack.processes[label].wait(10)
+
+    def stop_redis(self) -> None:
+        """A clean stop: redis-server flushes its AOF, so no acknowledged write is lost."""
+        self.redis_server.stop()
+
+    def start_redis(self, timeout: float = 30) -> None:
+        """The same port and directory: the AOF brings every key back."""
+        self.redis_server.start()
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                self.redis.ping()
+                return
+            except redis.exceptions.RedisError:
+                time.sleep(0.05)
+        raise TimeoutError("redis-server did not come back")
+
+    # -- the POS simulator --------------------------------------------------------------
+    def knobs(self, location: str = "*", **fields) -> None:
+        response = self.pos.put(f"{self.pos_url}/_admin/knobs/{location}", json=fields, timeout=10)
+        response.raise_for_status()
+
+    def clear_knobs(self) -> None:
+        """Every knob back to its default (a merge patch of nulls); the ledger is kept."""
+        for location in ("*", *LOCATIONS):
+            self.knobs(location, **dict.fromkeys(KNOB_FIELDS))
+
+    def ledger(self) -> list[dict]:
+        return self.pos.get(f"{self.pos_url}/_admin/ledger", timeout=30).json()["orders"]
+
+    def pos_stats(self) -> dict:
+        return self.pos.get(f"{self.pos_url}/_admin/stats", timeout=10).json()
+
+    def log_tail(self, label: str, chars: int = 3000) -> str:
+        return self.stack.log(label)[-chars:]

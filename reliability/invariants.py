@@ -1,0 +1,240 @@
+"""The invariants, checked once the system has settled past every deadline.
+
+Evidence: the harness's journal (every scenario and every answer), the callback receiver,
+the fault windows, the order store (Redis) and the simulator's ledger. Each check counts
+what it looked at and lists every violation; the run is green when none has any.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app import jsonio
+from app.orders.store import Order, fingerprint
+from app.times import parse_time
+from reliability.faults import Window
+from reliability.load import Call, Journal
+from reliability.receiver import Receiver
+from schemas.orders import OrderRequestSchema
+
+FINAL = ("placed", "errored", "rejected", "cancelled")
+REDIS_MARGIN = 1.0  # a request may see the store come back a moment after the restart
+TRANSIT = 0.25  # a POST sent before the deadline may reach the POS this much later (loopback, loaded)
+_schema = OrderRequestSchema()
+
+
+@dataclass
+class Check:
+    name: str
+    checked: int = 0
+    violations: list[str] = field(default_factory=list)
+
+    def fail(self, message: str) -> None:
+        self.violations.append(message)
+
+
+@dataclass
+class Evidence:
+    journal: Journal
+    receiver: Receiver
+    windows: list[Window]
+    records: dict[str, Order | None]
+    ledger: list[dict]
+    dead_callbacks: set[str]
+
+    def ledger_for(self, uid: str) -> list[dict]:
+        return [entry for entry in self.ledger if entry["external_id"] == uid]
+
+
+def payload_fp(body: dict) -> str:
+    return fingerprint(_schema.load(jsonio.loads(jsonio.dumps(body))))
+
+
+def _overlaps(call: Call, windows: list[Window], kinds: tuple[str, ...], margin: float) -> bool:
+    return any(w.kind in kinds and call.started <= w.end + margin and call.ended >= w.start for w in windows)
+
+
+def _epoch(text: str) -> float:
+    moment = parse_time(text)
+    return moment.timestamp() if moment else 0.0
+
+
+def check_final(ev: Evidence, now: float) -> Check:
+    check = Check("every recorded order final (or pending inside its deadline)")
+    for uid, order in ev.records.items():
+        if order is None:
+            continue
+        check.checked += 1
+        if not order.final and now >= order.deadline:
+            check.fail(f"{uid}: still {order.status} {now - order.deadline:.1f}s past its deadline")
+    return check
+
+
+def check_recorded(ev: Evidence) -> Check:
+    """An order answered 200/202 (or polled) exists; one refused with a 4xx or only validated does not."""
+    check = Check("accepted orders recorded; 4xx-refused and validate-only never")
+    for uid, planned in ev.journal.planned.items():
+        calls = ev.journal.calls_for(uid)
+        check.checked += 1
+        order = ev.records.get(uid)
+        if planned.expect in ("refused", "validated"):
+            if order is not None:
+                check.fail(f"{uid}: {planned.expect} request left a record ({order.status})")
+            continue
+        if any(c.status in (200, 202) and c.kind != "poll" for c in calls) and order is None:
+            check.fail(f"{uid}: answered 2xx but no record")
+        if any(c.kind == "poll" and c.status == 404 for c in calls) and order is not None:
+            check.fail(f"{uid}: polling answered 404 for an order that exists")
+    return check
+
+
+def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
+    one = Check("exactly one POS order per placed order, same pos_order_id")
+    none = Check("no POS order for rejected, errored or unrecorded orders")
+    known = set(ev.journal.planned)
+    for uid, order in ev.records.items():
+        if order is None:
+            continue
+        entries = ev.ledger_for(uid)
+        if order.status == "placed":
+            one.checked += 1
+            pos_id = order.doc["order_details"].get("pos_order_id")
+            if len(entries) != 1 or entries[0]["pos_order_id"] != pos_id:
+                one.fail(f"{uid}: placed as {pos_id}, ledger has {[e['pos_order_id'] for e in entries]}")
+        else:
+            none.checked += 1
+            if entries:
+                none.fail(f"{uid}: {order.status} ({_codes(order)}) but the POS has "
+                          f"{[e['pos_order_id'] for e in entries]}")
+    for entry in ev.ledger:
+        if entry["external_id"] not in known or ev.records.get(entry["external_id"]) is None:
+            none.checked += 1
+            none.fail(f"{entry['external_id']}: POS order {entry['pos_order_id']} for no recorded order")
+    return one, none
+
+
+def check_deadlines(ev: Evidence) -> tuple[Check, dict]:
+    """No POS order received after its order's deadline; late completions are counted, not refused."""
+    check = Check(f"no POST reached the POS after the order's deadline (+{int(TRANSIT * 1000)} ms transit)")
+    stats = {"created_after_deadline": 0, "max_received_lateness_ms": None}
+    for entry in ev.ledger:
+        order = ev.records.get(entry["external_id"])
+        if order is None:
+            continue
+        check.checked += 1
+        late = _epoch(entry["received_at"]) - order.deadline
+        if stats["max_received_lateness_ms"] is None or late * 1000 > stats["max_received_lateness_ms"]:
+            stats["max_received_lateness_ms"] = round(late * 1000)
+        if late > TRANSIT:
+            check.fail(f"{order.uid}: POS received the POST {late:.3f}s after the deadline")
+        if _epoch(entry["created_at"]) > order.deadline:
+            stats["created_after_deadline"] += 1
+    return check, stats
+
+
+def check_callbacks(ev: Evidence) -> Check:
+    check = Check("every callback delivered (signed, final status) or kept for replay")
+    for uid, order in ev.records.items():
+        if order is None or not order.doc.get("callback_url"):
+            continue
+        deliveries = ev.receiver.for_uid(uid)
+        for delivery in deliveries:
+            if not delivery.digest_ok or delivery.status != order.status:
+                check.fail(f"{uid}: callback with status {delivery.status} (record {order.status}), "
+                           f"digest ok={delivery.digest_ok}")
+        if not (order.final and order.handed_off):
+            continue
+        check.checked += 1
+        delivered = any(d.answered < 300 for d in deliveries)
+        if not delivered and uid not in ev.dead_callbacks:
+            state = (order.callback or {}).get("state", "never tried")
+            check.fail(f"{uid}: {order.status}, callback neither delivered nor kept ({state}, "
+                       f"{len(deliveries)} deliveries)")
+    return check
+
+
+def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
+    five = Check("no 5xx but 503 while Redis was down")
+    unanswered = Check("every request answered, but while the web process was down")
+    signed = Check("answers signed (x-pch-digest) and 200/202 agree with the body's status")
+    for call in ev.journal.calls:
+        five.checked += 1
+        unanswered.checked += 1
+        if call.status is not None and call.status >= 500:
+            if call.status != 503 or not _overlaps(call, ev.windows, ("restart_redis",), REDIS_MARGIN):
+                five.fail(f"{call.uid}: HTTP {call.status} on {call.kind} at {call.started:.3f}: "
+                          f"{_errors(call.body)}")
+        if call.status is None and not _overlaps(call, ev.windows, ("kill_web",), 0.5):
+            unanswered.fail(f"{call.uid}: {call.kind} got no answer ({call.error}) at {call.started:.3f}")
+        if call.status is None or call.kind == "poll":
+            continue
+        signed.checked += 1
+        status = (call.body or {}).get("status") if isinstance(call.body, dict) else None
+        if not call.digest_ok:
+            signed.fail(f"{call.uid}: HTTP {call.status} without a valid x-pch-digest")
+        elif call.status == 202 and status != "pending":
+            signed.fail(f"{call.uid}: 202 with status {status}")
+        elif call.status == 200 and status not in (*FINAL, "validated"):
+            signed.fail(f"{call.uid}: 200 with status {status}")
+    return five, unanswered, signed
+
+
+def check_idempotency(ev: Evidence) -> Check:
+    """The record holds the payload every 2xx answered and none a 409 answered; answers that
+    showed a final state show the record's."""
+    check = Check("resubmits: one record per request_uid, 409 changed nothing, answers never contradict it")
+    for uid, planned in ev.journal.planned.items():
+        order = ev.records.get(uid)
+        if order is None or planned.expect not in ("accepted", "rejected"):
+            continue
+        fps = {"original": payload_fp(planned.body)}
+        if planned.changed:
+            fps["changed"] = payload_fp(planned.changed)
+        for call in ev.journal.calls_for(uid):
+            check.checked += 1
+            body = call.body if isinstance(call.body, dict) else {}
+            if call.kind != "poll" and call.status in (200, 202) and fps[call.payload] != order.fp:
+                check.fail(f"{uid}: the {call.payload} payload was answered {call.status} but another is recorded")
+            if call.status == 409 and fps[call.payload] == order.fp:
+                check.fail(f"{uid}: 409 for the payload that is recorded")
+            shown = body.get("status")
+            if call.status in (200, 202) and shown in FINAL and shown != order.status:
+                check.fail(f"{uid}: answered {shown} once, record is {order.status}")
+            shown_id = (body.get("order_details") or {}).get("pos_order_id") if shown == "placed" else None
+            if shown_id and shown_id != order.doc["order_details"].get("pos_order_id"):
+                check.fail(f"{uid}: answered pos_order_id {shown_id}, record has another")
+        entries = ev.ledger_for(uid)
+        if entries and entries[0]["total"] != jsonio.money_to_cents(order.doc["order_details"]["grand_total"]):
+            check.fail(f"{uid}: the POS order's total is not the recorded payload's")
+    return check
+
+
+def check_rules(ev: Evidence) -> Check:
+    check = Check("orders the rules refuse are rejected, never at the POS")
+    for uid, planned in ev.journal.planned.items():
+        order = ev.records.get(uid)
+        if planned.expect != "rejected" or order is None:
+            continue
+        check.checked += 1
+        if order.status != "rejected" or ev.ledger_for(uid):
+            check.fail(f"{uid}: {order.status} ({_codes(order)}), {len(ev.ledger_for(uid))} POS orders")
+    return check
+
+
+def check_all(ev: Evidence, now: float) -> tuple[list[Check], dict]:
+    one, none = check_pos_orders(ev)
+    deadline_check, stats = check_deadlines(ev)
+    five, unanswered, signed = check_http(ev)
+    checks = [check_final(ev, now), check_recorded(ev), one, none, deadline_check, check_callbacks(ev),
+              five, unanswered, signed, check_idempotency(ev), check_rules(ev)]
+    return checks, stats
+
+
+def _codes(order: Order) -> str:
+    return ",".join(e.get("code", "?") for e in order.doc.get("errors") or []) or "-"
+
+
+def _errors(body) -> str:
+    if isinstance(body, dict):
+        return ",".join(e.get("code", "?") for e in body.get("errors") or [])
+    return "-"
