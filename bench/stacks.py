@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
-import time
 
 import psutil
 import redis
 import requests
 
-from bin.stack import EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port
+from bin.stack import EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port, wait_for_workers
 from bin.token import make_token
 
 JWT_SECRET = "bench-jwt-secret-0123456789abcdef0123"
@@ -81,19 +80,10 @@ class BenchStack:
 
     def wait_workers(self, count: int, db: int = 0, timeout: float = 90) -> list[str]:
         """Wait until `count` workers on the broker's database answer a ping; their node names."""
-        from celery import Celery
-
-        app = Celery(broker=self.broker_url(db))
         try:
-            end = time.monotonic() + timeout
-            while time.monotonic() < end:
-                replies = app.control.ping(timeout=0.5) or []
-                if len(replies) >= count:
-                    return sorted(name for reply in replies for name in reply)
-                time.sleep(0.3)
-        finally:
-            app.close()
-        raise TimeoutError(f"{count} Celery worker(s) did not answer a ping (logs in {self.stack.log_dir})")
+            return wait_for_workers(self.broker_url(db), count, timeout)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc} (logs in {self.stack.log_dir})") from None
 
     def stop(self, *labels: str) -> None:
         """SIGTERM to all first (they shut down together), then wait for each."""

@@ -107,6 +107,28 @@ def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = N
     raise TimeoutError(f"{url} did not answer within {timeout}s ({last})")
 
 
+def wait_for_workers(broker_url: str, count: int, timeout: float, process: subprocess.Popen | None = None) -> list[str]:
+    """Wait until `count` Celery workers on the broker answer a ping; their node names. A broker
+    that is away (restarting) is asked again."""
+    from celery import Celery
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the worker exited with {process.returncode} before it answered a ping")
+        app = Celery(broker=broker_url)
+        try:
+            replies = app.control.ping(timeout=0.5) or []
+        except Exception:  # noqa: BLE001 - the broker may be restarting; ask again
+            replies = []
+        finally:
+            app.close()
+        if len(replies) >= count:
+            return sorted(name for reply in replies for name in reply)
+        time.sleep(0.3)
+    raise TimeoutError(f"{count} Celery worker(s) did not answer a ping within {timeout}s")
+
+
 class Stack:
     """The Procfile's processes, started with one environment, stopped together."""
 

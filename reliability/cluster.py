@@ -12,7 +12,7 @@ import redis
 import requests
 
 from app.orders.store import OrderStore
-from bin.stack import EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port
+from bin.stack import EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port, wait_for_workers
 from bin.token import make_token
 
 JWT_SECRET = "reliability-jwt-secret-0123456789abcdef"  # noqa: S105 - a throwaway stack's own secrets
@@ -92,20 +92,7 @@ class Cluster:
         self.stack.start("worker", label=f"worker{index}", WORKER_NAME=str(index))
 
     def wait_for_workers(self, count: int, timeout: float = 60) -> None:
-        from celery import Celery
-
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            app = Celery(broker=self.redis_server.url)
-            try:
-                if len(app.control.ping(timeout=0.5) or []) >= count:
-                    return
-            except Exception:  # noqa: BLE001, S110 - the broker may be restarting; ask again
-                pass
-            finally:
-                app.close()
-            time.sleep(0.3)
-        raise TimeoutError(f"{count} worker(s) did not answer a ping within {timeout}s")
+        wait_for_workers(self.redis_server.url, count, timeout)
 
     # -- faults -------------------------------------------------------------------------
     def kill(self, label: str) -> None:

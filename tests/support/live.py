@@ -15,7 +15,7 @@ import requests
 
 from app import jsonio, signing
 from bin.sample import encode
-from bin.stack import ROOT, EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port
+from bin.stack import ROOT, EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port, wait_for_workers
 from bin.token import make_token
 
 JWT_SECRET = "live-jwt-secret-0123456789abcdef0123"
@@ -84,21 +84,10 @@ class Live:
         return self.stack.start("worker", label=f"worker{index}", WORKER_NAME=str(index))
 
     def wait_for_workers(self, count: int, timeout: float = 60) -> None:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if len(self._ping()) >= count:
-                return
-            time.sleep(0.3)
-        raise TimeoutError(f"{count} worker(s) did not answer a ping; log: {self.stack.log('worker1')[-3000:]}")
-
-    def _ping(self) -> list:
-        from celery import Celery
-
-        app = Celery(broker=self.redis_server.url)
         try:
-            return app.control.ping(timeout=0.5) or []
-        finally:
-            app.close()
+            wait_for_workers(self.redis_server.url, count, timeout)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; log: {self.stack.log('worker1')[-3000:]}") from None
 
     def stop(self) -> None:
         self.stack.stop_all()

@@ -1,0 +1,100 @@
+"""The README's run command (`./dev serve` runs `python -m bin.run`) with no REDIS_URL: the five
+Procfile processes on an embedded redis-server, an order placed through them, Flower behind
+basic auth, and everything gone after SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import requests
+from celery import Celery
+
+from bin.run import DEV_DEFAULTS
+from bin.sample import encode, sample_order
+from bin.stack import ROOT, free_port
+
+UNSET = ("REDIS_URL", "CELERY_BROKER_URL", "POS_BASE_URL", "FLOWER_BASIC_AUTH", "PAR_JWT_SECRET", "PAR_SHARED_ID",
+         "POS_API_TOKEN", "BEAT_SCHEDULE_FILE")
+
+
+def read_until(lines: queue.Queue, marker: str, timeout: float, seen: list[str]) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if line is None:
+            raise AssertionError("the run command exited:\n" + "".join(seen)[-4000:])
+        seen.append(line)
+        if marker in line:
+            return
+    raise AssertionError(f"no {marker!r} within {timeout}s:\n" + "".join(seen)[-4000:])
+
+
+def commands(process: psutil.Process) -> list[str]:
+    return [" ".join(child.cmdline()) for child in process.children(recursive=True) if child.is_running()]
+
+
+def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
+    ports = {name: free_port() for name in ("PORT", "POSSIM_PORT", "FLOWER_PORT", "REDIS_PORT")}
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    env.update({k: str(v) for k, v in ports.items()}, POSBRIDGE_VAR_DIR=str(tmp_path), WEB_CONCURRENCY="1",
+               WORKER_CONCURRENCY="10")
+    run = subprocess.Popen([sys.executable, "-m", "bin.run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [*map(lines.put, run.stdout), lines.put(None)], daemon=True).start()
+    seen: list[str] = []
+    children: list[psutil.Process] = []
+    try:
+        read_until(lines, "a JWT for trying it:", 120, seen)
+        banner = "".join(seen)
+        redis_url = f"redis://127.0.0.1:{ports['REDIS_PORT']}/0"
+        assert f"{redis_url} (embedded, AOF in {tmp_path / 'redis'})" in banner
+        aof = tmp_path / "redis"
+        assert (aof / "appendonly.aof").exists() or (aof / "appendonlydir").is_dir()  # redis-server 6 / 7
+        token = re.search(r"a JWT for trying it: (\S+)", banner).group(1)
+        user, password = re.search(r"user:password ([^:\s]+):(\S+)\)", banner).groups()
+
+        children = psutil.Process(run.pid).children(recursive=True)
+        running = commands(psutil.Process(run.pid))
+        for needle in ("gunicorn app.wsgi:application", "celery --quiet -A workers worker", "-A workers beat",
+                       "-A workers flower", "-m possim"):
+            assert any(needle in command for command in running), (needle, running)
+
+        api = f"http://127.0.0.1:{ports['PORT']}"
+        assert requests.get(f"{api}/readyz", timeout=10).status_code == 200
+        data, headers = encode(sample_order(), DEV_DEFAULTS["PAR_SHARED_ID"], token)
+        answer = requests.post(f"{api}/posnext/order/submit", data=data, headers=headers, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "placed"
+
+        broker = Celery(broker=redis_url)
+        try:
+            assert broker.control.ping(timeout=2), "no Celery worker answered a ping"
+        finally:
+            broker.close()
+
+        flower = f"http://127.0.0.1:{ports['FLOWER_PORT']}"
+        assert requests.get(f"{flower}/api/tasks", timeout=10).status_code == 401
+        assert requests.get(f"{flower}/api/tasks", auth=(user, "wrong"), timeout=10).status_code == 401
+        assert requests.get(f"{flower}/api/tasks", auth=(user, password), timeout=10).status_code == 200
+    finally:
+        run.send_signal(signal.SIGTERM)
+        try:
+            run.wait(90)
+        finally:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 0, "".join(seen)[-4000:]
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], [p.pid for p in alive]
