@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import jwt
-from flask import current_app, request
+from flask import current_app, g, request
 
 from app import jsonio, signing
 from app.errors import ApiError
@@ -58,6 +58,7 @@ def require_digest(body: dict) -> None:
 def signed_response(body: dict, status: int = 200, headers: dict | None = None):
     """A JSON answer carrying x-pch-digest, as every order response does."""
     key = current_app.extensions["posbridge"].settings.digest_key
+    g.answer_status = body.get("status")  # for the answer's log line, without parsing the body again
     response = current_app.response_class(jsonio.dumps(body), status=status, mimetype="application/json")
     response.headers[DIGEST_HEADER] = signing.sign(key, body)
     for name, value in (headers or {}).items():

@@ -33,9 +33,8 @@ def _count_answer(response):
     endpoint = request.url_rule.endpoint if request.url_rule else "unrouted"
     REQUESTS.labels(endpoint, str(response.status_code)).inc()
     if endpoint in LOGGED_ENDPOINTS or response.status_code >= 500:
-        status = response.get_json(silent=True) if response.mimetype == "application/json" else None
         log.info("answered", extra={"endpoint": endpoint, "code": response.status_code,
-                                    "status": status.get("status") if isinstance(status, dict) else None,
+                                    "status": g.get("answer_status"),
                                     "ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1)})
     return response
 
