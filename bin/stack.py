@@ -129,6 +129,33 @@ def wait_for_workers(broker_url: str, count: int, timeout: float, process: subpr
     raise TimeoutError(f"{count} Celery worker(s) did not answer a ping within {timeout}s")
 
 
+def short_env(redis_url: str, pos_token: str, shared_id: str, jwt_secret: str, **overrides) -> dict[str, str]:
+    """Settings for a throwaway stack (tests, the reliability run) on which deadlines, retries,
+    sweeps and callbacks play out within seconds; `overrides` win."""
+    env = {
+        "REDIS_URL": redis_url,
+        "POS_API_TOKEN": pos_token,
+        "PAR_SHARED_ID": shared_id,
+        "PAR_JWT_SECRET": jwt_secret,
+        "INLINE_BUDGET_MS": "800",
+        "POS_CONNECT_TIMEOUT": "1",
+        "POS_READ_TIMEOUT": "3",
+        "ORDER_MAX_ASYNC_SECONDS": "20",
+        "RETRY_BASE_SECONDS": "0.2",
+        "RETRY_CAP_SECONDS": "1",
+        "SWEEP_SECONDS": "1",
+        "MENU_REFRESH_SECONDS": "60",
+        "CALLBACK_ALLOW_PRIVATE": "true",
+        "CALLBACK_MAX_ATTEMPTS": "3",
+        "WEB_CONCURRENCY": "2",
+        "WORKER_CONCURRENCY": "20",
+        "WEB_BIND": "127.0.0.1",
+        "WEB_GRACEFUL_TIMEOUT": "10",
+    }
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
 class Stack:
     """The Procfile's processes, started with one environment, stopped together."""
 

@@ -15,7 +15,7 @@ import requests
 
 from app import jsonio, signing
 from bin.sample import encode
-from bin.stack import ROOT, EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port, wait_for_workers
+from bin.stack import ROOT, EmbeddedRedis, Stack, free_port, short_env, wait_for_http, wait_for_port, wait_for_workers
 from bin.token import make_token
 
 JWT_SECRET = "live-jwt-secret-0123456789abcdef0123"
@@ -24,28 +24,7 @@ POS_TOKEN = "live-pos-token"
 
 
 def live_env(redis_url: str, **overrides) -> dict[str, str]:
-    env = {
-        "REDIS_URL": redis_url,
-        "POS_API_TOKEN": POS_TOKEN,
-        "PAR_SHARED_ID": SHARED_ID,
-        "PAR_JWT_SECRET": JWT_SECRET,
-        "INLINE_BUDGET_MS": "800",
-        "POS_CONNECT_TIMEOUT": "1",
-        "POS_READ_TIMEOUT": "3",
-        "ORDER_MAX_ASYNC_SECONDS": "20",
-        "RETRY_BASE_SECONDS": "0.2",
-        "RETRY_CAP_SECONDS": "1",
-        "SWEEP_SECONDS": "1",
-        "MENU_REFRESH_SECONDS": "60",
-        "CALLBACK_ALLOW_PRIVATE": "true",
-        "CALLBACK_MAX_ATTEMPTS": "3",
-        "WEB_CONCURRENCY": "2",
-        "WORKER_CONCURRENCY": "20",
-        "WEB_BIND": "127.0.0.1",
-        "WEB_GRACEFUL_TIMEOUT": "10",
-    }
-    env.update({k: str(v) for k, v in overrides.items()})
-    return env
+    return short_env(redis_url, POS_TOKEN, SHARED_ID, JWT_SECRET, **overrides)
 
 
 class Live:

@@ -15,6 +15,8 @@ from app.menus import normalise
 from app.orders.rules import compute_totals
 from tests.support.fakes import seeded_menu
 
+NOW = 1_795_456_800.0  # a fixed Unix time for the clocks of unit tests
+
 
 class Clock:
     """A clock a test moves by hand."""

@@ -11,27 +11,9 @@ import pytest
 
 from app.callbacks import CallbackSender, Delivery, overdue_at
 from app.orders import records
-from app.orders.placement import Placement
-from app.orders.store import PENDING_CALLBACKS_KEY, OrderStore, fingerprint
+from app.orders.store import PENDING_CALLBACKS_KEY, fingerprint
 from bin.sample import sample_order
-from tests.unit.helpers import Clock
-
-NOW = 1_795_456_800.0
-
-
-@pytest.fixture
-def clock():
-    return Clock(NOW)
-
-
-@pytest.fixture
-def store(redis_client):
-    return OrderStore(redis_client)
-
-
-@pytest.fixture
-def placement(store, pos, settings, tasks, clock):
-    return Placement(store, pos, settings, tasks, clock)
+from tests.unit.helpers import NOW
 
 
 def create(store, uid, handed_off=True, **overrides):

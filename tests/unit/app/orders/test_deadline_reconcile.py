@@ -10,32 +10,12 @@ whose last POST had an unknown outcome is never errored while the POS may still 
 
 from __future__ import annotations
 
-import pytest
-
 from app.orders import records
-from app.orders.placement import Placement
 from app.orders.recovery import due_orders
-from app.orders.store import OrderStore, fingerprint
+from app.orders.store import fingerprint
 from app.pos.base import Placed, Transient
 from bin.sample import sample_order
-from tests.unit.helpers import Clock
-
-NOW = 1_795_456_800.0
-
-
-@pytest.fixture
-def clock():
-    return Clock(NOW)
-
-
-@pytest.fixture
-def store(redis_client):
-    return OrderStore(redis_client)
-
-
-@pytest.fixture
-def placement(store, pos, settings, tasks, clock):
-    return Placement(store, pos, settings, tasks, clock)
+from tests.unit.helpers import NOW
 
 
 def timed_out_order(store, placement, pos, deadline=NOW + 10) -> str:

@@ -6,15 +6,12 @@ import pytest
 
 from app.menus import MenuCache
 from app.orders import records
-from app.orders.placement import Placement
 from app.orders.service import OrderService
-from app.orders.store import OrderStore, fingerprint
+from app.orders.store import fingerprint
 from app.pos.base import InProgress, Placed, Refused, Transient
 from bin.sample import sample_order
 from tests.support.fakes import FakePos
-from tests.unit.helpers import Clock
-
-NOW = 1_795_456_800.0
+from tests.unit.helpers import NOW
 
 
 class RecordingPos(FakePos):
@@ -30,23 +27,8 @@ class RecordingPos(FakePos):
 
 
 @pytest.fixture
-def clock():
-    return Clock(NOW)
-
-
-@pytest.fixture
 def pos():
     return RecordingPos()
-
-
-@pytest.fixture
-def store(redis_client):
-    return OrderStore(redis_client)
-
-
-@pytest.fixture
-def placement(store, pos, settings, tasks, clock):
-    return Placement(store, pos, settings, tasks, clock)
 
 
 def record(store, uid="ord-1", deadline=NOW + 60, validated=True, **overrides):
