@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 PAR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Times outside these years are refused as not parsing: none is an order's, and a time near
+# datetime's own limits overflows in a zone shift or when a ttl or horizon is added to it.
+YEARS = range(1970, 9999)
 
 
 def parse_time(text: object) -> datetime | None:
@@ -18,7 +21,7 @@ def parse_time(text: object) -> datetime | None:
         parsed = datetime.fromisoformat(candidate)
     except ValueError:
         return None
-    if parsed.tzinfo is None or "T" not in candidate.upper():
+    if parsed.tzinfo is None or "T" not in candidate.upper() or parsed.year not in YEARS:
         return None
     return parsed.astimezone(UTC)
 

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> tuple[list, dict]:
         fresh = memory_case.rss(runner)
         runner.load("web", "validate", 50, seconds=mode.warmup + 1)
         runner.load("web", "submit", 50, seconds=mode.warmup + 1)
+        memory_case.warm_worker(runner)
         warm = memory_case.rss(runner)
         for name, case in (("validate", web_cases.validate), ("submit", web_cases.submit),
                            ("overrun", web_cases.overrun),

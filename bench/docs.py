@@ -37,7 +37,8 @@ HOW = """\
   are final and the queue is drained. 1, 2 and 4 worker processes, switched with Celery's
   add/cancel_consumer; the no-op baseline the same way on database 1 of the same redis-server.
 - **Memory**: RSS of every process of `web` (gunicorn master and workers) and `worker`, after a
-  warm-up and after the soak (submits at POS 50 ms from 50 clients, each chunk followed by a
+  warm-up (loads on the web, one batch of orders through the worker) and after the soak
+  (submits at POS 50 ms from 50 clients, each chunk followed by a
   batch through the worker), until the web process has seen the soak time of load in all.
 """
 

@@ -18,6 +18,16 @@ def rss(runner: Runner) -> dict[str, int]:
     return {"web": runner.stack.rss("web"), "worker": runner.stack.rss("worker1")}
 
 
+def warm_worker(runner: Runner) -> None:
+    """One batch of orders through the worker, so that its warm-up reading, like the web's, is
+    taken after it has done its work once (its pool's greenlets, its POS and Redis connections)."""
+    enqueuer = Enqueuer(runner.stack)
+    try:
+        enqueuer.orders_rate(max(50, runner.mode.orders // 5))
+    finally:
+        enqueuer.close()
+
+
 def soak(runner: Runner, fresh: dict[str, int], warm: dict[str, int]) -> list[Row]:
     stack, mode = runner.stack, runner.mode
     stack.knobs("loc-001", latency_ms=50)
@@ -44,5 +54,6 @@ def soak(runner: Runner, fresh: dict[str, int], warm: dict[str, int]) -> list[Ro
                         f"after warm-up -> after {minutes:.1f} min of load (MB)",
                         f"{warm[name] / MB:.0f} -> {end[name] / MB:.0f} (peak {peak / MB:.0f})",
                         f"{fresh[name] / MB:.0f} fresh", f"{100 * growth:+.1f}%", "< +10%", growth < 0.10))
-    rows.append(Row("memory", "soak samples (web MB)", " ".join(num(s["web"] / MB) for s in samples[-8:])))
+    for name in ("web", "worker"):
+        rows.append(Row("memory", f"soak samples ({name} MB)", " ".join(num(s[name] / MB) for s in samples[-8:])))
     return rows

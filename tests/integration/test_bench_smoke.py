@@ -28,6 +28,8 @@ EXPECTED = [
     ("overrun, POS 3000 ms, budget 2500 ms", "final visible after POS answer ms"),
     ("memory, web", "after warm-up"),
     ("memory, worker", "after warm-up"),
+    ("memory", "soak samples (web MB)"),
+    ("memory", "soak samples (worker MB)"),
     *[(f"workers, {count} process(es), POS 0 ms", "orders/s vs bare Celery no-op tasks/s") for count in (1, 2, 4)],
     ("workers, 1 -> 2 processes", "orders/s scaling"),
     ("workers, 1 -> 4 processes", "orders/s scaling"),
