@@ -17,7 +17,8 @@ import sys
 import tempfile
 import time
 
-from reliability import report
+from bin.stack import ROOT
+from reliability import docs, report
 from reliability.cluster import Cluster
 from reliability.faults import Injector
 from reliability.invariants import Evidence, check_all
@@ -36,6 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--fuzz", type=int, help="schemathesis requests (default 5000, --short 300; 0: skip)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, AOF) even when green")
     parser.add_argument("--report", metavar="FILE", help="also write the checks and the summary there, as JSON")
+    parser.add_argument("--doc", metavar="FILE", help="write the markdown report there (default: docs/RELIABILITY.md "
+                                                      "after a full run, none after --short)")
     return parser.parse_args(argv)
 
 
@@ -103,6 +106,10 @@ def run(args: argparse.Namespace) -> int:
         print(report.table(checks, summary, args, minutes))
         for path in filter(None, (os.path.join(work_dir, "report.json"), args.report)):
             report.write_json(path, checks, summary)
+        doc = args.doc or (None if args.short else str(ROOT / "docs" / "RELIABILITY.md"))
+        if doc:
+            docs.write(doc, report.as_json(checks, summary), " ".join(["python -m reliability", *sys.argv[1:]]))
+            log(f"wrote {doc}")
         ok = all(not c.violations for c in checks)
     except Exception:
         for label in list(cluster.stack.processes):

@@ -63,7 +63,11 @@ def table(checks: list[Check], info: dict, args, minutes: float) -> str:
     return "\n".join(lines)
 
 
+def as_json(checks: list[Check], info: dict) -> dict:
+    return json.loads(json.dumps({"checks": [{"name": c.name, "checked": c.checked, "violations": c.violations}
+                                             for c in checks], "summary": info}, default=str))
+
+
 def write_json(path: str, checks: list[Check], info: dict) -> None:
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump({"checks": [{"name": c.name, "checked": c.checked, "violations": c.violations} for c in checks],
-                   "summary": info}, fh, indent=2, default=str)
+        json.dump(as_json(checks, info), fh, indent=2)
