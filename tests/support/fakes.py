@@ -70,6 +70,20 @@ class FakePos:
         return sum(1 for call, _ in self.calls if call == kind)
 
 
+class GatedPos(FakePos):
+    """Holds every POST until the test opens the gate: an overrun without timing guesses."""
+
+    def __init__(self):
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def place_order(self, key, body, timeout=None):
+        self.entered.set()
+        self.gate.wait(10)
+        return super().place_order(key, body, timeout)
+
+
 class FakeTasks:
     def __init__(self):
         self.sent: list[tuple[str, str]] = []

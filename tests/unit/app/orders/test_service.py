@@ -13,24 +13,10 @@ from app.pos.base import Refused, Transient
 from app.times import format_time
 from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
-from tests.support.fakes import FakePos
+from tests.support.fakes import FakePos, GatedPos
 from tests.unit.helpers import keys
 
 SCHEMA = OrderRequestSchema()
-
-
-class GatedPos(FakePos):
-    """Holds every POST until the test opens the gate: an overrun without timing guesses."""
-
-    def __init__(self):
-        super().__init__()
-        self.gate = threading.Event()
-        self.entered = threading.Event()
-
-    def place_order(self, key, body, timeout=None):
-        self.entered.set()
-        self.gate.wait(10)
-        return super().place_order(key, body, timeout)
 
 
 @pytest.fixture

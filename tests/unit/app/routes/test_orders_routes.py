@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from decimal import Decimal
 
@@ -13,17 +12,7 @@ from app.orders.service import wait_for_background
 from app.times import format_time
 from bin.sample import sample_order
 from tests.conftest import SHARED_ID
-from tests.support.fakes import FakePos
-
-
-class GatedPos(FakePos):
-    def __init__(self):
-        super().__init__()
-        self.gate = threading.Event()
-
-    def place_order(self, key, body, timeout=None):
-        self.gate.wait(10)
-        return super().place_order(key, body, timeout)
+from tests.support.fakes import FakePos, GatedPos
 
 
 @pytest.fixture
