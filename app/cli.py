@@ -9,6 +9,7 @@ from flask import Flask, current_app
 
 from app import jsonio
 from app.orders.recovery import due_orders
+from app.tasks import queue_depths
 from app.times import format_time
 
 
@@ -60,9 +61,7 @@ def list_orders(stuck: bool, open_only: bool, location: str | None, minutes: int
     elif open_only:
         uids = [uid for uid, _ in store.open_orders(1000 if location else limit)]
     else:
-        key = f"orders:loc:{location}" if location else "orders:by_time"
-        uids = [u.decode() if isinstance(u, bytes) else u for u in
-                store.redis.zrevrangebyscore(key, "+inf", time.time() - minutes * 60, start=0, num=limit)]
+        uids = store.recent(since=time.time() - minutes * 60, limit=limit, location_id=location, newest_first=True)
     shown = 0
     for uid in uids:
         order = store.get(uid)
@@ -82,10 +81,10 @@ def summary() -> None:
     """What on-call looks at first: open orders, the oldest one's age, queues, undelivered callbacks."""
     services = _services()
     store, redis = services.store, services.redis
-    _echo({"open_orders": redis.zcard("orders:open"), "stuck_orders": len(_stuck(services)),
+    _echo({"open_orders": store.open_count(), "stuck_orders": len(_stuck(services)),
            "oldest_open_seconds": round(store.oldest_open_age(), 1),
-           "queue_depth": {q: redis.llen(q) for q in ("orders", "callbacks", "maintenance")},
-           "callbacks_undelivered": redis.zcard("callbacks:dead"), "final_orders": store.stats(),
+           "queue_depth": queue_depths(redis),
+           "callbacks_undelivered": store.dead_callback_count(), "final_orders": store.stats(),
            "menus_cached": services.menus.locations()})
 
 

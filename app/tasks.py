@@ -13,6 +13,12 @@ log = logging.getLogger(__name__)
 PLACE_ORDER = "workers.orders.place_order"
 DELIVER_CALLBACK = "workers.callbacks.deliver_callback"
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
+QUEUES = ("orders", "callbacks", "maintenance")  # app.celery_config routes every task to one of these
+
+
+def queue_depths(redis) -> dict[str, int]:
+    """Messages waiting in each Celery queue (a Redis list per queue on the Redis broker)."""
+    return {queue: int(redis.llen(queue)) for queue in QUEUES}
 
 
 class CeleryTasks:

@@ -301,9 +301,19 @@ class OrderStore:
     def open_orders(self, limit: int = 1000) -> list[tuple[str, float]]:
         return [(_text(u), s) for u, s in self.redis.zrange(OPEN_KEY, 0, limit - 1, withscores=True)]
 
-    def recent(self, since: float = 0, limit: int = 100, location_id: str | None = None) -> list[str]:
+    def recent(self, since: float = 0, limit: int = 100, location_id: str | None = None,
+               newest_first: bool = False) -> list[str]:
+        """Orders created at `since` or later (at one location), oldest first unless `newest_first`."""
         key = f"orders:loc:{location_id}" if location_id else ALL_KEY
+        if newest_first:
+            return [_text(u) for u in self.redis.zrevrangebyscore(key, "+inf", since, start=0, num=limit)]
         return [_text(u) for u in self.redis.zrangebyscore(key, since, "+inf", start=0, num=limit)]
+
+    def open_count(self) -> int:
+        return int(self.redis.zcard(OPEN_KEY))
+
+    def dead_callback_count(self) -> int:
+        return int(self.redis.zcard(DEAD_KEY))
 
     def dead_callbacks(self, limit: int = 100) -> list[tuple[str, float]]:
         return [(_text(u), s) for u, s in self.redis.zrange(DEAD_KEY, 0, limit - 1, withscores=True)]

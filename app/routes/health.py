@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from app import jsonio
 from app.logs import bind_request_uid
 from app.metrics import CALLBACK_STATS_KEY, REQUESTS
+from app.tasks import queue_depths
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("app.requests")
@@ -78,16 +79,16 @@ class StoreCollector:
         for key, count in store.stats().items():
             finals.add_metric(key.split("|", 2), count)
         yield finals
-        yield GaugeMetricFamily("posbridge_orders_open", "orders not yet final", value=redis.zcard("orders:open"))
+        yield GaugeMetricFamily("posbridge_orders_open", "orders not yet final", value=store.open_count())
         yield GaugeMetricFamily("posbridge_oldest_pending_order_seconds", "age of the oldest open order",
                                 value=store.oldest_open_age())
         depth = GaugeMetricFamily("posbridge_queue_depth", "messages waiting in each Celery queue",
                                   labels=["queue"])
-        for queue in ("orders", "callbacks", "maintenance"):
-            depth.add_metric([queue], redis.llen(queue))
+        for queue, count in queue_depths(redis).items():
+            depth.add_metric([queue], count)
         yield depth
         yield GaugeMetricFamily("posbridge_callbacks_undelivered", "callbacks given up on, kept for replay",
-                                value=redis.zcard("callbacks:dead"))
+                                value=store.dead_callback_count())
         deliveries = CounterMetricFamily("posbridge_callback_deliveries", "callback attempts by outcome "
                                          "(delivered, failed, given_up), all workers", labels=["outcome"])
         for outcome, count in redis.hgetall(CALLBACK_STATS_KEY).items():
