@@ -18,6 +18,8 @@ import os
 import sys
 import time
 
+from app.settings import ConfigError, read_value
+
 _request_uid: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_uid", default=None)
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 SECRET_WORDS = ("secret", "token", "password", "authorization", "shared_id", "digest")
@@ -34,13 +36,10 @@ def secret_values(env=None) -> list[str]:
     env = os.environ if env is None else env
     found = []
     for name in SECRET_VARIABLES:
-        value = env.get(name)
-        if not value and env.get(f"{name}_FILE"):
-            try:
-                with open(env[f"{name}_FILE"], encoding="utf-8") as fh:
-                    value = fh.read().strip()
-            except OSError:
-                value = None
+        try:
+            value = read_value(env, name)
+        except ConfigError:  # an unreadable *_FILE: the settings check stops the process and names it
+            value = None
         if not value:
             continue
         found.append(value)

@@ -98,7 +98,7 @@ DOCUMENTED = {
 }
 
 
-def _raw(env: Mapping[str, str], name: str) -> str | None:
+def read_value(env: Mapping[str, str], name: str) -> str | None:
     """The variable's value, or the contents of the file `<name>_FILE` names."""
     value = env.get(name)
     path = env.get(f"{name}_FILE")
@@ -112,14 +112,14 @@ def _raw(env: Mapping[str, str], name: str) -> str | None:
 
 
 def _required(env, name):
-    value = _raw(env, name)
+    value = read_value(env, name)
     if value is None:
         raise ConfigError(name, "is required and not set")
     return value
 
 
 def _int(env, name, default, minimum=1):
-    value = _raw(env, name)
+    value = read_value(env, name)
     if value is None:
         return default
     try:
@@ -132,7 +132,7 @@ def _int(env, name, default, minimum=1):
 
 
 def _float(env, name, default):
-    value = _raw(env, name)
+    value = read_value(env, name)
     if value is None:
         return default
     try:
@@ -145,7 +145,7 @@ def _float(env, name, default):
 
 
 def _bool(env, name):
-    value = (_raw(env, name) or "false").lower()
+    value = (read_value(env, name) or "false").lower()
     if value in ("1", "true", "yes", "on"):
         return True
     if value in ("0", "false", "no", "off"):
@@ -154,7 +154,7 @@ def _bool(env, name):
 
 
 def _url(env, name, schemes, required=True):
-    value = _required(env, name) if required else _raw(env, name)
+    value = _required(env, name) if required else read_value(env, name)
     if value is None:
         return None
     parsed = urlparse(value)
@@ -172,13 +172,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     shared_id = _required(env, "PAR_SHARED_ID")
     if len(shared_id) < 10:
         raise ConfigError("PAR_SHARED_ID", "must be at least 10 characters (the digest key)")
-    jwt_secret = _raw(env, "PAR_JWT_SECRET")
-    jwt_public_key = _raw(env, "PAR_JWT_PUBLIC_KEY")
+    jwt_secret = read_value(env, "PAR_JWT_SECRET")
+    jwt_public_key = read_value(env, "PAR_JWT_PUBLIC_KEY")
     if not (jwt_secret or jwt_public_key):
         raise ConfigError("PAR_JWT_SECRET", "one of PAR_JWT_SECRET or PAR_JWT_PUBLIC_KEY is required")
     if jwt_public_key and "BEGIN PUBLIC KEY" not in jwt_public_key:
         raise ConfigError("PAR_JWT_PUBLIC_KEY", "must be a PEM public key")
-    flower_auth = _raw(env, "FLOWER_BASIC_AUTH")
+    flower_auth = read_value(env, "FLOWER_BASIC_AUTH")
     if flower_auth is not None and ":" not in flower_auth:
         raise ConfigError("FLOWER_BASIC_AUTH", "must be user:password")
     settings = Settings(
@@ -190,8 +190,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         par_shared_id=shared_id,
         jwt_secret=jwt_secret,
         jwt_public_key=jwt_public_key,
-        jwt_issuer=_raw(env, "PAR_JWT_ISSUER"),
-        jwt_audience=_raw(env, "PAR_JWT_AUDIENCE"),
+        jwt_issuer=read_value(env, "PAR_JWT_ISSUER"),
+        jwt_audience=read_value(env, "PAR_JWT_AUDIENCE"),
         inline_budget_ms=_int(env, "INLINE_BUDGET_MS", 2500),
         order_max_async_seconds=_int(env, "ORDER_MAX_ASYNC_SECONDS", 900),
         order_retention_days=_int(env, "ORDER_RETENTION_DAYS", 30),
