@@ -20,7 +20,7 @@ from bin.token import make_token
 DEV_DEFAULTS = {
     "POS_API_TOKEN": "dev-pos-token",
     "PAR_SHARED_ID": "devshared0123456789",
-    "PAR_JWT_SECRET": "dev-jwt-secret-change-me",
+    "PAR_JWT_SECRET": "dev-jwt-secret-change-me-0123456789",  # 32+ bytes: HS256 wants no less
     "CALLBACK_ALLOW_PRIVATE": "true",
     "PORT": "8000",
     "POSSIM_PORT": "9100",

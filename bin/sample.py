@@ -59,13 +59,14 @@ def encode(body: dict, shared_id: str, token: str) -> tuple[bytes, dict]:
 if __name__ == "__main__":
     import requests
 
+    from bin.run import DEV_DEFAULTS  # what `./dev serve` runs with when the environment says nothing
     from bin.token import make_token
 
     base = sys.argv[2] if len(sys.argv) > 2 else "http://127.0.0.1:8000"
     kind = sys.argv[1] if len(sys.argv) > 1 else "submit"
-    token = make_token(os.environ.get("PAR_JWT_SECRET", "dev-jwt-secret-change-me"))
+    token = make_token(os.environ.get("PAR_JWT_SECRET", DEV_DEFAULTS["PAR_JWT_SECRET"]))
     order = sample_order(request_type="place-order" if kind == "submit" else "validate-order")
-    data, headers = encode(order, os.environ.get("PAR_SHARED_ID", "devshared0123456789"), token)
+    data, headers = encode(order, os.environ.get("PAR_SHARED_ID", DEV_DEFAULTS["PAR_SHARED_ID"]), token)
     response = requests.post(f"{base}/posnext/order/{kind}", data=data, headers=headers, timeout=30)
     print(response.status_code, dict(response.headers))
     print(json.dumps(response.json(), indent=2))
