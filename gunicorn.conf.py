@@ -66,15 +66,6 @@ def on_starting(server):
         sys.exit(1)
 
 
-def worker_exit(server, worker):
-    """Graceful shutdown: inline POS calls that outlived their request finish first."""
-    from app.orders.service import wait_for_background
-
-    left = wait_for_background(graceful_timeout)
-    if left:
-        server.log.warning("%d inline POS calls still running at exit; the sweep will finish them", left)
-
-
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

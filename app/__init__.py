@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis as redis_lib
 from celery import Celery, Task
@@ -10,16 +11,23 @@ from flask import Flask
 
 from app.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from app.menus import MenuCache
+    from app.orders.service import OrderService
+    from app.orders.store import OrderStore
+    from app.pos.base import PosAdapter
+    from app.tasks import CeleryTasks
+
 
 @dataclass
 class Services:
     settings: Settings
     redis: redis_lib.Redis
-    store: object
-    menus: object
-    pos: object
-    service: object
-    tasks: object
+    store: OrderStore
+    menus: MenuCache
+    pos: PosAdapter
+    service: OrderService
+    tasks: CeleryTasks
     celery: Celery
 
     def broker_ping(self) -> None:
@@ -41,18 +49,17 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
 
 
 def celery_config(settings: Settings) -> dict:
-    """At-least-once delivery: late acks, requeue on a lost worker, one message at a time."""
+    """Celery executes; the schedule decides (app/orders/store.py). A task is one look at one
+    order, acknowledged when it starts: a task lost with its worker is sent again by the sweep
+    once its move is due, so neither late acks nor the visibility timeout carry any guarantee."""
     return {
         "broker_url": settings.broker_url,
         "result_backend": settings.result_backend,
         "task_ignore_result": settings.result_backend is None,
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         # max_connections: kombu's default pool of 10 runs out when a gevent worker's tasks ack
-        # together ("Couldn't ack ... MaxConnections": redelivered after visibility_timeout).
-        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout,
-                                     "socket_timeout": 5, "socket_connect_timeout": 2, "max_connections": 1000},
+        # together ("Couldn't ack ... MaxConnections").
+        "broker_transport_options": {"socket_timeout": 5, "socket_connect_timeout": 2, "max_connections": 1000},
         "broker_connection_retry_on_startup": True,
         "task_default_queue": "orders",
         "task_routes": {"workers.callbacks.*": {"queue": "callbacks"},
@@ -60,11 +67,19 @@ def celery_config(settings: Settings) -> dict:
         "task_serializer": "json",
         "accept_content": ["json"],
         "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        "task_send_sent_event": False,  # beat's sweeps would fill Flower's list; order tasks show from received
         "worker_hijack_root_logger": False,
+        # beat: the schedule and a lock in Redis (celery-redbeat): no file to keep, and a second
+        # beat waits on the lock and takes over when the first dies.
+        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "redbeat_redis_url": settings.broker_url,
+        "redbeat_key_prefix": "redbeat",
+        "redbeat_lock_timeout": max(10, 5 * settings.sweep_seconds),
+        "beat_max_loop_interval": max(1, settings.sweep_seconds),
         "beat_schedule": {
             "refresh-menus": {"task": "workers.sweep.refresh_menus", "schedule": float(settings.menu_refresh_seconds)},
             "sweep-orders": {"task": "workers.sweep.sweep_orders", "schedule": float(settings.sweep_seconds)},
+            "trim": {"task": "workers.sweep.trim", "schedule": 3600.0},
         },
         "imports": ("workers.orders", "workers.callbacks", "workers.sweep"),
     }
@@ -73,9 +88,10 @@ def celery_config(settings: Settings) -> dict:
 def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks=None) -> Flask:
     from app import cli, errors, metrics
     from app.menus import MenuCache
+    from app.orders.durability import Durability
     from app.orders.service import OrderService
     from app.orders.store import OrderStore
-    from app.pos.rest import RestPos
+    from app.pos import make_adapter
     from app.routes import docs, health, menus
     from app.routes import orders as order_routes
     from app.tasks import CeleryTasks
@@ -87,10 +103,10 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     redis_client = redis_client or redis_lib.Redis.from_url(
         settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30,
         max_connections=1000)
-    pos = pos or RestPos(settings.pos_base_url, settings.pos_api_token, settings.pos_connect_timeout,
-                         settings.pos_read_timeout, observe=metrics.observe_pos)
+    pos = pos or make_adapter(settings, observe=metrics.observe_pos)
     tasks = tasks or CeleryTasks(celery)
-    store = OrderStore(redis_client, settings.order_retention_days)
+    durability = Durability(settings.durability, settings.durability_replicas, settings.durability_timeout_ms)
+    store = OrderStore(redis_client, settings.order_retention_days, durability)
     menu_cache = MenuCache(redis_client, pos, settings.menu_refresh_seconds)
     service = OrderService(settings, store, menu_cache, pos, tasks)
     app.extensions["posbridge"] = Services(settings, redis_client, store, menu_cache, pos, service, tasks, celery)

@@ -1,34 +1,34 @@
 """Callbacks: the final order POSTed to callback_url, signed like a response.
 
-Callbacks to loopback, private, link-local or reserved addresses are refused unless
-CALLBACK_ALLOW_PRIVATE is set, a guard against request forgery. The address is checked at
-delivery, when the name is resolved.
+Owed once: the script that makes a handed-off order final marks its callback `owed` and puts
+"c:{uid}" in the schedule, due at once. A delivery is a move like any other: claimed
+(store.claim 'c'), confirmed durable, POSTed, and closed by one script guarded on the claim
+and on the callback still being owed: delivered (never sent again automatically), retried with
+backoff, or given up on after CALLBACK_MAX_ATTEMPTS and kept in callbacks:dead for replay. A
+replay by an operator is a deliberate resend (store.replay_callback), recorded with who asked.
+A worker that dies after the POST and before the closing write leaves the callback owed: it
+is sent again once the claim lapses (at least once, across a crash).
 
-A callback owed is listed in callbacks:pending from the write that makes the order final until
-it is delivered or given up on; the sweep re-sends one whose task was lost (a killed worker, a
-Redis restart dropping a countdown).
+Callbacks to loopback, private, link-local or reserved addresses are refused unless
+CALLBACK_ALLOW_PRIVATE is set, a guard against request forgery.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import requests
 
-from app import jsonio, signing
+from app import jsonio, metrics, signing
+from app.orders import backoff
 from app.orders.records import view
-from app.orders.store import OrderStore
+from app.orders.store import Order, OrderStore
 
 TIMEOUT = (2.0, 5.0)  # connect, read: one delivery's longest wait
-
-
-def overdue_at(settings, after: float) -> float:
-    """When a delivery expected to start at `after` is overdue: its own longest wait, plus the sweep's grace."""
-    return after + sum(TIMEOUT) + settings.sweep_grace
+CLAIM_SECONDS = sum(TIMEOUT) + 3.0
 
 
 @dataclass(frozen=True)
@@ -61,15 +61,11 @@ class CallbackSender:
         self.store = store
         self.session = session or requests.Session()
 
-    def deliver(self, uid: str) -> Delivery:
-        order = self.store.get(uid)
-        if order is None:
-            return Delivery(False, "order expired", permanent=True)
+    def deliver(self, order: Order) -> Delivery:
+        """One POST of the order's final record to its callback_url."""
         url = order.doc.get("callback_url")
         if not url:
             return Delivery(True, "no callback_url")
-        if not order.final:
-            return Delivery(False, "order not final yet")
         if not self.settings.callback_allow_private:
             why = forbidden_address(url)
             if why:
@@ -86,11 +82,24 @@ class CallbackSender:
             return Delivery(True, f"HTTP {response.status_code}")
         return Delivery(False, f"HTTP {response.status_code}")
 
-    def record(self, uid: str, delivery: Delivery, attempts: int, given_up: bool, retry_in: float = 0.0) -> None:
-        now = time.time()
-        state = {"state": "delivered" if delivery.ok else ("failed" if given_up else "retrying"),
-                 "attempts": attempts, "last_result": delivery.reason, "at": jsonio.iso(now)}
-        settled = delivery.ok or given_up
-        self.store.set_callback(uid, state, dead=True if given_up else (False if delivery.ok else None),
-                                due=None if settled else overdue_at(self.settings, now + retry_in))
-        self.store.note(uid, "worker", f"callback {state['state']}: {delivery.reason}")
+    def move(self, uid: str) -> str:
+        """Claim the owed callback, deliver it once, and record the outcome."""
+        claim = self.store.claim("c", uid, CLAIM_SECONDS)
+        if not claim.ok or claim.order is None:
+            return claim.reason
+        order = claim.order
+        if not self.store.durability.confirm(self.store.redis):
+            self.store.settle_callback(uid, claim.token, "retry", 1.0, "waiting for the final state to be durable")
+            return "not_durable"
+        delivery = self.deliver(order)
+        attempts = order.callback_attempts + 1
+        if delivery.ok:
+            outcome = "delivered"
+        elif delivery.permanent or attempts >= self.settings.callback_max_attempts:
+            outcome = "dead"
+        else:
+            outcome = "retry"
+        delay = backoff.delay(attempts, 2.0, 300.0)
+        self.store.settle_callback(uid, claim.token, outcome, delay, delivery.reason)
+        metrics.count_callback(self.store.redis, {"delivered": "delivered", "dead": "given_up"}.get(outcome, "failed"))
+        return outcome

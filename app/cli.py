@@ -8,7 +8,6 @@ import click
 from flask import Flask, current_app
 
 from app import jsonio
-from app.orders.recovery import due_orders
 from app.tasks import queue_depths
 from app.times import format_time
 
@@ -23,7 +22,7 @@ def _echo(value) -> None:
 
 def _row(order) -> str:
     return (f"{order.uid:<36} {order.status:<9} {order.doc.get('location_id', ''):<12} "
-            f"{format_time(order.created)}  attempts={order.attempts} path={order.path}")
+            f"{format_time(order.created)}  calls={order.calls} path={order.path}")
 
 
 orders = click.Group("orders", help="Find, understand and re-drive orders.")
@@ -39,23 +38,37 @@ def show_order(request_uid: str) -> None:
     order = store.get(request_uid)
     if order is None:
         raise click.ClickException(f"no order {request_uid!r}")
+    next_move = store.next_move(request_uid)
     _echo({"record": order.doc, "status": order.status, "deadline": format_time(order.deadline),
-           "attempts": order.attempts, "path": order.path, "lease_seconds_left": store.lease_left(request_uid),
-           "next_attempt_at": format_time(order.next_at) if order.next_at else None,
-           "callback": order.callback, "history": [dict(h, at=format_time(h["at"])) for h in
-                                                   store.history(request_uid)]})
+           "pos_calls": order.calls, "path": order.path, "validated": order.validated,
+           "next_move_at": format_time(next_move) if next_move else None,
+           "callback": {"state": order.callback or None, "attempts": order.callback_attempts,
+                        "last_result": store.field(request_uid, "cb_result") or None,
+                        "replayed_by": order.callback_by or None},
+           "reconcile": order.reconcile or None,
+           "history": [dict(h, at=format_time(h["at"])) for h in store.history(request_uid)]})
 
 
 @orders.command("list")
-@click.option("--stuck", is_flag=True, help="only open orders nobody is working on whose next move is overdue")
+@click.option("--stuck", is_flag=True, help="only open orders whose next move is overdue (the sweep is not running?)")
+@click.option("--reconcile", is_flag=True, help="orders errored as pos_outcome_unknown: still looked up, or found")
 @click.option("--open", "open_only", is_flag=True, help="only orders not yet final, oldest first")
 @click.option("--location", default=None, help="only this location")
 @click.option("--minutes", default=60, show_default=True, help="how far back for recent orders")
 @click.option("--limit", default=50, show_default=True)
-def list_orders(stuck: bool, open_only: bool, location: str | None, minutes: int, limit: int) -> None:
-    """Recent orders (newest first), or the open or stuck ones."""
+def list_orders(stuck: bool, reconcile: bool, open_only: bool, location: str | None, minutes: int,
+                limit: int) -> None:
+    """Recent orders (newest first), or the open, stuck or reconcile ones."""
     services = _services()
     store = services.store
+    if reconcile:
+        rows = store.reconcile_list(limit)
+        for uid, state, since in rows:
+            pos_order_id = store.field(uid, "rc_pos_order_id")
+            click.echo(f"{uid:<36} {state:<6} since {format_time(since)}"
+                       + (f"  PLACED AT THE POS as {pos_order_id}" if state == "found" else "  still looked up"))
+        click.echo(f"{len(rows)} order(s) to reconcile")
+        return
     if stuck:
         uids = _stuck(services)
     elif open_only:
@@ -72,8 +85,7 @@ def list_orders(stuck: bool, open_only: bool, location: str | None, minutes: int
 
 
 def _stuck(services) -> list[str]:
-    settings = services.settings
-    return due_orders(services.store, time.time(), settings.inline_budget_ms / 1000.0, settings.sweep_grace)
+    return services.store.overdue_orders(services.settings.dispatch_grace)
 
 
 @orders.command("summary")
@@ -104,10 +116,8 @@ def redrive(request_uids: tuple[str, ...], stuck: bool) -> None:
             click.echo(f"skipped: {uid} ({'no such order' if order is None else 'already ' + order.status})")
             failed = failed or order is None
             continue
-        services.store.note(uid, "cli", "re-driven by an operator", next_at=time.time())
-        if not services.tasks.place_order(uid):
-            raise click.ClickException("the broker is unreachable; the sweep will re-drive them when it is back")
-        click.echo(f"re-driven: {uid}")
+        moved, why = services.service.redrive(uid, "cli")
+        click.echo(f"re-driven: {uid}" if moved else f"skipped: {uid} ({why}: a move is in flight)")
     if not uids:
         click.echo("no stuck order")
     if failed:
@@ -121,7 +131,7 @@ def list_callbacks() -> None:
     dead = store.dead_callbacks()
     for uid, at in dead:
         order = store.get(uid)
-        last = (order.callback or {}).get("last_result") if order else "record expired"
+        last = store.field(uid, "cb_result") if order else "record expired"
         click.echo(f"{uid:<36} given up {format_time(at)}  last: {last}")
     click.echo(f"{len(dead)} undelivered callback(s)")
 
@@ -151,7 +161,7 @@ def replay(request_uids: tuple[str, ...], every: bool, inline: bool) -> None:
 
 
 def _replay_one(services, uid: str, inline: bool) -> bool:
-    from app.callbacks import CallbackSender, overdue_at
+    from app.callbacks import CallbackSender
 
     order = services.store.get(uid)
     if order is None or not order.doc.get("callback_url"):
@@ -159,17 +169,13 @@ def _replay_one(services, uid: str, inline: bool) -> bool:
     if not order.final:
         raise click.ClickException(f"{uid} is not final yet; its callback goes when it is")
     if inline:
-        sender = CallbackSender(services.settings, services.store)
-        delivery = sender.deliver(uid)
-        sender.record(uid, delivery, 1, given_up=not delivery.ok)
-        click.echo(f"{'delivered' if delivery.ok else 'failed'}: {uid}: {delivery.reason}")
-        return delivery.ok
-    services.store.set_callback(uid, {"state": "replaying", "attempts": 0}, dead=False,
-                                due=overdue_at(services.settings, time.time()))
-    if not services.tasks.deliver_callback(uid):
-        raise click.ClickException("the broker is unreachable; try --now")
-    click.echo(f"replay queued: {uid}")
-    return True
+        replayed, why = services.store.replay_callback(uid, "cli")
+        outcome = CallbackSender(services.settings, services.store).move(uid) if replayed else why
+        click.echo(f"{outcome}: {uid}: {services.store.field(uid, 'cb_result')}")
+        return outcome == "delivered"
+    replayed, why = services.service.replay_callback(uid, "cli")
+    click.echo(f"replay queued: {uid}" if replayed else f"skipped: {uid} ({why})")
+    return replayed
 
 
 @menus.command("refresh")
@@ -182,7 +188,7 @@ def refresh_menus(location_ids: tuple[str, ...]) -> None:
     failed = False
     for location_id in location_ids or cache.locations():
         try:
-            entry = cache.refresh(location_id)
+            entry = cache.refresh(location_id, fallback=False)
             state = "unknown location" if entry.get("unknown") else f"{len(entry['items'])} items"
         except MenuUnavailable as exc:
             state, failed = f"unavailable ({exc})", True

@@ -1,6 +1,8 @@
 """The menu cache: one entry per location in Redis, refreshed by beat and on a miss.
 
-An entry has no expiry: when the POS is down the last menu is served, with its age.
+An entry (the adapter's base.Menu plus `fetched_at`) has no expiry: when the POS is down the
+last menu is served, with its age. A stale entry is served as it is on the request path and
+refreshed by beat; only a missing one is fetched there, within the time the caller has left.
 An unknown location is remembered for a minute so a flood of bad ids does not reach the POS.
 """
 
@@ -33,16 +35,6 @@ def menu_key(location_id: str) -> str:
     return _key(location_id)
 
 
-def normalise(location: dict, menu: dict, fetched_at: float) -> dict:
-    return {
-        "location_id": location.get("location_id"),
-        "location": location,
-        "updated_at": menu.get("updated_at"),
-        "fetched_at": fetched_at,
-        "items": {item["id"]: item for item in menu.get("items", []) if isinstance(item, dict) and "id" in item},
-    }
-
-
 class MenuCache:
     def __init__(self, redis, pos, refresh_seconds: int, clock=time.time):
         self.redis = redis
@@ -51,38 +43,48 @@ class MenuCache:
         self.clock = clock
 
     def cached(self, location_id: str) -> dict | None:
-        raw = self.redis.get(_key(location_id))
-        return jsonio.loads(raw) if raw else None
+        return self._decode(self.cached_raw(location_id))
 
-    def get(self, location_id: str, raw=NOT_READ) -> dict:
-        """The location's menu: from the cache, else from the POS. {"unknown": True} if none.
-        `raw`: the cache entry as the caller just read it from Redis (None: not there)."""
-        entry = self.cached(location_id) if raw is NOT_READ else (jsonio.loads(raw) if raw else None)
+    def get(self, location_id: str, raw=NOT_READ, timeout: float | None = None) -> dict:
+        """The location's menu: from the cache, else from the POS within `timeout` seconds.
+        {"unknown": True} if the POS has no such location. `raw`: the cache entry as the
+        caller just read it from Redis (None: not there)."""
+        entry = self._decode(self.cached_raw(location_id) if raw is NOT_READ else raw)
         if entry is None:
-            return self.refresh(location_id)
-        if not entry.get("unknown") and self.age(entry) > 2 * self.refresh_seconds:
-            try:
-                return self.refresh(location_id)
-            except MenuUnavailable:
-                log.warning("serving a stale menu", extra={"location_id": location_id, "age": self.age(entry)})
+            if timeout is not None and timeout <= 0:
+                raise MenuUnavailable("no menu cached and no time left to fetch one")
+            return self.refresh(location_id, timeout)
         return entry
 
-    def refresh(self, location_id: str) -> dict:
+    def cached_raw(self, location_id: str):
+        return self.redis.get(_key(location_id))
+
+    @staticmethod
+    def _decode(raw) -> dict | None:
+        if not raw:
+            return None
+        try:
+            entry = jsonio.loads(raw)
+        except ValueError:
+            return None  # an unreadable entry is fetched again, like a missing one
+        return entry if isinstance(entry, dict) else None
+
+    def refresh(self, location_id: str, timeout: float | None = None, fallback: bool = True) -> dict:
+        """Fetch the location's menu and cache it. When the POS cannot answer: the cached entry
+        if `fallback` and there is one, else MenuUnavailable."""
         now = self.clock()
         try:
-            location = self.pos.get_location(location_id)
-            menu = self.pos.get_menu(location_id)
+            entry = dict(self.pos.get_menu(location_id, timeout), fetched_at=now)
         except LocationUnknown:
             entry = {"unknown": True, "location_id": location_id, "fetched_at": now}
             self.redis.set(_key(location_id), jsonio.dumps(entry), ex=UNKNOWN_SECONDS)
             self.redis.srem(LOCATIONS_KEY, location_id)
             return entry
         except PosUnavailable as exc:
-            entry = self.cached(location_id)
-            if entry is not None and not entry.get("unknown"):
+            entry = self._decode(self.cached_raw(location_id))
+            if fallback and entry is not None and not entry.get("unknown"):
                 return entry
             raise MenuUnavailable(str(exc)) from None
-        entry = normalise(location, menu, now)
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(_key(location_id), jsonio.dumps(entry))
         pipe.sadd(LOCATIONS_KEY, location_id)
@@ -96,7 +98,7 @@ class MenuCache:
         results = {}
         for location_id in self.locations():
             try:
-                entry = self.refresh(location_id)
+                entry = self.refresh(location_id, fallback=False)
                 results[location_id] = "unknown" if entry.get("unknown") else "ok"
             except MenuUnavailable:
                 results[location_id] = "unavailable"

@@ -34,6 +34,12 @@ POS_LATENCY = Histogram("posbridge_pos_call_seconds", "POS call latency by opera
                         ["operation", "outcome"],
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 CALLBACKS = Counter("posbridge_callbacks_total", "callback delivery attempts by outcome", ["outcome"])
+RECONCILE_OPENED = Counter("posbridge_reconcile_opened_total",
+                           "orders errored as pos_outcome_unknown whose lookups go on")
+RECONCILE_FOUND = Counter("posbridge_reconcile_found_total",
+                          "orders errored as pos_outcome_unknown that the POS turned out to have (on-call: see "
+                          "`orders list --reconcile`)")
+SWEEP_KEY = "sweep:last_success"
 WORKER_STEPS = Counter("posbridge_worker_steps_total", "worker attempts at an order by result", ["result"])
 
 

@@ -43,29 +43,31 @@ class Settings:
     future_horizon_days: int = 7
     pos_connect_timeout: float = 2.0
     pos_read_timeout: float = 10.0
-    sweep_seconds: int = 15
+    sweep_seconds: int = 2
     callback_max_attempts: int = 8
     retry_base_seconds: float = 0.5
     retry_cap_seconds: float = 30.0
+    request_max_age_seconds: int = 300
+    reconcile_seconds: int = 900
+    redis_sentinels: str | None = None
+    redis_sentinel_master: str = "mymaster"
+    durability: str = "fsync"
+    durability_replicas: int = 1
+    durability_timeout_ms: int = 1000
+    pos_adapter: str = "rest"
+    clock_skew_seconds: float = 1.0
+    pos_ca_bundle: str | None = None
 
     @property
     def digest_key(self) -> bytes:
         return self.par_shared_id[:10].encode("utf-8")
 
     @property
-    def lease_seconds(self) -> float:
-        """How long one POS attempt may hold an order: the longest call plus a margin."""
-        return self.pos_connect_timeout + self.pos_read_timeout + 2.0
-
-    @property
-    def sweep_grace(self) -> float:
-        """How overdue an order's next move must be before the sweep re-drives it."""
-        return max(2.0, 2.0 * self.sweep_seconds)
-
-    @property
-    def visibility_timeout(self) -> int:
-        """Longer than any order's deadline, so a slow task is never delivered twice by it."""
-        return int(self.order_max_async_seconds + self.lease_seconds + 300)
+    def dispatch_grace(self) -> float:
+        """How long after sending a due move's task the sweep waits before sending it again
+        (the task was lost, or waits in a queue longer than this; a duplicate only finds the
+        move claimed or not due)."""
+        return max(10.0, 5.0 * self.sweep_seconds)
 
 
 # name -> (default, meaning); the README's table is checked against this one by a test.
@@ -91,10 +93,20 @@ DOCUMENTED = {
     "FUTURE_HORIZON_DAYS": ("7", "how far ahead a future order may be promised"),
     "POS_CONNECT_TIMEOUT": ("2.0", "seconds to connect to the POS"),
     "POS_READ_TIMEOUT": ("10.0", "seconds to wait for a POS answer"),
-    "SWEEP_SECONDS": ("15", "how often beat sweeps for stuck orders"),
+    "SWEEP_SECONDS": ("2", "how often beat's sweep hands due moves in the schedule to workers"),
     "CALLBACK_MAX_ATTEMPTS": ("8", "callback deliveries before it is kept for replay"),
     "RETRY_BASE_SECONDS": ("0.5", "first backoff of a transient POS failure"),
     "RETRY_CAP_SECONDS": ("30", "longest backoff between POS attempts"),
+    "REQUEST_MAX_AGE_SECONDS": ("300", "how old a new order's request_datetime may be"),
+    "RECONCILE_SECONDS": ("900", "how long past its deadline an order the POS cannot tell about stays pending"),
+    "REDIS_SENTINELS": ("(unset)", "host:port,host:port of Redis Sentinels; the store, cache and broker follow them"),
+    "REDIS_SENTINEL_MASTER": ("mymaster", "the master's name at the Sentinels"),
+    "DURABILITY": ("fsync", "how a final state is made durable before it is answered: fsync or replica"),
+    "DURABILITY_REPLICAS": ("1", "replica acknowledgements a final state waits for (DURABILITY=replica)"),
+    "DURABILITY_TIMEOUT_MS": ("1000", "how long a final state waits for them"),
+    "POS_ADAPTER": ("rest", "which POS adapter the service uses"),
+    "CLOCK_SKEW_SECONDS": ("1.0", "allowance between Redis's clock and the POS's when deciding after a deadline"),
+    "POS_CA_BUNDLE": ("(system)", "CA bundle for the POS's TLS certificate"),
 }
 
 
@@ -153,6 +165,13 @@ def _bool(env, name):
     raise ConfigError(name, f"must be true or false, got {value!r}")
 
 
+def _choice(env, name, choices, default):
+    value = (read_value(env, name) or default).lower()
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _url(env, name, schemes, required=True):
     value = _required(env, name) if required else read_value(env, name)
     if value is None:
@@ -203,10 +222,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         future_horizon_days=_int(env, "FUTURE_HORIZON_DAYS", 7),
         pos_connect_timeout=_float(env, "POS_CONNECT_TIMEOUT", 2.0),
         pos_read_timeout=_float(env, "POS_READ_TIMEOUT", 10.0),
-        sweep_seconds=_int(env, "SWEEP_SECONDS", 15),
+        sweep_seconds=_int(env, "SWEEP_SECONDS", 2),
         callback_max_attempts=_int(env, "CALLBACK_MAX_ATTEMPTS", 8),
         retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 0.5),
         retry_cap_seconds=_float(env, "RETRY_CAP_SECONDS", 30.0),
+        request_max_age_seconds=_int(env, "REQUEST_MAX_AGE_SECONDS", 300),
+        reconcile_seconds=_int(env, "RECONCILE_SECONDS", 900, minimum=0),
+        redis_sentinels=read_value(env, "REDIS_SENTINELS"),
+        redis_sentinel_master=read_value(env, "REDIS_SENTINEL_MASTER") or "mymaster",
+        durability=_choice(env, "DURABILITY", ("fsync", "replica"), "fsync"),
+        durability_replicas=_int(env, "DURABILITY_REPLICAS", 1),
+        durability_timeout_ms=_int(env, "DURABILITY_TIMEOUT_MS", 1000),
+        pos_adapter=_choice(env, "POS_ADAPTER", ("rest",), "rest"),
+        clock_skew_seconds=_float(env, "CLOCK_SKEW_SECONDS", 1.0),
+        pos_ca_bundle=read_value(env, "POS_CA_BUNDLE"),
     )
     if settings.port > 65535:
         raise ConfigError("PORT", "must be at most 65535")

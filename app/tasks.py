@@ -1,7 +1,9 @@
 """Enqueueing work for the workers, by task name: ids only, never payloads or secrets.
 
-State is always committed before this is called; if the broker is down the order stays
-open in Redis and the periodic sweep enqueues it again.
+State is always committed before this is called. A task only asks a worker to look at an
+order now; what it may do is decided by the schedule and the claim (app/orders/store.py), so
+a task sent twice, late, or lost changes nothing: a lost one is sent again by the sweep once
+its move is due and its grace has passed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import logging
 log = logging.getLogger(__name__)
 
 PLACE_ORDER = "workers.orders.place_order"
+RECONCILE_ORDER = "workers.orders.reconcile_order"
 DELIVER_CALLBACK = "workers.callbacks.deliver_callback"
+BY_KIND = {"o": (PLACE_ORDER, "orders"), "r": (RECONCILE_ORDER, "orders"), "c": (DELIVER_CALLBACK, "callbacks")}
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
 QUEUES = ("orders", "callbacks", "maintenance")  # app.celery_config routes every task to one of these
 
@@ -25,18 +29,21 @@ class CeleryTasks:
     def __init__(self, celery):
         self.celery = celery
 
-    def _send(self, name: str, uid: str, countdown: float | None = None, queue: str = "orders") -> bool:
+    def send(self, kind: str, uid: str) -> bool:
+        name, queue = BY_KIND[kind]
         try:
-            self.celery.send_task(name, args=[uid], countdown=countdown, queue=queue,
-                                  retry=True, retry_policy=PUBLISH_RETRY)
+            self.celery.send_task(name, args=[uid], queue=queue, retry=True, retry_policy=PUBLISH_RETRY)
             return True
         except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; the sweep recovers all
-            log.warning("enqueue failed; the sweep will pick the order up",
+            log.warning("enqueue failed; the sweep will send it again",
                         extra={"request_uid": uid, "task": name, "error": type(exc).__name__})
             return False
 
-    def place_order(self, uid: str, countdown: float | None = None) -> bool:
-        return self._send(PLACE_ORDER, uid, countdown)
+    def place_order(self, uid: str) -> bool:
+        return self.send("o", uid)
 
-    def deliver_callback(self, uid: str, countdown: float | None = None) -> bool:
-        return self._send(DELIVER_CALLBACK, uid, countdown, queue="callbacks")
+    def deliver_callback(self, uid: str) -> bool:
+        return self.send("c", uid)
+
+    def reconcile_order(self, uid: str) -> bool:
+        return self.send("r", uid)

@@ -33,7 +33,7 @@ class BenchStack:
         self.pos_url = f"http://127.0.0.1:{self.pos_port}"
         self.env = {"REDIS_URL": self.redis_server.url, "POS_BASE_URL": self.pos_url, "POS_API_TOKEN": POS_TOKEN,
                     "PAR_SHARED_ID": SHARED_ID, "PAR_JWT_SECRET": JWT_SECRET, "WEB_BIND": "127.0.0.1",
-                    "POSSIM_PORT": str(self.pos_port), "BEAT_SCHEDULE_FILE": os.path.join(self.dir, "beat-schedule")}
+                    "POSSIM_PORT": str(self.pos_port)}
         self.env.update(overrides)
         self.stack = Stack(self.env, log_dir=os.path.join(self.dir, "logs"))
         worker = self.stack.commands["worker"]

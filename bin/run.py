@@ -40,7 +40,6 @@ def main() -> None:
     env["FLOWER_BASIC_AUTH"] = os.environ.get("FLOWER_BASIC_AUTH") or f"oncall:{secrets.token_urlsafe(9)}"
     var = Path(os.environ.get("POSBRIDGE_VAR_DIR") or ROOT / "var")  # logs, the embedded Redis's AOF, beat's file
     var.mkdir(parents=True, exist_ok=True)
-    env.setdefault("BEAT_SCHEDULE_FILE", os.environ.get("BEAT_SCHEDULE_FILE") or str(var / "celerybeat-schedule"))
     redis = None
     if not os.environ.get("REDIS_URL"):
         redis = EmbeddedRedis(directory=str(var / "redis"), port=int(os.environ.get("REDIS_PORT", "6380")))

@@ -50,7 +50,8 @@ def redis_server_binary() -> str:
 
 
 class EmbeddedRedis:
-    """A real redis-server on a free loopback port, AOF on, noeviction; gone when stopped."""
+    """A real redis-server on a free loopback port, AOF on with `appendfsync always` (finals
+    are durable before they are answered: app/orders/durability.py), noeviction; gone when stopped."""
 
     def __init__(self, directory: str | None = None, port: int | None = None, appendonly: bool = True):
         self.directory = directory or tempfile.mkdtemp(prefix="posbridge-redis-")
@@ -66,7 +67,8 @@ class EmbeddedRedis:
         Path(self.directory).mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.directory,
-             "--appendonly", "yes" if self.appendonly else "no", "--save", "", "--maxmemory-policy", "noeviction",
+             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
+             "--save", "", "--maxmemory-policy", "noeviction",
              "--daemonize", "no", "--logfile", os.path.join(self.directory, "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, 10, self.process)
@@ -144,6 +146,8 @@ def short_env(redis_url: str, pos_token: str, shared_id: str, jwt_secret: str, *
         "RETRY_BASE_SECONDS": "0.2",
         "RETRY_CAP_SECONDS": "1",
         "SWEEP_SECONDS": "1",
+        "RECONCILE_SECONDS": "10",
+        "CLOCK_SKEW_SECONDS": "0.5",
         "MENU_REFRESH_SECONDS": "60",
         "CALLBACK_ALLOW_PRIVATE": "true",
         "CALLBACK_MAX_ATTEMPTS": "3",

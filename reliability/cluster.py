@@ -37,7 +37,7 @@ class Cluster:
         self.pos_url = f"http://127.0.0.1:{self.pos_port}"
         self.base_url = f"http://127.0.0.1:{self.web_port}"
         self.env = stack_env(self.redis_server.url, PORT=self.web_port, POSSIM_PORT=self.pos_port,
-                             POS_BASE_URL=self.pos_url, BEAT_SCHEDULE_FILE=os.path.join(work_dir, "beat-schedule"),
+                             POS_BASE_URL=self.pos_url,
                              **overrides)
         self.stack = Stack(self.env, log_dir=os.path.join(work_dir, "logs"))
         self.workers = workers

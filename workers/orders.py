@@ -1,4 +1,5 @@
-"""Place an order that overran the inline budget: calls the orders service, nothing else."""
+"""An order's next move (placing it, or deciding it after its deadline) and its reconciliation:
+each task calls the orders service once; the claim decides whether there is a move to make."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from flask import current_app
 from app.logs import bind_request_uid
 
 
-@shared_task(bind=True, name="workers.orders.place_order", max_retries=None, acks_late=True)
-def place_order(self, request_uid: str) -> str:
+@shared_task(name="workers.orders.place_order", ignore_result=True)
+def place_order(request_uid: str) -> str:
     bind_request_uid(request_uid)
-    step, countdown = current_app.extensions["posbridge"].service.advance(request_uid)
-    if countdown is not None:
-        raise self.retry(countdown=countdown)
-    return step.status
+    return current_app.extensions["posbridge"].service.advance(request_uid)
+
+
+@shared_task(name="workers.orders.reconcile_order", ignore_result=True)
+def reconcile_order(request_uid: str) -> str:
+    bind_request_uid(request_uid)
+    return current_app.extensions["posbridge"].service.reconcile(request_uid)

@@ -1,39 +1,43 @@
-"""Periodic work for beat: re-drive orders nobody is working on and re-send callbacks whose task
-was lost, refresh menus, trim indexes."""
+"""Beat's periodic work: the sweep (hand every due move in the schedule to a worker), the menu
+refresh and the retention trim. Maintenance tasks send no task events, so Flower shows the
+order tasks (by request_uid) and not one sweep row every few seconds."""
 
 from __future__ import annotations
 
 import logging
-import time
 
 from celery import shared_task
 from flask import current_app
 
-from app.callbacks import overdue_at
-from app.orders.recovery import due_orders
+from app.metrics import SWEEP_KEY
 
 log = logging.getLogger(__name__)
+BATCH = 1000
 
 
-@shared_task(name="workers.sweep.sweep_orders", ignore_result=True)
+@shared_task(name="workers.sweep.sweep_orders", ignore_result=True, send_events=False)
 def sweep_orders() -> int:
+    """Send a task for every due move whose task is not already queued; record the success."""
     services = current_app.extensions["posbridge"]
-    settings = services.settings
-    now = time.time()
-    due = due_orders(services.store, now, settings.inline_budget_ms / 1000.0, settings.sweep_grace)
-    for uid in due:
-        services.store.note(uid, "sweep", "re-driven by the sweep", next_at=now)
-        services.tasks.place_order(uid)
-        log.warning("sweep re-drove an order", extra={"request_uid": uid})
-    lost = services.store.due_callbacks(now, overdue_at(settings, now))
-    for uid in lost:
-        services.tasks.deliver_callback(uid)
-        log.warning("sweep re-sent a callback", extra={"request_uid": uid})
-    return len(due) + len(lost)
+    sent = 0
+    while True:
+        due = services.store.dispatch(BATCH, services.settings.dispatch_grace)
+        for kind, uid in due:
+            services.tasks.send(kind, uid)
+        sent += len(due)
+        if len(due) < BATCH:
+            break
+    services.redis.set(SWEEP_KEY, f"{services.store.now():.3f}")
+    if sent:
+        log.info("sweep sent due moves", extra={"count": sent})
+    return sent
 
 
-@shared_task(name="workers.sweep.refresh_menus", ignore_result=True)
+@shared_task(name="workers.sweep.refresh_menus", ignore_result=True, send_events=False)
 def refresh_menus() -> dict:
-    services = current_app.extensions["posbridge"]
-    services.store.trim()
-    return services.menus.refresh_all()
+    return current_app.extensions["posbridge"].menus.refresh_all()
+
+
+@shared_task(name="workers.sweep.trim", ignore_result=True, send_events=False)
+def trim() -> int:
+    return current_app.extensions["posbridge"].store.trim()

@@ -1,15 +1,15 @@
-"""What an order record holds, what callers see of it, and what the POS is sent: pure."""
+"""What an order record holds and what callers see of it: pure functions."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
-from app.jsonio import money_to_cents
+from app import jsonio
 from app.times import format_time, parse_time
 
 REQUEST_FIELDS = ("request_uid", "request_type", "request_datetime", "location_id", "schedule_type",
                   "callback_url", "ttl", "order_details")
-TOTALS = ("subtotal", "discount_total", "tax", "tip", "grand_total")
 
 
 def new_record(request: dict, arrived: float, totals: dict | None = None) -> dict:
@@ -18,13 +18,20 @@ def new_record(request: dict, arrived: float, totals: dict | None = None) -> dic
     for name, value in (totals or {}).items():
         details[name] = value
     doc.update(order_details=details, status="pending", errors=[], received_at=format_time(arrived),
-               completed_at=None, validated=False)
+               completed_at=None)
     return doc
+
+
+def fingerprint(request: dict) -> str:
+    """Two submits are "the same payload" when their loaded bodies are equal."""
+    ignored = ("received_at", "completed_at")
+    body = {k: v for k, v in request.items() if k not in ignored}
+    return hashlib.sha256(jsonio.canonical(body).encode()).hexdigest()
 
 
 def view(doc: dict) -> dict:
     """The record as PAR sees it (polling, submit, callbacks): internal fields left out."""
-    return {k: v for k, v in doc.items() if k != "validated" and (v is not None or k == "completed_at")}
+    return {k: v for k, v in doc.items() if v is not None or k == "completed_at"}
 
 
 def envelope(status: str, errors: list[dict], request: dict | None = None, **extra) -> dict:
@@ -38,34 +45,10 @@ def envelope(status: str, errors: list[dict], request: dict | None = None, **ext
     return {k: v for k, v in body.items() if v is not None}
 
 
-def deadline(request: dict, arrived: float, max_async_seconds: int) -> float:
-    """The order's ttl from request_datetime, never past ORDER_MAX_ASYNC_SECONDS from arrival."""
-    cap = arrived + max_async_seconds
+def ttl_deadline(request: dict) -> float | None:
+    """The order's ttl as a Unix time (request_datetime + ttl), or None without a ttl. The
+    engine caps it at ORDER_MAX_ASYNC_SECONDS after arrival, on Redis's clock (scripts.CREATE)."""
     sent = parse_time(request.get("request_datetime"))
     if request.get("ttl") and sent is not None:
-        return min((sent + timedelta(seconds=request["ttl"])).timestamp(), cap)
-    return cap
-
-
-def _line(line: dict) -> dict:
-    out = {"id": line["id"], "item_type": line["item_type"], "quantity": line["quantity"],
-           "unit_price": money_to_cents(line.get("unit_price")),
-           "children": [_line(child) for child in line.get("children") or []]}
-    if line.get("note"):
-        out["note"] = line["note"]
-    return out
-
-
-def pos_body(doc: dict) -> dict:
-    """The POST /orders body of pos-api.md. Deterministic: the same record, the same body."""
-    details = doc["order_details"]
-    fulfillment = details.get("fulfillment") or {}
-    return {
-        "external_id": doc["request_uid"],
-        "location_id": doc["location_id"],
-        "items": [_line(line) for line in details["items"]],
-        "totals": {name: money_to_cents(details.get(name)) for name in TOTALS},
-        "fulfillment": fulfillment,
-        "customer": details.get("customer") or {},
-        "scheduled_for": fulfillment.get("promised_at") if doc.get("schedule_type") == "future" else None,
-    }
+        return (sent + timedelta(seconds=request["ttl"])).timestamp()
+    return None

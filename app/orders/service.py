@@ -1,26 +1,39 @@
-"""The order use cases: validate, submit (inline within the budget, else a worker), status.
+"""The order use cases: validate, submit (inline within the budget, else a worker), answer.
 
-The web process and the workers call this one service; rules live in rules.py, records in
-store.py, and the POS step in placement.py.
+The web process and the workers call this one service. Submit, inline:
+
+1. record the order (scripts.CREATE), claimed by this request until its budget ends, and
+   read the location's menu in the same round trip;
+2. check it against the menu (a missing menu is fetched within the budget left; none in time:
+   202, a worker validates it later); a refusal is final and recorded;
+3. one POS call whose whole duration fits the budget left, carrying `not_after`;
+4. an answer from the POS in time: final, durable, 200. Otherwise (no time left, a transient
+   failure, the call cut at the budget): the order is handed off — its next move due now in
+   the schedule, a task sent — and PAR gets 202. The POS call cut short may still create the
+   order: the worker's call under the same Idempotency-Key gets 409, or that same order.
+
+If this process dies at any point, its claim lapses at the end of the budget and the order
+is due in the schedule: the sweep hands it to a worker.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from datetime import UTC, datetime, timedelta
 
 from app import metrics
-from app.menus import NOT_READ, MenuCache, MenuUnavailable, menu_key
-from app.orders import records, rules
-from app.orders.placement import Placement, Step
-from app.orders.store import Order, OrderStore, fingerprint
+from app.menus import MenuCache, menu_key
+from app.orders import records
+from app.orders.checks import OrderChecks, menu_unavailable
+from app.orders.finals import Final, Finals
+from app.orders.moves import Mover
+from app.orders.store import Order, OrderStore
+from app.pos.base import Expired, Placed, PosAdapter, Refused
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.02
-INLINE_RETRY_SECONDS = 0.05
-_running: set[threading.Thread] = set()
+CLAIM_MARGIN = 1.0  # the web's claim outlasts its budget by this much (the closing write)
+MIN_CALL = 0.05
 
 
 class Conflict(Exception):
@@ -31,40 +44,25 @@ class NotFound(Exception):
     pass
 
 
-def wait_for_background(timeout: float) -> int:
-    """Let inline POS calls that outlived their request finish (graceful shutdown)."""
-    end = time.monotonic() + timeout
-    for thread in list(_running):
-        thread.join(max(0.0, end - time.monotonic()))
-    return sum(thread.is_alive() for thread in _running)
-
-
 class OrderService:
-    def __init__(self, settings, store: OrderStore, menus: MenuCache, pos, tasks, clock=time.time):
+    def __init__(self, settings, store: OrderStore, menus: MenuCache, pos: PosAdapter, tasks):
         self.settings = settings
         self.store = store
         self.menus = menus
+        self.pos = pos
         self.tasks = tasks
-        self.clock = clock
-        self.placement = Placement(store, pos, settings, tasks, clock)
+        self.checks = OrderChecks(menus, settings)
+        self.finals = Finals(store, tasks)
+        self.mover = Mover(store, pos, self.checks, self.finals, settings)
         self.budget = settings.inline_budget_ms / 1000.0
 
     # -- validate ---------------------------------------------------------------------
-    def check(self, request: dict, raw=NOT_READ) -> rules.Verdict | None:
-        """The rules against the cached menu; None when no menu can be had."""
-        try:
-            location = request["location_id"]
-            menu = self.menus.get(location) if raw is NOT_READ else self.menus.get(location, raw)
-        except MenuUnavailable:
-            return None
-        now = datetime.fromtimestamp(self.clock(), UTC)
-        return rules.check_order(request, menu, now, timedelta(days=self.settings.future_horizon_days))
-
-    def validate(self, request: dict) -> dict:
-        verdict = self.check(request)
+    def validate(self, request: dict, arrived: float | None = None) -> dict:
+        arrived = time.monotonic() if arrived is None else arrived
+        verdict = self.checks.verdict(request, self.store.now(), timeout=arrived + self.budget - time.monotonic())
         if verdict is None:
             metrics.ORDERS.labels("validate", "errored", "inline").inc()
-            return records.envelope("errored", [_menu_unavailable(request)], request)
+            return records.envelope("errored", [menu_unavailable(request)], request)
         details = dict(request["order_details"], **verdict.totals.as_dict())
         status = "validated" if verdict.ok else "rejected"
         metrics.ORDERS.labels("validate", status, "inline").inc()
@@ -72,108 +70,106 @@ class OrderService:
 
     # -- submit -----------------------------------------------------------------------
     def submit(self, request: dict, arrived: float) -> tuple[int, dict]:
+        """`arrived`: time.monotonic() when the request arrived (the budget counts from it)."""
         uid = request["request_uid"]
-        deadline = records.deadline(request, arrived, self.settings.order_max_async_seconds)
-        doc = records.new_record(request, arrived)
-        fp = fingerprint(request)
-        created, stored_fp, _, menu = self.store.create_and_get(uid, fp, doc, deadline, "web", arrived,
-                                                                menu_key(request["location_id"]))
-        if not created:
-            if stored_fp != fp:
-                raise Conflict(uid)
-            return self._await(uid, arrived + self.budget)
-        order = self.store.as_created(uid, fp, doc, deadline, arrived)
-        if self._refusal(order, "web", menu) is not None:
-            return self.answer(uid)
-        # marked validated and leased in one round trip, as validate_record() then acquire would
-        leased = self.store.transition_and_acquire(uid, dict(order.doc, validated=True), "web", "validated",
-                                                   ("pending",), self.settings.lease_seconds)
-        return self._place_inline(uid, arrived, leased)
-
-    def validate_record(self, order: Order, by: str) -> Step | None:
-        """Check a recorded order; a refusal is final. None when it may go to the POS."""
-        step = self._refusal(order, by)
-        if step is None:
-            self.store.transition(order.uid, dict(order.doc, validated=True), by, "validated", only_from=("pending",))
-        return step
-
-    def _refusal(self, order: Order, by: str, menu=NOT_READ) -> Step | None:
-        """The order against the cached menu (`menu`: its entry as already read from Redis): the
-        final step of a refusal; None when it passes."""
-        verdict = self.check(order.doc, menu)
-        if verdict is None:
-            return self.placement.errored(order, "menu_unavailable", _menu_unavailable(order.doc)["message"], by)
-        if not verdict.ok:
-            return self.placement.finish(order, "rejected", by, verdict.problems, note="refused by validation")
-        return None
-
-    def _place_inline(self, uid: str, arrived: float, leased: tuple | None = None) -> tuple[int, dict]:
         budget_end = arrived + self.budget
-        token, order = leased if leased is not None else self.store.acquire_and_get(uid, self.settings.lease_seconds)
-        if token is None:
+
+        def left() -> float:
+            return budget_end - time.monotonic()
+
+        doc = records.new_record(request, time.time())
+        fp = records.fingerprint(request)
+        created, token = self.store.create(uid, fp, doc, records.ttl_deadline(request),
+                                           self.settings.order_max_async_seconds, "web",
+                                           max(left(), 0.0) + CLAIM_MARGIN, menu_key(request["location_id"]))
+        if not created.created:
+            if created.fp != fp:
+                raise Conflict(uid)
             return self._await(uid, budget_end)
-        done = threading.Event()
-        result: list[Step] = []
-        thread = threading.Thread(target=self._inline_attempts, args=(uid, token, budget_end, done, result, order),
-                                  name=f"inline-{uid}", daemon=True)
-        _running.add(thread)
-        thread.start()
-        done.wait(max(0.0, budget_end - self.clock()))
-        if result and not result[0].retry:
-            if result[0].doc is not None:  # this call wrote the final record: it is what Redis holds
-                return 200, records.view(result[0].doc)
-            return self.answer(uid)
-        if not result:
+        order = Order(uid=uid, status="pending", doc=doc, fp=fp, deadline=created.deadline, created=created.now,
+                      handed_off=False, validated=False, calls=0)
+        verdict = self.checks.verdict(doc, created.now, created.menu, timeout=left())
+        if verdict is None:
+            return self._hand_off(uid, token, "no menu within the budget: a worker validates it")
+        if not verdict.ok:
+            return self._answer_final(self.finals.finish(order, token, "rejected", "web", verdict.problems,
+                                                         note="refused by validation"), uid)
+        if not self.store.mark_validated(uid, token, "web"):
+            return self._await(uid, budget_end)
+        time_left = min(left(), order.deadline - created.now)
+        if time_left < MIN_CALL:
             metrics.OVERRUNS.inc()
-        if self.store.hand_off(uid, self.clock(), "web"):
+            return self._hand_off(uid, token, "no time left in the budget for a POS call")
+        result = self.pos.place_order(doc, not_after=order.deadline, timeout=time_left)
+        if isinstance(result, Placed):
+            final = self.finals.finish(order, token, "placed", "web", pos_order_id=result.pos_order_id)
+        elif isinstance(result, Refused):
+            final = self.finals.finish(order, token, "rejected", "web", [{"code": result.code,
+                                                                           "message": result.message}],
+                                       note=f"POS refused: {result.code}")
+        elif isinstance(result, Expired):
+            final = self.finals.deadline_exceeded(order, token, "web", "the POS refused it past its deadline")
+        else:
+            reason = getattr(result, "reason", "in_progress")
+            if reason == "timeout":
+                metrics.OVERRUNS.inc()
+            return self._hand_off(uid, token, f"POS attempt: {reason}")
+        return self._answer_final(final, uid)
+
+    def _hand_off(self, uid: str, token: str, why: str) -> tuple[int, dict]:
+        if self.store.hand_off(uid, token, "web", why):
+            self.store.mark_queued("o", uid)
             self.tasks.place_order(uid)
         return self.answer(uid)
 
-    def _inline_attempts(self, uid, token, budget_end, done, result, order=None) -> None:
-        """Attempts within the budget; the last call may outlive the request and still finish it.
-        `order` is the record read with the lease, for the first attempt."""
-        try:
-            tries = 0
-            while True:
-                step = self.placement.attempt(uid, "web", order=order if tries == 0 else None)
-                tries += 1
-                pause = INLINE_RETRY_SECONDS * 2 ** (tries - 1)
-                if not step.retry or self.clock() + pause >= budget_end:
-                    break
-                time.sleep(pause)
-            result.append(step)
-        except Exception:  # noqa: BLE001 - a crash here must not lose the order: the worker takes it
-            log.exception("inline attempt failed", extra={"request_uid": uid})
-            result.append(Step("pending", retry=True, reason="inline attempt failed"))
-        finally:
-            try:
-                self.store.release(uid, token)
-            finally:
-                done.set()
-                _running.discard(threading.current_thread())
+    def _answer_final(self, final: Final, uid: str) -> tuple[int, dict]:
+        if final.applied and final.acked:
+            return 200, records.view(final.doc)
+        return self.answer(uid)
 
     # -- reading ----------------------------------------------------------------------
     def _await(self, uid: str, until: float) -> tuple[int, dict]:
         """A duplicate of an order still in flight waits for it, up to its own budget."""
         while True:
             order = self.store.get(uid)
-            if order is None or order.final or self.clock() + POLL_SECONDS > until:
+            if order is None or order.final or time.monotonic() + POLL_SECONDS > until:
                 break
             time.sleep(POLL_SECONDS)
         return self.answer(uid)
 
     def answer(self, uid: str) -> tuple[int, dict]:
+        """(200, the record) once final and durable; (202, the record as pending) before."""
         order = self.store.get(uid)
         if order is None:
             raise NotFound(uid)
-        return (200 if order.final else 202), records.view(order.doc)
+        if order.final and self.store.durability.confirm(self.store.redis):
+            return 200, records.view(order.doc)
+        view = records.view(order.doc)
+        if order.final:  # not yet confirmed durable: not answered as final
+            view.update(status="pending", errors=[], completed_at=None)
+            view["order_details"] = {k: v for k, v in view["order_details"].items() if k != "pos_order_id"}
+        return 202, view
 
-    def advance(self, uid: str):
-        """The worker's move on an order (see Placement.advance)."""
-        return self.placement.advance(uid, self.validate_record)
+    # -- the workers' and on-call's moves -----------------------------------------------
+    def advance(self, uid: str) -> str:
+        """A worker's move on an order (moves.Mover.move_order)."""
+        return self.mover.move_order(uid)
 
+    def reconcile(self, uid: str) -> str:
+        return self.mover.reconcile(uid)
 
-def _menu_unavailable(request: dict) -> dict:
-    return {"code": "menu_unavailable",
-            "message": f"no menu for {request.get('location_id')!r} is cached and the POS cannot be reached",
-            "field": "location_id"}
+    def redrive(self, uid: str, by: str = "cli") -> tuple[bool, str]:
+        """Make an open order's next move due now and send it to a worker. One move in flight at
+        most: a redrive while one is in flight, or a second redrive, starts nothing more."""
+        moved, why = self.store.redrive(uid, by)
+        if moved:
+            self.store.mark_queued("o", uid)
+            self.tasks.place_order(uid)
+        return moved, why
+
+    def replay_callback(self, uid: str, by: str = "cli") -> tuple[bool, str]:
+        replayed, why = self.store.replay_callback(uid, by)
+        if replayed:
+            self.store.mark_queued("c", uid)
+            self.tasks.deliver_callback(uid)
+        return replayed, why

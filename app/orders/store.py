@@ -1,88 +1,52 @@
-"""Order records in Redis: atomic creation, transitions, leases, indexes, retention.
+"""Order records in Redis, behind one interface: every write is a script of scripts.py.
 
-Keys (all expire after the retention period):
-  order:{uid}            hash  status, fp, doc (the record as JSON), deadline, created,
-                               handed_off, attempts, next_at, callback (JSON)
-  order:{uid}:history    list  one JSON entry per transition
-  order:{uid}:lease      str   the token of whoever may call the POS for this order now
-  orders:open            zset  uid -> created, for orders not yet final (the sweep's list)
-  orders:by_time         zset  uid -> created, every order (recent list, retention)
-  orders:loc:{location}  zset  uid -> created (the recovery list)
-  callbacks:dead         zset  uid -> time a callback was given up on (replayable)
-  callbacks:pending      zset  uid -> when a callback owed and not yet settled is overdue (the sweep re-sends)
+Keys (records and histories expire after the retention period):
+  order:{uid}            hash  status, fp, doc (the record as JSON), deadline and created (ms),
+                               handed, validated, calls, o_claim/o_until (the move in flight),
+                               cb, cb_attempts, cb_result, c_claim/c_until (its callback),
+                               rc, rc_calls, r_claim/r_until (its reconciliation)
+  order:{uid}:history    list  one JSON entry per event
+  schedule               zset  "o:{uid}" | "c:{uid}" | "r:{uid}" -> ms when that move is due
+  schedule:queued        zset  member -> ms its task was sent (the sweep does not send it twice)
+  orders:open            zset  uid -> created (s), orders not yet final
+  orders:by_time         zset  uid -> created (s), every order (recent list, retention)
+  orders:loc:{location}  zset  uid -> created (s) (the recovery list)
+  orders:reconcile       zset  uid -> errored (s): pos_outcome_unknown, still looked up
+  orders:reconcile:found zset  uid -> found (s): the POS had it after all (on-call's list)
+  callbacks:dead         zset  uid -> given up (s), kept for replay
   stats:orders           hash  "endpoint|status|path" -> count of final orders
 
-Every write that changes an order's status is one Lua script: a final status never changes.
+Request ids are 1-128 characters of A-Z a-z 0-9 . _ ~ - (schemas), so `order:{uid}` can never
+name another order's key.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
 
 from app import jsonio
+from app.orders import scripts
+from app.orders.durability import Durability
+from app.orders.lifecycle import FINAL
 
-FINAL = ("placed", "errored", "rejected", "cancelled")
+log = logging.getLogger(__name__)
 OPEN_KEY, ALL_KEY, DEAD_KEY, STATS_KEY = "orders:open", "orders:by_time", "callbacks:dead", "stats:orders"
-PENDING_CALLBACKS_KEY = "callbacks:pending"
+SCHEDULE_KEY, QUEUED_KEY = "schedule", "schedule:queued"
+RECONCILE_KEY, FOUND_KEY = "orders:reconcile", "orders:reconcile:found"
+CORRUPT_KEY = "stats:corrupt_records"
+ORDER_FIELDS = scripts.FIELDS
 
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {0, redis.call('HGET', KEYS[1], 'fp'), redis.call('HGET', KEYS[1], 'status')}
-end
-redis.call('HSET', KEYS[1], 'status', ARGV[3], 'fp', ARGV[1], 'doc', ARGV[2], 'deadline', ARGV[4],
-           'created', ARGV[5], 'handed_off', '0', 'attempts', '0', 'next_at', '0')
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('RPUSH', KEYS[2], ARGV[7])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[8])
-redis.call('ZADD', KEYS[4], ARGV[5], ARGV[8])
-redis.call('ZADD', KEYS[5], ARGV[5], ARGV[8])
-return {1, ARGV[1], ARGV[3]}
-"""
 
-# KEYS: order, history, open, stats, pending callbacks; ARGV: to, doc, history entry, uid, final?, endpoint,
-# from-list, when a callback owed by a handed-off order is overdue ('' for none)
-_TRANSITION = """
-local current = redis.call('HGET', KEYS[1], 'status')
-if not current then return {-1, ''} end
-if current == 'placed' or current == 'errored' or current == 'rejected' or current == 'cancelled' then
-  return {0, current}
-end
-if ARGV[7] ~= '' and not string.find(',' .. ARGV[7] .. ',', ',' .. current .. ',', 1, true) then
-  return {0, current}
-end
-local handed = redis.call('HGET', KEYS[1], 'handed_off')
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'doc', ARGV[2])
-redis.call('RPUSH', KEYS[2], ARGV[3])
-if ARGV[5] == '1' then
-  local path = 'inline'
-  if handed == '1' then path = 'worker' end
-  redis.call('ZREM', KEYS[3], ARGV[4])
-  redis.call('HINCRBY', KEYS[4], ARGV[6] .. '|' .. ARGV[1] .. '|' .. path, 1)
-  if handed == '1' and ARGV[8] ~= '' then redis.call('ZADD', KEYS[5], ARGV[8], ARGV[4]) end
-end
-return {1, current, handed}
-"""
+def _key(uid: str) -> str:
+    return f"order:{uid}"
 
-# KEYS: order, history; ARGV: next_at, entry. Marks an open order as answered with 202.
-_HANDOFF = """
-local current = redis.call('HGET', KEYS[1], 'status')
-if not current then return {-1, ''} end
-if current == 'placed' or current == 'errored' or current == 'rejected' or current == 'cancelled' then
-  return {0, current}
-end
-redis.call('HSET', KEYS[1], 'handed_off', '1', 'next_at', ARGV[1])
-redis.call('RPUSH', KEYS[2], ARGV[2])
-return {1, current}
-"""
 
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+def location_key(location_id: str) -> str:
+    return f"orders:loc:{location_id}"
 
 
 @dataclass
@@ -91,12 +55,15 @@ class Order:
     status: str
     doc: dict
     fp: str
-    deadline: float
+    deadline: float  # Unix seconds, on Redis's clock
     created: float
     handed_off: bool
-    attempts: int
-    next_at: float
-    callback: dict | None
+    validated: bool
+    calls: int
+    callback: str = ""
+    callback_attempts: int = 0
+    reconcile: str = ""
+    callback_by: str = ""
 
     @property
     def final(self) -> bool:
@@ -107,196 +74,195 @@ class Order:
         return "worker" if self.handed_off else "inline"
 
 
-ORDER_FIELDS = ("status", "doc", "fp", "deadline", "created", "handed_off", "attempts", "next_at", "callback")
+@dataclass(frozen=True)
+class Created:
+    created: bool
+    fp: str
+    status: str
+    now: float
+    menu: bytes | None
+    deadline: float
 
 
-def _order(uid: str, values: list) -> Order | None:
-    """An Order from the HMGET of ORDER_FIELDS; None when there is no such order."""
-    if values[0] is None or values[1] is None:
-        return None
-    raw = dict(zip(ORDER_FIELDS, (_text(v) for v in values), strict=True))
-    return Order(uid=uid, status=raw["status"], doc=jsonio.loads(raw["doc"]), fp=raw["fp"],
-                 deadline=float(raw["deadline"] or 0), created=float(raw["created"] or 0),
-                 handed_off=raw["handed_off"] == "1", attempts=int(raw["attempts"] or 0),
-                 next_at=float(raw["next_at"] or 0),
-                 callback=jsonio.loads(raw["callback"]) if raw["callback"] else None)
+@dataclass(frozen=True)
+class Claim:
+    """A claimed move (`ok`), or why there is none: missing, settled, busy, not_due."""
+
+    ok: bool
+    reason: str
+    now: float
+    until: float = 0.0
+    token: str = ""
+    order: Order | None = None
 
 
-# _CREATE, then one more key read (the location's menu), in one round trip: the key is the last.
-_CREATE_AND_GET = "local function create()\n" + _CREATE + "end\n" + """
-local created = create()
-return {created, redis.call('GET', KEYS[#KEYS])}
-"""
-
-# _TRANSITION, then the lease taken and the order read as it then is, in one round trip (a
-# submit that passed validation goes straight to the POS). The lease key is the last key, its
-# token and milliseconds the last two arguments.
-_TRANSITION_AND_LEASE = "local function transition()\n" + _TRANSITION + "end\n" + """
-local moved = transition()
-local leased = redis.call('SET', KEYS[#KEYS], ARGV[#ARGV - 1], 'NX', 'PX', ARGV[#ARGV])
-return {moved, leased and 1 or 0, redis.call('HMGET', KEYS[1], FIELDS)}
-""".replace("FIELDS", ", ".join(f"'{name}'" for name in ORDER_FIELDS))
-
-
-def fingerprint(request: dict) -> str:
-    """Two submits are "the same payload" when their loaded bodies are equal."""
-    ignored = ("received_at", "completed_at")
-    body = {k: v for k, v in request.items() if k not in ignored}
-    return hashlib.sha256(jsonio.canonical(body).encode()).hexdigest()
-
-
-def _key(uid: str) -> str:
-    return f"order:{uid}"
-
-
-def history_entry(status: str, by: str, note: str = "", at: float | None = None) -> str:
-    entry = {"at": round(at or time.time(), 3), "status": status, "by": by}
-    if note:
-        entry["note"] = note
-    return jsonio.dumps(entry)
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class OrderStore:
-    def __init__(self, redis, retention_days: int = 30):
+    def __init__(self, redis, retention_days: int = 30, durability: Durability | None = None, clock=None):
         self.redis = redis
         self.retention = int(retention_days * 86400)
-        self._create = redis.register_script(_CREATE)
-        self._transition = redis.register_script(_TRANSITION)
-        self._transition_and_lease = redis.register_script(_TRANSITION_AND_LEASE)
-        self._create_and_get = redis.register_script(_CREATE_AND_GET)
-        self._handoff = redis.register_script(_HANDOFF)
-        self._release = redis.register_script(_RELEASE)
+        self.durability = durability or Durability()
+        self.clock = clock  # tests only: otherwise every script reads Redis's TIME
+        self._scripts = {name: redis.register_script(getattr(scripts, name))
+                         for name in ("CREATE", "CLAIM", "SETTLE", "SETTLE_CALLBACK", "SETTLE_RECONCILE",
+                                      "DISPATCH", "QUEUED", "REDRIVE", "REPLAY", "NOTE")}
 
-    # -- writes ---------------------------------------------------------------------
-    def create(self, uid: str, fp: str, doc: dict, deadline: float, by: str,
-               now: float | None = None) -> tuple[bool, str, str]:
-        """Record a new, open order. Returns (created, fingerprint, status) of the stored one."""
-        keys, args = self._create_call(uid, fp, doc, deadline, by, now or time.time())
-        created, stored_fp, stored_status = self._create(keys=keys, args=args)
-        return bool(created), _text(stored_fp), _text(stored_status)
+    def _now_arg(self) -> str:
+        return "" if self.clock is None else str(int(self.clock() * 1000))
 
-    def create_and_get(self, uid: str, fp: str, doc: dict, deadline: float, by: str, now: float,
-                       key: str) -> tuple[bool, str, str, bytes | None]:
-        """create(), and the value of `key` (a menu) read in the same round trip."""
-        keys, args = self._create_call(uid, fp, doc, deadline, by, now)
-        (created, stored_fp, stored_status), value = self._create_and_get(keys=[*keys, key], args=args)
-        return bool(created), _text(stored_fp), _text(stored_status), value or None
+    def _run(self, name: str, keys: list, args: list, client=None):
+        return self._scripts[name](keys=keys, args=[self._now_arg(), *args], client=client)
 
-    def _create_call(self, uid, fp, doc, deadline, by, now) -> tuple[list, list]:
-        status = doc["status"]
-        return ([_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, f"orders:loc:{doc.get('location_id')}"],
-                [fp, jsonio.dumps(doc), status, deadline, now, self.retention,
-                 history_entry(status, by, "received", now), uid])
+    def _order(self, uid: str, values: list) -> Order | None:
+        """An Order from the HMGET of ORDER_FIELDS; None when there is none, or it cannot be read
+        (counted and logged: one bad record never stops a reader)."""
+        raw = dict(zip(ORDER_FIELDS, (_text(v) for v in values), strict=True))
+        if not raw["status"] or not raw["doc"]:
+            return None
+        try:
+            return Order(uid=uid, status=raw["status"], doc=jsonio.loads(raw["doc"]), fp=raw["fp"],
+                         deadline=float(raw["deadline"] or 0) / 1000, created=float(raw["created"] or 0) / 1000,
+                         handed_off=raw["handed"] == "1", validated=raw["validated"] == "1",
+                         calls=int(raw["calls"] or 0), callback=raw["cb"],
+                         callback_attempts=int(raw["cb_attempts"] or 0), reconcile=raw["rc"],
+                         callback_by=raw["cb_by"])
+        except (ValueError, TypeError) as exc:
+            log.error("unreadable order record skipped", extra={"request_uid": uid, "error": type(exc).__name__})
+            with contextlib.suppress(Exception):  # counting it must not stop the reader either
+                self.redis.incr(CORRUPT_KEY)
+            return None
 
-    def transition(self, uid: str, doc: dict, by: str, note: str = "",
-                   only_from: tuple[str, ...] = (), endpoint: str = "submit",
-                   callback_due: float | None = None) -> tuple[bool, str, bool]:
-        """Move a not-yet-final order to doc['status'].
-
-        Returns (applied, previous status, handed_off). Never changes a final order. With
-        `callback_due`, a handed-off order made final owes a callback, listed in the same write.
-        """
-        keys, args = self._transition_call(uid, doc, by, note, only_from, endpoint, callback_due)
-        result = self._transition(keys=keys, args=args)
-        applied = int(result[0]) == 1
-        handed = applied and len(result) > 2 and _text(result[2]) == "1"
-        return applied, _text(result[1]), handed
-
-    @staticmethod
-    def _transition_call(uid, doc, by, note, only_from, endpoint, callback_due) -> tuple[list, list]:
-        status = doc["status"]
-        return ([_key(uid), f"{_key(uid)}:history", OPEN_KEY, STATS_KEY, PENDING_CALLBACKS_KEY],
-                [status, jsonio.dumps(doc), history_entry(status, by, note), uid,
-                 "1" if status in FINAL else "0", endpoint,
-                 ",".join(only_from), "" if callback_due is None else callback_due])
-
-    def transition_and_acquire(self, uid: str, doc: dict, by: str, note: str, only_from: tuple[str, ...],
-                               seconds: float) -> tuple[str | None, Order | None]:
-        """transition(), then acquire_and_get(), in one atomic round trip."""
+    # -- creating ---------------------------------------------------------------------
+    def create(self, uid: str, fp: str, doc: dict, ttl_deadline: float | None, max_async: float,
+               by: str, claim_seconds: float, menu_key: str) -> tuple[Created, str]:
+        """Record a new open order, claimed by its creator for `claim_seconds`, and read the
+        location's menu in the same round trip. Returns what is stored, and the claim token."""
         token = secrets.token_hex(8)
-        keys, args = self._transition_call(uid, doc, by, note, only_from, "submit", None)
-        _, leased, values = self._transition_and_lease(keys=[*keys, f"{_key(uid)}:lease"],
-                                                       args=[*args, token, int(seconds * 1000)])
-        return (token if int(leased) == 1 else None), _order(uid, values)
+        location = doc.get("location_id") or ""
+        result = self._run("CREATE", [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location),
+                                      SCHEDULE_KEY, menu_key],
+                           [fp, jsonio.dumps(doc), "" if ttl_deadline is None else int(ttl_deadline * 1000),
+                            int(max_async * 1000), self.retention, uid, by, token, int(claim_seconds * 1000)])
+        created, stored_fp, status, now, menu, deadline = result
+        return Created(bool(created), _text(stored_fp), _text(status), int(now) / 1000, menu or None,
+                       int(deadline) / 1000), token
 
-    def hand_off(self, uid: str, next_at: float, by: str) -> bool:
-        """Mark the order as answered with 202; False if it became final first."""
-        result = self._handoff(keys=[_key(uid), f"{_key(uid)}:history"],
-                               args=[next_at, history_entry("pending", by, "handed to a worker")])
+    # -- moves ------------------------------------------------------------------------
+    def claim(self, kind: str, uid: str, seconds: float) -> Claim:
+        """Claim the due move of `kind` ('o' order, 'c' callback, 'r' reconcile) for `seconds`."""
+        token = secrets.token_hex(8)
+        result = self._run("CLAIM", [_key(uid), SCHEDULE_KEY, QUEUED_KEY], [kind, uid, token, int(seconds * 1000)])
+        ok, reason, now = int(result[0]) == 1, _text(result[1]), int(result[2]) / 1000
+        if not ok:
+            return Claim(False, reason, now, until=(int(result[3]) / 1000) if len(result) > 3 else 0.0)
+        return Claim(True, reason, now, until=int(result[3]) / 1000, token=token, order=self._order(uid, result[4]))
+
+    def _settle(self, uid: str, token: str, by: str, note: str, what: str, *extra, durable: bool = False):
+        keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, OPEN_KEY, STATS_KEY, RECONCILE_KEY]
+        args = [uid, token, by, note, what, *extra]
+        if not durable or not self.durability.waits:
+            return self._run("SETTLE", keys, args), True
+        pipe = self.redis.pipeline(transaction=False)
+        self._run("SETTLE", keys, args, client=pipe)
+        self.durability.after(pipe)
+        results = pipe.execute()
+        return results[0], self.durability.acknowledged(results)
+
+    def finish(self, uid: str, token: str, doc: dict, by: str, note: str, endpoint: str = "submit",
+               reconcile_in: float | None = None) -> tuple[bool, str, str, bool]:
+        """Make an open order final (doc['status']); a handed-off order with a callback_url owes
+        its callback from this write on. Returns (applied, previous status or why not, path,
+        acknowledged: durable, so it may be answered)."""
+        result, acked = self._settle(uid, token, by, note, "final", doc["status"], jsonio.dumps(doc), endpoint,
+                                     "1" if doc.get("callback_url") else "0", "0" if reconcile_in is None else "1",
+                                     int((reconcile_in or 0) * 1000), durable=True)
+        applied = int(result[0]) == 1
+        return applied, _text(result[1]), _text(result[2]) if applied else "", acked
+
+    def retry(self, uid: str, token: str, by: str, note: str, delay: float, latest: float | None = None) -> float:
+        """Plan the order's next move `delay` seconds from now (never after `latest`); 0.0 if the
+        claim was lost or the order is final. Returns when it is due."""
+        result, _ = self._settle(uid, token, by, note, "retry", int(delay * 1000),
+                                 "" if latest is None else int(latest * 1000))
+        return int(result[2]) / 1000 if int(result[0]) == 1 else 0.0
+
+    def mark_validated(self, uid: str, token: str, by: str) -> bool:
+        result, _ = self._settle(uid, token, by, "validated", "validated")
         return int(result[0]) == 1
 
-    def note(self, uid: str, by: str, note: str, **fields) -> None:
-        """Record an event that is not a transition (an attempt, a scheduled retry)."""
-        pipe = self.redis.pipeline(transaction=True)
-        if fields:
-            pipe.hset(_key(uid), mapping={k: v if isinstance(v, (int, float, str)) else jsonio.dumps(v)
-                                           for k, v in fields.items()})
-        pipe.rpush(f"{_key(uid)}:history", history_entry(self._status(uid), by, note))
-        pipe.execute()
+    def hand_off(self, uid: str, token: str, by: str, note: str = "handed to a worker") -> bool:
+        """Answered 202: the order's next move is due now, for a worker; False if it went final."""
+        result, _ = self._settle(uid, token, by, note, "handoff", 0)
+        return int(result[0]) == 1
 
-    def count_attempt(self, uid: str) -> int:
-        return int(self.redis.hincrby(_key(uid), "attempts", 1))
+    def settle_callback(self, uid: str, token: str, outcome: str, delay: float, result_text: str) -> bool:
+        result = self._run("SETTLE_CALLBACK", [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, DEAD_KEY],
+                           [uid, token, outcome, int(delay * 1000), result_text])
+        return int(result[0]) == 1
 
-    def set_callback(self, uid: str, state: dict, dead: bool | None = None, due: float | None = None) -> None:
-        """Record a delivery's outcome; `due`: when the retry is overdue (else the callback is settled)."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(_key(uid), "callback", jsonio.dumps(state))
-        if dead is True:
-            pipe.zadd(DEAD_KEY, {uid: time.time()})
-        elif dead is False:
-            pipe.zrem(DEAD_KEY, uid)
-        if due is None:
-            pipe.zrem(PENDING_CALLBACKS_KEY, uid)
-        else:
-            pipe.zadd(PENDING_CALLBACKS_KEY, {uid: due})
-        pipe.execute()
+    def settle_reconcile(self, uid: str, token: str, outcome: str, delay: float = 0.0,
+                         pos_order_id: str = "") -> bool:
+        result = self._run("SETTLE_RECONCILE", [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, RECONCILE_KEY,
+                                                FOUND_KEY], [uid, token, outcome, int(delay * 1000), pos_order_id])
+        return int(result[0]) == 1
 
-    def due_callbacks(self, now: float, until: float, limit: int = 1000) -> list[str]:
-        """Owed callbacks overdue at `now` (their task was lost); each is pushed back to `until`."""
-        uids = [_text(u) for u in self.redis.zrangebyscore(PENDING_CALLBACKS_KEY, "-inf", now, start=0, num=limit)]
-        if uids:
-            self.redis.zadd(PENDING_CALLBACKS_KEY, dict.fromkeys(uids, until), xx=True)
-        return uids
+    def dispatch(self, limit: int, grace: float) -> list[tuple[str, str]]:
+        """Due moves whose task was not sent within `grace`: (kind, uid), each marked as sent."""
+        _, members = self._run("DISPATCH", [SCHEDULE_KEY, QUEUED_KEY], [limit, int(grace * 1000)])
+        return [tuple(_text(m).split(":", 1)) for m in members]
 
-    # -- leases ---------------------------------------------------------------------
-    def acquire(self, uid: str, seconds: float) -> str | None:
-        token = secrets.token_hex(8)
-        if self.redis.set(f"{_key(uid)}:lease", token, nx=True, px=int(seconds * 1000)):
-            return token
-        return None
+    def mark_queued(self, kind: str, uid: str) -> None:
+        self._run("QUEUED", [QUEUED_KEY], [f"{kind}:{uid}"])
 
-    def release(self, uid: str, token: str) -> None:
-        self._release(keys=[f"{_key(uid)}:lease"], args=[token])
+    def redrive(self, uid: str, by: str) -> tuple[bool, str]:
+        result = self._run("REDRIVE", [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY], [uid, by])
+        return int(result[0]) == 1, _text(result[1])
 
-    def lease_left(self, uid: str) -> float:
-        left = self.redis.pttl(f"{_key(uid)}:lease")
-        return max(left, 0) / 1000.0
+    def replay_callback(self, uid: str, by: str) -> tuple[bool, str]:
+        result = self._run("REPLAY", [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, DEAD_KEY], [uid, by])
+        return int(result[0]) == 1, _text(result[1])
 
-    # -- reads ----------------------------------------------------------------------
-    def _status(self, uid: str) -> str:
-        return _text(self.redis.hget(_key(uid), "status")) or "unknown"
+    def note(self, uid: str, by: str, note: str) -> None:
+        """A history entry on an existing order (an attempt's detail); creates nothing."""
+        self._run("NOTE", [_key(uid), f"{_key(uid)}:history"], [by, note])
 
-    def acquire_and_get(self, uid: str, seconds: float) -> tuple[str | None, Order | None]:
-        """acquire() and the order as it is once the lease is taken, in one round trip."""
-        token = secrets.token_hex(8)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(f"{_key(uid)}:lease", token, nx=True, px=int(seconds * 1000))
-        pipe.hmget(_key(uid), ORDER_FIELDS)
-        acquired, values = pipe.execute()
-        return (token if acquired else None), _order(uid, values)
-
-    @staticmethod
-    def as_created(uid: str, fp: str, doc: dict, deadline: float, now: float) -> Order:
-        """The order exactly as get() reads it right after create() recorded it (no round trip)."""
-        return Order(uid=uid, status=doc["status"], doc=jsonio.loads(jsonio.dumps(doc)), fp=fp,
-                     deadline=float(deadline), created=float(now), handed_off=False, attempts=0, next_at=0.0,
-                     callback=None)
+    # -- reads ------------------------------------------------------------------------
+    def now(self) -> float:
+        """Redis's clock (the one every decision is made on), in Unix seconds."""
+        if self.clock is not None:
+            return self.clock()
+        seconds, micros = self.redis.time()
+        return seconds + micros / 1e6
 
     def get(self, uid: str) -> Order | None:
-        return _order(uid, self.redis.hmget(_key(uid), ORDER_FIELDS))
+        return self._order(uid, self.redis.hmget(_key(uid), ORDER_FIELDS))
+
+    def get_many(self, uids: list[str]) -> list[Order | None]:
+        pipe = self.redis.pipeline(transaction=False)
+        for uid in uids:
+            pipe.hmget(_key(uid), ORDER_FIELDS)
+        return [self._order(uid, values) for uid, values in zip(uids, pipe.execute(), strict=True)]
+
+    def field(self, uid: str, name: str) -> str:
+        return _text(self.redis.hget(_key(uid), name))
 
     def history(self, uid: str) -> list[dict]:
-        return [jsonio.loads(entry) for entry in self.redis.lrange(f"{_key(uid)}:history", 0, -1)]
+        out = []
+        for entry in self.redis.lrange(f"{_key(uid)}:history", 0, -1):
+            try:
+                out.append(jsonio.loads(entry))
+            except ValueError:
+                out.append({"note": "unreadable history entry"})
+        return out
+
+    def next_move(self, uid: str, kind: str = "o") -> float | None:
+        score = self.redis.zscore(SCHEDULE_KEY, f"{kind}:{uid}")
+        return None if score is None else float(score) / 1000
 
     def open_orders(self, limit: int = 1000) -> list[tuple[str, float]]:
         return [(_text(u), s) for u, s in self.redis.zrange(OPEN_KEY, 0, limit - 1, withscores=True)]
@@ -304,7 +270,7 @@ class OrderStore:
     def recent(self, since: float = 0, limit: int = 100, location_id: str | None = None,
                newest_first: bool = False) -> list[str]:
         """Orders created at `since` or later (at one location), oldest first unless `newest_first`."""
-        key = f"orders:loc:{location_id}" if location_id else ALL_KEY
+        key = location_key(location_id) if location_id else ALL_KEY
         if newest_first:
             return [_text(u) for u in self.redis.zrevrangebyscore(key, "+inf", since, start=0, num=limit)]
         return [_text(u) for u in self.redis.zrangebyscore(key, since, "+inf", start=0, num=limit)]
@@ -318,12 +284,36 @@ class OrderStore:
     def dead_callbacks(self, limit: int = 100) -> list[tuple[str, float]]:
         return [(_text(u), s) for u, s in self.redis.zrange(DEAD_KEY, 0, limit - 1, withscores=True)]
 
+    def reconcile_list(self, limit: int = 100) -> list[tuple[str, str, float]]:
+        """(uid, 'open' | 'found', since): errored with pos_outcome_unknown and still looked up,
+        or found at the POS after all."""
+        rows = [(_text(u), "found", s) for u, s in self.redis.zrange(FOUND_KEY, 0, limit - 1, withscores=True)]
+        rows += [(_text(u), "open", s) for u, s in self.redis.zrange(RECONCILE_KEY, 0, limit - 1, withscores=True)]
+        return rows[:limit]
+
+    def reconcile_counts(self) -> dict[str, int]:
+        return {"open": int(self.redis.zcard(RECONCILE_KEY)), "found": int(self.redis.zcard(FOUND_KEY))}
+
+    def corrupt_count(self) -> int:
+        return int(self.redis.get(CORRUPT_KEY) or 0)
+
     def stats(self) -> dict[str, int]:
         return {_text(k): int(v) for k, v in self.redis.hgetall(STATS_KEY).items()}
 
     def oldest_open_age(self, now: float | None = None) -> float:
         oldest = self.redis.zrange(OPEN_KEY, 0, 0, withscores=True)
-        return max(0.0, (now or time.time()) - oldest[0][1]) if oldest else 0.0
+        return max(0.0, (now or self.now()) - oldest[0][1]) if oldest else 0.0
+
+    def overdue_orders(self, grace: float, limit: int = 1000) -> list[str]:
+        """Open orders whose next move is due for more than `grace` seconds: nobody took them."""
+        cutoff = (self.now() - grace) * 1000
+        members = self.redis.zrangebyscore(SCHEDULE_KEY, "-inf", cutoff, start=0, num=limit)
+        return [_text(m)[2:] for m in members if _text(m).startswith("o:")]
+
+    def overdue_open(self, now: float | None = None) -> float:
+        """Seconds the most overdue order move is past due (0 when none is)."""
+        first = self.redis.zrange(SCHEDULE_KEY, 0, 0, withscores=True)
+        return max(0.0, (now or self.now()) - first[0][1] / 1000) if first else 0.0
 
     def trim(self, now: float | None = None) -> int:
         """Drop index entries older than the retention (the records expire by themselves)."""
@@ -331,14 +321,9 @@ class OrderStore:
         removed = self.redis.zremrangebyscore(ALL_KEY, "-inf", cutoff)
         for key in self.redis.scan_iter(match="orders:loc:*", count=500):
             removed += self.redis.zremrangebyscore(key, "-inf", cutoff)
-        self.redis.zremrangebyscore(DEAD_KEY, "-inf", cutoff)
+        for key in (DEAD_KEY, FOUND_KEY, RECONCILE_KEY):
+            self.redis.zremrangebyscore(key, "-inf", cutoff)
         for uid, _ in self.open_orders():
             if not self.redis.exists(_key(uid)):
                 self.redis.zrem(OPEN_KEY, uid)
         return int(removed)
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,12 +1,20 @@
 """The interface every POS adapter implements, and the outcomes it maps answers to.
 
-A new vendor's API fits beside rest.py without touching the API layer or the workers.
+The engine hands an adapter the order's record (the request as PAR sent it, with its totals)
+and the order's deadline; the adapter builds its vendor's wire body itself. A menu comes back
+in the service's own shape (`Menu` below), whatever the vendor's. A new vendor's adapter fits
+beside rest.py (app/pos/__init__.py chooses one from POS_ADAPTER) without touching the API
+layer, the engine or the workers; tests/unit/app/pos/test_contract.py holds every adapter to
+this contract.
+
+Every call is bounded as a whole by its `timeout` (seconds): no call outlives the time its
+caller has left.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 
 @dataclass(frozen=True)
@@ -28,29 +36,55 @@ class InProgress:
 
 
 @dataclass(frozen=True)
+class Expired:
+    """The POS refused to create the order after its `not_after`: none exists, none ever will."""
+
+
+@dataclass(frozen=True)
 class Transient:
-    """429, 5xx, a reset or a timeout: the order may or may not exist at the POS."""
+    """429, 5xx, a reset or a timeout: the order may or may not exist at the POS
+    (`ambiguous` False: the call never reached it, e.g. the connection was refused)."""
 
     reason: str
     ambiguous: bool = True
 
 
-Outcome = Placed | Refused | InProgress | Transient
+Outcome = Placed | Refused | InProgress | Expired | Transient
 
 
 class PosUnavailable(Exception):
-    """A read (location, menu, lookup) could not be answered."""
+    """A read (menu, lookup) could not be answered."""
 
 
 class LocationUnknown(Exception):
     pass
 
 
+class MenuItem(TypedDict, total=False):
+    id: str
+    name: str
+    item_type: str  # Item, Modifier, Discount, Combo, Promotion, Memo
+    price: int  # minor units
+    available: bool
+    modifier_groups: list[dict]  # {"id", "name", "min", "max", "modifier_ids": [...]}
+
+
+class Menu(TypedDict, total=False):
+    """A location and its menu as the engine reads them (app/orders/rules.py)."""
+
+    location_id: str
+    location: dict  # at least accepting_orders (bool) and tax_rate (decimal string)
+    updated_at: str | None
+    items: dict[str, MenuItem]
+
+
 class PosAdapter(Protocol):
-    def get_location(self, location_id: str) -> dict: ...
+    def get_menu(self, location_id: str, timeout: float | None = None) -> Menu:
+        """The location and its menu; LocationUnknown, or PosUnavailable."""
 
-    def get_menu(self, location_id: str) -> dict: ...
+    def place_order(self, order: dict, not_after: float, timeout: float) -> Outcome:
+        """Create the order (its record) under its request_uid as the idempotency key, never
+        after `not_after` (Unix seconds)."""
 
-    def place_order(self, key: str, body: dict, timeout: float | None = None) -> Outcome: ...
-
-    def find_order(self, external_id: str) -> Placed | None: ...
+    def find_order(self, external_id: str, timeout: float | None = None) -> Placed | None:
+        """The order created under this request_uid, None if the POS has none; PosUnavailable."""

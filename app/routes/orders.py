@@ -57,15 +57,16 @@ def read_order(expected_type: str) -> dict:
 @bp.post("/posnext/order/validate")
 @bp.post("/posnext/orders/validate")
 def validate():
+    arrived = time.monotonic()
     require_jwt()
     order = read_order("validate-order")
-    return signed_response(_services().service.validate(order))
+    return signed_response(_services().service.validate(order, arrived))
 
 
 @bp.post("/posnext/order/submit")
 @bp.post("/posnext/orders/submit")
 def submit():
-    arrived = time.time()
+    arrived = time.monotonic()
     require_jwt()
     order = read_order("place-order")
     try:

@@ -36,7 +36,7 @@ class Live:
         self.pos_url = f"http://127.0.0.1:{self.pos_port}"
         self.base_url = f"http://127.0.0.1:{self.web_port}"
         self.env = live_env(self.redis_server.url, PORT=self.web_port, POSSIM_PORT=self.pos_port,
-                            POS_BASE_URL=self.pos_url, BEAT_SCHEDULE_FILE=os.path.join(tmp_dir, "beat-schedule"),
+                            POS_BASE_URL=self.pos_url,
                             **overrides)
         self.stack = Stack(self.env, log_dir=os.path.join(tmp_dir, "logs"))
         self.redis = redis.Redis.from_url(self.redis_server.url)

@@ -11,8 +11,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app.menus import normalise
 from app.orders.rules import compute_totals
+from app.pos.rest import normalise_menu
 from tests.support.fakes import seeded_menu
 
 NOW = 1_795_456_800.0  # a fixed Unix time for the clocks of unit tests
@@ -34,7 +34,7 @@ class Clock:
 def menu(location_id: str = "loc-001", fetched_at: float = 0.0) -> dict:
     """The simulator's seeded menu for a location, as the menu cache holds it."""
     location, items = seeded_menu(location_id)
-    return normalise(location, items, fetched_at)
+    return dict(normalise_menu(location, items), fetched_at=fetched_at)
 
 
 def with_totals(order: dict, tax_rate: str = "0.0825") -> dict:

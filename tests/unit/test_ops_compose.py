@@ -109,5 +109,5 @@ def test_env_example_documents_every_process_variable(example):
     assert {"WORKER_CONCURRENCY", "WEB_CONCURRENCY", "FLOWER_PORT", "WORKER_METRICS_PORT"} <= read
     assert not read - set(example), f".env.example does not document {sorted(read - set(example))}"
     for name, default in (("WORKER_CONCURRENCY", "100"), ("WORKER_NAME", "1"), ("POSSIM_PORT", "9100"),
-                          ("BEAT_SCHEDULE_FILE", "var/celerybeat-schedule"), ("POSSIM_HOST", "127.0.0.1")):
+                          ("POSSIM_HOST", "127.0.0.1")):
         assert f"${{{name}:-{default}}}" in (ROOT / "Procfile").read_text() and example[name] == default

@@ -9,7 +9,8 @@ import pytest
 from app import jsonio, signing
 from app.callbacks import CallbackSender, Delivery, forbidden_address
 from app.orders import records
-from app.orders.store import OrderStore, fingerprint
+from app.orders.records import fingerprint
+from app.orders.store import OrderStore
 from app.settings import load_settings
 from bin.sample import sample_order
 from tests.conftest import BASE_ENV
@@ -66,29 +67,34 @@ def sender(redis_client, allow_private: bool):
 
 
 def final_order(store, url, status="placed", uid="ord-cb"):
+    """A handed-off order made final by a worker (so its callback is owed)."""
     request = sample_order(uid=uid, callback_url=url)
     request["order_details"]["loyalty"] = {"member": "L-1"}
-    store.create(uid, fingerprint(request), records.new_record(request, 1_795_456_800.0), 2e9, "web")
+    _, token = store.create(uid, fingerprint(request), records.new_record(request, 1_795_456_800.0), None, 900,
+                            "web", 0.0, "menu:none")
+    store.hand_off(uid, token, "web")
     if status != "pending":
+        claim = store.claim("o", uid, 5)
         doc = dict(store.get(uid).doc, status=status, completed_at="2026-11-23T18:00:01.000Z")
         doc["order_details"] = dict(doc["order_details"], pos_order_id="P-1")
-        store.transition(uid, doc, "worker", status)
+        store.finish(uid, claim.token, doc, "worker", status)
     return uid
 
 
 def test_a_private_callback_is_refused_without_calling(redis_client, server):
     send, _ = sender(redis_client, allow_private=False)
     uid = final_order(send.store, server.url + "/ok")
-    delivery = send.deliver(uid)
+    delivery = send.deliver(send.store.get(uid))
     assert (delivery.ok, delivery.permanent) == (False, True)
     assert delivery.reason.startswith("refused:")
     assert server.seen == []
+    assert send.move(uid) == "dead"  # refused for good: kept for replay, not retried
 
 
 def test_with_callback_allow_private_the_signed_body_is_posted(redis_client, server):
     send, settings = sender(redis_client, allow_private=True)
     uid = final_order(send.store, server.url + "/ok")
-    delivery = send.deliver(uid)
+    delivery = send.deliver(send.store.get(uid))
     assert delivery == Delivery(True, "HTTP 204")
     [seen] = server.seen
     assert (seen["method"], seen["path"]) == ("POST", "/ok")
@@ -97,14 +103,13 @@ def test_with_callback_allow_private_the_signed_body_is_posted(redis_client, ser
     assert body == jsonio.loads(jsonio.dumps(records.view(send.store.get(uid).doc)))
     assert body["status"] == "placed" and body["order_details"]["pos_order_id"] == "P-1"
     assert body["order_details"]["loyalty"] == {"member": "L-1"}
-    assert "validated" not in body
     assert signing.verify(settings.digest_key, body, seen["headers"]["x-pch-digest"])
 
 
 def test_a_failing_endpoint_is_not_delivered_and_not_permanent(redis_client, server):
     send, _ = sender(redis_client, allow_private=True)
     uid = final_order(send.store, server.url + "/broken")
-    delivery = send.deliver(uid)
+    delivery = send.deliver(send.store.get(uid))
     assert (delivery.ok, delivery.permanent, delivery.reason) == (False, False, "HTTP 500")
 
 
@@ -113,28 +118,28 @@ def test_an_unreachable_endpoint_is_a_transient_failure(redis_client):
 
     send, _ = sender(redis_client, allow_private=True)
     uid = final_order(send.store, f"http://127.0.0.1:{free_port()}/cb")
-    delivery = send.deliver(uid)
+    delivery = send.deliver(send.store.get(uid))
     assert (delivery.ok, delivery.permanent) == (False, False)
 
 
-def test_nothing_is_sent_for_an_open_order_or_without_a_url(redis_client, server):
+def test_nothing_is_owed_for_an_open_order(redis_client, server):
     send, _ = sender(redis_client, allow_private=True)
     open_uid = final_order(send.store, server.url + "/ok", status="pending", uid="ord-open")
-    assert send.deliver(open_uid) == Delivery(False, "order not final yet")
-    no_url = final_order(send.store, None, uid="ord-nourl")
-    assert send.deliver(no_url).ok is True
-    assert send.deliver("gone") == Delivery(False, "order expired", permanent=True)
+    assert send.move(open_uid) == "settled"
+    assert send.move("gone") == "missing"
     assert server.seen == []
 
 
-def test_record_keeps_given_up_callbacks_for_replay(redis_client, server):
-    send, _ = sender(redis_client, allow_private=True)
+def test_a_failing_callback_is_retried_on_the_schedule_then_kept_for_replay(redis_client, server):
+    send, settings = sender(redis_client, allow_private=True)
     uid = final_order(send.store, server.url + "/broken")
-    send.record(uid, Delivery(False, "HTTP 500"), 3, given_up=False)
-    assert send.store.get(uid).callback["state"] == "retrying" and send.store.dead_callbacks() == []
-    send.record(uid, Delivery(False, "HTTP 500"), 8, given_up=True)
-    assert send.store.get(uid).callback == {**send.store.get(uid).callback, "state": "failed", "attempts": 8}
+    outcomes = []
+    for _ in range(settings.callback_max_attempts):
+        redis_client.zadd("schedule", {f"c:{uid}": 0})  # due now (the test does not wait out the backoff)
+        outcomes.append(send.move(uid))
+    assert outcomes == ["retry"] * (settings.callback_max_attempts - 1) + ["dead"]
     assert [u for u, _ in send.store.dead_callbacks()] == [uid]
-    send.record(uid, Delivery(True, "HTTP 204"), 9, given_up=False)
-    assert send.store.get(uid).callback["state"] == "delivered" and send.store.dead_callbacks() == []
-    assert send.store.history(uid)[-1]["note"] == "callback delivered: HTTP 204"
+    assert send.store.get(uid).callback == "dead" and send.store.next_move(uid, "c") is None
+    assert len(server.seen) == settings.callback_max_attempts
+    assert send.store.replay_callback(uid, "cli") == (True, "placed")
+    assert send.store.dead_callbacks() == [] and send.store.get(uid).callback == "owed"

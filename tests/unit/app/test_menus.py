@@ -24,7 +24,7 @@ def cache(redis_client, pos, clock):
 
 def test_a_miss_fetches_from_the_pos_and_caches(cache, pos, redis_client):
     entry = cache.get("loc-001")
-    assert pos.calls == [("location", "loc-001"), ("menu", "loc-001")]
+    assert pos.calls == [("menu", "loc-001")]
     assert entry["location"]["tax_rate"] == "0.0825"
     assert entry["items"]["item-001"]["price"] == 899
     assert entry["fetched_at"] == NOW
@@ -41,12 +41,22 @@ def test_a_cached_menu_is_served_without_calling_the_pos(cache, pos, clock):
     assert pos.calls == []
 
 
-def test_a_menu_older_than_twice_the_refresh_is_refetched(cache, pos, clock):
+def test_a_stale_menu_is_served_as_it_is_and_left_to_beat_s_refresh(cache, pos, clock):
+    """No POS call on the request path for a menu that is merely old (issue 10, finding 8)."""
     cache.get("loc-001")
     clock.advance(601)
     pos.calls.clear()
-    assert cache.get("loc-001")["fetched_at"] == NOW + 601
-    assert pos.calls == [("location", "loc-001"), ("menu", "loc-001")]
+    entry = cache.get("loc-001")
+    assert entry["fetched_at"] == NOW and cache.public(entry)["stale"] is True
+    assert pos.calls == []
+
+
+def test_a_missing_menu_is_fetched_within_the_time_given(cache, pos):
+    cache.get("loc-001", timeout=0.25)
+    assert pos.timeouts == [0.25]
+    with pytest.raises(MenuUnavailable):
+        cache.get("loc-002", timeout=0.0)  # no time left: no call at all
+    assert pos.calls == [("menu", "loc-001")]
 
 
 def test_pos_down_with_a_cached_menu_serves_it_stale_with_its_age(cache, pos, clock):
@@ -106,8 +116,8 @@ def test_refresh_all_reports_each_location(cache, pos, clock):
     assert cache.refresh_all() == {"loc-001": "ok", "loc-003": "ok"}
     assert cache.cached("loc-001")["fetched_at"] == NOW + 30
     pos.down = True
-    assert cache.refresh_all() == {"loc-001": "ok", "loc-003": "ok"}  # served from the cache
-    assert cache.cached("loc-001")["fetched_at"] == NOW + 30
+    assert cache.refresh_all() == {"loc-001": "unavailable", "loc-003": "unavailable"}  # the truth
+    assert cache.cached("loc-001")["fetched_at"] == NOW + 30  # the cached menu is kept
 
 
 def test_the_public_menu_shows_money_in_major_units(cache, clock):

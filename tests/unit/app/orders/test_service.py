@@ -1,4 +1,4 @@
-"""The order service with FakePos: inline within the budget, else 202 and a worker task."""
+"""The orders service on fakeredis with a fake POS: validate, and submit's inline path."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.orders.service import Conflict, NotFound, wait_for_background
-from app.pos.base import Refused, Transient
+from app.orders.service import Conflict, NotFound
+from app.pos.base import InProgress, Refused, Transient
 from app.times import format_time
 from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
@@ -38,12 +38,11 @@ def service(services):
     gate = getattr(services.pos, "gate", None)
     if gate is not None:
         gate.set()
-    assert wait_for_background(10) == 0
 
 
 def submit(service, uid="ord-1", **overrides):
     request = SCHEMA.load(sample_order(uid=uid, **overrides))
-    return service.submit(request, time.time())
+    return service.submit(request, time.monotonic())
 
 
 def moves(pos):
@@ -56,10 +55,10 @@ def test_placed_inline_is_200(service, pos, tasks, services):
     assert body["status"] == "placed"
     assert body["order_details"]["pos_order_id"] == "P-000001"
     assert body["completed_at"] and body["errors"] == []
-    assert "validated" not in body
     assert moves(pos) == ["place"] and tasks.sent == []
     order = services.store.get("ord-1")
-    assert order.path == "inline" and order.doc["validated"] is True
+    assert order.path == "inline" and order.validated
+    assert services.store.next_move("ord-1") is None  # final: nothing left in the schedule
 
 
 def test_a_pos_refusal_is_rejected_with_the_pos_code(service, pos):
@@ -69,57 +68,57 @@ def test_a_pos_refusal_is_rejected_with_the_pos_code(service, pos):
     assert body["errors"] == [{"code": "location_closed", "message": "closed for a private event"}]
 
 
-def test_a_transient_failure_within_the_budget_is_retried_inline(service, pos, tasks):
-    pos.outcomes.append(Transient("HTTP 503"))
+@pytest.mark.parametrize("outcome", [Transient("HTTP 503"), InProgress(), Transient("timeout")])
+def test_a_transient_answer_hands_off_at_once_with_the_move_due_now(service, pos, tasks, services, outcome):
+    pos.outcomes.append(outcome)
+    before = services.store.now()
     status, body = submit(service)
-    assert (status, body["status"]) == (200, "placed")
-    assert moves(pos) == ["place", "lookup", "place"]
-    assert tasks.sent == []
+    assert (status, body["status"]) == (202, "pending")
+    assert moves(pos) == ["place"]  # one POS call inline, no retry loop
+    assert tasks.sent == [("place_order", "ord-1")]
+    order = services.store.get("ord-1")
+    assert order.handed_off and order.validated
+    assert services.store.next_move("ord-1") <= before + 1
 
 
 @pytest.mark.parametrize("pos", ["gated"], indirect=True)
-def test_an_overrun_answers_202_hands_off_and_enqueues(service, pos, tasks, services):
+def test_an_overrun_answers_202_within_the_budget_and_the_worker_finishes(service, pos, tasks, services):
+    started = time.monotonic()
     status, body = submit(service)
     assert (status, body["status"]) == (202, "pending")
+    assert pos.timeouts[-1] <= 0.3  # the call was given no more than the budget left
+    assert time.monotonic() - started < 5
     assert "pos_order_id" not in body["order_details"]
     assert tasks.sent == [("place_order", "ord-1")]
-    assert services.store.get("ord-1").handed_off
     pos.gate.set()
-    assert wait_for_background(10) == 0
+    assert service.advance("ord-1") == "placed"  # what the worker's task does
     order = services.store.get("ord-1")
     assert order.status == "placed" and order.path == "worker"
     assert services.store.stats() == {"submit|placed|worker": 1}
-    assert moves(pos) == ["place"]
 
 
 @pytest.mark.parametrize("pos", ["gated"], indirect=True)
-def test_an_overrun_order_with_a_callback_url_gets_its_callback(service, pos, tasks):
+def test_an_overrun_order_with_a_callback_url_owes_its_callback(service, pos, tasks, services):
     status, _ = submit(service, callback_url="https://par.example/cb")
     assert status == 202
     pos.gate.set()
-    assert wait_for_background(10) == 0
+    service.advance("ord-1")
     assert tasks.sent == [("place_order", "ord-1"), ("deliver_callback", "ord-1")]
+    assert services.store.get("ord-1").callback == "owed"
+    assert services.store.next_move("ord-1", "c") is not None
 
 
-def test_transient_failures_past_the_budget_go_to_the_worker(service, pos, tasks, services):
-    service.budget = 0.3
-    pos.outcomes.extend([Transient("HTTP 503")] * 50)
-    status, body = submit(service)
-    assert (status, body["status"]) == (202, "pending")
-    assert tasks.sent == [("place_order", "ord-1")]
-    assert wait_for_background(10) == 0
-    pos.outcomes.clear()
-    step, countdown = service.advance("ord-1")  # what the worker's task does
-    assert (step.status, countdown) == ("placed", None)
-    assert moves(pos)[-2:] == ["lookup", "place"]
-    assert services.store.get("ord-1").path == "worker"
+def test_an_order_answered_inline_owes_no_callback(service, services, tasks):
+    status, _ = submit(service, callback_url="https://par.example/cb")
+    assert status == 200
+    assert services.store.get("ord-1").callback == "" and tasks.sent == []
 
 
 def test_a_ttl_already_expired_at_submit_is_rejected_and_never_placed(service, pos, tasks):
     sent = format_time(time.time() - 120)
     status, body = submit(service, ttl=60, request_datetime=sent)
     assert (status, body["status"]) == (200, "rejected")
-    assert [e["code"] for e in body["errors"]] == ["request_expired"]
+    assert "request_expired" in [e["code"] for e in body["errors"]]
     assert moves(pos) == [] and tasks.sent == []
 
 
@@ -132,8 +131,8 @@ def test_a_submit_refused_by_validation_is_recorded(service, services):
 
 def test_the_same_payload_again_gets_the_same_answer(service, pos):
     request = SCHEMA.load(sample_order(uid="ord-1"))
-    first = service.submit(request, time.time())
-    again = service.submit(dict(request), time.time() + 1)
+    first = service.submit(request, time.monotonic())
+    again = service.submit(dict(request), time.monotonic())
     assert first[0] == 200 and again == first
     assert moves(pos) == ["place"]
 
@@ -151,17 +150,16 @@ def test_a_different_payload_under_a_used_uid_is_a_conflict(service, pos, servic
 def test_a_duplicate_of_an_order_in_flight_places_nothing_twice(service, pos, tasks):
     request = SCHEMA.load(sample_order(uid="ord-1"))
     results = []
-    first = threading.Thread(target=lambda: results.append(service.submit(request, time.time())))
+    first = threading.Thread(target=lambda: results.append(service.submit(request, time.monotonic())))
     first.start()
     assert pos.entered.wait(10)
-    second = service.submit(request, time.time())
+    second = service.submit(request, time.monotonic())
     assert second[0] == 202
     first.join(10)
-    pos.gate.set()
-    assert wait_for_background(10) == 0
     assert results[0][0] == 202
+    pos.gate.set()
+    assert service.advance("ord-1") == "placed"
     assert service.answer("ord-1")[1]["status"] == "placed"
-    assert moves(pos) == ["place"]
     assert tasks.sent == [("place_order", "ord-1")]
 
 
@@ -193,19 +191,48 @@ def test_validate_without_a_menu_is_errored_menu_unavailable(service, pos):
     assert [e["code"] for e in body["errors"]] == ["menu_unavailable"]
 
 
-def test_submit_without_a_menu_is_errored_and_never_placed(service, pos, services):
+def test_a_missing_menu_is_fetched_within_the_budget_left(service, pos):
+    service.budget = 0.5
+    submit(service)
+    assert pos.calls[0] == ("menu", "loc-001")
+    assert 0 < pos.timeouts[0] <= 0.5
+
+
+def test_a_stale_menu_is_used_as_it_is_on_the_request_path(service, pos, services):
+    submit(service, uid="ord-warm")  # caches the menu
+    entry = services.menus.cached("loc-001")
+    entry["fetched_at"] = 0  # very stale
+    services.redis.set("menu:loc-001", __import__("app.jsonio", fromlist=["dumps"]).dumps(entry))
+    pos.calls.clear()
+    status, _ = submit(service, uid="ord-stale")
+    assert status == 200
+    assert [kind for kind, _ in pos.calls] == ["place"]  # no menu fetch on the request path
+
+
+def test_submit_without_a_menu_is_answered_202_and_a_worker_validates_it(service, pos, services, tasks):
     pos.down = True
     status, body = submit(service)
-    assert (status, body["status"]) == (200, "errored")
-    assert [e["code"] for e in body["errors"]] == ["menu_unavailable"]
-    assert moves(pos) == []
+    assert (status, body["status"]) == (202, "pending")
+    assert moves(pos) == [] and tasks.sent == [("place_order", "ord-1")]
+    assert not services.store.get("ord-1").validated
+    pos.down = False
+    assert service.advance("ord-1") == "placed"
 
 
 def test_a_future_order_keeps_its_promised_time_for_the_pos(service, pos, services):
     promised = format_time(time.time() + timedelta(days=1).total_seconds())
     order = sample_order(uid="ord-f", schedule_type="future")
     order["order_details"]["fulfillment"]["promised_at"] = promised
-    status, body = service.submit(SCHEMA.load(order), time.time())
+    status, body = service.submit(SCHEMA.load(order), time.monotonic())
     assert (status, body["status"]) == (200, "placed")
     assert body["schedule_type"] == "future"
     assert body["order_details"]["fulfillment"]["promised_at"] == promised
+
+
+def test_every_pos_call_carries_the_deadline_as_not_after(service, pos, services, monkeypatch):
+    seen = []
+    original = pos.place_order
+    monkeypatch.setattr(pos, "place_order", lambda order, not_after, timeout: (seen.append(not_after),
+                                                                              original(order, not_after, timeout))[1])
+    submit(service, ttl=600)
+    assert seen == [pytest.approx(services.store.get("ord-1").deadline)]

@@ -1,226 +1,207 @@
-"""The order store on fakeredis with Lua: atomic creation, final states, hand-off, leases, indexes."""
+"""The store's scripts on fakeredis (Lua on): every write guarded on status and claim, one
+schedule, claims decided on the store's one clock."""
 
 from __future__ import annotations
 
-import itertools
-import threading
-import time
-
-import fakeredis
 import pytest
 
-from app.orders import records
-from app.orders.store import ALL_KEY, DEAD_KEY, FINAL, OPEN_KEY, OrderStore, fingerprint
-from bin.sample import sample_order
+from app import jsonio
+from app.orders.store import OPEN_KEY, SCHEDULE_KEY, OrderStore
+from tests.unit.helpers import keys
 
-NOW = 1_795_456_800.0
+UID = "ord-1"
+
+
+def doc(uid=UID, status="pending", **extra):
+    return {"request_uid": uid, "location_id": "loc-001", "status": status, "order_details": {"items": []},
+            "callback_url": None, **extra}
 
 
 @pytest.fixture
-def store():
-    return OrderStore(fakeredis.FakeRedis(), retention_days=30)
+def created(store):
+    result, token = store.create(UID, "fp-1", doc(), None, 900, "web", 3.0, "menu:loc-001")
+    assert result.created
+    return token
 
 
-def create(store, uid="ord-1", location_id="loc-001", now=NOW, **overrides):
-    request = sample_order(uid=uid, location_id=location_id, **overrides)
-    doc = records.new_record(request, now)
-    return store.create(uid, fingerprint(request), doc, now + 900, "web", now=now), doc
+def test_create_records_an_open_order_claimed_by_its_creator_and_due_when_the_claim_ends(store, clock, created):
+    order = store.get(UID)
+    assert (order.status, order.fp, order.handed_off, order.validated, order.calls) == ("pending", "fp-1",
+                                                                                       False, False, 0)
+    assert order.deadline == pytest.approx(clock.now + 900)
+    assert store.next_move(UID) == pytest.approx(clock.now + 3.0)
+    assert store.open_count() == 1
+    assert store.history(UID)[0]["note"] == "received"
 
 
-def finish(store, uid, status, by="test"):
-    doc = dict(store.get(uid).doc, status=status)
-    return store.transition(uid, doc, by, status)
+def test_create_caps_a_ttl_at_max_async_and_keeps_an_earlier_one(store, clock):
+    late, _ = store.create("a", "fp", doc("a"), clock.now + 5000, 900, "web", 1, "m")
+    early, _ = store.create("b", "fp", doc("b"), clock.now + 30, 900, "web", 1, "m")
+    assert late.deadline == pytest.approx(clock.now + 900)
+    assert early.deadline == pytest.approx(clock.now + 30)
 
 
-def test_create_records_an_open_order(store):
-    (created, fp, status), doc = create(store)
-    assert (created, status) == (True, "pending")
-    order = store.get("ord-1")
-    assert order.doc == doc
-    assert (order.fp, order.deadline, order.created) == (fp, NOW + 900, NOW)
-    assert (order.handed_off, order.attempts, order.final) == (False, 0, False)
-    assert [h["note"] for h in store.history("ord-1")] == ["received"]
+def test_create_again_changes_nothing_and_says_what_is_stored(store, redis_client, created):
+    before = keys(redis_client)
+    again, _ = store.create(UID, "fp-other", doc(), None, 900, "web", 3.0, "menu:loc-001")
+    assert (again.created, again.fp, again.status) == (False, "fp-1", "pending")
+    assert keys(redis_client) == before
 
 
-def test_create_is_idempotent_and_keeps_the_first_record(store):
-    (_, first_fp, _), first_doc = create(store)
-    finish(store, "ord-1", "placed")
-    (created, fp, status), _ = create(store, quantity=5)
-    assert (created, fp, status) == (False, first_fp, "placed")
-    assert store.get("ord-1").doc["order_details"]["items"][0]["quantity"] == 2
-    assert len(store.history("ord-1")) == 2
+def test_create_reads_the_menu_in_the_same_round_trip(store, redis_client):
+    redis_client.set("menu:loc-001", b'{"items": {}}')
+    result, _ = store.create(UID, "fp", doc(), None, 900, "web", 1, "menu:loc-001")
+    assert result.menu == b'{"items": {}}'
 
 
-def test_fingerprint_ignores_received_and_completed_at():
-    a = sample_order(uid="ord-1")
-    assert fingerprint(a) == fingerprint(dict(a, received_at="2026-01-01T00:00:00.000Z", completed_at=None))
-    assert fingerprint(a) != fingerprint(dict(a, location_id="loc-002"))
+def test_a_claim_is_refused_while_another_is_live_and_granted_once_it_lapses(store, clock, created):
+    assert store.claim("o", UID, 5).reason == "busy"
+    clock.advance(3.1)
+    claim = store.claim("o", UID, 5)
+    assert claim.ok and claim.order.uid == UID
+    assert store.next_move(UID) == pytest.approx(clock.now + 5)  # a dead mover's order is due again
+    assert store.claim("o", UID, 5).reason == "busy"
 
 
-@pytest.mark.parametrize("writers", list(itertools.permutations(FINAL)), ids="-".join)
-def test_a_final_status_never_changes_whoever_writes_next(store, writers):
-    create(store)
-    results = [finish(store, "ord-1", status, by=f"writer-{i}") for i, status in enumerate(writers)]
-    assert results[0] == (True, "pending", False)
-    assert all(not applied and previous == writers[0] for applied, previous, _ in results[1:])
-    order = store.get("ord-1")
-    assert order.status == order.doc["status"] == writers[0]
-    assert store.stats() == {f"submit|{writers[0]}|inline": 1}
-    assert [h["status"] for h in store.history("ord-1")] == ["pending", writers[0]]
+def test_a_claim_is_refused_before_the_move_is_due(store, clock, created):
+    assert store.hand_off(UID, created, "web")
+    claim = store.claim("o", UID, 5)
+    assert store.retry(UID, claim.token, "worker", "POS down", 10.0) == pytest.approx(clock.now + 10)
+    assert store.claim("o", UID, 5).reason == "not_due"
+    clock.advance(10)
+    assert store.claim("o", UID, 5).ok
 
 
-def test_concurrent_writers_make_one_final_status(store):
-    create(store)
-    barrier = threading.Barrier(len(FINAL))
-    results = {}
-
-    def write(status):
-        doc = dict(store.get("ord-1").doc, status=status)
-        barrier.wait()
-        results[status] = store.transition("ord-1", doc, status, status)
-
-    threads = [threading.Thread(target=write, args=(status,)) for status in FINAL]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    winners = [status for status, (applied, _, _) in results.items() if applied]
-    assert len(results) == len(FINAL) and len(winners) == 1
-    assert store.get("ord-1").status == winners[0]
-    assert all(previous == winners[0] for status, (applied, previous, _) in results.items() if not applied)
+def test_a_write_under_a_lost_claim_changes_nothing(store, redis_client, clock, created):
+    clock.advance(3.1)
+    taken = store.claim("o", UID, 5)
+    before = keys(redis_client)
+    assert store.finish(UID, created, doc(status="placed"), "web", "late")[:2] == (False, "claim_lost")
+    assert store.retry(UID, created, "web", "late", 1.0) == 0.0
+    assert not store.mark_validated(UID, created, "web")
+    assert not store.hand_off(UID, created, "web")
+    assert keys(redis_client) == before
+    assert store.finish(UID, taken.token, doc(status="placed"), "worker", "placed")[0]
 
 
-@pytest.mark.parametrize("final", FINAL)
-def test_an_open_write_after_a_final_one_is_refused(store, final):
-    create(store)
-    finish(store, "ord-1", final)
-    assert finish(store, "ord-1", "pending") == (False, final, False)
-    assert store.get("ord-1").status == final
+def test_a_final_order_never_changes(store, redis_client, created):
+    assert store.finish(UID, created, doc(status="rejected"), "web", "refused")[0]
+    before = keys(redis_client)
+    for status in ("placed", "errored", "pending"):
+        assert store.finish(UID, "", doc(status=status), "worker", "again")[:2] == (False, "rejected")
+    assert not store.hand_off(UID, "", "worker")
+    assert store.retry(UID, "", "worker", "x", 1) == 0.0
+    assert store.redrive(UID, "cli") == (False, "rejected")
+    assert store.claim("o", UID, 5).reason == "settled"
+    assert keys(redis_client) == before
+    assert store.get(UID).status == "rejected"
 
 
-def test_transition_of_an_unknown_order(store):
-    assert store.transition("nope", {"status": "placed"}, "test") == (False, "", False)
-    assert store.get("nope") is None
-
-
-def test_only_from_limits_the_source_status(store):
-    create(store)
-    doc = dict(store.get("ord-1").doc, validated=True)
-    assert store.transition("ord-1", dict(doc, status="cancelled"), "t", only_from=("validated",))[0] is False
-    assert store.transition("ord-1", doc, "t", "validated", only_from=("pending",))[0] is True
-    assert store.get("ord-1").doc["validated"] is True
-
-
-def test_hand_off_then_finish_counts_a_worker_order(store):
-    create(store)
-    assert store.hand_off("ord-1", NOW + 5, "web") is True
-    order = store.get("ord-1")
-    assert (order.handed_off, order.next_at, order.status) == (True, NOW + 5, "pending")
-    assert finish(store, "ord-1", "placed") == (True, "pending", True)
-    assert store.stats() == {"submit|placed|worker": 1}
-
-
-def test_finish_then_hand_off_loses_and_the_order_stays_inline(store):
-    create(store)
-    finish(store, "ord-1", "placed")
-    assert store.hand_off("ord-1", NOW + 5, "web") is False
-    order = store.get("ord-1")
-    assert (order.handed_off, order.path, order.status) == (False, "inline", "placed")
+def test_finishing_takes_the_order_off_the_schedule_and_the_open_list(store, redis_client, created):
+    store.finish(UID, created, doc(status="placed"), "web", "placed")
+    assert redis_client.zscore(SCHEDULE_KEY, f"o:{UID}") is None
+    assert redis_client.zscore(OPEN_KEY, UID) is None
     assert store.stats() == {"submit|placed|inline": 1}
-    assert store.hand_off("missing", NOW, "web") is False
 
 
-def test_final_orders_leave_the_open_index_but_stay_listed(store):
-    for uid in ("ord-1", "ord-2", "ord-3"):
-        create(store, uid=uid, now=NOW + int(uid[-1]))
-    finish(store, "ord-2", "rejected")
-    assert [uid for uid, _ in store.open_orders()] == ["ord-1", "ord-3"]
-    assert store.recent(since=0) == ["ord-1", "ord-2", "ord-3"]
-    assert store.recent(since=NOW + 2) == ["ord-2", "ord-3"]
-    assert store.recent(since=0, limit=1) == ["ord-1"]
-    assert store.oldest_open_age(now=NOW + 11) == pytest.approx(10.0)
+@pytest.mark.parametrize("write", ["finish", "retry", "validated", "handoff", "note", "redrive", "replay",
+                                   "claim", "settle_callback", "settle_reconcile"])
+def test_no_write_creates_or_resurrects_a_record_it_does_not_find(store, redis_client, write):
+    calls = {
+        "finish": lambda: store.finish("gone", "", doc("gone", status="placed"), "w", "x"),
+        "retry": lambda: store.retry("gone", "", "w", "x", 1.0),
+        "validated": lambda: store.mark_validated("gone", "", "w"),
+        "handoff": lambda: store.hand_off("gone", "", "w"),
+        "note": lambda: store.note("gone", "w", "x"),
+        "redrive": lambda: store.redrive("gone", "cli"),
+        "replay": lambda: store.replay_callback("gone", "cli"),
+        "claim": lambda: store.claim("o", "gone", 5),
+        "settle_callback": lambda: store.settle_callback("gone", "t", "delivered", 0, "x"),
+        "settle_reconcile": lambda: store.settle_reconcile("gone", "t", "found", 0, "P-1"),
+    }
+    calls[write]()
+    assert not redis_client.exists("order:gone") and not redis_client.exists("order:gone:history")
+    assert store.get("gone") is None
 
 
-def test_the_location_index_holds_only_its_orders(store):
-    create(store, uid="a", location_id="loc-001")
-    create(store, uid="b", location_id="loc-002")
-    assert store.recent(location_id="loc-001") == ["a"]
-    assert store.recent(location_id="loc-002") == ["b"]
-    assert store.recent(location_id="loc-003") == []
+def test_dispatch_sends_each_due_move_once_within_its_grace(store, clock, created):
+    clock.advance(3.1)
+    assert store.dispatch(100, grace=10) == [("o", UID)]
+    assert store.dispatch(100, grace=10) == []  # its task is queued
+    clock.advance(10)
+    assert store.dispatch(100, grace=10) == [("o", UID)]  # the task was lost: sent again
+    assert store.claim("o", UID, 5).ok
+    assert store.dispatch(100, grace=10) == []  # claimed: due only when the claim lapses
 
 
-def test_records_expire_after_the_retention(store):
-    create(store)
-    ttl = store.redis.ttl("order:ord-1")
-    assert 30 * 86400 - 5 <= ttl <= 30 * 86400
-    assert 30 * 86400 - 5 <= store.redis.ttl("order:ord-1:history") <= 30 * 86400
+def test_dispatch_does_not_stall_behind_queued_moves(store, clock):
+    for n in range(30):
+        store.create(f"u{n:02d}", "fp", doc(f"u{n:02d}"), None, 900, "web", 1, "m")
+    clock.advance(2)
+    first = store.dispatch(10, grace=60)
+    second = store.dispatch(10, grace=60)
+    assert len(first) == len(second) == 10 and not set(first) & set(second)
 
 
-def test_trim_drops_index_entries_past_the_retention(store):
-    old = NOW - 31 * 86400
-    create(store, uid="old", now=old)
-    create(store, uid="new", now=NOW)
-    store.set_callback("old", {"state": "failed"}, dead=True)
-    store.redis.zadd(DEAD_KEY, {"old": old})
-    store.redis.delete("order:old")  # as its expiry would have
-    removed = store.trim(now=NOW)
-    assert removed == 2  # by_time and orders:loc:loc-001
-    assert store.recent(since=0) == ["new"]
-    assert store.recent(since=0, location_id="loc-001") == ["new"]
-    assert [uid for uid, _ in store.open_orders()] == ["new"]
+def test_redrive_makes_the_move_due_now_but_never_while_one_is_in_flight(store, clock, created):
+    assert store.redrive(UID, "cli") == (False, "busy")
+    clock.advance(3.1)
+    claim = store.claim("o", UID, 5)
+    store.retry(UID, claim.token, "worker", "POS down", 30)
+    assert store.redrive(UID, "cli") == (True, "pending")
+    assert store.next_move(UID) == pytest.approx(clock.now)
+    assert store.claim("o", UID, 5).ok
+    assert store.redrive(UID, "cli") == (False, "busy")
+
+
+def test_a_callback_is_owed_once_delivered_once_and_replayed_only_on_purpose(store, clock, created):
+    store.hand_off(UID, created, "web")
+    claim = store.claim("o", UID, 5)
+    store.finish(UID, claim.token, doc(status="placed", callback_url="https://par.example/cb"), "worker", "placed")
+    assert store.get(UID).callback == "owed"
+    first = store.claim("c", UID, 10)
+    assert first.ok and store.claim("c", UID, 10).reason == "busy"
+    assert store.settle_callback(UID, first.token, "delivered", 0, "HTTP 200")
+    assert store.claim("c", UID, 10).reason == "settled"  # never sent again on its own
+    assert not store.settle_callback(UID, first.token, "delivered", 0, "HTTP 200")
+    assert store.replay_callback(UID, "cli") == (True, "placed")
+    again = store.claim("c", UID, 10)
+    assert again.ok and again.order.callback_by == "cli"
+
+
+def test_a_callback_given_up_is_kept_for_replay(store, clock, created):
+    store.hand_off(UID, created, "web")
+    claim = store.claim("o", UID, 5)
+    store.finish(UID, claim.token, doc(status="errored", callback_url="https://par.example/cb"), "worker", "x")
+    cb = store.claim("c", UID, 10)
+    store.settle_callback(UID, cb.token, "dead", 0, "HTTP 500")
+    assert [uid for uid, _ in store.dead_callbacks()] == [UID]
+    store.replay_callback(UID, "cli")
     assert store.dead_callbacks() == []
 
 
-def test_trim_keeps_what_is_within_the_retention(store):
-    create(store, uid="recent", now=NOW - 29 * 86400)
-    assert store.trim(now=NOW) == 0
-    assert store.redis.zcard(ALL_KEY) == 1 and store.redis.zcard(OPEN_KEY) == 1
+def test_a_corrupt_record_is_skipped_counted_and_never_stops_a_reader(store, redis_client, created):
+    store.create("ok", "fp", doc("ok"), None, 900, "web", 1, "m")
+    redis_client.hset(f"order:{UID}", "doc", b"{not json")
+    assert store.get(UID) is None
+    assert [o.uid if o else None for o in store.get_many([UID, "ok"])] == [None, "ok"]
+    assert store.corrupt_count() == 2
 
 
-def test_history_records_every_move_in_order(store):
-    create(store)
-    store.note("ord-1", "web", "POS attempt: timeout", next_at=NOW + 1)
-    store.hand_off("ord-1", NOW + 2, "web")
-    finish(store, "ord-1", "placed", by="worker")
-    history = store.history("ord-1")
-    assert [(h["status"], h["by"], h["note"]) for h in history] == [
-        ("pending", "web", "received"), ("pending", "web", "POS attempt: timeout"),
-        ("pending", "web", "handed to a worker"), ("placed", "worker", "placed")]
-    assert store.get("ord-1").next_at == NOW + 2
+def test_reconcile_lists_an_unknown_outcome_until_the_pos_answers(store, clock, created):
+    store.finish(UID, created, doc(status="errored"), "worker", "pos_outcome_unknown", reconcile_in=1.0)
+    assert [row[:2] for row in store.reconcile_list()] == [(UID, "open")]
+    clock.advance(1)
+    claim = store.claim("r", UID, 5)
+    assert claim.ok
+    assert store.settle_reconcile(UID, claim.token, "found", pos_order_id="P-9")
+    assert [row[:2] for row in store.reconcile_list()] == [(UID, "found")]
+    assert store.get(UID).status == "errored"  # the final state stands; on-call decides
 
 
-def test_count_attempt(store):
-    create(store)
-    assert [store.count_attempt("ord-1") for _ in range(3)] == [1, 2, 3]
-    assert store.get("ord-1").attempts == 3
-
-
-def test_a_lease_has_one_holder(store):
-    create(store)
-    token = store.acquire("ord-1", 5)
-    assert token
-    assert store.acquire("ord-1", 5) is None
-    assert 0 < store.lease_left("ord-1") <= 5
-    store.release("ord-1", "someone-else")
-    assert store.acquire("ord-1", 5) is None
-    store.release("ord-1", token)
-    assert store.lease_left("ord-1") == 0
-    assert store.acquire("ord-1", 5) is not None
-
-
-def test_a_lease_expires_by_itself(store):
-    create(store)
-    assert store.acquire("ord-1", 0.05)
-    deadline = time.monotonic() + 5
-    while store.lease_left("ord-1") > 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert store.acquire("ord-1", 5) is not None
-
-
-def test_callbacks_dead_and_replayed(store):
-    create(store)
-    store.set_callback("ord-1", {"state": "failed", "attempts": 8}, dead=True)
-    assert [uid for uid, _ in store.dead_callbacks()] == ["ord-1"]
-    assert store.get("ord-1").callback == {"state": "failed", "attempts": 8}
-    store.set_callback("ord-1", {"state": "delivered"}, dead=False)
-    assert store.dead_callbacks() == []
+def test_scripts_use_redis_time_when_no_clock_is_given(redis_client):
+    store = OrderStore(redis_client)
+    result, _ = store.create(UID, "fp", doc(), None, 60, "web", 1, "m")
+    seconds, micros = redis_client.time()
+    assert abs(result.now - (seconds + micros / 1e6)) < 5
+    assert jsonio.loads(redis_client.hget(f"order:{UID}", "doc"))["request_uid"] == UID

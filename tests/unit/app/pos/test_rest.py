@@ -11,9 +11,8 @@ import requests
 from werkzeug.serving import make_server
 
 from app.orders import records
-from app.orders.service import wait_for_background
-from app.pos.base import InProgress, LocationUnknown, Placed, PosUnavailable, Refused, Transient
-from app.pos.rest import RestPos
+from app.pos.base import Expired, InProgress, LocationUnknown, Placed, PosUnavailable, Refused, Transient
+from app.pos.rest import RestPos, normalise_menu, order_body
 from bin.sample import sample_order
 from tests.conftest import JWT_SECRET
 from tests.unit.helpers import LocalServer, build_app, free_port, send, token
@@ -68,8 +67,20 @@ def impatient(server, observed):
 SLOW = 2.0
 
 
+NOT_AFTER = 1_795_457_700.0
+
+
+def record(uid="ord-1", **overrides):
+    """An order record as the engine hands it to the adapter."""
+    return records.new_record(sample_order(uid=uid, **overrides), 1_795_456_800.0)
+
+
 def body(uid="ord-1"):
-    return records.pos_body(records.new_record(sample_order(uid=uid), 1_795_456_800.0))
+    return order_body(record(uid), NOT_AFTER)
+
+
+def place(rest, order=None, timeout=5.0):
+    return rest.place_order(order or record(), NOT_AFTER, timeout)
 
 
 ORDER = {"pos_order_id": "P-000042", "external_id": "ord-1", "status": "accepted", "total": 2687}
@@ -83,7 +94,8 @@ PLACE_ANSWERS = [
     (422, {"error": {"code": "location_unknown", "message": "who?"}}, Refused("location_unknown", "who?")),
     (422, {"error": {"code": "idempotency_key_reused", "message": "other body"}},
      Refused("idempotency_key_reused", "other body")),
-    (422, b"not json", Refused("pos_refused", "the POS refused the order")),
+    (422, b"not json", Refused("pos_refused", "the POS refused")),
+    (422, {"error": {"code": "expired", "message": "too late"}}, Expired()),
     (429, {"error": {"code": "slow_down"}}, Transient("HTTP 429")),
     (500, {"error": {"code": "boom"}}, Transient("HTTP 500")),
     (502, b"<html>bad gateway</html>", Transient("HTTP 502")),
@@ -98,7 +110,7 @@ PLACE_ANSWERS = [
                          ids=[f"{s}-{type(o).__name__}-{i}" for i, (s, _, o) in enumerate(PLACE_ANSWERS)])
 def test_each_post_orders_answer_maps_to_an_outcome(rest, script, server, status, answer, outcome):
     script.answers[("POST", "/orders")] = (status, answer)
-    assert rest.place_order("ord-1", body()) == outcome
+    assert place(rest) == outcome
     [seen] = server.seen
     assert seen["headers"]["Idempotency-Key"] == "ord-1"
     assert seen["headers"]["Authorization"] == f"Bearer {TOKEN}"
@@ -107,31 +119,32 @@ def test_each_post_orders_answer_maps_to_an_outcome(rest, script, server, status
 
 def test_a_reset_is_transient(rest, script):
     script.answers[("POST", "/orders")] = (None, b"")
-    outcome = rest.place_order("ord-1", body())
+    outcome = place(rest)
     assert isinstance(outcome, Transient) and outcome.reason.startswith("connection:") and outcome.ambiguous
 
 
 def test_a_read_timeout_is_transient(impatient, script, observed):
     script.answers[("POST", "/orders")] = (201, ORDER, SLOW)
-    assert impatient.place_order("ord-1", body()) == Transient("timeout")
+    assert place(impatient) == Transient("timeout")
     assert observed[-1][:2] == ("place", "timeout")
 
 
 def test_connection_refused_is_transient():
     rest = RestPos(f"http://127.0.0.1:{free_port()}", TOKEN, connect_timeout=1.0, read_timeout=1.0)
-    outcome = rest.place_order("ord-1", body())
+    outcome = place(rest)
     assert isinstance(outcome, Transient) and outcome.reason.startswith("connection:")
+    assert not outcome.ambiguous  # refused: nothing reached the POS
     with pytest.raises(PosUnavailable):
         rest.find_order("ord-1")
     with pytest.raises(PosUnavailable):
-        rest.get_location("loc-001")
+        rest.get_menu("loc-001")
 
 
 def test_money_left_as_decimal_in_unknown_fields_is_sent_as_a_json_number(rest, script, server):
-    order = body()
-    order["fulfillment"] = {"mode": "delivery", "distance_km": Decimal("3.5")}
+    order = record()
+    order["order_details"]["fulfillment"] = {"mode": "delivery", "distance_km": Decimal("3.5")}
     script.answers[("POST", "/orders")] = (201, ORDER)
-    assert rest.place_order("ord-1", order) == Placed("P-000042", 2687)
+    assert place(rest, order) == Placed("P-000042", 2687)
     assert json.loads(server.seen[0]["body"])["fulfillment"] == {"mode": "delivery", "distance_km": 3.5}
     assert server.seen[0]["headers"]["Content-Type"] == "application/json"
 
@@ -164,33 +177,39 @@ MENU = {"location_id": "loc-001", "updated_at": "2026-11-23T10:00:00Z", "items":
 def test_location_and_menu(rest, script):
     script.answers[("GET", "/locations/loc-001")] = (200, LOCATION)
     script.answers[("GET", "/locations/loc-001/menu")] = (200, MENU)
-    assert rest.get_location("loc-001") == LOCATION
-    assert rest.get_menu("loc-001") == MENU
+    assert rest.get_menu("loc-001") == normalise_menu(LOCATION, MENU)
+    assert rest.get_menu("loc-001")["location"]["tax_rate"] == "0.0825"
 
 
 def test_a_location_id_is_quoted_into_the_path(rest, script, server):
     script.answers[("GET", "/locations/a%2Fb%20c")] = (200, LOCATION)
-    assert rest.get_location("a/b c") == LOCATION
+    script.answers[("GET", "/locations/a%2Fb%20c/menu")] = (200, MENU)
+    assert rest.get_menu("a/b c")["location"] == LOCATION
 
 
-@pytest.mark.parametrize("call", ["get_location", "get_menu"])
-def test_an_unknown_location_is_location_unknown(rest, call):
+@pytest.mark.parametrize("location_id", [".", ".."])
+def test_a_dot_location_id_names_no_other_path(rest, server, location_id):
     with pytest.raises(LocationUnknown):
-        getattr(rest, call)("loc-999")
+        rest.get_menu(location_id)
+    assert server.seen == []
+
+
+def test_an_unknown_location_is_location_unknown(rest):
+    with pytest.raises(LocationUnknown):
+        rest.get_menu("loc-999")
 
 
 @pytest.mark.parametrize(("status", "answer", "delay"), [
     (503, {"error": {}}, 0), (500, {}, 0), (200, b"<html>", 0), (200, LOCATION, SLOW), (None, b"", 0),
 ], ids=["503", "500", "not json", "timeout", "reset"])
-@pytest.mark.parametrize("call", ["get_location", "get_menu"])
-def test_a_read_that_fails_is_pos_unavailable(impatient, script, call, status, answer, delay):
+def test_a_read_that_fails_is_pos_unavailable(impatient, script, status, answer, delay):
     script.answers[("GET", "/locations/loc-001")] = (status, answer, delay)
     script.answers[("GET", "/locations/loc-001/menu")] = (status, answer, delay)
     with pytest.raises(PosUnavailable):
-        getattr(impatient, call)("loc-001")
+        impatient.get_menu("loc-001")
 
 
-def test_every_call_has_connect_and_read_timeouts(rest, script, monkeypatch):
+def test_every_call_is_bounded_as_a_whole_by_the_time_it_is_given(rest, script, monkeypatch):
     script.answers.update({("GET", "/locations/loc-001"): (200, LOCATION),
                            ("GET", "/locations/loc-001/menu"): (200, MENU),
                            ("GET", "/orders"): (200, []), ("POST", "/orders"): (201, ORDER)})
@@ -198,28 +217,49 @@ def test_every_call_has_connect_and_read_timeouts(rest, script, monkeypatch):
     real = rest.session.request
 
     def spy(method, url, **kwargs):
-        timeouts.append((method, kwargs.get("timeout")))
+        bound = kwargs.get("timeout")
+        timeouts.append((method, bound.total, bound.connect_timeout, bound._read))
         return real(method, url, **kwargs)
 
     monkeypatch.setattr(rest.session, "request", spy)
-    rest.get_location("loc-001")
     rest.get_menu("loc-001")
     rest.find_order("ord-1")
-    rest.place_order("ord-1", body())
-    rest.place_order("ord-1", body(), timeout=0.2)
-    rest.place_order("ord-1", body(), timeout=99)
-    rest.place_order("ord-1", body(), timeout=0.0)
-    assert timeouts == [("GET", (1.0, 5.0)), ("GET", (1.0, 5.0)), ("GET", (1.0, 5.0)), ("POST", (1.0, 5.0)),
-                        ("POST", (1.0, 0.2)), ("POST", (1.0, 5.0)), ("POST", (1.0, 0.05))]
+    place(rest, timeout=5.0)
+    place(rest, timeout=0.2)
+    place(rest, timeout=99)
+    place(rest, timeout=0.0)
+    assert timeouts[2:] == [("GET", 6.0, 1.0, 5.0), ("POST", 5.0, 1.0, 5.0), ("POST", 0.2, 0.2, 0.2),
+                            ("POST", 6.0, 1.0, 5.0), ("POST", 0.05, 0.05, 0.05)]
+    assert [t[0] for t in timeouts[:2]] == ["GET", "GET"] and all(t[1] <= 12.0 for t in timeouts[:2])
+
+
+def test_a_pos_that_trickles_its_answer_is_cut_at_the_time_given(server, script):
+    """requests' read timeout is per read: the whole call is bounded by urllib3's total."""
+    script.answers[("POST", "/orders")] = (201, ORDER, 1.5)
+    rest = RestPos(server.url, TOKEN, connect_timeout=1.0, read_timeout=5.0)
+    import time as clock
+
+    started = clock.monotonic()
+    assert place(rest, timeout=0.4) == Transient("timeout")
+    assert clock.monotonic() - started < 1.2
+
+
+def test_the_body_carries_not_after_and_the_vendors_shapes(rest, script, server):
+    script.answers[("POST", "/orders")] = (201, ORDER)
+    place(rest, record(ttl=60))
+    sent = json.loads(server.seen[0]["body"])
+    assert sent["not_after"] == "2026-11-23T18:15:00.000Z" and sent["external_id"] == "ord-1"
+    assert sent["totals"]["grand_total"] == 2687 and sent["items"][0]["unit_price"] == 899
 
 
 def test_one_pooled_session_reuses_its_connection(rest, script, server):
     script.answers[("GET", "/locations/loc-001")] = (200, LOCATION)
     script.answers[("POST", "/orders")] = (201, ORDER)
+    script.answers[("GET", "/orders")] = (200, [])
     session = rest.session
     for _ in range(3):
-        rest.get_location("loc-001")
-        rest.place_order("ord-1", body())
+        rest.find_order("ord-1")
+        place(rest)
     assert rest.session is session
     assert len({seen["client_port"] for seen in server.seen}) == 1
     adapter = session.get_adapter(server.url)
@@ -228,10 +268,11 @@ def test_one_pooled_session_reuses_its_connection(rest, script, server):
 
 def test_every_call_is_observed(rest, script, observed):
     script.answers[("GET", "/locations/loc-001")] = (200, LOCATION)
+    script.answers[("GET", "/locations/loc-001/menu")] = (200, MENU)
     script.answers[("POST", "/orders")] = (503, {})
-    rest.get_location("loc-001")
-    rest.place_order("ord-1", body())
-    assert [o[:2] for o in observed] == [("location", "200"), ("place", "503")]
+    rest.get_menu("loc-001")
+    place(rest)
+    assert [o[:2] for o in observed] == [("location", "200"), ("menu", "200"), ("place", "503")]
     assert all(o[2] >= 0 for o in observed)
 
 
@@ -247,26 +288,29 @@ def possim():
 
 
 def test_against_the_simulator(possim):
+    import time as clock
+
     rest = RestPos(possim, TOKEN, connect_timeout=1.0, read_timeout=5.0)
-    assert rest.get_location("loc-001")["tax_rate"] == "0.0825"
-    assert {item["id"] for item in rest.get_menu("loc-001")["items"]} >= {"item-001", "mod-001"}
+    assert rest.get_menu("loc-001")["location"]["tax_rate"] == "0.0825"
+    assert set(rest.get_menu("loc-001")["items"]) >= {"item-001", "mod-001"}
     with pytest.raises(LocationUnknown):
         rest.get_menu("loc-999")
     assert rest.find_order("ord-sim") is None
-    first = rest.place_order("ord-sim", body("ord-sim"))
+    later = clock.time() + 600
+    first = rest.place_order(record("ord-sim"), later, 5)
     assert isinstance(first, Placed) and not first.replayed
-    again = rest.place_order("ord-sim", body("ord-sim"))
+    again = rest.place_order(record("ord-sim"), later, 5)
     assert again == Placed(first.pos_order_id, first.total_cents, replayed=True)
     assert rest.find_order("ord-sim").pos_order_id == first.pos_order_id
-    other_body = dict(body("ord-sim"), customer={"name": "Someone else"})
-    assert rest.place_order("ord-sim", other_body) == Refused("idempotency_key_reused",
-                                                             "this Idempotency-Key was already used with another body")
-    closed = records.pos_body(records.new_record(sample_order(uid="ord-closed", location_id="loc-003"), 0))
-    outcome = rest.place_order("ord-closed", closed)
+    other = record("ord-sim")
+    other["order_details"]["customer"] = {"name": "Someone else"}
+    assert rest.place_order(other, later, 5) == Refused("idempotency_key_reused",
+                                                        "this Idempotency-Key was already used with another body")
+    outcome = rest.place_order(record("ord-closed", location_id="loc-003"), later, 5)
     assert isinstance(outcome, Refused) and outcome.code == "location_closed"
     wrong_token = RestPos(possim, "nope", connect_timeout=1.0, read_timeout=5.0)
     with pytest.raises(PosUnavailable):
-        wrong_token.get_location("loc-001")
+        wrong_token.get_menu("loc-001")
 
 
 def test_the_app_places_an_order_whose_kept_fields_hold_numbers(possim):
@@ -276,7 +320,6 @@ def test_the_app_places_an_order_whose_kept_fields_hold_numbers(possim):
     order["order_details"]["fulfillment"]["distance_km"] = Decimal("3.5")
     order["order_details"]["customer"]["lat"] = Decimal("40.7128")
     r = send(app.test_client(), "/posnext/order/submit", order, token=token(JWT_SECRET))
-    assert wait_for_background(10) == 0
     assert (r.status_code, r.body["status"]) == (200, "placed"), r.body
     assert r.body["order_details"]["fulfillment"]["distance_km"] == Decimal("3.5")
 

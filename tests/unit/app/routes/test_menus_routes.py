@@ -36,7 +36,7 @@ def test_get_fetches_once_then_serves_from_the_cache(client, auth, pos):
     calls = list(pos.calls)
     second = get(client, auth)
     assert second.status_code == 200 and jsonio.loads(second.data)["items"] == body["items"]
-    assert pos.calls == calls == [("location", "loc-001"), ("menu", "loc-001")]
+    assert pos.calls == calls == [("menu", "loc-001")]
 
 
 def test_post_takes_the_location_in_the_body(client, auth):

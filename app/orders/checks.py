@@ -1,0 +1,30 @@
+"""An order against its location's cached menu: the rules of rules.py, with the menu read
+within the time the caller has left. Validate, submit and the workers call this one check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from app.menus import NOT_READ, MenuCache, MenuUnavailable
+from app.orders import rules
+
+
+def menu_unavailable(request: dict) -> dict:
+    return {"code": "menu_unavailable",
+            "message": f"no menu for {request.get('location_id')!r} is cached and the POS cannot be reached",
+            "field": "location_id"}
+
+
+class OrderChecks:
+    def __init__(self, menus: MenuCache, settings):
+        self.menus = menus
+        self.horizon = timedelta(days=settings.future_horizon_days)
+
+    def verdict(self, request: dict, now: float, raw=NOT_READ, timeout: float | None = None) -> rules.Verdict | None:
+        """The rules' verdict at `now` (Unix seconds, Redis's clock); None when no menu can be
+        had within `timeout` seconds (`raw`: the cache entry as already read from Redis)."""
+        try:
+            menu = self.menus.get(request["location_id"], raw, timeout)
+        except MenuUnavailable:
+            return None
+        return rules.check_order(request, menu, datetime.fromtimestamp(now, UTC), self.horizon)

@@ -1,0 +1,56 @@
+"""Making an order final: the record as it will be answered, written by one guarded script,
+counted, logged and made durable before anyone is told (durability.py)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from app import metrics
+from app.orders.store import Order, OrderStore
+from app.times import format_time
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Final:
+    applied: bool
+    status: str  # the final status written, or why nothing was (the order's status, claim_lost, missing)
+    doc: dict | None = None  # the record as written
+    acked: bool = False  # durable: it may be answered
+
+    def __str__(self) -> str:
+        return self.status
+
+
+class Finals:
+    def __init__(self, store: OrderStore, tasks, clock=None):
+        self.store = store
+        self.tasks = tasks
+        self.clock = clock or time.time  # completed_at is for display: decisions use Redis's clock
+
+    def finish(self, order: Order, token: str, status: str, by: str, errors: list[dict] | None = None,
+               pos_order_id: str | None = None, note: str = "", endpoint: str = "submit",
+               reconcile_in: float | None = None) -> Final:
+        doc = dict(order.doc, status=status, errors=errors or [], completed_at=format_time(self.clock()))
+        if pos_order_id:
+            doc["order_details"] = dict(doc["order_details"], pos_order_id=pos_order_id)
+        applied, previous, path, acked = self.store.finish(
+            order.uid, token, doc, by, note or status, endpoint, reconcile_in=reconcile_in)
+        if not applied:
+            return Final(False, previous)
+        metrics.ORDERS.labels(endpoint, status, path).inc()
+        log.info("order final", extra={"request_uid": order.uid, "status": status, "by": by, "path": path,
+                                       "reason": note or status})
+        if path == "worker" and doc.get("callback_url"):
+            self.tasks.deliver_callback(order.uid)
+        if reconcile_in is not None:
+            metrics.RECONCILE_OPENED.inc()
+        return Final(True, status, doc, acked)
+
+    def deadline_exceeded(self, order: Order, token: str, by: str, why: str) -> Final:
+        return self.finish(order, token, "errored", by,
+                           [{"code": "deadline_exceeded", "message": "the order could not be placed before its "
+                                                                      f"deadline: {why}"}], note="deadline_exceeded")

@@ -1,0 +1,79 @@
+"""An order's lifecycle as data: its statuses, the moves between them, the final set.
+
+    pending ──► placed | errored | rejected | cancelled      (final: never changes again)
+
+`pending` covers everything before a final state; what the engine does next for a pending
+order is planned in the schedule (app/orders/schedule.py), not in more statuses. The Lua
+scripts (app/orders/scripts.py) and the schemas take these sets from here; docs/ENGINE.md
+draws the chart.
+
+Every write to an order is one Lua script guarded on its status (and on the mover's claim
+token where a move is in flight): nothing creates, resurrects or changes a record it does not
+expect.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    PLACED = "placed"
+    ERRORED = "errored"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+FINAL: frozenset[Status] = frozenset({Status.PLACED, Status.ERRORED, Status.REJECTED, Status.CANCELLED})
+OPEN: frozenset[Status] = frozenset(set(Status) - FINAL)
+
+# status -> the statuses it may move to. A final status moves nowhere.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: FINAL,
+    **{status: frozenset() for status in FINAL},
+}
+
+# What validate answers (never stored as an order's status) beside the statuses above.
+VALIDATED = "validated"
+ANSWER_STATUSES: tuple[str, ...] = (VALIDATED, *(status.value for status in Status))
+
+
+class Callback(StrEnum):
+    """A callback's state, in the order's record (`cb`): owed once, then delivered or dead."""
+
+    NONE = ""
+    OWED = "owed"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class Reconcile(StrEnum):
+    """An order errored with `pos_outcome_unknown` is still looked up at the POS (`rc`)."""
+
+    NONE = ""
+    OPEN = "open"      # still being looked up
+    FOUND = "found"    # the POS had it after all: listed for on-call
+    ABSENT = "absent"  # the POS answered: no such order; nothing to do
+
+
+def is_final(status: str) -> bool:
+    return status in FINAL
+
+
+def may_move(current: str, to: str) -> bool:
+    try:
+        return Status(to) in TRANSITIONS[Status(current)]
+    except ValueError:
+        return False
+
+
+def lua_set(values) -> str:
+    """A Lua table literal used as a set: {['placed']=true, ...}."""
+    return "{" + ", ".join(f"['{value}']=true" for value in sorted(str(v) for v in values)) + "}"
+
+
+def lua_transitions() -> str:
+    """TRANSITIONS as a Lua table of sets."""
+    rows = ", ".join(f"['{source}']={lua_set(targets)}" for source, targets in sorted(TRANSITIONS.items()))
+    return "{" + rows + "}"

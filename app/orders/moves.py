@@ -1,0 +1,147 @@
+"""One move of the engine on an order, its callback or its reconciliation: what a worker does
+with a task. Every move starts with a claim (store.claim: the move is due and nobody else is
+moving it) and ends with one guarded script that makes the order final or plans its next move
+in the schedule. A mover that lost its claim (it froze, and the claim lapsed and was taken)
+changes nothing: its last write is refused.
+
+The rules of a move on an order (one POS call at most, bounded by the claim):
+  before the deadline:  not validated -> validate (a refusal is final), then POST with
+                        `not_after` = the deadline; a transient failure is retried with backoff,
+                        never planned past deadline + CLOCK_SKEW_SECONDS.
+  after the deadline:   never validated -> errored / deadline_exceeded (no POST was ever sent);
+                        else look it up: found -> placed; absent -> errored / deadline_exceeded
+                        (with `not_after` no earlier call can still land); the POS cannot say
+                        -> retried with backoff, and past RECONCILE_SECONDS errored /
+                        pos_outcome_unknown while the lookups go on (reconcile moves).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from app import metrics
+from app.orders import backoff
+from app.orders.checks import OrderChecks, menu_unavailable
+from app.orders.finals import Finals
+from app.orders.store import Claim, OrderStore
+from app.pos.base import Expired, Placed, PosAdapter, PosUnavailable, Refused
+
+log = logging.getLogger(__name__)
+MARGIN = 0.5  # seconds of a claim kept free after its POS call, for the closing write
+
+
+class Mover:
+    def __init__(self, store: OrderStore, pos: PosAdapter, checks: OrderChecks, finals: Finals, settings):
+        self.store = store
+        self.pos = pos
+        self.checks = checks
+        self.finals = finals
+        self.settings = settings
+
+    @property
+    def claim_seconds(self) -> float:
+        """One move: a menu fetch (two reads) and one POS call, each bounded, plus the margin."""
+        return 3 * (self.settings.pos_connect_timeout + self.settings.pos_read_timeout) + MARGIN
+
+    def _backoff(self, retries: int) -> float:
+        return backoff.delay(retries, self.settings.retry_base_seconds, self.settings.retry_cap_seconds)
+
+    # -- the order ------------------------------------------------------------------------
+    def move_order(self, uid: str) -> str:
+        claim = self.store.claim("o", uid, self.claim_seconds)
+        if not claim.ok or claim.order is None:
+            metrics.WORKER_STEPS.labels(claim.reason if not claim.ok else "unreadable").inc()
+            return claim.reason
+        outcome = str(self._move(claim))
+        metrics.WORKER_STEPS.labels(outcome).inc()
+        return outcome
+
+    def _move(self, claim: Claim):
+        order, uid, token = claim.order, claim.order.uid, claim.token
+        started = time.monotonic()
+        skew = self.settings.clock_skew_seconds
+
+        def now() -> float:
+            return claim.now + (time.monotonic() - started)
+
+        def left() -> float:
+            return claim.until - MARGIN - now()
+
+        if now() < order.deadline:
+            if not order.validated:
+                verdict = self.checks.verdict(order.doc, now(), timeout=min(left(), order.deadline - now()))
+                if verdict is None:
+                    self.store.retry(uid, token, "worker", "no menu to validate against",
+                                     self._backoff(order.calls), latest=order.deadline + skew)
+                    return "retry"
+                if not verdict.ok:
+                    return self.finals.finish(order, token, "rejected", "worker", verdict.problems,
+                                              note="refused by validation")
+                if not self.store.mark_validated(uid, token, "worker"):
+                    return "claim_lost"
+            result = self.pos.place_order(order.doc, not_after=order.deadline,
+                                          timeout=min(left(), order.deadline - now() + skew))
+            if isinstance(result, Placed):
+                return self.finals.finish(order, token, "placed", "worker", pos_order_id=result.pos_order_id)
+            if isinstance(result, Refused):
+                return self.finals.finish(order, token, "rejected", "worker",
+                                          [{"code": result.code, "message": result.message}],
+                                          note=f"POS refused: {result.code}")
+            if isinstance(result, Expired):
+                return self.finals.deadline_exceeded(order, token, "worker", "the POS refused it past its deadline")
+            reason = "in_progress" if not hasattr(result, "reason") else result.reason
+            self.store.retry(uid, token, "worker", f"POS attempt: {reason}", self._backoff(order.calls),
+                             latest=order.deadline + skew)
+            return "retry"
+        if not order.validated:
+            errors = [menu_unavailable(order.doc)] if self.checks.menus.cached(order.doc["location_id"]) is None \
+                else None
+            if errors:
+                return self.finals.finish(order, token, "errored", "worker", errors, note="menu_unavailable")
+            return self.finals.deadline_exceeded(order, token, "worker", "never sent to the POS before its deadline")
+        if now() < order.deadline + skew:
+            self.store.retry(uid, token, "worker", "deciding after the deadline", order.deadline + skew - now())
+            return "retry"
+        return self._decide(claim, now, left)
+
+    def _decide(self, claim: Claim, now, left):
+        order, token = claim.order, claim.token
+        try:
+            found = self.pos.find_order(order.uid, timeout=left())
+        except PosUnavailable as exc:
+            give_up = order.deadline + self.settings.reconcile_seconds
+            if now() >= give_up:
+                return self.finals.finish(order, token, "errored", "worker",
+                                          [{"code": "pos_outcome_unknown",
+                                            "message": "the POS could not say whether it has this order"}],
+                                          note="pos_outcome_unknown", reconcile_in=self._backoff(0))
+            self.store.retry(order.uid, token, "worker", f"lookup failed: {exc}", self._backoff(order.calls),
+                             latest=give_up)
+            return "retry"
+        if found is not None:
+            return self.finals.finish(order, token, "placed", "worker", pos_order_id=found.pos_order_id,
+                                      note="found at the POS")
+        return self.finals.deadline_exceeded(order, token, "worker", "the POS has no such order after its deadline")
+
+    # -- reconciliation ---------------------------------------------------------------------
+    def reconcile(self, uid: str) -> str:
+        """Look up an order errored with pos_outcome_unknown; a placement found is for on-call."""
+        claim = self.store.claim("r", uid, self.settings.pos_connect_timeout + self.settings.pos_read_timeout + MARGIN)
+        if not claim.ok or claim.order is None:
+            return claim.reason
+        order = claim.order
+        calls = int(self.store.field(uid, "rc_calls") or 0)
+        try:
+            found = self.pos.find_order(uid, timeout=claim.until - claim.now - MARGIN)
+        except PosUnavailable:
+            self.store.settle_reconcile(uid, claim.token, "retry", self._backoff(calls))
+            return "retry"
+        if found is None:
+            self.store.settle_reconcile(uid, claim.token, "absent")
+            return "absent"
+        if self.store.settle_reconcile(uid, claim.token, "found", pos_order_id=found.pos_order_id):
+            metrics.RECONCILE_FOUND.inc()
+            log.error("order errored as pos_outcome_unknown was placed at the POS after all",
+                      extra={"request_uid": uid, "pos_order_id": found.pos_order_id, "status": order.status})
+        return "found"

@@ -1,0 +1,266 @@
+"""The Lua scripts that are the only writers of an order (app/orders/store.py runs them).
+
+Every script reads the time from Redis (`TIME`), unless a test passes its own clock as the
+first argument, so every deadline, claim and schedule decision is made on one clock, whatever
+the callers' hosts think the time is. Every script is guarded on the order's status, and a
+move's writes on the mover's claim token: a script that does not find what it expects changes
+nothing and says why.
+
+Times in the record and the schedule are Unix milliseconds; the indexes (open, by time, by
+location, reconcile) keep Unix seconds for the lists that page on them.
+"""
+
+from __future__ import annotations
+
+from app.orders.lifecycle import FINAL, lua_set, lua_transitions
+
+# Fields an order move reads back with its claim (store.ORDER_FIELDS must match).
+FIELDS = ("status", "doc", "fp", "deadline", "created", "handed", "validated", "calls", "cb", "cb_attempts",
+          "rc", "rc_calls", "cb_by")
+_FIELDS = ", ".join(f"'{name}'" for name in FIELDS)
+
+PRELUDE = f"""
+local FINAL = {lua_set(FINAL)}
+local MOVES = {lua_transitions()}
+local function clock(arg)
+  if arg ~= nil and arg ~= '' then return math.floor(tonumber(arg)) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function note(key, status, by, text, now, ttl)
+  redis.call('RPUSH', key, cjson.encode({{at = now / 1000, status = status, by = by, note = text}}))
+  if ttl then redis.call('EXPIRE', key, ttl) end
+end
+local function fields(key)
+  return redis.call('HMGET', key, {_FIELDS})
+end
+"""
+
+# KEYS: order, history, open, by_time, by_location, schedule, menu
+# ARGV: now, fp, doc, ttl_deadline_ms ('' none), max_async_ms, retention_s, uid, by, claim_token, claim_ms
+CREATE = PRELUDE + """
+local now = clock(ARGV[1])
+local menu = redis.call('GET', KEYS[7])
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local seen = redis.call('HMGET', KEYS[1], 'fp', 'status')
+  return {0, seen[1] or '', seen[2] or '', now, menu or false, 0}
+end
+local deadline = now + tonumber(ARGV[5])
+if ARGV[4] ~= '' then deadline = math.min(deadline, math.floor(tonumber(ARGV[4]))) end
+local claimed = now + tonumber(ARGV[10])
+redis.call('HSET', KEYS[1], 'status', 'pending', 'fp', ARGV[2], 'doc', ARGV[3], 'deadline', deadline,
+           'created', now, 'handed', '0', 'validated', '0', 'calls', '0', 'cb', '', 'cb_attempts', '0',
+           'rc', '', 'rc_calls', '0', 'o_claim', ARGV[9], 'o_until', claimed)
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+note(KEYS[2], 'pending', ARGV[8], 'received', now, ARGV[6])
+redis.call('ZADD', KEYS[3], now / 1000, ARGV[7])
+redis.call('ZADD', KEYS[4], now / 1000, ARGV[7])
+redis.call('ZADD', KEYS[5], now / 1000, ARGV[7])
+redis.call('ZADD', KEYS[6], claimed, 'o:' .. ARGV[7])
+return {1, ARGV[2], 'pending', now, menu or false, deadline}
+"""
+
+# Claim the next move of one kind: 'o' (the order), 'c' (its callback), 'r' (its reconciliation).
+# KEYS: order, schedule, queued; ARGV: now, kind, uid, token, claim_ms
+CLAIM = PRELUDE + """
+local now = clock(ARGV[1])
+local kind, member = ARGV[2], ARGV[2] .. ':' .. ARGV[3]
+redis.call('ZREM', KEYS[3], member)
+local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'rc', kind .. '_claim', kind .. '_until')
+if not state[1] then
+  redis.call('ZREM', KEYS[2], member)
+  return {0, 'missing', now}
+end
+if (kind == 'o' and FINAL[state[1]]) or (kind == 'c' and state[2] ~= 'owed')
+    or (kind == 'r' and state[3] ~= 'open') then
+  redis.call('ZREM', KEYS[2], member)
+  return {0, 'settled', now}
+end
+if state[4] and state[4] ~= '' and tonumber(state[5] or '0') > now then
+  return {0, 'busy', now, tonumber(state[5])}
+end
+local due = redis.call('ZSCORE', KEYS[2], member)
+if due and tonumber(due) > now then
+  return {0, 'not_due', now, tonumber(due)}
+end
+local claimed = now + tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], kind .. '_claim', ARGV[4], kind .. '_until', claimed)
+redis.call('ZADD', KEYS[2], claimed, member)
+return {1, 'claimed', now, claimed, fields(KEYS[1])}
+"""
+
+# One order move's outcome. KEYS: order, history, schedule, open, stats, reconcile
+# ARGV: now, uid, token ('' = no claim to check), by, note, what, then by `what`:
+#   final:     to, doc, endpoint, has a callback_url ('1'/'0': owed when handed off), reconcile ('1'/'0'),
+#              reconcile delay ms
+#   retry:     delay ms, latest due ms ('' none)
+#   validated: (nothing)
+#   handoff:   delay ms
+SETTLE = PRELUDE + """
+local now = clock(ARGV[1])
+local uid, token, by, text, what = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'handed', 'calls')
+local current = state[1]
+if not current then return {0, 'missing'} end
+if FINAL[current] then return {0, current} end
+if token ~= '' and state[2] ~= token then return {0, 'claim_lost'} end
+local member = 'o:' .. uid
+if what == 'final' then
+  local to = ARGV[7]
+  if not MOVES[current][to] then return {0, current} end
+  local path = 'inline'
+  if state[3] == '1' then path = 'worker' end
+  redis.call('HSET', KEYS[1], 'status', to, 'doc', ARGV[8], 'o_claim', '', 'o_until', '0')
+  redis.call('ZREM', KEYS[3], member)
+  redis.call('ZREM', KEYS[4], uid)
+  redis.call('HINCRBY', KEYS[5], ARGV[9] .. '|' .. to .. '|' .. path, 1)
+  if ARGV[10] == '1' and state[3] == '1' then
+    redis.call('HSET', KEYS[1], 'cb', 'owed')
+    redis.call('ZADD', KEYS[3], now, 'c:' .. uid)
+  end
+  if ARGV[11] == '1' then
+    redis.call('HSET', KEYS[1], 'rc', 'open')
+    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[12]), 'r:' .. uid)
+    redis.call('ZADD', KEYS[6], now / 1000, uid)
+  end
+  note(KEYS[2], to, by, text, now)
+  return {1, current, path}
+elseif what == 'retry' then
+  local due = now + tonumber(ARGV[7])
+  if ARGV[8] ~= '' then due = math.min(due, math.floor(tonumber(ARGV[8]))) end
+  if due < now then due = now end
+  redis.call('HSET', KEYS[1], 'o_claim', '', 'o_until', '0', 'calls', tonumber(state[4] or '0') + 1)
+  redis.call('ZADD', KEYS[3], due, member)
+  note(KEYS[2], current, by, text, now)
+  return {1, current, due}
+elseif what == 'validated' then
+  redis.call('HSET', KEYS[1], 'validated', '1')
+  note(KEYS[2], current, by, text, now)
+  return {1, current}
+elseif what == 'handoff' then
+  local due = now + tonumber(ARGV[7])
+  redis.call('HSET', KEYS[1], 'handed', '1', 'o_claim', '', 'o_until', '0')
+  redis.call('ZADD', KEYS[3], due, member)
+  note(KEYS[2], current, by, text, now)
+  return {1, current, due}
+end
+return redis.error_reply('unknown settle: ' .. what)
+"""
+
+# A callback delivery's outcome. KEYS: order, history, schedule, dead
+# ARGV: now, uid, token, outcome (delivered | retry | dead), delay ms, result (text)
+SETTLE_CALLBACK = PRELUDE + """
+local now = clock(ARGV[1])
+local uid, outcome = ARGV[2], ARGV[4]
+local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'c_claim', 'cb_attempts')
+if not state[1] then return {0, 'missing'} end
+if state[2] ~= 'owed' then return {0, state[2] or ''} end
+if state[3] ~= ARGV[3] then return {0, 'claim_lost'} end
+local attempts = tonumber(state[4] or '0') + 1
+redis.call('HSET', KEYS[1], 'c_claim', '', 'c_until', '0', 'cb_attempts', attempts, 'cb_result', ARGV[6],
+           'cb_at', now)
+if outcome == 'delivered' then
+  redis.call('HSET', KEYS[1], 'cb', 'delivered')
+  redis.call('ZREM', KEYS[3], 'c:' .. uid)
+  redis.call('ZREM', KEYS[4], uid)
+elseif outcome == 'dead' then
+  redis.call('HSET', KEYS[1], 'cb', 'dead')
+  redis.call('ZREM', KEYS[3], 'c:' .. uid)
+  redis.call('ZADD', KEYS[4], now / 1000, uid)
+else
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), 'c:' .. uid)
+end
+note(KEYS[2], state[1], 'worker', 'callback ' .. outcome .. ': ' .. ARGV[6], now)
+return {1, outcome, attempts}
+"""
+
+# A reconciliation lookup's outcome. KEYS: order, history, schedule, reconcile, found
+# ARGV: now, uid, token, outcome (found | absent | retry), delay ms, pos_order_id
+SETTLE_RECONCILE = PRELUDE + """
+local now = clock(ARGV[1])
+local uid, outcome = ARGV[2], ARGV[4]
+local state = redis.call('HMGET', KEYS[1], 'status', 'rc', 'r_claim', 'rc_calls')
+if not state[1] then return {0, 'missing'} end
+if state[2] ~= 'open' then return {0, state[2] or ''} end
+if state[3] ~= ARGV[3] then return {0, 'claim_lost'} end
+redis.call('HSET', KEYS[1], 'r_claim', '', 'r_until', '0', 'rc_calls', tonumber(state[4] or '0') + 1)
+if outcome == 'retry' then
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), 'r:' .. uid)
+  return {1, outcome}
+end
+redis.call('ZREM', KEYS[3], 'r:' .. uid)
+redis.call('ZREM', KEYS[4], uid)
+redis.call('HSET', KEYS[1], 'rc', outcome)
+if outcome == 'found' then
+  redis.call('HSET', KEYS[1], 'rc_pos_order_id', ARGV[6])
+  redis.call('ZADD', KEYS[5], now / 1000, uid)
+  note(KEYS[2], state[1], 'worker', 'reconcile: the POS has this order after all: ' .. ARGV[6], now)
+else
+  note(KEYS[2], state[1], 'worker', 'reconcile: the POS has no such order', now)
+end
+return {1, outcome}
+"""
+
+# Due moves to hand to Celery. KEYS: schedule, queued; ARGV: now, limit, grace ms.
+# A move whose task was sent less than `grace` ago is not sent again (its task is queued).
+DISPATCH = PRELUDE + """
+local now = clock(ARGV[1])
+local limit, grace = tonumber(ARGV[2]), tonumber(ARGV[3])
+local out, offset = {}, 0
+while #out < limit and offset < limit * 10 do
+  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', offset, limit)
+  if #due == 0 then break end
+  for _, member in ipairs(due) do
+    local sent = redis.call('ZSCORE', KEYS[2], member)
+    if (not sent or tonumber(sent) + grace <= now) and #out < limit then
+      redis.call('ZADD', KEYS[2], now, member)
+      table.insert(out, member)
+    end
+  end
+  offset = offset + #due
+end
+return {now, out}
+"""
+
+# Mark a move as sent to Celery (so the sweep does not send it again within its grace).
+# KEYS: queued; ARGV: now, member
+QUEUED = PRELUDE + """
+redis.call('ZADD', KEYS[1], clock(ARGV[1]), ARGV[2])
+return 1
+"""
+
+# An operator's re-drive: the order's next move is due now, unless one is in flight.
+# KEYS: order, history, schedule; ARGV: now, uid, by
+REDRIVE = PRELUDE + """
+local now = clock(ARGV[1])
+local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'o_until')
+if not state[1] then return {0, 'missing'} end
+if FINAL[state[1]] then return {0, state[1]} end
+if state[2] and state[2] ~= '' and tonumber(state[3] or '0') > now then return {0, 'busy'} end
+redis.call('ZADD', KEYS[3], now, 'o:' .. ARGV[2])
+note(KEYS[2], state[1], ARGV[3], 're-driven', now)
+return {1, state[1]}
+"""
+
+# An operator's replay of a final order's callback: owed again, due now.
+# KEYS: order, history, schedule, dead; ARGV: now, uid, by
+REPLAY = PRELUDE + """
+local now = clock(ARGV[1])
+local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'c_claim', 'c_until')
+if not state[1] then return {0, 'missing'} end
+if not FINAL[state[1]] then return {0, 'not_final'} end
+if state[2] == 'owed' and state[3] and state[3] ~= '' and tonumber(state[4] or '0') > now then return {0, 'busy'} end
+redis.call('HSET', KEYS[1], 'cb', 'owed', 'cb_attempts', '0', 'cb_by', ARGV[3])
+redis.call('ZADD', KEYS[3], now, 'c:' .. ARGV[2])
+redis.call('ZREM', KEYS[4], ARGV[2])
+note(KEYS[2], state[1], ARGV[3], 'callback replay requested', now)
+return {1, state[1]}
+"""
+
+# Append a history note to an existing order (nothing else). KEYS: order, history; ARGV: now, by, note
+NOTE = PRELUDE + """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 0 end
+note(KEYS[2], status, ARGV[2], ARGV[3], clock(ARGV[1]))
+return 1
+"""

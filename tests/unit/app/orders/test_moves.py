@@ -1,0 +1,172 @@
+"""A worker's move on an order, on fakeredis and a hand-moved clock: every branch of moves.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.orders import records
+from app.pos.base import Expired, InProgress, Placed, Refused, Transient
+from bin.sample import sample_order
+from schemas.orders import OrderRequestSchema
+
+SCHEMA = OrderRequestSchema()
+UID = "ord-1"
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.__class__(**{**settings.__dict__, "clock_skew_seconds": 1.0, "reconcile_seconds": 60,
+                                 "retry_base_seconds": 0.5, "retry_cap_seconds": 30.0})
+
+
+def handed_off(store, uid=UID, ttl=None, validated=False, **overrides):
+    """An order as the web leaves it after a 202: recorded, (validated,) handed off, due now."""
+    request = SCHEMA.load(sample_order(uid=uid, **overrides))
+    doc = records.new_record(request, store.now())
+    deadline = store.now() + ttl if ttl else None
+    created, token = store.create(uid, records.fingerprint(request), doc, deadline, 900, "web", 1.0,
+                                  f"menu:{doc['location_id']}")
+    if validated:
+        store.mark_validated(uid, token, "web")
+    store.hand_off(uid, token, "web")
+    return created.deadline
+
+
+def until_final(store, mover, clock, limit=10_000):
+    """Run the order's moves at the times the schedule plans them, as the sweep would."""
+    for _ in range(limit):
+        order = store.get(UID)
+        if order.final:
+            return order
+        due = store.next_move(UID)
+        clock.now = max(clock.now, due)
+        mover.move_order(UID)
+    raise AssertionError("never final")
+
+
+def test_a_handed_off_order_is_validated_then_placed(store, mover, pos):
+    handed_off(store)
+    assert mover.move_order(UID) == "placed"
+    assert [kind for kind, _ in pos.calls] == ["menu", "place"]
+    order = store.get(UID)
+    assert order.validated and order.status == "placed" and order.path == "worker"
+
+
+def test_a_move_that_is_not_due_or_is_claimed_does_nothing(store, mover, pos, clock):
+    handed_off(store)
+    claim = store.claim("o", UID, 30)
+    assert mover.move_order(UID) == "busy"
+    store.retry(UID, claim.token, "worker", "POS down", 5)
+    assert mover.move_order(UID) == "not_due"
+    assert pos.calls == []
+
+
+def test_a_refusal_by_validation_is_final(store, mover, pos):
+    handed_off(store, location_id="loc-003")
+    assert mover.move_order(UID) == "rejected"
+    assert pos.count("place") == 0
+
+
+def test_no_menu_is_retried_before_the_deadline(store, mover, pos, clock):
+    deadline = handed_off(store, ttl=60)
+    pos.down = True
+    assert mover.move_order(UID) == "retry"
+    assert store.next_move(UID) <= deadline + 1.0
+    assert not store.get(UID).validated
+
+
+@pytest.mark.parametrize("outcome", [Transient("HTTP 503"), Transient("timeout"), InProgress()])
+def test_a_transient_answer_is_retried_with_backoff_and_counts(store, mover, pos, clock, outcome):
+    handed_off(store, validated=True)
+    pos.outcomes.append(outcome)
+    assert mover.move_order(UID) == "retry"
+    order = store.get(UID)
+    assert order.calls == 1 and order.status == "pending"
+    assert clock.now < store.next_move(UID) <= clock.now + 1.0  # base 0.5 * 2**0, floored at base / 4
+
+
+def test_the_pos_refusing_is_rejected_and_expired_is_errored(store, mover, pos):
+    handed_off(store, uid="a", validated=True)
+    handed_off(store, uid="b", validated=True)
+    pos.outcomes.extend([Refused("item_unavailable", "86'd"), Expired()])
+    assert mover.move_order("a") == "rejected"
+    assert mover.move_order("b") == "errored"
+    assert store.get("b").doc["errors"][0]["code"] == "deadline_exceeded"
+
+
+def test_a_post_is_given_no_more_time_than_the_claim_and_the_deadline_leave(store, mover, pos, clock):
+    handed_off(store, ttl=5, validated=True)
+    mover.move_order(UID)
+    assert pos.timeouts[-1] <= min(mover.claim_seconds, 5 + 1.0)
+
+
+def test_never_validated_by_the_deadline_is_errored_without_a_pos_call(store, mover, pos, clock):
+    handed_off(store, ttl=30)
+    mover.menus = None
+    store.redis.set("menu:loc-001", b'{"items": {}, "location": {}}')  # a menu is cached
+    clock.advance(31)
+    assert mover.move_order(UID) == "errored"
+    assert pos.calls == []
+    assert store.get(UID).doc["errors"][0]["code"] == "deadline_exceeded"
+
+
+def test_just_past_the_deadline_the_decision_waits_for_the_clock_skew_allowance(store, mover, pos, clock):
+    deadline = handed_off(store, ttl=30, validated=True)
+    clock.now = deadline + 0.2
+    assert mover.move_order(UID) == "retry"
+    assert pos.calls == []
+    assert store.next_move(UID) == pytest.approx(deadline + 1.0)
+
+
+def test_after_the_deadline_only_a_lookup_decides_found(store, mover, pos, clock):
+    deadline = handed_off(store, ttl=30, validated=True)
+    pos.placed[UID] = Placed("P-7")
+    clock.now = deadline + 2
+    assert mover.move_order(UID) == "placed"
+    assert [kind for kind, _ in pos.calls] == ["lookup"]
+    assert store.get(UID).doc["order_details"]["pos_order_id"] == "P-7"
+
+
+def test_after_the_deadline_a_lookup_showing_nothing_errors_it_at_once(store, mover, pos, clock):
+    deadline = handed_off(store, ttl=30, validated=True)
+    clock.now = deadline + 2
+    assert mover.move_order(UID) == "errored"
+    assert [kind for kind, _ in pos.calls] == ["lookup"]
+    assert store.get(UID).doc["errors"][0]["code"] == "deadline_exceeded"
+
+
+def test_while_lookups_fail_pending_at_most_reconcile_seconds_then_outcome_unknown(store, mover, pos, clock):
+    deadline = handed_off(store, ttl=30, validated=True)
+    pos.down = True
+    clock.now = deadline + 2
+    order = until_final(store, mover, clock)
+    assert order.status == "errored"
+    assert order.doc["errors"][0]["code"] == "pos_outcome_unknown"
+    assert deadline + 60 <= clock.now <= deadline + 60 + 0.5
+    assert [row[:2] for row in store.reconcile_list()] == [(UID, "open")]
+    assert store.next_move(UID, "r") is not None  # the lookups go on
+
+
+def test_reconciliation_finds_a_late_placement_and_lists_it(store, mover, pos, clock):
+    deadline = handed_off(store, ttl=30, validated=True)
+    pos.down = True
+    clock.now = deadline + 2
+    until_final(store, mover, clock)
+    pos.down = False
+    pos.placed[UID] = Placed("P-late")
+    clock.now = store.next_move(UID, "r")
+    assert mover.reconcile(UID) == "found"
+    assert [row[:2] for row in store.reconcile_list()] == [(UID, "found")]
+    assert store.field(UID, "rc_pos_order_id") == "P-late"
+    assert store.get(UID).status == "errored"
+
+
+def test_reconciliation_that_finds_nothing_is_closed(store, mover, pos, clock):
+    deadline = handed_off(store, ttl=30, validated=True)
+    pos.down = True
+    clock.now = deadline + 2
+    until_final(store, mover, clock)
+    pos.down = False
+    clock.now = store.next_move(UID, "r")
+    assert mover.reconcile(UID) == "absent"
+    assert store.reconcile_list() == [] and store.next_move(UID, "r") is None
