@@ -67,7 +67,7 @@ class Settings:
         """How long after sending a due move's task the sweep waits before sending it again
         (the task was lost, or waits in a queue longer than this; a duplicate only finds the
         move claimed or not due)."""
-        return max(10.0, 5.0 * self.sweep_seconds)
+        return max(3.0, 5.0 * self.sweep_seconds)
 
 
 # name -> (default, meaning); the README's table is checked against this one by a test.

@@ -16,7 +16,7 @@ import redis
 from celery import Celery
 
 from app.orders import records
-from app.orders.store import STATS_KEY, OrderStore, fingerprint
+from app.orders.store import STATS_KEY, OrderStore
 from app.tasks import PLACE_ORDER
 from bench.report import Row, num
 from bench.runner import Runner
@@ -44,10 +44,11 @@ class Enqueuer:
         prefix = uuid.uuid4().hex[:10]
         for index in range(count):
             order = dict(self.template, request_uid=f"w{prefix}-{index:07d}")
-            doc = dict(records.new_record(order, now), validated=True)
-            self.store.create(order["request_uid"], fingerprint(order), doc, records.deadline(order, now, 900),
-                              "bench", now=now)
-            self.store.hand_off(order["request_uid"], now, "bench")
+            doc = records.new_record(order, now)
+            _, token = self.store.create(order["request_uid"], records.fingerprint(order), doc,
+                                         records.ttl_deadline(order), 900, "bench", 5.0, "menu:none")
+            self.store.mark_validated(order["request_uid"], token, "bench")
+            self.store.hand_off(order["request_uid"], token, "bench")
             uids.append(order["request_uid"])
         return uids
 

@@ -142,7 +142,7 @@ def short_env(redis_url: str, pos_token: str, shared_id: str, jwt_secret: str, *
         "INLINE_BUDGET_MS": "800",
         "POS_CONNECT_TIMEOUT": "1",
         "POS_READ_TIMEOUT": "3",
-        "ORDER_MAX_ASYNC_SECONDS": "20",
+        "ORDER_MAX_ASYNC_SECONDS": "30",
         "RETRY_BASE_SECONDS": "0.2",
         "RETRY_CAP_SECONDS": "1",
         "SWEEP_SECONDS": "1",

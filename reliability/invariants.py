@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app import jsonio
-from app.orders.store import Order, fingerprint
+from app.orders.records import fingerprint
+from app.orders.store import Order
 from app.times import parse_time
 from reliability.faults import Window
 from reliability.load import Call, Journal

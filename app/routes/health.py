@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from app import jsonio
 from app.logs import bind_request_uid
-from app.metrics import CALLBACK_STATS_KEY, REQUESTS
+from app.metrics import CALLBACK_STATS_KEY, REQUESTS, SWEEP_KEY
 from app.tasks import queue_depths
 
 bp = Blueprint("health", __name__)
@@ -94,6 +94,21 @@ class StoreCollector:
         for outcome, count in redis.hgetall(CALLBACK_STATS_KEY).items():
             deliveries.add_metric([outcome.decode() if isinstance(outcome, bytes) else outcome], int(count))
         yield deliveries
+        last_sweep = redis.get(SWEEP_KEY)
+        yield GaugeMetricFamily("posbridge_sweep_last_success_timestamp_seconds",
+                                "Unix time of the last completed sweep (0: none yet): alert when it stops",
+                                value=float(last_sweep or 0))
+        yield GaugeMetricFamily("posbridge_schedule_overdue_seconds",
+                                "how long the most overdue move in the schedule has been due",
+                                value=store.overdue_open())
+        reconcile = GaugeMetricFamily("posbridge_reconcile_orders", "orders errored as pos_outcome_unknown: "
+                                      "still looked up (open) or found at the POS after all (found)",
+                                      labels=["state"])
+        for state, count in store.reconcile_counts().items():
+            reconcile.add_metric([state], count)
+        yield reconcile
+        yield CounterMetricFamily("posbridge_unreadable_records", "order records skipped as unreadable",
+                                  value=store.corrupt_count())
 
 
 @bp.get("/metrics")

@@ -43,7 +43,7 @@ def test_sigterm_to_the_web_lets_a_held_request_answer_and_its_order_end_placed(
     answers = []
     client = threading.Thread(target=lambda: answers.append(pos.submit(order)), daemon=True)
     client.start()
-    wait_until(lambda: pos.redis.exists(f"order:{uid}:lease"), 20, 0.005, "the inline POS call under way")
+    wait_until(lambda: pos.redis.hget(f"order:{uid}", "o_claim"), 20, 0.005, "the inline POS call under way")
     master = pos.stack.processes["web"]
     os.kill(master.pid, signal.SIGTERM)  # what `docker stop` does: the master alone is told
     client.join(30)
@@ -68,12 +68,12 @@ def test_sigterm_to_the_worker_mid_order_still_ends_it_placed(pos):
     pos.knobs("*", error_rate=None, latency_ms=2000)  # the worker's next attempt takes 2 s at the POS
 
     def worker_at_the_pos() -> bool:
-        """The same lease held across 0.3 s: one slow attempt under way (the web's are over)."""
-        token = pos.redis.get(f"order:{uid}:lease")
+        """The same claim held across 0.3 s: one slow move under way (the web's is over)."""
+        token = pos.redis.hget(f"order:{uid}", "o_claim")
         if not token:
             return False
         time.sleep(0.3)
-        return pos.redis.get(f"order:{uid}:lease") == token
+        return pos.redis.hget(f"order:{uid}", "o_claim") == token
 
     wait_until(worker_at_the_pos, 30, 0.02, "the worker's attempt at the POS")
     worker = pos.stack.processes["worker1"]

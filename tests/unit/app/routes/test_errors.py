@@ -229,3 +229,11 @@ def test_an_expired_token_is_401_token_expired(client):
 
     r = send(client, SUBMIT, sample_order(), token=token(JWT_SECRET, seconds=-120))
     assert_envelope(r, 401, "token_expired")
+
+
+def test_metrics_carry_the_sweep_gauge_the_reconcile_list_and_the_schedule(client, services):
+    services.redis.set("sweep:last_success", "1795456800.5")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "posbridge_sweep_last_success_timestamp_seconds 1.7954568005e+09" in text
+    assert 'posbridge_reconcile_orders{state="open"} 0.0' in text
+    assert "posbridge_schedule_overdue_seconds" in text and "posbridge_unreadable_records_total" in text

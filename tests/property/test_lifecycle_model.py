@@ -1,0 +1,229 @@
+"""A stateful model of the order lifecycle over the real Lua scripts (fakeredis, Lua on).
+
+hypothesis interleaves, for a few orders: the web's submit (which may freeze mid-call and
+wake after its claim lapsed), two workers' moves, the sweep, redrives, the clock, and every
+POS outcome — placed, refused, expired, in progress, down, and a slow POST that times out but
+creates the order later, if its `not_after` still allows. After every step and at the end:
+
+- a final state never changes;
+- no lost order: every open order has its next move in the schedule;
+- no double placement and none late: the POS holds at most one order per key, created no
+  later than the order's deadline;
+- placed means the POS has it; rejected or errored (other than pos_outcome_unknown) means it
+  does not, and never will.
+"""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+from fakeredis import FakeRedis
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from app.menus import MenuCache
+from app.orders import records
+from app.orders.checks import OrderChecks
+from app.orders.finals import Finals
+from app.orders.moves import Mover
+from app.orders.store import OrderStore
+from app.pos.base import Expired, InProgress, Placed, PosUnavailable, Refused, Transient
+from app.settings import load_settings
+from bin.sample import sample_order
+from schemas.orders import OrderRequestSchema
+from tests.conftest import BASE_ENV
+from tests.support.fakes import FakeTasks
+from tests.unit.helpers import NOW, Clock
+
+UIDS = ("ord-a", "ord-b", "ord-c")
+SCHEMA = OrderRequestSchema()
+MODES = ("up", "down", "transient", "slow_create", "in_progress", "refuse", "lookup_down")
+
+
+class ModelPos:
+    """A POS that honours Idempotency-Key and not_after, with a mode the model sets."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.mode = "up"
+        self.orders: dict[str, tuple[str, float]] = {}  # key -> (pos_order_id, created_at)
+        self.later: list[tuple[float, str, float]] = []  # (creates at, key, not_after): slow calls
+
+    def land(self) -> None:
+        """Slow calls whose creation step comes now: created only if not_after allows."""
+        for at, key, not_after in list(self.later):
+            if at <= self.clock():
+                self.later.remove((at, key, not_after))
+                if key not in self.orders and at <= not_after:
+                    self.orders[key] = (f"P-{len(self.orders) + 1}", at)
+
+    def get_menu(self, location_id, timeout=None):
+        from tests.support.fakes import FakePos
+
+        if self.mode == "down":
+            raise PosUnavailable("down")
+        return FakePos().get_menu(location_id)
+
+    def place_order(self, order, not_after, timeout):
+        key, now = order["request_uid"], self.clock()
+        if key in self.orders:
+            return Placed(self.orders[key][0], replayed=True)
+        if any(pending == key for _, pending, _ in self.later):
+            return InProgress()  # pos-api.md: a call with this key is still being processed
+        if self.mode in ("down", "transient"):
+            return Transient("HTTP 503")
+        if self.mode == "in_progress":
+            return InProgress()
+        if self.mode == "refuse":
+            return Refused("item_unavailable", "86'd")
+        if now > not_after:
+            return Expired()
+        if self.mode == "slow_create":
+            self.later.append((now + 5.0, key, not_after))
+            return Transient("timeout")
+        self.orders[key] = (f"P-{len(self.orders) + 1}", now)
+        return Placed(self.orders[key][0])
+
+    def find_order(self, external_id, timeout=None):
+        if self.mode in ("down", "lookup_down"):
+            raise PosUnavailable("down")
+        found = self.orders.get(external_id)
+        return Placed(found[0], replayed=True) if found else None
+
+
+class Lifecycle(RuleBasedStateMachine):
+    @initialize()
+    def start(self):
+        self.clock = Clock(NOW)
+        env = {**BASE_ENV, "RETRY_BASE_SECONDS": "0.5", "RETRY_CAP_SECONDS": "8", "RECONCILE_SECONDS": "30",
+               "CLOCK_SKEW_SECONDS": "1"}
+        self.settings = load_settings(env)
+        self.redis = FakeRedis()
+        self.pos = ModelPos(self.clock)
+        self.store = OrderStore(self.redis, clock=self.clock)
+        self.tasks = FakeTasks()
+        menus = MenuCache(self.redis, self.pos, 300, self.clock)
+        self.finals = Finals(self.store, self.tasks, self.clock)
+        self.workers = [Mover(self.store, self.pos, OrderChecks(menus, self.settings), self.finals, self.settings)
+                        for _ in range(2)]
+        self.frozen: dict[str, str] = {}  # uid -> the frozen web request's claim token
+        self.seen_final: dict[str, str] = {}
+        self.deadlines: dict[str, float] = {}
+
+    # -- PAR and the web ------------------------------------------------------------------
+    @rule(uid=st.sampled_from(UIDS), ttl=st.sampled_from([None, 5, 20, 60]), freeze=st.booleans())
+    def submit(self, uid, ttl, freeze):
+        request = SCHEMA.load(sample_order(uid=uid, ttl=ttl))
+        doc = records.new_record(request, self.clock())
+        deadline = self.clock() + ttl if ttl else None
+        created, token = self.store.create(uid, records.fingerprint(request), doc, deadline, 120, "web", 2.0,
+                                           "menu:loc-001")
+        if not created.created:
+            return
+        self.deadlines[uid] = created.deadline
+        if freeze:
+            self.frozen[uid] = token  # mid-call; it wakes later, or never
+            return
+        self._web_call(uid, token)
+
+    def _web_call(self, uid, token):
+        order = self.store.get(uid)
+        if order is None or order.final:
+            return
+        self.store.mark_validated(uid, token, "web")
+        result = self.pos.place_order(order.doc, not_after=order.deadline, timeout=1)
+        if isinstance(result, Placed):
+            self.finals.finish(order, token, "placed", "web", pos_order_id=result.pos_order_id)
+        elif isinstance(result, Refused):
+            self.finals.finish(order, token, "rejected", "web", [{"code": result.code, "message": "x"}])
+        elif isinstance(result, Expired):
+            self.finals.deadline_exceeded(order, token, "web", "expired")
+        else:
+            self.store.hand_off(uid, token, "web")
+
+    @precondition(lambda self: self.frozen)
+    @rule(data=st.data())
+    def frozen_web_wakes(self, data):
+        uid = data.draw(st.sampled_from(sorted(self.frozen)))
+        self._web_call(uid, self.frozen.pop(uid))
+
+    # -- the engine -------------------------------------------------------------------------
+    @rule(uid=st.sampled_from(UIDS), worker=st.integers(0, 1))
+    def worker_task(self, uid, worker):
+        self.workers[worker].move_order(uid)
+
+    @rule()
+    def sweep(self):
+        for kind, uid in self.store.dispatch(100, 10):
+            if kind == "o":
+                self.workers[0].move_order(uid)
+            elif kind == "r":
+                self.workers[1].reconcile(uid)
+
+    @rule(uid=st.sampled_from(UIDS))
+    def redrive(self, uid):
+        self.store.redrive(uid, "cli")
+
+    @rule(seconds=st.sampled_from([0.1, 0.5, 1.0, 2.5, 6.0, 15.0]))
+    def tick(self, seconds):
+        self.clock.advance(seconds)
+        self.pos.land()
+
+    @rule(mode=st.sampled_from(MODES))
+    def pos_mode(self, mode):
+        self.pos.mode = mode
+
+    # -- what must hold ---------------------------------------------------------------------
+    @invariant()
+    def finals_never_change(self):
+        for uid in UIDS:
+            order = self.store.get(uid)
+            if order is None:
+                continue
+            if uid in self.seen_final:
+                assert order.status == self.seen_final[uid], (uid, self.seen_final[uid], order.status)
+            elif order.final:
+                self.seen_final[uid] = order.status
+
+    @invariant()
+    def no_open_order_is_lost(self):
+        for uid in UIDS:
+            order = self.store.get(uid)
+            if order is not None and not order.final:
+                assert self.store.next_move(uid) is not None, uid
+
+    @invariant()
+    def none_placed_late_and_finals_agree_with_the_pos(self):
+        for uid, (_, created_at) in self.pos.orders.items():
+            assert created_at <= self.deadlines[uid], (uid, created_at, self.deadlines[uid])
+        for uid in UIDS:
+            order = self.store.get(uid)
+            if order is None or not order.final:
+                continue
+            if order.status == "placed":
+                assert uid in self.pos.orders
+            elif not any(e.get("code") == "pos_outcome_unknown" for e in order.doc["errors"]):
+                assert uid not in self.pos.orders, (uid, order.status, order.doc["errors"])
+                if order.status == "errored":  # and never will be: its deadline passed
+                    assert self.clock() >= self.deadlines[uid] or order.doc["errors"][0]["code"] != "x"
+
+    def teardown(self):
+        """The POS comes back and time passes: every order ends final, agreeing with the POS."""
+        if not hasattr(self, "store"):
+            return
+        self.pos.mode = "up"
+        for _ in range(400):
+            self.clock.advance(2.0)
+            self.pos.land()
+            self.sweep()
+            if all(o is None or o.final for o in (self.store.get(u) for u in UIDS)):
+                break
+        for uid in UIDS:
+            order = self.store.get(uid)
+            assert order is None or order.final, (uid, order and order.status)
+        self.none_placed_late_and_finals_agree_with_the_pos()
+        self.finals_never_change()
+
+
+Lifecycle.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None,
+                                       suppress_health_check=[HealthCheck.too_slow])
+TestLifecycle = Lifecycle.TestCase
