@@ -71,7 +71,7 @@ def celery_config(settings: Settings) -> dict:
         "worker_hijack_root_logger": False,
         # beat: the schedule and a lock in Redis (celery-redbeat): no file to keep, and a second
         # beat waits on the lock and takes over when the first dies.
-        "beat_scheduler": "redbeat.RedBeatScheduler",
+        "beat_scheduler": "workers.beat:Scheduler",
         "redbeat_redis_url": settings.broker_url,
         "redbeat_key_prefix": "redbeat",
         "redbeat_lock_timeout": max(10, 5 * settings.sweep_seconds),

@@ -29,12 +29,14 @@ class Finals:
     def __init__(self, store: OrderStore, tasks, clock=None):
         self.store = store
         self.tasks = tasks
-        self.clock = clock or time.time  # completed_at is for display: decisions use Redis's clock
+        self.clock = clock or time.time  # only when the caller does not say when (`at`)
 
     def finish(self, order: Order, token: str, status: str, by: str, errors: list[dict] | None = None,
                pos_order_id: str | None = None, note: str = "", endpoint: str = "submit",
-               reconcile_in: float | None = None) -> Final:
-        doc = dict(order.doc, status=status, errors=errors or [], completed_at=format_time(self.clock()))
+               reconcile_in: float | None = None, at: float | None = None) -> Final:
+        """`at`: now on Redis's clock, as the mover knows it (the host's clock may be off)."""
+        doc = dict(order.doc, status=status, errors=errors or [],
+                   completed_at=format_time(self.clock() if at is None else at))
         if pos_order_id:
             doc["order_details"] = dict(doc["order_details"], pos_order_id=pos_order_id)
         applied, previous, path, acked = self.store.finish(
@@ -50,7 +52,8 @@ class Finals:
             metrics.RECONCILE_OPENED.inc()
         return Final(True, status, doc, acked)
 
-    def deadline_exceeded(self, order: Order, token: str, by: str, why: str) -> Final:
+    def deadline_exceeded(self, order: Order, token: str, by: str, why: str, at: float | None = None) -> Final:
         return self.finish(order, token, "errored", by,
                            [{"code": "deadline_exceeded", "message": "the order could not be placed before its "
-                                                                      f"deadline: {why}"}], note="deadline_exceeded")
+                                                                      f"deadline: {why}"}], note="deadline_exceeded",
+                           at=at)

@@ -68,6 +68,12 @@ class Mover:
         def left() -> float:
             return claim.until - MARGIN - now()
 
+        def finish(*args, **kwargs):
+            return self.finals.finish(*args, at=now(), **kwargs)
+
+        def deadline_exceeded(*args):
+            return self.finals.deadline_exceeded(*args, at=now())
+
         if now() < order.deadline:
             if not order.validated:
                 verdict = self.checks.verdict(order.doc, now(), timeout=min(left(), order.deadline - now()))
@@ -76,20 +82,20 @@ class Mover:
                                      self._backoff(order.calls), latest=order.deadline + skew)
                     return "retry"
                 if not verdict.ok:
-                    return self.finals.finish(order, token, "rejected", "worker", verdict.problems,
+                    return finish(order, token, "rejected", "worker", verdict.problems,
                                               note="refused by validation")
                 if not self.store.mark_validated(uid, token, "worker"):
                     return "claim_lost"
             result = self.pos.place_order(order.doc, not_after=order.deadline,
                                           timeout=min(left(), order.deadline - now() + skew))
             if isinstance(result, Placed):
-                return self.finals.finish(order, token, "placed", "worker", pos_order_id=result.pos_order_id)
+                return finish(order, token, "placed", "worker", pos_order_id=result.pos_order_id)
             if isinstance(result, Refused):
-                return self.finals.finish(order, token, "rejected", "worker",
+                return finish(order, token, "rejected", "worker",
                                           [{"code": result.code, "message": result.message}],
                                           note=f"POS refused: {result.code}")
             if isinstance(result, Expired):
-                return self.finals.deadline_exceeded(order, token, "worker", "the POS refused it past its deadline")
+                return deadline_exceeded(order, token, "worker", "the POS refused it past its deadline")
             reason = "in_progress" if not hasattr(result, "reason") else result.reason
             self.store.retry(uid, token, "worker", f"POS attempt: {reason}", self._backoff(order.calls),
                              latest=order.deadline + skew)
@@ -98,21 +104,21 @@ class Mover:
             errors = [menu_unavailable(order.doc)] if self.checks.menus.cached(order.doc["location_id"]) is None \
                 else None
             if errors:
-                return self.finals.finish(order, token, "errored", "worker", errors, note="menu_unavailable")
-            return self.finals.deadline_exceeded(order, token, "worker", "never sent to the POS before its deadline")
-        if now() < order.deadline + skew:
+                return finish(order, token, "errored", "worker", errors, note="menu_unavailable")
+            return deadline_exceeded(order, token, "worker", "never sent to the POS before its deadline")
+        if now() < order.deadline + skew - 0.001:  # the clocks' millisecond: decided now, not re-planned
             self.store.retry(uid, token, "worker", "deciding after the deadline", order.deadline + skew - now())
             return "retry"
-        return self._decide(claim, now, left)
+        return self._decide(claim, now, left, finish, deadline_exceeded)
 
-    def _decide(self, claim: Claim, now, left):
+    def _decide(self, claim: Claim, now, left, finish, deadline_exceeded):
         order, token = claim.order, claim.token
         try:
             found = self.pos.find_order(order.uid, timeout=left())
         except PosUnavailable as exc:
             give_up = order.deadline + self.settings.reconcile_seconds
             if now() >= give_up:
-                return self.finals.finish(order, token, "errored", "worker",
+                return finish(order, token, "errored", "worker",
                                           [{"code": "pos_outcome_unknown",
                                             "message": "the POS could not say whether it has this order"}],
                                           note="pos_outcome_unknown", reconcile_in=self._backoff(0))
@@ -120,9 +126,9 @@ class Mover:
                              latest=give_up)
             return "retry"
         if found is not None:
-            return self.finals.finish(order, token, "placed", "worker", pos_order_id=found.pos_order_id,
+            return finish(order, token, "placed", "worker", pos_order_id=found.pos_order_id,
                                       note="found at the POS")
-        return self.finals.deadline_exceeded(order, token, "worker", "the POS has no such order after its deadline")
+        return deadline_exceeded(order, token, "worker", "the POS has no such order after its deadline")
 
     # -- reconciliation ---------------------------------------------------------------------
     def reconcile(self, uid: str) -> str:

@@ -77,11 +77,16 @@ class OrderService:
         def left() -> float:
             return budget_end - time.monotonic()
 
+        def redis_now() -> float:
+            """Now on Redis's clock: the one read when the order was recorded, moved on since."""
+            return created.now + (time.monotonic() - recorded)
+
         doc = records.new_record(request, time.time())
         fp = records.fingerprint(request)
         created, token = self.store.create(uid, fp, doc, records.ttl_deadline(request),
                                            self.settings.order_max_async_seconds, "web",
                                            max(left(), 0.0) + CLAIM_MARGIN, menu_key(request["location_id"]))
+        recorded = time.monotonic()
         if not created.created:
             if created.fp != fp:
                 raise Conflict(uid)
@@ -93,7 +98,7 @@ class OrderService:
             return self._hand_off(uid, token, "no menu within the budget: a worker validates it")
         if not verdict.ok:
             return self._answer_final(self.finals.finish(order, token, "rejected", "web", verdict.problems,
-                                                         note="refused by validation"), uid)
+                                                         note="refused by validation", at=redis_now()), uid)
         if not self.store.mark_validated(uid, token, "web"):
             return self._await(uid, budget_end)
         time_left = min(left(), order.deadline - created.now)
@@ -102,13 +107,14 @@ class OrderService:
             return self._hand_off(uid, token, "no time left in the budget for a POS call")
         result = self.pos.place_order(doc, not_after=order.deadline, timeout=time_left)
         if isinstance(result, Placed):
-            final = self.finals.finish(order, token, "placed", "web", pos_order_id=result.pos_order_id)
+            final = self.finals.finish(order, token, "placed", "web", pos_order_id=result.pos_order_id, at=redis_now())
         elif isinstance(result, Refused):
             final = self.finals.finish(order, token, "rejected", "web", [{"code": result.code,
                                                                            "message": result.message}],
-                                       note=f"POS refused: {result.code}")
+                                       note=f"POS refused: {result.code}", at=redis_now())
         elif isinstance(result, Expired):
-            final = self.finals.deadline_exceeded(order, token, "web", "the POS refused it past its deadline")
+            final = self.finals.deadline_exceeded(order, token, "web", "the POS refused it past its deadline",
+                                                  at=redis_now())
         else:
             reason = getattr(result, "reason", "in_progress")
             if reason == "timeout":

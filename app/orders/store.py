@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -187,7 +188,7 @@ class OrderStore:
     def retry(self, uid: str, token: str, by: str, note: str, delay: float, latest: float | None = None) -> float:
         """Plan the order's next move `delay` seconds from now (never after `latest`); 0.0 if the
         claim was lost or the order is final. Returns when it is due."""
-        result, _ = self._settle(uid, token, by, note, "retry", int(delay * 1000),
+        result, _ = self._settle(uid, token, by, note, "retry", math.ceil(delay * 1000),
                                  "" if latest is None else int(latest * 1000))
         return int(result[2]) / 1000 if int(result[0]) == 1 else 0.0
 

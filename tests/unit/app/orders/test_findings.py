@@ -165,7 +165,7 @@ def test_finding_10_beat_keeps_its_schedule_in_redis_with_a_lock_and_needs_no_fi
     from bin.stack import procfile
 
     conf = create_app(settings).extensions["celery"].conf
-    assert conf.beat_scheduler == "redbeat.RedBeatScheduler"
+    assert conf.beat_scheduler == "workers.beat:Scheduler"
     assert "--schedule" not in procfile()["beat"] and "var/" not in procfile()["beat"]
 
 

@@ -1,0 +1,46 @@
+"""Beat's scheduler: celery-redbeat (the schedule and a lock in Redis, so a second beat waits
+and takes over), made to survive Redis trouble. Stock redbeat writes its static entries once,
+at start, takes its lock once (left None if Redis was away then), extends it without checking
+it, and lets a Redis error end the process: after a Redis restart without persistence, or a
+failover to a replica that had not caught up, it sends nothing, or dies. Here every tick first
+checks both: missing entries are written again from the config; a lost or never-taken lock is
+taken, and while another beat holds it this one stands by; a Redis error skips the tick."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from redbeat import RedBeatScheduler
+from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, get_redis
+
+log = logging.getLogger(__name__)
+REDIS_TROUBLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ResponseError,
+                 redis.exceptions.LockError)
+
+
+class Scheduler(RedBeatScheduler):
+    def _hold_lock(self, client) -> bool:
+        if self.lock is None:
+            self.lock = client.lock(self.lock_key, timeout=self.lock_timeout, sleep=self.max_interval)
+            self.lock.lua_extend = client.register_script(LUA_EXTEND_TO_SCRIPT)
+        if self.lock.owned():
+            return True
+        if self.lock.acquire(blocking=False):
+            log.warning("beat: the lock was lost or never taken; taken now")
+            return True
+        return False  # another beat is active
+
+    def tick(self, min=min, **kwargs):  # noqa: A002 - celery's own signature
+        try:
+            client = get_redis(self.app)
+            conf = self.app.redbeat_conf
+            if self.lock_key and not self._hold_lock(client):
+                return self.max_interval
+            if conf.schedule and not client.exists(conf.statics_key):
+                log.warning("beat: the schedule is gone from Redis; writing it again")
+                self.setup_schedule()
+            return super().tick(min=min, **kwargs)
+        except REDIS_TROUBLE as exc:
+            log.warning("beat: Redis trouble; this tick is skipped", extra={"error": type(exc).__name__})
+            return min(1.0, self.max_interval)
