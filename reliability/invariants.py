@@ -1,8 +1,13 @@
 """The invariants, checked once the system has settled past every deadline.
 
 Evidence: the harness's journal (every scenario and every answer), the callback receiver,
-the fault windows, the order store (Redis) and the simulator's ledger. Each check counts
-what it looked at and lists every violation; the run is green when none has any.
+the fault windows, the order store (Redis), the simulator's ledger (orders with created_at and
+not_after; calls per external_id) and the stack's settings. Each check counts what it looked
+at and lists every violation; the run is green when none has any.
+
+The tight ones (issue 10): no POS order created after its deadline; no callback delivered
+twice automatically; no order pending past deadline + RECONCILE_SECONDS (+ a stated slack);
+POS calls per order within the backoff's bound (reliability.bounds).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from app import jsonio
 from app.orders.records import fingerprint
 from app.orders.store import Order
 from app.times import parse_time
-from reliability.faults import Window
+from reliability.bounds import pos_call_bound, reconcile_slack
+from reliability.faults import REDIS_DOWN, WEB_AWAY, Window
 from reliability.load import Call, Journal
 from reliability.receiver import Receiver
 from schemas.orders import OrderRequestSchema
@@ -21,6 +27,11 @@ from schemas.orders import OrderRequestSchema
 FINAL = ("placed", "errored", "rejected", "cancelled")
 REDIS_MARGIN = 1.0  # a request may see the store come back a moment after the restart
 TRANSIT = 0.25  # a POST sent before the deadline may reach the POS this much later (loopback, loaded)
+ROUNDING = 0.001  # the ledger's times (and not_after) are to the millisecond
+OUTAGE = 5.0  # the longest the injector keeps Redis away (stopped up to 4 s, then its restart): no write then
+DEFAULTS = {"RECONCILE_SECONDS": "900", "CLOCK_SKEW_SECONDS": "1.0", "SWEEP_SECONDS": "2", "POS_CONNECT_TIMEOUT": "2",
+            "POS_READ_TIMEOUT": "10", "RETRY_BASE_SECONDS": "0.5", "RETRY_CAP_SECONDS": "30",
+            "ORDER_MAX_ASYNC_SECONDS": "900"}  # the engine's defaults, for evidence that names no settings
 _schema = OrderRequestSchema()
 
 
@@ -42,9 +53,44 @@ class Evidence:
     records: dict[str, Order | None]
     ledger: list[dict]
     dead_callbacks: set[str]
+    pos_calls: dict[str, dict] = field(default_factory=dict)  # external_id -> {"posts": n, "lookups": n}
+    settings: dict[str, str] = field(default_factory=dict)  # the stack's settings (DEFAULTS for those not given)
 
     def ledger_for(self, uid: str) -> list[dict]:
-        return [entry for entry in self.ledger if entry["external_id"] == uid]
+        if not hasattr(self, "_by_uid"):
+            self._by_uid: dict[str, list[dict]] = {}
+            for entry in self.ledger:
+                self._by_uid.setdefault(entry["external_id"], []).append(entry)
+        return self._by_uid.get(uid, [])
+
+    def setting(self, name: str) -> float:
+        return float(self.settings.get(name, DEFAULTS[name]))
+
+    def arrival(self, uid: str, order: Order) -> float:
+        """When the order arrived: the record's, else the first call the harness made for it."""
+        created = getattr(order, "created", None)
+        if created:
+            return float(created)
+        calls = self.journal.calls_for(uid)
+        return min((c.started for c in calls), default=0.0)
+
+    def deadline(self, uid: str, order: Order) -> float:
+        """The order's deadline: the record's, else request_datetime + ttl, else arrival +
+        ORDER_MAX_ASYNC_SECONDS (posnext-api.md Submit 5)."""
+        recorded = getattr(order, "deadline", None)
+        if recorded:
+            return float(recorded)
+        request = order.doc
+        if request.get("ttl"):
+            return _epoch(request.get("request_datetime")) + float(request["ttl"])
+        return self.arrival(uid, order) + self.setting("ORDER_MAX_ASYNC_SECONDS")
+
+    def reconcile_bound(self, uid: str, order: Order) -> float:
+        """The latest an order may still be pending: deadline + RECONCILE_SECONDS + slack
+        (reliability.bounds.reconcile_slack, plus the longest Redis outage the injector makes)."""
+        slack = reconcile_slack(self.setting("CLOCK_SKEW_SECONDS"), self.setting("SWEEP_SECONDS"),
+                                self.setting("POS_CONNECT_TIMEOUT"), self.setting("POS_READ_TIMEOUT")) + OUTAGE
+        return max(self.deadline(uid, order), self.arrival(uid, order)) + self.setting("RECONCILE_SECONDS") + slack
 
 
 def payload_fp(body: dict) -> str:
@@ -55,19 +101,29 @@ def _overlaps(call: Call, windows: list[Window], kinds: tuple[str, ...], margin:
     return any(w.kind in kinds and call.started <= w.end + margin and call.ended >= w.start for w in windows)
 
 
-def _epoch(text: str) -> float:
+def _epoch(text: str | None) -> float:
     moment = parse_time(text)
     return moment.timestamp() if moment else 0.0
 
 
 def check_final(ev: Evidence, now: float) -> Check:
-    check = Check("every recorded order final (or pending inside its deadline)")
+    """No order pending past deadline + RECONCILE_SECONDS + slack: not now, and none that
+    became final later than that (its completed_at)."""
+    check = Check("no order pending past deadline + RECONCILE_SECONDS (+ slack)")
     for uid, order in ev.records.items():
         if order is None:
             continue
         check.checked += 1
-        if not order.final and now >= order.deadline:
-            check.fail(f"{uid}: still {order.status} {now - order.deadline:.1f}s past its deadline")
+        bound = ev.reconcile_bound(uid, order)
+        deadline = ev.deadline(uid, order)
+        if not order.final:
+            if now > bound:
+                check.fail(f"{uid}: still {order.status} {now - deadline:.1f}s past its deadline")
+            continue
+        completed = _epoch(order.doc.get("completed_at"))
+        if completed > bound:
+            check.fail(f"{uid}: {order.status} only {completed - deadline:.1f}s past its deadline "
+                       f"(bound +{bound - deadline:.1f}s)")
     return check
 
 
@@ -115,22 +171,81 @@ def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
 
 
 def check_deadlines(ev: Evidence) -> tuple[Check, dict]:
-    """No POS order received after its order's deadline; late completions are counted, not refused."""
-    check = Check(f"no POST reached the POS after the order's deadline (+{int(TRANSIT * 1000)} ms transit)")
-    stats = {"created_after_deadline": 0, "max_received_lateness_ms": None}
+    """No POS order received after its order's deadline (+ transit)."""
+    check = Check(f"no POST that made an order reached the POS after its deadline (+{int(TRANSIT * 1000)} ms transit)")
+    stats = {"created_after_deadline": 0, "max_received_lateness_ms": None, "orders_sent_without_not_after": 0}
     for entry in ev.ledger:
         order = ev.records.get(entry["external_id"])
         if order is None:
             continue
         check.checked += 1
-        late = _epoch(entry["received_at"]) - order.deadline
+        deadline = ev.deadline(order.uid, order)
+        late = _epoch(entry["received_at"]) - deadline
         if stats["max_received_lateness_ms"] is None or late * 1000 > stats["max_received_lateness_ms"]:
             stats["max_received_lateness_ms"] = round(late * 1000)
         if late > TRANSIT:
             check.fail(f"{order.uid}: POS received the POST {late:.3f}s after the deadline")
-        if _epoch(entry["created_at"]) > order.deadline:
+        if _epoch(entry["created_at"]) > deadline + ROUNDING:
             stats["created_after_deadline"] += 1
+        if entry.get("not_after") is None:
+            stats["orders_sent_without_not_after"] += 1
     return check, stats
+
+
+def check_created_in_time(ev: Evidence) -> Check:
+    """No POS order created after its deadline (the ledger's created_at, the POS's clock), and
+    none sent with a not_after later than the order's deadline."""
+    check = Check("no POS order created after its deadline (ledger created_at; not_after = the deadline)")
+    for entry in ev.ledger:
+        order = ev.records.get(entry["external_id"])
+        if order is None:
+            continue
+        check.checked += 1
+        deadline = ev.deadline(order.uid, order)
+        created = _epoch(entry["created_at"])
+        not_after = _epoch(entry.get("not_after")) if entry.get("not_after") else None
+        if created > deadline + ROUNDING:
+            check.fail(f"{order.uid}: POS order {entry['pos_order_id']} created {created - deadline:.3f}s after "
+                       f"the deadline (not_after {entry.get('not_after')})")
+        elif not_after is not None and not_after > deadline + ROUNDING:
+            check.fail(f"{order.uid}: sent with not_after {entry['not_after']}, {not_after - deadline:.3f}s after "
+                       "its deadline")
+    return check
+
+
+def check_callbacks_once(ev: Evidence) -> Check:
+    """At most one automatic delivery per final state: none after one the receiver answered 2xx."""
+    check = Check("no callback delivered twice automatically (receiver's count per request_uid)")
+    for uid, count in sorted(ev.receiver.counts().items()):
+        check.checked += 1
+        deliveries = sorted(ev.receiver.for_uid(uid), key=lambda d: d.at)
+        first_ok = next((n for n, d in enumerate(deliveries) if d.answered < 300), None)
+        if first_ok is not None and first_ok + 1 < len(deliveries):
+            check.fail(f"{uid}: {count} deliveries, {len(deliveries) - first_ok - 1} after the one answered "
+                       f"{deliveries[first_ok].answered}")
+    return check
+
+
+def check_pos_calls(ev: Evidence, now: float) -> Check:
+    """POS calls (POSTs and lookups) per order within the backoff's bound over its life (from
+    its arrival to its final state, or to now while it is open or its outcome unknown): the
+    bound holds for any window, so for every outage inside it."""
+    base, cap = ev.setting("RETRY_BASE_SECONDS"), ev.setting("RETRY_CAP_SECONDS")
+    check = Check(f"POS calls per order within the backoff bound (base {base:g}s, cap {cap:g}s)")
+    for uid, order in ev.records.items():
+        calls = ev.pos_calls.get(uid)
+        if order is None or not calls:
+            continue
+        check.checked += 1
+        total = calls.get("posts", 0) + calls.get("lookups", 0)
+        unknown = "pos_outcome_unknown" in _codes(order)
+        end = _epoch(order.doc.get("completed_at")) if order.final and not unknown else now
+        seconds = max(end, ev.arrival(uid, order)) - ev.arrival(uid, order)
+        bound = pos_call_bound(seconds, base, cap)
+        if total > bound:
+            check.fail(f"{uid}: {total} POS calls ({calls.get('posts', 0)} POSTs, {calls.get('lookups', 0)} "
+                       f"lookups) in {seconds:.1f}s, bound {bound:.1f}")
+    return check
 
 
 def check_callbacks(ev: Evidence) -> Check:
@@ -162,10 +277,10 @@ def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
         five.checked += 1
         unanswered.checked += 1
         if call.status is not None and call.status >= 500:
-            if call.status != 503 or not _overlaps(call, ev.windows, ("restart_redis",), REDIS_MARGIN):
+            if call.status != 503 or not _overlaps(call, ev.windows, REDIS_DOWN, REDIS_MARGIN):
                 five.fail(f"{call.uid}: HTTP {call.status} on {call.kind} at {call.started:.3f}: "
                           f"{_errors(call.body)}")
-        if call.status is None and not _overlaps(call, ev.windows, ("kill_web",), 0.5):
+        if call.status is None and not _overlaps(call, ev.windows, WEB_AWAY, 0.5):
             unanswered.fail(f"{call.uid}: {call.kind} got no answer ({call.error}) at {call.started:.3f}")
         if call.status is None or call.kind == "poll":
             continue
@@ -226,8 +341,9 @@ def check_all(ev: Evidence, now: float) -> tuple[list[Check], dict]:
     one, none = check_pos_orders(ev)
     deadline_check, stats = check_deadlines(ev)
     five, unanswered, signed = check_http(ev)
-    checks = [check_final(ev, now), check_recorded(ev), one, none, deadline_check, check_callbacks(ev),
-              five, unanswered, signed, check_idempotency(ev), check_rules(ev)]
+    checks = [check_final(ev, now), check_recorded(ev), one, none, deadline_check, check_created_in_time(ev),
+              check_callbacks(ev), check_callbacks_once(ev), check_pos_calls(ev, now), five, unanswered, signed,
+              check_idempotency(ev), check_rules(ev)]
     return checks, stats
 
 

@@ -52,7 +52,7 @@ def table(checks: list[Check], info: dict, args, minutes: float) -> str:
     lines.append(f"run: {mode}, {minutes} min of load at {args.rate}/s, seed {args.seed}, {info['seconds']} s")
     for key in ("scenarios", "requests", "orders_recorded", "final_status", "placed_by_path", "pos_orders",
                 "answers", "scenario_kinds", "faults", "callback_deliveries", "callbacks_kept_for_replay",
-                "created_after_deadline", "max_received_lateness_ms"):
+                "created_after_deadline", "max_received_lateness_ms", "orders_sent_without_not_after"):
         if key in info:
             lines.append(f"  {key}: {info[key]}")
     for check in checks:
