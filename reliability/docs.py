@@ -91,8 +91,9 @@ def render(report: dict, command: str, written: float) -> str:
         f"Written by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(written))}: "
         f"{summary['scenarios']:,} scenarios, {summary['requests']:,} requests, "
         f"{sum(summary['faults'].values())} faults injected, **{total} invariant violations**, "
-        f"in {summary['seconds'] / 60:.1f} min. `python -m reliability --short` (under 2 minutes) runs "
-        "in CI (tests/integration/test_reliability_short.py) and fails on any violation.",
+        f"in {summary['seconds'] / 60:.1f} min. `python -m reliability --short` (under 3 minutes) runs "
+        "in CI (tests/integration/test_reliability_short.py) and fails on any violation; the full run of "
+        "at least 10,000 orders is `python -m reliability --orders 10000`.",
         "",
         "## Invariants",
         "",
@@ -109,7 +110,8 @@ def render(report: dict, command: str, written: float) -> str:
             ("callbacks kept for replay (given up after CALLBACK_MAX_ATTEMPTS)",
              summary.get("callbacks_kept_for_replay")),
             ("POS orders created after their order's deadline (a POST sent in time, landing late)",
-             summary.get("created_after_deadline"))]
+             summary.get("created_after_deadline")),
+            ("POS orders sent without not_after", summary.get("orders_sent_without_not_after"))]
     lines += [f"| {name} | {_cell(value)} |" for name, value in rows if value is not None]
     lines += ["", "## Faults injected, by kind", "", "| fault | times |", "|---|---|"]
     lines += [f"| {kind} | {count} |" for kind, count in sorted(summary["faults"].items())]
