@@ -200,6 +200,9 @@ def web_killed_mid_submit(live, ttl: int = 12) -> tuple[str, float]:
 
 
 def test_finding_10_two_beats_one_killed_the_sweep_goes_on(stacks):
+    # The first beat (with a lock in Redis, the holder) is SIGKILLed: its lock is not released,
+    # so the other must take over within about 20 s (the order's deadline and slack) for the
+    # killed submit to be recovered, and the sweep gauge must move past the kill.
     live = stacks(RECONCILE_SECONDS="5")
     live.warm_menu()
     live.start_beat("beat2")
@@ -218,6 +221,9 @@ def test_finding_10_two_beats_one_killed_the_sweep_goes_on(stacks):
 
 
 def test_finding_10_a_fresh_clone_starts_beat_from_the_procfile_and_recovers_a_killed_submit(stacks, tmp_path):
+    # `git clone` of this checkout (its committed HEAD: what a platform running the Procfile
+    # gets), every process run from the clone with the Procfile's lines as they are (no
+    # BEAT_SCHEDULE_FILE, no var/ made by hand), the clone's code first on the path.
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, capture_output=True, timeout=60)
     assert not (clone / "var").exists()
