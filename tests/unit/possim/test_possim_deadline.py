@@ -127,3 +127,21 @@ def test_lookup_latency_sleeps_before_the_answer(client):
 def test_lookup_knobs_are_validated(client, patch):
     response = client.put("/_admin/knobs/*", json=patch, headers=AUTH)
     assert response.status_code == 400 and error_code(response) == "invalid_knobs"
+
+
+def test_slower_than_starts_a_pos_beyond_the_read_timeout(tmp_path):
+    import json
+
+    from possim.cli import parse_args, start_knobs
+
+    assert start_knobs(parse_args([])) is None
+    assert start_knobs(parse_args(["--slower-than", "3"])) == {"*": {"latency_ms": 4000}}
+    knobs_file = tmp_path / "knobs.json"
+    knobs_file.write_text(json.dumps({"*": {"latency_ms": 5, "error_rate": 0.5}, "loc-001": {"down": True}}))
+    knobs = start_knobs(parse_args(["--knobs", str(knobs_file), "--slower-than", "2.5"]))
+    assert knobs == {"*": {"latency_ms": 3500, "error_rate": 0.5}, "loc-001": {"down": True}}
+    app = create_app(TOKEN, knobs=knobs)
+    assert app.test_client().get("/_admin/knobs", headers=AUTH).get_json()["effective"]["loc-002"]["latency_ms"] \
+        == 3500
+    with pytest.raises(SystemExit):
+        start_knobs(parse_args(["--slower-than", "-1"]))
