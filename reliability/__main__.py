@@ -68,6 +68,18 @@ def settle(cluster: Cluster, journal: Journal, started: float) -> float:
     return time.time() - started
 
 
+def _final_at(cluster: Cluster, records: dict) -> dict[str, float]:
+    """When each final order became final, from its history (written on the store's clock)."""
+    out = {}
+    for uid, order in records.items():
+        if order is None or not order.final:
+            continue
+        at = next((e.get("at") for e in cluster.store.history(uid) if e.get("status") in FINAL), None)
+        if at:
+            out[uid] = float(at)
+    return out
+
+
 def _open(cluster: Cluster, records: dict) -> bool:
     """Any of the run's orders not final (the `status` field of `order:{uid}`, README)."""
     pipe = cluster.redis.pipeline(transaction=False)
@@ -116,10 +128,12 @@ def run(args: argparse.Namespace) -> int:
         log(f"{count} scenarios, {len(journal.calls)} requests; faults {injector.count()}; settling")
         settle(cluster, journal, time.time())
         records = _records(cluster, journal)
+        exited = cluster.exited()
         ledger = cluster.ledger_view()
         evidence = Evidence(journal, receiver, injector.windows, records, ledger["orders"],
                             {uid for uid, _ in cluster.store.dead_callbacks(limit=100000)},
-                            pos_calls=ledger.get("calls", {}), settings=cluster.settings)
+                            pos_calls=ledger.get("calls", {}), settings=cluster.settings,
+                            final_at=_final_at(cluster, records), exited=exited)
         checks, stats = check_all(evidence, time.time())
         if injector.errors:
             checks.append(report.fault_errors(injector.errors))

@@ -126,6 +126,19 @@ class Cluster:
 
     def stop_process(self, label: str, timeout: float = 10) -> None:
         self.stack.stop(label, timeout=timeout)
+        self.stack.processes.pop(label, None)  # stopped on purpose: not one that exited on its own
+
+    def exited(self) -> list[str]:
+        """The processes that are not running now (each restart replaces the killed one), with
+        the last line of their log that names an error."""
+        out = []
+        for label, process in self.stack.processes.items():
+            if process.poll() is None:
+                continue
+            lines = [line for line in self.stack.log(label).splitlines()[-400:]
+                     if any(word in line for word in ("critical", "error", "Error", "exception"))]
+            out.append(f"{label} exited with {process.returncode}: {(lines or ['(no error logged)'])[-1][:300]}")
+        return out
 
     def stop_redis(self) -> None:
         """A clean stop: redis-server flushes its AOF, so no acknowledged write is lost."""

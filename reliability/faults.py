@@ -31,6 +31,9 @@ POS_KINDS = ("pos_down", "pos_errors", "pos_ambiguous", "pos_hang", "slow_above_
              "pos_refuses", "slow_beyond_read")
 REDIS_DOWN = ("restart_redis", "kill_redis_after_final")  # the kinds during which Redis is away
 WEB_AWAY = ("kill_web", "freeze_web")  # the kinds during which the web process cannot answer
+# a 503 is the honest answer while Redis is away, and from a web process frozen past its Redis
+# socket timeout (thawed, its calls time out at once: to it, Redis was away)
+UNAVAILABLE = (*REDIS_DOWN, "freeze_web")
 FINAL = ("placed", "errored", "rejected", "cancelled")
 SKEW_SECONDS = 30
 

@@ -19,7 +19,7 @@ from app.orders.records import fingerprint
 from app.orders.store import Order
 from app.times import parse_time
 from reliability.bounds import pos_call_bound, reconcile_slack
-from reliability.faults import REDIS_DOWN, WEB_AWAY, Window
+from reliability.faults import UNAVAILABLE, WEB_AWAY, Window
 from reliability.load import Call, Journal
 from reliability.receiver import Receiver
 from schemas.orders import OrderRequestSchema
@@ -55,6 +55,8 @@ class Evidence:
     dead_callbacks: set[str]
     pos_calls: dict[str, dict] = field(default_factory=dict)  # external_id -> {"posts": n, "lookups": n}
     settings: dict[str, str] = field(default_factory=dict)  # the stack's settings (DEFAULTS for those not given)
+    final_at: dict[str, float] = field(default_factory=dict)  # uid -> when it became final (store's clock)
+    exited: list[str] = field(default_factory=list)  # processes that exited on their own during the run
 
     def ledger_for(self, uid: str) -> list[dict]:
         if not hasattr(self, "_by_uid"):
@@ -120,7 +122,7 @@ def check_final(ev: Evidence, now: float) -> Check:
             if now > bound:
                 check.fail(f"{uid}: still {order.status} {now - deadline:.1f}s past its deadline")
             continue
-        completed = _epoch(order.doc.get("completed_at"))
+        completed = ev.final_at.get(uid) or _epoch(order.doc.get("completed_at"))
         if completed > bound:
             check.fail(f"{uid}: {order.status} only {completed - deadline:.1f}s past its deadline "
                        f"(bound +{bound - deadline:.1f}s)")
@@ -213,6 +215,30 @@ def check_created_in_time(ev: Evidence) -> Check:
     return check
 
 
+def check_completed_at(ev: Evidence) -> Check:
+    """The completed_at an answer shows is when the order became final on the store's clock
+    (within CLOCK_SKEW_SECONDS + 1 s), whichever host's clock wrote it."""
+    allowance = ev.setting("CLOCK_SKEW_SECONDS") + 1.0
+    check = Check(f"completed_at on the store's clock (within {allowance:g}s of the final transition)")
+    for uid, at in ev.final_at.items():
+        order = ev.records.get(uid)
+        completed = _epoch(order.doc.get("completed_at")) if order is not None else 0.0
+        if not completed:
+            continue
+        check.checked += 1
+        if abs(completed - at) > allowance:
+            check.fail(f"{uid}: completed_at {order.doc['completed_at']} is {completed - at:+.1f}s from the "
+                       f"store's final transition")
+    return check
+
+
+def check_processes(ev: Evidence) -> Check:
+    """No process of the stack exited on its own (the injector's kills are restarted)."""
+    check = Check("every process of the stack still running (none exited on its own)", checked=1)
+    check.violations.extend(ev.exited)
+    return check
+
+
 def check_callbacks_once(ev: Evidence) -> Check:
     """At most one automatic delivery per final state: none after one the receiver answered 2xx."""
     check = Check("no callback delivered twice automatically (receiver's count per request_uid)")
@@ -263,21 +289,21 @@ def check_callbacks(ev: Evidence) -> Check:
         check.checked += 1
         delivered = any(d.answered < 300 for d in deliveries)
         if not delivered and uid not in ev.dead_callbacks:
-            state = (order.callback or {}).get("state", "never tried")
+            state = _callback_state(order.callback)
             check.fail(f"{uid}: {order.status}, callback neither delivered nor kept ({state}, "
                        f"{len(deliveries)} deliveries)")
     return check
 
 
 def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
-    five = Check("no 5xx but 503 while Redis was down")
+    five = Check("no 5xx but 503 while Redis was down (or the web frozen)")
     unanswered = Check("every request answered, but while the web process was down")
     signed = Check("answers signed (x-pch-digest) and 200/202 agree with the body's status")
     for call in ev.journal.calls:
         five.checked += 1
         unanswered.checked += 1
         if call.status is not None and call.status >= 500:
-            if call.status != 503 or not _overlaps(call, ev.windows, REDIS_DOWN, REDIS_MARGIN):
+            if call.status != 503 or not _overlaps(call, ev.windows, UNAVAILABLE, REDIS_MARGIN):
                 five.fail(f"{call.uid}: HTTP {call.status} on {call.kind} at {call.started:.3f}: "
                           f"{_errors(call.body)}")
         if call.status is None and not _overlaps(call, ev.windows, WEB_AWAY, 0.5):
@@ -343,8 +369,15 @@ def check_all(ev: Evidence, now: float) -> tuple[list[Check], dict]:
     five, unanswered, signed = check_http(ev)
     checks = [check_final(ev, now), check_recorded(ev), one, none, deadline_check, check_created_in_time(ev),
               check_callbacks(ev), check_callbacks_once(ev), check_pos_calls(ev, now), five, unanswered, signed,
-              check_idempotency(ev), check_rules(ev)]
+              check_idempotency(ev), check_rules(ev), check_completed_at(ev), check_processes(ev)]
     return checks, stats
+
+
+def _callback_state(callback) -> str:
+    """The record's callback state, whether the store keeps it as a dict or as its name."""
+    if isinstance(callback, dict):
+        return callback.get("state", "never tried")
+    return str(callback or "never tried")
 
 
 def _codes(order: Order) -> str:

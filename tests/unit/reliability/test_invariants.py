@@ -110,3 +110,25 @@ def test_check_all_keeps_its_shape_for_evidence_without_the_new_fields(receiver)
     for name in ("no POS", "no order", "no callback", "POS calls"):
         assert name in tight and not tight[name].violations, (name, tight.get(name))
     assert stats["orders_sent_without_not_after"] == 1
+
+
+def test_a_completed_at_off_the_stores_clock_is_a_violation(receiver):
+    from reliability.invariants import check_completed_at
+
+    records = {"ok": order("ok", completed=T0 + 5), "skewed": order("skewed", completed=T0 + 35)}
+    ev = evidence(receiver, records)
+    ev.final_at = {"ok": T0 + 5.4, "skewed": T0 + 5}  # a worker whose clock runs 30 s ahead wrote it
+    check = check_completed_at(ev)
+    assert check.checked == 2 and [v.split(":")[0] for v in check.violations] == ["skewed"]
+    # the reconcile check judges by the store's clock when it has it
+    ev.records = {"skewed": records["skewed"]}
+    assert check_final(ev, T0 + 40).violations == []
+
+
+def test_a_process_that_exited_on_its_own_is_a_violation(receiver):
+    from reliability.invariants import check_processes
+
+    ev = evidence(receiver, {})
+    assert check_processes(ev).violations == []
+    ev.exited = ["beat1 exited with 1: beat raised exception ConnectionError"]
+    assert check_processes(ev).violations == ev.exited
