@@ -135,9 +135,10 @@ class Cluster:
         for label, process in self.stack.processes.items():
             if process.poll() is None:
                 continue
-            lines = [line for line in self.stack.log(label).splitlines()[-400:]
-                     if any(word in line for word in ("critical", "error", "Error", "exception"))]
-            out.append(f"{label} exited with {process.returncode}: {(lines or ['(no error logged)'])[-1][:300]}")
+            tail = self.stack.log(label).splitlines()[-400:]
+            critical = [line for line in tail if '"critical"' in line]
+            errors = critical or [line for line in tail if any(w in line for w in ("error", "Error", "exception"))]
+            out.append(f"{label} exited with {process.returncode}: {(errors or ['(no error logged)'])[-1][:300]}")
         return out
 
     def stop_redis(self) -> None:
