@@ -132,3 +132,12 @@ def test_a_process_that_exited_on_its_own_is_a_violation(receiver):
     assert check_processes(ev).violations == []
     ev.exited = ["beat1 exited with 1: beat raised exception ConnectionError"]
     assert check_processes(ev).violations == ev.exited
+
+
+def test_pos_calls_are_judged_over_the_life_on_the_stores_clock(receiver):
+    # a worker with its clock 30 s behind wrote completed_at before the arrival: the window is
+    # taken from the store's final transition, not from it
+    records = {"dup": order("dup", completed=T0 - 30)}
+    ev = evidence(receiver, records, calls={"dup": {"posts": 6, "lookups": 0}})
+    ev.final_at = {"dup": T0 + 4}
+    assert check_pos_calls(ev, T0 + 60).violations == []
