@@ -135,7 +135,7 @@ class Cluster:
         for label, process in self.stack.processes.items():
             if process.poll() is None:
                 continue
-            tail = self.stack.log(label).splitlines()[-400:]
+            tail = self.stack.log(label).splitlines()[-5000:]
             critical = [line for line in tail if '"critical"' in line]
             errors = critical or [line for line in tail if any(w in line for w in ("error", "Error", "exception"))]
             out.append(f"{label} exited with {process.returncode}: {(errors or ['(no error logged)'])[-1][:300]}")
