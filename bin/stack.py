@@ -163,7 +163,8 @@ def short_env(redis_url: str, pos_token: str, shared_id: str, jwt_secret: str, *
 class Stack:
     """The Procfile's processes, started with one environment, stopped together."""
 
-    def __init__(self, env: dict[str, str], log_dir: str | None = None):
+    def __init__(self, env: dict[str, str], log_dir: str | None = None, root: Path | str = ROOT):
+        self.root = Path(root)  # where the processes run (and whose Procfile): a fresh clone, say
         self.env = {**os.environ, **env}
         venv_bin = str(Path(sys.executable).parent)
         self.env["PATH"] = venv_bin + os.pathsep + self.env.get("PATH", "")
@@ -171,13 +172,16 @@ class Stack:
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="posbridge-logs-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen] = {}
-        self.commands = procfile()
+        self.commands = procfile(self.root / "Procfile")
 
-    def start(self, name: str, label: str | None = None, **extra_env: str) -> subprocess.Popen:
+    def start(self, name: str, label: str | None = None, wrap: str = "", **extra_env: str) -> subprocess.Popen:
+        """Start the Procfile's `name` line; `wrap` is a command put before it (for example
+        `faketime -f +30s`, a clock 30 s ahead)."""
         label = label or name
         env = {**self.env, **extra_env}
         log = open(self.log_dir / f"{label}.log", "ab")  # noqa: SIM115 - the process owns it
-        process = subprocess.Popen(["bash", "-c", f"exec {self.commands[name]}"], cwd=ROOT, env=env,
+        command = f"exec {wrap + ' ' if wrap else ''}{self.commands[name]}"
+        process = subprocess.Popen(["bash", "-c", command], cwd=self.root, env=env,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes[label] = process
         return process

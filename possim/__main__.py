@@ -1,4 +1,8 @@
-"""``python -m possim --host 127.0.0.1 --port 9100 [--token T] [--knobs FILE]``.
+"""``python -m possim --host 127.0.0.1 --port 9100 [--token T] [--knobs FILE] [--slower-than S]``.
+
+``--slower-than S`` starts a POS slower than a client's connect + read timeout of S seconds:
+every POST /orders sleeps S + 1 s before it creates the order (or refuses it as ``expired``,
+past its ``not_after``); the same as the knob ``{"*": {"latency_ms": (S + 1) * 1000}}``.
 
 Serves the simulator with gevent's WSGIServer, one greenlet per request, so latency sleeps
 never hold up other requests. Stops cleanly on SIGTERM or SIGINT.
@@ -8,8 +12,6 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
@@ -20,30 +22,9 @@ from gevent.event import Event  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
 from possim.app import create_app  # noqa: E402
+from possim.cli import parse_args, start_knobs  # noqa: E402
 from possim.knobs import KnobError  # noqa: E402
 from possim.ledger import UnknownLocation  # noqa: E402
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m possim", description="The POS simulator.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9100, help="0 picks a free port")
-    parser.add_argument("--token", help="the bearer token to require (default: $POS_API_TOKEN)")
-    parser.add_argument("--knobs", metavar="FILE",
-                        help='knobs at start, JSON: {"*": {...}, "loc-001": {...}}')
-    parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
-    return parser.parse_args(argv)
-
-
-def load_knobs(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            knobs = json.load(f)
-    except (OSError, ValueError) as exc:
-        sys.exit(f"possim: cannot read knobs file {path}: {exc}")
-    if not isinstance(knobs, dict):
-        sys.exit(f'possim: knobs file {path} must hold a JSON object {{"*": {{...}}, ...}}')
-    return knobs
 
 
 def main(argv=None) -> int:
@@ -51,7 +32,7 @@ def main(argv=None) -> int:
     token = args.token or os.environ.get("POS_API_TOKEN", "")
     if not token:
         sys.exit("possim: no API token: pass --token or set POS_API_TOKEN")
-    knobs = load_knobs(args.knobs) if args.knobs else None
+    knobs = start_knobs(args)
     try:
         app = create_app(token, knobs=knobs)
     except KnobError as exc:

@@ -45,7 +45,8 @@ def put_item(location_id, item_id):
 
 @admin.get("/ledger")
 def get_ledger_orders():
-    return jsonify(get_ledger().ledger_view())
+    """Every order made and the calls per external_id; ``?external_id=`` for one order's."""
+    return jsonify(get_ledger().ledger_view(request.args.get("external_id") or None))
 
 
 @admin.get("/stats")

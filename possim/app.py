@@ -93,6 +93,8 @@ def post_order():
     if not key:
         return error(400, "idempotency_key_missing", "the Idempotency-Key header is required")
     body = request.get_json(force=True, silent=True)
+    if isinstance(body, dict) and isinstance(body.get("external_id"), str) and body["external_id"]:
+        get_ledger().count_call(body["external_id"], "posts")
     try:
         check_order_body(body)
     except BodyError as exc:
@@ -145,9 +147,17 @@ def find_orders():
     if not external_id:
         return error(400, "external_id_missing", "the external_id query parameter is required")
     ledger = get_ledger()
+    ledger.count_call(external_id, "lookups")
     records = ledger.find_orders(external_id)
     locations = {record["location_id"] for record in records} or {STAR}
-    if any(ledger.knobs_for(location_id)["down"] for location_id in locations):
+    knobs = [ledger.knobs_for(location_id) for location_id in locations]
+    if any(k["down"] for k in knobs):
         return _down()
+    delay_ms = max(k["lookup_latency_ms"] for k in knobs)
+    if delay_ms > 0:
+        time.sleep(delay_ms / 1000)
+    if any(k["lookup_down"] for k in knobs):
+        return error(503, "pos_down", "lookups are down (knob 'lookup_down')")
+    records = ledger.find_orders(external_id)  # as it is after the sleep
     return jsonify([dict(order_answer(record), created_at=record["created_at"])
                     for record in records])

@@ -13,13 +13,17 @@ import math
 STAR = "*"
 
 DEFAULTS = {
-    "latency_ms": 0,  # POST /orders sleeps this long before creating the order
+    "latency_ms": 0,  # POST /orders sleeps this long before creating the order; above the client's
+    #                   connect + read timeout it is "slower than the read timeout": the call times
+    #                   out, and the order is still created (or refused as expired) when the sleep ends
     "latency_jitter_ms": 0,  # plus a uniform random 0..jitter
     "error_rate": 0.0,  # share of POST /orders answering error_status, nothing created
     "error_status": 503,
     "ambiguous_error_rate": 0.0,  # share of POST /orders that create the order, then answer 500
     "down": False,  # every endpoint of the location answers 503 at once
     "hang_seconds": 0.0,  # POST /orders sleeps this long, then answers 503, nothing created
+    "lookup_down": False,  # GET /orders?external_id= answers 503 (POSTs go on as the other knobs say)
+    "lookup_latency_ms": 0,  # GET /orders?external_id= sleeps this long before it answers
     "accepting_orders": None,  # None: the seeded value
     "items": {},  # item_id -> available, overriding the seeded menu
 }
@@ -66,6 +70,8 @@ _CHECKS = {
     "ambiguous_error_rate": _number(0, 1),
     "down": _boolean,
     "hang_seconds": _number(0, 3600),
+    "lookup_down": _boolean,
+    "lookup_latency_ms": _number(0, 3_600_000),
     "accepting_orders": _boolean,
     "items": _items,
 }

@@ -1,5 +1,11 @@
 """The simulator's whole state, behind one lock: locations, knobs, orders, idempotency, stats.
 
+Deadlines: a body's ``not_after`` is checked in ``place``, under the lock, at the instant the
+order would be created (after any latency knob): later than it, nothing is created and the
+answer is 422 ``expired``. Every order records ``received_at``, ``created_at`` and
+``not_after`` (null for a body without one). Calls are counted per ``external_id`` (POSTs
+and lookups, whatever they were answered), so a test can bound how often an order was tried.
+
 Idempotency: ``claim`` marks a key as in progress (or finds the order it already made);
 ``place`` checks the location and items and creates the order, atomically; ``release`` ends
 the claim. Only one call holds a key's claim at a time, and ``place`` never makes a second
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from possim import knobs as knobs_mod
+from possim.orderbody import not_after as body_not_after
 
 LOCATION_FIELDS = ("name", "accepting_orders", "timezone", "tax_rate", "currency")
 
@@ -49,8 +56,12 @@ class Placement:
     message: str | None = None
 
 
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
 
 
 def order_answer(order: dict) -> dict:
@@ -92,6 +103,7 @@ class Ledger:
             self._by_external_id = {}
             self._claims = {}
             self._stats = Counter()
+            self._calls = {}
             self._menu_changed_at = {}
 
     # locations, menus and knobs
@@ -208,19 +220,25 @@ class Ledger:
         return None
 
     def place(self, claim: Claim, body: dict, received_at: str) -> Placement:
-        """Create the order for ``claim`` unless the POS refuses it; at most one per key."""
+        """Create the order for ``claim`` unless the POS refuses it (422 ``expired`` past the
+        body's ``not_after``, judged now, under the lock); at most one per key."""
+        deadline = body_not_after(body)
         with self._lock:
             existing = self._by_key.get(claim.key)
             if existing is not None:
                 return Placement(order=order_answer(existing))
+            now = datetime.now(UTC)
+            if deadline is not None and now > deadline:
+                return Placement(code="expired", message=f"the order would be created at {iso(now)}, "
+                                                         f"after its not_after {body['not_after']}")
             refusal = self._refusal(body)
             if refusal is not None:
                 return refusal
             order = {"pos_order_id": f"P-{next(self._sequence):06d}",
                      "external_id": body["external_id"], "idempotency_key": claim.key,
                      "location_id": body["location_id"], "total": body["totals"]["grand_total"],
-                     "received_at": received_at, "created_at": now_iso(),
-                     "body_hash": claim.body_hash}
+                     "received_at": received_at, "created_at": iso(now),
+                     "not_after": body.get("not_after"), "body_hash": claim.body_hash}
             self._orders.append(order)
             self._by_key[claim.key] = order
             self._by_external_id.setdefault(order["external_id"], []).append(order)
@@ -231,10 +249,22 @@ class Ledger:
         with self._lock:
             return [self._record(o) for o in self._by_external_id.get(external_id, [])]
 
-    def ledger_view(self) -> dict:
+    def count_call(self, external_id: str, kind: str) -> None:
+        """One more call (``posts`` or ``lookups``) for ``external_id``, whatever its answer."""
         with self._lock:
-            orders = [self._record(o) for o in self._orders]
-            return {"orders": orders, "count": len(orders)}
+            calls = self._calls.setdefault(external_id, {"posts": 0, "lookups": 0, "last_post_at": None})
+            calls[kind] += 1
+            if kind == "posts":
+                calls["last_post_at"] = now_iso()
+
+    def ledger_view(self, external_id: str | None = None) -> dict:
+        """Every order made (``count`` of them) and the calls per external_id; with
+        ``external_id``, only that one's."""
+        with self._lock:
+            orders = [self._record(o) for o in self._orders
+                      if external_id is None or o["external_id"] == external_id]
+            calls = {k: dict(v) for k, v in self._calls.items() if external_id is None or k == external_id}
+            return {"orders": orders, "count": len(orders), "calls": calls}
 
     # stats
 
@@ -247,4 +277,5 @@ class Ledger:
             return {"post_orders": dict(sorted(self._stats.items())),
                     "post_orders_total": sum(self._stats.values()),
                     "orders_created": len(self._orders),
+                    "lookups_total": sum(c["lookups"] for c in self._calls.values()),
                     "in_progress": len(self._claims)}

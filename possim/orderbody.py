@@ -2,9 +2,12 @@
 
 import hashlib
 import json
+import re
+from datetime import UTC, datetime
 
 TOTALS = ("subtotal", "discount_total", "tax", "tip", "grand_total")
 MAX_DEPTH = 5  # items, their children, and so on
+NOT_AFTER = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")  # yyyy-MM-ddTHH:mm:ss.fffZ
 
 
 class BodyError(ValueError):
@@ -66,3 +69,18 @@ def check_order_body(body) -> None:
         if body.get(name) is not None and not isinstance(body[name], dict):
             raise BodyError(f"{name} must be an object or null")
     _text(body.get("scheduled_for"), "scheduled_for", optional=True)
+    not_after(body)
+
+
+def not_after(body: dict) -> datetime | None:
+    """The body's deadline (``not_after``, ISO 8601 UTC with milliseconds), or None when the
+    body has none (or null): then the POS creates the order whenever the call gets to it."""
+    value = body.get("not_after")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not NOT_AFTER.match(value):
+        raise BodyError("not_after must be an ISO 8601 UTC time yyyy-MM-ddTHH:mm:ss.fffZ or null")
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise BodyError(f"not_after {value!r} is not a valid time") from None

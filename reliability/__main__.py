@@ -1,6 +1,8 @@
-"""`python -m reliability [--short] [--minutes N] [--seed S]`: the reliability run.
+"""`python -m reliability [--short] [--minutes N | --orders N] [--seed S]`: the reliability run.
 
-1. start the stack (embedded redis-server with AOF, possim, gunicorn, 2 Celery workers, beat);
+The full run of issue 10 (>= 10,000 orders): `python -m reliability --orders 10000`.
+
+1. start the stack (embedded redis-server with AOF, possim, gunicorn, 2 Celery workers, 2 beats);
 2. drive orders while faults are injected on a process track and a POS track;
 3. clear the faults and let the system settle past every order's deadline;
 4. check the invariants against the order store and the simulator's ledger;
@@ -19,9 +21,9 @@ import time
 
 from bin.stack import ROOT
 from reliability import docs, report
-from reliability.cluster import Cluster
+from reliability.cluster import Cluster, ensure_faketime
 from reliability.faults import Injector
-from reliability.invariants import Evidence, check_all
+from reliability.invariants import FINAL, Evidence, check_all
 from reliability.load import Client, Journal, Scenarios, drive
 from reliability.receiver import Receiver
 
@@ -32,6 +34,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__.split("\n")[0])
     parser.add_argument("--short", action="store_true", help="the CI run: under 2 minutes, hundreds of orders")
     parser.add_argument("--minutes", type=float, help="minutes of load with faults (default 7, --short 0.6)")
+    parser.add_argument("--orders", type=int, metavar="N",
+                        help="instead of minutes: load until N scenarios that submit an order have started "
+                             "(the full run: --orders 10000, about 23 min of load at the default rate)")
     parser.add_argument("--rate", type=float, default=8.0, help="scenarios started per second (default 8)")
     parser.add_argument("--seed", type=int, default=1, help="seeds the order mix and the fault schedule")
     parser.add_argument("--fuzz", type=int, help="schemathesis requests (default 5000, --short 300; 0: skip)")
@@ -47,16 +52,40 @@ def log(message: str) -> None:
 
 
 def settle(cluster: Cluster, journal: Journal, started: float) -> float:
-    """Wait until no order is open and every deadline (plus a POS read) has passed."""
-    read = float(cluster.settings["POS_READ_TIMEOUT"])
-    latest = max((o.deadline for o in _records(cluster, journal).values() if o is not None), default=0.0)
-    end = time.time() + SETTLE_MAX
+    """Wait until no order is open and every deadline (plus a POS call) has passed, or, with
+    orders still open, until the latest may still be pending (deadline + RECONCILE_SECONDS +
+    slack, reliability.invariants), at most SETTLE_MAX."""
+    evidence = Evidence(journal, None, [], {}, [], set(), settings=cluster.settings)
+    records = {uid: o for uid, o in _records(cluster, journal).items() if o is not None}
+    call = float(cluster.settings["POS_CONNECT_TIMEOUT"]) + float(cluster.settings["POS_READ_TIMEOUT"])
+    latest = max((evidence.deadline(uid, o) for uid, o in records.items()), default=0.0)
+    latest_pending = max((evidence.reconcile_bound(uid, o) for uid, o in records.items()), default=0.0)
+    end = min(time.time() + SETTLE_MAX, max(latest_pending + 1.0, time.time() + call + 1.0))
     while time.time() < end:
-        open_count = cluster.redis.zcard("orders:open")
-        if open_count == 0 and time.time() > latest + read + 1.0:
+        if not _open(cluster, records) and time.time() > latest + call + 1.0:
             break
         time.sleep(0.5)
     return time.time() - started
+
+
+def _final_at(cluster: Cluster, records: dict) -> dict[str, float]:
+    """When each final order became final, from its history (written on the store's clock)."""
+    out = {}
+    for uid, order in records.items():
+        if order is None or not order.final:
+            continue
+        at = next((e.get("at") for e in cluster.store.history(uid) if e.get("status") in FINAL), None)
+        if at:
+            out[uid] = float(at)
+    return out
+
+
+def _open(cluster: Cluster, records: dict) -> bool:
+    """Any of the run's orders not final (the `status` field of `order:{uid}`, README)."""
+    pipe = cluster.redis.pipeline(transaction=False)
+    for uid in records:
+        pipe.hget(f"order:{uid}", "status")
+    return any(s is not None and s.decode() not in FINAL for s in pipe.execute())
 
 
 def _records(cluster: Cluster, journal: Journal) -> dict:
@@ -67,6 +96,10 @@ def _records(cluster: Cluster, journal: Journal) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     minutes = args.minutes if args.minutes is not None else (0.6 if args.short else 7.0)
+    if args.orders:
+        minutes = round(args.orders / 0.91 / args.rate / 60, 1)  # about 91 % of scenarios submit an order
+    if ensure_faketime() is None:
+        log("faketime is missing and bin/ensure-faketime could not install it: the skewed_worker fault will fail")
     fuzz_count = args.fuzz if args.fuzz is not None else (300 if args.short else 5000)
     work_dir = tempfile.mkdtemp(prefix="posbridge-reliability-")
     cluster = Cluster(work_dir)
@@ -80,20 +113,27 @@ def run(args: argparse.Namespace) -> int:
         for location in ("loc-001", "loc-002", "loc-003"):  # menus cached before the POS misbehaves
             client.session().get(f"{cluster.base_url}/posnext/menus", params={"location_id": location},
                                  headers={"Authorization": f"Bearer {cluster.token}"}, timeout=30).raise_for_status()
-        injector = Injector(cluster, args.seed, int(cluster.settings["INLINE_BUDGET_MS"]), short=args.short)
-        log(f"load: {minutes} min at {args.rate} scenarios/s with faults (seed {args.seed})")
+        injector = Injector(cluster, args.seed, int(cluster.settings["INLINE_BUDGET_MS"]), short=args.short,
+                            journal=journal)
+        size = f"{args.orders} orders (about {minutes} min)" if args.orders else f"{minutes} min"
+        log(f"load: {size} at {args.rate} scenarios/s with faults (seed {args.seed})")
         started = time.time()
         injector.start()
         try:
-            count = drive(Scenarios(client, args.seed), journal, receiver.base_url, minutes * 60, args.rate, args.seed)
+            count = drive(Scenarios(client, args.seed), journal, receiver.base_url, minutes * 60, args.rate, args.seed,
+                          orders=args.orders)
         finally:
             injector.stop()
         cluster.clear_knobs()
         log(f"{count} scenarios, {len(journal.calls)} requests; faults {injector.count()}; settling")
         settle(cluster, journal, time.time())
         records = _records(cluster, journal)
-        evidence = Evidence(journal, receiver, injector.windows, records, cluster.ledger(),
-                            {uid for uid, _ in cluster.store.dead_callbacks(limit=100000)})
+        exited = cluster.exited()
+        ledger = cluster.ledger_view()
+        evidence = Evidence(journal, receiver, injector.windows, records, ledger["orders"],
+                            {uid for uid, _ in cluster.store.dead_callbacks(limit=100000)},
+                            pos_calls=ledger.get("calls", {}), settings=cluster.settings,
+                            final_at=_final_at(cluster, records), exited=exited)
         checks, stats = check_all(evidence, time.time())
         if injector.errors:
             checks.append(report.fault_errors(injector.errors))

@@ -1,32 +1,49 @@
 """The stack under test: an embedded redis-server with AOF on, the POS simulator, gunicorn,
-two or more Celery workers and beat, all from the Procfile (bin/stack.py), and the calls the
-fault injector makes on it (kill, restart, knobs)."""
+two or more Celery workers and two beats, all from the Procfile (bin/stack.py), and the calls
+the fault injector makes on it (kill, freeze, restart, a skewed clock, knobs)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 import time
 
 import redis
 import requests
 
 from app.orders.store import OrderStore
-from bin.stack import EmbeddedRedis, Stack, free_port, short_env, wait_for_http, wait_for_port, wait_for_workers
+from bin.stack import ROOT, EmbeddedRedis, Stack, free_port, short_env, wait_for_http, wait_for_port, wait_for_workers
 from bin.token import make_token
 
 JWT_SECRET = "reliability-jwt-secret-0123456789abcdef"  # noqa: S105 - a throwaway stack's own secrets
 SHARED_ID = "Reliability-Shared-0123"
 POS_TOKEN = "reliability-pos-token"  # noqa: S105
 KNOB_FIELDS = ("latency_ms", "latency_jitter_ms", "error_rate", "error_status", "ambiguous_error_rate", "down",
-               "hang_seconds", "accepting_orders", "items")
+               "hang_seconds", "accepting_orders", "items", "lookup_down", "lookup_latency_ms")
 LOCATIONS = ("loc-001", "loc-002")
+BEATS = (1, 2)
+SETTINGS = ("INLINE_BUDGET_MS", "POS_CONNECT_TIMEOUT", "POS_READ_TIMEOUT", "ORDER_MAX_ASYNC_SECONDS",
+            "RETRY_BASE_SECONDS", "RETRY_CAP_SECONDS", "RECONCILE_SECONDS", "CLOCK_SKEW_SECONDS", "SWEEP_SECONDS")
+ENSURE_FAKETIME = ["bash", str(ROOT / "bin" / "ensure-faketime")]
 
 
 def stack_env(redis_url: str, **overrides) -> dict[str, str]:
-    """Settings that let deadlines pass within the run: short max-async, fast sweep and retries."""
+    """Settings that let deadlines pass within the run: short max-async, reconcile window and
+    sweep; a retry cap (4 s) small enough for retries to happen within a deadline and large
+    enough for the backoff bound (reliability.bounds) to tell backing off from not."""
     return short_env(redis_url, POS_TOKEN, SHARED_ID, JWT_SECRET,
-                     **{"ORDER_MAX_ASYNC_SECONDS": "15", "WEB_GRACEFUL_TIMEOUT": "5", **overrides})
+                     **{"ORDER_MAX_ASYNC_SECONDS": "15", "WEB_GRACEFUL_TIMEOUT": "5", "RECONCILE_SECONDS": "8",
+                        "CLOCK_SKEW_SECONDS": "1", "RETRY_CAP_SECONDS": "4", **overrides})
+
+
+def ensure_faketime() -> str | None:
+    """The `faketime` command (libfaketime), installed by bin/ensure-faketime if missing; None
+    when it cannot be had (the skewed_worker fault then reports the failure)."""
+    if shutil.which("faketime") is None:
+        subprocess.run(ENSURE_FAKETIME, check=False, timeout=600)
+    return shutil.which("faketime")
 
 
 class Cluster:
@@ -46,7 +63,7 @@ class Cluster:
         self.pos = requests.Session()
         self.pos.headers["Authorization"] = f"Bearer {POS_TOKEN}"
         self.token = make_token(JWT_SECRET, seconds=24 * 3600)
-        self.settings = {k: self.env[k] for k in ("INLINE_BUDGET_MS", "POS_READ_TIMEOUT", "ORDER_MAX_ASYNC_SECONDS")}
+        self.settings = {k: self.env[k] for k in SETTINGS}
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> Cluster:
@@ -56,11 +73,19 @@ class Cluster:
         self.start_web()
         for index in range(1, self.workers + 1):
             self.start_worker(index)
-        self.stack.start("beat")
+        for index in BEATS:
+            self.start_beat(index)
         self.wait_for_workers(self.workers)
         return self
 
+    def start_beat(self, index: int) -> None:
+        """beat1, beat2: the Procfile's line twice (each its own schedule file, should the line use one)."""
+        self.stack.start("beat", label=f"beat{index}",
+                         BEAT_SCHEDULE_FILE=os.path.join(self.work_dir, f"beat{index}-schedule"))
+
     def stop(self) -> None:
+        for label in list(self.stack.processes):
+            self.thaw(label)  # a frozen process would not hear SIGTERM
         self.stack.stop_all()
         self.redis_server.stop()
 
@@ -79,6 +104,42 @@ class Cluster:
         """SIGKILL a process group (gunicorn master and workers, or one Celery worker)."""
         self.stack.send(label, signal.SIGKILL)
         self.stack.processes[label].wait(10)
+
+    def freeze(self, label: str) -> None:
+        """SIGSTOP a process group: it keeps its sockets and claims and does nothing."""
+        self.stack.send(label, signal.SIGSTOP)
+
+    def thaw(self, label: str) -> None:
+        self.stack.send(label, signal.SIGCONT)
+
+    def kill_redis(self) -> None:
+        """SIGKILL redis-server: no shutdown of its own."""
+        self.redis_server.stop(kill=True)
+
+    def start_skewed_worker(self, label: str, offset_seconds: int) -> None:
+        """A Celery worker whose clock runs `offset_seconds` off (libfaketime; monotonic clocks
+        left real, as on a host whose wall clock is wrong)."""
+        if ensure_faketime() is None:
+            raise RuntimeError("faketime is not installed and bin/ensure-faketime could not install it")
+        self.stack.start("worker", label=label, wrap=f"faketime -f {offset_seconds:+d}s", WORKER_NAME=label,
+                         FAKETIME_DONT_FAKE_MONOTONIC="1")
+
+    def stop_process(self, label: str, timeout: float = 10) -> None:
+        self.stack.stop(label, timeout=timeout)
+        self.stack.processes.pop(label, None)  # stopped on purpose: not one that exited on its own
+
+    def exited(self) -> list[str]:
+        """The processes that are not running now (each restart replaces the killed one), with
+        the last line of their log that names an error."""
+        out = []
+        for label, process in self.stack.processes.items():
+            if process.poll() is None:
+                continue
+            tail = self.stack.log(label).splitlines()[-5000:]
+            critical = [line for line in tail if '"critical"' in line]
+            errors = critical or [line for line in tail if any(w in line for w in ("error", "Error", "exception"))]
+            out.append(f"{label} exited with {process.returncode}: {(errors or ['(no error logged)'])[-1][:300]}")
+        return out
 
     def stop_redis(self) -> None:
         """A clean stop: redis-server flushes its AOF, so no acknowledged write is lost."""
@@ -108,6 +169,10 @@ class Cluster:
 
     def ledger(self) -> list[dict]:
         return self.pos.get(f"{self.pos_url}/_admin/ledger", timeout=30).json()["orders"]
+
+    def ledger_view(self) -> dict:
+        """The ledger's orders and its calls per external_id ({"posts": n, "lookups": n})."""
+        return self.pos.get(f"{self.pos_url}/_admin/ledger", timeout=60).json()
 
     def pos_stats(self) -> dict:
         return self.pos.get(f"{self.pos_url}/_admin/stats", timeout=10).json()

@@ -18,9 +18,10 @@ WHAT_RUNS = """\
 ## What the run does
 
 1. Starts the stack in its production shape from the `Procfile` (bin/stack.py): gunicorn
-   (2 gevent workers), two Celery worker processes, beat, the POS simulator, and a
-   `redis-server` with AOF on (`appendfsync everysec`), with settings that let deadlines pass
-   within the run (`INLINE_BUDGET_MS` 800, `ORDER_MAX_ASYNC_SECONDS` 15, a 1 s sweep:
+   (2 gevent workers), two Celery worker processes, two beats, the POS simulator, and a
+   `redis-server` with AOF on (as the embedded Redis configures it), with settings that let
+   deadlines pass within the run (`INLINE_BUDGET_MS` 800, `ORDER_MAX_ASYNC_SECONDS` 15,
+   `RECONCILE_SECONDS` 8, `RETRY_CAP_SECONDS` 4, a 1 s sweep: `reliability/cluster.py`,
    `bin/stack.py short_env`).
 2. Drives scenarios at a steady rate, each one as PAR would send it (signed, with a JWT), and
    resends a submit that got no answer or a 503 with the same payload: `plain` orders,
@@ -31,12 +32,20 @@ WHAT_RUNS = """\
    `callback_url` on the harness's receiver, which fails some deliveries).
 3. Injects faults on two tracks at once. Process track: SIGKILL of a Celery worker mid-order
    (restarted), SIGKILL of the whole web process (restarted), redis-server stopped and
-   restarted on its AOF. POS track (the simulator's knobs): down (503), error rates,
-   ambiguous errors (the order created, then 500), hanging connections, slowdowns above and
-   below the inline budget, refusals.
+   restarted on its AOF, the web process frozen (SIGSTOP) past any claim it holds and then
+   let go (SIGCONT), redis-server SIGKILLed right after a final answer and restarted on its
+   AOF, one of the two beats SIGKILLed, a third worker whose clock runs 30 s ahead or behind
+   (libfaketime's `faketime`, installed by `bin/ensure-faketime` when missing). POS track
+   (the simulator's knobs): down (503), error rates, ambiguous errors (the order created,
+   then 500), hanging connections, slowdowns above and below the inline budget and beyond
+   connect + read timeout, refusals.
 4. Clears the faults, waits until no order is open and every deadline has passed, then checks
-   the invariants against the order store (Redis), the simulator's ledger, the callback
-   receiver and its own journal of every request and answer.
+   the invariants against the order store (Redis), the simulator's ledger (`created_at`,
+   `not_after`, calls per order), the callback receiver and its own journal of every request
+   and answer. Among them: no POS order created after its deadline; no callback delivered
+   twice automatically; no order pending past deadline + `RECONCILE_SECONDS` (+ the slack of
+   `reliability/bounds.py` and the longest Redis outage injected); POS calls per order within
+   about log2(T / RETRY_BASE_SECONDS) + 2 T / RETRY_CAP_SECONDS (+ 3 + 3 sqrt(2 T / cap)).
 5. Runs schemathesis against the served `/openapi.json` (positive and negative generation over
    every operation): no 5xx, every request answered, no record made by a refused request.
 """
@@ -82,8 +91,9 @@ def render(report: dict, command: str, written: float) -> str:
         f"Written by `{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(written))}: "
         f"{summary['scenarios']:,} scenarios, {summary['requests']:,} requests, "
         f"{sum(summary['faults'].values())} faults injected, **{total} invariant violations**, "
-        f"in {summary['seconds'] / 60:.1f} min. `python -m reliability --short` (under 2 minutes) runs "
-        "in CI (tests/integration/test_reliability_short.py) and fails on any violation.",
+        f"in {summary['seconds'] / 60:.1f} min. `python -m reliability --short` (under 3 minutes) runs "
+        "in CI (tests/integration/test_reliability_short.py) and fails on any violation; the full run of "
+        "at least 10,000 orders is `python -m reliability --orders 10000`.",
         "",
         "## Invariants",
         "",
@@ -100,7 +110,8 @@ def render(report: dict, command: str, written: float) -> str:
             ("callbacks kept for replay (given up after CALLBACK_MAX_ATTEMPTS)",
              summary.get("callbacks_kept_for_replay")),
             ("POS orders created after their order's deadline (a POST sent in time, landing late)",
-             summary.get("created_after_deadline"))]
+             summary.get("created_after_deadline")),
+            ("POS orders sent without not_after", summary.get("orders_sent_without_not_after"))]
     lines += [f"| {name} | {_cell(value)} |" for name, value in rows if value is not None]
     lines += ["", "## Faults injected, by kind", "", "| fault | times |", "|---|---|"]
     lines += [f"| {kind} | {count} |" for kind, count in sorted(summary["faults"].items())]

@@ -2,9 +2,13 @@
 
 Process track: SIGKILL of Celery workers (restarted), SIGKILL of the whole web process
 (gunicorn master and workers, restarted), a clean stop and restart of redis-server (same port
-and directory: the AOF keeps the data). POS track: the simulator's knobs: down, error rate,
-ambiguous errors (created, then 500), hangs, slowdowns above and below the inline budget,
-and refusals (an item the cached menu still offers, or the location closed).
+and directory: the AOF keeps the data), the web process frozen (SIGSTOP) past any claim it
+holds and then let go (SIGCONT), redis-server SIGKILLed right after a final answer and
+restarted on its AOF, one of the two beats SIGKILLed (restarted later), and a third worker
+whose clock runs 30 s ahead or behind (libfaketime) for a while. POS track: the simulator's
+knobs: down, error rate, ambiguous errors (created, then 500), hangs, slowdowns above and
+below the inline budget and beyond connect + read timeout, and refusals (an item the cached
+menu still offers, or the location closed).
 
 Every fault is recorded as a window, so the checks know when a 503 or an unanswered request
 was to be expected.
@@ -18,12 +22,20 @@ import threading
 import time
 from dataclasses import dataclass
 
-from reliability.cluster import LOCATIONS, Cluster
+from reliability.cluster import BEATS, LOCATIONS, Cluster
 
 log = logging.getLogger("reliability")
-PROCESS_KINDS = ("kill_worker", "kill_web", "restart_redis")
+PROCESS_KINDS = ("kill_worker", "kill_web", "restart_redis", "freeze_web", "kill_redis_after_final", "kill_beat",
+                 "skewed_worker")
 POS_KINDS = ("pos_down", "pos_errors", "pos_ambiguous", "pos_hang", "slow_above_budget", "slow_below_budget",
-             "pos_refuses")
+             "pos_refuses", "slow_beyond_read")
+REDIS_DOWN = ("restart_redis", "kill_redis_after_final")  # the kinds during which Redis is away
+WEB_AWAY = ("kill_web", "freeze_web")  # the kinds during which the web process cannot answer
+# a 503 is the honest answer while Redis is away, and from a web process frozen past its Redis
+# socket timeout (thawed, its calls time out at once: to it, Redis was away)
+UNAVAILABLE = (*REDIS_DOWN, "freeze_web")
+FINAL = ("placed", "errored", "rejected", "cancelled")
+SKEW_SECONDS = 30
 
 
 @dataclass
@@ -35,8 +47,9 @@ class Window:
 
 
 class Injector:
-    def __init__(self, cluster: Cluster, seed: int, budget_ms: int, short: bool = False):
+    def __init__(self, cluster: Cluster, seed: int, budget_ms: int, short: bool = False, journal=None):
         self.cluster = cluster
+        self.journal = journal  # reliability.load.Journal: kill_redis_after_final watches it for a final answer
         self.scale = 0.5 if short else 1.0  # --short: one round of every kind fits in its load
         self.rng = random.Random(f"faults-{seed}")
         self.budget_ms = budget_ms
@@ -102,11 +115,67 @@ class Injector:
             time.sleep(self.rng.uniform(0.3, 1.5))
             cluster.start_web()
             return "SIGKILL gunicorn (master and workers)"
+        if kind == "freeze_web":
+            return self._freeze_web()
+        if kind == "kill_redis_after_final":
+            return self._kill_redis_after_final()
+        if kind == "kill_beat":
+            index = self.rng.choice(BEATS)
+            cluster.kill(f"beat{index}")
+            time.sleep(self.rng.uniform(2.0, 5.0))
+            cluster.start_beat(index)
+            return f"SIGKILL beat{index} (the other beat runs on), restarted"
+        if kind == "skewed_worker":
+            offset = self.rng.choice((SKEW_SECONDS, -SKEW_SECONDS))
+            lasting = self.rng.uniform(8.0, 15.0) * self.scale
+            cluster.start_skewed_worker("skewed", offset)
+            try:
+                time.sleep(lasting)
+            finally:
+                cluster.stop_process("skewed")
+            return f"a third worker with its clock {offset:+d}s off for {lasting:.1f}s"
         down = self.rng.uniform(1.0, 4.0)
         cluster.stop_redis()
         time.sleep(down)
         cluster.start_redis()
         return f"redis-server stopped {down:.1f}s"
+
+    def _freeze_web(self) -> str:
+        """SIGSTOP gunicorn (master and workers) for longer than any claim it holds (connect +
+        read timeout + 2 s, the old lease, and more), then SIGCONT: it wakes past deadlines."""
+        settings = self.cluster.settings
+        claim = float(settings["POS_CONNECT_TIMEOUT"]) + float(settings["POS_READ_TIMEOUT"]) + 2
+        frozen = claim + self.rng.uniform(1.0, 4.0)
+        self.cluster.freeze("web")
+        try:
+            time.sleep(frozen)
+        finally:
+            self.cluster.thaw("web")
+        return f"SIGSTOP gunicorn {frozen:.1f}s, then SIGCONT"
+
+    def _kill_redis_after_final(self) -> str:
+        """SIGKILL redis-server the moment the load gets a final answer (200), restart it on
+        its AOF: the answered final must still be there."""
+        seen = "at a random moment (no journal)"
+        if self.journal is not None:
+            since = time.time()
+            end = since + 10
+            while time.time() < end:
+                with self.journal.lock:
+                    hit = next((c for c in reversed(self.journal.calls[-50:]) if c.ended >= since and c.status == 200
+                                and isinstance(c.body, dict) and c.body.get("status") in FINAL), None)
+                if hit is not None:
+                    late_ms = (time.time() - hit.ended) * 1000
+                    seen = f"{late_ms:.0f} ms after {hit.uid} was answered {hit.body['status']}"
+                    break
+                time.sleep(0.002)
+            else:
+                seen = "after 10 s without a final answer"
+        self.cluster.kill_redis()
+        down = self.rng.uniform(0.5, 2.0)
+        time.sleep(down)
+        self.cluster.start_redis()
+        return f"SIGKILL redis-server {seen}; restarted on its AOF after {down:.1f}s"
 
     # -- the POS track -------------------------------------------------------------------
     def _pos(self, kind: str) -> str:
@@ -123,6 +192,9 @@ class Injector:
             knobs = {"hang_seconds": rng.uniform(1.0, 5.0)}
         elif kind == "slow_above_budget":
             knobs = {"latency_ms": self.budget_ms + rng.randint(200, 2500), "latency_jitter_ms": 300}
+        elif kind == "slow_beyond_read":
+            beyond = float(cluster.settings["POS_CONNECT_TIMEOUT"]) + float(cluster.settings["POS_READ_TIMEOUT"])
+            knobs = {"latency_ms": int(beyond * 1000) + rng.randint(500, 3000)}
         elif kind == "slow_below_budget":
             knobs = {"latency_ms": rng.randint(50, self.budget_ms // 2), "latency_jitter_ms": 100}
         else:

@@ -1,50 +1,38 @@
 """The invariants, checked once the system has settled past every deadline.
 
 Evidence: the harness's journal (every scenario and every answer), the callback receiver,
-the fault windows, the order store (Redis) and the simulator's ledger. Each check counts
-what it looked at and lists every violation; the run is green when none has any.
+the fault windows, the order store (Redis), the simulator's ledger (orders with created_at and
+not_after; calls per external_id) and the stack's settings. Each check counts what it looked
+at and lists every violation; the run is green when none has any.
+
+The tight ones (issue 10): no POS order created after its deadline; no callback delivered
+twice automatically; no order pending past deadline + RECONCILE_SECONDS (+ a stated slack);
+POS calls per order within the backoff's bound (reliability.bounds).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from app import jsonio
 from app.orders.records import fingerprint
-from app.orders.store import Order
-from app.times import parse_time
-from reliability.faults import Window
-from reliability.load import Call, Journal
-from reliability.receiver import Receiver
+from reliability.evidence import DEFAULTS, OUTAGE, ROUNDING, Check, Evidence, codes, epoch
+from reliability.faults import UNAVAILABLE, WEB_AWAY, Window
+from reliability.load import Call
+from reliability.tight import (
+    check_callbacks_once,
+    check_completed_at,
+    check_created_in_time,
+    check_final,
+    check_pos_calls,
+    check_processes,
+)
 from schemas.orders import OrderRequestSchema
 
 FINAL = ("placed", "errored", "rejected", "cancelled")
 REDIS_MARGIN = 1.0  # a request may see the store come back a moment after the restart
 TRANSIT = 0.25  # a POST sent before the deadline may reach the POS this much later (loopback, loaded)
 _schema = OrderRequestSchema()
-
-
-@dataclass
-class Check:
-    name: str
-    checked: int = 0
-    violations: list[str] = field(default_factory=list)
-
-    def fail(self, message: str) -> None:
-        self.violations.append(message)
-
-
-@dataclass
-class Evidence:
-    journal: Journal
-    receiver: Receiver
-    windows: list[Window]
-    records: dict[str, Order | None]
-    ledger: list[dict]
-    dead_callbacks: set[str]
-
-    def ledger_for(self, uid: str) -> list[dict]:
-        return [entry for entry in self.ledger if entry["external_id"] == uid]
+__all__ = ["DEFAULTS", "FINAL", "OUTAGE", "ROUNDING", "Check", "Evidence", "check_all", "check_callbacks_once",
+           "check_completed_at", "check_created_in_time", "check_final", "check_pos_calls", "check_processes"]
 
 
 def payload_fp(body: dict) -> str:
@@ -53,22 +41,6 @@ def payload_fp(body: dict) -> str:
 
 def _overlaps(call: Call, windows: list[Window], kinds: tuple[str, ...], margin: float) -> bool:
     return any(w.kind in kinds and call.started <= w.end + margin and call.ended >= w.start for w in windows)
-
-
-def _epoch(text: str) -> float:
-    moment = parse_time(text)
-    return moment.timestamp() if moment else 0.0
-
-
-def check_final(ev: Evidence, now: float) -> Check:
-    check = Check("every recorded order final (or pending inside its deadline)")
-    for uid, order in ev.records.items():
-        if order is None:
-            continue
-        check.checked += 1
-        if not order.final and now >= order.deadline:
-            check.fail(f"{uid}: still {order.status} {now - order.deadline:.1f}s past its deadline")
-    return check
 
 
 def check_recorded(ev: Evidence) -> Check:
@@ -105,7 +77,7 @@ def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
         else:
             none.checked += 1
             if entries:
-                none.fail(f"{uid}: {order.status} ({_codes(order)}) but the POS has "
+                none.fail(f"{uid}: {order.status} ({codes(order)}) but the POS has "
                           f"{[e['pos_order_id'] for e in entries]}")
     for entry in ev.ledger:
         if entry["external_id"] not in known or ev.records.get(entry["external_id"]) is None:
@@ -115,21 +87,24 @@ def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
 
 
 def check_deadlines(ev: Evidence) -> tuple[Check, dict]:
-    """No POS order received after its order's deadline; late completions are counted, not refused."""
-    check = Check(f"no POST reached the POS after the order's deadline (+{int(TRANSIT * 1000)} ms transit)")
-    stats = {"created_after_deadline": 0, "max_received_lateness_ms": None}
+    """No POS order received after its order's deadline (+ transit)."""
+    check = Check(f"no POST that made an order reached the POS after its deadline (+{int(TRANSIT * 1000)} ms transit)")
+    stats = {"created_after_deadline": 0, "max_received_lateness_ms": None, "orders_sent_without_not_after": 0}
     for entry in ev.ledger:
         order = ev.records.get(entry["external_id"])
         if order is None:
             continue
         check.checked += 1
-        late = _epoch(entry["received_at"]) - order.deadline
+        deadline = ev.deadline(order.uid, order)
+        late = epoch(entry["received_at"]) - deadline
         if stats["max_received_lateness_ms"] is None or late * 1000 > stats["max_received_lateness_ms"]:
             stats["max_received_lateness_ms"] = round(late * 1000)
         if late > TRANSIT:
             check.fail(f"{order.uid}: POS received the POST {late:.3f}s after the deadline")
-        if _epoch(entry["created_at"]) > order.deadline:
+        if epoch(entry["created_at"]) > deadline + ROUNDING:
             stats["created_after_deadline"] += 1
+        if entry.get("not_after") is None:
+            stats["orders_sent_without_not_after"] += 1
     return check, stats
 
 
@@ -148,24 +123,24 @@ def check_callbacks(ev: Evidence) -> Check:
         check.checked += 1
         delivered = any(d.answered < 300 for d in deliveries)
         if not delivered and uid not in ev.dead_callbacks:
-            state = (order.callback or {}).get("state", "never tried")
+            state = _callback_state(order.callback)
             check.fail(f"{uid}: {order.status}, callback neither delivered nor kept ({state}, "
                        f"{len(deliveries)} deliveries)")
     return check
 
 
 def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
-    five = Check("no 5xx but 503 while Redis was down")
+    five = Check("no 5xx but 503 while Redis was down (or the web frozen)")
     unanswered = Check("every request answered, but while the web process was down")
     signed = Check("answers signed (x-pch-digest) and 200/202 agree with the body's status")
     for call in ev.journal.calls:
         five.checked += 1
         unanswered.checked += 1
         if call.status is not None and call.status >= 500:
-            if call.status != 503 or not _overlaps(call, ev.windows, ("restart_redis",), REDIS_MARGIN):
+            if call.status != 503 or not _overlaps(call, ev.windows, UNAVAILABLE, REDIS_MARGIN):
                 five.fail(f"{call.uid}: HTTP {call.status} on {call.kind} at {call.started:.3f}: "
                           f"{_errors(call.body)}")
-        if call.status is None and not _overlaps(call, ev.windows, ("kill_web",), 0.5):
+        if call.status is None and not _overlaps(call, ev.windows, WEB_AWAY, 0.5):
             unanswered.fail(f"{call.uid}: {call.kind} got no answer ({call.error}) at {call.started:.3f}")
         if call.status is None or call.kind == "poll":
             continue
@@ -218,7 +193,7 @@ def check_rules(ev: Evidence) -> Check:
             continue
         check.checked += 1
         if order.status != "rejected" or ev.ledger_for(uid):
-            check.fail(f"{uid}: {order.status} ({_codes(order)}), {len(ev.ledger_for(uid))} POS orders")
+            check.fail(f"{uid}: {order.status} ({codes(order)}), {len(ev.ledger_for(uid))} POS orders")
     return check
 
 
@@ -226,13 +201,17 @@ def check_all(ev: Evidence, now: float) -> tuple[list[Check], dict]:
     one, none = check_pos_orders(ev)
     deadline_check, stats = check_deadlines(ev)
     five, unanswered, signed = check_http(ev)
-    checks = [check_final(ev, now), check_recorded(ev), one, none, deadline_check, check_callbacks(ev),
-              five, unanswered, signed, check_idempotency(ev), check_rules(ev)]
+    checks = [check_final(ev, now), check_recorded(ev), one, none, deadline_check, check_created_in_time(ev),
+              check_callbacks(ev), check_callbacks_once(ev), check_pos_calls(ev, now), five, unanswered, signed,
+              check_idempotency(ev), check_rules(ev), check_completed_at(ev), check_processes(ev)]
     return checks, stats
 
 
-def _codes(order: Order) -> str:
-    return ",".join(e.get("code", "?") for e in order.doc.get("errors") or []) or "-"
+def _callback_state(callback) -> str:
+    """The record's callback state, whether the store keeps it as a dict or as its name."""
+    if isinstance(callback, dict):
+        return callback.get("state", "never tried")
+    return str(callback or "never tried")
 
 
 def _errors(body) -> str:

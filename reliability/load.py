@@ -172,15 +172,17 @@ class Scenarios:
 
 
 def drive(scenarios: Scenarios, journal: Journal, callback_base: str, seconds: float, rate: float,
-          seed: int, threads: int = 48) -> int:
-    """Start scenarios at `rate` per second for `seconds`; wait for them all. Returns the count."""
+          seed: int, threads: int = 48, orders: int | None = None) -> int:
+    """Start scenarios at `rate` per second for `seconds` (or, given `orders`, until that many
+    scenarios that submit an order have started); wait for them all. Returns the count."""
     rng = random.Random(seed)
     started = time.monotonic()
-    count = 0
+    count = submitted = 0
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="load") as pool:
         futures = []
-        while time.monotonic() - started < seconds:
+        while (submitted < orders) if orders is not None else (time.monotonic() - started < seconds):
             planned = plan(rng, callback_base)
+            submitted += planned.expect in ("accepted", "rejected")
             journal.add_plan(planned)
             futures.append(pool.submit(scenarios.run, planned))
             count += 1

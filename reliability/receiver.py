@@ -64,6 +64,8 @@ class Receiver:
             body = jsonio.loads(raw)
         except jsonio.BadJson:
             body = None
+        if isinstance(body, dict) and isinstance(body.get("request_uid"), str):
+            uid = body["request_uid"]
         ok = isinstance(body, dict) and signing.verify(self.digest_key, body, request.headers.get("x-pch-digest"))
         with self.lock:
             earlier = sum(1 for d in self.deliveries if d.uid == uid)
@@ -74,6 +76,14 @@ class Receiver:
         request.send_response(answer)
         request.send_header("Content-Length", "0")
         request.end_headers()
+
+    def counts(self) -> dict[str, int]:
+        """Deliveries per request_uid (the body's, else the path's)."""
+        with self.lock:
+            out: dict[str, int] = {}
+            for delivery in self.deliveries:
+                out[delivery.uid] = out.get(delivery.uid, 0) + 1
+            return out
 
     def for_uid(self, uid: str) -> list[Delivery]:
         with self.lock:

@@ -35,8 +35,18 @@ def summary(journal, records: dict, evidence, injector, stats: dict, seconds: fl
         "callback_deliveries": {str(k): v for k, v in sorted(callbacks.items())},
         "callbacks_kept_for_replay": len(evidence.dead_callbacks),
         "seconds": round(seconds, 1),
+        "fault_log": _fault_log(injector.windows),
+        "pos_calls_max": max((c.get("posts", 0) + c.get("lookups", 0) for c in evidence.pos_calls.values()),
+                             default=0),
         **stats,
     }
+
+
+def _fault_log(windows) -> list[str]:
+    """Every fault in the order it began: its kind, when (from the first), how long, what."""
+    first = min((w.start for w in windows), default=0.0)
+    return [f"{w.kind} at +{w.start - first:.1f}s for {w.end - w.start:.1f}s: {w.detail}"
+            for w in sorted(windows, key=lambda w: w.start)]
 
 
 def table(checks: list[Check], info: dict, args, minutes: float) -> str:
@@ -52,7 +62,8 @@ def table(checks: list[Check], info: dict, args, minutes: float) -> str:
     lines.append(f"run: {mode}, {minutes} min of load at {args.rate}/s, seed {args.seed}, {info['seconds']} s")
     for key in ("scenarios", "requests", "orders_recorded", "final_status", "placed_by_path", "pos_orders",
                 "answers", "scenario_kinds", "faults", "callback_deliveries", "callbacks_kept_for_replay",
-                "created_after_deadline", "max_received_lateness_ms"):
+                "created_after_deadline", "max_received_lateness_ms", "orders_sent_without_not_after",
+                "pos_calls_max"):
         if key in info:
             lines.append(f"  {key}: {info[key]}")
     for check in checks:

@@ -209,3 +209,29 @@ def test_bad_start_exits_with_a_clear_message(args, message):
                           env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
     assert message in done.stderr
+
+
+def test_a_call_slower_than_the_read_timeout_never_creates_after_not_after(pos):
+    # The client gives up (read timeout) while the simulator sleeps; when it would create the
+    # order, not_after has passed: nothing is created, and the ledger counts the calls.
+    from datetime import UTC, datetime, timedelta
+
+    session, url = pos
+    session.put(f"{url}/_admin/knobs/loc-001", json={"latency_ms": 800}, timeout=5)
+    not_after = (datetime.now(UTC) + timedelta(seconds=0.4)).isoformat(timespec="milliseconds")
+    body = dict(order_body("req-late"), not_after=not_after.replace("+00:00", "Z"))
+    with pytest.raises(requests.ReadTimeout):
+        requests.post(f"{url}/orders", json=body, timeout=0.3, headers={**AUTH, "Idempotency-Key": "req-late"})
+    time.sleep(0.8)
+    assert session.get(f"{url}/orders", params={"external_id": "req-late"}, timeout=5).json() == []
+    view = session.get(f"{url}/_admin/ledger", params={"external_id": "req-late"}, timeout=5).json()
+    assert view["count"] == 0
+    assert (view["calls"]["req-late"]["posts"], view["calls"]["req-late"]["lookups"]) == (1, 1)
+    assert session.get(f"{url}/_admin/stats", timeout=5).json()["post_orders"] == {"422": 1}
+    # the same order in time: created, its not_after on the ledger
+    session.put(f"{url}/_admin/knobs/loc-001", json={"latency_ms": None}, timeout=5)
+    in_time = dict(order_body("req-ok"), not_after=body["not_after"][:2] + "99" + body["not_after"][4:])
+    created = requests.post(f"{url}/orders", json=in_time, timeout=5, headers={**AUTH, "Idempotency-Key": "req-ok"})
+    assert created.status_code == 201
+    [entry] = session.get(f"{url}/_admin/ledger", params={"external_id": "req-ok"}, timeout=5).json()["orders"]
+    assert entry["not_after"] == in_time["not_after"] and entry["created_at"] < entry["not_after"]

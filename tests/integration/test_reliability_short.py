@@ -16,6 +16,7 @@ from reliability.cluster import Cluster
 from reliability.faults import POS_KINDS, PROCESS_KINDS
 
 
+@pytest.mark.engine_v2  # its invariants tightened for issue 10: not_after, callbacks once, reconcile, backoff
 @pytest.mark.timeout(600)
 def test_the_short_reliability_run_holds_every_invariant(tmp_path):
     report = tmp_path / "report.json"

@@ -30,15 +30,17 @@ def live_env(redis_url: str, **overrides) -> dict[str, str]:
 class Live:
     """One running stack and the calls a test makes against it."""
 
-    def __init__(self, tmp_dir: str, beat: bool = True, workers: int = 1, **overrides):
-        self.redis_server = EmbeddedRedis(directory=os.path.join(tmp_dir, "redis"), appendonly=False).start()
+    def __init__(self, tmp_dir: str, beat: bool = True, workers: int = 1, redis_aof: bool = False,
+                 root: str | None = None, **overrides):
+        self.tmp_dir = tmp_dir
+        self.redis_server = EmbeddedRedis(directory=os.path.join(tmp_dir, "redis"), appendonly=redis_aof).start()
         self.pos_port, self.web_port = free_port(), free_port()
         self.pos_url = f"http://127.0.0.1:{self.pos_port}"
         self.base_url = f"http://127.0.0.1:{self.web_port}"
         self.env = live_env(self.redis_server.url, PORT=self.web_port, POSSIM_PORT=self.pos_port,
                             POS_BASE_URL=self.pos_url,
                             **overrides)
-        self.stack = Stack(self.env, log_dir=os.path.join(tmp_dir, "logs"))
+        self.stack = Stack(self.env, log_dir=os.path.join(tmp_dir, "logs"), root=root or ROOT)
         self.redis = redis.Redis.from_url(self.redis_server.url)
         self.http = requests.Session()
         self.pos = requests.Session()
@@ -140,6 +142,52 @@ class Live:
         response = self.get("/posnext/menus", location_id=location_id)
         response.raise_for_status()
         return response.json()
+
+
+    # -- helpers added for the engine fault tests (tests/integration/test_engine_faults.py) --
+    def freeze(self, label: str) -> None:
+        """SIGSTOP the process group (gunicorn's master and workers, say): it holds whatever it
+        holds, does nothing, and its timers do not run until `thaw`."""
+        self.stack.send(label, signal.SIGSTOP)
+
+    def thaw(self, label: str) -> None:
+        self.stack.send(label, signal.SIGCONT)
+
+    def kill_redis(self) -> None:
+        """SIGKILL redis-server: no shutdown, no last AOF flush of its own."""
+        self.redis_server.stop(kill=True)
+
+    def restart_redis(self, timeout: float = 30) -> None:
+        """redis-server again on the same port and directory (it loads its AOF, if on)."""
+        self.redis_server.start()
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                if self.redis.ping():
+                    return
+            except redis.exceptions.RedisError:
+                if time.monotonic() > end:
+                    raise
+            time.sleep(0.05)
+
+    def start_beat(self, label: str = "beat2", **env: str):
+        """Another beat from the Procfile's line (its own schedule file, should the line use one)."""
+        env.setdefault("BEAT_SCHEDULE_FILE", os.path.join(self.tmp_dir, f"{label}-schedule"))
+        return self.stack.start("beat", label=label, **env)
+
+    def pos_calls(self, external_id: str) -> dict:
+        """The simulator's count of the calls for one order: {"posts": n, "lookups": n, ...}."""
+        response = self.pos.get(f"{self.pos_url}/_admin/ledger", params={"external_id": external_id}, timeout=5)
+        response.raise_for_status()
+        return response.json()["calls"].get(external_id, {"posts": 0, "lookups": 0, "last_post_at": None})
+
+    def metric(self, name: str) -> float | None:
+        """The value of an unlabelled series in the web's /metrics, None when absent."""
+        text = self.http.get(f"{self.base_url}/metrics", timeout=10).text
+        for line in text.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{}"):
+                return float(line.rsplit(" ", 1)[1])
+        return None
 
 
 def start_live(tmp_dir: str, **kwargs) -> Live:

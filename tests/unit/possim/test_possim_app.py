@@ -281,7 +281,8 @@ def test_ledger_records(client):
     assert view["count"] == 2
     first, second = view["orders"]
     assert set(first) == {"pos_order_id", "external_id", "idempotency_key", "location_id",
-                          "total", "received_at", "created_at"}
+                          "total", "received_at", "created_at", "not_after"}
+    assert first["not_after"] is None  # a body without not_after: accepted with no bound
     assert (second["external_id"], second["idempotency_key"], second["location_id"],
             second["total"]) == ("req-b", "key-b", "loc-002", 500)
     assert first["received_at"] <= first["created_at"]

@@ -226,7 +226,7 @@ def test_reset_returns_to_the_knobs_given_at_start():
     client.put("/_admin/locations/loc-001/items/item-003", json={"available": False},
                headers=AUTH)
     assert client.post("/_admin/reset", headers=AUTH).get_json() == {"reset": True}
-    assert get(client, "/_admin/ledger") == {"orders": [], "count": 0}
+    assert get(client, "/_admin/ledger") == {"orders": [], "count": 0, "calls": {}}
     assert get(client, "/_admin/stats")["post_orders"] == {}
     assert get(client, "/_admin/knobs")["knobs"] == {"loc-002": {"down": True}}
     assert client.get("/locations/loc-002", headers=AUTH).status_code == 503

@@ -1,0 +1,87 @@
+"""What the reliability run's checks look at (Evidence) and what each reports (Check)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.orders.store import Order
+from app.times import parse_time
+from reliability.bounds import reconcile_slack
+from reliability.faults import Window
+from reliability.load import Journal
+from reliability.receiver import Receiver
+
+ROUNDING = 0.001  # the ledger's times (and not_after) are to the millisecond
+OUTAGE = 5.0  # the longest the injector keeps Redis away (stopped up to 4 s, then its restart): no write then
+DEFAULTS = {"RECONCILE_SECONDS": "900", "CLOCK_SKEW_SECONDS": "1.0", "SWEEP_SECONDS": "2", "POS_CONNECT_TIMEOUT": "2",
+            "POS_READ_TIMEOUT": "10", "RETRY_BASE_SECONDS": "0.5", "RETRY_CAP_SECONDS": "30",
+            "ORDER_MAX_ASYNC_SECONDS": "900"}  # the engine's defaults, for evidence that names no settings
+
+
+def epoch(text: str | None) -> float:
+    moment = parse_time(text)
+    return moment.timestamp() if moment else 0.0
+
+
+def codes(order: Order) -> str:
+    return ",".join(e.get("code", "?") for e in order.doc.get("errors") or []) or "-"
+
+
+@dataclass
+class Check:
+    name: str
+    checked: int = 0
+    violations: list[str] = field(default_factory=list)
+
+    def fail(self, message: str) -> None:
+        self.violations.append(message)
+
+
+@dataclass
+class Evidence:
+    journal: Journal
+    receiver: Receiver
+    windows: list[Window]
+    records: dict[str, Order | None]
+    ledger: list[dict]
+    dead_callbacks: set[str]
+    pos_calls: dict[str, dict] = field(default_factory=dict)  # external_id -> {"posts": n, "lookups": n}
+    settings: dict[str, str] = field(default_factory=dict)  # the stack's settings (DEFAULTS for those not given)
+    final_at: dict[str, float] = field(default_factory=dict)  # uid -> when it became final (store's clock)
+    exited: list[str] = field(default_factory=list)  # processes that exited on their own during the run
+
+    def ledger_for(self, uid: str) -> list[dict]:
+        if not hasattr(self, "_by_uid"):
+            self._by_uid: dict[str, list[dict]] = {}
+            for entry in self.ledger:
+                self._by_uid.setdefault(entry["external_id"], []).append(entry)
+        return self._by_uid.get(uid, [])
+
+    def setting(self, name: str) -> float:
+        return float(self.settings.get(name, DEFAULTS[name]))
+
+    def arrival(self, uid: str, order: Order) -> float:
+        """When the order arrived: the record's, else the first call the harness made for it."""
+        created = getattr(order, "created", None)
+        if created:
+            return float(created)
+        calls = self.journal.calls_for(uid)
+        return min((c.started for c in calls), default=0.0)
+
+    def deadline(self, uid: str, order: Order) -> float:
+        """The order's deadline: the record's, else request_datetime + ttl, else arrival +
+        ORDER_MAX_ASYNC_SECONDS (posnext-api.md Submit 5)."""
+        recorded = getattr(order, "deadline", None)
+        if recorded:
+            return float(recorded)
+        request = order.doc
+        if request.get("ttl"):
+            return epoch(request.get("request_datetime")) + float(request["ttl"])
+        return self.arrival(uid, order) + self.setting("ORDER_MAX_ASYNC_SECONDS")
+
+    def reconcile_bound(self, uid: str, order: Order) -> float:
+        """The latest an order may still be pending: deadline + RECONCILE_SECONDS + slack
+        (reliability.bounds.reconcile_slack, plus the longest Redis outage the injector makes)."""
+        slack = reconcile_slack(self.setting("CLOCK_SKEW_SECONDS"), self.setting("SWEEP_SECONDS"),
+                                self.setting("POS_CONNECT_TIMEOUT"), self.setting("POS_READ_TIMEOUT")) + OUTAGE
+        return max(self.deadline(uid, order), self.arrival(uid, order)) + self.setting("RECONCILE_SECONDS") + slack

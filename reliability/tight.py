@@ -1,0 +1,112 @@
+"""The invariants issue 10 tightened: no POS order created after its deadline, no callback
+delivered twice automatically, no order pending past deadline + RECONCILE_SECONDS (+ slack),
+POS calls per order within the backoff's bound; and two the engine v2 runs showed were needed:
+completed_at on the store's clock, no process of the stack exiting on its own."""
+
+from __future__ import annotations
+
+from reliability.bounds import pos_call_bound
+from reliability.evidence import ROUNDING, Check, Evidence, codes, epoch
+
+
+def check_final(ev: Evidence, now: float) -> Check:
+    """No order pending past deadline + RECONCILE_SECONDS + slack: not now, and none that
+    became final later than that (its completed_at)."""
+    check = Check("no order pending past deadline + RECONCILE_SECONDS (+ slack)")
+    for uid, order in ev.records.items():
+        if order is None:
+            continue
+        check.checked += 1
+        bound = ev.reconcile_bound(uid, order)
+        deadline = ev.deadline(uid, order)
+        if not order.final:
+            if now > bound:
+                check.fail(f"{uid}: still {order.status} {now - deadline:.1f}s past its deadline")
+            continue
+        completed = ev.final_at.get(uid) or epoch(order.doc.get("completed_at"))
+        if completed > bound:
+            check.fail(f"{uid}: {order.status} only {completed - deadline:.1f}s past its deadline "
+                       f"(bound +{bound - deadline:.1f}s)")
+    return check
+
+
+
+def check_created_in_time(ev: Evidence) -> Check:
+    """No POS order created after its deadline (the ledger's created_at, the POS's clock), and
+    none sent with a not_after later than the order's deadline."""
+    check = Check("no POS order created after its deadline (ledger created_at; not_after = the deadline)")
+    for entry in ev.ledger:
+        order = ev.records.get(entry["external_id"])
+        if order is None:
+            continue
+        check.checked += 1
+        deadline = ev.deadline(order.uid, order)
+        created = epoch(entry["created_at"])
+        not_after = epoch(entry.get("not_after")) if entry.get("not_after") else None
+        if created > deadline + ROUNDING:
+            check.fail(f"{order.uid}: POS order {entry['pos_order_id']} created {created - deadline:.3f}s after "
+                       f"the deadline (not_after {entry.get('not_after')})")
+        elif not_after is not None and not_after > deadline + ROUNDING:
+            check.fail(f"{order.uid}: sent with not_after {entry['not_after']}, {not_after - deadline:.3f}s after "
+                       "its deadline")
+    return check
+
+
+def check_completed_at(ev: Evidence) -> Check:
+    """The completed_at an answer shows is when the order became final on the store's clock
+    (within CLOCK_SKEW_SECONDS + 1 s), whichever host's clock wrote it."""
+    allowance = ev.setting("CLOCK_SKEW_SECONDS") + 1.0
+    check = Check(f"completed_at on the store's clock (within {allowance:g}s of the final transition)")
+    for uid, at in ev.final_at.items():
+        order = ev.records.get(uid)
+        completed = epoch(order.doc.get("completed_at")) if order is not None else 0.0
+        if not completed:
+            continue
+        check.checked += 1
+        if abs(completed - at) > allowance:
+            check.fail(f"{uid}: completed_at {order.doc['completed_at']} is {completed - at:+.1f}s from the "
+                       f"store's final transition")
+    return check
+
+
+def check_processes(ev: Evidence) -> Check:
+    """No process of the stack exited on its own (the injector's kills are restarted)."""
+    check = Check("every process of the stack still running (none exited on its own)", checked=1)
+    check.violations.extend(ev.exited)
+    return check
+
+
+def check_callbacks_once(ev: Evidence) -> Check:
+    """At most one automatic delivery per final state: none after one the receiver answered 2xx."""
+    check = Check("no callback delivered twice automatically (receiver's count per request_uid)")
+    for uid, count in sorted(ev.receiver.counts().items()):
+        check.checked += 1
+        deliveries = sorted(ev.receiver.for_uid(uid), key=lambda d: d.at)
+        first_ok = next((n for n, d in enumerate(deliveries) if d.answered < 300), None)
+        if first_ok is not None and first_ok + 1 < len(deliveries):
+            check.fail(f"{uid}: {count} deliveries, {len(deliveries) - first_ok - 1} after the one answered "
+                       f"{deliveries[first_ok].answered}")
+    return check
+
+
+def check_pos_calls(ev: Evidence, now: float) -> Check:
+    """POS calls (POSTs and lookups) per order within the backoff's bound over its life (from
+    its arrival to its final state, or to now while it is open or its outcome unknown): the
+    bound holds for any window, so for every outage inside it."""
+    base, cap = ev.setting("RETRY_BASE_SECONDS"), ev.setting("RETRY_CAP_SECONDS")
+    check = Check(f"POS calls per order within the backoff bound (base {base:g}s, cap {cap:g}s)")
+    for uid, order in ev.records.items():
+        calls = ev.pos_calls.get(uid)
+        if order is None or not calls:
+            continue
+        check.checked += 1
+        total = calls.get("posts", 0) + calls.get("lookups", 0)
+        unknown = "pos_outcome_unknown" in codes(order)
+        final = ev.final_at.get(uid) or epoch(order.doc.get("completed_at"))  # the store's clock first
+        end = final if order.final and not unknown else now
+        seconds = max(end, ev.arrival(uid, order)) - ev.arrival(uid, order)
+        bound = pos_call_bound(seconds, base, cap)
+        if total > bound:
+            check.fail(f"{uid}: {total} POS calls ({calls.get('posts', 0)} POSTs, {calls.get('lookups', 0)} "
+                       f"lookups) in {seconds:.1f}s, bound {bound:.1f}")
+    return check

@@ -1,0 +1,143 @@
+"""The reliability run's tight invariants (issue 10) on hand-made evidence, and the bounds."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from app.times import format_time
+from reliability.bounds import FIXED_CALLS, pos_call_bound, reconcile_slack
+from reliability.invariants import (
+    OUTAGE,
+    Evidence,
+    check_all,
+    check_callbacks_once,
+    check_created_in_time,
+    check_final,
+    check_pos_calls,
+)
+from reliability.load import Journal
+from reliability.receiver import Delivery, Receiver
+
+T0 = 1_800_000_000.0
+SETTINGS = {"RECONCILE_SECONDS": "8", "CLOCK_SKEW_SECONDS": "1", "SWEEP_SECONDS": "1", "POS_CONNECT_TIMEOUT": "1",
+            "POS_READ_TIMEOUT": "3", "RETRY_BASE_SECONDS": "0.5", "RETRY_CAP_SECONDS": "4",
+            "ORDER_MAX_ASYNC_SECONDS": "15"}
+
+
+def order(uid="u1", status="placed", deadline=T0 + 10, completed=T0 + 1, codes=()):
+    doc = {"status": status, "completed_at": format_time(completed) if completed else None,
+           "errors": [{"code": c} for c in codes], "order_details": {}}
+    return SimpleNamespace(uid=uid, status=status, final=status != "pending", doc=doc, deadline=deadline,
+                           created=T0, handed_off=True, callback=None)
+
+
+def entry(uid="u1", created=T0 + 1, not_after=None, received=None):
+    return {"external_id": uid, "pos_order_id": "P-1", "created_at": format_time(created),
+            "received_at": format_time(received or created), "not_after": format_time(not_after) if not_after else None,
+            "total": 100}
+
+
+@pytest.fixture
+def receiver():
+    made = Receiver(b"0123456789")
+    yield made
+    made.server.server_close()
+
+
+def evidence(receiver, records, ledger=(), calls=None):
+    return Evidence(Journal(), receiver, [], records, list(ledger), set(), pos_calls=calls or {}, settings=SETTINGS)
+
+
+def test_the_backoff_bound_follows_its_formula():
+    assert pos_call_bound(16, 0.5, 8) == pytest.approx(5 + 4 + FIXED_CALLS + 3 * 2)
+    assert pos_call_bound(0, 0.5, 8) == FIXED_CALLS
+    # the old engine's 0.25-0.5 s lookups over 16 s (finding 9: about 40 calls) break it
+    assert 16 / 0.375 > pos_call_bound(16, 0.5, 8)
+    assert reconcile_slack(1, 2, 1, 3) == 1 + 4 + 4 + 2
+
+
+def test_a_pos_order_created_after_its_deadline_is_a_violation(receiver):
+    records = {"u1": order(), "u2": order("u2"), "u3": order("u3")}
+    ledger = [entry("u1", created=T0 + 9), entry("u2", created=T0 + 10.5),
+              entry("u3", created=T0 + 2, not_after=T0 + 12)]  # a not_after later than the deadline
+    check = check_created_in_time(evidence(receiver, records, ledger))
+    assert check.checked == 3
+    assert [v.split(":")[0] for v in check.violations] == ["u2", "u3"]
+
+
+def test_pending_past_deadline_plus_reconcile_seconds_is_a_violation(receiver):
+    ev = evidence(receiver, {})
+    slack = reconcile_slack(1, 1, 1, 3) + OUTAGE
+    bound = T0 + 10 + 8 + slack
+    ev.records = {"open-ok": order("open-ok", "pending", completed=None),
+                  "late": order("late", "errored", completed=bound + 1, codes=("pos_outcome_unknown",)),
+                  "ok": order("ok", "errored", completed=bound - 1)}
+    assert check_final(ev, bound - 0.5).violations == [v for v in check_final(ev, bound - 0.5).violations
+                                                       if v.startswith("late")]
+    late = check_final(ev, bound + 0.5).violations
+    assert sorted(v.split(":")[0] for v in late) == ["late", "open-ok"]
+
+
+def test_a_second_delivery_after_a_delivered_callback_is_a_violation(receiver):
+    receiver.deliveries = [Delivery("flaky", T0, "placed", True, 500), Delivery("flaky", T0 + 1, "placed", True, 204),
+                           Delivery("twice", T0, "placed", True, 204), Delivery("twice", T0 + 9, "placed", True, 204),
+                           Delivery("dead", T0, "errored", True, 500), Delivery("dead", T0 + 1, "errored", True, 500)]
+    check = check_callbacks_once(evidence(receiver, {}))
+    assert check.checked == 3
+    assert [v.split(":")[0] for v in check.violations] == ["twice"]
+
+
+def test_pos_calls_beyond_the_backoff_bound_are_a_violation(receiver):
+    records = {"calm": order("calm", completed=T0 + 16), "storm": order("storm", completed=T0 + 16),
+               "unknown": order("unknown", "errored", completed=T0 + 16, codes=("pos_outcome_unknown",))}
+    bound16 = pos_call_bound(16, 0.5, 4)
+    calls = {"calm": {"posts": 2, "lookups": math.floor(bound16) - 2},
+             "storm": {"posts": 1, "lookups": 61},
+             "unknown": {"posts": 1, "lookups": math.floor(bound16) + 5}}  # still looked up after: judged to now
+    check = check_pos_calls(evidence(receiver, records, calls=calls), T0 + 60)
+    assert check.checked == 3
+    assert [v.split(":")[0] for v in check.violations] == ["storm"]
+
+
+def test_check_all_keeps_its_shape_for_evidence_without_the_new_fields(receiver):
+    # H12's multi-host harness builds Evidence positionally, without pos_calls or settings
+    ev = Evidence(Journal(), receiver, [], {"u1": order()}, [entry()], set())
+    checks, stats = check_all(ev, T0 + 20)
+    tight = {c.name.split(" ")[0] + " " + c.name.split(" ")[1]: c for c in checks}
+    for name in ("no POS", "no order", "no callback", "POS calls"):
+        assert name in tight and not tight[name].violations, (name, tight.get(name))
+    assert stats["orders_sent_without_not_after"] == 1
+
+
+def test_a_completed_at_off_the_stores_clock_is_a_violation(receiver):
+    from reliability.invariants import check_completed_at
+
+    records = {"ok": order("ok", completed=T0 + 5), "skewed": order("skewed", completed=T0 + 35)}
+    ev = evidence(receiver, records)
+    ev.final_at = {"ok": T0 + 5.4, "skewed": T0 + 5}  # a worker whose clock runs 30 s ahead wrote it
+    check = check_completed_at(ev)
+    assert check.checked == 2 and [v.split(":")[0] for v in check.violations] == ["skewed"]
+    # the reconcile check judges by the store's clock when it has it
+    ev.records = {"skewed": records["skewed"]}
+    assert check_final(ev, T0 + 40).violations == []
+
+
+def test_a_process_that_exited_on_its_own_is_a_violation(receiver):
+    from reliability.invariants import check_processes
+
+    ev = evidence(receiver, {})
+    assert check_processes(ev).violations == []
+    ev.exited = ["beat1 exited with 1: beat raised exception ConnectionError"]
+    assert check_processes(ev).violations == ev.exited
+
+
+def test_pos_calls_are_judged_over_the_life_on_the_stores_clock(receiver):
+    # a worker with its clock 30 s behind wrote completed_at before the arrival: the window is
+    # taken from the store's final transition, not from it
+    records = {"dup": order("dup", completed=T0 - 30)}
+    ev = evidence(receiver, records, calls={"dup": {"posts": 6, "lookups": 0}})
+    ev.final_at = {"dup": T0 + 4}
+    assert check_pos_calls(ev, T0 + 60).violations == []
