@@ -138,9 +138,11 @@ def test_a_rejected_submit_is_recorded_and_polled(post, client, auth, pos):
     assert pos.count("place") == 0
 
 
-def test_an_order_id_with_odd_characters_is_looked_up_as_given(post, client, auth):
-    post("/posnext/order/submit", sample_order(uid="ord:é 1"))
-    assert client.get("/posnext/orders/ord:%C3%A9%201", headers=auth).json["request_uid"] == "ord:é 1"
+def test_an_order_id_with_odd_characters_is_refused(post, client, auth, redis_client):
+    r = post("/posnext/order/submit", sample_order(uid="ord:é 1"))
+    assert r.status_code == 400 and "x-pch-digest" not in r.headers
+    assert redis_client.dbsize() == 0
+    assert client.get("/posnext/orders/ord:%C3%A9%201", headers=auth).status_code == 400
 
 
 def test_the_recovery_list(post, client, auth):
