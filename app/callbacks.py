@@ -64,7 +64,7 @@ class CallbackSender:
         try:
             response = self.session.post(url, data=jsonio.dumps(body).encode(), headers=headers,
                                          timeout=TIMEOUT, allow_redirects=False)
-        except safe_http.Forbidden as exc:  # vetted where it connects: no second resolution
+        except (safe_http.Forbidden, requests.exceptions.InvalidURL) as exc:  # vetted where it connects
             return Delivery(False, f"refused: {exc}", permanent=True)
         except requests.RequestException as exc:
             return Delivery(False, f"{type(exc).__name__}")

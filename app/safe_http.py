@@ -34,9 +34,10 @@ def target(url: str) -> tuple[str, str, int]:
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise Forbidden("not an http(s) URL")
     try:
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        port = parsed.port
     except ValueError:
         raise Forbidden("the port is not a number from 1 to 65535") from None
+    port = (443 if parsed.scheme == "https" else 80) if port is None else port
     if not 0 < port < 65536:
         raise Forbidden("the port is not a number from 1 to 65535")
     return parsed.scheme, parsed.hostname, port

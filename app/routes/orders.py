@@ -122,8 +122,8 @@ def list_orders():
     since, after = _start(query)
     store, limit = _services().store, query["limit"]
     key = f"orders:loc:{query['location_id']}"
-    texts, size, skipped, examined, more = [], 0, 0, 0, True
-    while more and len(texts) < limit and examined < limit * PAGE_SCAN_FACTOR:
+    texts, size, skipped, examined, more, full = [], 0, 0, 0, True, False
+    while more and not full and len(texts) < limit and examined < limit * PAGE_SCAN_FACTOR:
         want = min(limit * PAGE_SCAN_FACTOR - examined, limit - len(texts) + (20 if query.get("status") else 0))
         batch = paging.members(_services().redis, key, want, since=since, after=after)
         more = len(batch) == want
@@ -131,7 +131,7 @@ def list_orders():
             text, bad = _listed(store, position.member, query.get("status"))
             skipped += bad
             if text is not None and texts and size + len(text) + 1 > PAGE_MAX_BYTES:
-                more = True
+                more = full = True  # this one starts the next page
                 break
             examined += 1
             after = position

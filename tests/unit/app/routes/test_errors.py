@@ -238,3 +238,10 @@ def test_metrics_carry_the_sweep_gauge_the_reconcile_list_and_the_schedule(clien
     assert "posbridge_sweep_last_success_timestamp_seconds 1.7954568005e+09" in text
     assert 'posbridge_reconcile_orders{state="open"} 0.0' in text
     assert "posbridge_schedule_overdue_seconds" in text and "posbridge_unreadable_records_total" in text
+
+
+def test_finding_8_a_long_url_and_many_headers_are_the_apps_json(client, good):
+    long_url = client.get("/posnext/orders/" + "a" * 5000, headers={"Authorization": f"Bearer {good}"})
+    assert_envelope(long_url, 414, "uri_too_long")
+    many = {f"X-H{i}": "v" for i in range(150)}
+    assert_envelope(client.get("/healthz", headers=many), 431, "header_fields_too_large")
