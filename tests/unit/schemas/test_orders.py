@@ -198,17 +198,12 @@ def test_every_schema_error_is_listed_with_its_field():
 
 # -- issue 11 ---------------------------------------------------------------------------
 def _load(body):
-    from schemas.orders import OrderRequestSchema
-
     return OrderRequestSchema().load(body)
 
 
 @pytest.mark.parametrize("value", ["a:history", "a|b", "a/b", "a b", "é", "\x1b[2J", "", "x" * 129, "a\n"])
 @pytest.mark.parametrize("field", ["request_uid", "location_id"])
 def test_ids_outside_the_key_set_are_refused(field, value):
-    from bin.sample import sample_order
-    from marshmallow import ValidationError
-
     with pytest.raises(ValidationError) as caught:
         _load(sample_order(**{field: value}))
     assert field in caught.value.messages
@@ -216,24 +211,17 @@ def test_ids_outside_the_key_set_are_refused(field, value):
 
 @pytest.mark.parametrize("value", ["a", "A-z_0.9~", "x" * 128, "..", "."])
 def test_ids_of_the_key_set_are_accepted(value):
-    from bin.sample import sample_order
-
     assert _load(sample_order(uid=value))["request_uid"] == value
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:99999/", "http://h:0/", "https://h:65536/cb"])
 def test_finding_6_a_callback_port_out_of_range_is_refused(url):
-    from bin.sample import sample_order
-    from marshmallow import ValidationError
-
     with pytest.raises(ValidationError) as caught:
         _load(sample_order(callback_url=url))
     assert "callback_url" in caught.value.messages
 
 
 def test_finding_9_service_only_fields_are_never_taken_from_a_request():
-    from bin.sample import sample_order
-
     body = sample_order()
     body["order_details"].update(pos_order_id="P-EVIL", status="placed", completed_at="2026-01-01T00:00:00.000Z")
     body["completed_at"] = "2026-01-01T00:00:00.000Z"
@@ -243,11 +231,6 @@ def test_finding_9_service_only_fields_are_never_taken_from_a_request():
 
 
 def test_finding_11_a_long_item_list_is_one_error_not_thousands():
-    from bin.sample import sample_order
-    from marshmallow import ValidationError
-
-    from schemas.errors import flatten
-
     body = sample_order()
     body["order_details"]["items"] = [{}] * 6500
     with pytest.raises(ValidationError) as caught:
@@ -256,7 +239,7 @@ def test_finding_11_a_long_item_list_is_one_error_not_thousands():
 
 
 def test_the_errors_listed_are_capped():
-    from schemas.errors import MAX_ERRORS, flatten
+    from schemas.errors import MAX_ERRORS
 
     errors = flatten({"items": {i: {"id": ["Missing"]} for i in range(500)}})
     assert len(errors) == MAX_ERRORS + 1 and errors[-1]["code"] == "too_many_errors"
@@ -264,9 +247,6 @@ def test_the_errors_listed_are_capped():
 
 
 def test_finding_16_the_separator_is_refused_in_online_order_id():
-    from bin.sample import sample_order
-    from marshmallow import ValidationError
-
     body = sample_order()
     body["order_details"]["online_order_id"] = "ON|1"
     with pytest.raises(ValidationError):
