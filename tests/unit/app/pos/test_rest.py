@@ -327,17 +327,3 @@ def test_the_app_places_an_order_whose_kept_fields_hold_numbers(possim):
 def test_requests_is_the_transport():
     assert isinstance(RestPos("http://127.0.0.1:1", TOKEN).session, requests.Session)
 
-
-def test_finding_15_a_location_of_dot_or_dot_dot_never_reaches_the_pos():
-    from app.pos.base import LocationUnknown
-    from app.pos.rest import RestPos
-
-    pos = RestPos("http://127.0.0.1:1", "token")
-    called = []
-    pos._call = lambda *args, **kwargs: called.append(args)  # noqa: SLF001
-    for location in (".", ".."):
-        with pytest.raises(LocationUnknown):
-            pos.get_menu(location)
-        with pytest.raises(LocationUnknown):
-            pos.get_location(location)
-    assert called == []
