@@ -94,7 +94,8 @@ def _json(schema, description: str, headers: dict | None = None) -> dict:
     return response
 
 
-def _errors(*codes: int, signed: bool = True) -> dict:
+def _errors(*codes: int, signed: bool = False) -> dict:
+    """Error answers carry no x-pch-digest: an error vouches for nothing (posnext-api.md)."""
     out = {}
     for code in (*codes, 500):
         headers = {"x-pch-digest": DIGEST_HEADER} if signed else {}
