@@ -53,10 +53,15 @@ def corpus(key: bytes, token: str, port: int, body_timeout: float) -> list[Case]
         raw = text(body).replace('"__NUM__"', number)
         cases.append(order_case(name, key, token, body, raw_text=raw, expect=_status_is(400)))
     # 4. key collisions; 16. the digest's separator
-    for uid in ("x:history", "x:lease", "a|b", "..", "x/y", "x" * 129, ""):
-        cases.append(order_case(f"4 uid {uid[:12]!r}", key, token, sample_order(uid=uid), expect=_status_is(400)))
+    for uid in ("x:history", "x:lease", "a|b", "x/y", "x" * 129, "", "a b", "\x1b[2J"):
+        cases.append(order_case(f"4 uid {uid[:12]!r}", key, token, sample_order(request_uid=uid),
+                                expect=_status_is(400)))
         if uid:
             cases.append(Case(f"4 GET {uid[:12]!r}", "GET", f"/posnext/orders/{uid}", headers=auth))
+    # `..` and `.` are of the key set: accepted as ids, never a path (finding 15 is the POS side)
+    for uid in ("..", "."):
+        cases.append(order_case(f"4 uid {uid!r} is an id", key, token, sample_order(request_uid=uid),
+                                expect=_status_is(200, 202)))
     cases.append(order_case("16 location a|b", key, token, sample_order(location_id="loc|001"),
                             expect=_status_is(400)))
     # 6. a callback port out of range

@@ -6,6 +6,7 @@ import json
 import socket
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 
 class Num(str):
@@ -35,9 +36,11 @@ def text(value) -> str:
         return json.dumps(value)
     if isinstance(value, (int, float)):
         return json.dumps(value)
+    if isinstance(value, Decimal):  # money, as a JSON number
+        return str(value)
     if isinstance(value, str):
         return json.dumps(value)
-    return json.dumps(str(value))  # Decimal and the like
+    return json.dumps(str(value))
 
 
 @dataclass
