@@ -19,6 +19,11 @@ worker_class = os.environ.get("WEB_WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))
 threads = int(os.environ.get("WEB_THREADS", "16"))  # used by gthread only
 timeout = 30
+# Above the app's own limits (app/errors.py answers 414/431 as JSON): the app sees the request
+# first; past these gunicorn answers itself, as JSON too (app/server_errors.py).
+limit_request_line = 8190
+limit_request_fields = 200
+limit_request_field_size = 16380
 graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 accesslog = None
@@ -64,6 +69,12 @@ def on_starting(server):
     except ConfigError as exc:
         print(exc, file=sys.stderr, flush=True)
         sys.exit(1)
+
+
+def post_worker_init(worker):
+    from app.server_errors import install
+
+    install()
 
 
 def child_exit(server, worker):

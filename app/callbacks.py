@@ -15,14 +15,11 @@ CALLBACK_ALLOW_PRIVATE is set, a guard against request forgery.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 import requests
 
-from app import jsonio, metrics, signing
+from app import jsonio, metrics, safe_http, signing
 from app.orders import backoff
 from app.orders.records import view
 from app.orders.store import Order, OrderStore
@@ -39,19 +36,14 @@ class Delivery:
 
 
 def forbidden_address(url: str) -> str | None:
-    """Why the URL's host may not be called, or None."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return "not an http(s) URL"
+    """Why the URL's host may not be called, or None (an unresolvable name is transient, and the
+    delivery itself resolves once and connects to the address it vetted: app/safe_http.py)."""
     try:
-        infos = socket.getaddrinfo(parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80))
-    except (socket.gaierror, UnicodeError):
-        return None  # unresolvable now: a transient failure, not a forbidden one
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-                or address.is_multicast or address.is_unspecified or not address.is_global):
-            return f"{parsed.hostname} resolves to a non-public address"
+        safe_http.vet(url)
+    except safe_http.Forbidden as exc:
+        return str(exc)
+    except safe_http.Unresolvable:
+        return None
     return None
 
 
@@ -59,23 +51,21 @@ class CallbackSender:
     def __init__(self, settings, store: OrderStore, session: requests.Session | None = None):
         self.settings = settings
         self.store = store
-        self.session = session or requests.Session()
+        self.session = session or safe_http.pinned_session(settings.callback_allow_private)
 
     def deliver(self, order: Order) -> Delivery:
         """One POST of the order's final record to its callback_url."""
         url = order.doc.get("callback_url")
         if not url:
             return Delivery(True, "no callback_url")
-        if not self.settings.callback_allow_private:
-            why = forbidden_address(url)
-            if why:
-                return Delivery(False, f"refused: {why}", permanent=True)
         body = view(order.doc)
         headers = {"Content-Type": "application/json",
                    "x-pch-digest": signing.sign(self.settings.digest_key, body)}
         try:
             response = self.session.post(url, data=jsonio.dumps(body).encode(), headers=headers,
                                          timeout=TIMEOUT, allow_redirects=False)
+        except (safe_http.Forbidden, requests.exceptions.InvalidURL) as exc:  # vetted where it connects
+            return Delivery(False, f"refused: {exc}", permanent=True)
         except requests.RequestException as exc:
             return Delivery(False, f"{type(exc).__name__}")
         if 200 <= response.status_code < 300:

@@ -10,12 +10,18 @@ from kombu.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.orders.records import envelope
+from schemas.errors import MAX_ERRORS
+from schemas.fields import is_key
 
 log = logging.getLogger(__name__)
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-              409: "idempotency_conflict", 413: "payload_too_large", 415: "unsupported_media_type",
-              429: "too_many_requests", 503: "service_unavailable"}
+              408: "request_timeout", 409: "idempotency_conflict", 413: "payload_too_large",
+              415: "unsupported_media_type", 429: "too_many_requests", 503: "service_unavailable"}
+# The app's limits, below gunicorn's (gunicorn.conf.py) so that these answers are the app's JSON.
+MAX_URL_BYTES = 4096
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 8190
 
 
 class ApiError(Exception):
@@ -31,13 +37,28 @@ class ApiError(Exception):
 
 
 def error_response(status: int, errors: list[dict], headers: dict | None = None):
-    from app.auth import signed_response  # the envelope is signed like any order answer
+    """The error envelope, never signed: an error vouches for nothing (posnext-api.md,
+    "Authentication and signing"), and only ids of the key character set are echoed."""
+    from app.auth import json_response
 
-    known = getattr(g, "order_ids", None) or {}
-    return signed_response(envelope("errored", errors, known), status, headers or {})
+    known = {k: v for k, v in (getattr(g, "order_ids", None) or {}).items() if is_key(v)}
+    return json_response(envelope("errored", errors[:MAX_ERRORS + 1], known), status, headers or {})
+
+
+def check_limits() -> None:
+    """414 for a long URL, 431 for too many or too large headers, before any view runs."""
+    uri = request.environ.get("RAW_URI") or request.full_path
+    if len(uri) > MAX_URL_BYTES:
+        raise ApiError(414, "uri_too_long", f"the URL is longer than {MAX_URL_BYTES} bytes")
+    headers = list(request.headers.items())
+    if len(headers) > MAX_HEADERS or any(len(k) + len(v) > MAX_HEADER_BYTES for k, v in headers):
+        raise ApiError(431, "header_fields_too_large",
+                       f"at most {MAX_HEADERS} headers of at most {MAX_HEADER_BYTES} bytes each")
 
 
 def register(app: Flask) -> None:
+    app.before_request(check_limits)
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.errors, exc.headers)

@@ -1,5 +1,13 @@
 """JSON in and out: money is read as Decimal and written as a plain JSON number.
 
+Reading refuses, before any arithmetic is done on it, what no order holds and what would cost
+CPU or break a later write: a number of more than MAX_NUMBER_CHARS characters or with an
+exponent beyond +-MAX_EXPONENT (`1e999999` would otherwise reach `int(Decimal)`, and `1` with
+310 zeros `.5` a float `inf`), nesting deeper than MAX_DEPTH, a lone UTF-16 surrogate (it cannot
+be encoded as UTF-8, so neither logged, signed nor stored), NaN and Infinity.
+
+Writing can never produce non-JSON: `allow_nan=False`, and a non-finite Decimal is an error.
+
 A Decimal with at most two places (all money here, bounded by the schema) survives the
 trip through float's shortest repr exactly, so `24.71` is written as `24.71`.
 """
@@ -7,7 +15,13 @@ trip through float's shortest repr exactly, so `24.71` is written as `24.71`.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
+
+MAX_NUMBER_CHARS = 40
+MAX_EXPONENT = 40
+MAX_DEPTH = 32
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class BadJson(ValueError):
@@ -18,32 +32,90 @@ def _reject_constant(name: str):
     raise BadJson(f"{name} is not valid JSON")
 
 
-def loads(raw: bytes | str):
+def _int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise BadJson(f"a number has more than {MAX_NUMBER_CHARS} characters")
+    return int(text)
+
+
+def _decimal(text: str) -> Decimal:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise BadJson(f"a number has more than {MAX_NUMBER_CHARS} characters")
+    value = Decimal(text)
+    exponent = value.as_tuple().exponent
+    bounded = -MAX_EXPONENT <= exponent <= MAX_EXPONENT
+    if not bounded or (value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT):
+        raise BadJson(f"a number's exponent is beyond +-{MAX_EXPONENT}")
+    return value
+
+
+def _check_tree(value, surrogates: bool) -> None:
+    """Depth and (when the text held a surrogate escape) encodability, without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth > MAX_DEPTH:
+                raise BadJson(f"nesting is deeper than {MAX_DEPTH}")
+            if surrogates:
+                for key in node:
+                    _encodable(key)
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            if depth > MAX_DEPTH:
+                raise BadJson(f"nesting is deeper than {MAX_DEPTH}")
+            stack.extend((child, depth + 1) for child in node)
+        elif surrogates and isinstance(node, str):
+            _encodable(node)
+
+
+def _encodable(text: str) -> None:
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
-        raise BadJson(str(exc) if isinstance(exc, BadJson) else "body is not valid JSON") from None
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadJson("a string holds a lone UTF-16 surrogate") from None
+
+
+def loads(raw: bytes | str):
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    try:
+        value = json.loads(raw, parse_float=_decimal, parse_int=_int, parse_constant=_reject_constant)
+    except BadJson:
+        raise
+    except (ValueError, RecursionError, UnicodeError):
+        raise BadJson("body is not valid JSON") from None
+    surrogates = bool(_SURROGATE_ESCAPE.search(data)) or isinstance(raw, str)
+    if surrogates or data.count(b"[") + data.count(b"{") > MAX_DEPTH:
+        _check_tree(value, surrogates)
+    return value
 
 
 def _default(value):
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a JSON number")
+        if value == value.to_integral_value() and value.as_tuple().exponent >= 0:
+            return int(value)
+        return float(value)
     if isinstance(value, (set, frozenset)):
         return sorted(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def dumps(value, **kwargs) -> str:
-    return json.dumps(value, default=_default, separators=(",", ":"), ensure_ascii=False, **kwargs)
+    return json.dumps(value, default=_default, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                      **kwargs)
 
 
 def canonical(value) -> str:
     """Sorted keys and normalised decimals: two equal payloads give one string."""
     def norm(v):
         if isinstance(v, Decimal):
+            if not v.is_finite():
+                raise ValueError(f"{v} is not a JSON number")
             return format(v.normalize(), "f")
         raise TypeError(type(v).__name__)
-    return json.dumps(value, default=norm, sort_keys=True, separators=(",", ":"))
+    return json.dumps(value, default=norm, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def cents_to_money(cents: int) -> Decimal:

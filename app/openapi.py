@@ -94,7 +94,8 @@ def _json(schema, description: str, headers: dict | None = None) -> dict:
     return response
 
 
-def _errors(*codes: int, signed: bool = True) -> dict:
+def _errors(*codes: int, signed: bool = False) -> dict:
+    """Error answers carry no x-pch-digest: an error vouches for nothing (posnext-api.md)."""
     out = {}
     for code in (*codes, 500):
         headers = {"x-pch-digest": DIGEST_HEADER} if signed else {}
@@ -145,16 +146,17 @@ OPERATIONS = {
     ("orders.submit", "POST"): SUBMIT,
     ("orders.get_order", "GET"): {
         "summary": "An order's current state, by its request_uid", "tags": ["orders"], "security": BEARER,
-        "parameters": [{"in": "path", "name": "order_id", "required": True, "schema": {"type": "string"},
-                        "description": "the order's request_uid"}],
+        "parameters": [{"in": "path", "name": "order_id", "required": True,
+                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._~-]{1,128}$"},
+                        "description": "the order's request_uid (an id of any other characters is a 400)"}],
         "responses": {"200": _json(OrderResponseSchema, "The order's whole record.",
                                    {**SIGNED, "Retry-After": dict(RETRY_AFTER, description="while pending")}),
-                      **_errors(401, 404, 503)},
+                      **_errors(400, 401, 404, 503)},
     },
     ("orders.list_orders", "GET"): {
         "summary": "Recovery list: a location's orders since a time, for a client that lost an id",
         "tags": ["orders"], "security": BEARER, "parameters": [{"in": "query", "schema": OrderListQuerySchema}],
-        "responses": {"200": _json(OrderListSchema, "Orders oldest first; next_since pages on."),
+        "responses": {"200": _json(OrderListSchema, "Orders oldest first; `next` (also in `next_since`) pages on."),
                       **_errors(400, 401, 503)},
     },
     ("menus.menus", "GET"): {

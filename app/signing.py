@@ -58,8 +58,17 @@ def sign(key: bytes, body: Mapping) -> str:
     return hmac.new(key, digest_message(body).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def ambiguous(body: Mapping) -> bool:
+    """Whether an id holds the separator: `a|b` + `c` and `a` + `b|c` would share one message,
+    so two different orders one digest. The schema refuses such ids; verify() refuses them too."""
+    details = body.get("order_details")
+    details = details if isinstance(details, Mapping) else {}
+    return any("|" in _id(value) for value in
+               (body.get("request_uid"), body.get("location_id"), details.get("online_order_id")))
+
+
 def verify(key: bytes, body: Mapping, digest: str | None) -> bool:
-    if not digest:
+    if not digest or ambiguous(body):
         return False
     # bytes: compare_digest refuses str with non-ASCII characters (a header may carry any)
     return hmac.compare_digest(sign(key, body).encode(), digest.strip().lower().encode("utf-8", "replace"))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlparse
 
 from marshmallow import ValidationError, fields
 
@@ -50,7 +52,56 @@ class Timestamp(fields.String):
 
 
 def Id(**kwargs):  # noqa: N802 - reads like a field type
-    """A non-empty identifier of reasonable length."""
+    """A non-empty identifier of reasonable length (an item's id: the POS's, any characters)."""
     from marshmallow import validate
 
     return fields.String(validate=validate.Length(min=1, max=128), **kwargs)
+
+
+KEY_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,128}")
+KEY_RULE = "must be 1-128 characters of A-Z a-z 0-9 . _ ~ -"
+
+
+def is_key(value: object) -> bool:
+    """An id of the key character set (posnext-api.md, "Request body")."""
+    return isinstance(value, str) and KEY_PATTERN.fullmatch(value) is not None
+
+
+class Key(fields.String):
+    """request_uid and location_id: 1-128 characters of `A-Z a-z 0-9 . _ ~ -`, so an id can never
+    name another Redis key (`:`), a URL path (`/`), split the digest's message (`|`) or a log line."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not is_key(text):
+            raise ValidationError(KEY_RULE)
+        return text
+
+
+class BoundedList(fields.List):
+    """A list whose length is checked before any element is: 6,500 bad items cost one error,
+    not 19,500 errors and 430 ms of work."""
+
+    def __init__(self, cls_or_instance, *, max_length: int, too_many: str | None = None, **kwargs):
+        super().__init__(cls_or_instance, **kwargs)
+        self.max_length = max_length
+        self.too_many = too_many or f"at most {max_length} entries"
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list) and len(value) > self.max_length:
+            raise ValidationError(self.too_many)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def port_problem(url: str) -> str | None:
+    """Why a URL's port or host cannot be called, or None (urlparse's .port raises on 99999)."""
+    parsed = urlparse(url)
+    try:
+        port = parsed.port
+    except ValueError:
+        return "the port must be a number from 1 to 65535"
+    if port == 0:
+        return "the port must be a number from 1 to 65535"
+    if not parsed.hostname:
+        return "the URL needs a host"
+    return None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.fields import Id, Money
+from schemas.fields import Key, Money
 
 
 class MenuQuerySchema(Schema):
-    location_id = Id(required=True)
+    location_id = Key(required=True)
 
 
 class ModifierGroupSchema(Schema):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate, validates
+from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, post_load, validate, validates
 
-from schemas.fields import Id, Money, Timestamp
+from schemas.fields import BoundedList, Id, Key, Money, Timestamp, port_problem
 
 ITEM_TYPES = ("Item", "Modifier", "Discount", "Combo", "Promotion", "Memo")
 STATUSES = ("validated", "placed", "pending", "errored", "rejected", "cancelled")
 REQUEST_TYPES = ("validate-order", "place-order")
+# Fields only the service sets (posnext-api.md, "Polling"): never taken from a request.
+SERVICE_ONLY_DETAILS = ("pos_order_id", "status", "completed_at")
 
 
 class FulfillmentSchema(Schema):
@@ -40,12 +42,12 @@ class ChildLineSchema(Schema):
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(1, 999))
     unit_price = Money(load_default=None)
     note = fields.String(validate=validate.Length(max=500), allow_none=True)
-    children = fields.List(fields.Raw(), validate=validate.Length(
-        max=0, error="nesting deeper than one level of children is not supported"))
+    children = BoundedList(fields.Raw(), max_length=0,
+                           too_many="nesting deeper than one level of children is not supported")
 
 
 class LineSchema(ChildLineSchema):
-    children = fields.List(fields.Nested(ChildLineSchema), load_default=list, validate=validate.Length(max=50))
+    children = BoundedList(fields.Nested(ChildLineSchema), max_length=50, load_default=list)
 
 
 class PaymentSchema(Schema):
@@ -66,14 +68,26 @@ class OrderDetailsSchema(Schema):
     online_order_id = fields.String(validate=validate.Length(max=128))
     fulfillment = fields.Nested(FulfillmentSchema)
     customer = fields.Nested(CustomerSchema)
-    items = fields.List(fields.Nested(LineSchema), required=True, validate=validate.Length(min=1, max=200))
+    items = BoundedList(fields.Nested(LineSchema), max_length=200, required=True, validate=validate.Length(min=1))
     subtotal = Money(required=True)
     discount_total = Money(load_default=None)
     tax = Money(required=True)
     tip = Money(load_default=None)
     grand_total = Money(required=True)
-    payments = fields.List(fields.Nested(PaymentSchema), validate=validate.Length(max=20))
+    payments = BoundedList(fields.Nested(PaymentSchema), max_length=20)
     pos_order_id = fields.String(dump_only=True)
+
+    @validates("online_order_id")
+    def _no_separator(self, value, **kwargs):
+        if "|" in value:
+            raise ValidationError("must not contain '|' (the digest's separator)")
+
+    @post_load
+    def _drop_service_fields(self, data, **kwargs):
+        # dump_only fields are "unknown" on load, and unknown fields are kept: drop them here
+        for name in SERVICE_ONLY_DETAILS:
+            data.pop(name, None)
+        return data
 
 
 class OrderRequestSchema(Schema):
@@ -82,10 +96,10 @@ class OrderRequestSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    request_uid = Id(required=True)
+    request_uid = Key(required=True)
     request_type = fields.String(required=True, validate=validate.OneOf(REQUEST_TYPES))
     request_datetime = Timestamp(required=True)
-    location_id = Id(required=True)
+    location_id = Key(required=True)
     order_details = fields.Nested(OrderDetailsSchema, required=True)
     schedule_type = fields.String(load_default="current", validate=validate.OneOf(("current", "future")))
     callback_url = fields.Url(schemes={"http", "https"}, require_tld=False, allow_none=True,
@@ -94,10 +108,16 @@ class OrderRequestSchema(Schema):
     received_at = Timestamp(allow_none=True)
     completed_at = Timestamp(allow_none=True)
 
-    @validates("request_uid")
-    def _printable(self, value, **kwargs):
-        if not value.isprintable() or "/" in value:
-            raise ValidationError("must be printable and contain no '/'")
+    @validates("callback_url")
+    def _callable(self, value, **kwargs):
+        why = port_problem(value) if value else None
+        if why:
+            raise ValidationError(why)
+
+    @post_load
+    def _drop_service_fields(self, data, **kwargs):
+        data.pop("completed_at", None)  # the service sets it when the order is final
+        return data
 
 
 class ErrorItemSchema(Schema):
@@ -126,7 +146,10 @@ class OrderResponseSchema(Schema):
 
 class OrderListSchema(Schema):
     orders = fields.List(fields.Nested(OrderResponseSchema), required=True)
-    next_since = fields.String(allow_none=True)
+    next = fields.String(allow_none=True, metadata={
+        "description": "opaque cursor of the next page (pass it as `cursor`); null at the end"})
+    next_since = fields.String(allow_none=True, metadata={"description": "the same cursor, for `since`"})
+    skipped = fields.Integer(metadata={"description": "records on this page that could not be read"})
 
 
 class OrderListQuerySchema(Schema):
@@ -135,7 +158,9 @@ class OrderListQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    location_id = Id(required=True)
-    since = Timestamp(metadata={"description": "orders received at or after this time; default 24 hours ago"})
+    location_id = Key(required=True)
+    since = fields.String(validate=validate.Length(max=512), metadata={
+        "description": "orders received at or after this ISO 8601 time (default 24 hours ago), or a cursor"})
+    cursor = fields.String(validate=validate.Length(max=512), metadata={"description": "`next` of the last page"})
     status = fields.String(validate=validate.OneOf(STATUSES))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))

@@ -1,13 +1,30 @@
-"""Start Flower behind basic auth from FLOWER_BASIC_AUTH; refuse to start without it.
+"""Start Flower wholly behind basic auth from FLOWER_BASIC_AUTH; refuse to start without it.
 
 Flower reads FLOWER_BASIC_AUTH from the environment itself, so the password never shows in
-the process list.
+the process list. Flower's own pages check it, but its /metrics and /healthcheck handlers do
+not (flower 2.2: they skip tornado's `authenticated`): `protect()` puts them behind the same
+check before Flower starts, in this process.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+
+OPEN_HANDLERS = ("Metrics", "Healthcheck")
+
+
+def protect() -> None:
+    """Every Flower handler behind the login: /metrics and /healthcheck answer 401 without it."""
+    import tornado.web
+    from flower.views import monitor
+
+    for name in OPEN_HANDLERS:
+        handler = getattr(monitor, name)
+        if not getattr(handler.get, "posbridge_protected", False):
+            wrapped = tornado.web.authenticated(handler.get)
+            wrapped.posbridge_protected = True
+            handler.get = wrapped
 
 
 def main() -> None:
@@ -16,8 +33,12 @@ def main() -> None:
         sys.exit("configuration error: FLOWER_BASIC_AUTH: is required as user:password")
     port = os.environ.get("FLOWER_PORT", "5555")
     address = os.environ.get("FLOWER_ADDRESS", "127.0.0.1")
-    os.execvp("celery", ["celery", "-A", "workers", "flower", f"--port={port}", f"--address={address}",
-                         "--purge_offline_workers=60"])
+    protect()
+    from celery.bin.celery import main as celery_main
+
+    sys.argv = ["celery", "-A", "workers", "flower", f"--port={port}", f"--address={address}",
+                "--purge_offline_workers=60"]
+    sys.exit(celery_main())
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ CHILD_LEVEL = {"Modifier", "Discount", "Memo"}
 PRICED = {"Item", "Combo", "Modifier"}
 TAKEN_OFF = {"Discount", "Promotion"}
 CURRENT_AHEAD = timedelta(hours=24)
+FUTURE_SKEW = timedelta(seconds=60)  # how far ahead of now a new order's request_datetime may be
+MAX_PROBLEMS = 50  # problems listed for one order; the rest are counted in a last entry
 
 
 @dataclass
@@ -38,12 +40,18 @@ class Totals:
 class Verdict:
     problems: list[dict] = field(default_factory=list)
     totals: Totals = field(default_factory=Totals)
+    unlisted: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def add(self, code: str, message: str, where: str | None = None) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.unlisted += 1
+            self.problems[MAX_PROBLEMS:] = [{"code": "too_many_errors",
+                                             "message": f"{self.unlisted} more problems not listed"}]
+            return
         problem = {"code": code, "message": message}
         if where:
             problem["field"] = where
@@ -148,10 +156,32 @@ def expired(order: dict, now: datetime) -> bool:
     return bool(ttl) and sent is not None and sent + timedelta(seconds=ttl) < now
 
 
+def request_time_problem(order: dict, now: datetime, max_age_seconds: float) -> dict | None:
+    """A NEW order's request_datetime more than `max_age_seconds` in the past or more than 60 s in
+    the future: the `request_expired` problem, else None (posnext-api.md, "Authentication and
+    signing"). A replayed or back-dated request never reaches the POS. Not for an order already
+    recorded: a resubmit is answered from its record whatever its age."""
+    sent = parse_time(order.get("request_datetime"))
+    where = "request_datetime"
+    if sent is None:
+        return {"code": "request_expired", "message": "request_datetime does not parse", "field": where}
+    if sent < now - timedelta(seconds=max_age_seconds):
+        return {"code": "request_expired",
+                "message": f"request_datetime is more than {max_age_seconds:g} seconds old", "field": where}
+    if sent > now + FUTURE_SKEW:
+        return {"code": "request_expired",
+                "message": f"request_datetime is more than {FUTURE_SKEW.seconds} seconds ahead", "field": where}
+    return None
+
+
 def check_order(order: dict, menu: dict | None, now: datetime,
-                horizon: timedelta = timedelta(days=7)) -> Verdict:
-    """Every problem of the order, not only the first; totals computed from the menu's tax rate."""
+                horizon: timedelta = timedelta(days=7), max_age_seconds: float | None = None) -> Verdict:
+    """Every problem of the order, not only the first; totals computed from the menu's tax rate.
+    `max_age_seconds`: check request_datetime's age too (a NEW order; see request_time_problem)."""
     verdict = Verdict()
+    stale = request_time_problem(order, now, max_age_seconds) if max_age_seconds is not None else None
+    if stale:
+        verdict.add(stale["code"], stale["message"], stale["field"])
     if menu is None or menu.get("unknown"):
         verdict.add("location_unknown", f"location {order['location_id']!r} is unknown", "location_id")
         return verdict

@@ -7,6 +7,7 @@ from marshmallow import ValidationError
 
 from app import jsonio
 from app.auth import require_jwt
+from app.body import read_body
 from app.errors import ApiError
 from app.menus import MenuUnavailable
 from schemas.errors import flatten
@@ -23,7 +24,7 @@ def menus():
         if request.mimetype != "application/json":
             raise ApiError(415, "unsupported_media_type", "send application/json")
         try:
-            source = jsonio.loads(request.get_data(cache=False))
+            source = jsonio.loads(read_body(current_app.extensions["posbridge"].settings.max_content_length))
         except jsonio.BadJson as exc:
             raise ApiError(400, "invalid_json", str(exc)) from None
         if not isinstance(source, dict):
@@ -33,7 +34,8 @@ def menus():
     try:
         location_id = _query.load({"location_id": source.get("location_id")})["location_id"]
     except ValidationError as exc:
-        raise ApiError(400, "schema_invalid", "location_id is required", errors=flatten(exc.messages)) from None
+        raise ApiError(400, "schema_invalid", "location_id is required and must be an id",
+                       errors=flatten(exc.messages)) from None
     g.order_ids = {"location_id": location_id}
     cache = current_app.extensions["posbridge"].menus
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Blueprint, current_app, g, request
@@ -9,18 +10,24 @@ from marshmallow import ValidationError
 
 from app import jsonio
 from app.auth import require_digest, require_jwt, signed_response
+from app.body import read_body
 from app.errors import ApiError
 from app.logs import bind_request_uid
+from app.orders import paging
 from app.orders.records import view
 from app.orders.service import Conflict, NotFound
 from app.times import parse_time
 from schemas.errors import flatten
+from schemas.fields import KEY_RULE, is_key
 from schemas.orders import OrderListQuerySchema, OrderRequestSchema
 
+log = logging.getLogger(__name__)
 bp = Blueprint("orders", __name__)
 _request_schema = OrderRequestSchema()
 _list_schema = OrderListQuerySchema()
 RETRY_AFTER = "1"
+PAGE_MAX_BYTES = 1_000_000  # a recovery page's orders, in bytes of JSON (at least one order a page)
+PAGE_SCAN_FACTOR = 4  # index entries examined per page, times its limit (a status filter skips some)
 
 
 def _services():
@@ -34,13 +41,14 @@ def read_order(expected_type: str) -> dict:
         raise ApiError(413, "payload_too_large", f"the body is larger than {limit} bytes")
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the order as application/json")
+    raw = read_body(limit)
     try:
-        body = jsonio.loads(request.get_data(cache=False))
+        body = jsonio.loads(raw)
     except jsonio.BadJson as exc:
         raise ApiError(400, "invalid_json", str(exc)) from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
-    g.order_ids = {k: body.get(k) for k in ("request_uid", "location_id") if isinstance(body.get(k), str)}
+    g.order_ids = {k: body.get(k) for k in ("request_uid", "location_id") if is_key(body.get(k))}
     bind_request_uid(g.order_ids.get("request_uid"))
     try:
         order = _request_schema.load(body)
@@ -60,7 +68,10 @@ def validate():
     arrived = time.monotonic()
     require_jwt()
     order = read_order("validate-order")
-    return signed_response(_services().service.validate(order, arrived))
+    body = _services().service.validate(order, arrived)
+    # the answer's ReceivedAtSeconds is the request's, never 0 (posnext-api.md, "Authentication and signing")
+    body["request_datetime"] = order["request_datetime"]
+    return signed_response(body)
 
 
 @bp.post("/posnext/order/submit")
@@ -87,6 +98,8 @@ def _order_response(status: int, body: dict):
 @bp.get("/posnext/orders/<path:order_id>")
 def get_order(order_id: str):
     require_jwt()
+    if not is_key(order_id):  # never a key, path or log line of ours: `x:history`, `..`, a surrogate
+        raise ApiError(400, "schema_invalid", f"orderId {KEY_RULE}", field="orderId")
     g.order_ids = {"request_uid": order_id}
     bind_request_uid(order_id)
     try:
@@ -94,24 +107,75 @@ def get_order(order_id: str):
     except NotFound:
         raise ApiError(404, "order_unknown", f"no order with request_uid {order_id!r}") from None
     headers = {"Retry-After": RETRY_AFTER} if body["status"] == "pending" else {}
-    return signed_response(body, 200, headers)
+    return signed_response(body, 200, headers, stored=True)
 
 
 @bp.get("/posnext/orders")
 def list_orders():
+    """The recovery list: pages strictly forward by an opaque cursor, bounded in count and bytes;
+    a record that cannot be read is skipped, counted in `skipped` and logged."""
     require_jwt()
     try:
         query = _list_schema.load(request.args.to_dict())
     except ValidationError as exc:
         raise ApiError(400, "schema_invalid", "bad query", errors=flatten(exc.messages)) from None
-    since = parse_time(query["since"]).timestamp() if query.get("since") else time.time() - 86400
-    store = _services().store
-    orders = []
-    uids = store.recent(since=since, limit=query["limit"], location_id=query["location_id"])
-    for uid in uids:
+    since, after = _start(query)
+    store, limit = _services().store, query["limit"]
+    key = f"orders:loc:{query['location_id']}"
+    texts, size, skipped, examined, more, full = [], 0, 0, 0, True, False
+    while more and not full and len(texts) < limit and examined < limit * PAGE_SCAN_FACTOR:
+        want = min(limit * PAGE_SCAN_FACTOR - examined, limit - len(texts) + (20 if query.get("status") else 0))
+        batch = paging.members(_services().redis, key, want, since=since, after=after)
+        more = len(batch) == want
+        for index, position in enumerate(batch):
+            text, bad = _listed(store, position.member, query.get("status"))
+            skipped += bad
+            if text is not None and texts and size + len(text) + 1 > PAGE_MAX_BYTES:
+                more = full = True  # this one starts the next page
+                break
+            examined += 1
+            after = position
+            if text is not None:
+                texts.append(text)
+                size += len(text) + 1
+                if len(texts) == limit:
+                    more = more or index < len(batch) - 1
+                    break
+    cursor = paging.encode_cursor(after) if more and after is not None else None
+    tail = jsonio.dumps({"next": cursor, "next_since": cursor, "skipped": skipped})
+    return current_app.response_class('{"orders":[' + ",".join(texts) + "]," + tail[1:],
+                                      mimetype="application/json")
+
+
+def _start(query: dict) -> tuple[float | None, paging.Position | None]:
+    """(since, after) of the page asked for: a cursor (in `cursor`, or in `since` as next_since
+    hands it back), else an ISO time, else 24 hours ago."""
+    for name in ("cursor", "since"):
+        text = query.get(name)
+        if text and text.startswith(paging.CURSOR_PREFIX):
+            try:
+                return None, paging.decode_cursor(text)
+            except ValueError:
+                raise ApiError(400, "schema_invalid", "not a cursor of this service", field=name) from None
+        if text and name == "cursor":
+            raise ApiError(400, "schema_invalid", "not a cursor of this service", field=name)
+    if query.get("since"):
+        moment = parse_time(query["since"])
+        if moment is None:
+            raise ApiError(400, "schema_invalid", "since must be an ISO 8601 time with a zone or a cursor",
+                           field="since")
+        return moment.timestamp(), None
+    return time.time() - 86400, None
+
+
+def _listed(store, uid: str, status: str | None) -> tuple[str | None, int]:
+    """(the order's JSON, 0), or (None, 0) when filtered out or gone, or (None, 1) when unreadable."""
+    try:
         order = store.get(uid)
-        if order is not None and (not query.get("status") or order.status == query["status"]):
-            orders.append(view(order.doc))
-    last = store.get(uids[-1]) if len(uids) == query["limit"] else None
-    body = {"orders": orders, "next_since": jsonio.iso(last.created) if last else None}
-    return current_app.response_class(jsonio.dumps(body), mimetype="application/json")
+        if order is None or (status and order.status != status):
+            return None, 0
+        return jsonio.dumps(view(order.doc)), 0
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # BadJson is a ValueError
+        log.warning("order record unreadable; skipped in the recovery list",
+                    extra={"request_uid": uid, "error": type(exc).__name__})
+        return None, 1

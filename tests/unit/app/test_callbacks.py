@@ -143,3 +143,11 @@ def test_a_failing_callback_is_retried_on_the_schedule_then_kept_for_replay(redi
     assert len(server.seen) == settings.callback_max_attempts
     assert send.store.replay_callback(uid, "cli") == (True, "placed")
     assert send.store.dead_callbacks() == [] and send.store.get(uid).callback == "owed"
+
+
+def test_finding_6_a_port_out_of_range_is_a_permanent_refusal(redis_client):
+    send, _ = sender(redis_client, allow_private=True)
+    uid = final_order(send.store, "http://127.0.0.1:99999/cb")
+    delivery = send.deliver(send.store.get(uid))
+    assert (delivery.ok, delivery.permanent) == (False, True) and delivery.reason.startswith("refused:")
+    assert forbidden_address("http://127.0.0.1:99999/cb")

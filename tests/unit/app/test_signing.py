@@ -167,3 +167,13 @@ def test_verify_compares_in_constant_time(monkeypatch):
     assert signing.verify(KEY, body(), GOOD.upper())
     assert not signing.verify(KEY, body(), "0" * 64)
     assert seen == [(GOOD.encode(), GOOD.encode()), (GOOD.encode(), b"0" * 64)]  # bytes: any header compares
+
+
+def test_finding_16_two_orders_sharing_a_message_do_not_verify():
+    from app import signing as s
+
+    key = s.key_from_shared_id("SharedId-0123456789")
+    one = {"request_uid": "a|b", "location_id": "c", "order_details": {"online_order_id": "d"}}
+    two = {"request_uid": "a", "location_id": "b|c", "order_details": {"online_order_id": "d"}}
+    assert s.digest_message(one) == s.digest_message(two)  # one digest for two orders
+    assert not s.verify(key, one, s.sign(key, one)) and not s.verify(key, two, s.sign(key, two))

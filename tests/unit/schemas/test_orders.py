@@ -194,3 +194,60 @@ def test_every_schema_error_is_listed_with_its_field():
     order["order_details"]["items"][0]["quantity"] = 0
     fields = errors_of(order)
     assert {"request_type", "location_id", "order_details.items.0.quantity"} <= set(fields)
+
+
+# -- issue 11 ---------------------------------------------------------------------------
+def _load(body):
+    return OrderRequestSchema().load(body)
+
+
+@pytest.mark.parametrize("value", ["a:history", "a|b", "a/b", "a b", "é", "\x1b[2J", "", "x" * 129, "a\n"])
+@pytest.mark.parametrize("field", ["request_uid", "location_id"])
+def test_ids_outside_the_key_set_are_refused(field, value):
+    with pytest.raises(ValidationError) as caught:
+        _load(sample_order(**{field: value}))
+    assert field in caught.value.messages
+
+
+@pytest.mark.parametrize("value", ["a", "A-z_0.9~", "x" * 128, "..", "."])
+def test_ids_of_the_key_set_are_accepted(value):
+    assert _load(sample_order(uid=value))["request_uid"] == value
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999/", "http://h:0/", "https://h:65536/cb"])
+def test_finding_6_a_callback_port_out_of_range_is_refused(url):
+    with pytest.raises(ValidationError) as caught:
+        _load(sample_order(callback_url=url))
+    assert "callback_url" in caught.value.messages
+
+
+def test_finding_9_service_only_fields_are_never_taken_from_a_request():
+    body = sample_order()
+    body["order_details"].update(pos_order_id="P-EVIL", status="placed", completed_at="2026-01-01T00:00:00.000Z")
+    body["completed_at"] = "2026-01-01T00:00:00.000Z"
+    loaded = _load(body)
+    assert not {"pos_order_id", "status", "completed_at"} & set(loaded["order_details"])
+    assert "completed_at" not in loaded
+
+
+def test_finding_11_a_long_item_list_is_one_error_not_thousands():
+    body = sample_order()
+    body["order_details"]["items"] = [{}] * 6500
+    with pytest.raises(ValidationError) as caught:
+        _load(body)
+    assert len(flatten(caught.value.messages)) == 1
+
+
+def test_the_errors_listed_are_capped():
+    from schemas.errors import MAX_ERRORS
+
+    errors = flatten({"items": {i: {"id": ["Missing"]} for i in range(500)}})
+    assert len(errors) == MAX_ERRORS + 1 and errors[-1]["code"] == "too_many_errors"
+    assert "450" in errors[-1]["message"]
+
+
+def test_finding_16_the_separator_is_refused_in_online_order_id():
+    body = sample_order()
+    body["order_details"]["online_order_id"] = "ON|1"
+    with pytest.raises(ValidationError):
+        _load(body)

@@ -289,3 +289,35 @@ def test_tax_is_never_negative_when_discounts_exceed_the_subtotal():
                             D("0.0825"))
     assert totals.tax == D("0.00")
     assert totals.discount_total == D("3.00")
+
+
+# -- issue 11: a new order's request_datetime --------------------------------------------
+def test_a_request_older_than_the_max_age_or_from_the_future_is_expired():
+    from datetime import UTC, datetime, timedelta
+
+    from app.orders.rules import check_order, request_time_problem
+    from app.times import format_time
+    from bin.sample import sample_order
+
+    now = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
+    at = lambda seconds: sample_order(request_datetime=format_time(now + timedelta(seconds=seconds)))  # noqa: E731
+    assert request_time_problem(at(-300), now, 300) is None
+    assert request_time_problem(at(60), now, 300) is None
+    for offset in (-301, 61, -86400 * 365 * 56):
+        assert request_time_problem(at(offset), now, 300)["code"] == "request_expired"
+    epoch = sample_order(request_datetime="1970-01-01T00:00:00.000Z")
+    assert request_time_problem(epoch, now, 300)["field"] == "request_datetime"
+    menu_entry = None
+    verdict = check_order(epoch, menu_entry, now, max_age_seconds=300)
+    assert "request_expired" in {p["code"] for p in verdict.problems}
+    assert "request_expired" not in {p["code"] for p in check_order(epoch, None, now).problems}
+
+
+def test_the_problems_listed_are_capped():
+    from app.orders.rules import MAX_PROBLEMS, Verdict
+
+    verdict = Verdict()
+    for index in range(300):
+        verdict.add("item_unknown", f"item {index}", f"order_details.items.{index}.id")
+    assert len(verdict.problems) == MAX_PROBLEMS + 1 and not verdict.ok
+    assert verdict.problems[-1] == {"code": "too_many_errors", "message": "250 more problems not listed"}

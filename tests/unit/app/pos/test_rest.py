@@ -326,3 +326,4 @@ def test_the_app_places_an_order_whose_kept_fields_hold_numbers(possim):
 
 def test_requests_is_the_transport():
     assert isinstance(RestPos("http://127.0.0.1:1", TOKEN).session, requests.Session)
+

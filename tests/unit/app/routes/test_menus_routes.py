@@ -94,3 +94,10 @@ def test_menus_need_the_jwt(client):
 def test_other_methods_are_405_json(client, auth):
     r = client.delete("/posnext/menus", headers=auth)
     assert r.status_code == 405 and r.json["status"] == "errored"
+
+
+@pytest.mark.parametrize("body", [b'{"location_id": "\\ud800"}', b'{"location_id": "a:b"}',
+                                  b'{"location_id": 1e999999}'])
+def test_finding_7_a_bad_location_id_on_post_is_a_json_400(client, auth, body):
+    r = client.post("/posnext/menus", data=body, headers={**auth, "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.is_json and "x-pch-digest" not in r.headers

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from app import signing
-from app.times import format_time
+from app import jsonio, signing
+from app.times import format_time, parse_time
 from bin.sample import sample_order
 from tests.conftest import SHARED_ID
 from tests.support.fakes import FakePos, GatedPos
@@ -138,9 +138,11 @@ def test_a_rejected_submit_is_recorded_and_polled(post, client, auth, pos):
     assert pos.count("place") == 0
 
 
-def test_an_order_id_with_odd_characters_is_looked_up_as_given(post, client, auth):
-    post("/posnext/order/submit", sample_order(uid="ord:é 1"))
-    assert client.get("/posnext/orders/ord:%C3%A9%201", headers=auth).json["request_uid"] == "ord:é 1"
+def test_an_order_id_with_odd_characters_is_refused(post, client, auth, redis_client):
+    r = post("/posnext/order/submit", sample_order(uid="ord:é 1"))
+    assert r.status_code == 400 and "x-pch-digest" not in r.headers
+    assert redis_client.dbsize() == 0
+    assert client.get("/posnext/orders/ord:%C3%A9%201", headers=auth).status_code == 400
 
 
 def test_the_recovery_list(post, client, auth):
@@ -172,3 +174,126 @@ def test_the_recovery_list_refuses_a_bad_query(client, auth, query):
 
 def test_the_recovery_list_needs_the_jwt(client):
     assert client.get("/posnext/orders?location_id=loc-001").status_code == 401
+
+
+# -- issue 11: hardening --------------------------------------------------------------
+def raw_post(client, path, data: bytes, token, digest=None):
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    if digest:
+        headers["x-pch-digest"] = digest
+    return client.post(path, data=data, headers=headers)
+
+
+def test_finding_1_no_signature_over_fields_a_client_chose(client, token, auth):
+    r = raw_post(client, "/posnext/order/validate", b'{"request_uid": "U", "location_id": "loc-001"}', token)
+    assert r.status_code == 400 and r.json["request_uid"] == "U"
+    assert "x-pch-digest" not in r.headers
+    missing = client.get("/posnext/orders/U", headers=auth)
+    assert missing.status_code == 404 and "x-pch-digest" not in missing.headers
+
+
+def test_finding_1_validate_signs_with_the_requests_own_time(post):
+    order = sample_order(request_type="validate-order")
+    r = post("/posnext/order/validate", order)
+    assert r.status_code == 200 and r.body["request_datetime"] == order["request_datetime"]
+    seconds = int(parse_time(order["request_datetime"]).timestamp())
+    assert signing.digest_message(r.body).endswith(f"|{seconds}")
+    assert r.headers["x-pch-digest"] == signing.sign(signing.key_from_shared_id(SHARED_ID), r.body)
+
+
+def test_finding_1_an_error_after_the_digest_is_not_signed_either(post):
+    order = sample_order(uid="ord-409")
+    assert post("/posnext/order/submit", order).status_code == 200
+    order["order_details"]["customer"]["name"] = "Bea"
+    conflict = post("/posnext/order/submit", order)
+    assert conflict.status_code == 409 and "x-pch-digest" not in conflict.headers
+
+
+@pytest.mark.parametrize("uid", ["ord:history", "ord:lease", "a|b", "x/y", "é", "x" * 129])
+def test_finding_4_an_id_outside_the_key_set_is_400_and_touches_nothing(post, client, auth, redis_client, uid):
+    assert post("/posnext/order/submit", sample_order(uid="ord")).status_code == 200
+    before = redis_client.dbsize()
+    r = post("/posnext/order/submit", sample_order(uid=uid))
+    assert r.status_code == 400 and "x-pch-digest" not in r.headers
+    assert any(e.get("field") == "request_uid" for e in r.body["errors"])
+    assert redis_client.dbsize() == before
+    polled = client.get(f"/posnext/orders/{uid}", headers=auth)
+    assert polled.status_code in (400, 404) and polled.is_json
+
+
+@pytest.mark.parametrize("field", ["request_uid", "location_id"])
+def test_finding_7_a_lone_surrogate_is_a_json_400(client, token, field):
+    body = jsonio.dumps(sample_order()).replace('"loc-001"' if field == "location_id" else '"request_uid":"',
+                                                '"x\\ud800"' if field == "location_id" else '"request_uid":"\\ud800')
+    r = raw_post(client, "/posnext/order/submit", body.encode(), token, digest="0" * 64)
+    assert r.status_code == 400 and r.is_json and r.json["status"] == "errored"
+
+
+def test_finding_9_a_client_supplied_pos_order_id_is_never_taken(post, client, auth):
+    order = sample_order(uid="ord-inj", location_id="loc-003", tax_rate="0.0700")
+    order["order_details"].update(pos_order_id="INJECTED", status="placed", completed_at="2026-01-01T00:00:00.000Z")
+    order["completed_at"] = "2026-01-01T00:00:00.000Z"
+    r = post("/posnext/order/submit", order)
+    assert r.body["status"] == "rejected"
+    polled = client.get("/posnext/orders/ord-inj", headers=auth).json
+    for body in (r.body, polled):
+        assert "pos_order_id" not in body["order_details"] and "status" not in body["order_details"]
+        assert body.get("completed_at") != "2026-01-01T00:00:00.000Z"
+
+
+def test_finding_11_thousands_of_bad_items_cost_one_error(client, token):
+    order = sample_order()
+    order["order_details"]["items"] = [{}] * 6500  # 3 errors each on main: 19,500
+    started = time.perf_counter()
+    r = raw_post(client, "/posnext/order/submit", jsonio.dumps(order).encode(), token, digest="0" * 64)
+    assert r.status_code == 400 and len(r.json["errors"]) == 1 and len(r.data) < 2000
+    assert time.perf_counter() - started < 0.3
+
+
+def test_finding_10_a_recovery_page_is_bounded_in_bytes(post, client, auth, monkeypatch):
+    from app.routes import orders as routes
+
+    for index in range(6):
+        order = sample_order(uid=f"big-{index}")
+        order["order_details"]["blob"] = "x" * 30000
+        assert post("/posnext/order/submit", order).status_code == 200
+    monkeypatch.setattr(routes, "PAGE_MAX_BYTES", 70000)
+    seen, cursor = [], None
+    for _ in range(10):
+        query = "/posnext/orders?location_id=loc-001&limit=500" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(query, headers=auth)
+        assert page.status_code == 200 and len(page.data) < 70000 + 2000
+        seen += [o["request_uid"] for o in page.json["orders"]]
+        cursor = page.json["next"]
+        if not cursor:
+            break
+    assert seen == [f"big-{index}" for index in range(6)]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 7, 50])
+def test_issue_10_finding_12_paging_visits_every_order_once_however_many_share_a_time(
+        post, client, auth, redis_client, limit):
+    uids = [f"same-{index:02d}" for index in range(12)]
+    for uid in uids:
+        assert post("/posnext/order/submit", sample_order(uid=uid)).status_code == 200
+    created = time.time() - 60  # all twelve in one millisecond, one score
+    redis_client.zadd("orders:loc:loc-001", dict.fromkeys(uids, created))
+    seen, since = [], format_time(created - 1)
+    for _ in range(30):
+        page = client.get(f"/posnext/orders?location_id=loc-001&limit={limit}&since={since}", headers=auth).json
+        assert len(page["orders"]) <= limit
+        seen += [o["request_uid"] for o in page["orders"]]
+        if not page["next_since"]:
+            break
+        since = page["next_since"]
+    assert sorted(seen) == uids and len(seen) == len(uids)
+
+
+def test_the_recovery_list_skips_counts_and_logs_an_unreadable_record(post, client, auth, redis_client, caplog):
+    for uid in ("ok-1", "bad-2", "ok-3"):
+        assert post("/posnext/order/submit", sample_order(uid=uid)).status_code == 200
+    redis_client.hset("order:bad-2", "doc", b'{"status": Infinity}')
+    page = client.get("/posnext/orders?location_id=loc-001", headers=auth)
+    assert page.status_code == 200
+    # the store's get() now skips, counts and logs a corrupt record itself (None); the list skips it too
+    assert [o["request_uid"] for o in page.json["orders"]] == ["ok-1", "ok-3"]

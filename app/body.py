@@ -1,0 +1,93 @@
+"""Reading a request body: bounded in bytes and in time, every failure a clear JSON error.
+
+- Over MAX_CONTENT_LENGTH: 413, whether the length was declared or the body is chunked (the
+  read stops at the limit + 1 byte; nothing more is buffered).
+- A body not sent within BODY_READ_TIMEOUT_SECONDS (a slowly sent body holds a connection
+  and a worker slot): 408 and the connection closed. Under gevent (the web process's worker
+  class) a gevent.Timeout bounds the whole read; under a threaded worker the socket gets the
+  remaining time as its timeout for each receive, and the total is checked between reads.
+- A body the server cannot decode (a bad chunk size, a connection closed mid-body): 400,
+  never a 500.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from flask import request
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+
+from app.errors import ApiError
+
+BODY_READ_TIMEOUT_SECONDS = 10.0
+CHUNK = 64 * 1024
+
+try:  # gunicorn's errors for a broken chunked body (InvalidChunkSize, ChunkMissingTerminator, ...)
+    from gunicorn.http.errors import ParseException as _ServerParseError
+except ImportError:  # pragma: no cover - gunicorn is a dependency
+    _ServerParseError = ValueError
+
+
+class _ReadTimeout(Exception):
+    pass
+
+
+def _gevent_timeout(seconds: float):
+    try:
+        import gevent
+        import gevent.monkey
+    except ImportError:  # pragma: no cover
+        return None
+    if not gevent.monkey.is_module_patched("socket"):
+        return None
+    return gevent.Timeout(seconds, _ReadTimeout)
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"the body is larger than {limit} bytes")
+
+
+def read_body(limit: int, timeout: float = BODY_READ_TIMEOUT_SECONDS) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    stream = request.environ.get("wsgi.input")
+    sock = request.environ.get("gunicorn.socket")
+    guard = _gevent_timeout(timeout)
+    started = time.monotonic()
+    chunks, size = [], 0
+    try:
+        if guard is not None:
+            guard.start()
+        source = request.stream if stream is None or request.content_length is not None else stream
+        while size <= limit:
+            left = timeout - (time.monotonic() - started)
+            if left <= 0:
+                raise _ReadTimeout
+            if guard is None and isinstance(sock, socket.socket):
+                sock.settimeout(left)
+            chunk = source.read(min(CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except (_ReadTimeout, TimeoutError):
+        raise ApiError(408, "request_timeout",
+                       f"the body was not received within {timeout:g} seconds",
+                       headers={"Connection": "close"}) from None
+    except RequestEntityTooLarge:
+        raise too_large(limit) from None
+    except (ClientDisconnected, _ServerParseError, OSError, ValueError):
+        raise ApiError(400, "body_unreadable", "the request body could not be read",
+                       headers={"Connection": "close"}) from None
+    finally:
+        if guard is not None:
+            guard.close()
+        if guard is None and isinstance(sock, socket.socket):
+            try:
+                sock.settimeout(None)
+            except OSError:
+                pass
+    if size > limit:
+        raise too_large(limit)
+    return b"".join(chunks)

@@ -1,0 +1,157 @@
+"""Start the real stack (bin/stack.py: redis-server, possim, gunicorn, a Celery worker, Flower),
+send the corpus and the generated requests one at a time, judge every answer, watch RSS."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+
+import psutil
+import redis
+import requests
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from app.body import BODY_READ_TIMEOUT_SECONDS
+from app.signing import key_from_shared_id
+from bin.stack import EmbeddedRedis, Stack, free_port, short_env, wait_for_http, wait_for_port, wait_for_workers
+from bin.token import make_token
+from hostile import corpus, generated
+from hostile.cases import Case, judge
+from hostile.wire import Answer
+
+JWT_SECRET = "hostile-jwt-secret-0123456789abcdef01"  # noqa: S105 - a throwaway stack's
+SHARED_ID = "HostileShared-0123456789"
+POS_TOKEN = "hostile-pos-token"  # noqa: S105 - a throwaway stack's
+FLOWER_AUTH = "oncall:hostile-flower-password"
+RSS_GROWTH_MB = 40.0
+
+
+class Run:
+    def __init__(self, tmp_dir: str):
+        self.redis_server = EmbeddedRedis(directory=os.path.join(tmp_dir, "redis"), appendonly=False).start()
+        self.pos_port, self.web_port, self.flower_port = free_port(), free_port(), free_port()
+        env = short_env(self.redis_server.url, POS_TOKEN, SHARED_ID, JWT_SECRET, PORT=self.web_port,
+                        POSSIM_PORT=self.pos_port, POS_BASE_URL=f"http://127.0.0.1:{self.pos_port}",
+                        FLOWER_BASIC_AUTH=FLOWER_AUTH, FLOWER_PORT=self.flower_port, FLOWER_ADDRESS="127.0.0.1",
+                        CALLBACK_ALLOW_PRIVATE="false", BEAT_SCHEDULE_FILE=os.path.join(tmp_dir, "beat"))
+        self.stack = Stack(env, log_dir=os.path.join(tmp_dir, "logs"))
+        self.redis = redis.Redis.from_url(self.redis_server.url)
+        self.base = f"http://127.0.0.1:{self.web_port}"
+        self.http = requests.Session()
+        self.token = make_token(JWT_SECRET, seconds=4 * 3600)
+        self.key = key_from_shared_id(SHARED_ID)
+        self.findings: list[dict] = []
+        self.counts: Counter = Counter()
+        self.slowest = 0.0
+
+    def start(self) -> Run:
+        self.stack.start("possim")
+        wait_for_port(self.pos_port, 20, self.stack.processes["possim"])
+        self.stack.start("web")
+        self.stack.start("worker", label="worker1", WORKER_NAME="1")
+        self.stack.start("flower")
+        wait_for_http(f"{self.base}/healthz", 60, self.stack.processes["web"])
+        wait_for_workers(self.redis_server.url, 1, 60)
+        wait_for_port(self.flower_port, 30, self.stack.processes["flower"])
+        for location in ("loc-001", "loc-002", "loc-003"):
+            self.http.get(f"{self.base}/posnext/menus", params={"location_id": location},
+                          headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
+        return self
+
+    def stop(self) -> None:
+        self.stack.stop_all()
+        self.redis_server.stop()
+
+    # -- one request ----------------------------------------------------------------
+    def _state(self, case: Case) -> dict:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.dbsize()
+        pipe.zcard("orders:open")
+        if case.uid is not None:
+            pipe.exists(f"order:{case.uid}".encode("utf-8", "surrogatepass"))
+        values = pipe.execute()
+        state = {"dbsize": values[0], "quiet": values[1] == 0}
+        if case.uid is not None:
+            state["record"] = bool(values[2])
+        return state
+
+    def send(self, case: Case) -> None:
+        before = self._state(case)
+        if case.raw is not None:
+            answer = case.raw()
+        else:
+            started = time.monotonic()
+            try:
+                r = self.http.request(case.method, self.base + case.path, data=case.body, headers=case.headers,
+                                      timeout=30, allow_redirects=False)
+                answer = Answer(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content,
+                                time.monotonic() - started)
+            except requests.RequestException as exc:
+                answer = Answer(0, {}, b"", time.monotonic() - started, error=type(exc).__name__)
+        after = self._state(case)
+        self.counts[answer.status] += 1
+        if case.raw is None:
+            self.slowest = max(self.slowest, answer.seconds)
+        for problem in judge(case, answer, before, after):
+            self.findings.append({"case": case.name, "path": case.path[:120], "problem": problem,
+                                  "status": answer.status, "body": answer.body[:300].decode("utf-8", "replace")})
+
+    # -- the parts of a run -----------------------------------------------------------
+    def run_corpus(self) -> int:
+        cases = corpus.corpus(self.key, self.token, self.web_port, BODY_READ_TIMEOUT_SECONDS)
+        for case in cases:
+            self.send(case)
+        return len(cases)
+
+    def run_generated(self, count: int, seed: int) -> int:
+        sent = [0]
+
+        @settings(max_examples=count, phases=[Phase.generate], database=None, deadline=None, derandomize=False,
+                  suppress_health_check=list(HealthCheck))
+        @given(st.data())
+        def one(data):
+            self.send(data.draw(generated.cases(self.key, self.token)))
+            sent[0] += 1
+
+        one._hypothesis_internal_use_seed = seed
+        one()
+        return sent[0]
+
+    def check_flower(self) -> int:
+        for path in ("/metrics", "/healthcheck", "/", "/api/workers"):
+            r = requests.get(f"http://127.0.0.1:{self.flower_port}{path}", timeout=10, allow_redirects=False)
+            self.counts[f"flower {r.status_code}"] += 1
+            if r.status_code != 401:
+                self.findings.append({"case": "13 flower without auth", "path": path,
+                                      "problem": f"HTTP {r.status_code} without credentials", "status": r.status_code})
+        ok = requests.get(f"http://127.0.0.1:{self.flower_port}/healthcheck", timeout=10,
+                          auth=tuple(FLOWER_AUTH.split(":", 1)))
+        if ok.status_code != 200:
+            self.findings.append({"case": "13 flower with auth", "path": "/healthcheck",
+                                  "problem": f"HTTP {ok.status_code} with credentials", "status": ok.status_code})
+        return 5
+
+    def web_rss_mb(self) -> float:
+        master = psutil.Process(self.stack.processes["web"].pid)
+        return sum(child.memory_info().rss for child in master.children(recursive=True)) / 2**20
+
+
+def hostile_run(tmp_dir: str, generated_count: int, seed: int, warmup: int) -> dict:
+    run = Run(tmp_dir).start()
+    try:
+        started = time.monotonic()
+        warm = run.run_generated(warmup, seed + 1) if warmup else 0
+        rss_start = run.web_rss_mb()
+        sent = run.run_corpus() + run.check_flower() + run.run_generated(generated_count, seed)
+        rss_end = run.web_rss_mb()
+        if rss_end - rss_start > RSS_GROWTH_MB:
+            grew = f"web RSS grew {rss_end - rss_start:.1f} MB ({rss_start:.0f} -> {rss_end:.0f})"
+            run.findings.append({"case": "rss", "path": "", "status": 0, "problem": grew})
+        return {"requests": sent + warm, "warmup": warm, "seconds": round(time.monotonic() - started, 1),
+                "status_counts": {str(k): v for k, v in sorted(run.counts.items(), key=str)},
+                "slowest_seconds": round(run.slowest, 3), "rss_mb": [round(rss_start, 1), round(rss_end, 1)],
+                "findings": run.findings}
+    finally:
+        run.stop()

@@ -1,0 +1,60 @@
+"""JSON reading refuses pathological input before any arithmetic; writing never makes non-JSON."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from app import jsonio
+
+
+@pytest.mark.parametrize("number", ["1e999999", "1e1000000", "-1e300000", "1e-999999", "0e999999999", "1E41"])
+def test_finding_2_a_huge_exponent_is_refused_at_once(number):
+    started = time.perf_counter()
+    with pytest.raises(jsonio.BadJson):
+        jsonio.dumps(jsonio.loads('{"order_details": {"extra": ' + number + "}}"))
+    assert time.perf_counter() - started < 0.05
+
+
+def test_finding_3_a_number_that_would_be_infinity_is_refused():
+    with pytest.raises(jsonio.BadJson, match="characters"):
+        jsonio.loads('{"x": 1' + "0" * 310 + ".5}")
+
+
+@pytest.mark.parametrize("text", ["9" * 41, "-" + "9" * 40])
+def test_long_integers_are_refused(text):
+    with pytest.raises(jsonio.BadJson):
+        jsonio.loads(text)
+
+
+def test_ordinary_numbers_still_read_as_decimal():
+    assert jsonio.loads('{"a": 24.71, "b": 2, "c": 1e3}') == {"a": Decimal("24.71"), "b": 2, "c": Decimal("1e3")}
+
+
+def test_writing_never_produces_non_json():
+    for value in (float("inf"), float("nan"), Decimal("Infinity"), Decimal("NaN")):
+        with pytest.raises(ValueError):
+            jsonio.dumps({"x": value})
+        with pytest.raises(ValueError):
+            jsonio.canonical({"x": value})
+
+
+@pytest.mark.parametrize("text", ['"\\ud800"', '{"\\udc00": 1}', '["a", {"b": "x\\udfff"}]'])
+def test_a_lone_surrogate_is_refused(text):
+    with pytest.raises(jsonio.BadJson, match="surrogate"):
+        jsonio.loads(text.encode())
+
+
+def test_a_surrogate_pair_is_one_character():
+    assert jsonio.loads(b'"\\ud83d\\ude00"') == "\U0001F600"
+
+
+def test_deep_nesting_is_refused_without_recursion():
+    assert jsonio.loads("[" * 32 + "]" * 32) is not None
+    for depth in (33, 5000, 100000):
+        with pytest.raises(jsonio.BadJson):
+            jsonio.loads("[" * depth + "]" * depth)
+    with pytest.raises(jsonio.BadJson):
+        jsonio.loads('{"a":' * 40 + "1" + "}" * 40)
