@@ -19,12 +19,17 @@ class OrderChecks:
     def __init__(self, menus: MenuCache, settings):
         self.menus = menus
         self.horizon = timedelta(days=settings.future_horizon_days)
+        self.max_age = settings.request_max_age_seconds
 
-    def verdict(self, request: dict, now: float, raw=NOT_READ, timeout: float | None = None) -> rules.Verdict | None:
+    def verdict(self, request: dict, now: float, raw=NOT_READ, timeout: float | None = None,
+                new: bool = False) -> rules.Verdict | None:
         """The rules' verdict at `now` (Unix seconds, Redis's clock); None when no menu can be
-        had within `timeout` seconds (`raw`: the cache entry as already read from Redis)."""
+        had within `timeout` seconds (`raw`: the cache entry as already read from Redis). `new`:
+        a request not yet recorded, whose request_datetime must also be recent (REQUEST_MAX_AGE_SECONDS);
+        an order already recorded is judged whatever its age."""
         try:
             menu = self.menus.get(request["location_id"], raw, timeout)
         except MenuUnavailable:
             return None
-        return rules.check_order(request, menu, datetime.fromtimestamp(now, UTC), self.horizon)
+        return rules.check_order(request, menu, datetime.fromtimestamp(now, UTC), self.horizon,
+                                 max_age_seconds=self.max_age if new else None)

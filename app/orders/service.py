@@ -59,7 +59,8 @@ class OrderService:
     # -- validate ---------------------------------------------------------------------
     def validate(self, request: dict, arrived: float | None = None) -> dict:
         arrived = time.monotonic() if arrived is None else arrived
-        verdict = self.checks.verdict(request, self.store.now(), timeout=arrived + self.budget - time.monotonic())
+        verdict = self.checks.verdict(request, self.store.now(), timeout=arrived + self.budget - time.monotonic(),
+                                      new=True)
         if verdict is None:
             metrics.ORDERS.labels("validate", "errored", "inline").inc()
             return records.envelope("errored", [menu_unavailable(request)], request)
@@ -93,7 +94,7 @@ class OrderService:
             return self._await(uid, budget_end)
         order = Order(uid=uid, status="pending", doc=doc, fp=fp, deadline=created.deadline, created=created.now,
                       handed_off=False, validated=False, calls=0)
-        verdict = self.checks.verdict(doc, created.now, created.menu, timeout=left())
+        verdict = self.checks.verdict(doc, created.now, created.menu, timeout=left(), new=True)
         if verdict is None:
             return self._hand_off(uid, token, "no menu within the budget: a worker validates it")
         if not verdict.ok:

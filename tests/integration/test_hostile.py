@@ -21,12 +21,8 @@ def test_the_short_hostile_run_finds_nothing(tmp_path):
     run = subprocess.run([sys.executable, "-m", "hostile", "--short", "--report", str(report)], cwd=ROOT,
                          capture_output=True, text=True, timeout=200)
     result = json.loads(report.read_text())
-    # Until OrderChecks passes REQUEST_MAX_AGE_SECONDS to rules.check_order for a NEW order (the
-    # lead's wiring, issue 11's report), a 1970 validate is still `validated`: the one known finding.
-    pending_wiring = [f for f in result["findings"] if f["case"] == "1c oracle: 1970 validate"]
-    findings = [f for f in result["findings"] if f not in pending_wiring]
-    assert findings == [], run.stdout[-4000:]
-    assert run.returncode == (1 if pending_wiring else 0)
+    assert result["findings"] == [], run.stdout[-4000:]
+    assert run.returncode == 0
     assert result["requests"] >= 400
     assert result["status_counts"].get("flower 401") == 4
     for status in ("408", "413", "414", "431"):

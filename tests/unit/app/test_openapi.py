@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from flask import Flask
@@ -13,6 +14,7 @@ from openapi_spec_validator import validate
 
 from app import jsonio
 from app.openapi import DOC_ASSETS, SKIPPED_METHODS, build, example_order, openapi_path
+from app.times import format_time
 
 ORDER_POSTS = ("/posnext/order/validate", "/posnext/orders/validate", "/posnext/order/submit",
                "/posnext/orders/submit")
@@ -106,10 +108,12 @@ def test_the_documented_examples_are_what_the_app_accepts(doc, post):
     validate_example = doc["paths"]["/posnext/order/validate"]["post"]["requestBody"]["content"][
         "application/json"]["example"]
     assert validate_example == json.loads(json.dumps(example_order("validate-order")))
-    response = post("/posnext/order/validate", jsonio.loads(json.dumps(validate_example)))
+    fresh = dict(jsonio.loads(json.dumps(validate_example)), request_datetime=format_time(time.time()))
+    response = post("/posnext/order/validate", fresh)  # the example's own time is long past (REQUEST_MAX_AGE)
     assert response.status_code == 200 and response.body["status"] == "validated", response.body
     answer_conforms(doc, "/posnext/order/validate", "post", response)
-    submit_example = jsonio.loads(json.dumps(example_order("place-order")))
+    submit_example = dict(jsonio.loads(json.dumps(example_order("place-order"))),
+                          request_datetime=format_time(time.time()))
     response = post("/posnext/order/submit", submit_example)
     assert response.status_code == 200 and response.body["status"] == "placed", response.body
     answer_conforms(doc, "/posnext/order/submit", "post", response)

@@ -236,3 +236,16 @@ def test_every_pos_call_carries_the_deadline_as_not_after(service, pos, services
                                                                               original(order, not_after, timeout))[1])
     submit(service, ttl=600)
     assert seen == [pytest.approx(services.store.get("ord-1").deadline)]
+
+
+def test_a_new_order_sent_long_ago_is_refused_but_a_recorded_one_is_judged_whatever_its_age(service, services, pos):
+    old = format_time(time.time() - 3600)
+    status, body = submit(service, uid="ord-old", request_datetime=old)
+    assert (status, body["status"]) == (200, "rejected")
+    assert "request_expired" in [e["code"] for e in body["errors"]] and moves(pos) == []
+    body = service.validate(SCHEMA.load(sample_order(uid="ord-v", request_type="validate-order",
+                                                     request_datetime=format_time(0))))
+    assert body["status"] == "rejected" and "request_expired" in [e["code"] for e in body["errors"]]
+    # a recorded order the worker validates later is not refused for its age
+    recent = SCHEMA.load(sample_order(uid="ord-late"))
+    assert services.service.checks.verdict(dict(recent, request_datetime=old), time.time()).ok
