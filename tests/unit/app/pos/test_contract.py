@@ -56,8 +56,9 @@ def test_an_unknown_location_is_location_unknown(adapter):
 def test_one_key_makes_one_order_and_a_lookup_finds_it(adapter, request):
     uid = f"contract-{request.node.callspec.id}-{time.time_ns()}"
     assert adapter.find_order(uid, timeout=5) is None
-    first = adapter.place_order(order(uid), not_after=time.time() + 60, timeout=5)
-    again = adapter.place_order(order(uid), not_after=time.time() + 60, timeout=5)
+    deadline = time.time() + 60  # an order's deadline never changes: the same call, retried
+    first = adapter.place_order(order(uid), not_after=deadline, timeout=5)
+    again = adapter.place_order(order(uid), not_after=deadline, timeout=5)
     assert isinstance(first, Placed) and isinstance(again, Placed)
     assert again.pos_order_id == first.pos_order_id
     assert adapter.find_order(uid, timeout=5).pos_order_id == first.pos_order_id
