@@ -1,7 +1,7 @@
 """Start Flower behind basic auth from FLOWER_BASIC_AUTH; refuse to start without it.
 
 Flower reads FLOWER_BASIC_AUTH from the environment itself, so the password never shows in
-the process list.
+the process list. Its port and address come from the settings table (app/settings.py).
 """
 
 from __future__ import annotations
@@ -9,13 +9,17 @@ from __future__ import annotations
 import os
 import sys
 
+from app.settings import ConfigError, process_value
+
 
 def main() -> None:
-    auth = os.environ.get("FLOWER_BASIC_AUTH", "")
-    if ":" not in auth or auth.startswith(":") or auth.endswith(":"):
+    try:
+        auth = process_value("FLOWER_BASIC_AUTH")
+        port, address = process_value("FLOWER_PORT"), process_value("FLOWER_ADDRESS")
+    except ConfigError as exc:
+        sys.exit(str(exc))
+    if auth is None:
         sys.exit("configuration error: FLOWER_BASIC_AUTH: is required as user:password")
-    port = os.environ.get("FLOWER_PORT", "5555")
-    address = os.environ.get("FLOWER_ADDRESS", "127.0.0.1")
     os.execvp("celery", ["celery", "-A", "workers", "flower", f"--port={port}", f"--address={address}",
                          "--purge_offline_workers=60"])
 

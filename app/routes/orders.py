@@ -84,15 +84,15 @@ def _order_response(status: int, body: dict):
     return signed_response(body, status, headers)
 
 
-@bp.get("/posnext/orders/<path:order_id>")
-def get_order(order_id: str):
+@bp.get("/posnext/orders/<path:request_uid>")
+def get_order(request_uid: str):
     require_jwt()
-    g.order_ids = {"request_uid": order_id}
-    bind_request_uid(order_id)
+    g.order_ids = {"request_uid": request_uid}
+    bind_request_uid(request_uid)
     try:
-        _, body = _services().service.answer(order_id)
+        _, body = _services().service.answer(request_uid)
     except NotFound:
-        raise ApiError(404, "order_unknown", f"no order with request_uid {order_id!r}") from None
+        raise ApiError(404, "order_unknown", f"no order with request_uid {request_uid!r}") from None
     headers = {"Retry-After": RETRY_AFTER} if body["status"] == "pending" else {}
     return signed_response(body, 200, headers)
 
