@@ -185,6 +185,9 @@ def replay(request_uids: tuple[str, ...], every: bool, inline: bool) -> None:
         raise SystemExit(1)
 
 
+OUTCOMES = {"delivered": "delivered", "retry": "failed, a worker retries it", "dead": "failed, kept for replay"}
+
+
 def _replay_one(services, uid: str, inline: bool) -> bool:
     from app.callbacks import CallbackSender
 
@@ -196,7 +199,8 @@ def _replay_one(services, uid: str, inline: bool) -> bool:
     if inline:  # from this process, with the service's settings (cli_environment), as the operator
         replayed, why = services.store.replay_callback(uid, _by())
         outcome = CallbackSender(services.settings, services.store).move(uid) if replayed else why
-        say(f"{safe(outcome)}: {safe(uid)}: {safe(services.store.field(uid, 'cb_result'))}")
+        label = OUTCOMES.get(outcome, outcome)
+        say(f"{safe(label)}: {safe(uid)}: {safe(services.store.field(uid, 'cb_result'))}")
         return outcome == "delivered"
     replayed, why = services.service.replay_callback(uid, _by())
     say(f"replay queued: {safe(uid)}" if replayed else f"skipped: {safe(uid)} ({safe(why)})")
