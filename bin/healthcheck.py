@@ -2,7 +2,7 @@
 
 web: /healthz answers; flower: its /healthcheck answers (with the basic auth it is behind);
 possim: its admin stats answer; beat: Redis answers and a beat holds redbeat's lock or has
-written its schedule there (`redbeat::lock`, `redbeat::schedule`).
+written its schedule there (redbeat's `<prefix>:lock`, `<prefix>:schedule`, as app.celery_config sets them).
 Exit 0 when healthy, 1 with one line otherwise.
 """
 
@@ -35,9 +35,14 @@ def check(kind: str) -> None:
     elif kind == "beat":
         import redis
 
-        client = redis.Redis.from_url(process_value("REDIS_URL"), socket_timeout=3, socket_connect_timeout=2)
+        from app import celery_config
+        from app.settings import load_settings
+
+        config = celery_config(load_settings(env))
+        prefix = config.get("redbeat_key_prefix", "redbeat:")  # redbeat's keys: <prefix>:lock, <prefix>:schedule
+        client = redis.Redis.from_url(config["redbeat_redis_url"], socket_timeout=3, socket_connect_timeout=2)
         client.ping()
-        if not client.exists("redbeat::lock", "redbeat::schedule"):
+        if not client.exists(f"{prefix}:lock", f"{prefix}:schedule"):
             raise OSError("no beat has written its schedule or holds its lock")
     else:
         raise SystemExit(f"usage: python -m bin.healthcheck web|beat|flower|possim (not {kind!r})")
