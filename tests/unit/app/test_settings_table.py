@@ -48,7 +48,7 @@ def test_every_settings_attribute_comes_from_the_table():
             assert hasattr(settings, var.attr), var.attr
     assert settings.broker_url == settings.redis_url
     assert settings.digest_key == BASE_ENV["PAR_SHARED_ID"][:10].encode()
-    assert settings.dispatch_grace == max(10.0, 5.0 * settings.sweep_seconds)
+    assert settings.dispatch_grace == max(3.0, 5.0 * settings.sweep_seconds)
     assert settings.sentinel_hosts == ()
 
 
