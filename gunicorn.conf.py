@@ -13,18 +13,29 @@ import tempfile
 
 from gunicorn import glogging
 
-bind = f"{os.environ.get('WEB_BIND', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = os.environ.get("WEB_WORKER_CLASS", "gevent")
-worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "1000"))
-threads = int(os.environ.get("WEB_THREADS", "16"))  # used by gthread only
+# app.settings (and app.logs below) import nothing that opens sockets or ssl: the master must not
+# import redis, requests or celery before the gevent worker patches them (MonkeyPatchWarning).
+from app.settings import ConfigError, process_value
+
+try:
+    bind = f"{process_value('WEB_BIND')}:{process_value('PORT')}"
+    workers = process_value("WEB_CONCURRENCY")
+    worker_class = process_value("WEB_WORKER_CLASS")
+    worker_connections = process_value("WEB_WORKER_CONNECTIONS")
+    threads = process_value("WEB_THREADS")  # used by gthread only
+    graceful_timeout = process_value("WEB_GRACEFUL_TIMEOUT")
+    # gunicorn 27's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl): two
+    # gunicorns on one host would take each other's. Off unless WEB_CONTROL_SOCKET names one.
+    control_socket = process_value("WEB_CONTROL_SOCKET") or "gunicorn.ctl"
+    control_socket_disable = process_value("WEB_CONTROL_SOCKET") is None
+except ConfigError as exc:
+    sys.exit(str(exc))
 timeout = 30
 # Above the app's own limits (app/errors.py answers 414/431 as JSON): the app sees the request
 # first; past these gunicorn answers itself, as JSON too (app/server_errors.py).
 limit_request_line = 8190
 limit_request_fields = 200
 limit_request_field_size = 16380
-graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 accesslog = None
 errorlog = "-"
@@ -56,13 +67,13 @@ logger_class = _Logger
 # Prometheus multiprocess mode: each gunicorn worker writes its counters here and /metrics adds
 # them up. A directory made here is this master's alone and is removed when it exits.
 _OWN_METRICS_DIR = None
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+if not process_value("PROMETHEUS_MULTIPROC_DIR"):
     _OWN_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="posbridge-metrics-")
 
 
 def on_starting(server):
     """Check every setting in the master, so a bad one stops the process with its name."""
-    from app.settings import ConfigError, load_settings
+    from app.settings import load_settings
 
     try:
         load_settings()

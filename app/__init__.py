@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import redis as redis_lib
-from celery import Celery, Task
-from flask import Flask
-
 from app.settings import Settings, load_settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: gunicorn's master imports app.logs before gevent patches ssl
+    import redis as redis_lib
+    from celery import Celery
+    from flask import Flask
+
     from app.menus import MenuCache
     from app.orders.service import OrderService
     from app.orders.store import OrderStore
@@ -36,6 +36,8 @@ class Services:
 
 
 def celery_init_app(app: Flask, settings: Settings) -> Celery:
+    from celery import Celery, Task
+
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
             with app.app_context():
@@ -86,6 +88,9 @@ def celery_config(settings: Settings) -> dict:
 
 
 def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks=None) -> Flask:
+    import redis as redis_lib
+    from flask import Flask
+
     from app import cli, errors, metrics
     from app.menus import MenuCache
     from app.orders.durability import Durability

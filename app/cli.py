@@ -1,213 +1,194 @@
-"""The on-call CLI (Flask commands): `flask --app app.wsgi orders show UID`, and so on."""
+"""`posbridge`: the one command line of the project (click; Flask's CLI underneath).
+
+    posbridge serve                         the whole service for real (./dev serve)
+    posbridge orders show|list|summary|redrive, callbacks list|replay, menus show|refresh
+    posbridge sample submit|validate|poll   signed sample orders against a running service
+    posbridge sign [FILE] | token           x-pch-digest of a body, a JWT: for /docs and curl
+    posbridge config check|env-example      every configuration problem at once; .env.example
+    posbridge flask ...                     Flask's own commands (routes, shell)
+
+`--help` needs no configuration. A command that needs the service loads it the way the service
+does: the environment, then `var/serve.env` (what a running `./dev serve` gave its processes),
+then `.env`. Every configuration problem is listed at once; Redis, broker or POS trouble is one
+line on stderr and a non-zero exit code (2 configuration, 3 Redis or broker, 4 POS), never a
+traceback. Everything printed has its control characters escaped (app/cli_output.py).
+"""
 
 from __future__ import annotations
 
-import time
-
 import click
-from flask import Flask, current_app
 
-from app import jsonio
-from app.tasks import queue_depths
-from app.times import format_time
+from app.cli_output import Trouble, say
+from app.settings import ConfigError, load_settings
+from app.settings_files import cli_environment, env_example, readme_table
 
-
-def _services():
-    return current_app.extensions["posbridge"]
+EXIT_CONFIG, EXIT_REDIS, EXIT_POS = 2, 3, 4
 
 
-def _echo(value) -> None:
-    click.echo(jsonio.dumps(value, indent=2))
+def _trouble_from(exc: BaseException) -> Trouble | None:
+    """The one line an operator needs for an infrastructure failure, or None (a real bug)."""
+    import kombu.exceptions
+    import redis.exceptions
 
-
-def _row(order) -> str:
-    return (f"{order.uid:<36} {order.status:<9} {order.doc.get('location_id', ''):<12} "
-            f"{format_time(order.created)}  calls={order.calls} path={order.path}")
-
-
-orders = click.Group("orders", help="Find, understand and re-drive orders.")
-callbacks = click.Group("callbacks", help="See and replay callbacks.")
-menus = click.Group("menus", help="See and refresh cached menus.")
-
-
-@orders.command("show")
-@click.argument("request_uid")
-def show_order(request_uid: str) -> None:
-    """An order's record, its history of transitions and who holds it now."""
-    store = _services().store
-    order = store.get(request_uid)
-    if order is None:
-        raise click.ClickException(f"no order {request_uid!r}")
-    next_move = store.next_move(request_uid)
-    _echo({"record": order.doc, "status": order.status, "deadline": format_time(order.deadline),
-           "pos_calls": order.calls, "path": order.path, "validated": order.validated,
-           "next_move_at": format_time(next_move) if next_move else None,
-           "callback": {"state": order.callback or None, "attempts": order.callback_attempts,
-                        "last_result": store.field(request_uid, "cb_result") or None,
-                        "replayed_by": order.callback_by or None},
-           "reconcile": order.reconcile or None,
-           "history": [dict(h, at=format_time(h["at"])) for h in store.history(request_uid)]})
-
-
-@orders.command("list")
-@click.option("--stuck", is_flag=True, help="only open orders whose next move is overdue (the sweep is not running?)")
-@click.option("--reconcile", is_flag=True, help="orders errored as pos_outcome_unknown: still looked up, or found")
-@click.option("--open", "open_only", is_flag=True, help="only orders not yet final, oldest first")
-@click.option("--location", default=None, help="only this location")
-@click.option("--minutes", default=60, show_default=True, help="how far back for recent orders")
-@click.option("--limit", default=50, show_default=True)
-def list_orders(stuck: bool, reconcile: bool, open_only: bool, location: str | None, minutes: int,
-                limit: int) -> None:
-    """Recent orders (newest first), or the open, stuck or reconcile ones."""
-    services = _services()
-    store = services.store
-    if reconcile:
-        rows = store.reconcile_list(limit)
-        for uid, state, since in rows:
-            pos_order_id = store.field(uid, "rc_pos_order_id")
-            click.echo(f"{uid:<36} {state:<6} since {format_time(since)}"
-                       + (f"  PLACED AT THE POS as {pos_order_id}" if state == "found" else "  still looked up"))
-        click.echo(f"{len(rows)} order(s) to reconcile")
-        return
-    if stuck:
-        uids = _stuck(services)
-    elif open_only:
-        uids = [uid for uid, _ in store.open_orders(1000 if location else limit)]
-    else:
-        uids = store.recent(since=time.time() - minutes * 60, limit=limit, location_id=location, newest_first=True)
-    shown = 0
-    for uid in uids:
-        order = store.get(uid)
-        if order is not None and (location is None or order.doc.get("location_id") == location) and shown < limit:
-            click.echo(_row(order))
-            shown += 1
-    click.echo(f"{shown} order(s)")
-
-
-def _stuck(services) -> list[str]:
-    return services.store.overdue_orders(services.settings.dispatch_grace)
-
-
-@orders.command("summary")
-def summary() -> None:
-    """What on-call looks at first: open orders, the oldest one's age, queues, undelivered callbacks."""
-    services = _services()
-    store, redis = services.store, services.redis
-    _echo({"open_orders": store.open_count(), "stuck_orders": len(_stuck(services)),
-           "oldest_open_seconds": round(store.oldest_open_age(), 1),
-           "queue_depth": queue_depths(redis),
-           "callbacks_undelivered": store.dead_callback_count(), "final_orders": store.stats(),
-           "menus_cached": services.menus.locations()})
-
-
-@orders.command("redrive")
-@click.argument("request_uids", nargs=-1)
-@click.option("--stuck", is_flag=True, help="every stuck order (what `orders list --stuck` shows)")
-def redrive(request_uids: tuple[str, ...], stuck: bool) -> None:
-    """Hand open orders to a worker now (safe: the POS call is idempotent and leased)."""
-    services = _services()
-    if not request_uids and not stuck:
-        raise click.UsageError("name one or more request_uids, or --stuck")
-    uids = list(request_uids) + (_stuck(services) if stuck else [])
-    failed = False
-    for uid in uids:
-        order = services.store.get(uid)
-        if order is None or order.final:
-            click.echo(f"skipped: {uid} ({'no such order' if order is None else 'already ' + order.status})")
-            failed = failed or order is None
-            continue
-        moved, why = services.service.redrive(uid, "cli")
-        click.echo(f"re-driven: {uid}" if moved else f"skipped: {uid} ({why}: a move is in flight)")
-    if not uids:
-        click.echo("no stuck order")
-    if failed:
-        raise SystemExit(1)
-
-
-@callbacks.command("list")
-def list_callbacks() -> None:
-    """Callbacks given up on, kept for replay."""
-    store = _services().store
-    dead = store.dead_callbacks()
-    for uid, at in dead:
-        order = store.get(uid)
-        last = store.field(uid, "cb_result") if order else "record expired"
-        click.echo(f"{uid:<36} given up {format_time(at)}  last: {last}")
-    click.echo(f"{len(dead)} undelivered callback(s)")
-
-
-@callbacks.command("replay")
-@click.argument("request_uids", nargs=-1)
-@click.option("--all", "every", is_flag=True, help="every undelivered callback (what `callbacks list` shows)")
-@click.option("--now", "inline", is_flag=True, help="deliver from this process instead of a worker")
-def replay(request_uids: tuple[str, ...], every: bool, inline: bool) -> None:
-    """Send orders' callbacks again."""
-    services = _services()
-    if not request_uids and not every:
-        raise click.UsageError("name one or more request_uids, or --all")
-    uids = list(request_uids) + ([uid for uid, _ in services.store.dead_callbacks(10000)] if every else [])
-    if not uids:
-        click.echo("no undelivered callback")
-    failed = False
-    for uid in uids:
-        try:
-            ok = _replay_one(services, uid, inline)
-        except click.ClickException as exc:
-            click.echo(f"skipped: {exc.message}")
-            ok = False
-        failed = failed or not ok
-    if failed:
-        raise SystemExit(1)
-
-
-def _replay_one(services, uid: str, inline: bool) -> bool:
-    from app.callbacks import CallbackSender
-
-    order = services.store.get(uid)
-    if order is None or not order.doc.get("callback_url"):
-        raise click.ClickException(f"{uid!r} has no callback to replay")
-    if not order.final:
-        raise click.ClickException(f"{uid} is not final yet; its callback goes when it is")
-    if inline:
-        replayed, why = services.store.replay_callback(uid, "cli")
-        outcome = CallbackSender(services.settings, services.store).move(uid) if replayed else why
-        click.echo(f"{outcome}: {uid}: {services.store.field(uid, 'cb_result')}")
-        return outcome == "delivered"
-    replayed, why = services.service.replay_callback(uid, "cli")
-    click.echo(f"replay queued: {uid}" if replayed else f"skipped: {uid} ({why})")
-    return replayed
-
-
-@menus.command("refresh")
-@click.argument("location_ids", nargs=-1)
-def refresh_menus(location_ids: tuple[str, ...]) -> None:
-    """Fetch menus from the POS now (all cached locations if none is named)."""
     from app.menus import MenuUnavailable
+    from app.pos.base import PosUnavailable
 
-    cache = _services().menus
-    failed = False
-    for location_id in location_ids or cache.locations():
+    if isinstance(exc, ConfigError):
+        return Trouble(str(exc), EXIT_CONFIG)
+    if isinstance(exc, redis.exceptions.RedisError):
+        return Trouble(f"Redis trouble: {type(exc).__name__}: {exc}", EXIT_REDIS)
+    if isinstance(exc, (kombu.exceptions.OperationalError, ConnectionError, TimeoutError)):
+        return Trouble(f"broker trouble: {type(exc).__name__}: {exc}", EXIT_REDIS)
+    if isinstance(exc, (PosUnavailable, MenuUnavailable)):
+        return Trouble(f"POS trouble: {exc}", EXIT_POS)
+    return None
+
+
+class PosbridgeGroup(click.Group):
+    """Turns infrastructure trouble anywhere below into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context):
         try:
-            entry = cache.refresh(location_id, fallback=False)
-            state = "unknown location" if entry.get("unknown") else f"{len(entry['items'])} items"
-        except MenuUnavailable as exc:
-            state, failed = f"unavailable ({exc})", True
-        click.echo(f"{location_id}: {state}")
-    if failed:
-        raise SystemExit(1)
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below; anything else is re-raised
+            trouble = _trouble_from(exc)
+            if trouble is None:
+                raise
+            raise trouble from None
 
 
-@menus.command("show")
-@click.argument("location_id")
-def show_menu(location_id: str) -> None:
-    """The cached menu and its age."""
-    cache = _services().menus
-    entry = cache.cached(location_id)
-    if entry is None or entry.get("unknown"):
-        raise click.ClickException(f"no menu cached for {location_id!r}")
-    _echo(cache.public(entry))
+def services():
+    """The service's objects (store, menus, tasks, settings), built once per command."""
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    found = root.meta.get("posbridge.services")
+    if found is None:
+        from app import create_app
+
+        app = create_app(load_settings(cli_environment()))
+        app_context = app.app_context()
+        app_context.push()
+        root.call_on_close(app_context.pop)
+        found = root.meta["posbridge.services"] = app.extensions["posbridge"]
+    return found
 
 
-def register(app: Flask) -> None:
+@click.group(cls=PosbridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="posbridge")
+def main() -> None:
+    """posbridge: the order bridge between PAR Ordering and restaurant POS systems."""
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def serve() -> None:
+    """Run the whole service for real: API, worker, beat, POS simulator, Flower (./dev serve)."""
+    from bin.run import main as run
+
+    run()
+
+
+config = PosbridgeGroup("config", help="Check the configuration; print .env.example.")
+main.add_command(config)
+
+
+@config.command("check")
+def config_check() -> None:
+    """Every configuration problem at once (exit 2), or `configuration ok`."""
+    load_settings(cli_environment())
+    say("configuration ok")
+
+
+@config.command("env-example")
+def config_env_example() -> None:
+    """.env.example as generated from app/settings.py's table of variables."""
+    click.echo(env_example(), nl=False)
+
+
+@config.command("readme-table")
+def config_readme_table() -> None:
+    """The README's configuration table as generated from the same table."""
+    click.echo(readme_table(), nl=False)
+
+
+@main.command()
+@click.argument("body", type=click.File("rb"), default="-")
+@click.option("--example", type=click.Choice(["submit", "validate"]), default=None,
+              help="sign the /docs example body of this operation (and print it) instead of reading one")
+def sign(body, example: str | None) -> None:
+    """Print the x-pch-digest of an order body (a file, or stdin) with the configured PAR_SHARED_ID."""
+    from app import jsonio, signing
+    from app.cli_sample import shared_id
+
+    if example:
+        from app.openapi import example_order
+
+        document = example_order("place-order" if example == "submit" else "validate-order")
+        say(jsonio.dumps(document))
+    else:
+        try:
+            document = jsonio.loads(body.read())
+        except ValueError as exc:
+            raise click.ClickException(f"the body is not JSON: {exc}") from None
+        if not isinstance(document, dict):
+            raise click.ClickException("the body is not a JSON object")
+    say(signing.sign(signing.key_from_shared_id(shared_id()), document))
+
+
+@main.command()
+@click.option("--seconds", default=3600, show_default=True, help="how long the token is valid")
+def token(seconds: int) -> None:
+    """Print a JWT signed with the configured PAR_JWT_SECRET (for /docs' Authorize and curl)."""
+    from app.cli_sample import jwt_token
+
+    say(jwt_token(seconds))
+
+
+def _flask_app():
+    from app import create_app
+
+    return create_app(load_settings(cli_environment()))
+
+
+def _register_subcommands() -> None:
+    from flask.cli import FlaskGroup
+
+    from app.cli_orders import callbacks, menus, orders
+    from app.cli_sample import sample
+
+    class FlaskCommands(FlaskGroup):
+        """Flask's group; its --help lists Flask's own commands even when the app cannot load
+        (FlaskGroup would print the configuration error as a traceback there)."""
+
+        def list_commands(self, ctx):
+            try:
+                load_settings(cli_environment())
+            except ConfigError:
+                return click.Group.list_commands(self, ctx)
+            return super().list_commands(ctx)
+
+    for group in (orders, callbacks, menus, sample):
+        main.add_command(group)
+    main.add_command(FlaskCommands(name="flask", create_app=_flask_app, add_version_option=False,
+                                   load_dotenv=False, help="Flask's own commands (routes, shell) on the app."))
+
+
+_register_subcommands()
+
+
+def register(app) -> None:
+    """The same groups under `flask --app app.wsgi` (as before `posbridge`)."""
+    from app.cli_orders import callbacks, menus, orders
+
     for group in (orders, callbacks, menus):
         app.cli.add_command(group)
+
+
+def run() -> None:
+    """The console script's entry point."""
+    main(prog_name="posbridge")
+
+
+if __name__ == "__main__":
+    run()

@@ -42,8 +42,8 @@ def _decimal(text: str) -> Decimal:
     if len(text) > MAX_NUMBER_CHARS:
         raise BadJson(f"a number has more than {MAX_NUMBER_CHARS} characters")
     value = Decimal(text)
-    exponent = value.as_tuple().exponent
-    bounded = -MAX_EXPONENT <= exponent <= MAX_EXPONENT
+    exponent = value.as_tuple().exponent  # an int: the text parsed, so not NaN or Infinity
+    bounded = isinstance(exponent, int) and -MAX_EXPONENT <= exponent <= MAX_EXPONENT
     if not bounded or (value and not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT):
         raise BadJson(f"a number's exponent is beyond +-{MAX_EXPONENT}")
     return value

@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from app.settings import ConfigError, read_value
+from app.settings import ConfigError, environment, read_value
 
 _request_uid: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_uid", default=None)
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -33,7 +33,7 @@ def bind_request_uid(uid: str | None) -> None:
 
 def secret_values(env=None) -> list[str]:
     """The secrets this process knows (and PAR_SHARED_ID's first 10 characters, the digest key)."""
-    env = os.environ if env is None else env
+    env = environment() if env is None else env
     found = []
     for name in SECRET_VARIABLES:
         try:
@@ -99,7 +99,7 @@ def process_kind(kind: str, argv: list[str] | None = None) -> str:
     argv = sys.argv if argv is None else argv
     if kind == "worker":
         return next((role for role in ("beat", "flower", "inspect") if role in argv[1:]), "worker")
-    if kind == "web" and argv and os.path.basename(argv[0]) == "flask":
+    if kind == "web" and argv and os.path.basename(argv[0]) in ("flask", "posbridge"):
         return "cli"
     return kind
 

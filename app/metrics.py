@@ -16,10 +16,11 @@ Where each figure lives:
 from __future__ import annotations
 
 import logging
-import os
 
 from celery.signals import worker_init
 from prometheus_client import Counter, Histogram, disable_created_metrics, start_http_server
+
+from app.settings import ConfigError, process_value
 
 log = logging.getLogger(__name__)
 disable_created_metrics()  # no `_created` series: the counters' own values are what is scraped
@@ -33,6 +34,9 @@ OVERRUNS = Counter("posbridge_inline_budget_overruns_total", "submits answered 2
 POS_LATENCY = Histogram("posbridge_pos_call_seconds", "POS call latency by operation and outcome",
                         ["operation", "outcome"],
                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+REQUEST_LATENCY = Histogram("posbridge_request_seconds", "HTTP request latency by endpoint and status code",
+                            ["endpoint", "code"],
+                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 CALLBACKS = Counter("posbridge_callbacks_total", "callback delivery attempts by outcome", ["outcome"])
 RECONCILE_OPENED = Counter("posbridge_reconcile_opened_total",
                            "orders errored as pos_outcome_unknown whose lookups go on")
@@ -53,14 +57,17 @@ def count_callback(redis, outcome: str) -> None:
     redis.hincrby(CALLBACK_STATS_KEY, outcome, 1)
 
 
+def observe_request(endpoint: str, code: int, seconds: float) -> None:
+    REQUESTS.labels(endpoint, str(code)).inc()
+    REQUEST_LATENCY.labels(endpoint, str(code)).observe(seconds)
+
+
 def worker_metrics_port(env=None) -> int | None:
     """WORKER_METRICS_PORT: the port of the worker's own /metrics; unset, empty, 0 or off: none."""
-    value = (os.environ if env is None else env).get("WORKER_METRICS_PORT", "").strip().lower()
-    if value in ("", "0", "off"):
-        return None
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise SystemExit(f"configuration error: WORKER_METRICS_PORT: must be a port number or off, got {value!r}")
-    return int(value)
+    try:
+        return process_value("WORKER_METRICS_PORT", env)
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def serve_worker_metrics(**_kwargs) -> None:
@@ -68,7 +75,7 @@ def serve_worker_metrics(**_kwargs) -> None:
     port = worker_metrics_port()
     if port is None:
         return
-    address = os.environ.get("WORKER_METRICS_ADDRESS", "0.0.0.0")
+    address = process_value("WORKER_METRICS_ADDRESS")
     try:
         start_http_server(port, addr=address)
     except OSError as exc:  # the worker's real work matters more than its metrics: say so and go on

@@ -146,7 +146,7 @@ OPERATIONS = {
     ("orders.submit", "POST"): SUBMIT,
     ("orders.get_order", "GET"): {
         "summary": "An order's current state, by its request_uid", "tags": ["orders"], "security": BEARER,
-        "parameters": [{"in": "path", "name": "order_id", "required": True,
+        "parameters": [{"in": "path", "name": "request_uid", "required": True,
                         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._~-]{1,128}$"},
                         "description": "the order's request_uid (an id of any other characters is a 400)"}],
         "responses": {"200": _json(OrderResponseSchema, "The order's whole record.",
@@ -195,7 +195,7 @@ OPERATIONS = {
 
 
 def openapi_path(rule: str) -> str:
-    """Flask's `/posnext/orders/<path:order_id>` as OpenAPI's `/posnext/orders/{order_id}`."""
+    """Flask's `/posnext/orders/<path:request_uid>` as OpenAPI's `/posnext/orders/{request_uid}`."""
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
 
@@ -239,7 +239,10 @@ def new_spec() -> APISpec:
                                                                   "required, iss/aud when configured"})
     spec.components.parameter("XPchDigest", "header", {
         "name": "x-pch-digest", "required": True, "schema": {"type": "string"},
-        "description": "HMAC-SHA256 of the order's digest message (see the description above)"})
+        "description": "HMAC-SHA256 of the order's digest message (see the description above). To try a POST "
+                       "from this page: `posbridge token` prints a JWT for Authorize, `posbridge sign "
+                       "--example submit` prints this operation's example body and its x-pch-digest, and "
+                       "`posbridge sign < body.json` the digest of any body you paste here."})
     spec.components.header("XPchDigest", {"required": True, "schema": {"type": "string"},
                                           "description": "the answer's digest, by the same recipe"})
     for name, schema in (("ValidateRequest", ValidateRequestSchema), ("SubmitRequest", SubmitRequestSchema),

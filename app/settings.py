@@ -1,113 +1,161 @@
-"""Every environment variable the service reads, read and checked once.
+"""Every environment variable posbridge reads: ONE table (name, default, parser, meaning).
 
-A process that starts with a missing or malformed required variable stops with a
-message naming it (`ConfigError`). Secrets may come from a file named by `<NAME>_FILE`.
+The table generates the `Settings` object (`load_settings`) and, in app/settings_files.py,
+`.env.example` (`posbridge config env-example`) and the README's configuration table
+(`posbridge config readme-table`; tests/unit/app/test_settings_table.py checks both). No module
+reads the environment but this one: process files ask `process_value(NAME)`.
+
+A process that starts with missing or malformed variables stops with ONE message naming every
+one of them (`ConfigError`). A secret may come from a file named by `<NAME>_FILE`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from urllib.parse import urlparse
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from app.settings_parsers import (
+    boolean,
+    choice,
+    host_ports,
+    number,
+    pem_public_key,
+    port_or_off,
+    secret,
+    sentinels,
+    text,
+    url,
+    user_password,
+    whole,
+)
+
+REQUIRED = object()  # a default that says: the variable must be set
 
 
 class ConfigError(Exception):
-    """A setting is missing or malformed; the message names the variable."""
+    """Settings are missing or malformed; the message names every variable (`.name`: the first)."""
 
-    def __init__(self, name: str, problem: str):
-        super().__init__(f"configuration error: {name}: {problem}")
+    def __init__(self, name: str, problem: str, more: list[tuple[str, str]] | None = None):
+        self.problems = [(name, problem)] + list(more or [])
+        super().__init__("\n".join(f"configuration error: {n}: {p}" for n, p in self.problems))
         self.name = name
 
 
-@dataclass(frozen=True)
-class Settings:
-    redis_url: str
-    broker_url: str
-    result_backend: str | None
-    pos_base_url: str
-    pos_api_token: str
-    par_shared_id: str
-    jwt_secret: str | None
-    jwt_public_key: str | None
-    jwt_issuer: str | None
-    jwt_audience: str | None
-    inline_budget_ms: int = 2500
-    order_max_async_seconds: int = 900
-    order_retention_days: int = 30
-    menu_refresh_seconds: int = 300
-    max_content_length: int = 256 * 1024
-    flower_basic_auth: str | None = None
-    callback_allow_private: bool = False
-    port: int = 8000
-    future_horizon_days: int = 7
-    pos_connect_timeout: float = 2.0
-    pos_read_timeout: float = 10.0
-    sweep_seconds: int = 2
-    callback_max_attempts: int = 8
-    retry_base_seconds: float = 0.5
-    retry_cap_seconds: float = 30.0
-    request_max_age_seconds: int = 300
-    reconcile_seconds: int = 900
-    redis_sentinels: str | None = None
-    redis_sentinel_master: str = "mymaster"
-    durability: str = "fsync"
-    durability_replicas: int = 1
-    durability_timeout_ms: int = 1000
-    pos_adapter: str = "rest"
-    clock_skew_seconds: float = 1.0
-    pos_ca_bundle: str | None = None
+@dataclasses.dataclass(frozen=True)
+class Var:
+    name: str
+    attr: str | None  # the Settings attribute; None: read by a process file through process_value()
+    default: Any
+    parse: Callable[[str], Any]
+    meaning: str
+    shown: str | None = None  # the default as documented, when `default` does not say it
+    example: str | None = None  # an uncommented value for .env.example (secrets to change)
+    group: str = "service"  # service (app/), process (Procfile, gunicorn, flower), compose, dev (./dev serve)
 
     @property
-    def digest_key(self) -> bytes:
-        return self.par_shared_id[:10].encode("utf-8")
+    def documented_default(self) -> str:
+        if self.shown is not None:
+            return self.shown
+        if self.default is REQUIRED:
+            return "required"
+        if self.default is None:
+            return "(none)"
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
+        return str(self.default)
 
-    @property
-    def dispatch_grace(self) -> float:
-        """How long after sending a due move's task the sweep waits before sending it again
-        (the task was lost, or waits in a queue longer than this; a duplicate only finds the
-        move claimed or not due)."""
-        return max(3.0, 5.0 * self.sweep_seconds)
 
-
-# name -> (default, meaning); the README's table is checked against this one by a test.
-DOCUMENTED = {
-    "REDIS_URL": (None, "order store and menu cache; also the broker unless CELERY_BROKER_URL"),
-    "CELERY_BROKER_URL": ("$REDIS_URL", "Celery broker override"),
-    "CELERY_RESULT_BACKEND": ("(none)", "Celery result backend; off by default (ids only)"),
-    "POS_BASE_URL": (None, "the POS the service calls"),
-    "POS_API_TOKEN": (None, "bearer token for the POS"),
-    "PAR_SHARED_ID": (None, "PAR's SharedId; its first 10 characters key x-pch-digest"),
-    "PAR_JWT_SECRET": (None, "HS256 secret for PAR's JWT (or PAR_JWT_PUBLIC_KEY)"),
-    "PAR_JWT_PUBLIC_KEY": (None, "RS256 public key (PEM) for PAR's JWT, instead of the secret"),
-    "PAR_JWT_ISSUER": ("(unchecked)", "expected `iss`"),
-    "PAR_JWT_AUDIENCE": ("(unchecked)", "expected `aud`"),
-    "INLINE_BUDGET_MS": ("2500", "how long submit may hold a request before 202"),
-    "ORDER_MAX_ASYNC_SECONDS": ("900", "how long an order without ttl is tried"),
-    "ORDER_RETENTION_DAYS": ("30", "how long order records are kept"),
-    "MENU_REFRESH_SECONDS": ("300", "how often beat refreshes cached menus"),
-    "MAX_CONTENT_LENGTH": ("262144", "largest accepted request body, bytes"),
-    "FLOWER_BASIC_AUTH": ("(required by flower)", "user:password for Flower"),
-    "CALLBACK_ALLOW_PRIVATE": ("false", "allow callbacks to loopback/private addresses"),
-    "PORT": ("8000", "the web port"),
-    "FUTURE_HORIZON_DAYS": ("7", "how far ahead a future order may be promised"),
-    "POS_CONNECT_TIMEOUT": ("2.0", "seconds to connect to the POS"),
-    "POS_READ_TIMEOUT": ("10.0", "seconds to wait for a POS answer"),
-    "SWEEP_SECONDS": ("2", "how often beat's sweep hands due moves in the schedule to workers"),
-    "CALLBACK_MAX_ATTEMPTS": ("8", "callback deliveries before it is kept for replay"),
-    "RETRY_BASE_SECONDS": ("0.5", "first backoff of a transient POS failure"),
-    "RETRY_CAP_SECONDS": ("30", "longest backoff between POS attempts"),
-    "REQUEST_MAX_AGE_SECONDS": ("300", "how old a new order's request_datetime may be"),
-    "RECONCILE_SECONDS": ("900", "how long past its deadline an order the POS cannot tell about stays pending"),
-    "REDIS_SENTINELS": ("(unset)", "host:port,host:port of Redis Sentinels; the store, cache and broker follow them"),
-    "REDIS_SENTINEL_MASTER": ("mymaster", "the master's name at the Sentinels"),
-    "DURABILITY": ("fsync", "how a final state is made durable before it is answered: fsync or replica"),
-    "DURABILITY_REPLICAS": ("1", "replica acknowledgements a final state waits for (DURABILITY=replica)"),
-    "DURABILITY_TIMEOUT_MS": ("1000", "how long a final state waits for them"),
-    "POS_ADAPTER": ("rest", "which POS adapter the service uses"),
-    "CLOCK_SKEW_SECONDS": ("1.0", "allowance between Redis's clock and the POS's when deciding after a deadline"),
-    "POS_CA_BUNDLE": ("(system)", "CA bundle for the POS's TLS certificate"),
-}
+REDIS = ("redis", "rediss", "unix")
+S, P, D = "service", "process", "dev"
+VARIABLES: tuple[Var, ...] = (
+    Var("REDIS_URL", "redis_url", REQUIRED, url(*REDIS), "order store and menu cache; also the broker unless "
+        "CELERY_BROKER_URL", shown="required (`./dev serve`: embedded)"),
+    Var("CELERY_BROKER_URL", "broker_url", None, url(*REDIS, "amqp"), "Celery broker override", shown="$REDIS_URL"),
+    Var("CELERY_RESULT_BACKEND", "result_backend", None, url(*REDIS), "Celery result backend; off: tasks carry "
+        "ids and write to the order store"),
+    Var("REDIS_SENTINELS", "redis_sentinels", None, sentinels, "host:port,host:port of Redis Sentinels; when "
+        "set, store, menu cache and broker find the primary through them (`sentinel_hosts`: as pairs)"),
+    Var("REDIS_SENTINEL_MASTER", "redis_sentinel_master", "mymaster", text, "the Sentinel master's name"),
+    Var("DURABILITY", "durability", "fsync", choice("fsync", "replica"), "how a final state is made durable "
+        "before it is answered: fsync (Redis appendfsync always) or replica (WAIT for replicas; "
+        "docs/ENGINE.md)"),
+    Var("DURABILITY_REPLICAS", "durability_replicas", 1, whole(1), "replica: replicas that must acknowledge"),
+    Var("DURABILITY_TIMEOUT_MS", "durability_timeout_ms", 1000, whole(1), "replica: how long to wait for them"),
+    Var("POS_ADAPTER", "pos_adapter", "rest", choice("rest"), "which POS adapter"),
+    Var("POS_BASE_URL", "pos_base_url", REQUIRED, url("http", "https", strip_slash=True), "the POS the service "
+        "calls"),
+    Var("POS_API_TOKEN", "pos_api_token", REQUIRED, secret(), "bearer token for the POS",
+        example="dev-pos-token"),
+    Var("PAR_SHARED_ID", "par_shared_id", REQUIRED, secret(10), "PAR's SharedId; its first 10 characters key "
+        "x-pch-digest", shown="required, >= 10 chars", example="devshared0123456789"),
+    Var("PAR_JWT_SECRET", "jwt_secret", None, secret(), "HS256 secret for PAR's JWT (or PAR_JWT_PUBLIC_KEY)",
+        shown="one of the two required", example="dev-jwt-secret-change-me-0123456789"),
+    Var("PAR_JWT_PUBLIC_KEY", "jwt_public_key", None, pem_public_key, "RS256 public key (PEM) for PAR's JWT, "
+        "instead of the secret", shown="one of the two required"),
+    Var("PAR_JWT_ISSUER", "jwt_issuer", None, text, "expected `iss`", shown="(unchecked)"),
+    Var("PAR_JWT_AUDIENCE", "jwt_audience", None, text, "expected `aud`", shown="(unchecked)"),
+    Var("INLINE_BUDGET_MS", "inline_budget_ms", 2500, whole(), "how long submit may hold a request before 202"),
+    Var("ORDER_MAX_ASYNC_SECONDS", "order_max_async_seconds", 900, whole(), "how long an order without ttl is "
+        "tried (and the cap with one)"),
+    Var("ORDER_RETENTION_DAYS", "order_retention_days", 30, whole(), "how long order records are kept"),
+    Var("REQUEST_MAX_AGE_SECONDS", "request_max_age_seconds", 300, whole(), "how old a new order's "
+        "request_datetime may be (60 s in the future at most)"),
+    Var("RECONCILE_SECONDS", "reconcile_seconds", 900, whole(0), "how long past its deadline an order whose "
+        "outcome the POS cannot tell stays pending"),
+    Var("CLOCK_SKEW_SECONDS", "clock_skew_seconds", 1.0, number(allow_zero=True), "allowance between Redis's "
+        "clock and the POS's when deciding after a deadline"),
+    Var("MENU_REFRESH_SECONDS", "menu_refresh_seconds", 300, whole(), "how often beat refreshes cached menus "
+        "(stale after twice that)"),
+    Var("MAX_CONTENT_LENGTH", "max_content_length", 262144, whole(1024), "largest accepted request body, bytes"),
+    Var("FLOWER_BASIC_AUTH", "flower_basic_auth", None, user_password, "user:password for Flower",
+        shown="(required by flower)", example="oncall:change-me-flower-password"),
+    Var("CALLBACK_ALLOW_PRIVATE", "callback_allow_private", False, boolean, "allow callbacks to loopback/private "
+        "addresses (development, tests)"),
+    Var("PORT", "port", 8000, whole(1, 65535), "the web port"),
+    Var("FUTURE_HORIZON_DAYS", "future_horizon_days", 7, whole(), "how far ahead a future order may be promised"),
+    Var("POS_CONNECT_TIMEOUT", "pos_connect_timeout", 2.0, number(), "seconds to connect to the POS"),
+    Var("POS_READ_TIMEOUT", "pos_read_timeout", 10.0, number(), "seconds to wait for a POS answer"),
+    Var("SWEEP_SECONDS", "sweep_seconds", 2, whole(), "how often beat's sweep hands due moves in the schedule "
+        "to workers, seconds"),
+    Var("CALLBACK_MAX_ATTEMPTS", "callback_max_attempts", 8, whole(), "callback deliveries before it is kept "
+        "for replay"),
+    Var("RETRY_BASE_SECONDS", "retry_base_seconds", 0.5, number(), "first backoff of a transient POS failure"),
+    Var("RETRY_CAP_SECONDS", "retry_cap_seconds", 30.0, number(), "longest backoff between POS attempts"),
+    Var("POS_CA_BUNDLE", "pos_ca_bundle", None, text, "CA bundle for the POS's TLS certificate", shown="system"),
+    # the processes: read by gunicorn.conf.py, workers/flower.py, app/metrics.py, the Procfile
+    Var("WEB_BIND", None, "0.0.0.0", text, "gunicorn's bind address", group=P),
+    Var("WEB_CONCURRENCY", None, 2, whole(), "gunicorn worker processes", group=P),
+    Var("WEB_WORKER_CLASS", None, "gevent", choice("gevent", "gthread", "sync"), "gunicorn worker class "
+        "(gevent: see the README)", group=P),
+    Var("WEB_WORKER_CONNECTIONS", None, 1000, whole(), "connections per gevent worker", group=P),
+    Var("WEB_THREADS", None, 16, whole(), "threads per gthread worker", group=P),
+    Var("WEB_GRACEFUL_TIMEOUT", None, 30, whole(), "seconds a stopping web worker lets requests finish", group=P),
+    Var("WEB_CONTROL_SOCKET", None, None, text, "gunicorn's control socket path (off when unset: two "
+        "gunicorns on a host would share ~/.gunicorn/gunicorn.ctl)", shown="off", group=P),
+    Var("PROMETHEUS_MULTIPROC_DIR", None, None, text, "where gunicorn's workers keep the counters /metrics adds "
+        "up", shown="a fresh temporary directory", group=P),
+    Var("WORKER_CONCURRENCY", None, 100, whole(), "green threads per Celery worker process", group=P),
+    Var("WORKER_NAME", None, "1", text, "the worker's node name suffix (worker-<host>-<name>)", group=P),
+    Var("WORKER_METRICS_PORT", None, None, port_or_off, "port of the worker's own /metrics (off: none)",
+        shown="off", group=P),
+    Var("WORKER_METRICS_ADDRESS", None, "0.0.0.0", text, "address of the worker's own /metrics", group=P),
+    Var("FLOWER_PORT", None, 5555, whole(1, 65535), "where Flower listens", group=P),
+    Var("FLOWER_ADDRESS", None, "127.0.0.1", text, "Flower's address", group=P),
+    Var("POSSIM_HOST", None, "127.0.0.1", text, "the POS simulator's address", group=P),
+    Var("POSSIM_PORT", None, 9100, whole(1, 65535), "the POS simulator's port", group=P),
+    Var("REDIS_PASSWORD", None, None, secret(16), "docker compose: the password its Redis requires (REDIS_URL "
+        "carries it)", shown="required by compose", example="change-me-redis-password", group="compose"),
+    Var("GRAFANA_ADMIN_PASSWORD", None, None, secret(8), "docker compose --profile observability: Grafana's "
+        "admin password", shown="required by that profile", example="change-me-grafana", group="compose"),
+    Var("POSBRIDGE_VAR_DIR", None, "var", text, "./dev serve: its logs, the embedded Redis's AOF", group=D),
+    Var("REDIS_PORT", None, 6380, whole(1, 65535), "./dev serve: the embedded Redis's port", group=D),
+)
+BY_NAME = {var.name: var for var in VARIABLES}
+# name -> (documented default, meaning): the README and .env.example are checked against this
+DOCUMENTED = {var.name: (None if var.default is REQUIRED else var.documented_default, var.meaning)
+              for var in VARIABLES}
 
 
 def read_value(env: Mapping[str, str], name: str) -> str | None:
@@ -123,120 +171,79 @@ def read_value(env: Mapping[str, str], name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
-def _required(env, name):
-    value = read_value(env, name)
-    if value is None:
-        raise ConfigError(name, "is required and not set")
-    return value
-
-
-def _int(env, name, default, minimum=1):
-    value = read_value(env, name)
-    if value is None:
-        return default
+def _parse(var: Var, env: Mapping[str, str]) -> Any:
+    raw = read_value(env, var.name)
+    if raw is None:
+        if var.default is REQUIRED:
+            raise ConfigError(var.name, "is required and not set")
+        return var.default
     try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(name, f"must be a whole number, got {value!r}") from None
-    if number < minimum:
-        raise ConfigError(name, f"must be at least {minimum}, got {number}")
-    return number
+        return var.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(var.name, str(exc)) from None
 
 
-def _float(env, name, default):
-    value = read_value(env, name)
-    if value is None:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(name, f"must be a number, got {value!r}") from None
-    if not 0 < number < float("inf"):
-        raise ConfigError(name, f"must be a finite number greater than 0, got {value!r}")
-    return number
+def process_value(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """One variable of the table, parsed (for the process files, which need no full settings)."""
+    return _parse(BY_NAME[name], os.environ if env is None else env)
 
 
-def _bool(env, name):
-    value = (read_value(env, name) or "false").lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(name, f"must be true or false, got {value!r}")
+def environment() -> Mapping[str, str]:
+    """This process's environment, for code that hands it on (bin/stack.py starts the processes)."""
+    return os.environ
 
 
-def _choice(env, name, choices, default):
-    value = (read_value(env, name) or default).lower()
-    if value not in choices:
-        raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
-    return value
+class _Derived:
+    """What Settings computes from its values (every attribute is a variable of VARIABLES)."""
+
+    par_shared_id: str
+    sweep_seconds: int
+    redis_sentinels: str | None
+
+    @property
+    def digest_key(self) -> bytes:
+        return self.par_shared_id[:10].encode("utf-8")
+
+    @property
+    def dispatch_grace(self) -> float:
+        """How long after sending a due move's task the sweep waits before sending it again
+        (the task was lost, or waits in a queue longer than this; a duplicate only finds the
+        move claimed or not due)."""
+        return max(3.0, 5.0 * self.sweep_seconds)
+
+    @property
+    def sentinel_hosts(self) -> tuple[tuple[str, int], ...]:
+        """REDIS_SENTINELS as (host, port) pairs; () when unset."""
+        return host_ports(self.redis_sentinels) if self.redis_sentinels else ()
 
 
-def _url(env, name, schemes, required=True):
-    value = _required(env, name) if required else read_value(env, name)
-    if value is None:
-        return None
-    parsed = urlparse(value)
-    if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
-        raise ConfigError(name, f"must be a {'/'.join(schemes)} URL")
-    return value
-
-
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+_FIELDS = [(v.attr, Any, dataclasses.field(default=None if v.default is REQUIRED else v.default))
+           for v in VARIABLES if v.attr]
+if TYPE_CHECKING:
+    class Settings(_Derived):
+        def __init__(self, **values: Any) -> None: ...
+        def __getattr__(self, name: str) -> Any: ...
+else:
+    Settings = dataclasses.make_dataclass("Settings", _FIELDS, bases=(_Derived,), frozen=True)
+    Settings.__module__ = __name__
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Every service variable read and checked; ConfigError naming all the bad ones at once."""
     env = os.environ if env is None else env
-    redis_url = _url(env, "REDIS_URL", REDIS_SCHEMES)
-    shared_id = _required(env, "PAR_SHARED_ID")
-    if len(shared_id) < 10:
-        raise ConfigError("PAR_SHARED_ID", "must be at least 10 characters (the digest key)")
-    jwt_secret = read_value(env, "PAR_JWT_SECRET")
-    jwt_public_key = read_value(env, "PAR_JWT_PUBLIC_KEY")
-    if not (jwt_secret or jwt_public_key):
-        raise ConfigError("PAR_JWT_SECRET", "one of PAR_JWT_SECRET or PAR_JWT_PUBLIC_KEY is required")
-    if jwt_public_key and "BEGIN PUBLIC KEY" not in jwt_public_key:
-        raise ConfigError("PAR_JWT_PUBLIC_KEY", "must be a PEM public key")
-    flower_auth = read_value(env, "FLOWER_BASIC_AUTH")
-    if flower_auth is not None and ":" not in flower_auth:
-        raise ConfigError("FLOWER_BASIC_AUTH", "must be user:password")
-    settings = Settings(
-        redis_url=redis_url,
-        broker_url=_url(env, "CELERY_BROKER_URL", REDIS_SCHEMES + ("amqp",), False) or redis_url,
-        result_backend=_url(env, "CELERY_RESULT_BACKEND", REDIS_SCHEMES, False),
-        pos_base_url=_url(env, "POS_BASE_URL", ("http", "https")).rstrip("/"),
-        pos_api_token=_required(env, "POS_API_TOKEN"),
-        par_shared_id=shared_id,
-        jwt_secret=jwt_secret,
-        jwt_public_key=jwt_public_key,
-        jwt_issuer=read_value(env, "PAR_JWT_ISSUER"),
-        jwt_audience=read_value(env, "PAR_JWT_AUDIENCE"),
-        inline_budget_ms=_int(env, "INLINE_BUDGET_MS", 2500),
-        order_max_async_seconds=_int(env, "ORDER_MAX_ASYNC_SECONDS", 900),
-        order_retention_days=_int(env, "ORDER_RETENTION_DAYS", 30),
-        menu_refresh_seconds=_int(env, "MENU_REFRESH_SECONDS", 300),
-        max_content_length=_int(env, "MAX_CONTENT_LENGTH", 256 * 1024, minimum=1024),
-        flower_basic_auth=flower_auth,
-        callback_allow_private=_bool(env, "CALLBACK_ALLOW_PRIVATE"),
-        port=_int(env, "PORT", 8000),
-        future_horizon_days=_int(env, "FUTURE_HORIZON_DAYS", 7),
-        pos_connect_timeout=_float(env, "POS_CONNECT_TIMEOUT", 2.0),
-        pos_read_timeout=_float(env, "POS_READ_TIMEOUT", 10.0),
-        sweep_seconds=_int(env, "SWEEP_SECONDS", 2),
-        callback_max_attempts=_int(env, "CALLBACK_MAX_ATTEMPTS", 8),
-        retry_base_seconds=_float(env, "RETRY_BASE_SECONDS", 0.5),
-        retry_cap_seconds=_float(env, "RETRY_CAP_SECONDS", 30.0),
-        request_max_age_seconds=_int(env, "REQUEST_MAX_AGE_SECONDS", 300),
-        reconcile_seconds=_int(env, "RECONCILE_SECONDS", 900, minimum=0),
-        redis_sentinels=read_value(env, "REDIS_SENTINELS"),
-        redis_sentinel_master=read_value(env, "REDIS_SENTINEL_MASTER") or "mymaster",
-        durability=_choice(env, "DURABILITY", ("fsync", "replica"), "fsync"),
-        durability_replicas=_int(env, "DURABILITY_REPLICAS", 1),
-        durability_timeout_ms=_int(env, "DURABILITY_TIMEOUT_MS", 1000),
-        pos_adapter=_choice(env, "POS_ADAPTER", ("rest",), "rest"),
-        clock_skew_seconds=_float(env, "CLOCK_SKEW_SECONDS", 1.0),
-        pos_ca_bundle=read_value(env, "POS_CA_BUNDLE"),
-    )
-    if settings.port > 65535:
-        raise ConfigError("PORT", "must be at most 65535")
-    return settings
+    values: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
+    for var in VARIABLES:
+        if var.attr is None:
+            continue
+        try:
+            values[var.attr] = _parse(var, env)
+        except ConfigError as exc:
+            problems += exc.problems
+    jwt_named = any(name in ("PAR_JWT_SECRET", "PAR_JWT_PUBLIC_KEY") for name, _ in problems)
+    if not jwt_named and not (values.get("jwt_secret") or values.get("jwt_public_key")):
+        problems.append(("PAR_JWT_SECRET", "one of PAR_JWT_SECRET or PAR_JWT_PUBLIC_KEY is required"))
+    if problems:
+        raise ConfigError(problems[0][0], problems[0][1], problems[1:])
+    values["broker_url"] = values["broker_url"] or values["redis_url"]
+    return Settings(**values)

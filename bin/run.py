@@ -3,6 +3,11 @@
 API (gunicorn), Celery worker, beat, the POS simulator and Flower, as the Procfile says, on
 the Redis that REDIS_URL names or, when it is not set, an embedded redis-server. Development
 defaults fill the secrets that are not set, and are printed; production sets its own.
+
+A process that exits is started again (after 1 s, then longer), so a worker stopped by on-call
+comes back as compose's `restart: unless-stopped` would bring it back; one that keeps exiting
+(5 times in a minute) stops everything with its log. While it runs, `var/serve.env` holds the
+environment the processes got (mode 0600), so `posbridge` commands run with the service's settings.
 """
 
 from __future__ import annotations
@@ -12,8 +17,11 @@ import secrets
 import signal
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
+from app.settings import BY_NAME
+from app.settings_files import SERVE_ENV
 from bin.stack import ROOT, EmbeddedRedis, Stack, wait_for_http, wait_for_port, wait_for_workers
 from bin.token import make_token
 
@@ -25,6 +33,8 @@ DEV_DEFAULTS = {
     "PORT": "8000",
     "POSSIM_PORT": "9100",
     "FLOWER_PORT": "5555",
+    "WORKER_METRICS_PORT": "9808",  # the worker's own /metrics, as in compose (docs/RUNBOOK.md)
+    "WORKER_METRICS_ADDRESS": "127.0.0.1",
 }
 
 
@@ -50,6 +60,7 @@ def main() -> None:
     wait_for_port(int(env["POSSIM_PORT"]), 20, stack.processes["possim"])
     for name in ("web", "worker", "beat", "flower"):
         stack.start(name)
+    write_pids(stack, var)
     try:
         wait_for_http(f"http://127.0.0.1:{env['PORT']}/healthz", 60, stack.processes["web"])
         wait_for_port(int(env["FLOWER_PORT"]), 60, stack.processes["flower"])
@@ -65,31 +76,81 @@ def main() -> None:
     where = f" (embedded, AOF in {var / 'redis'})" if redis else ""
     secret = env["PAR_JWT_SECRET"] if os.environ.get("PAR_JWT_SECRET") is None else None
     print(f"""
-posbridge is running (Ctrl-C stops everything; logs in {stack.log_dir}):
+posbridge is running (Ctrl-C stops everything; a process that exits is started again; logs in {stack.log_dir}):
   API          http://127.0.0.1:{env['PORT']}  (/posnext/..., /healthz, /readyz, /metrics, /docs)
   POS sim      {env['POS_BASE_URL']}  (admin: /_admin/knobs, /_admin/ledger)
   Flower       http://127.0.0.1:{env['FLOWER_PORT']}  (user:password {env['FLOWER_BASIC_AUTH']})
   Redis        {env['REDIS_URL']}{where}
   worker, beat running
+  try it       posbridge sample submit --wait   (README: the newcomer path)
   a JWT for trying it: {make_token(secret) if secret else '(set by you: sign one with PAR_JWT_SECRET)'}
 """, flush=True)
-    stopping = []
+    serve_env = var / SERVE_ENV
+    write_serve_env(serve_env, {k: v for k, v in stack.env.items() if k in env or k in BY_NAME})
+    stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     try:
-        while not stopping:
-            for label, process in stack.processes.items():
-                if process.poll() is not None:
-                    print(f"{label} exited with {process.returncode}; stopping. Its log:\n{stack.log(label)[-2000:]}")
-                    stopping.append(1)
-                    break
-            time.sleep(0.5)
+        supervise(stack, stopping, on_start=lambda: write_pids(stack, var))
     except KeyboardInterrupt:
         pass
     finally:
         print("stopping...", flush=True)
+        serve_env.unlink(missing_ok=True)
         stack.stop_all()
         if redis:
             redis.stop()
+
+
+def write_serve_env(path: Path, env: dict[str, str]) -> None:
+    """The processes' environment for `posbridge` commands run beside them (secrets: mode 0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("# written by ./dev serve while it runs: what its processes were given\n")
+        for name, value in sorted(env.items()):
+            fh.write(f"{name}='{value}'\n" if "'" not in value else f'{name}="{value}"\n')
+
+
+RESTARTS_PER_MINUTE = 5
+
+
+def write_pids(stack: Stack, var: Path) -> None:
+    """var/run/<process>.pid, so on-call can signal one process (docs/RUNBOOK.md)."""
+    run_dir = var / "run"
+    run_dir.mkdir(exist_ok=True)
+    for label, process in stack.processes.items():
+        (run_dir / f"{label}.pid").write_text(f"{process.pid}\n")
+
+
+def supervise(stack: Stack, stopping: list[int], poll: float = 0.5, on_start=lambda: None) -> None:
+    """Start again any process that exits; give up (and return) on one that keeps exiting."""
+    exits: dict[str, deque[float]] = {label: deque() for label in stack.processes}
+    due: dict[str, float] = {}
+    names = {label: label for label in stack.processes}
+    while not stopping:
+        now = time.monotonic()
+        for label, process in list(stack.processes.items()):
+            if label in due:
+                if now >= due[label]:
+                    del due[label]
+                    stack.start(names[label], label=label)
+                    on_start()
+                    print(f"{label} started again", flush=True)
+                continue
+            if process.poll() is None:
+                continue
+            recent = exits.setdefault(label, deque())
+            recent.append(now)
+            while recent and now - recent[0] > 60:
+                recent.popleft()
+            if len(recent) >= RESTARTS_PER_MINUTE:
+                print(f"{label} exited {len(recent)} times within a minute; stopping. Its log:\n"
+                      f"{stack.log(label)[-2000:]}", flush=True)
+                return
+            delay = 2 ** (len(recent) - 1)
+            print(f"{label} exited with {process.returncode}; starting it again in {delay} s "
+                  f"(log: {stack.log_dir / (label + '.log')})", flush=True)
+            due[label] = now + delay
+        time.sleep(poll)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,11 @@
 """Signed sample orders against the simulator's seeded menu, for tests, benches and trying it.
 
-`python -m bin.sample submit http://127.0.0.1:8000` posts one order and prints the answer.
+`posbridge sample submit` (or `python -m bin.sample submit`) posts one and prints the answer;
+`posbridge sample --help` lists the options (--location --uid --ttl --callback-url, poll).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 import uuid
@@ -56,17 +55,7 @@ def encode(body: dict, shared_id: str, token: str) -> tuple[bytes, dict]:
     return jsonio.dumps(body).encode(), headers
 
 
-if __name__ == "__main__":
-    import requests
+if __name__ == "__main__":  # `python -m bin.sample ...` is `posbridge sample ...`
+    from app.cli import main
 
-    from bin.run import DEV_DEFAULTS  # what `./dev serve` runs with when the environment says nothing
-    from bin.token import make_token
-
-    base = sys.argv[2] if len(sys.argv) > 2 else "http://127.0.0.1:8000"
-    kind = sys.argv[1] if len(sys.argv) > 1 else "submit"
-    token = make_token(os.environ.get("PAR_JWT_SECRET", DEV_DEFAULTS["PAR_JWT_SECRET"]))
-    order = sample_order(request_type="place-order" if kind == "submit" else "validate-order")
-    data, headers = encode(order, os.environ.get("PAR_SHARED_ID", DEV_DEFAULTS["PAR_SHARED_ID"]), token)
-    response = requests.post(f"{base}/posnext/order/{kind}", data=data, headers=headers, timeout=30)
-    print(response.status_code, dict(response.headers))
-    print(json.dumps(response.json(), indent=2))
+    main(args=["sample", *sys.argv[1:]], prog_name="python -m bin.sample")

@@ -1,25 +1,25 @@
-"""Print a JWT signed with PAR_JWT_SECRET, for trying the API by hand: `python -m bin.token`."""
+"""A JWT signed with PAR_JWT_SECRET, for trying the API by hand: `posbridge token`."""
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 
 import jwt
 
+from app.settings import environment
+
 
 def make_token(secret: str, seconds: int = 3600, **claims) -> str:
     payload = {"sub": "par-ordering", "iat": int(time.time()), "exp": int(time.time()) + seconds}
-    for name, env in (("iss", "PAR_JWT_ISSUER"), ("aud", "PAR_JWT_AUDIENCE")):
-        if os.environ.get(env):
-            payload[name] = os.environ[env]
+    env = environment()
+    for name, variable in (("iss", "PAR_JWT_ISSUER"), ("aud", "PAR_JWT_AUDIENCE")):
+        if env.get(variable):
+            payload[name] = env[variable]
     payload.update(claims)
     return jwt.encode(payload, secret, algorithm="HS256")
 
 
-if __name__ == "__main__":
-    secret = os.environ.get("PAR_JWT_SECRET")
-    if not secret:
-        sys.exit("PAR_JWT_SECRET is not set")
-    print(make_token(secret))
+if __name__ == "__main__":  # `python -m bin.token` is `posbridge token`
+    from app.cli import main
+
+    main(args=["token"], prog_name="python -m bin.token")

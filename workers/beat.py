@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import redis
+import redis.lock
 from redbeat import RedBeatScheduler
 from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, get_redis
 
@@ -20,10 +21,13 @@ REDIS_TROUBLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError
 
 
 class Scheduler(RedBeatScheduler):
+    lock: redis.lock.Lock | None = None
+
     def _hold_lock(self, client) -> bool:
         if self.lock is None:
-            self.lock = client.lock(self.lock_key, timeout=self.lock_timeout, sleep=self.max_interval)
-            self.lock.lua_extend = client.register_script(LUA_EXTEND_TO_SCRIPT)
+            lock = client.lock(self.lock_key, timeout=self.lock_timeout, sleep=self.max_interval)
+            lock.lua_extend = client.register_script(LUA_EXTEND_TO_SCRIPT)  # redbeat's extend-to, as at start
+            self.lock = lock
         if self.lock.owned():
             return True
         if self.lock.acquire(blocking=False):

@@ -3,13 +3,15 @@
 Flower reads FLOWER_BASIC_AUTH from the environment itself, so the password never shows in
 the process list. Flower's own pages check it, but its /metrics and /healthcheck handlers do
 not (flower 2.2: they skip tornado's `authenticated`): `protect()` puts them behind the same
-check before Flower starts, in this process.
+check before Flower starts, in this process. Its port and address come from the settings
+table (app/settings.py).
 """
 
 from __future__ import annotations
 
-import os
 import sys
+
+from app.settings import ConfigError, process_value
 
 OPEN_HANDLERS = ("Metrics", "Healthcheck")
 
@@ -23,16 +25,18 @@ def protect() -> None:
         handler = getattr(monitor, name)
         if not getattr(handler.get, "posbridge_protected", False):
             wrapped = tornado.web.authenticated(handler.get)
-            wrapped.posbridge_protected = True
+            wrapped.posbridge_protected = True  # type: ignore[attr-defined]
             handler.get = wrapped
 
 
 def main() -> None:
-    auth = os.environ.get("FLOWER_BASIC_AUTH", "")
-    if ":" not in auth or auth.startswith(":") or auth.endswith(":"):
+    try:
+        auth = process_value("FLOWER_BASIC_AUTH")
+        port, address = process_value("FLOWER_PORT"), process_value("FLOWER_ADDRESS")
+    except ConfigError as exc:
+        sys.exit(str(exc))
+    if auth is None:
         sys.exit("configuration error: FLOWER_BASIC_AUTH: is required as user:password")
-    port = os.environ.get("FLOWER_PORT", "5555")
-    address = os.environ.get("FLOWER_ADDRESS", "127.0.0.1")
     protect()
     from celery.bin.celery import main as celery_main
 

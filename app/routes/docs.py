@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, send_from_directory
+from flask import Blueprint, current_app, request, send_from_directory
 from markupsafe import escape
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import NotFound
@@ -22,19 +22,19 @@ PAGE = """<!DOCTYPE html>
 <head>
   <meta charset="utf-8">
   <title>{title}</title>
-  <link rel="stylesheet" href="docs/assets/swagger-ui.css">
-  <link rel="icon" type="image/png" href="docs/assets/favicon-32x32.png" sizes="32x32">
+  <link rel="stylesheet" href="{root}/docs/assets/swagger-ui.css">
+  <link rel="icon" type="image/png" href="{root}/docs/assets/favicon-32x32.png" sizes="32x32">
 </head>
 <body>
   <div id="swagger-ui"></div>
   <noscript>
     <h1>{title} {version}</h1>
-    <p>The document: <a href="openapi.json">openapi.json</a></p>
+    <p>The document: <a href="{root}/openapi.json">openapi.json</a></p>
     <table>{rows}</table>
   </noscript>
-  <script src="docs/assets/swagger-ui-bundle.js"></script>
+  <script src="{root}/docs/assets/swagger-ui-bundle.js"></script>
   <script>
-    window.ui = SwaggerUIBundle({{url: "openapi.json", dom_id: "#swagger-ui", deepLinking: true,
+    window.ui = SwaggerUIBundle({{url: "{root}/openapi.json", dom_id: "#swagger-ui", deepLinking: true,
                                  presets: [SwaggerUIBundle.presets.apis], layout: "BaseLayout"}});
   </script>
 </body>
@@ -47,13 +47,14 @@ def openapi_json():
     return current_app.response_class(json.dumps(document(current_app), indent=1), mimetype="application/json")
 
 
-@bp.get("/docs")
+@bp.get("/docs", strict_slashes=False)
 def docs_page():
     doc = document(current_app)
     rows = "".join(f"<tr><td>{escape(method.upper())}</td><td>{escape(path)}</td>"
                    f"<td>{escape(operation.get('summary', ''))}</td></tr>"
                    for path, operations in doc["paths"].items() for method, operation in operations.items())
-    page = PAGE.format(title=escape(doc["info"]["title"]), version=escape(doc["info"]["version"]), rows=rows)
+    page = PAGE.format(root=escape(request.script_root), title=escape(doc["info"]["title"]),
+                       version=escape(doc["info"]["version"]), rows=rows)
     return current_app.response_class(page, mimetype="text/html")
 
 

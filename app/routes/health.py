@@ -1,12 +1,11 @@
 """/healthz, /readyz and /metrics: no JWT. Also the hooks every request passes: count the
-answer by endpoint and code, log one line per validate or submit answer (with its request_uid),
-and forget the previous request's request_uid (a gevent worker serves a keep-alive
-connection's requests in one greenlet)."""
+answer and its latency by endpoint and code, log one JSON access line per request (GETs, polls
+and menu reads included; with its request_uid when it has one), and forget the previous
+request's request_uid (a gevent worker serves a keep-alive connection's requests in one greenlet)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 from flask import Blueprint, current_app, g, request
@@ -15,12 +14,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from app import jsonio
 from app.logs import bind_request_uid
-from app.metrics import CALLBACK_STATS_KEY, REQUESTS, SWEEP_KEY
+from app.metrics import CALLBACK_STATS_KEY, SWEEP_KEY, observe_request
+from app.settings import process_value
 from app.tasks import queue_depths
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("app.requests")
-LOGGED_ENDPOINTS = ("orders.submit", "orders.validate")
 
 
 @bp.before_app_request
@@ -32,11 +31,15 @@ def _forget_request_uid():
 @bp.after_app_request
 def _count_answer(response):
     endpoint = request.url_rule.endpoint if request.url_rule else "unrouted"
-    REQUESTS.labels(endpoint, str(response.status_code)).inc()
-    if endpoint in LOGGED_ENDPOINTS or response.status_code >= 500:
-        log.info("answered", extra={"endpoint": endpoint, "code": response.status_code,
-                                    "status": g.get("answer_status"),
-                                    "ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1)})
+    seconds = time.monotonic() - g.get("started", time.monotonic())
+    observe_request(endpoint, response.status_code, seconds)
+    extra = {"method": request.method, "path": request.path[:200], "endpoint": endpoint,
+             "code": response.status_code, "ms": round(seconds * 1000, 1)}
+    if g.get("answer_status"):
+        extra["status"] = g.get("answer_status")
+    if request.view_args and isinstance(request.view_args.get("request_uid"), str):
+        extra.setdefault("request_uid", request.view_args["request_uid"])
+    log.info("answered", extra=extra)
     return response
 
 
@@ -114,7 +117,7 @@ class StoreCollector:
 @bp.get("/metrics")
 def metrics():
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if process_value("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
         multiprocess.MultiProcessCollector(registry)
@@ -126,4 +129,5 @@ def metrics():
     extra = CollectorRegistry()
     extra.register(StoreCollector(current_app.extensions["posbridge"]))
     output += generate_latest(extra)
-    return current_app.response_class(output, mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: Flask would append a second "; charset=utf-8" to it
+    return current_app.response_class(output, content_type=CONTENT_TYPE_LATEST)

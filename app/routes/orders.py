@@ -95,17 +95,17 @@ def _order_response(status: int, body: dict):
     return signed_response(body, status, headers)
 
 
-@bp.get("/posnext/orders/<path:order_id>")
-def get_order(order_id: str):
+@bp.get("/posnext/orders/<path:request_uid>")
+def get_order(request_uid: str):
     require_jwt()
-    if not is_key(order_id):  # never a key, path or log line of ours: `x:history`, `..`, a surrogate
+    if not is_key(request_uid):  # never a key, path or log line of ours: `x:history`, `..`, a surrogate
         raise ApiError(400, "schema_invalid", f"orderId {KEY_RULE}", field="orderId")
-    g.order_ids = {"request_uid": order_id}
-    bind_request_uid(order_id)
+    g.order_ids = {"request_uid": request_uid}
+    bind_request_uid(request_uid)
     try:
-        _, body = _services().service.answer(order_id)
+        _, body = _services().service.answer(request_uid)
     except NotFound:
-        raise ApiError(404, "order_unknown", f"no order with request_uid {order_id!r}") from None
+        raise ApiError(404, "order_unknown", f"no order with request_uid {request_uid!r}") from None
     headers = {"Retry-After": RETRY_AFTER} if body["status"] == "pending" else {}
     return signed_response(body, 200, headers, stored=True)
 

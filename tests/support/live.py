@@ -137,6 +137,18 @@ class Live:
         return subprocess.run(["flask", "--app", "app.wsgi", *args], cwd=ROOT, env=self.stack.env,
                               capture_output=True, text=True, timeout=timeout)
 
+    def posbridge(self, *args: str, timeout: float = 60, cwd: str | None = None,
+                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """The `posbridge` console script with the stack's environment (or `env`), from `cwd` (default:
+        a directory of its own, so no .env or var/serve.env of the checkout is read)."""
+        import shutil
+        import tempfile
+
+        where = cwd or tempfile.mkdtemp(prefix="posbridge-cli-")
+        script = shutil.which("posbridge", path=self.stack.env["PATH"]) or "posbridge"
+        return subprocess.run([script, *args], cwd=where, env=self.stack.env if env is None else env,
+                              capture_output=True, text=True, timeout=timeout)
+
     def warm_menu(self, location_id: str = "loc-001") -> dict:
         """Have the service cache the location's menu (GET /posnext/menus)."""
         response = self.get("/posnext/menus", location_id=location_id)

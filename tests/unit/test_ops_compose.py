@@ -1,7 +1,9 @@
-"""docker-compose.yml runs the Procfile's commands, and .env.example documents every variable.
+"""docker-compose.yml runs the Procfile's commands with pinned images, a Redis password, health
+checks and the simulator only in the demo profile; the Dockerfile installs from the lock; the lock
+matches pyproject.toml; .env.example documents every variable the process files read.
 
 No Docker engine here: the files are read and checked against the Procfile, app/settings.py's
-DOCUMENTED and the variables the process files read.
+table and the variables the process files read.
 """
 
 from __future__ import annotations
@@ -11,9 +13,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
-from app.settings import DOCUMENTED
+from app.settings import BY_NAME, DOCUMENTED
 from bin.stack import procfile
+
+try:
+    import tomllib
+except ImportError:  # pragma: no cover - Python 3.11+ has it
+    tomllib = None
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ("web", "worker", "beat", "flower", "possim")
@@ -47,11 +55,15 @@ def test_each_process_runs_exactly_its_procfile_command(compose):
         assert service["build"] == "." and service["image"] == "posbridge:local"
 
 
-def test_redis_is_7_with_aof_noeviction_and_a_named_volume(compose):
+def test_redis_is_pinned_with_a_password_aof_always_and_noeviction(compose):
     redis = compose["services"]["redis"]
-    assert redis["image"].startswith("redis:7")
+    assert re.fullmatch(r"redis:7\.\d+\.\d+(-\w+)?", redis["image"])
     command = " ".join(redis["command"])
-    assert "--appendonly yes" in command and "--maxmemory-policy noeviction" in command
+    assert '--requirepass "$$REDIS_PASSWORD"' in command
+    assert "--appendonly yes" in command and "--appendfsync always" in command  # DURABILITY=fsync
+    assert "--maxmemory-policy noeviction" in command
+    assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
+    assert redis["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")  # the health check's ping
     volume, target = redis["volumes"][0].split(":")
     assert target == "/data" and volume in compose["volumes"]
     for name in ("web", "worker", "beat", "flower"):
@@ -61,10 +73,8 @@ def test_redis_is_7_with_aof_noeviction_and_a_named_volume(compose):
 def test_health_checks(compose):
     services = compose["services"]
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
-    web = services["web"]["healthcheck"]["test"]
-    assert web[:3] == ["CMD", "python", "-c"] and "urllib" in web[3] and "/healthz" in web[3]
-    compile(web[3], "healthcheck", "exec")
-    assert f":{services['web']['environment']['PORT']}/healthz" in web[3]
+    for name in ("web", "beat", "flower", "possim"):
+        assert services[name]["healthcheck"]["test"] == ["CMD", "python", "-m", "bin.healthcheck", name], name
     worker = services["worker"]["healthcheck"]["test"]
     assert worker[0] == "CMD-SHELL" and "celery -A workers inspect ping" in worker[1]
     # the node it pings is the one the Procfile names: worker-%h-${WORKER_NAME:-1}
@@ -72,24 +82,82 @@ def test_health_checks(compose):
     assert "celery@worker-$(hostname)-${WORKER_NAME:-1}" in worker[1].replace("$$", "$")
 
 
-def test_services_find_each_other_and_listen_beyond_loopback(compose):
+def test_services_find_each_other_and_the_pos_is_never_defaulted(compose):
     services = compose["services"]
     for name in ("web", "worker", "beat", "flower"):
         environment = services[name]["environment"]
-        assert environment["REDIS_URL"] == "${REDIS_URL:-redis://redis:6379/0}"
-        assert environment["POS_BASE_URL"] == "${POS_BASE_URL:-http://possim:9100}"
+        assert environment["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?") and "@redis:6379/0" in \
+            environment["REDIS_URL"]
+        assert environment["POS_BASE_URL"].startswith("${POS_BASE_URL:?"), "an unset POS_BASE_URL must stop compose"
     assert services["flower"]["environment"]["FLOWER_ADDRESS"] == "0.0.0.0"
+    assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]  # published on the host's loopback only
     assert services["possim"]["environment"]["POSSIM_HOST"] == "0.0.0.0"
+    assert services["possim"]["profiles"] == ["demo"]
     assert services["worker"]["environment"]["WORKER_METRICS_PORT"] == "${WORKER_METRICS_PORT:-9808}"
 
 
-def test_the_image_is_python_311_slim_with_the_project_installed():
+def test_every_image_is_pinned(compose):
+    for name, service in compose["services"].items():
+        if "image" in service and "build" not in service:
+            assert re.search(r":v?\d+\.\d+\.\d+", service["image"]), (name, service["image"])
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
-    assert re.search(r"^RUN pip install \.", dockerfile, re.M)
+    assert re.search(r"^FROM python:3\.11\.\d+-slim-\w+$", dockerfile, re.M)
+
+
+def test_the_image_installs_from_the_lock_and_checks_its_health():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^RUN pip install --require-hashes -r requirements\.lock$", dockerfile, re.M)
+    assert re.search(r"^RUN pip install --no-deps \.", dockerfile, re.M)
+    assert re.search(r"^HEALTHCHECK .*bin\.healthcheck", dockerfile, re.M)
     assert re.search(r"^USER \w+", dockerfile, re.M)  # not root
-    for needed in ("app", "workers", "schemas", "possim", "bin", "Procfile", "gunicorn.conf.py", "pyproject.toml"):
+    for needed in ("app", "workers", "schemas", "possim", "bin", "Procfile", "gunicorn.conf.py", "pyproject.toml",
+                   "requirements.lock"):
         assert re.search(rf"^COPY .*\b{re.escape(needed)}\b", dockerfile, re.M), needed
+
+
+def locked(path: str = "requirements.lock") -> dict[str, tuple[str, list[str]]]:
+    """name -> (version, hashes) of a lock file."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    name = None
+    for line in (ROOT / path).read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.\-\[\]]+)==([^ ;\\]+)", line)
+        if match:
+            name = re.sub(r"[-_.]+", "-", match.group(1).split("[")[0]).lower()
+            found[name] = (match.group(2), [])
+        elif name and "--hash=sha256:" in line:
+            found[name][1].append(line.strip().split("--hash=")[1].rstrip(" \\"))
+    return found
+
+
+def _names(specs: list[str]) -> list[Requirement]:
+    return [Requirement(spec) for spec in specs]
+
+
+@pytest.mark.parametrize(("path", "extras"), [("requirements.lock", ()), ("requirements-dev.lock", ("dev",))])
+def test_the_locks_match_pyproject_and_have_hashes(path, extras):
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lock = locked(path)
+    specs = project["dependencies"] + [s for extra in extras for s in project["optional-dependencies"][extra]]
+    for requirement in _names(specs):
+        name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        assert name in lock, f"{name} is not in {path}: run ./dev lock"
+        assert requirement.specifier.contains(lock[name][0], prereleases=True), (path, str(requirement))
+    assert "celery-redbeat" in lock
+    assert all(hashes for _, hashes in lock.values()), "every locked package carries its hashes"
+    if not extras:
+        assert "pytest" not in lock, "the service's lock holds no test tools"
+
+
+def test_the_dev_lock_pins_the_services_packages_alike():
+    service, dev = locked("requirements.lock"), locked("requirements-dev.lock")
+    assert {n: v for n, (v, _) in service.items()} == {n: dev[n][0] for n in service}
+
+
+def test_dev_ci_and_docker_install_from_the_lock():
+    dev = (ROOT / "dev").read_text()
+    assert "pip install -q --require-hashes -r requirements-dev.lock" in dev and "--no-deps" in dev
+    assert "lock)" in dev and "uv pip compile pyproject.toml" in dev and "--generate-hashes" in dev
+    assert "./dev lint" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_env_example_documents_every_setting_with_its_default(example):
@@ -102,12 +170,17 @@ def test_env_example_documents_every_setting_with_its_default(example):
 
 def test_env_example_documents_every_process_variable(example):
     read = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "Procfile").read_text()))
-    for path in ("gunicorn.conf.py", "workers/flower.py", "app/metrics.py"):
-        read |= set(re.findall(r"""environ(?:\.get)?\(?\[?['"]([A-Z_]+)['"]""", (ROOT / path).read_text()))
-        read |= set(re.findall(r"""\.get\(['"]([A-Z][A-Z_]+)['"]""", (ROOT / path).read_text()))
-    read -= {"PROMETHEUS_MULTIPROC_DIR"}  # gunicorn.conf.py's own, made per start
+    for path in ("gunicorn.conf.py", "workers/flower.py", "app/metrics.py", "bin/healthcheck.py"):
+        read |= set(re.findall(r"""process_value\(['"]([A-Z_]+)['"]""", (ROOT / path).read_text()))
+    assert read <= set(BY_NAME), read - set(BY_NAME)
     assert {"WORKER_CONCURRENCY", "WEB_CONCURRENCY", "FLOWER_PORT", "WORKER_METRICS_PORT"} <= read
     assert not read - set(example), f".env.example does not document {sorted(read - set(example))}"
     for name, default in (("WORKER_CONCURRENCY", "100"), ("WORKER_NAME", "1"), ("POSSIM_PORT", "9100"),
                           ("POSSIM_HOST", "127.0.0.1")):
         assert f"${{{name}:-{default}}}" in (ROOT / "Procfile").read_text() and example[name] == default
+
+
+def test_pytest_prints_its_summary_with_q():
+    """`./dev test tests/unit -q` printed no summary line: addopts had -q already (-qq hides it)."""
+    addopts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
+    assert "-q" not in addopts.split()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -53,7 +54,7 @@ def test_every_rule_of_the_url_map_is_in_the_document(app, doc):
         for method in rule.methods - SKIPPED_METHODS:
             assert (openapi_path(rule.rule), method.lower()) in documented, (rule.rule, method)
     expected = {"/posnext/order/validate", "/posnext/orders/validate", "/posnext/order/submit",
-                "/posnext/orders/submit", "/posnext/orders/{order_id}", "/posnext/orders", "/posnext/menus",
+                "/posnext/orders/submit", "/posnext/orders/{request_uid}", "/posnext/orders", "/posnext/menus",
                 "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"}
     assert expected <= set(doc["paths"])
     assert set(doc["paths"]["/posnext/menus"]) == {"get", "post"}
@@ -133,7 +134,7 @@ def test_error_answers_conform_to_the_document(doc, client, post, token):
     answer_conforms(doc, "/posnext/order/validate", "post", not_json)
     missing = client.get("/posnext/orders/never-seen", headers=auth)
     assert missing.status_code == 404
-    answer_conforms(doc, "/posnext/orders/{order_id}", "get", missing)
+    answer_conforms(doc, "/posnext/orders/{request_uid}", "get", missing)
     menu = client.get("/posnext/menus?location_id=loc-001", headers=auth)
     assert menu.status_code == 200
     answer_conforms(doc, "/posnext/menus", "get", menu)
@@ -144,19 +145,20 @@ def test_error_answers_conform_to_the_document(doc, client, post, token):
     answer_conforms(doc, "/healthz", "get", client.get("/healthz"))
 
 
-def test_docs_page_works_offline_from_our_own_assets(client, doc):
-    page = client.get("/docs")
+@pytest.mark.parametrize("address", ["/docs", "/docs/"])  # issue 13: /docs/ was a 404
+def test_docs_page_works_offline_from_our_own_assets(client, doc, address):
+    page = client.get(address)
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
     assert not re.search(r"(src|href)=\"(https?:)?//", html), "the page must not load anything from elsewhere"
     referenced = re.findall(r"(?:src|href)=\"([^\"]+)\"", html)
-    assets = [ref for ref in referenced if ref.startswith("docs/assets/")]
-    assert {"docs/assets/swagger-ui-bundle.js", "docs/assets/swagger-ui.css"} <= set(assets)
+    assets = [ref for ref in referenced if ref.startswith("/docs/assets/")]  # right from /docs and /docs/
+    assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"} <= set(assets)
     for ref in assets:
-        served = client.get("/" + ref)
+        served = client.get(ref)
         assert served.status_code == 200 and len(served.data) > 100, ref
-    assert "openapi.json" in referenced
-    assert 'url: "openapi.json"' in html
+    assert "/openapi.json" in referenced
+    assert 'url: "/openapi.json"' in html
     for path, operations in doc["paths"].items():  # the no-JavaScript list names every operation
         for method in operations:
             assert f"<td>{method.upper()}</td><td>{path}</td>" in html
@@ -168,3 +170,15 @@ def test_docs_asset_outside_the_list_is_a_json_404(client):
         response = client.get(f"/docs/assets/{name}")
         assert response.status_code == 404 and response.mimetype == "application/json"
         assert jsonio.loads(response.data)["status"] == "errored"
+
+
+def test_the_path_parameter_is_named_request_uid_as_in_the_readme(doc):
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    assert "/posnext/orders/{request_uid}" in doc["paths"]
+    names = [p["name"] for p in doc["paths"]["/posnext/orders/{request_uid}"]["get"]["parameters"] if p["in"] == "path"]
+    assert names == ["request_uid"] and "/posnext/orders/{request_uid}" in readme
+
+
+def test_docs_say_how_to_try_a_post(doc):
+    text = json.dumps(doc)
+    assert "posbridge sign" in text and "posbridge token" in text

@@ -1,0 +1,55 @@
+"""Container health checks (docker-compose.yml, Dockerfile): `python -m bin.healthcheck web|beat|flower|possim`.
+
+web: /healthz answers; flower: its /healthcheck answers (with the basic auth it is behind);
+possim: its admin stats answer; beat: Redis answers and a beat holds redbeat's lock or has
+written its schedule there (redbeat's `<prefix>:lock`, `<prefix>:schedule`, as app.celery_config sets them).
+Exit 0 when healthy, 1 with one line otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+import urllib.request
+
+from app.settings import ConfigError, environment, process_value, read_value
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> None:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback, our own ports
+    with urllib.request.urlopen(request, timeout=3) as response:  # noqa: S310
+        if response.status >= 400:
+            raise OSError(f"HTTP {response.status}")
+
+
+def check(kind: str) -> None:
+    env = environment()
+    if kind == "web":
+        _get(f"http://127.0.0.1:{process_value('PORT')}/healthz")
+    elif kind == "flower":
+        auth = base64.b64encode((read_value(env, "FLOWER_BASIC_AUTH") or "").encode()).decode()
+        _get(f"http://127.0.0.1:{process_value('FLOWER_PORT')}/healthcheck", {"Authorization": f"Basic {auth}"})
+    elif kind == "possim":
+        _get(f"http://127.0.0.1:{process_value('POSSIM_PORT')}/_admin/stats",
+             {"Authorization": f"Bearer {read_value(env, 'POS_API_TOKEN') or ''}"})
+    elif kind == "beat":
+        import redis
+
+        from app import celery_config
+        from app.settings import load_settings
+
+        config = celery_config(load_settings(env))
+        prefix = config.get("redbeat_key_prefix", "redbeat:")  # redbeat's keys: <prefix>:lock, <prefix>:schedule
+        client = redis.Redis.from_url(config["redbeat_redis_url"], socket_timeout=3, socket_connect_timeout=2)
+        client.ping()
+        if not client.exists(f"{prefix}:lock", f"{prefix}:schedule"):
+            raise OSError("no beat has written its schedule or holds its lock")
+    else:
+        raise SystemExit(f"usage: python -m bin.healthcheck web|beat|flower|possim (not {kind!r})")
+
+
+if __name__ == "__main__":
+    try:
+        check(sys.argv[1] if len(sys.argv) > 1 else "")
+    except (OSError, ConfigError, Exception) as exc:  # noqa: BLE001 - any failure is "unhealthy"
+        sys.exit(f"unhealthy: {type(exc).__name__}: {exc}")
