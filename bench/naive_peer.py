@@ -9,6 +9,7 @@ the POS's order id. Every request holds a thread for the whole POS call.
 from __future__ import annotations
 
 import os
+import time
 
 import jwt
 import requests
@@ -16,7 +17,7 @@ from flask import Flask, jsonify, request
 from requests.adapters import HTTPAdapter
 
 from app import jsonio, signing
-from app.orders.records import pos_body
+from app.pos.rest import order_body
 
 application = Flask(__name__)
 POS_URL = os.environ.get("POS_BASE_URL", "http://127.0.0.1:9100").rstrip("/")
@@ -37,7 +38,8 @@ def submit():
     if not signing.verify(DIGEST_KEY, order, request.headers.get("x-pch-digest")):
         return jsonify({"status": "errored"}), 401
     try:
-        answer = session.post(f"{POS_URL}/orders", data=jsonio.dumps(pos_body(order)), timeout=(2, 10),
+        body = order_body(order, time.time() + 900)  # the same wire body ours sends, not_after included
+        answer = session.post(f"{POS_URL}/orders", data=jsonio.dumps(body), timeout=(2, 10),
                               headers={"Idempotency-Key": order["request_uid"], "Content-Type": "application/json"})
     except requests.RequestException:
         return jsonify({"request_uid": order["request_uid"], "status": "errored"}), 502

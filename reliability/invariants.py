@@ -132,7 +132,7 @@ def check_callbacks(ev: Evidence) -> Check:
 def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
     five = Check("no 5xx but 503 while Redis was down (or the web frozen)")
     unanswered = Check("every request answered, but while the web process was down")
-    signed = Check("answers signed (x-pch-digest) and 200/202 agree with the body's status")
+    signed = Check("200/202 answers signed (x-pch-digest) and agreeing with the body's status; errors unsigned")
     for call in ev.journal.calls:
         five.checked += 1
         unanswered.checked += 1
@@ -146,6 +146,10 @@ def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
             continue
         signed.checked += 1
         status = (call.body or {}).get("status") if isinstance(call.body, dict) else None
+        if call.status >= 400:  # posnext-api.md: no signature over what was not verified or decided
+            if call.digest_present:
+                signed.fail(f"{call.uid}: HTTP {call.status} carries an x-pch-digest")
+            continue
         if not call.digest_ok:
             signed.fail(f"{call.uid}: HTTP {call.status} without a valid x-pch-digest")
         elif call.status == 202 and status != "pending":

@@ -31,6 +31,7 @@ class Call:
     status: int | None  # None: no answer (connection refused or reset, timeout)
     body: dict | None
     digest_ok: bool = True
+    digest_present: bool = False
     error: str = ""
     payload: str = "original"  # or "changed": which of the scenario's two bodies was sent
 
@@ -91,6 +92,7 @@ class Client:
                 call.body = jsonio.loads(response.content)
             except jsonio.BadJson:
                 call.error = "answer is not JSON"
+            call.digest_present = "x-pch-digest" in response.headers
             if isinstance(call.body, dict):
                 call.digest_ok = signing.verify(key_from_shared_id(SHARED_ID), call.body,
                                                 response.headers.get("x-pch-digest"))

@@ -42,6 +42,9 @@ def main() -> None:
 
     sys.argv = ["celery", "-A", "workers", "flower", f"--port={port}", f"--address={address}",
                 "--purge_offline_workers=60"]
+    from app.logs import configure
+
+    configure("worker")  # again, now that argv says flower: its lines carry process "flower"
     sys.exit(celery_main())
 
 
