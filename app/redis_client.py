@@ -23,10 +23,11 @@ from urllib.parse import quote, unquote, urlparse
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.connection import Connection, SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
+from redis.exceptions import ReadOnlyError, ResponseError
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from app.settings import Settings
 
@@ -36,6 +37,33 @@ RETRIES = 4  # with the backoff below: ~0.1+0.2+0.4+0.8 s, plus jitter, before t
 MAX_CONNECTIONS = 1000  # a gevent worker's tasks share one pool (redis-py#1147: a pool per greenlet
 #                        is not needed; a pool that runs out raises instead of blocking)
 SENTINEL_TIMEOUT = 1.0
+
+
+class ScriptReadOnlyAware(Connection):
+    """A write inside a Lua script on a replica comes back (Redis 6.2) as `ERR Error running
+    script ... -READONLY You can't write against a read only replica.`, which redis-py reads as
+    a plain ResponseError: neither retried nor seen by SentinelManagedConnection. Raised here as
+    ReadOnlyError, it is. A script stops at its first write on a replica, so none of it ran."""
+
+    def read_response(self, *args, **kwargs):
+        try:
+            return super().read_response(*args, **kwargs)
+        except ResponseError as exc:
+            if not isinstance(exc, ReadOnlyError) and "READONLY You can't write" in str(exc):
+                raise ReadOnlyError(str(exc)) from exc
+            raise
+
+
+class ReadOnlyAwareConnection(ScriptReadOnlyAware, Connection):
+    pass
+
+
+class ReadOnlyAwareSSLConnection(ScriptReadOnlyAware, SSLConnection):
+    pass
+
+
+class ReadOnlyAwareSentinelConnection(SentinelManagedConnection, ScriptReadOnlyAware):
+    """SentinelManagedConnection turns ReadOnlyError into a reconnect through the Sentinels."""
 
 
 def retry_policy() -> Retry:
@@ -70,8 +98,12 @@ def make_client(settings: Settings) -> redis.Redis:
     if settings.sentinel_hosts:
         db, username, password = _url_parts(settings.redis_url)
         return make_sentinel(settings).master_for(settings.redis_sentinel_master, db=db, username=username,
-                                                  password=password, **client_options())
-    return redis.Redis.from_url(settings.redis_url, **client_options())
+                                                  password=password, connection_class=ReadOnlyAwareSentinelConnection,
+                                                  **client_options())
+    scheme = urlparse(settings.redis_url).scheme
+    classes = {"redis": ReadOnlyAwareConnection, "rediss": ReadOnlyAwareSSLConnection}
+    extra = {"connection_class": classes[scheme]} if scheme in classes else {}
+    return redis.Redis.from_url(settings.redis_url, **client_options(), **extra)
 
 
 def _sentinel_url(settings: Settings, url: str) -> str:

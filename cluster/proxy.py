@@ -10,16 +10,24 @@ Latency is added to every chunk in both directions, so a request/response round 
 
 from __future__ import annotations
 
+import argparse
 import socket
+import struct
 import threading
 import time
 
+SO_ORIGINAL_DST = 80  # linux/netfilter_ipv4.h: where a REDIRECTed connection was going
+
 
 class Proxy:
-    def __init__(self, listen: tuple[str, int], target: tuple[str, int], delay: float = 0.0):
+    def __init__(self, listen: tuple[str, int], target: tuple[str, int] | None, delay: float = 0.0,
+                 source: str | None = None):
+        """target None: each connection goes where it was going before iptables REDIRECTed it
+        here; source: the address upstream connections leave from (one the REDIRECT rule skips)."""
         self.listen = listen
         self.target = target
         self.delay = delay
+        self.source = source
         self.sock: socket.socket | None = None
         self.stopping = threading.Event()
         self.accepted = 0
@@ -43,7 +51,9 @@ class Proxy:
                 return
             self.accepted += 1
             try:
-                upstream = socket.create_connection(self.target, timeout=2)
+                target = self.target or _original_dst(client)
+                upstream = socket.create_connection(target, timeout=2,
+                                                    source_address=(self.source, 0) if self.source else None)
             except OSError:
                 client.close()
                 continue
@@ -69,3 +79,30 @@ class Proxy:
                 except OSError:
                     pass
                 s.close()
+
+
+def _original_dst(sock: socket.socket) -> tuple[str, int]:
+    raw = sock.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
+    port, packed = struct.unpack_from("!2xH4s", raw)
+    return socket.inet_ntoa(packed), port
+
+
+def main(argv=None) -> None:
+    """`python -m cluster.proxy --listen HOST:PORT [--target HOST:PORT] [--delay S] [--source IP]`"""
+    parser = argparse.ArgumentParser(prog="python -m cluster.proxy")
+    parser.add_argument("--listen", required=True)
+    parser.add_argument("--target")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds added to each chunk, each direction")
+    parser.add_argument("--source")
+    args = parser.parse_args(argv)
+
+    def address(text):
+        host, _, port = text.rpartition(":")
+        return host, int(port)
+
+    Proxy(address(args.listen), address(args.target) if args.target else None, args.delay, args.source).start()
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

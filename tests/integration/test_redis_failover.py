@@ -112,8 +112,18 @@ def test_readonly_from_a_demoted_primary_behind_one_endpoint_is_retried_on_a_new
         assert client.incr("k") == 2  # one call: READONLY on the old connection, retried on a new one
         assert proxy.accepted == 2
         assert b.client().get("k") == "2"
-        # a plain client without the retry policy gets the error, as before this module existed
+        # back again, and this time the first write is inside a Lua script (the store's writes):
+        # Redis 6.2 wraps the replica's refusal as "ERR Error running script ... -READONLY"
+        script = client.register_script("return redis.call('INCR', KEYS[1])")
+        assert script(keys=["k"]) == 3  # loaded on b, on this connection
+        a.client().replicaof("NO", "ONE")
+        b.client().replicaof(a.host, a.port)
+        group.wait_replicated(b, 20)
         proxy.target = a.address
+        assert script(keys=["k"]) == 4  # READONLY from b inside the script, retried on a
+        assert a.client().get("k") == "4"
+        # a plain client without the retry policy gets the error, as before this module existed
+        proxy.target = b.address  # the replica now
         plain = redis.Redis(host=LOOP, port=proxy.listen[1])
         with pytest.raises(redis.exceptions.ReadOnlyError):
             plain.set("k", "3")

@@ -46,6 +46,10 @@ def test_without_sentinels_the_client_is_redis_url_with_readonly_and_drops_retri
     # a timed-out write may have run: never sent twice by the client
     assert redis.exceptions.TimeoutError not in retry._supported_errors
     assert client.connection_pool.max_connections == clients.MAX_CONNECTIONS
+    # a replica's refusal inside a Lua script is read as READONLY too (retried)
+    assert client.connection_pool.connection_class is clients.ReadOnlyAwareConnection
+    rediss = clients.make_client(settings_with(REDIS_URL="rediss://store.internal:6390/4"))
+    assert rediss.connection_pool.connection_class is clients.ReadOnlyAwareSSLConnection
 
 
 def test_with_sentinels_the_client_asks_them_for_the_named_master_keeping_db_and_password():
@@ -55,6 +59,7 @@ def test_with_sentinels_the_client_asks_them_for_the_named_master_keeping_db_and
     pool = client.connection_pool
     assert isinstance(pool, SentinelConnectionPool) and pool.is_master
     assert pool.service_name == "orders"
+    assert pool.connection_class is clients.ReadOnlyAwareSentinelConnection
     assert pool.connection_kwargs["db"] == 3 and pool.connection_kwargs["password"] == "pw@rd"
     assert ReadOnlyError in pool.connection_kwargs["retry"]._supported_errors
     assert [(c.connection_pool.connection_kwargs["host"], c.connection_pool.connection_kwargs["port"])
