@@ -143,13 +143,21 @@ class RedisGroup:
         return next(n for n in self.nodes if n.address == address)
 
     def wait_replicated(self, replica: Node, timeout: float) -> None:
+        """Linked, and holding at least what the primary had when asked: after a diskless full
+        sync the primary streams nothing until the replica's first REPLCONF ACK (up to 1 s), so
+        "link up" alone is not yet a copy."""
         end = time.monotonic() + timeout
+        target = None
         while time.monotonic() < end:
             try:
                 info = replica.client().info("replication")
                 if info.get("role") == "slave" and info.get("master_link_status") == "up":
-                    return
-            except redis.RedisError:
+                    primary = next(n for n in self.nodes if n is not replica)
+                    if target is None:
+                        target = int(primary.client().info("replication")["master_repl_offset"])
+                    if int(info.get("slave_repl_offset", -1)) >= target:
+                        return
+            except (redis.RedisError, StopIteration, KeyError):
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"{replica.name} did not catch up with its primary")
