@@ -103,8 +103,8 @@ class Topology:
         self.wait_for_workers(2, 90)
         return self
 
-    def start_web(self, name: str) -> None:
-        self.stack.start_on(self.hosts[name], "web", name)
+    def start_web(self, name: str, **env: str) -> None:
+        self.stack.start_on(self.hosts[name], "web", name, **env)
         wait_for_http(f"http://{self.hosts[name].ip}:{WEB_PORT}/healthz", 60, self.stack.processes[name])
 
     def start_worker(self, name: str, skewed: bool = False) -> None:
