@@ -76,6 +76,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=8.0, help="scenarios started per second (default 8)")
     parser.add_argument("--rounds", type=int, help="rounds of every fault kind at least (default 5, --short 1)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--harsh", action="store_true",
+                        help="kill the next primary as soon as the returned node's link is up, before it holds "
+                             "a full copy (what only DURABILITY=replica's WAIT survives)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs) even when green")
     parser.add_argument("--report", metavar="FILE", help="also write the checks and the summary there, as JSON")
     return parser.parse_args(argv)
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             for location in ("loc-001", "loc-002", "loc-003"):
                 client.session().get(f"{url}/posnext/menus", params={"location_id": location}, timeout=30,
                                      headers={"Authorization": f"Bearer {client.token}"}).raise_for_status()
-        injector = Injector(top, journal, args.seed, args.short, rounds)
+        injector = Injector(top, journal, args.seed, args.short, rounds, harsh=args.harsh)
         log(f"load: {orders} scenarios at {args.rate}/s; faults: {rounds} round(s) of {REDIS_KINDS + HOST_KINDS}")
         started = time.time()
         injector.start()

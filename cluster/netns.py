@@ -9,6 +9,7 @@ run killed mid-way left behind. Needs root (CAP_NET_ADMIN).
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass
 
 PREFIX = "h12"
@@ -73,12 +74,24 @@ class Net:
             sh("ip", "netns", "del", f"{PREFIX}-probe", check=False)
 
     @staticmethod
-    def sweep() -> None:
+    def sweep(timeout: float = 20.0) -> None:
+        """Every namespace and link of ours gone; the kernel tears a namespace's veth down
+        asynchronously, so wait until no `h12v-` link is left."""
         for name in sh("ip", "netns", "list", check=False).stdout.split("\n"):
             name = name.split(" ")[0]
             if name.startswith(f"{PREFIX}-"):
                 sh("ip", "netns", "del", name, check=False)
         sh("ip", "link", "del", BRIDGE, check=False)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            links = [line.split(":")[1].strip().split("@")[0] for line in
+                     sh("ip", "-o", "link", "show", check=False).stdout.splitlines() if line.count(":") >= 2]
+            left = [link for link in links if link.startswith(f"{PREFIX}v-")]
+            if not left:
+                return
+            for link in left:
+                sh("ip", "link", "del", link, check=False)
+            time.sleep(0.2)
 
     def create(self, names: list[str]) -> dict[str, Host]:
         self.sweep()
@@ -98,7 +111,5 @@ class Net:
         return self.hosts
 
     def remove(self) -> None:
-        for host in self.hosts.values():
-            sh("ip", "netns", "del", host.netns, check=False)
-        sh("ip", "link", "del", BRIDGE, check=False)
+        self.sweep()
         self.hosts.clear()

@@ -142,7 +142,7 @@ class RedisGroup:
         address = self.primary_address()
         return next(n for n in self.nodes if n.address == address)
 
-    def wait_replicated(self, replica: Node, timeout: float) -> None:
+    def wait_replicated(self, replica: Node, timeout: float, offsets: bool = True) -> None:
         """Linked, and holding at least what the primary had when asked: after a diskless full
         sync the primary streams nothing until the replica's first REPLCONF ACK (up to 1 s), so
         "link up" alone is not yet a copy."""
@@ -152,6 +152,8 @@ class RedisGroup:
             try:
                 info = replica.client().info("replication")
                 if info.get("role") == "slave" and info.get("master_link_status") == "up":
+                    if not offsets:
+                        return
                     primary = next(n for n in self.nodes if n is not replica)
                     if target is None:
                         target = int(primary.client().info("replication")["master_repl_offset"])
