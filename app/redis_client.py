@@ -66,14 +66,14 @@ class ReadOnlyAwareSentinelConnection(SentinelManagedConnection, ScriptReadOnlyA
     """SentinelManagedConnection turns ReadOnlyError into a reconnect through the Sentinels."""
 
 
-def retry_policy() -> Retry:
-    return Retry(ExponentialWithJitterBackoff(base=0.1, cap=2.0), RETRIES,
+def retry_policy(retries: int = RETRIES) -> Retry:
+    return Retry(ExponentialWithJitterBackoff(base=0.1, cap=2.0), retries,
                  supported_errors=(RedisConnectionError, ReadOnlyError))
 
 
-def client_options() -> dict:
+def client_options(retries: int = RETRIES) -> dict:
     return {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": CONNECT_TIMEOUT,
-            "health_check_interval": 30, "max_connections": MAX_CONNECTIONS, "retry": retry_policy(),
+            "health_check_interval": 30, "max_connections": MAX_CONNECTIONS, "retry": retry_policy(retries),
             "retry_on_error": [RedisConnectionError, ReadOnlyError]}
 
 
@@ -93,17 +93,38 @@ def make_sentinel(settings: Settings) -> Sentinel:
                     socket_connect_timeout=SENTINEL_TIMEOUT, sentinel_kwargs=dict(auth))
 
 
-def make_client(settings: Settings) -> redis.Redis:
-    """The client for the order store and the menu cache."""
+def make_client(settings: Settings, url: str | None = None, decode_responses: bool = False,
+                retries: int = RETRIES) -> redis.Redis:
+    """The client for the order store and the menu cache (url: another Redis URL of the same
+    deployment, such as the broker's; through the same Sentinels when they are set)."""
+    url = url or settings.redis_url
     if settings.sentinel_hosts:
-        db, username, password = _url_parts(settings.redis_url)
+        db, username, password = _url_parts(url)
         return make_sentinel(settings).master_for(settings.redis_sentinel_master, db=db, username=username,
                                                   password=password, connection_class=ReadOnlyAwareSentinelConnection,
-                                                  **client_options())
-    scheme = urlparse(settings.redis_url).scheme
+                                                  decode_responses=decode_responses, **client_options(retries))
+    scheme = urlparse(url).scheme
     classes = {"redis": ReadOnlyAwareConnection, "rediss": ReadOnlyAwareSSLConnection}
     extra = {"connection_class": classes[scheme]} if scheme in classes else {}
-    return redis.Redis.from_url(settings.redis_url, **client_options(), **extra)
+    return redis.Redis.from_url(url, decode_responses=decode_responses, **client_options(retries), **extra)
+
+
+BEAT_RETRY_SECONDS = 60
+BEAT_RETRIES = 25  # ~35 s of backoff: beat waits out a failover (its lock's Lua calls bypass the wrapper)
+
+
+def attach_beat_client(celery, settings: Settings) -> None:
+    """celery-redbeat's client, made here: redbeat's own Sentinel support builds a plain
+    master_for() on every call, which reads a Lua script's READONLY (its lock) as an error that
+    stops beat. Preset on the app (redbeat uses `app.redbeat_redis` when it is there), wrapped
+    in redbeat's RetryingConnection, with retries enough to wait out a failover: the lock's
+    extend (a Lua call on the client itself) raising MasterNotFoundError stopped beat."""
+    if urlparse(settings.broker_url).scheme not in ("redis", "rediss"):
+        return
+    from redbeat.schedulers import REDBEAT_REDIS_KEY, RetryingConnection
+
+    client = make_client(settings, settings.broker_url, decode_responses=True, retries=BEAT_RETRIES)
+    setattr(celery, REDBEAT_REDIS_KEY, RetryingConnection(BEAT_RETRY_SECONDS, client))
 
 
 def _sentinel_url(settings: Settings, url: str) -> str:

@@ -149,6 +149,7 @@ def stack(group, tmp_path):
         wait_for_port(pos_port, 20, stack.processes["possim"])
         stack.start("web")
         stack.start("worker", label="worker1", WORKER_NAME="1")
+        stack.start("beat")  # redbeat through the same Sentinels: the schedule's due moves
         wait_for_http(f"{live.base_url}/healthz", 60, stack.processes["web"])
         wait_for_workers(load_settings(env), 1, 60)
     except Exception:
@@ -214,6 +215,7 @@ def test_gunicorn_and_a_celery_worker_follow_a_failover_and_consume_again_by_the
     assert live.wait_final(later["request_uid"], timeout=60)["status"] == "placed"
     live.knobs("*", latency_ms=None)
     assert "Traceback" not in stack.stack.log("web")
+    assert stack.stack.processes["beat"].poll() is None, stack.stack.log("beat")[-3000:]  # beat lived through it
 
 
 def live_history(group: RedisGroup, uid: str) -> list[dict]:

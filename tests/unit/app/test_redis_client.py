@@ -132,3 +132,18 @@ def test_no_primary_is_503_with_retry_after_never_500(pos, tasks, token, error):
     body = jsonio.loads(response.data)
     assert body["status"] == "errored" and body["errors"][0]["code"] == "service_unavailable"
     assert pos.calls == []  # nothing reached the POS
+
+
+def test_beats_redbeat_client_is_made_here_through_the_sentinels_and_waits_out_a_failover(pos, tasks):
+    from redbeat.schedulers import RetryingConnection, get_redis
+
+    app = build_app(pos=pos, tasks=tasks, redis_client=ReadOnlyRedis(), REDIS_SENTINELS="s1:26379",
+                    REDIS_URL="redis://:pw@unused:6379/2")
+    celery = app.extensions["celery"]
+    client = get_redis(celery)  # what RedBeatScheduler uses
+    assert isinstance(client, RetryingConnection)
+    pool = client.wrapped_connection.connection_pool
+    assert isinstance(pool, SentinelConnectionPool) and pool.service_name == "mymaster"
+    assert pool.connection_class is clients.ReadOnlyAwareSentinelConnection
+    assert pool.connection_kwargs["db"] == 2 and pool.connection_kwargs["decode_responses"] is True
+    assert pool.connection_kwargs["retry"].get_retries() == clients.BEAT_RETRIES  # waits out a failover
