@@ -142,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         if injector.errors:
             checks.append(report.fault_errors(injector.errors))
         summary = report.summary(journal, records, evidence, injector, stats, time.time() - started)
+        summary["fault_windows"] = [{"kind": w.kind, "start": round(w.start, 3), "end": round(w.end, 3),
+                                     "detail": w.detail} for w in injector.windows]
         summary["failovers"] = [{"old": f.old[0], "new": f.new[0] if f.new else None,
                                  "finals_read_back": len(f.after)} for f in injector.failovers]
         print(report.table(checks, summary, args, round(orders / args.rate / 60, 2)))
