@@ -119,8 +119,8 @@ def attach_beat_client(celery, settings: Settings) -> None:
     stops beat. Preset on the app (redbeat uses `app.redbeat_redis` when it is there), wrapped
     in redbeat's RetryingConnection, with retries enough to wait out a failover: the lock's
     extend (a Lua call on the client itself) raising MasterNotFoundError stopped beat."""
-    if urlparse(settings.broker_url).scheme not in ("redis", "rediss"):
-        return
+    if not uses_sentinel(settings, settings.broker_url):
+        return  # a plain URL: redbeat's own client (it skips a tick while Redis is away)
     from redbeat.schedulers import REDBEAT_REDIS_KEY, RetryingConnection
 
     client = make_client(settings, settings.broker_url, decode_responses=True, retries=BEAT_RETRIES)
@@ -163,10 +163,8 @@ def sentinel_options(settings: Settings) -> dict:
 
 def broker_transport_options(settings: Settings) -> dict:
     """Socket limits, a pool large enough for a gevent worker, and the Sentinel master's name."""
-    options = {"socket_timeout": SOCKET_TIMEOUT,
-               "socket_connect_timeout": CONNECT_TIMEOUT, "max_connections": MAX_CONNECTIONS,
-               # kombu's health check notices a half-open connection (a host cut off) within 10 s
-               "health_check_interval": 10}
+    options = {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": CONNECT_TIMEOUT,
+               "max_connections": MAX_CONNECTIONS}
     if uses_sentinel(settings, settings.broker_url):
         options.update(sentinel_options(settings))
     return options
