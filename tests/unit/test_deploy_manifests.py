@@ -153,7 +153,6 @@ def test_the_cli_validator_ci_runs_passes_the_builtin_kinds():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ci_validates_the_manifests_and_runs_the_short_cluster_harness():
+def test_ci_validates_the_manifests():
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"kubernetes-validate --strict .*deploy/k8s/config\.yaml", ci)
-    assert "bash cluster/deps.sh" in ci and "python -m cluster --short" in ci
