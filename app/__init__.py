@@ -45,6 +45,9 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
 
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.config_from_object(celery_config(settings))
+    from app import redis_client as clients
+
+    clients.attach_beat_client(celery, settings)
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
@@ -54,14 +57,18 @@ def celery_config(settings: Settings) -> dict:
     """Celery executes; the schedule decides (app/orders/store.py). A task is one look at one
     order, acknowledged when it starts: a task lost with its worker is sent again by the sweep
     once its move is due, so neither late acks nor the visibility timeout carry any guarantee."""
+    from app import redis_client as clients  # imported where used (redis before gevent's patching)
+
     return {
-        "broker_url": settings.broker_url,
-        "result_backend": settings.result_backend,
+        "broker_url": clients.broker_url(settings),
+        "result_backend": clients.result_backend(settings),
+        "result_backend_transport_options": clients.sentinel_options(settings),
         "task_ignore_result": settings.result_backend is None,
         "worker_prefetch_multiplier": 1,
         # max_connections: kombu's default pool of 10 runs out when a gevent worker's tasks ack
         # together ("Couldn't ack ... MaxConnections").
-        "broker_transport_options": {"socket_timeout": 5, "socket_connect_timeout": 2, "max_connections": 1000},
+        # With REDIS_SENTINELS: kombu's sentinel:// transport and master_name (app/redis_client.py).
+        "broker_transport_options": clients.broker_transport_options(settings),
         "broker_connection_retry_on_startup": True,
         "task_default_queue": "orders",
         "task_routes": {"workers.callbacks.*": {"queue": "callbacks"},
@@ -88,7 +95,6 @@ def celery_config(settings: Settings) -> dict:
 
 
 def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks=None) -> Flask:
-    import redis as redis_lib
     from flask import Flask
 
     from app import cli, errors, metrics
@@ -105,9 +111,9 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     celery = celery_init_app(app, settings)
-    redis_client = redis_client or redis_lib.Redis.from_url(
-        settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30,
-        max_connections=1000)
+    from app import redis_client as clients
+
+    redis_client = redis_client or clients.make_client(settings)
     pos = pos or make_adapter(settings, observe=metrics.observe_pos)
     tasks = tasks or CeleryTasks(celery)
     durability = Durability(settings.durability, settings.durability_replicas, settings.durability_timeout_ms)

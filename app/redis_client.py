@@ -1,0 +1,170 @@
+"""The one place Redis clients and the broker's address are made.
+
+Two ways to reach the primary:
+- REDIS_URL alone: one endpoint (a single redis-server, or a managed service that fails over
+  behind one name). After a failover the old connection answers `READONLY` (the node was
+  demoted) or drops; the client disconnects and retries on a fresh connection, which reaches
+  whatever the endpoint now names.
+- REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER): the Sentinels are asked for the current primary.
+  redis-py's SentinelManagedConnection turns a demoted primary's `READONLY` into a
+  ConnectionError after dropping the connection, so the retry asks the Sentinels again.
+  The broker uses kombu's `sentinel://` transport with `master_name` in its transport options.
+
+Retries: only errors after which the command is known not to have run or could not be sent
+(ConnectionError: refused, reset, no primary found; ReadOnlyError: refused by a replica).
+TimeoutError is not retried: a write that timed out may have run, and the service's callers
+(a request answered 503, a task retried by the engine) decide. While no primary exists the
+error reaches app/errors.py, which answers 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote, urlparse
+
+import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.connection import Connection, SSLConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError, ResponseError
+from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelManagedConnection
+
+from app.settings import Settings
+
+SOCKET_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 2.0
+RETRIES = 4  # with the backoff below: ~0.1+0.2+0.4+0.8 s, plus jitter, before the error is raised
+MAX_CONNECTIONS = 1000  # a gevent worker's tasks share one pool (redis-py#1147: a pool per greenlet
+#                        is not needed; a pool that runs out raises instead of blocking)
+SENTINEL_TIMEOUT = 1.0
+
+
+class ScriptReadOnlyAware(Connection):
+    """A write inside a Lua script on a replica comes back (Redis 6.2) as `ERR Error running
+    script ... -READONLY You can't write against a read only replica.`, which redis-py reads as
+    a plain ResponseError: neither retried nor seen by SentinelManagedConnection. Raised here as
+    ReadOnlyError, it is. A script stops at its first write on a replica, so none of it ran."""
+
+    def read_response(self, *args, **kwargs):
+        try:
+            return super().read_response(*args, **kwargs)
+        except ResponseError as exc:
+            if not isinstance(exc, ReadOnlyError) and "READONLY You can't write" in str(exc):
+                raise ReadOnlyError(str(exc)) from exc
+            raise
+
+
+class ReadOnlyAwareConnection(ScriptReadOnlyAware, Connection):
+    pass
+
+
+class ReadOnlyAwareSSLConnection(ScriptReadOnlyAware, SSLConnection):
+    pass
+
+
+class ReadOnlyAwareSentinelConnection(SentinelManagedConnection, ScriptReadOnlyAware):
+    """SentinelManagedConnection turns ReadOnlyError into a reconnect through the Sentinels."""
+
+
+def retry_policy(retries: int = RETRIES) -> Retry:
+    return Retry(ExponentialWithJitterBackoff(base=0.1, cap=2.0), retries,
+                 supported_errors=(RedisConnectionError, ReadOnlyError))
+
+
+def client_options(retries: int = RETRIES) -> dict:
+    return {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": CONNECT_TIMEOUT,
+            "health_check_interval": 30, "max_connections": MAX_CONNECTIONS, "retry": retry_policy(retries),
+            "retry_on_error": [RedisConnectionError, ReadOnlyError]}
+
+
+def _url_parts(url: str) -> tuple[int, str | None, str | None]:
+    """The database number, username and password a redis:// URL names."""
+    parsed = urlparse(url)
+    path = parsed.path.lstrip("/")
+    db = int(path) if path.isdigit() else 0
+    return db, unquote(parsed.username) if parsed.username else None, \
+        unquote(parsed.password) if parsed.password else None
+
+
+def make_sentinel(settings: Settings) -> Sentinel:
+    _, username, password = _url_parts(settings.redis_url)
+    auth = {"password": password, "username": username} if password else {}
+    return Sentinel(list(settings.sentinel_hosts), socket_timeout=SENTINEL_TIMEOUT,
+                    socket_connect_timeout=SENTINEL_TIMEOUT, sentinel_kwargs=dict(auth))
+
+
+def make_client(settings: Settings, url: str | None = None, decode_responses: bool = False,
+                retries: int = RETRIES) -> redis.Redis:
+    """The client for the order store and the menu cache (url: another Redis URL of the same
+    deployment, such as the broker's; through the same Sentinels when they are set)."""
+    url = url or settings.redis_url
+    if settings.sentinel_hosts:
+        db, username, password = _url_parts(url)
+        return make_sentinel(settings).master_for(settings.redis_sentinel_master, db=db, username=username,
+                                                  password=password, connection_class=ReadOnlyAwareSentinelConnection,
+                                                  decode_responses=decode_responses, **client_options(retries))
+    scheme = urlparse(url).scheme
+    classes = {"redis": ReadOnlyAwareConnection, "rediss": ReadOnlyAwareSSLConnection}
+    extra = {"connection_class": classes[scheme]} if scheme in classes else {}
+    return redis.Redis.from_url(url, decode_responses=decode_responses, **client_options(retries), **extra)
+
+
+BEAT_RETRY_SECONDS = 60
+BEAT_RETRIES = 25  # ~35 s of backoff: beat waits out a failover (its lock's Lua calls bypass the wrapper)
+
+
+def attach_beat_client(celery, settings: Settings) -> None:
+    """celery-redbeat's client, made here: redbeat's own Sentinel support builds a plain
+    master_for() on every call, which reads a Lua script's READONLY (its lock) as an error that
+    stops beat. Preset on the app (redbeat uses `app.redbeat_redis` when it is there), wrapped
+    in redbeat's RetryingConnection, with retries enough to wait out a failover: the lock's
+    extend (a Lua call on the client itself) raising MasterNotFoundError stopped beat."""
+    if not uses_sentinel(settings, settings.broker_url):
+        return  # a plain URL: redbeat's own client (it skips a tick while Redis is away)
+    from redbeat.schedulers import REDBEAT_REDIS_KEY, RetryingConnection
+
+    client = make_client(settings, settings.broker_url, decode_responses=True, retries=BEAT_RETRIES)
+    setattr(celery, REDBEAT_REDIS_KEY, RetryingConnection(BEAT_RETRY_SECONDS, client))
+
+
+def _sentinel_url(settings: Settings, url: str) -> str:
+    db, username, password = _url_parts(url)
+    auth = f"{quote(username or '', safe='')}:{quote(password, safe='')}@" if password else ""
+    return ";".join(f"sentinel://{auth}{host}:{port}/{db}" for host, port in settings.sentinel_hosts)
+
+
+def uses_sentinel(settings: Settings, url: str | None) -> bool:
+    return bool(settings.sentinel_hosts and url and urlparse(url).scheme in ("redis", "rediss"))
+
+
+def broker_url(settings: Settings) -> str:
+    """kombu's sentinel transport when Sentinels are set and the broker is Redis."""
+    if uses_sentinel(settings, settings.broker_url):
+        return _sentinel_url(settings, settings.broker_url)
+    return settings.broker_url
+
+
+def result_backend(settings: Settings) -> str | None:
+    if uses_sentinel(settings, settings.result_backend):
+        return _sentinel_url(settings, settings.result_backend)
+    return settings.result_backend
+
+
+def sentinel_options(settings: Settings) -> dict:
+    """What kombu (broker) and Celery (result backend) need beside a sentinel:// URL."""
+    if not settings.sentinel_hosts:
+        return {}
+    _, username, password = _url_parts(settings.redis_url)
+    options: dict = {"master_name": settings.redis_sentinel_master}
+    if password:
+        options["sentinel_kwargs"] = {"password": password, "username": username}
+    return options
+
+
+def broker_transport_options(settings: Settings) -> dict:
+    """Socket limits, a pool large enough for a gevent worker, and the Sentinel master's name."""
+    options = {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": CONNECT_TIMEOUT,
+               "max_connections": MAX_CONNECTIONS}
+    if uses_sentinel(settings, settings.broker_url):
+        options.update(sentinel_options(settings))
+    return options

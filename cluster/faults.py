@@ -1,0 +1,204 @@
+"""Faults across hosts, on two tracks at once, each kind in every shuffled round:
+
+redis track:  failover (SIGKILL of the Redis primary; the Sentinels promote the replica; the old
+              one returns as a replica), worker_latency (2 s added to every round trip between
+              one worker host and Redis for a while).
+hosts track:  worker_cut (a worker host's link down for 20 s), web_cut (a web host's link down
+              for 2-5 s while requests are in flight), clock_fast / clock_slow (worker1's
+              processes restarted under libfaketime +30 s, worker2's -30 s, for a while).
+
+Latency: the kernel here has no sch_netem (`tc ... netem`: "Specified qdisc kind is unknown"),
+so an iptables REDIRECT in the worker's namespace sends its Redis connections (port 6379)
+through cluster/proxy.py, which delays each chunk 1 s each way (2 s per round trip) and
+leaves from a second address the rule skips. Existing connections are cut on the primary
+(CLIENT KILL) so that the worker reconnects through the proxy.
+
+Each failover also snapshots the orders answered final before the kill and reads them back
+after it (the invariant of cluster/invariants.py).
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from cluster.hosts import REDIS_PORT, SKEW, Topology
+from reliability.faults import Window
+from reliability.invariants import FINAL
+from reliability.load import Journal
+
+REDIS_KINDS = ("failover", "worker_latency")
+HOST_KINDS = ("worker_cut", "web_cut", "clock_fast", "clock_slow")
+ALIASES = {"failover": "restart_redis", "web_cut": "kill_web"}  # what the reliability checks excuse
+PROXY_PORT = 16379
+
+
+@dataclass
+class FailoverEvidence:
+    killed_at: float
+    old: tuple[str, int]
+    new: tuple[str, int] | None
+    answered: dict[str, str]  # uid -> final status answered before the kill
+    after: dict[str, str | None] = field(default_factory=dict)  # uid -> status read after the failover
+
+
+class Injector:
+    def __init__(self, top: Topology, journal: Journal, seed: int, short: bool, rounds: int, harsh: bool = False):
+        self.top = top
+        self.harsh = harsh  # the next failover may come before the returned node holds a full copy
+        self.journal = journal
+        self.rng = random.Random(f"cluster-faults-{seed}")
+        self.scale = 0.5 if short else 1.0
+        self.rounds_wanted = rounds
+        self.windows: list[Window] = []
+        self.errors: list[str] = []
+        self.failovers: list[FailoverEvidence] = []
+        self.rounds: dict[str, int] = {}
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._track, args=(kinds, name), name=f"faults-{name}", daemon=True)
+                        for kinds, name in ((REDIS_KINDS, "redis"), (HOST_KINDS, "hosts"))]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def done(self) -> bool:
+        return all(self.rounds.get(name, 0) >= self.rounds_wanted for name in ("redis", "hosts"))
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(180)
+
+    def count(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for window in self.windows:
+            if window.kind not in ALIASES.values():
+                counts[window.kind] = counts.get(window.kind, 0) + 1
+        return counts
+
+    def _track(self, kinds: tuple[str, ...], name: str) -> None:
+        self.rounds[name] = 0
+        while self.rounds[name] < self.rounds_wanted or not self.stopping.is_set():
+            round_ = list(kinds)
+            self.rng.shuffle(round_)
+            for kind in round_:
+                if self.stopping.wait(self.rng.uniform(1.0, 3.0) * self.scale) \
+                        and self.rounds[name] >= self.rounds_wanted:
+                    return
+                started = time.time()
+                try:
+                    detail = getattr(self, f"_{kind}")()
+                except Exception as exc:  # noqa: BLE001 - a failed fault is reported, never hidden
+                    detail = f"failed: {type(exc).__name__}: {exc}"
+                    self.errors.append(f"{kind}: {detail}")
+                with self.lock:
+                    self.windows.append(Window(kind, started, time.time(), detail))
+                    if kind in ALIASES:
+                        self.windows.append(Window(ALIASES[kind], started, time.time(), f"as {kind}"))
+            self.rounds[name] += 1
+
+    # -- the redis track --------------------------------------------------------------------
+    def _answered_final(self, before: float) -> dict[str, str]:
+        answered: dict[str, str] = {}
+        with self.journal.lock:
+            calls = list(self.journal.calls)
+        for call in calls:
+            body = call.body if isinstance(call.body, dict) else {}
+            if call.status == 200 and call.ended < before and body.get("status") in FINAL:
+                answered[call.uid] = body["status"]
+        return answered
+
+    def _failover(self) -> str:
+        group = self.top.group
+        node = group.primary()
+        killed_at = time.time()
+        answered = self._answered_final(killed_at)
+        node.kill()
+        evidence = FailoverEvidence(killed_at, node.address, None, answered)
+        self.failovers.append(evidence)
+        evidence.new = group.wait_failover(node.address, timeout=60)
+        took = time.time() - killed_at
+        for uid in answered:
+            order = self.top.store.get(uid)
+            evidence.after[uid] = order.status if order is not None else None
+        group.restart(node)
+        group.wait_replicated(node, 60, offsets=not self.harsh)
+        return f"SIGKILL primary {node.name}; {evidence.new[0]} promoted after {took:.1f}s; " \
+               f"{len(answered)} finals read back"
+
+    def _worker_latency(self) -> str:
+        name = self.rng.choice(("worker1", "worker2"))
+        host = self.top.hosts[name]
+        source = host.ip.rsplit(".", 1)[0] + "." + str(100 + int(host.ip.rsplit(".", 1)[1]))
+        rule = ["OUTPUT", "-p", "tcp", "--dport", str(REDIS_PORT), "!", "-s", source,
+                "-j", "REDIRECT", "--to-ports", str(PROXY_PORT)]
+        host.run("ip", "addr", "add", f"{source}/24", "dev", "eth0", check=False)
+        proxy = subprocess.Popen([*host.prefix, sys.executable, "-m", "cluster.proxy", "--listen",
+                                  f"0.0.0.0:{PROXY_PORT}", "--delay", "1.0", "--source", source],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        lasting = self.rng.uniform(8.0, 15.0) * self.scale
+        try:
+            time.sleep(0.5)
+            host.run("iptables", "-t", "nat", "-A", *rule)
+            killed = self._kill_clients_from(host.ip)
+            time.sleep(lasting)
+        finally:
+            host.run("iptables", "-t", "nat", "-D", *rule, check=False)
+            proxy.kill()
+            proxy.wait(10)
+        return f"{name}: +2 s per round trip to Redis for {lasting:.1f}s ({killed} connections moved)"
+
+    def _kill_clients_from(self, ip: str) -> int:
+        client = self.top.group.primary().client()
+        killed = 0
+        for entry in client.client_list():
+            if entry.get("addr", "").startswith(f"{ip}:"):
+                try:
+                    client.client_kill(entry["addr"])
+                    killed += 1
+                except Exception:  # noqa: BLE001, S110 - it may have gone by itself
+                    pass
+        return killed
+
+    # -- the hosts track --------------------------------------------------------------------
+    def _worker_cut(self) -> str:
+        name = self.rng.choice(("worker1", "worker2"))
+        host = self.top.hosts[name]
+        host.link(False)
+        try:
+            time.sleep(20.0)
+        finally:
+            host.link(True)
+        return f"{name} cut off for 20 s"
+
+    def _web_cut(self) -> str:
+        name = self.rng.choice(("web1", "web2"))
+        host = self.top.hosts[name]
+        lasting = self.rng.uniform(2.0, 5.0)
+        host.link(False)
+        try:
+            time.sleep(lasting)
+        finally:
+            host.link(True)
+        return f"{name} cut off for {lasting:.1f}s"
+
+    def _skew(self, name: str) -> str:
+        lasting = self.rng.uniform(8.0, 15.0) * self.scale
+        self.top.restart_worker(name, skewed=True)
+        try:
+            time.sleep(lasting)
+        finally:
+            self.top.restart_worker(name, skewed=False)
+        return f"{name} under faketime {SKEW[name]} for {lasting:.1f}s"
+
+    def _clock_fast(self) -> str:
+        return self._skew("worker1")
+
+    def _clock_slow(self) -> str:
+        return self._skew("worker2")

@@ -1,0 +1,149 @@
+"""app/redis_client.py: the clients and the broker address made from REDIS_URL or through
+Sentinel, their retry policy, and the 503 a demoted primary's READONLY becomes."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from redis.exceptions import ReadOnlyError
+from redis.sentinel import MasterNotFoundError, SentinelConnectionPool
+
+from app import celery_config, jsonio
+from app import redis_client as clients
+from app.settings import ConfigError, load_settings
+from bin.sample import sample_order
+from tests.conftest import BASE_ENV
+from tests.unit.helpers import build_app, send
+
+SENTINELS = "10.0.0.1:26379, sentinel-b:26380,[::1]:26381"
+
+
+def settings_with(**env):
+    return load_settings({**BASE_ENV, **env})
+
+
+def test_sentinels_are_read_as_host_port_pairs_with_the_master_name():
+    s = settings_with(REDIS_SENTINELS=SENTINELS, REDIS_SENTINEL_MASTER="orders")
+    assert s.sentinel_hosts == (("10.0.0.1", 26379), ("sentinel-b", 26380), ("::1", 26381))
+    assert s.redis_sentinel_master == "orders"
+    assert settings_with().sentinel_hosts == ()
+    assert settings_with(REDIS_SENTINELS=SENTINELS).redis_sentinel_master == "mymaster"
+
+
+@pytest.mark.parametrize("bad", ["sentinel-a", "a:b", "a:0", "a:70000", ":26379"])
+def test_a_malformed_sentinel_list_stops_the_process_naming_the_variable(bad):
+    with pytest.raises(ConfigError, match="REDIS_SENTINELS"):
+        settings_with(REDIS_SENTINELS=bad)
+
+
+def test_without_sentinels_the_client_is_redis_url_with_readonly_and_drops_retried():
+    client = clients.make_client(settings_with(REDIS_URL="redis://store.internal:6390/4"))
+    kwargs = client.connection_pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], kwargs["db"]) == ("store.internal", 6390, 4)
+    retry = kwargs["retry"]
+    assert retry.get_retries() == clients.RETRIES
+    assert ReadOnlyError in retry._supported_errors and redis.exceptions.ConnectionError in retry._supported_errors
+    # a timed-out write may have run: never sent twice by the client
+    assert redis.exceptions.TimeoutError not in retry._supported_errors
+    assert client.connection_pool.max_connections == clients.MAX_CONNECTIONS
+    # a replica's refusal inside a Lua script is read as READONLY too (retried)
+    assert client.connection_pool.connection_class is clients.ReadOnlyAwareConnection
+    rediss = clients.make_client(settings_with(REDIS_URL="rediss://store.internal:6390/4"))
+    assert rediss.connection_pool.connection_class is clients.ReadOnlyAwareSSLConnection
+
+
+def test_with_sentinels_the_client_asks_them_for_the_named_master_keeping_db_and_password():
+    s = settings_with(REDIS_URL="redis://:pw%40rd@ignored:6379/3", REDIS_SENTINELS=SENTINELS,
+                      REDIS_SENTINEL_MASTER="orders")
+    client = clients.make_client(s)
+    pool = client.connection_pool
+    assert isinstance(pool, SentinelConnectionPool) and pool.is_master
+    assert pool.service_name == "orders"
+    assert pool.connection_class is clients.ReadOnlyAwareSentinelConnection
+    assert pool.connection_kwargs["db"] == 3 and pool.connection_kwargs["password"] == "pw@rd"
+    assert ReadOnlyError in pool.connection_kwargs["retry"]._supported_errors
+    assert [(c.connection_pool.connection_kwargs["host"], c.connection_pool.connection_kwargs["port"])
+            for c in pool.sentinel_manager.sentinels] == list(s.sentinel_hosts)
+
+
+def test_a_sentinel_with_no_master_known_is_a_connection_error():
+    """No primary (all Sentinels unreachable here) surfaces as ConnectionError, which errors.py maps to 503."""
+    s = settings_with(REDIS_SENTINELS="127.0.0.1:1")
+    with pytest.raises(redis.exceptions.ConnectionError) as caught:
+        clients.make_client(s).ping()
+    assert isinstance(caught.value, MasterNotFoundError)
+
+
+def test_the_broker_uses_kombus_sentinel_transport_with_master_name():
+    s = settings_with(REDIS_URL="redis://:secret@ignored:6379/2", REDIS_SENTINELS="s1:26379,s2:26380",
+                      REDIS_SENTINEL_MASTER="orders")
+    config = celery_config(s)
+    assert config["broker_url"] == "sentinel://:secret@s1:26379/2;sentinel://:secret@s2:26380/2"
+    options = config["broker_transport_options"]
+    assert options["master_name"] == "orders"
+    assert options["sentinel_kwargs"] == {"password": "secret", "username": None}
+    assert options["max_connections"] == 1000 and options["socket_timeout"] == clients.SOCKET_TIMEOUT
+
+
+def test_without_sentinels_the_broker_is_the_url_and_options_name_no_master():
+    s = settings_with()
+    config = celery_config(s)
+    assert config["broker_url"] == s.broker_url
+    assert "master_name" not in config["broker_transport_options"]
+    assert config["result_backend_transport_options"] == {}
+
+
+def test_an_amqp_broker_is_left_alone_even_with_sentinels():
+    s = settings_with(REDIS_SENTINELS="s1:26379", CELERY_BROKER_URL="amqp://guest@mq:5672//")
+    assert clients.broker_url(s) == "amqp://guest@mq:5672//"
+    assert "master_name" not in clients.broker_transport_options(s)
+
+
+def test_a_redis_result_backend_follows_the_sentinels_too():
+    s = settings_with(REDIS_SENTINELS="s1:26379", CELERY_RESULT_BACKEND="redis://r:6379/5")
+    config = celery_config(s)
+    assert config["result_backend"] == "sentinel://s1:26379/5"
+    assert config["result_backend_transport_options"] == {"master_name": "mymaster"}
+
+
+class ReadOnlyRedis(redis.Redis):
+    """Every command refused as by a replica (a demoted primary whose retries are spent)."""
+
+    def __init__(self):
+        super().__init__(host="127.0.0.1", port=1)
+
+    def execute_command(self, *args, **options):
+        raise ReadOnlyError("You can't write against a read only replica.")
+
+    def pipeline(self, transaction=True, shard_hint=None):
+        raise ReadOnlyError("You can't write against a read only replica.")
+
+
+@pytest.mark.parametrize("error", [ReadOnlyError, MasterNotFoundError])
+def test_no_primary_is_503_with_retry_after_never_500(pos, tasks, token, error):
+    class NoPrimary(ReadOnlyRedis):
+        def execute_command(self, *args, **options):
+            raise error("no primary")
+
+    app = build_app(redis_client=NoPrimary(), pos=pos, tasks=tasks, INLINE_BUDGET_MS="20000")
+    response = send(app.test_client(), "/posnext/order/submit", sample_order(uid="ord-ro1"), token=token)
+    assert response.status_code == 503, response.data
+    assert response.headers["Retry-After"]
+    body = jsonio.loads(response.data)
+    assert body["status"] == "errored" and body["errors"][0]["code"] == "service_unavailable"
+    assert pos.calls == []  # nothing reached the POS
+
+
+def test_beats_redbeat_client_is_made_here_through_the_sentinels_and_waits_out_a_failover(pos, tasks):
+    from redbeat.schedulers import RetryingConnection, get_redis
+
+    app = build_app(pos=pos, tasks=tasks, redis_client=ReadOnlyRedis(), REDIS_SENTINELS="s1:26379",
+                    REDIS_URL="redis://:pw@unused:6379/2")
+    celery = app.extensions["celery"]
+    client = get_redis(celery)  # what RedBeatScheduler uses
+    assert isinstance(client, RetryingConnection)
+    pool = client.wrapped_connection.connection_pool
+    assert isinstance(pool, SentinelConnectionPool) and pool.service_name == "mymaster"
+    assert pool.connection_class is clients.ReadOnlyAwareSentinelConnection
+    assert pool.connection_kwargs["db"] == 2 and pool.connection_kwargs["decode_responses"] is True
+    assert pool.connection_kwargs["retry"].get_retries() == clients.BEAT_RETRIES  # waits out a failover
