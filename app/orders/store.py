@@ -249,6 +249,9 @@ class OrderStore:
             pipe.hmget(_key(uid), ORDER_FIELDS)
         return [self._order(uid, values) for uid, values in zip(uids, pipe.execute(), strict=True)]
 
+    def exists(self, uid: str) -> bool:
+        return bool(self.redis.exists(_key(uid)))
+
     def field(self, uid: str, name: str) -> str:
         return _text(self.redis.hget(_key(uid), name))
 

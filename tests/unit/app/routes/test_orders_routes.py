@@ -297,3 +297,4 @@ def test_the_recovery_list_skips_counts_and_logs_an_unreadable_record(post, clie
     assert page.status_code == 200
     # the store's get() now skips, counts and logs a corrupt record itself (None); the list skips it too
     assert [o["request_uid"] for o in page.json["orders"]] == ["ok-1", "ok-3"]
+    assert page.json["skipped"] == 1
