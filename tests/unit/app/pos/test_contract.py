@@ -4,37 +4,23 @@ joins the parametrisation and must pass the same checks."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.orders import records
 from app.pos.base import Expired, LocationUnknown, Placed, PosAdapter, PosUnavailable
 from app.pos.rest import RestPos
 from bin.sample import sample_order
 from tests.support.fakes import FakePos
-
-TOKEN = "contract-token"
-
-
-@pytest.fixture(scope="module")
-def possim_url():
-    from possim.app import create_app
-
-    server = make_server("127.0.0.1", 0, create_app(TOKEN), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+from tests.unit.app.pos.conftest import SIM_TOKEN as TOKEN
 
 
 @pytest.fixture(params=["fake", "rest"])
-def adapter(request, possim_url) -> PosAdapter:
+def adapter(request, possim) -> PosAdapter:
     if request.param == "fake":
         return FakePos()
-    return RestPos(possim_url, TOKEN, connect_timeout=1.0, read_timeout=5.0)
+    return RestPos(possim, TOKEN, connect_timeout=1.0, read_timeout=5.0)
 
 
 def order(uid):

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import threading
 from decimal import Decimal
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from app.orders import records
 from app.pos.base import Expired, InProgress, LocationUnknown, Placed, PosUnavailable, Refused, Transient
 from app.pos.rest import RestPos, normalise_menu, order_body
 from bin.sample import sample_order
 from tests.conftest import JWT_SECRET
+from tests.unit.app.pos.conftest import SIM_TOKEN as TOKEN
 from tests.unit.helpers import LocalServer, build_app, free_port, send, token
-
-TOKEN = "pos-token-123"
 
 
 class Script:
@@ -274,17 +271,6 @@ def test_every_call_is_observed(rest, script, observed):
     place(rest)
     assert [o[:2] for o in observed] == [("location", "200"), ("menu", "200"), ("place", "503")]
     assert all(o[2] >= 0 for o in observed)
-
-
-@pytest.fixture
-def possim():
-    from possim.app import create_app
-
-    server = make_server("127.0.0.1", 0, create_app(TOKEN), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def test_against_the_simulator(possim):
