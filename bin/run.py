@@ -73,6 +73,8 @@ def main() -> None:
         if redis:
             redis.stop()
         sys.exit(1)
+    serve_env = var / SERVE_ENV  # written before the banner: a reader who saw the banner finds it
+    write_serve_env(serve_env, {k: v for k, v in stack.env.items() if k in env or k in BY_NAME})
     where = f" (embedded, AOF in {var / 'redis'})" if redis else ""
     secret = env["PAR_JWT_SECRET"] if os.environ.get("PAR_JWT_SECRET") is None else None
     print(f"""
@@ -85,8 +87,6 @@ posbridge is running (Ctrl-C stops everything; a process that exits is started a
   try it       posbridge sample submit --wait   (README: the newcomer path)
   a JWT for trying it: {make_token(secret) if secret else '(set by you: sign one with PAR_JWT_SECRET)'}
 """, flush=True)
-    serve_env = var / SERVE_ENV
-    write_serve_env(serve_env, {k: v for k, v in stack.env.items() if k in env or k in BY_NAME})
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     try:
