@@ -4,12 +4,20 @@ An entry (the adapter's base.Menu plus `fetched_at`) has no expiry: when the POS
 last menu is served, with its age. A stale entry is served as it is on the request path and
 refreshed by beat; only a missing one is fetched there, within the time the caller has left.
 An unknown location is remembered for a minute so a flood of bad ids does not reach the POS.
+
+Each process keeps the entries it decoded, keyed by their version: the SHA-1 of the entry's
+bytes in Redis, computed by Redis in the same script that reads the entry (READ, and the order
+store's CREATE). A reader sends the version it holds; the script answers Redis's version, and the
+bytes only when they differ. So a request never decodes the same menu twice, and never uses a
+menu older than the one in Redis at the moment of its read: a version is a function of the
+bytes, whoever wrote them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from app import jsonio
 from app.pos.base import LocationUnknown, PosUnavailable
@@ -24,6 +32,40 @@ class MenuUnavailable(Exception):
 
 
 NOT_READ = object()  # MenuCache.get(raw=...): the caller has not read the entry from Redis
+HELD_MAX = 256  # locations whose decoded menu a process keeps (the oldest kept is dropped first)
+
+# The entry's version and, unless the caller holds that version, its bytes; with Redis's time.
+# KEYS: menu; ARGV: now ('' = Redis's TIME; tests pass their clock), the version the caller holds
+READ = """
+local now
+if ARGV[1] ~= '' then now = math.floor(tonumber(ARGV[1])) else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local menu = redis.call('GET', KEYS[1])
+if not menu then return {now, '', false} end
+local version = redis.sha1hex(menu)
+if version == ARGV[2] then return {now, version, false} end
+return {now, version, menu}
+"""
+
+@dataclass(frozen=True)
+class Held:
+    """An entry this process decoded, and its version."""
+
+    version: str
+    entry: dict
+
+
+@dataclass(frozen=True)
+class Read:
+    """What a versioned read found: the entry (None: none in Redis, or unreadable)."""
+
+    entry: dict | None
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 def _key(location_id: str) -> str:
@@ -41,6 +83,36 @@ class MenuCache:
         self.pos = pos
         self.refresh_seconds = refresh_seconds
         self.clock = clock
+        self._held: dict[str, Held] = {}
+        self._read = redis.register_script(READ)
+
+    # -- versioned reads (the request path) ---------------------------------------------------
+    def held(self, location_id: str) -> Held | None:
+        """The entry this process holds for the location, to send its version with a read."""
+        return self._held.get(location_id)
+
+    def accept(self, location_id: str, held: Held | None, version: str, raw) -> Read:
+        """A script's answer (`version`, and `raw` bytes or None when it is `held`'s) as a Read.
+        Never decodes bytes it holds already; never answers an entry of another version."""
+        if not version:
+            self._held.pop(location_id, None)
+            return Read(None)
+        if raw is None and held is not None and held.version == version:
+            return Read(held.entry)
+        entry = self._decode(raw)
+        if entry is not None:
+            self._held.pop(location_id, None)
+            if len(self._held) >= HELD_MAX:
+                self._held.pop(next(iter(self._held)))
+            self._held[location_id] = Held(version, entry)
+        return Read(entry)
+
+    def read(self, location_id: str, now_arg: str = "") -> tuple[float, Read]:
+        """Redis's time (Unix seconds; `now_arg`: a test's clock in ms) and the location's entry,
+        in one round trip."""
+        held = self.held(location_id)
+        now, version, raw = self._read(keys=[_key(location_id)], args=[now_arg, held.version if held else ""])
+        return int(now) / 1000, self.accept(location_id, held, _text(version), raw or None)
 
     def cached(self, location_id: str) -> dict | None:
         return self._decode(self.cached_raw(location_id))
@@ -48,8 +120,10 @@ class MenuCache:
     def get(self, location_id: str, raw=NOT_READ, timeout: float | None = None) -> dict:
         """The location's menu: from the cache, else from the POS within `timeout` seconds.
         {"unknown": True} if the POS has no such location. `raw`: the cache entry as the
-        caller just read it from Redis (None: not there)."""
-        entry = self._decode(self.cached_raw(location_id) if raw is NOT_READ else raw)
+        caller just read it from Redis (bytes, None: not there; or a versioned Read)."""
+        if raw is NOT_READ:
+            raw = self.read(location_id)[1]
+        entry = raw.entry if isinstance(raw, Read) else self._decode(raw)
         if entry is None:
             if timeout is not None and timeout <= 0:
                 raise MenuUnavailable("no menu cached and no time left to fetch one")

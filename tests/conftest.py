@@ -9,7 +9,10 @@ from app import create_app, jsonio
 from app.settings import load_settings
 from bin.sample import encode, sample_order
 from bin.token import make_token
+from tests.support import fakeredis_sha1hex
 from tests.support.fakes import FakePos, FakeTasks
+
+fakeredis_sha1hex.install()  # real Redis's redis.sha1hex in the fake's Lua (app/menus.py versions menus by it)
 
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123"
 SHARED_ID = "SharedId-0123456789"

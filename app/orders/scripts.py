@@ -37,13 +37,20 @@ end
 """
 
 # KEYS: order, history, open, by_time, by_location, schedule, menu
-# ARGV: now, fp, doc, ttl_deadline_ms ('' none), max_async_ms, retention_s, uid, by, claim_token, claim_ms
+# ARGV: now, fp, doc, ttl_deadline_ms ('' none), max_async_ms, retention_s, uid, by, claim_token, claim_ms,
+#       the menu version the caller holds ('' none)
+# The menu (app/menus.py): its version (SHA-1 of its bytes, '' when there is none), and its bytes
+# unless they are the version the caller holds.
 CREATE = PRELUDE + """
 local now = clock(ARGV[1])
-local menu = redis.call('GET', KEYS[7])
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local seen = redis.call('HMGET', KEYS[1], 'fp', 'status')
-  return {0, seen[1] or '', seen[2] or '', now, menu or false, 0}
+  return {0, seen[1] or '', seen[2] or '', now, false, 0, ''}
+end
+local menu, menu_version = redis.call('GET', KEYS[7]), ''
+if menu then
+  menu_version = redis.sha1hex(menu)
+  if menu_version == ARGV[11] then menu = false end
 end
 local deadline = now + tonumber(ARGV[5])
 if ARGV[4] ~= '' then deadline = math.min(deadline, math.floor(tonumber(ARGV[4]))) end
@@ -57,7 +64,7 @@ redis.call('ZADD', KEYS[3], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[4], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[5], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[6], claimed, 'o:' .. ARGV[7])
-return {1, ARGV[2], 'pending', now, menu or false, deadline}
+return {1, ARGV[2], 'pending', now, menu or false, deadline, menu_version}
 """
 
 # Claim the next move of one kind: 'o' (the order), 'c' (its callback), 'r' (its reconciliation).

@@ -3,7 +3,8 @@
 The web process and the workers call this one service. Submit, inline:
 
 1. record the order (scripts.CREATE), claimed by this request until its budget ends, and
-   read the location's menu in the same round trip;
+   read the location's menu in the same round trip (its bytes only when this process does not
+   hold that version already: app/menus.py);
 2. check it against the menu (a missing menu is fetched within the budget left; none in time:
    202, a worker validates it later); a refusal is final and recorded;
 3. one POS call whose whole duration fits the budget left, carrying `not_after`;
@@ -59,8 +60,8 @@ class OrderService:
     # -- validate ---------------------------------------------------------------------
     def validate(self, request: dict, arrived: float | None = None) -> dict:
         arrived = time.monotonic() if arrived is None else arrived
-        verdict = self.checks.verdict(request, self.store.now(), timeout=arrived + self.budget - time.monotonic(),
-                                      new=True)
+        now, read = self.menus.read(request["location_id"], self.store.now_arg())  # one round trip
+        verdict = self.checks.verdict(request, now, read, timeout=arrived + self.budget - time.monotonic(), new=True)
         if verdict is None:
             metrics.ORDERS.labels("validate", "errored", "inline").inc()
             return records.envelope("errored", [menu_unavailable(request)], request)
@@ -84,9 +85,12 @@ class OrderService:
 
         doc = records.new_record(request, time.time())
         fp = records.fingerprint(request)
+        location = request["location_id"]
+        held = self.menus.held(location)
         created, token = self.store.create(uid, fp, doc, records.ttl_deadline(request),
                                            self.settings.order_max_async_seconds, "web",
-                                           max(left(), 0.0) + CLAIM_MARGIN, menu_key(request["location_id"]))
+                                           max(left(), 0.0) + CLAIM_MARGIN, menu_key(location),
+                                           held.version if held else "")
         recorded = time.monotonic()
         if not created.created:
             if created.fp != fp:
@@ -94,7 +98,8 @@ class OrderService:
             return self._await(uid, budget_end)
         order = Order(uid=uid, status="pending", doc=doc, fp=fp, deadline=created.deadline, created=created.now,
                       handed_off=False, validated=False, calls=0)
-        verdict = self.checks.verdict(doc, created.now, created.menu, timeout=left(), new=True)
+        menu = self.menus.accept(location, held, created.menu_version, created.menu)
+        verdict = self.checks.verdict(doc, created.now, menu, timeout=left(), new=True)
         if verdict is None:
             return self._hand_off(uid, token, "no menu within the budget: a worker validates it")
         if not verdict.ok:

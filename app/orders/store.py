@@ -81,8 +81,9 @@ class Created:
     fp: str
     status: str
     now: float
-    menu: bytes | None
+    menu: bytes | None  # None: no menu, or the version the caller holds (menu_version)
     deadline: float
+    menu_version: str = ""  # '' when no menu is cached
 
 
 @dataclass(frozen=True)
@@ -113,11 +114,12 @@ class OrderStore:
                          for name in ("CREATE", "CLAIM", "SETTLE", "SETTLE_CALLBACK", "SETTLE_RECONCILE",
                                       "DISPATCH", "QUEUED", "REDRIVE", "REPLAY", "NOTE")}
 
-    def _now_arg(self) -> str:
+    def now_arg(self) -> str:
+        """The `now` argument of a script: '' (Redis's TIME), or a test's clock in ms."""
         return "" if self.clock is None else str(int(self.clock() * 1000))
 
     def _run(self, name: str, keys: list, args: list, client=None):
-        return self._scripts[name](keys=keys, args=[self._now_arg(), *args], client=client)
+        return self._scripts[name](keys=keys, args=[self.now_arg(), *args], client=client)
 
     def _order(self, uid: str, values: list) -> Order | None:
         """An Order from the HMGET of ORDER_FIELDS; None when there is none, or it cannot be read
@@ -140,18 +142,20 @@ class OrderStore:
 
     # -- creating ---------------------------------------------------------------------
     def create(self, uid: str, fp: str, doc: dict, ttl_deadline: float | None, max_async: float,
-               by: str, claim_seconds: float, menu_key: str) -> tuple[Created, str]:
+               by: str, claim_seconds: float, menu_key: str, menu_version: str = "") -> tuple[Created, str]:
         """Record a new open order, claimed by its creator for `claim_seconds`, and read the
-        location's menu in the same round trip. Returns what is stored, and the claim token."""
+        location's menu in the same round trip (its bytes only if they are not `menu_version`,
+        app/menus.py). Returns what is stored, and the claim token."""
         token = secrets.token_hex(8)
         location = doc.get("location_id") or ""
         result = self._run("CREATE", [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location),
                                       SCHEDULE_KEY, menu_key],
                            [fp, jsonio.dumps(doc), "" if ttl_deadline is None else int(ttl_deadline * 1000),
-                            int(max_async * 1000), self.retention, uid, by, token, int(claim_seconds * 1000)])
-        created, stored_fp, status, now, menu, deadline = result
+                            int(max_async * 1000), self.retention, uid, by, token, int(claim_seconds * 1000),
+                            menu_version])
+        created, stored_fp, status, now, menu, deadline, version = result
         return Created(bool(created), _text(stored_fp), _text(status), int(now) / 1000, menu or None,
-                       int(deadline) / 1000), token
+                       int(deadline) / 1000, _text(version)), token
 
     # -- moves ------------------------------------------------------------------------
     def claim(self, kind: str, uid: str, seconds: float) -> Claim:

@@ -249,3 +249,20 @@ def test_a_new_order_sent_long_ago_is_refused_but_a_recorded_one_is_judged_whate
     # a recorded order the worker validates later is not refused for its age
     recent = SCHEMA.load(sample_order(uid="ord-late"))
     assert services.service.checks.verdict(dict(recent, request_datetime=old), time.time()).ok
+
+
+def test_a_menu_changed_in_redis_is_the_one_the_next_request_checks_against(service, pos, services):
+    """The process holds the decoded menu by version (app/menus.py); a new entry in Redis wins at once."""
+    from app import jsonio
+
+    assert submit(service, uid="ord-before")[0] == 200
+    request = SCHEMA.load(sample_order(uid="val-before", request_type="validate-order"))
+    assert service.validate(request)["status"] == "validated"
+    entry = services.menus.cached("loc-001")
+    entry["items"]["item-001"]["price"] = 999  # the Burger now costs 9.99
+    services.redis.set("menu:loc-001", jsonio.dumps(entry))
+    status, body = submit(service, uid="ord-after")
+    assert (status, body["status"]) == (200, "rejected")
+    assert "price_mismatch" in {problem["code"] for problem in body["errors"]}
+    request = SCHEMA.load(sample_order(uid="val-after", request_type="validate-order"))
+    assert service.validate(request)["status"] == "rejected"

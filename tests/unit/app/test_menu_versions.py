@@ -1,0 +1,142 @@
+"""The in-process menu cache: an entry decoded once per version, never one older than Redis's.
+
+The version is the SHA-1 of the entry's bytes, computed by Redis in the script that reads them
+(app/menus.py READ, and scripts.CREATE for submit): the bytes travel only when they changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from app import jsonio
+from app.menus import HELD_MAX, MenuCache, MenuUnavailable, menu_key
+from app.orders.store import OrderStore
+from tests.unit.helpers import Clock
+
+NOW = 1_795_456_800.0
+MENU = {"location_id": "loc-001", "location": {"tax_rate": "0.0825"}, "items": {"a": {"price": 100}},
+        "fetched_at": NOW}
+
+
+@pytest.fixture
+def cache(redis_client, pos):
+    return MenuCache(redis_client, pos, 300, Clock(NOW))
+
+
+@pytest.fixture
+def decodes(cache, monkeypatch):
+    """How many times the cache decoded an entry's bytes."""
+    count = []
+    original = cache._decode
+    monkeypatch.setattr(cache, "_decode", lambda raw: count.append(1) or original(raw))
+    return count
+
+
+def put(redis_client, entry: dict) -> bytes:
+    raw = jsonio.dumps(entry).encode()
+    redis_client.set(menu_key(entry["location_id"]), raw)
+    return raw
+
+
+def test_the_version_is_the_sha1_of_the_bytes_in_redis(cache, redis_client):
+    raw = put(redis_client, MENU)
+    cache.read("loc-001")
+    assert cache.held("loc-001").version == hashlib.sha1(raw).hexdigest()  # noqa: S324
+
+
+def test_an_entry_is_decoded_once_while_its_version_holds(cache, redis_client, decodes, pos):
+    put(redis_client, MENU)
+    _, first = cache.read("loc-001")
+    _, second = cache.read("loc-001")
+    assert first.entry == MENU and second.entry is first.entry
+    assert cache.get("loc-001") is first.entry
+    assert len(decodes) == 1 and pos.calls == []
+
+
+def test_a_new_entry_in_redis_is_used_at_the_next_read(cache, redis_client, decodes):
+    put(redis_client, MENU)
+    cache.read("loc-001")
+    newer = dict(MENU, items={"a": {"price": 250}}, fetched_at=NOW + 300)
+    put(redis_client, newer)
+    assert cache.read("loc-001")[1].entry == newer
+    assert cache.get("loc-001") == newer
+    assert len(decodes) == 2
+
+
+def test_an_entry_rewritten_with_the_same_bytes_keeps_its_version(cache, redis_client, decodes):
+    put(redis_client, MENU)
+    cache.read("loc-001")
+    put(redis_client, MENU)
+    assert cache.read("loc-001")[1].entry == MENU and len(decodes) == 1
+
+
+def test_an_entry_gone_from_redis_is_not_served_from_the_process(cache, redis_client, pos):
+    put(redis_client, MENU)
+    cache.read("loc-001")
+    redis_client.delete(menu_key("loc-001"))
+    assert cache.read("loc-001")[1].entry is None
+    assert cache.held("loc-001") is None
+    pos.down = True
+    with pytest.raises(MenuUnavailable):
+        cache.get("loc-001", timeout=1)  # fetched, as any missing menu: never the one held before
+
+
+def test_an_unreadable_entry_is_fetched_again_and_not_held(cache, redis_client, pos):
+    redis_client.set(menu_key("loc-001"), b"{not json")
+    assert cache.read("loc-001")[1].entry is None and cache.held("loc-001") is None
+    assert cache.get("loc-001")["location"]["tax_rate"] == "0.0825" and pos.calls == [("menu", "loc-001")]
+
+
+def test_a_reader_holding_an_older_version_gets_the_bytes(cache, redis_client):
+    put(redis_client, MENU)
+    cache.read("loc-001")
+    held = cache.held("loc-001")
+    newer = put(redis_client, dict(MENU, fetched_at=NOW + 1))
+    reply = cache._read(keys=[menu_key("loc-001")], args=["", held.version])
+    assert reply[1].decode() != held.version and reply[2] == newer
+    assert cache._read(keys=[menu_key("loc-001")], args=["", reply[1].decode()])[2] is None
+
+
+def test_a_version_answered_for_another_holder_is_still_its_own_entry(cache, redis_client):
+    """Two requests of one process: the first sent version A; meanwhile the second took version B.
+    The first is answered "A holds" and uses A's entry, the one it sent the version of."""
+    put(redis_client, MENU)
+    cache.read("loc-001")
+    held_a = cache.held("loc-001")
+    put(redis_client, dict(MENU, fetched_at=NOW + 1))
+    cache.read("loc-001")
+    assert cache.accept("loc-001", held_a, held_a.version, None).entry is held_a.entry
+
+
+def test_the_read_carries_redis_s_time(cache, redis_client):
+    now, read = cache.read("loc-001", str(int(NOW * 1000)))
+    assert now == NOW and read.entry is None
+    seconds, micros = redis_client.time()
+    assert abs(cache.read("loc-001")[0] - (seconds + micros / 1e6)) < 5
+
+
+def test_the_process_holds_a_bounded_number_of_locations(cache, redis_client):
+    for index in range(HELD_MAX + 5):
+        put(redis_client, dict(MENU, location_id=f"loc-{index}"))
+        cache.read(f"loc-{index}")
+    assert len(cache._held) == HELD_MAX and cache.held("loc-0") is None
+    assert cache.held(f"loc-{HELD_MAX + 4}") is not None
+
+
+def test_create_sends_the_bytes_only_when_the_version_differs(redis_client):
+    store = OrderStore(redis_client, clock=Clock(NOW))
+    raw = put(redis_client, MENU)
+    version = hashlib.sha1(raw).hexdigest()  # noqa: S324
+    doc = {"request_uid": "u1", "location_id": "loc-001"}
+    first, _ = store.create("u1", "fp", doc, None, 900, "web", 3.0, menu_key("loc-001"))
+    assert (first.menu, first.menu_version) == (raw, version)
+    again, _ = store.create("u2", "fp", dict(doc, request_uid="u2"), None, 900, "web", 3.0, menu_key("loc-001"),
+                            version)
+    assert (again.menu, again.menu_version) == (None, version)
+    stale, _ = store.create("u3", "fp", dict(doc, request_uid="u3"), None, 900, "web", 3.0, menu_key("loc-001"),
+                            "0" * 40)
+    assert (stale.menu, stale.menu_version) == (raw, version)
+    none, _ = store.create("u4", "fp", dict(doc, request_uid="u4"), None, 900, "web", 3.0, menu_key("loc-002"))
+    assert (none.menu, none.menu_version) == (None, "")
