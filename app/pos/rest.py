@@ -21,6 +21,7 @@ from urllib3.util import Timeout
 from app import jsonio
 from app.jsonio import money_to_cents
 from app.pos.base import Expired, InProgress, LocationUnknown, Menu, Outcome, Placed, PosUnavailable, Refused, Transient
+from app.pos.session import LeanSession
 from app.times import format_time
 
 TOTALS = ("subtotal", "discount_total", "tax", "tip", "grand_total")
@@ -93,7 +94,7 @@ class RestPos:
         self.base_url = base_url.rstrip("/")
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self.session = requests.Session()
+        self.session = LeanSession()  # requests, without the per-call work the POS API does not need
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
