@@ -266,3 +266,45 @@ def test_a_menu_changed_in_redis_is_the_one_the_next_request_checks_against(serv
     assert "price_mismatch" in {problem["code"] for problem in body["errors"]}
     request = SCHEMA.load(sample_order(uid="val-after", request_type="validate-order"))
     assert service.validate(request)["status"] == "rejected"
+
+
+def _notes(services, uid):
+    return [entry["note"] for entry in services.store.history(uid)]
+
+
+def test_with_the_menu_held_the_order_is_recorded_validated_in_its_create(service, services, monkeypatch):
+    """Two round trips inline, not three: checked ahead against the held menu, CREATE records it
+    validated because Redis has that menu and its time is inside the verdict's window."""
+    assert submit(service, uid="ord-first")[0] == 200  # fetches the menu; checked after CREATE
+    assert submit(service, uid="ord-second")[0] == 200  # now the process holds it
+    writes = []
+    monkeypatch.setattr(services.store, "mark_validated", lambda *args: writes.append(args) or True)
+    status, body = submit(service, uid="ord-third")
+    assert (status, body["status"]) == (200, "placed") and writes == []
+    assert services.store.get("ord-third").validated
+    assert _notes(services, "ord-third")[:2] == ["received", "validated"]
+
+
+def test_a_menu_changed_since_the_one_held_is_checked_after_create_as_always(service, services, pos):
+    from app import jsonio
+
+    submit(service, uid="ord-a")
+    submit(service, uid="ord-b")
+    entry = services.menus.cached("loc-001")
+    entry["items"]["item-001"]["price"] = 999
+    services.redis.set("menu:loc-001", jsonio.dumps(entry))
+    status, body = submit(service, uid="ord-c")
+    assert (status, body["status"]) == (200, "rejected")
+    assert not services.store.get("ord-c").validated and "validated" not in _notes(services, "ord-c")
+
+
+def test_a_host_clock_far_from_redis_s_falls_back_to_checking_after_create(service, services, monkeypatch):
+    submit(service, uid="ord-a")
+    submit(service, uid="ord-b")
+    service.clock_offset = 3600.0  # as if Redis's clock were an hour ahead of this host's
+    writes = []
+    original = services.store.mark_validated
+    monkeypatch.setattr(services.store, "mark_validated", lambda *args: writes.append(args) or original(*args))
+    status, body = submit(service, uid="ord-c")
+    assert (status, body["status"]) == (200, "placed") and len(writes) == 1  # Redis's clock decided
+    assert abs(service.clock_offset) < 60  # and the next one aims with Redis's clock
