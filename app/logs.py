@@ -63,16 +63,33 @@ def task_uid(data) -> str | None:
     return None
 
 
+def _secret_field(name: str, known: dict[str, bool] = {}) -> bool:  # noqa: B006 - the cache, on purpose
+    """Whether a field's name says it is secret (remembered: a process logs a few dozen names)."""
+    secret = known.get(name)
+    if secret is None:
+        secret = any(word in name.lower() for word in SECRET_WORDS)
+        if len(known) < 4096:
+            known[name] = secret
+    return secret
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, process_kind: str = "web", secrets: list[str] | None = None):
         super().__init__()
         self.process_kind = process_kind
         self.secrets = list(secret_values() if secrets is None else secrets)
         self.secrets += [json.dumps(s)[1:-1] for s in self.secrets if json.dumps(s)[1:-1] != s]
+        self._second = (-1, "")  # the last second formatted, and its text
+
+    def _ts(self, created: float, msecs: float) -> str:
+        second = int(created)
+        if second != self._second[0]:
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        return f"{self._second[1]}.{int(msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": self._ts(record.created, record.msecs),
             "level": record.levelname.lower(),
             "logger": record.name,
             "process": self.process_kind,
@@ -80,7 +97,7 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = "[redacted]" if any(word in key.lower() for word in SECRET_WORDS) else value
+                entry[key] = "[redacted]" if _secret_field(key) else value
         if "request_uid" not in entry:
             uid = _request_uid.get() or task_uid(entry.get("data"))
             if uid:
@@ -119,6 +136,10 @@ def configure(process_kind_name: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.captureWarnings(True)
+    # No line carries the caller's file and line, the thread or the process id (the formatter
+    # writes none of them): the logging module's documented switches skip finding them per record.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for noisy in ("urllib3", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if kind == "worker":

@@ -146,3 +146,22 @@ def test_each_order_answer_is_one_line_with_its_request_uid(post, order):
     assert (validated["endpoint"], validated["code"], validated["status"]) == ("orders.validate", 200, "validated")
     assert (refused["endpoint"], refused["code"], refused["status"]) == ("orders.submit", 400, "errored")
     assert validated["ms"] >= 0
+
+
+def test_the_time_of_each_line_is_its_own_across_seconds():
+    """The formatter keeps the last second's text; a line of another second gets its own."""
+    formatter = JsonFormatter("web", secrets=[])
+    times = [(1_795_456_800.9995, 999), (1_795_456_800.0015, 1), (1_795_456_801.5, 500), (1_795_456_799.25, 250)]
+    stamps = []
+    for created, msecs in times:
+        record = logging.makeLogRecord({"msg": "x", "created": created, "msecs": msecs})
+        stamps.append(json.loads(formatter.format(record))["ts"])
+    assert stamps == ["2026-11-23T18:00:00.999Z", "2026-11-23T18:00:00.001Z", "2026-11-23T18:00:01.500Z",
+                      "2026-11-23T17:59:59.250Z"]
+
+
+def test_a_secret_field_is_redacted_every_time():
+    formatter = JsonFormatter("web", secrets=[])
+    for _ in range(2):
+        line = json.loads(formatter.format(logging.makeLogRecord({"msg": "x", "api_token": "abc", "uid": "u"})))
+        assert (line["api_token"], line["uid"]) == ("[redacted]", "u")
