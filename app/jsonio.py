@@ -15,8 +15,11 @@ trip through float's shortest repr exactly, so `24.71` is written as `24.71`.
 from __future__ import annotations
 
 import json
+import math
 import re
 from decimal import Decimal
+
+import orjson
 
 MAX_NUMBER_CHARS = 40
 MAX_EXPONENT = 40
@@ -102,7 +105,49 @@ def _default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+# datetimes, dataclasses and subclasses of str, int, dict and list go to `_default` (so to json),
+# as with json alone: orjson would write the first two, which json refuses.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _non_finite_float(value) -> bool:
+    """Whether a float NaN or Infinity is anywhere in `value` (orjson would write it as null)."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        node = pop()
+        kind = type(node)
+        if kind is dict:
+            push(node.values())
+        elif kind is list or kind is tuple:
+            push(node)
+        elif kind in _LEAVES:
+            continue
+        elif isinstance(node, float) and not math.isfinite(node):
+            return True
+        elif isinstance(node, dict):
+            push(node.values())
+        elif isinstance(node, (list, tuple)):
+            push(node)
+    return False
+
+
+_LEAVES = frozenset((str, int, bool, type(None), Decimal))
+
+
 def dumps(value, **kwargs) -> str:
+    """Compact JSON text. orjson writes it when it can keep every rule: whatever it refuses (an
+    integer beyond 64 bits, a non-string key, a lone surrogate, a non-finite Decimal) and a float
+    NaN or Infinity (which orjson would write as null) go to json, which writes or refuses them
+    as it always has. The text may differ from json's only in how a float's exponent is spelled."""
+    if not kwargs:
+        try:
+            text = orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS)
+        except orjson.JSONEncodeError:
+            pass
+        else:
+            if b"null" not in text or not _non_finite_float(value):
+                return text.decode()
     return json.dumps(value, default=_default, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
                       **kwargs)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from decimal import Decimal
 
@@ -58,3 +59,44 @@ def test_deep_nesting_is_refused_without_recursion():
             jsonio.loads("[" * depth + "]" * depth)
     with pytest.raises(jsonio.BadJson):
         jsonio.loads('{"a":' * 40 + "1" + "}" * 40)
+
+
+def _json_only(value) -> str:
+    return json.dumps(value, default=jsonio._default, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("where", [lambda v: [1, None, {"a": (v,)}], lambda v: {"x": None, "y": [{"z": v}]}])
+def test_a_non_finite_float_anywhere_is_refused_not_written_as_null(value, where):
+    with pytest.raises(ValueError):
+        jsonio.dumps(where(value))
+
+
+@pytest.mark.parametrize("value", [
+    {"big": 10**30, "neg": -(10**25)},  # beyond orjson's 64 bits
+    {1: "a", 2.5: "b"},  # non-string keys, as json writes them
+    {"set": {3, 1, 2}},
+    {"money": Decimal("24.71"), "whole": Decimal("5"), "zero": Decimal("0.00"), "e": Decimal("1E+3")},
+    {"text": "é ü — \U0001F600 \"q\" \\ \n", "none": None, "t": True, "f": False, "float": 0.1, "n": [1, 2.5]},
+])
+def test_dumps_writes_what_json_writes(value):
+    assert json.loads(jsonio.dumps(value)) == json.loads(_json_only(value))
+    if not any(isinstance(k, float) for k in value):
+        assert jsonio.dumps(value) == _json_only(value)
+
+
+def test_what_json_refuses_is_still_refused():
+    import dataclasses
+    from datetime import UTC, datetime
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    for value in (datetime.now(UTC), Point(1), object(), Decimal("NaN")):
+        with pytest.raises((TypeError, ValueError)):
+            jsonio.dumps({"v": value})
+
+
+def test_a_lone_surrogate_is_written_as_json_writes_it():
+    assert jsonio.dumps({"s": "a\ud800"}) == _json_only({"s": "a\ud800"})
