@@ -47,8 +47,24 @@ SWEEP_KEY = "sweep:last_success"
 WORKER_STEPS = Counter("posbridge_worker_steps_total", "worker attempts at an order by result", ["result"])
 
 
+CHILDREN_MAX = 4096
+_children: dict[tuple, object] = {}
+
+
+def child(metric, *values: str):
+    """metric.labels(*values), kept: labels() checks the values and takes a lock on every call,
+    for the same child each time (no child is ever removed here)."""
+    key = (metric, values)
+    found = _children.get(key)
+    if found is None:
+        found = metric.labels(*values)
+        if len(_children) < CHILDREN_MAX:
+            _children[key] = found
+    return found
+
+
 def observe_pos(operation: str, outcome: str, seconds: float) -> None:
-    POS_LATENCY.labels(operation, outcome).observe(seconds)
+    child(POS_LATENCY, operation, outcome).observe(seconds)
 
 
 def count_callback(redis, outcome: str) -> None:
@@ -58,8 +74,9 @@ def count_callback(redis, outcome: str) -> None:
 
 
 def observe_request(endpoint: str, code: int, seconds: float) -> None:
-    REQUESTS.labels(endpoint, str(code)).inc()
-    REQUEST_LATENCY.labels(endpoint, str(code)).observe(seconds)
+    code_text = str(code)
+    child(REQUESTS, endpoint, code_text).inc()
+    child(REQUEST_LATENCY, endpoint, code_text).observe(seconds)
 
 
 def worker_metrics_port(env=None) -> int | None:

@@ -43,7 +43,7 @@ class Finals:
             order.uid, token, doc, by, note or status, endpoint, reconcile_in=reconcile_in)
         if not applied:
             return Final(False, previous)
-        metrics.ORDERS.labels(endpoint, status, path).inc()
+        metrics.child(metrics.ORDERS, endpoint, status, path).inc()
         log.info("order final", extra={"request_uid": order.uid, "status": status, "by": by, "path": path,
                                        "reason": note or status})
         if path == "worker" and doc.get("callback_url"):

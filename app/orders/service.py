@@ -68,11 +68,11 @@ class OrderService:
         now, read = self.menus.read(request["location_id"], self.store.now_arg())  # one round trip
         verdict = self.checks.verdict(request, now, read, timeout=arrived + self.budget - time.monotonic(), new=True)
         if verdict is None:
-            metrics.ORDERS.labels("validate", "errored", "inline").inc()
+            metrics.child(metrics.ORDERS, "validate", "errored", "inline").inc()
             return records.envelope("errored", [menu_unavailable(request)], request)
         details = dict(request["order_details"], **verdict.totals.as_dict())
         status = "validated" if verdict.ok else "rejected"
-        metrics.ORDERS.labels("validate", status, "inline").inc()
+        metrics.child(metrics.ORDERS, "validate", status, "inline").inc()
         return records.envelope(status, verdict.problems, request, order_details=details)
 
     # -- submit -----------------------------------------------------------------------
