@@ -141,3 +141,24 @@ def test_pos_calls_are_judged_over_the_life_on_the_stores_clock(receiver):
     ev = evidence(receiver, records, calls={"dup": {"posts": 6, "lookups": 0}})
     ev.final_at = {"dup": T0 + 4}
     assert check_pos_calls(ev, T0 + 60).violations == []
+
+
+def test_a_reset_just_after_a_link_cut_is_excused_only_for_that_host(receiver):
+    """docs/CLUSTER.md finding 4: a keep-alive connection the web host closed while its link was
+    down is reset when reused, until the FIN's retransmission lands. Only a reset (not a
+    timeout), only to that host, only inside the window."""
+    from reliability.faults import STALE_CONNECTIONS, Window
+    from reliability.invariants import check_http
+    from reliability.load import Call
+
+    web1, web2 = "http://10.0.0.10:8000", "http://10.0.0.11:8000"
+    windows = [Window(STALE_CONNECTIONS, T0, T0 + 4, "web1", host=web1)]
+    journal = Journal()
+    for uid, host, at, error in (("ok", web1, T0 + 1, "ConnectionError"),
+                                 ("other-host", web2, T0 + 1, "ConnectionError"),
+                                 ("later", web1, T0 + 5, "ConnectionError"), ("timeout", web1, T0 + 1, "ReadTimeout")):
+        journal.add(Call(uid, "resubmit", at, at + 0.01, None, None, error=error, host=host))
+    ev = Evidence(journal, receiver, windows, {}, [], set(), settings=SETTINGS)
+    _, unanswered, _ = check_http(ev)
+    assert unanswered.checked == 4
+    assert sorted(v.split(":")[0] for v in unanswered.violations) == ["later", "other-host", "timeout"]
