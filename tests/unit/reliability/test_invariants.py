@@ -125,6 +125,19 @@ def test_a_completed_at_off_the_stores_clock_is_a_violation(receiver):
     assert check_final(ev, T0 + 40).violations == []
 
 
+def test_a_final_write_held_back_by_a_redis_that_was_down_is_excused_and_nothing_else(receiver):
+    """The 10,000-order run: the POS answered (completed_at), Redis was down, the final write
+    landed when it came back, 2.0-2.6 s later. Excused only across a Redis-down window."""
+    from reliability.faults import Window
+    from reliability.invariants import check_completed_at
+
+    records = {"held": order("held", completed=T0 + 5), "late": order("late", completed=T0 + 20)}
+    ev = evidence(receiver, records)
+    ev.windows = [Window("kill_redis_after_final", T0 + 5.5, T0 + 7.0)]
+    ev.final_at = {"held": T0 + 7.6, "late": T0 + 22.6}  # both 2.6 s after the POS answered
+    assert [v.split(":")[0] for v in check_completed_at(ev).violations] == ["late"]
+
+
 def test_a_process_that_exited_on_its_own_is_a_violation(receiver):
     from reliability.invariants import check_processes
 
