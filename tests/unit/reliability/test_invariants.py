@@ -81,6 +81,22 @@ def test_pending_past_deadline_plus_reconcile_seconds_is_a_violation(receiver):
     assert sorted(v.split(":")[0] for v in late) == ["late", "open-ok"]
 
 
+def test_a_beat_killed_meanwhile_extends_the_bound_by_its_lock_takeover_only(receiver):
+    """The 10,000-order run: beat's lock holder killed 3 s before the deadline, then Redis
+    restarted; the order was decided 24.1 s past its deadline (bound 22 s). Nothing could
+    dispatch until the killed beat's lock expired (10 s)."""
+    from reliability.faults import Window
+
+    bound = T0 + 10 + 8 + reconcile_slack(1, 1, 1, 3) + OUTAGE
+    ev = evidence(receiver, {"slow": order("slow", "placed", completed=bound + 2.1),
+                             "late": order("late", "placed", completed=bound + 10.5)})
+    assert sorted(v.split(":")[0] for v in check_final(ev, bound + 60).violations) == ["late", "slow"]
+    ev.windows = [Window("kill_beat", T0 + 7, T0 + 10)]
+    assert [v.split(":")[0] for v in check_final(ev, bound + 60).violations] == ["late"]
+    ev.windows = [Window("kill_beat", T0 - 30, T0 - 27)]  # long before: nothing excused
+    assert len(check_final(ev, bound + 60).violations) == 2
+
+
 def test_a_second_delivery_after_a_delivered_callback_is_a_violation(receiver):
     receiver.deliveries = [Delivery("flaky", T0, "placed", True, 500), Delivery("flaky", T0 + 1, "placed", True, 204),
                            Delivery("twice", T0, "placed", True, 204), Delivery("twice", T0 + 9, "placed", True, 204),
