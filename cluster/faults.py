@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 
 from cluster.hosts import REDIS_PORT, SKEW, Topology
-from reliability.faults import Window
+from reliability.faults import STALE_CONNECTIONS, Window
 from reliability.invariants import FINAL
 from reliability.load import Journal
 
@@ -78,7 +78,7 @@ class Injector:
     def count(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for window in self.windows:
-            if window.kind not in ALIASES.values():
+            if window.kind not in (*ALIASES.values(), STALE_CONNECTIONS):
                 counts[window.kind] = counts.get(window.kind, 0) + 1
         return counts
 
@@ -186,6 +186,11 @@ class Injector:
             time.sleep(lasting)
         finally:
             host.link(True)
+            back = time.time()
+            url = next(u for u in self.top.web_urls() if f"//{host.ip}:" in u)
+            with self.lock:  # see STALE_CONNECTIONS; tests/integration/test_cluster_stale_connection.py
+                self.windows.append(Window(STALE_CONNECTIONS, back, back + lasting + 1.0,
+                                           f"{name}: keep-alive connections closed during the cut", host=url))
         return f"{name} cut off for {lasting:.1f}s"
 
     def _skew(self, name: str) -> str:

@@ -81,7 +81,16 @@ class Evidence:
 
     def reconcile_bound(self, uid: str, order: Order) -> float:
         """The latest an order may still be pending: deadline + RECONCILE_SECONDS + slack
-        (reliability.bounds.reconcile_slack, plus the longest Redis outage the injector makes)."""
+        (reliability.bounds.reconcile_slack, plus the longest Redis outage the injector makes),
+        plus beat's takeover for each beat killed meanwhile: the killed one may have held the
+        schedule's lock, and nothing is dispatched until the lock expires (redbeat_lock_timeout,
+        app/__init__.py: max(10, 5 x SWEEP_SECONDS))."""
         slack = reconcile_slack(self.setting("CLOCK_SKEW_SECONDS"), self.setting("SWEEP_SECONDS"),
                                 self.setting("POS_CONNECT_TIMEOUT"), self.setting("POS_READ_TIMEOUT")) + OUTAGE
-        return max(self.deadline(uid, order), self.arrival(uid, order)) + self.setting("RECONCILE_SECONDS") + slack
+        bound = max(self.deadline(uid, order), self.arrival(uid, order)) + self.setting("RECONCILE_SECONDS") + slack
+        takeover = max(10.0, 5 * self.setting("SWEEP_SECONDS"))
+        start = self.deadline(uid, order) - takeover
+        for window in sorted((w for w in self.windows if w.kind == "kill_beat"), key=lambda w: w.start):
+            if start <= window.start <= bound:
+                bound += takeover
+        return bound

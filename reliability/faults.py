@@ -31,6 +31,10 @@ POS_KINDS = ("pos_down", "pos_errors", "pos_ambiguous", "pos_hang", "slow_above_
              "pos_refuses", "slow_beyond_read")
 REDIS_DOWN = ("restart_redis", "kill_redis_after_final")  # the kinds during which Redis is away
 WEB_AWAY = ("kill_web", "freeze_web")  # the kinds during which the web process cannot answer
+# after a host's link comes back, a keep-alive connection its web closed during the cut (the FIN
+# lost) is reset when the client reuses it, until the FIN's retransmission (exponential backoff,
+# so at most about one cut-length later) tells the client: those calls, to that host, no answer
+STALE_CONNECTIONS = "stale_connections"
 # a 503 is the honest answer while Redis is away, and from a web process frozen past its Redis
 # socket timeout (thawed, its calls time out at once: to it, Redis was away)
 UNAVAILABLE = (*REDIS_DOWN, "freeze_web")
@@ -44,6 +48,7 @@ class Window:
     start: float
     end: float
     detail: str = ""
+    host: str = ""  # the base URL a window is about, when it is about one host only
 
 
 class Injector:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from app import jsonio
 from app.orders.records import fingerprint
 from reliability.evidence import DEFAULTS, OUTAGE, ROUNDING, Check, Evidence, codes, epoch
-from reliability.faults import UNAVAILABLE, WEB_AWAY, Window
+from reliability.faults import STALE_CONNECTIONS, UNAVAILABLE, WEB_AWAY, Window
 from reliability.load import Call
 from reliability.tight import (
     check_callbacks_once,
@@ -129,6 +129,12 @@ def check_callbacks(ev: Evidence) -> Check:
     return check
 
 
+def stale_reset(call: Call, windows: list[Window]) -> bool:
+    """A reset (no answer, no timeout) on a connection to a host just back from a link cut."""
+    return call.error == "ConnectionError" and any(
+        w.kind == STALE_CONNECTIONS and w.host == call.host and w.start <= call.started <= w.end for w in windows)
+
+
 def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
     five = Check("no 5xx but 503 while Redis was down (or the web frozen)")
     unanswered = Check("every request answered, but while the web process was down")
@@ -140,7 +146,7 @@ def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
             if call.status != 503 or not _overlaps(call, ev.windows, UNAVAILABLE, REDIS_MARGIN):
                 five.fail(f"{call.uid}: HTTP {call.status} on {call.kind} at {call.started:.3f}: "
                           f"{_errors(call.body)}")
-        if call.status is None and not _overlaps(call, ev.windows, WEB_AWAY, 0.5):
+        if call.status is None and not _overlaps(call, ev.windows, WEB_AWAY, 0.5) and not stale_reset(call, ev.windows):
             unanswered.fail(f"{call.uid}: {call.kind} got no answer ({call.error}) at {call.started:.3f}")
         if call.status is None or call.kind == "poll":
             continue

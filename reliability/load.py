@@ -34,6 +34,7 @@ class Call:
     digest_present: bool = False
     error: str = ""
     payload: str = "original"  # or "changed": which of the scenario's two bodies was sent
+    host: str = ""  # the base URL it went to (the cluster spreads calls over two web hosts)
 
 
 class Journal:
@@ -78,11 +79,11 @@ class Client:
         data, headers = encode(body, SHARED_ID, self.token)
         if bad == "digest":
             headers["x-pch-digest"] = "0" * 64
-        started = time.time()
+        started, base = time.time(), self.base_url
         call = Call(planned.uid, kind, started, started, None, None,
-                    payload="changed" if body is planned.changed else "original")
+                    payload="changed" if body is planned.changed else "original", host=base)
         try:
-            response = self.session().post(self.base_url + planned.path, data=data, headers=headers, timeout=30)
+            response = self.session().post(base + planned.path, data=data, headers=headers, timeout=30)
         except requests.RequestException as exc:
             call.error = type(exc).__name__
             self.session().close()
@@ -101,10 +102,10 @@ class Client:
         return call
 
     def poll(self, uid: str) -> Call:
-        started = time.time()
-        call = Call(uid, "poll", started, started, None, None)
+        started, base = time.time(), self.base_url
+        call = Call(uid, "poll", started, started, None, None, host=base)
         try:
-            response = self.session().get(f"{self.base_url}/posnext/orders/{uid}", timeout=30,
+            response = self.session().get(f"{base}/posnext/orders/{uid}", timeout=30,
                                           headers={"Authorization": f"Bearer {self.token}"})
             call.status = response.status_code
             call.body = jsonio.loads(response.content)

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from reliability.bounds import pos_call_bound
 from reliability.evidence import ROUNDING, Check, Evidence, codes, epoch
+from reliability.faults import REDIS_DOWN
+
+HELD = ("freeze_web", *REDIS_DOWN)  # faults that hold a final write back after the POS answered
 
 
 def check_final(ev: Evidence, now: float) -> Check:
@@ -54,8 +57,10 @@ def check_created_in_time(ev: Evidence) -> Check:
 
 def check_completed_at(ev: Evidence) -> Check:
     """The completed_at an answer shows is when the order became final on the store's clock
-    (within CLOCK_SKEW_SECONDS + 1 s), whichever host's clock wrote it. A web process frozen
-    (SIGSTOP) between the POS's answer, which completed_at records, and its write is excused."""
+    (within CLOCK_SKEW_SECONDS + 1 s), whichever host's clock wrote it. completed_at records the
+    POS's answer; a writer that could not write it at once is excused: a web process frozen
+    (SIGSTOP) between the answer and its write, or any writer waiting for a Redis that was down
+    (its final write retried until the store came back)."""
     allowance = ev.setting("CLOCK_SKEW_SECONDS") + 1.0
     check = Check(f"completed_at on the store's clock (within {allowance:g}s of the final transition)")
     for uid, at in ev.final_at.items():
@@ -64,9 +69,9 @@ def check_completed_at(ev: Evidence) -> Check:
         if not completed:
             continue
         check.checked += 1
-        frozen = any(w.kind == "freeze_web" and w.start <= max(completed, at) and min(completed, at) <= w.end
-                     for w in ev.windows)
-        if abs(completed - at) > allowance and not frozen:  # a web frozen between the POS's answer
+        held = any(w.kind in HELD and w.start <= max(completed, at) and min(completed, at) <= w.end
+                   for w in ev.windows)
+        if abs(completed - at) > allowance and not held:
             check.fail(f"{uid}: completed_at {order.doc['completed_at']} is {completed - at:+.1f}s from the "
                        f"store's final transition")
     return check

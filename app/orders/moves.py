@@ -8,7 +8,8 @@ The rules of a move on an order (one POS call at most, bounded by the claim):
   before the deadline:  not validated -> validate (a refusal is final), then POST with
                         `not_after` = the deadline; a transient failure is retried with backoff,
                         never planned past deadline + CLOCK_SKEW_SECONDS.
-  after the deadline:   never validated -> errored / deadline_exceeded (no POST was ever sent);
+  after the deadline:   never validated -> judged as on its arrival: refused -> rejected; else
+                        errored / deadline_exceeded (no POST was ever sent);
                         else look it up: found -> placed; absent -> errored / deadline_exceeded
                         (with `not_after` no earlier call can still land); the POS cannot say
                         -> retried with backoff, and past RECONCILE_SECONDS errored /
@@ -101,10 +102,14 @@ class Mover:
                              latest=order.deadline + skew)
             return "retry"
         if not order.validated:
-            errors = [menu_unavailable(order.doc)] if self.checks.menus.cached(order.doc["location_id"]) is None \
-                else None
-            if errors:
-                return finish(order, token, "errored", "worker", errors, note="menu_unavailable")
+            # judged as it would have been when it arrived: an order the rules refused then (past its
+            # deadline already, say) is rejected whichever path it took, never errored
+            verdict = self.checks.verdict(order.doc, order.created, timeout=max(left(), 0.0))
+            if verdict is not None and not verdict.ok:
+                return finish(order, token, "rejected", "worker", verdict.problems,
+                              note="refused by validation (as on its arrival)")
+            if verdict is None:
+                return finish(order, token, "errored", "worker", [menu_unavailable(order.doc)], note="menu_unavailable")
             return deadline_exceeded(order, token, "worker", "never sent to the POS before its deadline")
         if now() < order.deadline + skew - 0.001:  # the clocks' millisecond: decided now, not re-planned
             self.store.retry(uid, token, "worker", "deciding after the deadline", order.deadline + skew - now())

@@ -81,6 +81,22 @@ def test_pending_past_deadline_plus_reconcile_seconds_is_a_violation(receiver):
     assert sorted(v.split(":")[0] for v in late) == ["late", "open-ok"]
 
 
+def test_a_beat_killed_meanwhile_extends_the_bound_by_its_lock_takeover_only(receiver):
+    """The 10,000-order run: beat's lock holder killed 3 s before the deadline, then Redis
+    restarted; the order was decided 24.1 s past its deadline (bound 22 s). Nothing could
+    dispatch until the killed beat's lock expired (10 s)."""
+    from reliability.faults import Window
+
+    bound = T0 + 10 + 8 + reconcile_slack(1, 1, 1, 3) + OUTAGE
+    ev = evidence(receiver, {"slow": order("slow", "placed", completed=bound + 2.1),
+                             "late": order("late", "placed", completed=bound + 10.5)})
+    assert sorted(v.split(":")[0] for v in check_final(ev, bound + 60).violations) == ["late", "slow"]
+    ev.windows = [Window("kill_beat", T0 + 7, T0 + 10)]
+    assert [v.split(":")[0] for v in check_final(ev, bound + 60).violations] == ["late"]
+    ev.windows = [Window("kill_beat", T0 - 30, T0 - 27)]  # long before: nothing excused
+    assert len(check_final(ev, bound + 60).violations) == 2
+
+
 def test_a_second_delivery_after_a_delivered_callback_is_a_violation(receiver):
     receiver.deliveries = [Delivery("flaky", T0, "placed", True, 500), Delivery("flaky", T0 + 1, "placed", True, 204),
                            Delivery("twice", T0, "placed", True, 204), Delivery("twice", T0 + 9, "placed", True, 204),
@@ -125,6 +141,19 @@ def test_a_completed_at_off_the_stores_clock_is_a_violation(receiver):
     assert check_final(ev, T0 + 40).violations == []
 
 
+def test_a_final_write_held_back_by_a_redis_that_was_down_is_excused_and_nothing_else(receiver):
+    """The 10,000-order run: the POS answered (completed_at), Redis was down, the final write
+    landed when it came back, 2.0-2.6 s later. Excused only across a Redis-down window."""
+    from reliability.faults import Window
+    from reliability.invariants import check_completed_at
+
+    records = {"held": order("held", completed=T0 + 5), "late": order("late", completed=T0 + 20)}
+    ev = evidence(receiver, records)
+    ev.windows = [Window("kill_redis_after_final", T0 + 5.5, T0 + 7.0)]
+    ev.final_at = {"held": T0 + 7.6, "late": T0 + 22.6}  # both 2.6 s after the POS answered
+    assert [v.split(":")[0] for v in check_completed_at(ev).violations] == ["late"]
+
+
 def test_a_process_that_exited_on_its_own_is_a_violation(receiver):
     from reliability.invariants import check_processes
 
@@ -141,3 +170,24 @@ def test_pos_calls_are_judged_over_the_life_on_the_stores_clock(receiver):
     ev = evidence(receiver, records, calls={"dup": {"posts": 6, "lookups": 0}})
     ev.final_at = {"dup": T0 + 4}
     assert check_pos_calls(ev, T0 + 60).violations == []
+
+
+def test_a_reset_just_after_a_link_cut_is_excused_only_for_that_host(receiver):
+    """docs/CLUSTER.md finding 4: a keep-alive connection the web host closed while its link was
+    down is reset when reused, until the FIN's retransmission lands. Only a reset (not a
+    timeout), only to that host, only inside the window."""
+    from reliability.faults import STALE_CONNECTIONS, Window
+    from reliability.invariants import check_http
+    from reliability.load import Call
+
+    web1, web2 = "http://10.0.0.10:8000", "http://10.0.0.11:8000"
+    windows = [Window(STALE_CONNECTIONS, T0, T0 + 4, "web1", host=web1)]
+    journal = Journal()
+    for uid, host, at, error in (("ok", web1, T0 + 1, "ConnectionError"),
+                                 ("other-host", web2, T0 + 1, "ConnectionError"),
+                                 ("later", web1, T0 + 5, "ConnectionError"), ("timeout", web1, T0 + 1, "ReadTimeout")):
+        journal.add(Call(uid, "resubmit", at, at + 0.01, None, None, error=error, host=host))
+    ev = Evidence(journal, receiver, windows, {}, [], set(), settings=SETTINGS)
+    _, unanswered, _ = check_http(ev)
+    assert unanswered.checked == 4
+    assert sorted(v.split(":")[0] for v in unanswered.violations) == ["later", "other-host", "timeout"]

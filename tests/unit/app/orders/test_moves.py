@@ -19,11 +19,13 @@ def settings(settings):
                                  "retry_base_seconds": 0.5, "retry_cap_seconds": 30.0})
 
 
-def handed_off(store, uid=UID, ttl=None, validated=False, **overrides):
+def handed_off(store, uid=UID, ttl=None, validated=False, deadline=None, **overrides):
     """An order as the web leaves it after a 202: recorded, (validated,) handed off, due now."""
+    if "ttl_override" in overrides:
+        overrides["ttl"] = overrides.pop("ttl_override")
     request = SCHEMA.load(sample_order(uid=uid, **overrides))
     doc = records.new_record(request, store.now())
-    deadline = store.now() + ttl if ttl else None
+    deadline = deadline or (store.now() + ttl if ttl else None)
     created, token = store.create(uid, records.fingerprint(request), doc, deadline, 900, "web", 1.0,
                                   f"menu:{doc['location_id']}")
     if validated:
@@ -102,12 +104,27 @@ def test_a_post_is_given_no_more_time_than_the_claim_and_the_deadline_leave(stor
 
 def test_never_validated_by_the_deadline_is_errored_without_a_pos_call(store, mover, pos, clock):
     handed_off(store, ttl=30)
-    mover.menus = None
-    store.redis.set("menu:loc-001", b'{"items": {}, "location": {}}')  # a menu is cached
+    mover.checks.menus.get("loc-001", timeout=5)  # the menu cached, as the web left it
+    pos.calls.clear()
     clock.advance(31)
     assert mover.move_order(UID) == "errored"
     assert pos.calls == []
     assert store.get(UID).doc["errors"][0]["code"] == "deadline_exceeded"
+
+
+def test_never_validated_and_refused_on_arrival_is_rejected_whatever_the_path(store, mover, pos, clock):
+    """The 10,000-order run: an order already past its deadline when it arrived, its web killed
+    before the check, was errored/deadline_exceeded by the worker; the rules refuse it."""
+    from app.times import format_time
+
+    sent = store.now() - 120
+    handed_off(store, deadline=sent + 30, request_datetime=format_time(sent), ttl_override=30)
+    clock.advance(1)
+    outcome = mover.move_order(UID)
+    assert outcome == "rejected", store.get(UID).doc["errors"]
+    assert pos.count("place") == 0
+    order = store.get(UID)
+    assert order.status == "rejected" and order.doc["errors"][0]["code"] != "deadline_exceeded"
 
 
 def test_just_past_the_deadline_the_decision_waits_for_the_clock_skew_allowance(store, mover, pos, clock):
