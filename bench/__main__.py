@@ -14,10 +14,11 @@ import argparse
 import dataclasses
 import os
 import signal
+import subprocess
 import sys
 import time
 
-from bench import docs, memory_case, web_cases, worker_cases
+from bench import docs, memory_case, previous, speed_cases, web_cases, worker_cases
 from bench.report import text_table
 from bench.runner import MODES, Runner
 from bench.stacks import BenchStack
@@ -35,6 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="measured seconds of each load")
     parser.add_argument("--reps", type=int, help="loads per figure (the median is reported)")
     parser.add_argument("--soak", type=float, help="seconds of load on the web process before RSS is read again")
+    parser.add_argument("--baseline", metavar="REF[,REF]", help="earlier mains to run beside ours (default: the "
+                        "commits in bench/BASELINE); 'none' skips them")
     parser.add_argument("--out", help="where to write the report (default: docs/BENCHMARKS.md in the full mode)")
     return parser.parse_args(argv)
 
@@ -52,27 +55,47 @@ def run(args: argparse.Namespace) -> tuple[list, dict]:
     runner = Runner(stack, mode)
     rows = []
     say(f"bench: mode {mode.name}, logs in {stack.stack.log_dir}")
+    earlier, skipped = [], []  # (label, worktree) of each earlier main; why one could not run
+    for ref, label in previous.baselines(args.baseline):
+        try:
+            earlier.append((label, previous.checkout(ref)))
+        except (previous.Unavailable, subprocess.SubprocessError) as exc:
+            skipped.append(f"{label}: {exc}")
+    say(f"earlier mains: {earlier} {skipped or ''}")
     try:
         stack.start_possim()
         for label, name, env in WEB_VARIANTS:
             stack.start_web(label, name=name, **env)
+        for db, (label, path) in enumerate(earlier, start=2):
+            stack.start_previous(path, label, db)
         stack.start_workers(1)
         stack.stack.start("beat")
-        for label, _, _ in WEB_VARIANTS:
+        for label in stack.ports:
             stack.wait_web(label)
         stack.wait_workers(1)
         fresh = memory_case.rss(runner)
         runner.load("web", "validate", 50, seconds=mode.warmup + 1)
         runner.load("web", "submit", 50, seconds=mode.warmup + 1)
+        for label, _ in earlier:
+            runner.load(label, "validate", 50, seconds=mode.warmup + 1)
+            runner.load(label, "submit", 50, seconds=mode.warmup + 1)
         memory_case.warm_worker(runner)
         warm = memory_case.rss(runner)
-        for name, case in (("validate", web_cases.validate), ("submit", web_cases.submit),
+
+        def versus(r: Runner) -> list:
+            return speed_cases.versus_earlier(r, [label for label, _ in earlier], skipped)
+
+        for name, case in (("earlier mains", versus), ("validate", web_cases.validate), ("submit", web_cases.submit),
                            ("overrun", web_cases.overrun),
                            ("memory", lambda r: memory_case.soak(r, fresh, warm))):
             section = case(runner)
             rows += section
             say(f"--- {name} done at {time.monotonic() - started:.0f} s\n{text_table(section)}")
-        stack.stop("web", "bare", "naive", "gthread", "worker1", "beat")
+            if name == "earlier mains" and earlier:
+                stack.stop(*(label for label, _ in earlier))  # the rest of the run as before they came
+                for label, _ in earlier:
+                    del stack.ports[label]
+        stack.stop(*stack.ports, "worker1", "beat")
         rows += worker_cases.workers(runner)
     finally:
         runner.close()

@@ -21,6 +21,14 @@ HOW = """\
   plain Flask view calling the POS inline with `requests`, no Redis, no Celery, under gthread
   2 x 16 threads); ours under gthread (`WEB_WORKER_CLASS=gthread`); `bench/noop_worker.py`
   (Celery with the service's own settings and a task doing nothing, on the same redis-server).
+- **Earlier mains** (`bench/previous.py`, `bench/BASELINE`): `previous`, the main before the
+  speed work of issue 14, and `engine-v1`, the main before engine v2 and the hardening (the one
+  the 2026-11-23 figures were taken on); each checked out as a git worktree with a virtualenv of
+  its own, installed from its own lock by its own `./dev`, its web started from its own Procfile
+  line and `gunicorn.conf.py` beside ours, on a database of its own of the same redis-server and
+  the same POS simulator; the same loads, interleaved with ours. Their rows ("vs earlier
+  mains") give every change as a before/after ratio, and the web's CPU per request against
+  issue 14's goals.
 - **The load**: `bench/loadgen.py`, closed-loop aiohttp clients (each one keep-alive
   connection sending its next request when the last answer is read), in a process of its own
   on the same 2 cores; the connections open over the first half of the warm-up (opened in one

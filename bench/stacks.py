@@ -61,6 +61,16 @@ class BenchStack:
         self.ports[label] = free_port()
         self.stack.start(name, label=label, PORT=str(self.ports[label]), **env)
 
+    def start_previous(self, path, label: str, db: int) -> None:
+        """An earlier main's web (bench/previous.py: its worktree, its packages, its Procfile line),
+        on its own database of the same redis-server (0 is ours, 1 the no-op Celery baseline's)
+        and the same POS simulator."""
+        from bench import previous
+
+        self.ports[label] = free_port()
+        other = previous.stack(path, {**self.env, "REDIS_URL": self.broker_url(db)}, str(self.stack.log_dir))
+        self.stack.processes[label] = other.start("web", label=label, PORT=str(self.ports[label]))
+
     def url(self, label: str, path: str = "") -> str:
         return f"http://127.0.0.1:{self.ports[label]}{path}"
 

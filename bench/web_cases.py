@@ -81,6 +81,7 @@ def _submit_rows(latency: int, clients: int, ours: Load, naive: Load) -> list[Ro
     rps = ours.median("rps")
     ok = ours.share("200")
     vs_little, vs_naive = _ratio(rps, little), _ratio(rps, naive.median("rps"))
+    want = 1.0 if latency <= 50 else 3.0  # issue 14: a fast POS makes it CPU against CPU; a slow one, greenlets
     p50, p99 = ours.median("p50_ms") - latency, ours.median("p99_ms") - latency
     cpu = _median_cpu(ours) + _median_of(ours, lambda run: run["cpu_ms"]["loadgen"])
     web = _median_of(ours, lambda run: run["cpu_ms"].get("web", 0.0))
@@ -90,7 +91,7 @@ def _submit_rows(latency: int, clients: int, ours: Load, naive: Load) -> list[Ro
         Row(case, "orders/s vs Little", num(rps), num(little) + " Little", f"{vs_little:.2f}", ">= 0.90",
             vs_little >= 0.9),
         Row(case, "orders/s vs naive peer", num(rps), num(naive.median("rps")) + " naive", f"{vs_naive:.2f}",
-            ">= 3", vs_naive >= 3),
+            f">= {want:g}", vs_naive >= want),
         Row(case, "p50 - POS latency ms", num(p50, 1), num(naive.median("p50_ms") - latency, 1) + " naive", "",
             "<= 5", p50 <= 5),
         Row(case, "p99 - POS latency ms", num(p99, 1), num(naive.median("p99_ms") - latency, 1) + " naive", "",

@@ -14,6 +14,9 @@ from bin.stack import ROOT
 SUBMIT_MEASURES = ("share of 200s", "orders/s vs Little", "orders/s vs naive peer", "p50 - POS latency ms",
                    "p99 - POS latency ms", "CPU ms/order")
 EXPECTED = [
+    *[(case, measure) for case in ("vs previous main, validate x 50", "vs previous main, submit, POS 50 ms x 50",
+                                   "vs previous main, submit, POS 200 ms x 200")
+      for measure in ("web CPU ms/request", "requests/s", "share of 200s")],
     ("validate, 50 conns", "requests/s"),
     ("validate, 50 conns", "requests/s vs bare Flask + 1 Redis GET"),
     ("validate, 50 conns", "p50 ms"),
