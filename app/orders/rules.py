@@ -174,22 +174,6 @@ def request_time_problem(order: dict, now: datetime, max_age_seconds: float) -> 
     return None
 
 
-def time_problems(order: dict, now: datetime, horizon: timedelta = timedelta(days=7),
-                  max_age_seconds: float | None = None) -> list[dict]:
-    """The problems check_order finds that depend on `now`: request_datetime's age, the ttl, the
-    schedule, by the same functions. Each holds on one interval of `now` (at or after a time, at
-    or before one, or between two), so an order free of them at two times is free of them at
-    every time between (app/orders/checks.py relies on it)."""
-    verdict = Verdict()
-    stale = request_time_problem(order, now, max_age_seconds) if max_age_seconds is not None else None
-    if stale:
-        verdict.add(stale["code"], stale["message"], stale["field"])
-    if expired(order, now):
-        verdict.add("request_expired", "the order's ttl has elapsed since request_datetime", "ttl")
-    _check_schedule(verdict, order, now, horizon)
-    return verdict.problems
-
-
 def check_order(order: dict, menu: dict | None, now: datetime,
                 horizon: timedelta = timedelta(days=7), max_age_seconds: float | None = None) -> Verdict:
     """Every problem of the order, not only the first; totals computed from the menu's tax rate.

@@ -38,16 +38,14 @@ end
 
 # KEYS: order, history, open, by_time, by_location, schedule, menu
 # ARGV: now, fp, doc, ttl_deadline_ms ('' none), max_async_ms, retention_s, uid, by, claim_token, claim_ms,
-#       the menu version the caller holds ('' none), validated window from / to ms ('' none)
+#       the menu version the caller holds ('' none)
 # The menu (app/menus.py): its version (SHA-1 of its bytes, '' when there is none), and its bytes
-# unless they are the version the caller holds. The caller may have checked the order ahead
-# against the menu it holds, a verdict true for any time in the window (checks.OrderChecks.ahead):
-# the order is recorded validated when that is Redis's menu and Redis's time is in the window.
+# unless they are the version the caller holds.
 CREATE = PRELUDE + """
 local now = clock(ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local seen = redis.call('HMGET', KEYS[1], 'fp', 'status')
-  return {0, seen[1] or '', seen[2] or '', now, false, 0, '', '0'}
+  return {0, seen[1] or '', seen[2] or '', now, false, 0, ''}
 end
 local menu, menu_version = redis.call('GET', KEYS[7]), ''
 if menu then
@@ -57,22 +55,16 @@ end
 local deadline = now + tonumber(ARGV[5])
 if ARGV[4] ~= '' then deadline = math.min(deadline, math.floor(tonumber(ARGV[4]))) end
 local claimed = now + tonumber(ARGV[10])
-local validated = '0'
-if menu_version ~= '' and menu_version == ARGV[11] and ARGV[12] ~= '' and ARGV[13] ~= ''
-    and now >= tonumber(ARGV[12]) and now <= tonumber(ARGV[13]) then
-  validated = '1'
-end
 redis.call('HSET', KEYS[1], 'status', 'pending', 'fp', ARGV[2], 'doc', ARGV[3], 'deadline', deadline,
-           'created', now, 'handed', '0', 'validated', validated, 'calls', '0', 'cb', '', 'cb_attempts', '0',
+           'created', now, 'handed', '0', 'validated', '0', 'calls', '0', 'cb', '', 'cb_attempts', '0',
            'rc', '', 'rc_calls', '0', 'o_claim', ARGV[9], 'o_until', claimed)
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 note(KEYS[2], 'pending', ARGV[8], 'received', now, ARGV[6])
-if validated == '1' then note(KEYS[2], 'pending', ARGV[8], 'validated', now) end
 redis.call('ZADD', KEYS[3], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[4], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[5], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[6], claimed, 'o:' .. ARGV[7])
-return {1, ARGV[2], 'pending', now, menu or false, deadline, menu_version, validated}
+return {1, ARGV[2], 'pending', now, menu or false, deadline, menu_version}
 """
 
 # Claim the next move of one kind: 'o' (the order), 'c' (its callback), 'r' (its reconciliation).

@@ -6,11 +6,7 @@ The web process and the workers call this one service. Submit, inline:
    read the location's menu in the same round trip (its bytes only when this process does not
    hold that version already: app/menus.py);
 2. check it against the menu (a missing menu is fetched within the budget left; none in time:
-   202, a worker validates it later); a refusal is final and recorded; `validated` is recorded
-   before any POS call. When this process holds the location's menu, the check is made before
-   step 1 and CREATE records the order validated in its own round trip if Redis's menu is that
-   one and Redis's time is inside the window the verdict holds for (checks.OrderChecks.ahead);
-   otherwise the check is made after step 1 and `validated` written by its own script;
+   202, a worker validates it later); a refusal is final and recorded;
 3. one POS call whose whole duration fits the budget left, carrying `not_after`;
 4. an answer from the POS in time: final, durable, 200. Otherwise (no time left, a transient
    failure, the call cut at the budget): the order is handed off — its next move due now in
@@ -60,7 +56,6 @@ class OrderService:
         self.finals = Finals(store, tasks)
         self.mover = Mover(store, pos, self.checks, self.finals, settings)
         self.budget = settings.inline_budget_ms / 1000.0
-        self.clock_offset = 0.0  # Redis's clock minus this host's, as last seen (seconds)
 
     # -- validate ---------------------------------------------------------------------
     def validate(self, request: dict, arrived: float | None = None) -> dict:
@@ -92,29 +87,26 @@ class OrderService:
         fp = records.fingerprint(request)
         location = request["location_id"]
         held = self.menus.held(location)
-        ahead = self.checks.ahead(doc, held, time.time() + self.clock_offset) if held else None
         created, token = self.store.create(uid, fp, doc, records.ttl_deadline(request),
                                            self.settings.order_max_async_seconds, "web",
                                            max(left(), 0.0) + CLAIM_MARGIN, menu_key(location),
-                                           held.version if held else "", ahead[1:] if ahead else None)
+                                           held.version if held else "")
         recorded = time.monotonic()
-        self.clock_offset = created.now - time.time()  # only to aim the next verdict made ahead
         if not created.created:
             if created.fp != fp:
                 raise Conflict(uid)
             return self._await(uid, budget_end)
         order = Order(uid=uid, status="pending", doc=doc, fp=fp, deadline=created.deadline, created=created.now,
-                      handed_off=False, validated=created.validated, calls=0)
-        if not created.validated:  # else: checked ahead, against Redis's menu at Redis's time (checks.ahead)
-            menu = self.menus.accept(location, held, created.menu_version, created.menu)
-            verdict = self.checks.verdict(doc, created.now, menu, timeout=left(), new=True)
-            if verdict is None:
-                return self._hand_off(uid, token, "no menu within the budget: a worker validates it")
-            if not verdict.ok:
-                return self._answer_final(self.finals.finish(order, token, "rejected", "web", verdict.problems,
-                                                             note="refused by validation", at=redis_now()), uid)
-            if not self.store.mark_validated(uid, token, "web"):
-                return self._await(uid, budget_end)
+                      handed_off=False, validated=False, calls=0)
+        menu = self.menus.accept(location, held, created.menu_version, created.menu)
+        verdict = self.checks.verdict(doc, created.now, menu, timeout=left(), new=True)
+        if verdict is None:
+            return self._hand_off(uid, token, "no menu within the budget: a worker validates it")
+        if not verdict.ok:
+            return self._answer_final(self.finals.finish(order, token, "rejected", "web", verdict.problems,
+                                                         note="refused by validation", at=redis_now()), uid)
+        if not self.store.mark_validated(uid, token, "web"):
+            return self._await(uid, budget_end)
         time_left = min(left(), order.deadline - created.now)
         if time_left < MIN_CALL:
             metrics.OVERRUNS.inc()

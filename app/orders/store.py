@@ -84,7 +84,6 @@ class Created:
     menu: bytes | None  # None: no menu, or the version the caller holds (menu_version)
     deadline: float
     menu_version: str = ""  # '' when no menu is cached
-    validated: bool = False  # recorded validated: the verdict made ahead held (scripts.CREATE)
 
 
 @dataclass(frozen=True)
@@ -143,23 +142,20 @@ class OrderStore:
 
     # -- creating ---------------------------------------------------------------------
     def create(self, uid: str, fp: str, doc: dict, ttl_deadline: float | None, max_async: float,
-               by: str, claim_seconds: float, menu_key: str, menu_version: str = "",
-               validated_within: tuple[int, int] | None = None) -> tuple[Created, str]:
+               by: str, claim_seconds: float, menu_key: str, menu_version: str = "") -> tuple[Created, str]:
         """Record a new open order, claimed by its creator for `claim_seconds`, and read the
         location's menu in the same round trip (its bytes only if they are not `menu_version`,
-        app/menus.py). `validated_within`: Redis times (ms) at which the caller's verdict, made
-        against `menu_version`, holds; recorded validated if both hold. Returns what is stored,
-        and the claim token."""
+        app/menus.py). Returns what is stored, and the claim token."""
         token = secrets.token_hex(8)
         location = doc.get("location_id") or ""
         result = self._run("CREATE", [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location),
                                       SCHEDULE_KEY, menu_key],
                            [fp, jsonio.dumps(doc), "" if ttl_deadline is None else int(ttl_deadline * 1000),
                             int(max_async * 1000), self.retention, uid, by, token, int(claim_seconds * 1000),
-                            menu_version, *(validated_within or ("", ""))])
-        created, stored_fp, status, now, menu, deadline, version, validated = result
+                            menu_version])
+        created, stored_fp, status, now, menu, deadline, version = result
         return Created(bool(created), _text(stored_fp), _text(status), int(now) / 1000, menu or None,
-                       int(deadline) / 1000, _text(version), _text(validated) == "1"), token
+                       int(deadline) / 1000, _text(version)), token
 
     # -- moves ------------------------------------------------------------------------
     def claim(self, kind: str, uid: str, seconds: float) -> Claim:

@@ -140,23 +140,3 @@ def test_create_sends_the_bytes_only_when_the_version_differs(redis_client):
     assert (stale.menu, stale.menu_version) == (raw, version)
     none, _ = store.create("u4", "fp", dict(doc, request_uid="u4"), None, 900, "web", 3.0, menu_key("loc-002"))
     assert (none.menu, none.menu_version) == (None, "")
-
-
-@pytest.mark.parametrize("version_held, window, validated", [
-    ("same", (NOW * 1000 - 5, NOW * 1000 + 5), True),
-    ("same", (NOW * 1000 + 1, NOW * 1000 + 5), False),  # Redis's time is before the window
-    ("same", (NOW * 1000 - 5, NOW * 1000 - 1), False),  # and after it
-    ("other", (NOW * 1000 - 5, NOW * 1000 + 5), False),  # the verdict was made against another menu
-    ("same", None, False),
-])
-def test_create_records_validated_only_for_redis_s_menu_inside_the_window(redis_client, version_held, window,
-                                                                           validated):
-    store = OrderStore(redis_client, clock=Clock(NOW))
-    raw = put(redis_client, MENU)
-    version = hashlib.sha1(raw).hexdigest() if version_held == "same" else "f" * 40  # noqa: S324
-    window = tuple(int(ms) for ms in window) if window else None
-    created, _ = store.create("u1", "fp", {"request_uid": "u1", "location_id": "loc-001"}, None, 900, "web", 3.0,
-                              menu_key("loc-001"), version, window)
-    assert created.validated is validated
-    assert store.get("u1").validated is validated
-    assert ("validated" in [e["note"] for e in store.history("u1")]) is validated
