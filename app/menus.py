@@ -6,17 +6,24 @@ refreshed by beat; only a missing one is fetched there, within the time the call
 An unknown location is remembered for a minute so a flood of bad ids does not reach the POS.
 
 Each process keeps the entries it decoded, keyed by their version: the SHA-1 of the entry's
-bytes in Redis, computed by Redis in the same script that reads the entry (READ, and the order
-store's CREATE). A reader sends the version it holds; the script answers Redis's version, and the
-bytes only when they differ. So a request never decodes the same menu twice, and never uses a
-menu older than the one in Redis at the moment of its read: a version is a function of the
-bytes, whoever wrote them.
+JSON, written by the writer in front of it in the same value (`v1:<sha1>\n<json>`, so bytes and
+version can never be written apart), read by Redis in the same script that reads the entry
+(READ, and the order store's CREATE); an entry without the prefix (written by an earlier
+release, or by hand) gets its SHA-1 computed by Redis. A reader sends the version it holds; the
+script answers Redis's version, and the bytes only when they differ. So a request never
+decodes the same menu twice, and never uses a menu older than the one in Redis at the moment of
+its read: a version is a function of the bytes, whoever wrote them. What a process holds is
+bounded by bytes (HELD_BYTES, least recently used dropped first; none above HELD_ONE), under a
+lock (gthread workers share it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from app import jsonio
@@ -32,7 +39,9 @@ class MenuUnavailable(Exception):
 
 
 NOT_READ = object()  # MenuCache.get(raw=...): the caller has not read the entry from Redis
-HELD_MAX = 256  # locations whose decoded menu a process keeps (the oldest kept is dropped first)
+HELD_BYTES = 16 * 1024 * 1024  # the entries' bytes a process keeps decoded (about 5x that in objects)
+HELD_ONE = 2 * 1024 * 1024  # an entry larger than this is decoded on every read, never held
+PREFIX = b"v1:"  # PREFIX + 40 hex digits of SHA-1 + newline, then the entry's JSON
 
 # The entry's version and, unless the caller holds that version, its bytes; with Redis's time.
 # KEYS: menu; ARGV: now ('' = Redis's TIME; tests pass their clock), the version the caller holds
@@ -44,7 +53,7 @@ if ARGV[1] ~= '' then now = math.floor(tonumber(ARGV[1])) else
 end
 local menu = redis.call('GET', KEYS[1])
 if not menu then return {now, '', false} end
-local version = redis.sha1hex(menu)
+local version = string.sub(menu, 1, 3) == 'v1:' and string.sub(menu, 4, 43) or redis.sha1hex(menu)
 if version == ARGV[2] then return {now, version, false} end
 return {now, version, menu}
 """
@@ -55,6 +64,7 @@ class Held:
 
     version: str
     entry: dict
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,7 +93,9 @@ class MenuCache:
         self.pos = pos
         self.refresh_seconds = refresh_seconds
         self.clock = clock
-        self._held: dict[str, Held] = {}
+        self._held: OrderedDict[str, Held] = OrderedDict()
+        self._held_bytes = 0
+        self._lock = threading.Lock()
         self._read = redis.register_script(READ)
 
     # -- versioned reads (the request path) ---------------------------------------------------
@@ -95,17 +107,32 @@ class MenuCache:
         """A script's answer (`version`, and `raw` bytes or None when it is `held`'s) as a Read.
         Never decodes bytes it holds already; never answers an entry of another version."""
         if not version:
-            self._held.pop(location_id, None)
+            self._drop(location_id)
             return Read(None)
         if raw is None and held is not None and held.version == version:
+            with self._lock:
+                if location_id in self._held:
+                    self._held.move_to_end(location_id)
             return Read(held.entry)
         entry = self._decode(raw)
-        if entry is not None:
-            self._held.pop(location_id, None)
-            if len(self._held) >= HELD_MAX:
-                self._held.pop(next(iter(self._held)))
-            self._held[location_id] = Held(version, entry)
+        if entry is None or raw is None or len(raw) > HELD_ONE:
+            self._drop(location_id)
+        else:
+            with self._lock:
+                replaced = self._held.pop(location_id, None)
+                self._held_bytes -= replaced.size if replaced is not None else 0
+                self._held[location_id] = Held(version, entry, len(raw))
+                self._held_bytes += len(raw)
+                while self._held_bytes > HELD_BYTES and len(self._held) > 1:
+                    _, dropped = self._held.popitem(last=False)
+                    self._held_bytes -= dropped.size
         return Read(entry)
+
+    def _drop(self, location_id: str) -> None:
+        with self._lock:
+            dropped = self._held.pop(location_id, None)
+            if dropped is not None:
+                self._held_bytes -= dropped.size
 
     def read(self, location_id: str, now_arg: str = "") -> tuple[float, Read]:
         """Redis's time (Unix seconds; `now_arg`: a test's clock in ms) and the location's entry,
@@ -134,9 +161,19 @@ class MenuCache:
         return self.redis.get(_key(location_id))
 
     @staticmethod
+    def encode(entry: dict) -> bytes:
+        """The value written to Redis: the version (SHA-1 of the JSON) in front of the JSON."""
+        data = jsonio.dumps(entry).encode()
+        return PREFIX + hashlib.sha1(data, usedforsecurity=False).hexdigest().encode() + b"\n" + data
+
+    @staticmethod
     def _decode(raw) -> dict | None:
         if not raw:
             return None
+        if isinstance(raw, str):
+            raw = raw.encode()
+        if raw.startswith(PREFIX):
+            raw = raw[len(PREFIX) + 41:]
         try:
             entry = jsonio.loads(raw)
         except ValueError:
@@ -151,7 +188,7 @@ class MenuCache:
             entry = dict(self.pos.get_menu(location_id, timeout), fetched_at=now)
         except LocationUnknown:
             entry = {"unknown": True, "location_id": location_id, "fetched_at": now}
-            self.redis.set(_key(location_id), jsonio.dumps(entry), ex=UNKNOWN_SECONDS)
+            self.redis.set(_key(location_id), self.encode(entry), ex=UNKNOWN_SECONDS)
             self.redis.srem(LOCATIONS_KEY, location_id)
             return entry
         except PosUnavailable as exc:
@@ -160,7 +197,7 @@ class MenuCache:
                 return entry
             raise MenuUnavailable(str(exc)) from None
         pipe = self.redis.pipeline(transaction=True)
-        pipe.set(_key(location_id), jsonio.dumps(entry))
+        pipe.set(_key(location_id), self.encode(entry))
         pipe.sadd(LOCATIONS_KEY, location_id)
         pipe.execute()
         return entry

@@ -39,7 +39,8 @@ end
 # KEYS: order, history, open, by_time, by_location, schedule, menu
 # ARGV: now, fp, doc, ttl_deadline_ms ('' none), max_async_ms, retention_s, uid, by, claim_token, claim_ms,
 #       the menu version the caller holds ('' none)
-# The menu (app/menus.py): its version (SHA-1 of its bytes, '' when there is none), and its bytes
+# The menu (app/menus.py): its version (the writer's SHA-1 in front of it, else SHA-1 of its bytes; ''
+# when there is none), and its bytes
 # unless they are the version the caller holds.
 CREATE = PRELUDE + """
 local now = clock(ARGV[1])
@@ -49,7 +50,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 local menu, menu_version = redis.call('GET', KEYS[7]), ''
 if menu then
-  menu_version = redis.sha1hex(menu)
+  menu_version = string.sub(menu, 1, 3) == 'v1:' and string.sub(menu, 4, 43) or redis.sha1hex(menu)
   if menu_version == ARGV[11] then menu = false end
 end
 local deadline = now + tonumber(ARGV[5])

@@ -1,17 +1,19 @@
 """The in-process menu cache: an entry decoded once per version, never one older than Redis's.
 
-The version is the SHA-1 of the entry's bytes, computed by Redis in the script that reads them
-(app/menus.py READ, and scripts.CREATE for submit): the bytes travel only when they changed.
+The version is the SHA-1 of the entry's JSON, written in front of it by the writer (or computed
+by Redis for an entry without it) and read by the script that reads the entry (app/menus.py READ,
+and scripts.CREATE for submit): the bytes travel only when they changed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import pytest
 
-from app import jsonio
-from app.menus import HELD_MAX, MenuCache, MenuUnavailable, menu_key
+from app import jsonio, menus
+from app.menus import MenuCache, MenuUnavailable, menu_key
 from app.orders.store import OrderStore
 from tests.unit.helpers import Clock
 
@@ -41,9 +43,22 @@ def put(redis_client, entry: dict) -> bytes:
 
 
 def test_the_version_is_the_sha1_of_the_bytes_in_redis(cache, redis_client):
-    raw = put(redis_client, MENU)
+    raw = put(redis_client, MENU)  # as an earlier release wrote it: no version in front
     cache.read("loc-001")
     assert cache.held("loc-001").version == hashlib.sha1(raw).hexdigest()  # noqa: S324
+
+
+def test_the_writer_puts_the_version_in_front_and_redis_reads_it_without_hashing(cache, redis_client):
+    written = MenuCache.encode(MENU)
+    data = jsonio.dumps(MENU).encode()
+    assert written == b"v1:" + hashlib.sha1(data).hexdigest().encode() + b"\n" + data  # noqa: S324
+    redis_client.set(menu_key("loc-001"), b"v1:" + b"f" * 40 + b"\n" + data)  # the prefix is what is read
+    _, read = cache.read("loc-001")
+    assert read.entry == MENU and cache.held("loc-001").version == "f" * 40
+    store = OrderStore(redis_client, clock=Clock(NOW))
+    created, _ = store.create("u-prefix", "fp", {"location_id": "loc-001"}, None, 900, "web", 5.0,
+                              menu_key("loc-001"), "f" * 40)
+    assert created.menu_version == "f" * 40 and created.menu is None
 
 
 def test_an_entry_is_decoded_once_while_its_version_holds(cache, redis_client, decodes, pos):
@@ -117,12 +132,41 @@ def test_the_read_carries_redis_s_time(cache, redis_client):
     assert abs(cache.read("loc-001")[0] - (seconds + micros / 1e6)) < 5
 
 
-def test_the_process_holds_a_bounded_number_of_locations(cache, redis_client):
-    for index in range(HELD_MAX + 5):
+def test_what_a_process_holds_is_bounded_by_bytes_least_recently_used_first(cache, redis_client, monkeypatch):
+    size = len(put(redis_client, dict(MENU, location_id="loc-size")))
+    monkeypatch.setattr(menus, "HELD_BYTES", 3 * size + 10)
+    for index in range(3):
         put(redis_client, dict(MENU, location_id=f"loc-{index}"))
         cache.read(f"loc-{index}")
-    assert len(cache._held) == HELD_MAX and cache.held("loc-0") is None
-    assert cache.held(f"loc-{HELD_MAX + 4}") is not None
+    cache.read("loc-0")  # used again: loc-1 is now the least recently used
+    put(redis_client, dict(MENU, location_id="loc-3"))
+    cache.read("loc-3")
+    assert sorted(cache._held) == ["loc-0", "loc-2", "loc-3"] and cache._held_bytes <= menus.HELD_BYTES
+    monkeypatch.setattr(menus, "HELD_ONE", size - 20)  # too large to hold: decoded, never held
+    put(redis_client, dict(MENU, location_id="loc-big"))
+    assert cache.read("loc-big")[1].entry is not None and cache.held("loc-big") is None
+
+
+def test_threads_filling_and_evicting_at_once_never_fail(cache, redis_client, monkeypatch):
+    """The review's race: two threads at capacity popping the same oldest entry (gthread)."""
+    raws = {f"loc-{n}": jsonio.dumps(dict(MENU, location_id=f"loc-{n}")).encode() for n in range(200)}
+    monkeypatch.setattr(menus, "HELD_BYTES", 20 * len(raws["loc-0"]))
+    errors: list[Exception] = []
+
+    def fill():
+        try:
+            for _ in range(5):
+                for location, raw in raws.items():
+                    cache.accept(location, None, location, raw)
+        except Exception as exc:  # noqa: BLE001 - the test counts them
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fill) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and cache._held_bytes == sum(h.size for h in cache._held.values()) <= menus.HELD_BYTES
 
 
 def test_create_sends_the_bytes_only_when_the_version_differs(redis_client):
