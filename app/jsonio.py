@@ -99,9 +99,15 @@ def _default(value):
             raise ValueError(f"{value} is not a JSON number")
         if value == value.to_integral_value() and value.as_tuple().exponent >= 0:
             return int(value)
-        return float(value)
+        number = float(value)
+        if not math.isfinite(number):  # beyond a float (1e400.5): refused, never written as null
+            raise ValueError(f"{value} is beyond a JSON number")
+        return number
     if isinstance(value, (set, frozenset)):
-        return sorted(value)
+        members = sorted(value)
+        if any(type(m) is float and not math.isfinite(m) for m in members):
+            raise ValueError("NaN or Infinity is not a JSON number")
+        return members
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

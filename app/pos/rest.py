@@ -137,7 +137,9 @@ class RestPos:
         if response.status_code == 404:
             raise LocationUnknown(path)
         if response.status_code != 200:
-            raise PosUnavailable(f"{operation}: HTTP {response.status_code}")
+            moved = " (a redirect, not followed: POS_BASE_URL must be the final address)" \
+                if 300 <= response.status_code < 400 else ""
+            raise PosUnavailable(f"{operation}: HTTP {response.status_code}{moved}")
         try:
             data = response.json()
         except ValueError:
@@ -200,6 +202,9 @@ class RestPos:
             return Transient(f"HTTP {status}")
         # Any other answer (a 4xx we do not expect, a 2xx without an id) is not a placement;
         # retrying with the same key is safe, and the deadline bounds it.
+        if 300 <= status < 400:  # not followed: an order is POSTed only to POS_BASE_URL, the final address
+            return Transient(f"unexpected HTTP {status} (a redirect: POS_BASE_URL must be the POS's final address)",
+                             ambiguous=True)
         return Transient(f"unexpected HTTP {status}", ambiguous=status < 400)
 
 

@@ -40,7 +40,8 @@ class LeanSession(Session):
         return known
 
     def request(self, method, url, *args, **kwargs):
-        if args or not LEAN.issuperset(kwargs) or self.trust_env or self.cookies or self.auth or self.proxies:
+        if args or not LEAN.issuperset(kwargs) or self.trust_env or self.cookies or self.auth or self.proxies \
+                or "@" in url:  # credentials in the URL: requests' own path applies them, as before
             return super().request(method, url, *args, **kwargs)
         prepared = PreparedRequest()
         prepared.prepare_method(method)

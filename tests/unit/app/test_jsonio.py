@@ -100,3 +100,11 @@ def test_what_json_refuses_is_still_refused():
 
 def test_a_lone_surrogate_is_written_as_json_writes_it():
     assert jsonio.dumps({"s": "a\ud800"}) == _json_only({"s": "a\ud800"})
+
+
+@pytest.mark.parametrize("value", [{float("nan")}, {"a": Decimal("1" + "0" * 400 + ".5")}, [{float("inf"), 1.0}]])
+def test_what_becomes_a_non_finite_number_on_the_way_out_is_refused_never_written_as_null(value):
+    """The review of the orjson writer: values turned into numbers by the default hook (a set, a
+    Decimal beyond a float) were written as null; json refused them, as dumps does again."""
+    with pytest.raises(ValueError):
+        jsonio.dumps(value)

@@ -55,3 +55,15 @@ def test_other_keywords_take_requests_full_path(server, monkeypatch):
     monkeypatch.setattr(requests.Session, "request", lambda self, *a, **k: full.append(k) or "full")
     assert session.request("POST", server.url + "/orders", json={"a": 1}) == "full"
     assert full == [{"json": {"a": 1}}]
+
+
+def test_credentials_in_the_url_take_requests_own_path(monkeypatch):
+    """The review: the lean path skipped prepare_auth, so user:pw@ in POS_BASE_URL was dropped."""
+    from requests import Session
+
+    from app.pos.session import LeanSession
+
+    taken = []
+    monkeypatch.setattr(Session, "request", lambda self, method, url, *a, **k: taken.append(url) or "full")
+    assert LeanSession().request("GET", "http://user:pw@pos.invalid/menus", timeout=1) == "full"
+    assert taken == ["http://user:pw@pos.invalid/menus"]
