@@ -87,6 +87,45 @@ redis-py's own work), gunicorn's parsing and writing (~10%), the schema (~6%), J
 logging (~3%).
 """
 
+LEVERS = """\
+## Issue 14: each lever's measured effect
+
+Counted in instructions (valgrind's callgrind, repeatable whatever else runs on the machine),
+in the web's own code path — the real Flask app driving signed requests through its WSGI
+callable against a real redis-server and the POS simulator, counting on only around the
+measured loops; gunicorn's own share (about 10% of the web's CPU before) is not in these
+counts. Each checkout runs with its own virtualenv, so the baseline has neither hiredis nor
+orjson. Command, one worktree per step:
+`python -m bench.instructions --no-gevent --requests 100 --root <main before> --root <step>...`
+(ratios to the first root; `--no-gevent` repeats to about 0.01%, the default gevent-patched
+mode, as production runs, to about 0.3%).
+
+| lever, cumulative | validate | submit | gevent validate | gevent submit |
+|---|---|---|---|---|
+| main before (3.82 M / 7.87 M instructions; gevent 3.99 M / 8.43 M) | 1.000 | 1.000 | 1.000 | 1.000 |
+| hiredis under redis-py | 0.978 | 0.939 | 1.038 | 0.985 |
+| menus held in-process by version; validate's time + menu in one round trip | 0.875 | 0.902 | 0.907 | 0.952 |
+| POS calls through LeanSession (requests' prepare + adapter, no per-call merging) | 0.878 | 0.801 | 0.898 | 0.857 |
+| logging: no per-record caller/thread lookups, cached field checks | 0.862 | 0.769 | 0.877 | 0.799 |
+| orjson writer where it keeps jsonio's rules | 0.827 | 0.729 | 0.846 | 0.762 |
+| plainly valid bodies loaded without marshmallow's machinery (differential-tested) | 0.546 | 0.591 | 0.583 | 0.634 |
+
+Measured and not kept: a verdict made ahead of CREATE, recording the order validated in the
+same round trip (submit 0.785 -> 0.801 without it): a second path to `validated` for 2% is
+not worth its proof; orjson as Flask's JSON provider (no hot path uses it); orjson for reading
+(no Decimal hook: jsonio's number rules would need a second pass). After review: the menu's
+version written in front of it by its writer (no SHA-1 by Redis per read), the process's menus
+bounded by bytes under a lock.
+
+What the rest is spent on (callgrind: ~89% the interpreter running Python; cProfile shares of
+a submit): the POS call through requests/urllib3/http.client (~40% of a submit), reading the
+order (fast loader, digest, body: ~19%), redis-py's per-command work (pool checkout probe,
+observability hooks, retry wrapper: ~13%), Flask/werkzeug per request (~9%), the after-request
+hook (access log, metrics: 6%), signing the answer (6%), `jsonio.dumps` (5%). Next levers, in
+order: a cheaper response path under requests for the POS call; redis-py's per-command
+overhead; the digest message computed once for the request and its answer.
+"""
+
 PROFILE = """\
 ## Profiling it yourself
 
@@ -192,6 +231,7 @@ def write(path: str, rows: list[Row], meta: dict) -> None:
         *choices(rows),
         HOW,
         REMOVED,
+        LEVERS,
         PROFILE,
     ]
     with open(path, "w", encoding="utf-8") as out:
