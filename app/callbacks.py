@@ -59,7 +59,9 @@ class CallbackSender:
         if not url:
             return Delivery(True, "no callback_url")
         body = view(order.doc)
-        headers = {"Content-Type": "application/json",
+        # the same key on every send of this final state: a sender killed between the receiver's
+        # answer and its record sends once more (docs/ENGINE.md, Callbacks), and the receiver can drop it
+        headers = {"Content-Type": "application/json", "Idempotency-Key": f"{order.uid}:{order.status}",
                    "x-pch-digest": signing.sign(self.settings.digest_key, body)}
         try:
             response = self.session.post(url, data=jsonio.dumps(body).encode(), headers=headers,

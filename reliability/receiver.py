@@ -23,6 +23,7 @@ class Delivery:
     status: str | None
     digest_ok: bool
     answered: int
+    key: str | None = None  # its Idempotency-Key header
 
 
 class Receiver:
@@ -72,7 +73,8 @@ class Receiver:
             fail = mode == "dead" or (mode == "flaky" and earlier == 0)
             answer = 500 if fail else 204
             status = body.get("status") if isinstance(body, dict) else None
-            self.deliveries.append(Delivery(uid, time.time(), status, ok, answer))
+            self.deliveries.append(Delivery(uid, time.time(), status, ok, answer,
+                                            request.headers.get("Idempotency-Key")))
         request.send_response(answer)
         request.send_header("Content-Length", "0")
         request.end_headers()

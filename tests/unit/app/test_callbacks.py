@@ -99,6 +99,7 @@ def test_with_callback_allow_private_the_signed_body_is_posted(redis_client, ser
     [seen] = server.seen
     assert (seen["method"], seen["path"]) == ("POST", "/ok")
     assert seen["headers"]["Content-Type"] == "application/json"
+    assert seen["headers"]["Idempotency-Key"] == f"{uid}:placed"  # the same on a resend: receivers can drop it
     body = jsonio.loads(seen["body"])
     assert body == jsonio.loads(jsonio.dumps(records.view(send.store.get(uid).doc)))
     assert body["status"] == "placed" and body["order_details"]["pos_order_id"] == "P-1"

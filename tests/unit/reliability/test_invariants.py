@@ -106,6 +106,25 @@ def test_a_second_delivery_after_a_delivered_callback_is_a_violation(receiver):
     assert [v.split(":")[0] for v in check.violations] == ["twice"]
 
 
+def test_one_resend_after_its_sender_was_killed_is_the_only_second_delivery_allowed(receiver):
+    """The 10,000-order run: worker2 SIGKILLed just after the receiver answered 204, before the
+    record; the next mover sent it again, with the same Idempotency-Key."""
+    from reliability.faults import Window
+
+    key = "killed:placed"
+    receiver.deliveries = [Delivery("killed", T0, "placed", True, 204, key),
+                           Delivery("killed", T0 + 17, "placed", True, 204, key),
+                           Delivery("thrice", T0, "placed", True, 204, "thrice:placed"),
+                           Delivery("thrice", T0 + 17, "placed", True, 204, "thrice:placed"),
+                           Delivery("thrice", T0 + 30, "placed", True, 204, "thrice:placed"),
+                           Delivery("nokey", T0, "placed", True, 204), Delivery("nokey", T0 + 17, "placed", True, 204)]
+    ev = evidence(receiver, {})
+    ev.windows = [Window("kill_worker", T0 + 0.2, T0 + 5)]
+    assert sorted(v.split(":")[0] for v in check_callbacks_once(ev).violations) == ["nokey", "thrice"]
+    ev.windows = [Window("kill_worker", T0 + 20, T0 + 25)]  # killed later: the resend is a violation
+    assert sorted(v.split(":")[0] for v in check_callbacks_once(ev).violations) == ["killed", "nokey", "thrice"]
+
+
 def test_pos_calls_beyond_the_backoff_bound_are_a_violation(receiver):
     records = {"calm": order("calm", completed=T0 + 16), "storm": order("storm", completed=T0 + 16),
                "unknown": order("unknown", "errored", completed=T0 + 16, codes=("pos_outcome_unknown",))}
