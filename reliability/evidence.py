@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from app.orders.store import Order
 from app.times import parse_time
 from reliability.bounds import reconcile_slack
-from reliability.faults import Window
+from reliability.faults import REDIS_DOWN, Window
 from reliability.load import Journal
 from reliability.receiver import Receiver
 
@@ -82,15 +82,23 @@ class Evidence:
     def reconcile_bound(self, uid: str, order: Order) -> float:
         """The latest an order may still be pending: deadline + RECONCILE_SECONDS + slack
         (reliability.bounds.reconcile_slack, plus the longest Redis outage the injector makes),
-        plus beat's takeover for each beat killed meanwhile: the killed one may have held the
-        schedule's lock, and nothing is dispatched until the lock expires (redbeat_lock_timeout,
-        app/__init__.py: max(10, 5 x SWEEP_SECONDS))."""
+        plus, for each outage of the engine's own parts meanwhile, the time the design lets it
+        cost: a killed beat may have held the schedule's lock, and nothing is dispatched until it
+        expires (redbeat_lock_timeout, app/__init__.py: max(10, 5 x SWEEP_SECONDS)); a killed
+        worker may have held the order's claim, which lapses after a move's length
+        (Mover.claim_seconds: 3 x (connect + read) + 0.5); each Redis outage after the first
+        costs another OUTAGE."""
         slack = reconcile_slack(self.setting("CLOCK_SKEW_SECONDS"), self.setting("SWEEP_SECONDS"),
                                 self.setting("POS_CONNECT_TIMEOUT"), self.setting("POS_READ_TIMEOUT")) + OUTAGE
         bound = max(self.deadline(uid, order), self.arrival(uid, order)) + self.setting("RECONCILE_SECONDS") + slack
-        takeover = max(10.0, 5 * self.setting("SWEEP_SECONDS"))
-        start = self.deadline(uid, order) - takeover
-        for window in sorted((w for w in self.windows if w.kind == "kill_beat"), key=lambda w: w.start):
+        claim = 3 * (self.setting("POS_CONNECT_TIMEOUT") + self.setting("POS_READ_TIMEOUT")) + 0.5
+        costs = {"kill_beat": max(10.0, 5 * self.setting("SWEEP_SECONDS")), "kill_worker": claim,
+                 "worker_cut": claim,  # the cluster's: a worker host cut off holding a claim
+                 **{kind: OUTAGE for kind in REDIS_DOWN}}
+        start, outages = self.deadline(uid, order) - max(costs.values()), 0
+        for window in sorted((w for w in self.windows if w.kind in costs), key=lambda w: w.start):
             if start <= window.start <= bound:
-                bound += takeover
+                outages += window.kind in REDIS_DOWN
+                if window.kind not in REDIS_DOWN or outages > 1:
+                    bound += costs[window.kind]
         return bound

@@ -97,6 +97,22 @@ def test_a_beat_killed_meanwhile_extends_the_bound_by_its_lock_takeover_only(rec
     assert len(check_final(ev, bound + 60).violations) == 2
 
 
+def test_a_worker_killed_holding_the_claim_and_a_second_redis_outage_extend_the_bound(receiver):
+    """The fourth 10,000-order run: two Redis outages, then worker1 SIGKILLed holding the order's
+    claim (it lapses after 3 x (connect + read) + 0.5 s); decided 22.9 s past its deadline."""
+    from reliability.faults import Window
+
+    bound = T0 + 10 + 8 + reconcile_slack(1, 1, 1, 3) + OUTAGE
+    claim = 3 * (1 + 3) + 0.5
+    ev = evidence(receiver, {"held": order("held", "errored", completed=bound + claim + OUTAGE - 0.5),
+                             "late": order("late", "errored", completed=bound + claim + OUTAGE + 0.5)})
+    ev.windows = [Window("kill_redis_after_final", T0 + 9, T0 + 11), Window("restart_redis", T0 + 15, T0 + 19),
+                  Window("kill_worker", T0 + 25, T0 + 30)]
+    assert [v.split(":")[0] for v in check_final(ev, bound + 60).violations] == ["late"]
+    ev.windows = ev.windows[:1]  # one outage only: the base bound
+    assert len(check_final(ev, bound + 60).violations) == 2
+
+
 def test_a_second_delivery_after_a_delivered_callback_is_a_violation(receiver):
     receiver.deliveries = [Delivery("flaky", T0, "placed", True, 500), Delivery("flaky", T0 + 1, "placed", True, 204),
                            Delivery("twice", T0, "placed", True, 204), Delivery("twice", T0 + 9, "placed", True, 204),
