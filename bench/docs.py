@@ -130,6 +130,16 @@ observability hooks, retry wrapper: ~13%), Flask/werkzeug per request (~9%), the
 hook (access log, metrics: 6%), signing the answer (6%), `jsonio.dumps` (5%). Next levers, in
 order: a cheaper response path under requests for the POS call; redis-py's per-command
 overhead; the digest message computed once for the request and its answer.
+Against the goals, by /proc in this run (the rows "vs earlier mains" above): the web's CPU per
+validate fell to 0.63 of the previous main's and per submit to 0.80, less than the
+instruction counts (0.54, 0.61) because those count only the app's own path: what the levers did
+not touch — gunicorn's worker loop and HTTP parsing, gevent's hub, and the kernel's socket work
+for each request's reads and writes (the client's, Redis's round trips, the POS call) — is in the
+/proc figure and unchanged. So the goals (0.7 ms per validate, 2.0 ms per submit; 1.0x the naive
+peer at a 50 ms POS) are not met: 1.08 ms, 3.13 ms and 0.77x here. The next levers, measured
+first: the per-request syscalls and round trips (a submit still makes three Redis round trips
+and one POS call; the POS call's response path under requests is ~40% of a submit's own
+instructions), then gunicorn's share (worker class and workers per core, measured the same way).
 """
 
 PROFILE = """\
