@@ -86,7 +86,8 @@ def test_an_overrun_answers_202_within_the_budget_and_the_worker_finishes(servic
     started = time.monotonic()
     status, body = submit(service)
     assert (status, body["status"]) == (202, "pending")
-    assert pos.timeouts[-1] <= 0.3  # the call was given no more than the budget left
+    # a call, if the budget left room for one (on a loaded machine it may not), got no more than was left
+    assert all(timeout <= 0.3 for timeout in pos.timeouts)
     assert time.monotonic() - started < 5
     assert "pos_order_id" not in body["order_details"]
     assert tasks.sent == [("place_order", "ord-1")]
