@@ -226,3 +226,19 @@ def test_a_reset_just_after_a_link_cut_is_excused_only_for_that_host(receiver):
     _, unanswered, _ = check_http(ev)
     assert unanswered.checked == 4
     assert sorted(v.split(":")[0] for v in unanswered.violations) == ["later", "other-host", "timeout"]
+
+
+def test_a_placement_found_by_reconciliation_after_pos_outcome_unknown_is_the_designed_outcome(receiver):
+    """The fifth 10,000-order run: lookups failed past RECONCILE_SECONDS, the order was errored
+    pos_outcome_unknown, the next lookup found it (listed for on-call). Only that case."""
+    from reliability.invariants import check_pos_orders
+
+    found = order("found", "errored", codes=("pos_outcome_unknown",))
+    found.reconcile = "found"
+    unlisted = order("unlisted", "errored", codes=("pos_outcome_unknown",))
+    expired = order("expired", "errored", codes=("deadline_exceeded",))
+    expired.reconcile = "found"
+    ledger = [entry("found"), entry("unlisted"), entry("expired")]
+    _, none = check_pos_orders(evidence(receiver, {"found": found, "unlisted": unlisted, "expired": expired}, ledger))
+    judged = [v.split(":")[0] for v in none.violations if "but the POS has" in v]  # (the journal plans none)
+    assert sorted(judged) == ["expired", "unlisted"]
