@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from bench.report import Row, num
 from bench.runner import Load, Runner
+from bench.web_cases import _median_of
 
 GOALS_MS = {"validate": 0.7, "submit": 2.0}
 CASES = (("validate", 0, 50), ("submit", 50, 50), ("submit", 200, 200))
 
 
 def _web_ms(load: Load, label: str) -> float:
-    values = sorted(run["cpu_ms"].get(label, 0.0) for run in load.runs)
-    return values[len(values) // 2] if values else 0.0
+    return _median_of(load, lambda run: run["cpu_ms"].get(label, 0.0))
 
 
 def versus_earlier(runner: Runner, labels: list[str], skipped: list[str]) -> list[Row]:
