@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 
 from cluster.hosts import REDIS_PORT, SKEW, Topology
-from reliability.faults import STALE_CONNECTIONS, Window
+from reliability.faults import STALE_CONNECTIONS, WEB_CUT_OFF, Window
 from reliability.invariants import FINAL
 from reliability.load import Journal
 
@@ -181,6 +181,7 @@ class Injector:
         name = self.rng.choice(("web1", "web2"))
         host = self.top.hosts[name]
         lasting = self.rng.uniform(2.0, 5.0)
+        cut = time.time()
         host.link(False)
         try:
             time.sleep(lasting)
@@ -188,7 +189,8 @@ class Injector:
             host.link(True)
             back = time.time()
             url = next(u for u in self.top.web_urls() if f"//{host.ip}:" in u)
-            with self.lock:  # see STALE_CONNECTIONS; tests/integration/test_cluster_stale_connection.py
+            with self.lock:  # see WEB_CUT_OFF, STALE_CONNECTIONS; tests/integration/test_cluster_stale_connection.py
+                self.windows.append(Window(WEB_CUT_OFF, cut, back, f"{name}: cut off from Redis mid-request", host=url))
                 self.windows.append(Window(STALE_CONNECTIONS, back, back + lasting + 1.0,
                                            f"{name}: keep-alive connections closed during the cut", host=url))
         return f"{name} cut off for {lasting:.1f}s"

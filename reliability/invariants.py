@@ -15,7 +15,7 @@ from __future__ import annotations
 from app import jsonio
 from app.orders.records import fingerprint
 from reliability.evidence import DEFAULTS, OUTAGE, ROUNDING, Check, Evidence, codes, epoch
-from reliability.faults import STALE_CONNECTIONS, UNAVAILABLE, WEB_AWAY, Window
+from reliability.faults import STALE_CONNECTIONS, UNAVAILABLE, WEB_AWAY, WEB_CUT_OFF, Window
 from reliability.load import Call
 from reliability.tight import (
     check_callbacks_once,
@@ -139,6 +139,12 @@ def stale_reset(call: Call, windows: list[Window]) -> bool:
         w.kind == STALE_CONNECTIONS and w.host == call.host and w.start <= call.started <= w.end for w in windows)
 
 
+def cut_off(call: Call, windows: list[Window]) -> bool:
+    """A call to a web host that was cut off from everything (Redis too) while it was in flight."""
+    return any(w.kind == WEB_CUT_OFF and w.host == call.host and call.started <= w.end + REDIS_MARGIN
+               and call.ended >= w.start for w in windows)
+
+
 def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
     five = Check("no 5xx but 503 while Redis was down (or the web frozen)")
     unanswered = Check("every request answered, but while the web process was down")
@@ -147,7 +153,8 @@ def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
         five.checked += 1
         unanswered.checked += 1
         if call.status is not None and call.status >= 500:
-            if call.status != 503 or not _overlaps(call, ev.windows, UNAVAILABLE, REDIS_MARGIN):
+            if call.status != 503 or not (_overlaps(call, ev.windows, UNAVAILABLE, REDIS_MARGIN)
+                                          or cut_off(call, ev.windows)):
                 five.fail(f"{call.uid}: HTTP {call.status} on {call.kind} at {call.started:.3f}: "
                           f"{_errors(call.body)}")
         if call.status is None and not _overlaps(call, ev.windows, WEB_AWAY, 0.5) and not stale_reset(call, ev.windows):

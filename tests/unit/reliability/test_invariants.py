@@ -228,6 +228,28 @@ def test_a_reset_just_after_a_link_cut_is_excused_only_for_that_host(receiver):
     assert sorted(v.split(":")[0] for v in unanswered.violations) == ["later", "other-host", "timeout"]
 
 
+def test_a_503_from_a_web_host_cut_off_mid_request_is_honest_only_for_that_host(receiver):
+    """The first full cluster run: a submit reached web2 40 ms before its link went down; its
+    Redis call timed out (5 s) and it answered 503 after the link was back. To that host Redis
+    was away. Excused only for calls to the host that was cut, overlapping its cut."""
+    from reliability.faults import WEB_CUT_OFF, Window
+    from reliability.invariants import check_http
+    from reliability.load import Call
+
+    web1, web2 = "http://10.0.0.10:8000", "http://10.0.0.11:8000"
+    windows = [Window(WEB_CUT_OFF, T0, T0 + 3.6, "web2", host=web2)]
+    journal = Journal()
+    for uid, host, started, ended, status in (("cut", web2, T0 - 0.04, T0 + 5.0, 503),
+                                              ("other-host", web1, T0 + 1, T0 + 1.1, 503),
+                                              ("later", web2, T0 + 6, T0 + 6.1, 503),
+                                              ("a-500", web2, T0 + 1, T0 + 1.1, 500)):
+        journal.add(Call(uid, "submit", started, ended, status, {"errors": []}, host=host))
+    ev = Evidence(journal, receiver, windows, {}, [], set(), settings=SETTINGS)
+    five, _, _ = check_http(ev)
+    assert five.checked == 4
+    assert sorted(v.split(":")[0] for v in five.violations) == ["a-500", "later", "other-host"]
+
+
 def test_a_placement_found_by_reconciliation_after_pos_outcome_unknown_is_the_designed_outcome(receiver):
     """The fifth 10,000-order run: lookups failed past RECONCILE_SECONDS, the order was errored
     pos_outcome_unknown, the next lookup found it (listed for on-call). Only that case."""
