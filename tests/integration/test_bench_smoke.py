@@ -6,6 +6,7 @@ run completes, prints a table row for every measurement, and leaves the docs alo
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -59,3 +60,17 @@ def test_bench_smoke_runs_every_case_and_prints_every_row():
             assert "nan" not in line.lower().split() and "inf" not in line, line
     assert f"{len(table) - 2} rows" in done.stdout
     assert (docs.read_bytes() if docs.exists() else None) == before
+
+
+def test_web_profile_runs_and_prints_every_section(tmp_path):
+    """bench/web_profile.py for a second of validates (about 25 s): each of its four sections is
+    printed (a tool this machine lacks is reported as such), and the JSON holds the CPU figure."""
+    out = tmp_path / "profile.json"
+    done = subprocess.run([sys.executable, "-m", "bench.web_profile", "--seconds", "1", "--kind", "validate",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    lines = done.stdout.splitlines()
+    for section in ("1. ", "2. ", "3. ", "4. "):
+        assert any(line.startswith(section) for line in lines), done.stdout
+    (report,) = json.loads(out.read_text())
+    assert report["kind"] == "validate" and report["cpu"]["total_ms"] > 0
