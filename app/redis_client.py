@@ -26,9 +26,12 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import Connection, SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, ResponseError
+from redis.maint_notifications import MaintNotificationsConfig
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelManagedConnection
+from redis.utils import HIREDIS_AVAILABLE
 
+from app.redis_parser import HiredisParser
 from app.settings import Settings
 
 SOCKET_TIMEOUT = 5.0
@@ -72,9 +75,15 @@ def retry_policy(retries: int = RETRIES) -> Retry:
 
 
 def client_options(retries: int = RETRIES) -> dict:
+    """Maintenance notifications off: they are RESP3 push messages of Redis Enterprise/Cloud,
+    which these RESP2 clients never receive, and redis-py 8's default ("auto") turns off the
+    pool's check that a connection it hands out holds no reply left over (a stale reply would
+    answer the next command). Off, that check is back (tests/unit/app/test_redis_parser.py)."""
+    parser = {"parser_class": HiredisParser} if HIREDIS_AVAILABLE else {}  # app/redis_parser.py
     return {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": CONNECT_TIMEOUT,
             "health_check_interval": 30, "max_connections": MAX_CONNECTIONS, "retry": retry_policy(retries),
-            "retry_on_error": [RedisConnectionError, ReadOnlyError]}
+            "retry_on_error": [RedisConnectionError, ReadOnlyError],
+            "maint_notifications_config": MaintNotificationsConfig(enabled=False), **parser}
 
 
 def _url_parts(url: str) -> tuple[int, str | None, str | None]:
