@@ -123,23 +123,72 @@ not worth its proof; orjson as Flask's JSON provider (no hot path uses it); orjs
 version written in front of it by its writer (no SHA-1 by Redis per read), the process's menus
 bounded by bytes under a lock.
 
-What the rest is spent on (callgrind: ~89% the interpreter running Python; cProfile shares of
-a submit): the POS call through requests/urllib3/http.client (~40% of a submit), reading the
-order (fast loader, digest, body: ~19%), redis-py's per-command work (pool checkout probe,
-observability hooks, retry wrapper: ~13%), Flask/werkzeug per request (~9%), the after-request
-hook (access log, metrics: 6%), signing the answer (6%), `jsonio.dumps` (5%). Next levers, in
-order: a cheaper response path under requests for the POS call; redis-py's per-command
-overhead; the digest message computed once for the request and its answer.
-Against the goals, by /proc in this run (the rows "vs earlier mains" above): the web's CPU per
-validate fell to 0.63 of the previous main's and per submit to 0.80, less than the
-instruction counts (0.54, 0.61) because those count only the app's own path: what the levers did
-not touch — gunicorn's worker loop and HTTP parsing, gevent's hub, and the kernel's socket work
-for each request's reads and writes (the client's, Redis's round trips, the POS call) — is in the
-/proc figure and unchanged. So the goals (0.7 ms per validate, 2.0 ms per submit; 1.0x the naive
-peer at a 50 ms POS) are not met: 1.08 ms, 3.13 ms and 0.77x here. The next levers, measured
-first: the per-request syscalls and round trips (a submit still makes three Redis round trips
-and one POS call; the POS call's response path under requests is ~40% of a submit's own
-instructions), then gunicorn's share (worker class and workers per core, measured the same way).
+One lever after the whole-process profile below: **redis-py's pool-checkout probe without
+gevent's hub** (app/redis_parser.py). Every Redis command first checks the pooled connection
+with `select.poll()` at timeout 0; under gevent's patching that is gevent's poll emulation (a
+watcher, a switch to the hub, a loop turn). The OS's own `poll(0)` answers the common case (no
+reply left over) at once. `python -m bench.instructions --requests 100 --root <main before>
+--root <main after>`: gevent validate 2.30 M -> 2.19 M instructions (0.950), submit 5.67 M ->
+5.31 M (0.937); `--no-gevent` 1.001 / 1.001 (nothing changes without gevent). In the profile,
+gevent's share of a submit fell from 0.37 to 0.23 ms. The same change turned redis-py 8's
+"maintenance notifications" off (RESP3 only; their default skipped the pool's check for a reply
+left over on a connection, found by this change's test).
+
+## Where the web's CPU goes, whole process
+
+`python -m bench.web_profile --seconds 15 --kind submit --latency 50 --clients 50` and
+`--kind validate` (bench/web_profile.py: the production stack, a closed-loop load, the gunicorn
+workers' CPU from /proc, split user/system; syscall counts by `strace -c`; user CPU by
+component from py-spy samples that hold the GIL; CPU by shared object from `perf record -e
+cpu-clock`; hardware counters are not available in this VM). Run on 2026-12-02 after the probe
+lever, per request:
+
+| | validate | submit (POS 50 ms) |
+|---|---|---|
+| CPU, user + system (ms) | 1.129 + 0.120 = 1.249 | 2.880 + 0.229 = 3.109 |
+| syscalls (strace -c, counts) | 17.1 | 45.3 |
+| our app (app/, schemas/) | 0.35 ms (31%) | 0.78 ms (27%) |
+| the POS call: requests/urllib3/http.client | | 0.57 ms (20%) |
+| redis-py (+ hiredis) | 0.13 ms (11%) | 0.44 ms (15%) |
+| flask + werkzeug | 0.24 ms (21%) | 0.33 ms (12%) |
+| gunicorn (worker loop, HTTP parsing and writing) | 0.25 ms (23%) | 0.31 ms (11%) |
+| gevent (hub, greenlets, socket waits) | 0.04 ms (4%) | 0.23 ms (8%) |
+| JSON, logging, metrics | 0.12 ms (10%) | 0.20 ms (7%) |
+| kernel (perf: share of all samples) | 10% | 9.5% |
+| the interpreter (libpython, perf) | 79% | 78% |
+
+A submit's syscalls: getpid 12.2 (redis-py's fork checks), recvfrom 9.2 (4.3 of them EAGAIN,
+then a wait in gevent's hub), sendto 6.9 (each with a getsockopt by gevent's sendall), poll 3.0
+(the probe above), epoll_ctl 2.9, write 1.9. The shares of user time are py-spy's (components
+by the innermost known frame; 8–23% of its reads fail under load and are dropped); the ms are
+those shares of the /proc user time. The kernel's share is small: every connection is kept
+alive (no connect, accept or close per request), and its top symbols are the scheduler's, not
+TCP's. So the gap between the callgrind ratios (the app's own path: 0.541 validate, 0.606
+submit of the previous main) and the /proc ratios (0.63, 0.80) needs a part untouched by the
+levers of 31% of today's validate and 61% of today's submit. Gunicorn, gevent and the kernel
+(with the time under gevent's socket wrappers as the upper end) are 33–38% of a validate
+(37–42% before the probe lever): that explains validate. For a submit they are 25–34% (29–37%
+before): about half. The rest is not attributed: dividing the `--no-gevent` instruction counts
+by the /proc user time less gunicorn and gevent gives a submit 2.1 instructions/ns against a
+validate's 2.7, so the app's own path seems to run slower per instruction under the submit load
+(the POS's answer arriving later, 50 requests in flight); without cycle counters in this VM
+that stays a reading, not a measurement.
+
+## Against the goals
+
+The rows "vs earlier mains" and "validate" / "submit, POS 50 ms x 50" above give this run's
+figures and `met`. The goals not met, and why, by the profile: web CPU per submit 2.0 ms needs
+a third of what is left, and no single part is that large — the interpreter runs ~78% of it
+across our code (0.8 ms), the POS call's HTTP client (0.6 ms), redis-py (0.4 ms), Flask (0.3
+ms) and gunicorn (0.3 ms). Per validate 0.7 ms: gunicorn + Flask alone are 0.5 ms. The naive
+peer at a 50 ms POS does none of the schema, the menu, the Redis record or the signed answer,
+and both are CPU-bound on 2 cores shared with the load, the POS and Redis; matching it needs
+the CPU per order, not the inline path, to shrink. The next levers, each measured first: (1)
+the POS call on urllib3's pool directly (requests' Response, hooks and adapter out of its 0.6
+ms), and urllib3's own pool-checkout probe (`wait_for_read`, still gevent's poll); (2)
+redis-py's per-command work (fork checks, observability hooks, the retry wrapper; 12 getpid per
+submit); (3) a C HTTP parser in front of Flask in place of gunicorn's Python one (gunicorn +
+werkzeug are 0.5 ms of a validate).
 """
 
 PROFILE = """\
