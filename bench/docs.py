@@ -178,7 +178,8 @@ that stays a reading, not a measurement.
 
 The rows "vs earlier mains" and "validate" / "submit, POS 50 ms x 50" above give this run's
 figures and `met`. The goals not met, and why, by the profile: web CPU per submit 2.0 ms needs
-a third of what is left, and no single part is that large — the interpreter runs ~78% of it
+a third to two-fifths of what is left (3.1–3.5 ms across runs), and no single part is that
+large — the interpreter runs ~78% of it
 across our code (0.8 ms), the POS call's HTTP client (0.6 ms), redis-py (0.4 ms), Flask (0.3
 ms) and gunicorn (0.3 ms). Per validate 0.7 ms: gunicorn + Flask alone are 0.5 ms. The naive
 peer at a 50 ms POS does none of the schema, the menu, the Redis record or the signed answer,
