@@ -75,10 +75,13 @@ def retry_policy(retries: int = RETRIES) -> Retry:
 
 
 def client_options(retries: int = RETRIES) -> dict:
-    """Maintenance notifications off: they are RESP3 push messages of Redis Enterprise/Cloud,
-    which these RESP2 clients never receive, and redis-py 8's default ("auto") turns off the
-    pool's check that a connection it hands out holds no reply left over (a stale reply would
-    answer the next command). Off, that check is back (tests/unit/app/test_redis_parser.py)."""
+    """Maintenance notifications off. They are push messages of Redis Enterprise/Cloud (relaxed
+    timeouts and reconnects around the provider's maintenance); Redis OSS and Sentinel never
+    send them. redis-py 8 speaks RESP3 by default, and its default for them ("auto") turns off
+    the pool's check that a connection it hands out holds no reply left over (a stale reply
+    would answer the next command). Off, that check is back (tests/unit/app/test_redis_parser.py).
+    The cost, on a managed Redis that sends them: its maintenance is seen as timeouts and drops,
+    which the retries and the 503 with Retry-After already handle."""
     parser = {"parser_class": HiredisParser} if HIREDIS_AVAILABLE else {}  # app/redis_parser.py
     return {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": CONNECT_TIMEOUT,
             "health_check_interval": 30, "max_connections": MAX_CONNECTIONS, "retry": retry_policy(retries),

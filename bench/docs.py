@@ -154,7 +154,7 @@ lever, per request:
 | gunicorn (worker loop, HTTP parsing and writing) | 0.25 ms (23%) | 0.31 ms (11%) |
 | gevent (hub, greenlets, socket waits) | 0.04 ms (4%) | 0.23 ms (8%) |
 | JSON, logging, metrics | 0.12 ms (10%) | 0.20 ms (7%) |
-| kernel (perf: share of all samples) | 10% | 9.5% |
+| kernel (perf: share of all samples) | 12% | 9.5% |
 | the interpreter (libpython, perf) | 79% | 78% |
 
 A submit's syscalls: getpid 12.2 (redis-py's fork checks), recvfrom 9.2 (4.3 of them EAGAIN,
@@ -163,33 +163,33 @@ then a wait in gevent's hub), sendto 6.9 (each with a getsockopt by gevent's sen
 by the innermost known frame; 8–23% of its reads fail under load and are dropped); the ms are
 those shares of the /proc user time. The kernel's share is small: every connection is kept
 alive (no connect, accept or close per request), and its top symbols are the scheduler's, not
-TCP's. So the gap between the callgrind ratios (the app's own path: 0.541 validate, 0.606
-submit of the previous main) and the /proc ratios (0.63, 0.80) needs a part untouched by the
-levers of 31% of today's validate and 61% of today's submit. Gunicorn, gevent and the kernel
-(with the time under gevent's socket wrappers as the upper end) are 33–38% of a validate
-(37–42% before the probe lever): that explains validate. For a submit they are 25–34% (29–37%
-before): about half. The rest is not attributed: dividing the `--no-gevent` instruction counts
-by the /proc user time less gunicorn and gevent gives a submit 2.1 instructions/ns against a
-validate's 2.7, so the app's own path seems to run slower per instruction under the submit load
-(the POS's answer arriving later, 50 requests in flight); without cycle counters in this VM
-that stays a reading, not a measurement.
+TCP's. So the gap between the callgrind ratios (the app's own path, `--no-gevent`: 0.541
+validate, 0.606 submit of the previous main; the probe lever leaves those unchanged) and the
+/proc ratios (0.63 and 0.74 in the run above, 0.63 and 0.80 in the run before) needs a part
+untouched by the levers of 31% of today's validate and 46–61% of today's submit. Gunicorn,
+gevent and the kernel (with the time under gevent's socket wrappers as the upper end) are
+33–38% of a validate (37–42% before the probe lever): that explains validate. For a submit they
+are 25–34% (29–37% before): more than half of what is needed. The rest is not attributed:
+dividing the `--no-gevent` instruction counts by the /proc user time less gunicorn and gevent
+gives a submit 2.1 instructions/ns against a validate's 2.7, so the app's own path seems to run
+slower per instruction under the submit load (the POS's answer arriving later, 50 requests in
+flight); without cycle counters in this VM that stays a reading, not a measurement.
 
 ## Against the goals
 
 The rows "vs earlier mains" and "validate" / "submit, POS 50 ms x 50" above give this run's
 figures and `met`. The goals not met, and why, by the profile: web CPU per submit 2.0 ms needs
-a third to two-fifths of what is left (3.1–3.5 ms across runs), and no single part is that
-large — the interpreter runs ~78% of it
-across our code (0.8 ms), the POS call's HTTP client (0.6 ms), redis-py (0.4 ms), Flask (0.3
-ms) and gunicorn (0.3 ms). Per validate 0.7 ms: gunicorn + Flask alone are 0.5 ms. The naive
-peer at a 50 ms POS does none of the schema, the menu, the Redis record or the signed answer,
-and both are CPU-bound on 2 cores shared with the load, the POS and Redis; matching it needs
-the CPU per order, not the inline path, to shrink. The next levers, each measured first: (1)
-the POS call on urllib3's pool directly (requests' Response, hooks and adapter out of its 0.6
-ms), and urllib3's own pool-checkout probe (`wait_for_read`, still gevent's poll); (2)
-redis-py's per-command work (fork checks, observability hooks, the retry wrapper; 12 getpid per
-submit); (3) a C HTTP parser in front of Flask in place of gunicorn's Python one (gunicorn +
-werkzeug are 0.5 ms of a validate).
+35–45% off what is left (3.1–3.6 ms across runs), and no single part is that large — the
+interpreter runs ~78% of it across our code (0.8 ms), the POS call's HTTP client (0.6 ms),
+redis-py (0.4 ms), Flask (0.3 ms) and gunicorn (0.3 ms). Per validate 0.7 ms: gunicorn + Flask
+alone are 0.5 ms. The naive peer at a 50 ms POS does none of the schema, the menu, the Redis
+record or the signed answer, and both are CPU-bound on 2 cores shared with the load, the POS
+and Redis; matching it needs the CPU per order, not the inline path, to shrink. The next
+levers, each measured first: (1) the POS call on urllib3's pool directly (requests' Response,
+hooks and adapter out of its 0.6 ms), and urllib3's own pool-checkout probe (`wait_for_read`,
+still gevent's poll); (2) redis-py's per-command work (fork checks, observability hooks, the
+retry wrapper; 12 getpid per submit); (3) a C HTTP parser in front of Flask in place of
+gunicorn's Python one (gunicorn + Flask/werkzeug are 0.5 ms of a validate).
 """
 
 PROFILE = """\

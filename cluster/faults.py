@@ -78,7 +78,7 @@ class Injector:
     def count(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for window in self.windows:
-            if window.kind not in (*ALIASES.values(), STALE_CONNECTIONS):
+            if window.kind not in (*ALIASES.values(), STALE_CONNECTIONS, WEB_CUT_OFF):
                 counts[window.kind] = counts.get(window.kind, 0) + 1
         return counts
 

@@ -35,8 +35,8 @@ WEB_AWAY = ("kill_web", "freeze_web")  # the kinds during which the web process 
 # lost) is reset when the client reuses it, until the FIN's retransmission (exponential backoff,
 # so at most about one cut-length later) tells the client: those calls, to that host, no answer
 STALE_CONNECTIONS = "stale_connections"
-# a web host whose link is down while it serves a request: its Redis calls time out, and it
-# answers 503 once the link is back (to that host Redis was away); those calls, to that host
+# a web host whose link goes down while it serves a request: its Redis calls time out, and it
+# answers 503 once the link is back (to that host Redis was away); calls in flight at the cut, to that host
 WEB_CUT_OFF = "web_cut_off"
 # a 503 is the honest answer while Redis is away, and from a web process frozen past its Redis
 # socket timeout (thawed, its calls time out at once: to it, Redis was away)
