@@ -134,6 +134,12 @@ gevent's share of a submit fell from 0.37 to 0.23 ms. The same change turned red
 "maintenance notifications" off (RESP3 only; their default skipped the pool's check for a reply
 left over on a connection, found by this change's test).
 
+The overrun rows of the 2026-12-02 05:35 run (11 of 20 answered 202, the 202s a median 656 ms
+after the budget, so the POS answered first for the rest) were the machine's load, not the
+probe lever: the overrun case alone on a quiet machine (`bench.web_cases.overrun` three times
+per checkout, after a 3 s submit warm-up) gave 20/20 202s every time, 11.8–15.5 ms after the
+budget at p50 with the lever and 13.3–23.2 ms without it.
+
 ## Where the web's CPU goes, whole process
 
 `python -m bench.web_profile --seconds 15 --kind submit --latency 50 --clients 50` and
