@@ -79,7 +79,7 @@ def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
             # posnext-api.md, bounded reconciliation: errored/pos_outcome_unknown after
             # RECONCILE_SECONDS, lookups go on, and a placement found later is listed for on-call
             found_later = order.status == "errored" and "pos_outcome_unknown" in codes(order) \
-                and getattr(order, "reconcile", "") == "found" and len(entries) == 1
+                and order.reconcile == "found" and len(entries) == 1
             if entries and not found_later:
                 none.fail(f"{uid}: {order.status} ({codes(order)}) but the POS has "
                           f"{[e['pos_order_id'] for e in entries]}")

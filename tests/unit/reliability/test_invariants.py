@@ -31,7 +31,7 @@ def order(uid="u1", status="placed", deadline=T0 + 10, completed=T0 + 1, codes=(
     doc = {"status": status, "completed_at": format_time(completed) if completed else None,
            "errors": [{"code": c} for c in codes], "order_details": {}}
     return SimpleNamespace(uid=uid, status=status, final=status != "pending", doc=doc, deadline=deadline,
-                           created=T0, handed_off=True, callback=None)
+                           created=T0, handed_off=True, callback=None, reconcile="")
 
 
 def entry(uid="u1", created=T0 + 1, not_after=None, received=None):
