@@ -20,9 +20,10 @@ processes, each tool in a load window of its own so that none slows another's fi
    without releasing it); socket reads and writes release it, so their kernel time is in (1) and
    (4). --native stops the process for every sample; on 2 loaded cores that stalls the workers
    and the wall-clock samples pile up where one stands (hundreds of ms on one line). Each sample
-   goes to the innermost frame of a known component by the frame's file (COMPONENTS; any other
-   installed package is `other: <name>`; gevent's socket wrappers and the stdlib socket module
-   stand for their caller); a share times the user CPU per request of (1) gives ms;
+   goes to the innermost frame of a known component by the frame's file
+   (bench/profile_parsers.py's COMPONENTS; any other installed package is `other: <name>`;
+   gevent's socket wrappers and the stdlib socket module stand for their caller); a share
+   times the user CPU per request of (1) gives ms;
 4. shared objects: `perf record -e cpu-clock -p <workers>` (a software clock: hardware counters
    are absent in this VM), samples by DSO (the kernel, libpython, each extension .so).
 
@@ -41,15 +42,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
+from bench.profile_parsers import attribute, parse_perf, parse_strace, shares
 from bench.runner import MODES, Runner
 from bench.stacks import BenchStack
-from bin.stack import ROOT
 
 WARMUP = 1.0  # unmeasured start of every load (its connections opened)
 SLACK = 3.0  # seconds of load beyond a sampler's window (attaching takes a moment)
@@ -58,23 +57,6 @@ PY_SPY = str(Path(sys.executable).parent / "py-spy")
 RATE = 250  # py-spy samples a second
 SAMPLERS = (["--native"], ["--nonblocking"])  # the second if the first fails or its samples overrun the CPU
 MAX_COVERAGE = 1.5  # samples (at 1/RATE s each) beyond 1.5x the workers' user CPU seconds: not CPU time
-OTHER = "other"
-# The first that matches a frame's file; a frame of no component (the stdlib's email, hmac, uuid...)
-# counts for the next outer frame that has one.
-COMPONENTS = [(name, re.compile(pattern)) for name, pattern in (
-    ("gunicorn", r"(^|/)gunicorn(/|\.conf\.py$)"),  # gunicorn.conf.py: its logger class
-    ("gevent hub/greenlet/libev", r"(^|/)(gevent|greenlet)/|greenlet|libev"),
-    ("flask+werkzeug", r"(^|/)(flask|werkzeug)/"),
-    ("redis-py (+hiredis)", r"(^|/)(redis|hiredis)/|hiredis"),
-    ("requests/urllib3/http.client", r"(^|/)(requests|urllib3)/|(^|/)http/client\.py$"),
-    ("json/orjson", r"(^|/)json/|orjson|_json\.c$"),
-    ("logging", r"(^|/)logging/"),
-    ("marshmallow", r"(^|/)marshmallow/"),
-    ("our app", rf"^(app|schemas)/|^{re.escape(str(ROOT))}/(app|schemas)/"),
-)]
-SITE = {name.split(".")[0] for name in os.listdir(sysconfig.get_paths()["purelib"]) if not name.endswith("-info")}
-SOCKET = re.compile(r"(^|/)gevent/(_socket\d*|_socketcommon|socket)\.py$|^socket\.py$|/python3\.\d+/socket\.py$")
-FRAME = re.compile(r"^(.*) \(([^()]*)\)$")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -85,53 +67,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=50, help="closed-loop connections")
     parser.add_argument("--out", help="write the report as JSON here too")
     return parser.parse_args(argv)
-
-
-# -- the tools' output -------------------------------------------------------------------------
-def component(where: str) -> str | None:
-    """A frame file's component: a listed one, else `other: <package>` for any other installed package."""
-    found = next((name for name, pattern in COMPONENTS if pattern.search(where)), None)
-    top = where.split("site-packages/")[-1].split("/")[0].split(".")[0]
-    return found or (f"{OTHER}: {top}" if top in SITE else None)
-
-
-def attribute(raw: str) -> dict:
-    """py-spy raw lines: samples by component (innermost known frame), by leaf function, and
-    how many were in or under a socket call."""
-    components, leaves, total, under_socket = Counter(), Counter(), 0, 0
-    for line in raw.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        samples = int(count)
-        chain = [(m[1], re.sub(r":\d+$", "", m[2])) if (m := FRAME.match(frame)) else (frame, "?")
-                 for frame in stack.split(";")]  # (function, file), outermost first
-        total += samples
-        named = [(name, where) for name, where in reversed(chain) if not SOCKET.search(where)]
-        components[next((c for _, where in named if (c := component(where))), OTHER)] += samples
-        leaves[next((f"{name} ({where})" for name, where in reversed(chain) if where != "?"), "?")] += samples
-        under_socket += samples if any(SOCKET.search(where) for _, where in chain) else 0
-    return {"components": components, "leaves": leaves, "samples": total, "under_socket": under_socket}
-
-
-def parse_strace(text: str) -> dict[str, tuple[int, int]]:
-    """`strace -c` summary: {syscall: (calls, errors)}."""
-    calls = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) in (5, 6) and re.fullmatch(r"[\d.]+", parts[0]) and parts[-1] != "total":
-            calls[parts[-1]] = (int(parts[3]), int(parts[4]) if len(parts) == 6 else 0)
-    return calls
-
-
-def parse_perf(text: str) -> list[tuple[str, int]]:
-    """`perf report --stdio -n` rows: (what, samples)."""
-    return [(m[2], int(m[1])) for m in re.finditer(r"^\s+[\d.]+%\s+(\d+)\s+(.+?)\s*$", text, re.MULTILINE)]
-
-
-def shares(counts: list[tuple[str, int]], total_ms: float) -> list[dict]:
-    total = sum(n for _, n in counts) or 1
-    return [{"name": name, "samples": n, "share": n / total, "ms": total_ms * n / total} for name, n in counts]
 
 
 # -- the run ---------------------------------------------------------------------------------------
