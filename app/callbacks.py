@@ -1,8 +1,10 @@
 """Callbacks: the final order POSTed to callback_url, signed like a response.
 
-Owed once: the script that makes a handed-off order final marks its callback `owed` and puts
-"c:{uid}" in the schedule, due at once. A delivery is a move like any other: claimed
-(store.claim 'c'), confirmed durable, POSTed, and closed by one script guarded on the claim
+Owed once: an order to which a 202 was answered (app/orders/answers.py) owes its callback once
+final; the script that makes it final marks it `owed` and puts "c:{uid}" in the schedule, due
+at once. A delivery is a move like any other: claimed (store.claim 'c') for longer than the
+delivery can take (CALLBACK_TIMEOUT_SECONDS bounds resolve, connect, send and read together:
+app/deadline.py), confirmed durable (Answers.deliverable), POSTed, and closed by one script guarded on the claim
 and on the callback still being owed: delivered (never sent again automatically), retried with
 backoff, or given up on after CALLBACK_MAX_ATTEMPTS and kept in callbacks:dead for replay. A
 replay by an operator is a deliberate resend (store.replay_callback), recorded with who asked.
@@ -15,17 +17,20 @@ CALLBACK_ALLOW_PRIVATE is set, a guard against request forgery.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import requests
 
 from app import jsonio, metrics, safe_http, signing
+from app.deadline import CallTimeout, hard_deadline
 from app.orders import backoff
+from app.orders.answers import Answers
 from app.orders.records import view
 from app.orders.store import Order, OrderStore
 
-TIMEOUT = (2.0, 5.0)  # connect, read: one delivery's longest wait
-CLAIM_SECONDS = sum(TIMEOUT) + 3.0
+CLAIM_MARGIN = 3.0  # a delivery's claim outlasts its whole bound by this much (the closing write)
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,9 @@ class CallbackSender:
     def __init__(self, settings, store: OrderStore, session: requests.Session | None = None):
         self.settings = settings
         self.store = store
+        self.answers = Answers(store)
         self.session = session or safe_http.pinned_session(settings.callback_allow_private)
+        self.timeout = float(settings.callback_timeout_seconds)
 
     def deliver(self, order: Order) -> Delivery:
         """One POST of the order's final record to its callback_url."""
@@ -63,24 +70,29 @@ class CallbackSender:
         # answer and its record sends once more (docs/ENGINE.md, Callbacks), and the receiver can drop it
         headers = {"Content-Type": "application/json", "Idempotency-Key": f"{order.uid}:{order.status}",
                    "x-pch-digest": signing.sign(self.settings.digest_key, body)}
+        started = time.monotonic()
         try:
-            response = self.session.post(url, data=jsonio.dumps(body).encode(), headers=headers,
-                                         timeout=TIMEOUT, allow_redirects=False)
+            with hard_deadline(self.timeout):  # resolve, connect, send and read together
+                response = self.session.post(url, data=jsonio.dumps(body).encode(), headers=headers,
+                                             timeout=self.timeout, allow_redirects=False)
+                response.content  # noqa: B018 - read the whole answer inside the bound
         except (safe_http.Forbidden, requests.exceptions.InvalidURL) as exc:  # vetted where it connects
             return Delivery(False, f"refused: {exc}", permanent=True)
+        except CallTimeout:
+            return Delivery(False, f"no answer within {self.timeout:g}s ({_host(url)})")
         except requests.RequestException as exc:
-            return Delivery(False, f"{type(exc).__name__}")
+            return Delivery(False, f"{type(exc).__name__} ({_host(url)}, after {time.monotonic() - started:.1f}s)")
         if 200 <= response.status_code < 300:
             return Delivery(True, f"HTTP {response.status_code}")
         return Delivery(False, f"HTTP {response.status_code}")
 
     def move(self, uid: str) -> str:
         """Claim the owed callback, deliver it once, and record the outcome."""
-        claim = self.store.claim("c", uid, CLAIM_SECONDS)
+        claim = self.store.claim("c", uid, self.timeout + CLAIM_MARGIN)
         if not claim.ok or claim.order is None:
             return claim.reason
         order = claim.order
-        if not self.store.durability.confirm(self.store.redis):
+        if not self.answers.deliverable(order):
             self.store.settle_callback(uid, claim.token, "retry", 1.0, "waiting for the final state to be durable")
             return "not_durable"
         delivery = self.deliver(order)
@@ -91,7 +103,14 @@ class CallbackSender:
             outcome = "dead"
         else:
             outcome = "retry"
-        delay = backoff.delay(attempts, 2.0, 300.0)
+        delay = backoff.delay(attempts, self.settings.callback_backoff_base_seconds,
+                              self.settings.callback_backoff_cap_seconds)
         self.store.settle_callback(uid, claim.token, outcome, delay, delivery.reason)
         metrics.count_callback(self.store.redis, {"delivered": "delivered", "dead": "given_up"}.get(outcome, "failed"))
         return outcome
+
+
+def _host(url: str) -> str:
+    """The host and port a delivery went to, for its result (never the path or its query)."""
+    parsed = urlparse(url)
+    return parsed.netloc.rpartition("@")[2] or "?"

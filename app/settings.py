@@ -78,9 +78,9 @@ VARIABLES: tuple[Var, ...] = (
     Var("REDIS_SENTINELS", "redis_sentinels", None, sentinels, "host:port,host:port of Redis Sentinels; when "
         "set, store, menu cache and broker find the primary through them (`sentinel_hosts`: as pairs)"),
     Var("REDIS_SENTINEL_MASTER", "redis_sentinel_master", "mymaster", text, "the Sentinel master's name"),
-    Var("DURABILITY", "durability", "fsync", choice("fsync", "replica"), "how a final state is made durable "
-        "before it is answered: fsync (Redis appendfsync always) or replica (WAIT for replicas; "
-        "docs/ENGINE.md)"),
+    Var("DURABILITY", "durability", "fsync", choice("fsync", "replica", "none"), "how a state is made durable "
+        "before it is answered: fsync (Redis appendfsync always), replica (WAIT for replicas; docs/ENGINE.md) or "
+        "none (development and tests only)"),
     Var("DURABILITY_REPLICAS", "durability_replicas", 1, whole(1), "replica: replicas that must acknowledge"),
     Var("DURABILITY_TIMEOUT_MS", "durability_timeout_ms", 1000, whole(1), "replica: how long to wait for them"),
     Var("POS_ADAPTER", "pos_adapter", "rest", choice("rest"), "which POS adapter"),
@@ -121,6 +121,12 @@ VARIABLES: tuple[Var, ...] = (
         "to workers, seconds"),
     Var("CALLBACK_MAX_ATTEMPTS", "callback_max_attempts", 8, whole(), "callback deliveries before it is kept "
         "for replay"),
+    Var("CALLBACK_TIMEOUT_SECONDS", "callback_timeout_seconds", 10.0, number(), "the whole of one callback "
+        "delivery: resolve, connect, send, read"),
+    Var("CALLBACK_BACKOFF_BASE_SECONDS", "callback_backoff_base_seconds", 2.0, number(), "first backoff of a "
+        "failed callback delivery"),
+    Var("CALLBACK_BACKOFF_CAP_SECONDS", "callback_backoff_cap_seconds", 300.0, number(), "longest backoff "
+        "between callback deliveries"),
     Var("RETRY_BASE_SECONDS", "retry_base_seconds", 0.5, number(), "first backoff of a transient POS failure"),
     Var("RETRY_CAP_SECONDS", "retry_cap_seconds", 30.0, number(), "longest backoff between POS attempts"),
     Var("POS_CA_BUNDLE", "pos_ca_bundle", None, text, "CA bundle for the POS's TLS certificate", shown="system"),

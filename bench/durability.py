@@ -24,6 +24,7 @@ import time
 
 import redis
 
+from app import jsonio
 from app.orders.durability import Durability
 from app.orders.store import OrderStore
 from bin.stack import free_port, redis_server_binary
@@ -56,9 +57,10 @@ class Server:
 
 
 def one_order(store: OrderStore, uid: str) -> None:
-    store.create(uid, "fp", dict(DOC, request_uid=uid), None, 900, "web", 5, "menu:loc-001")
+    store.create(uid, fp="fp", doc_text=jsonio.dumps(dict(DOC, request_uid=uid)), location="loc-001",
+                 ttl_deadline=None, max_async=900, by="web", claim_seconds=5, menu_key="menu:loc-001")
     claim_token = store.redis.hget(f"order:{uid}", "o_claim").decode()
-    applied, _, _, acked = store.finish(uid, claim_token, dict(DOC, request_uid=uid, status="placed"), "web", "x")
+    applied, _, _, acked, _ = store.finish(uid, claim_token, dict(DOC, request_uid=uid, status="placed"), "web", "x")
     assert applied
     assert acked and store.durability.confirm(store.redis)
 

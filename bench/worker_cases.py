@@ -15,6 +15,7 @@ import uuid
 import redis
 from celery import Celery
 
+from app import jsonio
 from app.orders import records
 from app.orders.store import STATS_KEY, OrderStore
 from app.tasks import PLACE_ORDER
@@ -45,9 +46,11 @@ class Enqueuer:
         for index in range(count):
             order = dict(self.template, request_uid=f"w{prefix}-{index:07d}")
             doc = records.new_record(order, now)
-            _, token = self.store.create(order["request_uid"], records.fingerprint(order), doc,
-                                         records.ttl_deadline(order), 900, "bench", 5.0, "menu:none")
-            self.store.mark_validated(order["request_uid"], token, "bench")
+            _, token = self.store.create(order["request_uid"], fp=records.fingerprint(order),
+                                         doc_text=jsonio.dumps(doc), location=order["location_id"],
+                                         ttl_deadline=records.ttl_deadline(order), max_async=900, by="bench",
+                                         claim_seconds=5.0, menu_key="menu:none")
+            self.store.mark_validated(order["request_uid"], token, "bench", b"")
             self.store.hand_off(order["request_uid"], token, "bench")
             uids.append(order["request_uid"])
         return uids

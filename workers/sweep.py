@@ -10,6 +10,7 @@ from celery import shared_task
 from flask import current_app
 
 from app.metrics import SWEEP_KEY
+from app.tasks import BY_KIND, queue_depths
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -19,9 +20,13 @@ BATCH = 1000
 def sweep_orders() -> int:
     """Send a task for every due move whose task is not already queued; record the success."""
     services = current_app.extensions["posbridge"]
+    depths = queue_depths(services.redis)  # the broker is REDIS_URL unless overridden
+    waiting = "".join(kind for kind, (_, queue) in BY_KIND.items() if depths.get(queue))
+    # a task is re-sent once per claim period at most, and never while its queue still holds messages
+    grace = max(services.settings.dispatch_grace, services.service.mover.claim_seconds)
     sent = 0
     while True:
-        due = services.store.dispatch(BATCH, services.settings.dispatch_grace)
+        due = services.store.dispatch(BATCH, grace, waiting)
         for kind, uid in due:
             services.tasks.send(kind, uid)
         sent += len(due)

@@ -1,41 +1,52 @@
-"""Durable finals: a final state is on disk, or on a replica, before anyone is told of it.
+"""Durable before answered: what the Redis that holds an order confirmed, and how.
 
-Two modes (DURABILITY), one rule — a final state is answered (submit, polling, the recovery
-list, a callback) only after the Redis that holds it confirmed it:
+Three modes (DURABILITY):
 
-- `fsync` (default): Redis runs with `appendfsync always`. Redis writes and fsyncs the AOF
-  before it sends any reply of that event-loop turn, so every reply that shows a final state
-  comes after its fsync: nothing more to do per order. The embedded Redis (bin/stack.py) and
-  docker-compose run so; `check()` warns at start-up when the server says otherwise.
-- `replica`: after the write, `WAIT <replicas> <timeout>` on the same connection; a reader
-  that did not write the state itself first writes a probe on its connection and WAITs for
-  it (replication is one ordered stream, so the probe's acknowledgement covers every write
-  before it, the final state it read included). Not acknowledged in time: the answer is
-  `pending` (PAR polls again), never the unconfirmed final.
+- `fsync` (default): Redis runs with `appendonly yes` and `appendfsync always`; it fsyncs the
+  AOF before it replies, so a write's reply is its confirmation.
+- `replica`: a write is confirmed by `WAIT <replicas> <timeout>` on the same connection after
+  it. A reader that did not make the write itself first writes a probe and WAITs for it
+  (replication is one ordered stream: the probe's acknowledgement covers every write before it).
+- `none`: development and tests only, chosen explicitly: every write counts as confirmed.
 
-Measured cost of each option: docs/ENGINE.md ("Durable finals").
+The confirmation belongs to the write: once a state was confirmed, the record says so (its
+`acked` field, app/orders/scripts.py), and every later read answers that state as it is, without
+a fresh wait. `check()` is the start-up and readiness truth: the server must be set up for the
+mode, and must never evict (under any other `maxmemory-policy` an order hash can vanish while
+its schedule entry stays).
 """
 
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 
 log = logging.getLogger(__name__)
 PROBE_KEY = "durability:probe"
-MODES = ("fsync", "replica")
+
+
+class Mode(StrEnum):
+    FSYNC = "fsync"
+    REPLICA = "replica"
+    NONE = "none"
+
+
+MODES = tuple(mode.value for mode in Mode)
 
 
 class Durability:
-    def __init__(self, mode: str = "fsync", replicas: int = 1, timeout_ms: int = 1000):
-        if mode not in MODES:
-            raise ValueError(f"DURABILITY must be one of {', '.join(MODES)}")
-        self.mode = mode
+    def __init__(self, mode: str = Mode.FSYNC, replicas: int = 1, timeout_ms: int = 1000):
+        try:
+            self.mode = Mode(mode)
+        except ValueError:
+            raise ValueError(f"DURABILITY must be one of {', '.join(MODES)}") from None
         self.replicas = replicas
         self.timeout_ms = timeout_ms
 
     @property
     def waits(self) -> bool:
-        return self.mode == "replica"
+        """Whether a write's reply alone does not confirm it (a WAIT must follow)."""
+        return self.mode is Mode.REPLICA
 
     def after(self, pipe) -> None:
         """Queue the acknowledgement of the writes queued before it on this pipeline."""
@@ -47,7 +58,7 @@ class Durability:
         return not self.waits or int(results[-1]) >= self.replicas
 
     def confirm(self, redis) -> bool:
-        """For a reader about to answer a final state it did not write itself."""
+        """For a reader about to answer a state whose record does not say it was confirmed."""
         if not self.waits:
             return True
         pipe = redis.pipeline(transaction=False)
@@ -60,18 +71,35 @@ class Durability:
             return False
 
     def check(self, redis) -> str | None:
-        """A warning when the server is not set up for this mode (None when it is, or cannot tell)."""
+        """What keeps this Redis from holding the promise (naming the setting), or None.
+
+        A server that refuses CONFIG (managed Redis often does) cannot be checked: None."""
         try:
-            if self.mode == "fsync":
-                value = redis.config_get("appendfsync").get("appendfsync")
-                aof = redis.config_get("appendonly").get("appendonly")
-                if aof != "yes" or value != "always":
+            policy = _config(redis, "maxmemory-policy")
+            if policy is not None and policy != "noeviction":
+                return (f"maxmemory-policy is {policy}, not noeviction: Redis may evict an order's record "
+                        f"while its schedule entry stays")
+            if self.mode is Mode.FSYNC:
+                aof, fsync = _config(redis, "appendonly"), _config(redis, "appendfsync")
+                if aof is not None and (aof != "yes" or fsync != "always"):
                     return (f"DURABILITY=fsync needs appendonly yes and appendfsync always; the server has "
-                            f"appendonly {aof}, appendfsync {value}: a final state can be lost with the last second")
-            else:
+                            f"appendonly {aof}, appendfsync {fsync}: an answered state can be lost")
+            elif self.mode is Mode.REPLICA:
                 connected = int(redis.info("replication").get("connected_slaves", 0))
                 if connected < self.replicas:
                     return f"DURABILITY=replica needs {self.replicas} replica(s); {connected} connected"
-        except Exception:  # noqa: BLE001 - CONFIG is often disabled on managed Redis: cannot tell
+        except Exception as exc:  # noqa: BLE001 - an unreachable Redis is readiness's other check
+            log.debug("durability check skipped", extra={"error": type(exc).__name__})
             return None
         return None
+
+
+def _config(redis, name: str) -> str | None:
+    """One CONFIG GET value, or None when the server does not allow CONFIG."""
+    try:
+        value = redis.config_get(name).get(name)
+    except Exception as exc:  # noqa: BLE001 - ResponseError: CONFIG renamed or disabled
+        if type(exc).__name__ in ("ResponseError", "NoPermissionError"):
+            return None
+        raise
+    return None if value is None else str(value)

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from app import metrics
+from app.orders.lifecycle import Status
 from app.orders.store import Order, OrderStore
 from app.times import format_time
 
@@ -31,29 +32,32 @@ class Finals:
         self.tasks = tasks
         self.clock = clock or time.time  # only when the caller does not say when (`at`)
 
-    def finish(self, order: Order, token: str, status: str, by: str, errors: list[dict] | None = None,
-               pos_order_id: str | None = None, note: str = "", endpoint: str = "submit",
+    def finish(self, order: Order, token: str, status: str, by: str, errors: list[dict] | None = None, *,
+               pos_order_id: str | None = None, note: str = "", endpoint: str = "submit", answering: bool = False,
                reconcile_in: float | None = None, at: float | None = None) -> Final:
-        """`at`: now on Redis's clock, as the mover knows it (the host's clock may be off)."""
+        """`at`: now on Redis's clock, as the mover knows it (the host's clock may be off).
+        `answering`: the writer answers this final itself (the web, inline: store.finish)."""
         doc = dict(order.doc, status=status, errors=errors or [],
                    completed_at=format_time(self.clock() if at is None else at))
         if pos_order_id:
             doc["order_details"] = dict(doc["order_details"], pos_order_id=pos_order_id)
-        applied, previous, path, acked = self.store.finish(
-            order.uid, token, doc, by, note or status, endpoint, reconcile_in=reconcile_in)
+        applied, previous, path, acked, owed = self.store.finish(
+            order.uid, token, doc, by, note or status, endpoint=endpoint, answering=answering,
+            reconcile_in=reconcile_in)
         if not applied:
             return Final(False, previous)
         metrics.child(metrics.ORDERS, endpoint, status, path).inc()
         log.info("order final", extra={"request_uid": order.uid, "status": status, "by": by, "path": path,
                                        "reason": note or status})
-        if path == "worker" and doc.get("callback_url"):
+        if owed:
             self.tasks.deliver_callback(order.uid)
         if reconcile_in is not None:
             metrics.RECONCILE_OPENED.inc()
         return Final(True, status, doc, acked)
 
-    def deadline_exceeded(self, order: Order, token: str, by: str, why: str, at: float | None = None) -> Final:
-        return self.finish(order, token, "errored", by,
+    def deadline_exceeded(self, order: Order, token: str, by: str, why: str, *, answering: bool = False,
+                          at: float | None = None) -> Final:
+        return self.finish(order, token, Status.ERRORED, by,
                            [{"code": "deadline_exceeded", "message": "the order could not be placed before its "
                                                                       f"deadline: {why}"}], note="deadline_exceeded",
-                           at=at)
+                           answering=answering, at=at)

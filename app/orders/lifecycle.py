@@ -3,7 +3,8 @@
     pending ──► placed | errored | rejected | cancelled      (final: never changes again)
 
 `pending` covers everything before a final state; what the engine does next for a pending
-order is planned in the schedule (app/orders/schedule.py), not in more statuses. The Lua
+order is planned in the schedule (the `schedule` sorted set, app/orders/store.py), not in more
+statuses. The Lua
 scripts (app/orders/scripts.py) and the schemas take these sets from here; docs/ENGINE.md
 draws the chart.
 
@@ -40,9 +41,12 @@ ANSWER_STATUSES: tuple[str, ...] = (VALIDATED, *(status.value for status in Stat
 
 
 class Callback(StrEnum):
-    """A callback's state, in the order's record (`cb`): owed once, then delivered or dead."""
+    """A callback's state, in the order's record (`cb`): owed once, then delivered or dead.
+    `held`: written with a final its writer answers itself; owed unless that writer records that
+    it answered 200 (scripts.ANSWERED) before the hold ends, or as soon as a 202 is promised."""
 
     NONE = ""
+    HELD = "held"
     OWED = "owed"
     DELIVERED = "delivered"
     DEAD = "dead"
@@ -71,6 +75,11 @@ def may_move(current: str, to: str) -> bool:
 def lua_set(values) -> str:
     """A Lua table literal used as a set: {['placed']=true, ...}."""
     return "{" + ", ".join(f"['{value}']=true" for value in sorted(str(v) for v in values)) + "}"
+
+
+def lua_enum(enum) -> str:
+    """A StrEnum as a Lua table of its names: {OWED='owed', ...} (the scripts use the names)."""
+    return "{" + ", ".join(f"{member.name}='{member.value}'" for member in enum) + "}"
 
 
 def lua_transitions() -> str:

@@ -23,17 +23,20 @@ import time
 
 from app import metrics
 from app.orders import backoff
+from app.orders.answers import Answers
 from app.orders.checks import OrderChecks, menu_unavailable
 from app.orders.finals import Finals
 from app.orders.store import Claim, OrderStore
-from app.pos.base import Expired, Placed, PosAdapter, PosUnavailable, Refused
+from app.pos.base import Expired, KeyUsed, Placed, PosAdapter, PosUnavailable, Refused
 
 log = logging.getLogger(__name__)
 MARGIN = 0.5  # seconds of a claim kept free after its POS call, for the closing write
 
 
 class Mover:
-    def __init__(self, store: OrderStore, pos: PosAdapter, checks: OrderChecks, finals: Finals, settings):
+    def __init__(self, store: OrderStore, pos: PosAdapter, checks: OrderChecks, finals: Finals, settings,
+                 answers: Answers | None = None):
+        self.answers = answers or Answers(store)
         self.store = store
         self.pos = pos
         self.checks = checks
@@ -75,7 +78,11 @@ class Mover:
         def deadline_exceeded(*args):
             return self.finals.deadline_exceeded(*args, at=now())
 
+        if not self.answers.confirm(order):  # no POS call for a record that could still be lost
+            self.store.retry(uid, token, "worker", "waiting for the record to be durable", self._backoff(order.calls))
+            return "retry"
         if now() < order.deadline:
+            body = order.pos_body or self.pos.order_body(order.doc, order.deadline)
             if not order.validated:
                 verdict = self.checks.verdict(order.doc, now(), timeout=min(left(), order.deadline - now()))
                 if verdict is None:
@@ -85,10 +92,11 @@ class Mover:
                 if not verdict.ok:
                     return finish(order, token, "rejected", "worker", verdict.problems,
                                               note="refused by validation")
-                if not self.store.mark_validated(uid, token, "worker"):
+                if not self.store.mark_validated(uid, token, "worker", body):
                     return "claim_lost"
-            result = self.pos.place_order(order.doc, not_after=order.deadline,
-                                          timeout=min(left(), order.deadline - now() + skew))
+            result = self.pos.send_order(uid, body, timeout=min(left(), order.deadline - now() + skew))
+            if isinstance(result, KeyUsed):  # our own key: the POS has an order under it
+                return self._decide(claim, now, left, finish, deadline_exceeded, before_deadline=True)
             if isinstance(result, Placed):
                 return finish(order, token, "placed", "worker", pos_order_id=result.pos_order_id)
             if isinstance(result, Refused):
@@ -116,7 +124,7 @@ class Mover:
             return "retry"
         return self._decide(claim, now, left, finish, deadline_exceeded)
 
-    def _decide(self, claim: Claim, now, left, finish, deadline_exceeded):
+    def _decide(self, claim: Claim, now, left, finish, deadline_exceeded, before_deadline: bool = False):
         order, token = claim.order, claim.token
         try:
             found = self.pos.find_order(order.uid, timeout=left())
@@ -133,6 +141,10 @@ class Mover:
         if found is not None:
             return finish(order, token, "placed", "worker", pos_order_id=found.pos_order_id,
                                       note="found at the POS")
+        if before_deadline:
+            self.store.retry(order.uid, token, "worker", "POS attempt: key used, no order found yet",
+                             self._backoff(order.calls), latest=order.deadline + self.settings.clock_skew_seconds)
+            return "retry"
         return deadline_exceeded(order, token, "worker", "the POS has no such order after its deadline")
 
     # -- reconciliation ---------------------------------------------------------------------

@@ -202,10 +202,13 @@ def check_order(order: dict, menu: dict | None, now: datetime,
             for c_index, child in enumerate(children):
                 _check_line(verdict, child, items, f"{where}.children.{c_index}", top=False)
     verdict.totals = compute_totals(details, Decimal(str(location.get("tax_rate") or "0")))
-    for name, computed in verdict.totals.as_dict().items():
+    expected = verdict.totals.as_dict()
+    for name, computed in expected.items():
         sent = details.get(name)
         if name in ("discount_total", "tip") and sent is None:
             continue
         if sent != computed:
             verdict.add("totals_mismatch", f"{name} is {computed}, not {sent}", f"order_details.{name}")
+            if verdict.problems[-1]["code"] == "totals_mismatch":  # the computed figures: never signed
+                verdict.problems[-1]["expected"] = dict(expected)
     return verdict

@@ -12,15 +12,16 @@ location, reconcile) keep Unix seconds for the lists that page on them.
 
 from __future__ import annotations
 
-from app.orders.lifecycle import FINAL, lua_set, lua_transitions
+from app.orders.lifecycle import FINAL, Callback, lua_enum, lua_set, lua_transitions
 
 # Fields an order move reads back with its claim (store.ORDER_FIELDS must match).
 FIELDS = ("status", "doc", "fp", "deadline", "created", "handed", "validated", "calls", "cb", "cb_attempts",
-          "rc", "rc_calls", "cb_by")
+          "rc", "rc_calls", "cb_by", "acked", "promised", "pos_body")
 _FIELDS = ", ".join(f"'{name}'" for name in FIELDS)
 
 PRELUDE = f"""
 local FINAL = {lua_set(FINAL)}
+local CB = {lua_enum(Callback)}
 local MOVES = {lua_transitions()}
 local function clock(arg)
   if arg ~= nil and arg ~= '' then return math.floor(tonumber(arg)) end
@@ -38,15 +39,17 @@ end
 
 # KEYS: order, history, open, by_time, by_location, schedule, menu
 # ARGV: now, fp, doc, ttl_deadline_ms ('' none), max_async_ms, retention_s, uid, by, claim_token, claim_ms,
-#       the menu version the caller holds ('' none)
+#       the menu version the caller holds ('' none), acked ('pending' when this write's reply confirms it:
+#       durability modes fsync and none; '' when a WAIT must confirm it)
+# Returns {created, fp, status, now, menu, deadline, menu version, acked}
 # The menu (app/menus.py): its version (the writer's SHA-1 in front of it, else SHA-1 of its bytes; ''
 # when there is none), and its bytes
 # unless they are the version the caller holds.
 CREATE = PRELUDE + """
 local now = clock(ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local seen = redis.call('HMGET', KEYS[1], 'fp', 'status')
-  return {0, seen[1] or '', seen[2] or '', now, false, 0, ''}
+  local seen = redis.call('HMGET', KEYS[1], 'fp', 'status', 'acked')
+  return {0, seen[1] or '', seen[2] or '', now, false, 0, '', seen[3] or ''}
 end
 local menu, menu_version = redis.call('GET', KEYS[7]), ''
 if menu then
@@ -58,14 +61,14 @@ if ARGV[4] ~= '' then deadline = math.min(deadline, math.floor(tonumber(ARGV[4])
 local claimed = now + tonumber(ARGV[10])
 redis.call('HSET', KEYS[1], 'status', 'pending', 'fp', ARGV[2], 'doc', ARGV[3], 'deadline', deadline,
            'created', now, 'handed', '0', 'validated', '0', 'calls', '0', 'cb', '', 'cb_attempts', '0',
-           'rc', '', 'rc_calls', '0', 'o_claim', ARGV[9], 'o_until', claimed)
+           'rc', '', 'rc_calls', '0', 'o_claim', ARGV[9], 'o_until', claimed, 'acked', ARGV[12], 'promised', '0')
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 note(KEYS[2], 'pending', ARGV[8], 'received', now, ARGV[6])
 redis.call('ZADD', KEYS[3], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[4], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[5], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[6], claimed, 'o:' .. ARGV[7])
-return {1, ARGV[2], 'pending', now, menu or false, deadline, menu_version}
+return {1, ARGV[2], 'pending', now, menu or false, deadline, menu_version, ARGV[12]}
 """
 
 # Claim the next move of one kind: 'o' (the order), 'c' (its callback), 'r' (its reconciliation).
@@ -79,7 +82,7 @@ if not state[1] then
   redis.call('ZREM', KEYS[2], member)
   return {0, 'missing', now}
 end
-if (kind == 'o' and FINAL[state[1]]) or (kind == 'c' and state[2] ~= 'owed')
+if (kind == 'o' and FINAL[state[1]]) or (kind == 'c' and state[2] ~= CB.OWED and state[2] ~= CB.HELD)
     or (kind == 'r' and state[3] ~= 'open') then
   redis.call('ZREM', KEYS[2], member)
   return {0, 'settled', now}
@@ -98,61 +101,106 @@ return {1, 'claimed', now, claimed, fields(KEYS[1])}
 """
 
 # One order move's outcome. KEYS: order, history, schedule, open, stats, reconcile
-# ARGV: now, uid, token ('' = no claim to check), by, note, what, then by `what`:
-#   final:     to, doc, endpoint, has a callback_url ('1'/'0': owed when handed off), reconcile ('1'/'0'),
-#              reconcile delay ms
+# ARGV: now, uid, token ('' = no claim to check), by, note, what, acked ('' or the status this
+#       write makes that its reply confirms, or that the writer's earlier confirmed writes made:
+#       recorded with it, app/orders/durability.py), then by `what`:
+#   final:     to, doc, endpoint, has a callback_url ('1'/'0'), answering ('1': the writer answers this
+#              final itself, inline), reconcile ('1'/'0'), reconcile delay ms, hold ms (the callback of
+#              an answering writer waits this long for its ANSWERED; 0: none is owed unless promised)
 #   retry:     delay ms, latest due ms ('' none)
-#   validated: (nothing)
+#   validated: the POS request body (built once, sent by every POST)
 #   handoff:   delay ms
 SETTLE = PRELUDE + """
 local now = clock(ARGV[1])
-local uid, token, by, text, what = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'handed', 'calls')
+local uid, token, by, text, what, acked = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'handed', 'calls', 'promised')
 local current = state[1]
 if not current then return {0, 'missing'} end
 if FINAL[current] then return {0, current} end
 if token ~= '' and state[2] ~= token then return {0, 'claim_lost'} end
 local member = 'o:' .. uid
+if acked ~= '' then redis.call('HSET', KEYS[1], 'acked', acked) end
 if what == 'final' then
-  local to = ARGV[7]
+  local to = ARGV[8]
   if not MOVES[current][to] then return {0, current} end
   local path = 'inline'
   if state[3] == '1' then path = 'worker' end
-  redis.call('HSET', KEYS[1], 'status', to, 'doc', ARGV[8], 'o_claim', '', 'o_until', '0')
+  redis.call('HSET', KEYS[1], 'status', to, 'doc', ARGV[9], 'o_claim', '', 'o_until', '0')
   redis.call('ZREM', KEYS[3], member)
   redis.call('ZREM', KEYS[4], uid)
-  redis.call('HINCRBY', KEYS[5], ARGV[9] .. '|' .. to .. '|' .. path, 1)
-  if ARGV[10] == '1' and state[3] == '1' then
-    redis.call('HSET', KEYS[1], 'cb', 'owed')
-    redis.call('ZADD', KEYS[3], now, 'c:' .. uid)
-  end
+  redis.call('HINCRBY', KEYS[5], ARGV[10] .. '|' .. to .. '|' .. path, 1)
   if ARGV[11] == '1' then
+    if ARGV[12] ~= '1' or state[5] == '1' then
+      redis.call('HSET', KEYS[1], 'cb', CB.OWED)
+      redis.call('ZADD', KEYS[3], now, 'c:' .. uid)
+    elseif tonumber(ARGV[15]) > 0 then
+      redis.call('HSET', KEYS[1], 'cb', CB.HELD)
+      redis.call('ZADD', KEYS[3], now + tonumber(ARGV[15]), 'c:' .. uid)
+    end
+  end
+  if ARGV[13] == '1' then
     redis.call('HSET', KEYS[1], 'rc', 'open')
-    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[12]), 'r:' .. uid)
+    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[14]), 'r:' .. uid)
     redis.call('ZADD', KEYS[6], now / 1000, uid)
   end
   note(KEYS[2], to, by, text, now)
-  return {1, current, path}
+  return {1, current, path, redis.call('HGET', KEYS[1], 'cb') or ''}
 elseif what == 'retry' then
-  local due = now + tonumber(ARGV[7])
-  if ARGV[8] ~= '' then due = math.min(due, math.floor(tonumber(ARGV[8]))) end
+  local due = now + tonumber(ARGV[8])
+  if ARGV[9] ~= '' then due = math.min(due, math.floor(tonumber(ARGV[9]))) end
   if due < now then due = now end
   redis.call('HSET', KEYS[1], 'o_claim', '', 'o_until', '0', 'calls', tonumber(state[4] or '0') + 1)
   redis.call('ZADD', KEYS[3], due, member)
   note(KEYS[2], current, by, text, now)
   return {1, current, due}
 elseif what == 'validated' then
-  redis.call('HSET', KEYS[1], 'validated', '1')
+  redis.call('HSET', KEYS[1], 'validated', '1', 'pos_body', ARGV[8])
   note(KEYS[2], current, by, text, now)
   return {1, current}
 elseif what == 'handoff' then
-  local due = now + tonumber(ARGV[7])
+  local due = now + tonumber(ARGV[8])
   redis.call('HSET', KEYS[1], 'handed', '1', 'o_claim', '', 'o_until', '0')
   redis.call('ZADD', KEYS[3], due, member)
   note(KEYS[2], current, by, text, now)
   return {1, current, due}
 end
 return redis.error_reply('unknown settle: ' .. what)
+"""
+
+# The writer of a final confirmed it (WAIT) and answers it: recorded as confirmed, and the callback
+# it held released (none is owed for an order answered 200 to which no 202 was promised).
+# KEYS: order, schedule; ARGV: now, uid, status, release ('1'/'0')
+ANSWERED = PRELUDE + """
+local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'promised')
+if state[1] ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], 'acked', ARGV[3])
+if ARGV[4] == '1' and state[2] == CB.HELD and state[3] ~= '1' then
+  redis.call('HSET', KEYS[1], 'cb', '')
+  redis.call('ZREM', KEYS[2], 'c:' .. ARGV[2])
+end
+return 1
+"""
+
+# A reader confirmed the record's state (a probe's WAIT): recorded with the record.
+# KEYS: order; ARGV: now, status
+CONFIRMED = PRELUDE + """
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'acked', ARGV[2])
+return 1
+"""
+
+# A 202 is about to be answered: the order's callback is owed once final (posnext-api.md, Submit 7).
+# KEYS: order, schedule; ARGV: now, uid
+PROMISE = PRELUDE + """
+local now = clock(ARGV[1])
+local state = redis.call('HMGET', KEYS[1], 'status', 'cb')
+if not state[1] then return 0 end
+redis.call('HSET', KEYS[1], 'promised', '1')
+if FINAL[state[1]] and state[2] == CB.HELD then
+  redis.call('HSET', KEYS[1], 'cb', CB.OWED)
+  redis.call('ZADD', KEYS[2], now, 'c:' .. ARGV[2])
+end
+return 1
 """
 
 # A callback delivery's outcome. KEYS: order, history, schedule, dead
@@ -162,17 +210,17 @@ local now = clock(ARGV[1])
 local uid, outcome = ARGV[2], ARGV[4]
 local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'c_claim', 'cb_attempts')
 if not state[1] then return {0, 'missing'} end
-if state[2] ~= 'owed' then return {0, state[2] or ''} end
+if state[2] ~= CB.OWED and state[2] ~= CB.HELD then return {0, state[2] or ''} end
 if state[3] ~= ARGV[3] then return {0, 'claim_lost'} end
 local attempts = tonumber(state[4] or '0') + 1
 redis.call('HSET', KEYS[1], 'c_claim', '', 'c_until', '0', 'cb_attempts', attempts, 'cb_result', ARGV[6],
            'cb_at', now)
 if outcome == 'delivered' then
-  redis.call('HSET', KEYS[1], 'cb', 'delivered')
+  redis.call('HSET', KEYS[1], 'cb', CB.DELIVERED)
   redis.call('ZREM', KEYS[3], 'c:' .. uid)
   redis.call('ZREM', KEYS[4], uid)
 elseif outcome == 'dead' then
-  redis.call('HSET', KEYS[1], 'cb', 'dead')
+  redis.call('HSET', KEYS[1], 'cb', CB.DEAD)
   redis.call('ZREM', KEYS[3], 'c:' .. uid)
   redis.call('ZADD', KEYS[4], now / 1000, uid)
 else
@@ -209,18 +257,21 @@ end
 return {1, outcome}
 """
 
-# Due moves to hand to Celery. KEYS: schedule, queued; ARGV: now, limit, grace ms.
-# A move whose task was sent less than `grace` ago is not sent again (its task is queued).
+# Due moves to hand to Celery. KEYS: schedule, queued; ARGV: now, limit, grace ms, the kinds whose queue
+# has messages waiting (e.g. 'or': the orders queue; 'c': the callbacks queue).
+# A move whose task was sent is sent again only once `grace` (a claim period) has passed AND its queue
+# is empty: a task still waiting in a queue is not lost, so nothing piles up while no worker consumes.
 DISPATCH = PRELUDE + """
 local now = clock(ARGV[1])
-local limit, grace = tonumber(ARGV[2]), tonumber(ARGV[3])
+local limit, grace, waiting = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local out, offset = {}, 0
 while #out < limit and offset < limit * 10 do
   local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', offset, limit)
   if #due == 0 then break end
   for _, member in ipairs(due) do
     local sent = redis.call('ZSCORE', KEYS[2], member)
-    if (not sent or tonumber(sent) + grace <= now) and #out < limit then
+    local lost = sent and tonumber(sent) + grace <= now and not string.find(waiting, string.sub(member, 1, 1), 1, true)
+    if (not sent or lost) and #out < limit then
       redis.call('ZADD', KEYS[2], now, member)
       table.insert(out, member)
     end
@@ -257,8 +308,9 @@ local now = clock(ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'c_claim', 'c_until')
 if not state[1] then return {0, 'missing'} end
 if not FINAL[state[1]] then return {0, 'not_final'} end
-if state[2] == 'owed' and state[3] and state[3] ~= '' and tonumber(state[4] or '0') > now then return {0, 'busy'} end
-redis.call('HSET', KEYS[1], 'cb', 'owed', 'cb_attempts', '0', 'cb_by', ARGV[3])
+if (state[2] == CB.OWED or state[2] == CB.HELD) and state[3] and state[3] ~= ''
+    and tonumber(state[4] or '0') > now then return {0, 'busy'} end
+redis.call('HSET', KEYS[1], 'cb', CB.OWED, 'cb_attempts', '0', 'cb_by', ARGV[3])
 redis.call('ZADD', KEYS[3], now, 'c:' .. ARGV[2])
 redis.call('ZREM', KEYS[4], ARGV[2])
 note(KEYS[2], state[1], ARGV[3], 'callback replay requested', now)

@@ -22,11 +22,13 @@ from __future__ import annotations
 import logging
 import time
 
-from app import metrics
+from app import jsonio, metrics
 from app.menus import MenuCache, menu_key
 from app.orders import records
+from app.orders.answers import UNAVAILABLE, Answers, NotDurable, pending_view
 from app.orders.checks import OrderChecks, menu_unavailable
 from app.orders.finals import Final, Finals
+from app.orders.lifecycle import VALIDATED, Status
 from app.orders.moves import Mover
 from app.orders.store import Order, OrderStore
 from app.pos.base import Expired, Placed, PosAdapter, Refused
@@ -54,7 +56,8 @@ class OrderService:
         self.tasks = tasks
         self.checks = OrderChecks(menus, settings)
         self.finals = Finals(store, tasks)
-        self.mover = Mover(store, pos, self.checks, self.finals, settings)
+        self.answers = Answers(store)
+        self.mover = Mover(store, pos, self.checks, self.finals, settings, self.answers)
         self.budget = settings.inline_budget_ms / 1000.0
 
     # -- validate ---------------------------------------------------------------------
@@ -65,9 +68,13 @@ class OrderService:
         if verdict is None:
             metrics.child(metrics.ORDERS, "validate", "errored", "inline").inc()
             return records.envelope("errored", [menu_unavailable(request)], request)
-        details = dict(request["order_details"], **verdict.totals.as_dict())
-        status = "validated" if verdict.ok else "rejected"
+        status = VALIDATED if verdict.ok else Status.REJECTED
         metrics.child(metrics.ORDERS, "validate", status, "inline").inc()
+        # the answer's money is the request's own (posnext-api.md, Signing): computed figures that
+        # differ are in totals_mismatch's `expected`, never in the signed fields
+        details = dict(request["order_details"])
+        if verdict.ok:  # the computed totals equal the request's; those it left out are filled in
+            details.update(verdict.totals.as_dict())
         return records.envelope(status, verdict.problems, request, order_details=details)
 
     # -- submit -----------------------------------------------------------------------
@@ -75,92 +82,121 @@ class OrderService:
         """`arrived`: time.monotonic() when the request arrived (the budget counts from it)."""
         uid = request["request_uid"]
         budget_end = arrived + self.budget
+        doc_text = jsonio.dumps(records.new_record(request, time.time()))
+        fp = records.fingerprint(request)
+        location = request["location_id"]
+        held = self.menus.held(location)
+        created, token = self.store.create(
+            uid, fp=fp, doc_text=doc_text, location=location, ttl_deadline=records.ttl_deadline(request),
+            max_async=self.settings.order_max_async_seconds, by="web",
+            claim_seconds=max(budget_end - time.monotonic(), 0.0) + CLAIM_MARGIN, menu_key=menu_key(location),
+            menu_version=held.version if held else "")
+        if not created.created:
+            if created.fp != fp:
+                raise Conflict(uid)
+            return self._await(uid, budget_end, recorded=bool(created.acked), doc_text=doc_text)
+        if not created.acked:  # the replica did not acknowledge the record: nothing is promised (503)
+            raise NotDurable(uid)
+        # the record as stored (parsed from the bytes written), so every reader builds the same POS body
+        order = Order(uid=uid, status=Status.PENDING, doc=jsonio.loads(doc_text), fp=fp, deadline=created.deadline,
+                      created=created.now, handed_off=False, validated=False, calls=0, acked=created.acked)
+        try:
+            return self._inline(order, token, created, budget_end, held)
+        except UNAVAILABLE as exc:  # recorded durably: the schedule finishes it, and PAR gets a 202
+            log.warning("store trouble after the order was recorded; answered 202",
+                        extra={"request_uid": uid, "error": type(exc).__name__})
+            return 202, pending_view(order.doc)
 
-        def left() -> float:
-            return budget_end - time.monotonic()
+    def _inline(self, order: Order, token: str, created, budget_end: float, held) -> tuple[int, dict]:
+        uid, location = order.uid, order.doc["location_id"]
+        recorded = time.monotonic()
 
         def redis_now() -> float:
             """Now on Redis's clock: the one read when the order was recorded, moved on since."""
             return created.now + (time.monotonic() - recorded)
 
-        doc = records.new_record(request, time.time())
-        fp = records.fingerprint(request)
-        location = request["location_id"]
-        held = self.menus.held(location)
-        created, token = self.store.create(uid, fp, doc, records.ttl_deadline(request),
-                                           self.settings.order_max_async_seconds, "web",
-                                           max(left(), 0.0) + CLAIM_MARGIN, menu_key(location),
-                                           held.version if held else "")
-        recorded = time.monotonic()
-        if not created.created:
-            if created.fp != fp:
-                raise Conflict(uid)
-            return self._await(uid, budget_end)
-        order = Order(uid=uid, status="pending", doc=doc, fp=fp, deadline=created.deadline, created=created.now,
-                      handed_off=False, validated=False, calls=0)
+        def budget_left() -> float:
+            return budget_end - time.monotonic()
+
+        def left() -> float:
+            """A POS call's time: the smaller of the budget left and the deadline left."""
+            return min(budget_left(), order.deadline - redis_now())
+
         menu = self.menus.accept(location, held, created.menu_version, created.menu)
-        verdict = self.checks.verdict(doc, created.now, menu, timeout=left(), new=True)
+        verdict = self.checks.verdict(order.doc, created.now, menu, timeout=budget_left(), new=True)
         if verdict is None:
-            return self._hand_off(uid, token, "no menu within the budget: a worker validates it")
+            return self._hand_off(order, token, "no menu within the budget: a worker validates it")
         if not verdict.ok:
-            return self._answer_final(self.finals.finish(order, token, "rejected", "web", verdict.problems,
-                                                         note="refused by validation", at=redis_now()), uid)
-        if not self.store.mark_validated(uid, token, "web"):
-            return self._await(uid, budget_end)
-        time_left = min(left(), order.deadline - created.now)
-        if time_left < MIN_CALL:
+            return self._answer_final(self.finals.finish(order, token, Status.REJECTED, "web", verdict.problems,
+                                                         note="refused by validation", answering=True,
+                                                         at=redis_now()), order)
+        body = self.pos.order_body(order.doc, order.deadline)
+        if not self.store.mark_validated(uid, token, "web", body, acked=order.acked):
+            return self._await(uid, budget_end, recorded=True, doc_text=jsonio.dumps(order.doc))
+        if left() < MIN_CALL:
             metrics.OVERRUNS.inc()
-            return self._hand_off(uid, token, "no time left in the budget for a POS call")
-        result = self.pos.place_order(doc, not_after=order.deadline, timeout=time_left)
+            return self._hand_off(order, token, "no time left in the budget for a POS call")
+        result = self.pos.send_order(uid, body, timeout=left())
         if isinstance(result, Placed):
-            final = self.finals.finish(order, token, "placed", "web", pos_order_id=result.pos_order_id, at=redis_now())
+            final = self.finals.finish(order, token, Status.PLACED, "web", pos_order_id=result.pos_order_id,
+                                       answering=True, at=redis_now())
         elif isinstance(result, Refused):
-            final = self.finals.finish(order, token, "rejected", "web", [{"code": result.code,
-                                                                           "message": result.message}],
-                                       note=f"POS refused: {result.code}", at=redis_now())
+            final = self.finals.finish(order, token, Status.REJECTED, "web",
+                                       [{"code": result.code, "message": result.message}],
+                                       note=f"POS refused: {result.code}", answering=True, at=redis_now())
         elif isinstance(result, Expired):
             final = self.finals.deadline_exceeded(order, token, "web", "the POS refused it past its deadline",
-                                                  at=redis_now())
+                                                  answering=True, at=redis_now())
         else:
             reason = getattr(result, "reason", "in_progress")
             if reason == "timeout":
                 metrics.OVERRUNS.inc()
-            return self._hand_off(uid, token, f"POS attempt: {reason}")
-        return self._answer_final(final, uid)
+            return self._hand_off(order, token, f"POS attempt: {reason}")
+        return self._answer_final(final, order)
 
-    def _hand_off(self, uid: str, token: str, why: str) -> tuple[int, dict]:
-        if self.store.hand_off(uid, token, "web", why):
-            self.store.mark_queued("o", uid)
-            self.tasks.place_order(uid)
-        return self.answer(uid)
+    def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, dict]:
+        if self.store.hand_off(order.uid, token, "web", why, acked=order.acked):
+            self.store.mark_queued("o", order.uid)
+            self.tasks.place_order(order.uid)
+        return self._answer(order.uid, promising=True)
 
-    def _answer_final(self, final: Final, uid: str) -> tuple[int, dict]:
-        if final.applied and final.acked:
-            return 200, records.view(final.doc)
-        return self.answer(uid)
+    def _answer_final(self, final: Final, order: Order) -> tuple[int, dict]:
+        """The web wrote this final itself: answered 200 once confirmed, recorded as answered."""
+        if not (final.applied and final.acked and final.doc is not None):
+            return self._answer(order.uid, promising=True)
+        if self.store.durability.waits:
+            try:  # confirmed by the WAIT: recorded with it, and the callback it held released
+                self.store.answered(order.uid, final.status, release=True)
+            except UNAVAILABLE as exc:  # still confirmed: 200; the held callback is sent, harmlessly
+                log.warning("answer not recorded", extra={"request_uid": order.uid, "error": type(exc).__name__})
+        return 200, records.view(final.doc)
 
     # -- reading ----------------------------------------------------------------------
-    def _await(self, uid: str, until: float) -> tuple[int, dict]:
-        """A duplicate of an order still in flight waits for it, up to its own budget."""
-        while True:
-            order = self.store.get(uid)
-            if order is None or order.final or time.monotonic() + POLL_SECONDS > until:
-                break
-            time.sleep(POLL_SECONDS)
-        return self.answer(uid)
+    def _await(self, uid: str, until: float, *, recorded: bool, doc_text: str) -> tuple[int, dict]:
+        """A duplicate of an order still in flight waits for it, up to its own budget.
+        `recorded`: the order was confirmed durable, so no answer about it is a 503 (a 202 from
+        this request's own record, `doc_text`, when the store fails)."""
+        try:
+            while True:
+                order = self.store.get(uid)
+                if order is None or order.final or time.monotonic() + POLL_SECONDS > until:
+                    break
+                time.sleep(POLL_SECONDS)
+            return self._answer(uid, promising=True)
+        except UNAVAILABLE:
+            if not recorded:
+                raise
+            return 202, pending_view(jsonio.loads(doc_text))
 
-    def answer(self, uid: str) -> tuple[int, dict]:
-        """(200, the record) once final and durable; (202, the record as pending) before."""
+    def _answer(self, uid: str, *, promising: bool) -> tuple[int, dict]:
         order = self.store.get(uid)
         if order is None:
             raise NotFound(uid)
-        if order.final and self.store.durability.confirm(self.store.redis):
-            return 200, records.view(order.doc)
-        view = records.view(order.doc)
-        if order.final:  # not yet confirmed durable: not answered as final
-            view.update(status="pending", errors=[], completed_at=None)
-            view["order_details"] = {k: v for k, v in view["order_details"].items() if k != "pos_order_id"}
-        return 202, view
+        return self.answers.about(order, promising=promising)
+
+    def answer(self, uid: str) -> tuple[int, dict]:
+        """A poll: (200, the final record) once confirmed durable, else (202, the record as pending)."""
+        return self._answer(uid, promising=False)
 
     # -- the workers' and on-call's moves -----------------------------------------------
     def advance(self, uid: str) -> str:

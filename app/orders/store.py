@@ -32,13 +32,14 @@ from dataclasses import dataclass
 from app import jsonio
 from app.orders import scripts
 from app.orders.durability import Durability
-from app.orders.lifecycle import FINAL
+from app.orders.lifecycle import FINAL, Callback
 
 log = logging.getLogger(__name__)
 OPEN_KEY, ALL_KEY, DEAD_KEY, STATS_KEY = "orders:open", "orders:by_time", "callbacks:dead", "stats:orders"
 SCHEDULE_KEY, QUEUED_KEY = "schedule", "schedule:queued"
 RECONCILE_KEY, FOUND_KEY = "orders:reconcile", "orders:reconcile:found"
 CORRUPT_KEY = "stats:corrupt_records"
+HOLD_MARGIN_MS = 1000  # a held callback waits for its writer's WAIT and this much more
 ORDER_FIELDS = scripts.FIELDS
 
 
@@ -65,10 +66,18 @@ class Order:
     callback_attempts: int = 0
     reconcile: str = ""
     callback_by: str = ""
+    acked: str = ""  # the state the Redis that holds it confirmed (durability.py): '' none yet
+    promised: bool = False  # a 202 was answered for it: its callback is owed once final
+    pos_body: bytes = b""  # the POS request, built once when validated; b"": no POST can have been sent
 
     @property
     def final(self) -> bool:
         return self.status in FINAL
+
+    @property
+    def confirmed(self) -> bool:
+        """Its current state was confirmed durable (or its record was, while it is pending)."""
+        return self.acked == self.status or (self.acked != "" and not self.final)
 
     @property
     def path(self) -> str:
@@ -84,6 +93,7 @@ class Created:
     menu: bytes | None  # None: no menu, or the version the caller holds (menu_version)
     deadline: float
     menu_version: str = ""  # '' when no menu is cached
+    acked: str = ""  # of a record found already there: the state confirmed durable ('' none)
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,8 @@ class OrderStore:
         self.clock = clock  # tests only: otherwise every script reads Redis's TIME
         self._scripts = {name: redis.register_script(getattr(scripts, name))
                          for name in ("CREATE", "CLAIM", "SETTLE", "SETTLE_CALLBACK", "SETTLE_RECONCILE",
-                                      "DISPATCH", "QUEUED", "REDRIVE", "REPLAY", "NOTE")}
+                                      "DISPATCH", "QUEUED", "REDRIVE", "REPLAY", "NOTE", "ANSWERED",
+                                      "CONFIRMED", "PROMISE")}
 
     def now_arg(self) -> str:
         """The `now` argument of a script: '' (Redis's TIME), or a test's clock in ms."""
@@ -133,7 +144,8 @@ class OrderStore:
                          handed_off=raw["handed"] == "1", validated=raw["validated"] == "1",
                          calls=int(raw["calls"] or 0), callback=raw["cb"],
                          callback_attempts=int(raw["cb_attempts"] or 0), reconcile=raw["rc"],
-                         callback_by=raw["cb_by"])
+                         callback_by=raw["cb_by"], acked=raw["acked"], promised=raw["promised"] == "1",
+                         pos_body=raw["pos_body"].encode())
         except (ValueError, TypeError) as exc:
             log.error("unreadable order record skipped", extra={"request_uid": uid, "error": type(exc).__name__})
             with contextlib.suppress(Exception):  # counting it must not stop the reader either
@@ -141,21 +153,32 @@ class OrderStore:
             return None
 
     # -- creating ---------------------------------------------------------------------
-    def create(self, uid: str, fp: str, doc: dict, ttl_deadline: float | None, max_async: float,
-               by: str, claim_seconds: float, menu_key: str, menu_version: str = "") -> tuple[Created, str]:
-        """Record a new open order, claimed by its creator for `claim_seconds`, and read the
-        location's menu in the same round trip (its bytes only if they are not `menu_version`,
-        app/menus.py). Returns what is stored, and the claim token."""
+    def create(self, uid: str, *, fp: str, doc_text: str, location: str, ttl_deadline: float | None,
+               max_async: float, by: str, claim_seconds: float, menu_key: str,
+               menu_version: str = "") -> tuple[Created, str]:
+        """Record a new open order (`doc_text`: its record as JSON), claimed by its creator for
+        `claim_seconds`, and read the location's menu in the same round trip (its bytes only if
+        they are not `menu_version`, app/menus.py). Returns what is stored, and the claim token.
+        `Created.acked` is 'pending' once the new record is confirmed durable (durability.py):
+        under DURABILITY=replica that is this write and its WAIT together."""
         token = secrets.token_hex(8)
-        location = doc.get("location_id") or ""
-        result = self._run("CREATE", [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location),
-                                      SCHEDULE_KEY, menu_key],
-                           [fp, jsonio.dumps(doc), "" if ttl_deadline is None else int(ttl_deadline * 1000),
-                            int(max_async * 1000), self.retention, uid, by, token, int(claim_seconds * 1000),
-                            menu_version])
-        created, stored_fp, status, now, menu, deadline, version = result
+        keys = [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location), SCHEDULE_KEY, menu_key]
+        args = [fp, doc_text, "" if ttl_deadline is None else int(ttl_deadline * 1000), int(max_async * 1000),
+                self.retention, uid, by, token, int(claim_seconds * 1000), menu_version,
+                "" if self.durability.waits else "pending"]
+        if not self.durability.waits:
+            result = self._run("CREATE", keys, args)
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            self._run("CREATE", keys, args, client=pipe)
+            self.durability.after(pipe)
+            results = pipe.execute()
+            result = results[0]
+            if int(result[0]) == 1 and self.durability.acknowledged(results):
+                result = [*result[:7], "pending"]
+        created, stored_fp, status, now, menu, deadline, version, acked = result
         return Created(bool(created), _text(stored_fp), _text(status), int(now) / 1000, menu or None,
-                       int(deadline) / 1000, _text(version)), token
+                       int(deadline) / 1000, _text(version), _text(acked)), token
 
     # -- moves ------------------------------------------------------------------------
     def claim(self, kind: str, uid: str, seconds: float) -> Claim:
@@ -167,9 +190,10 @@ class OrderStore:
             return Claim(False, reason, now, until=(int(result[3]) / 1000) if len(result) > 3 else 0.0)
         return Claim(True, reason, now, until=int(result[3]) / 1000, token=token, order=self._order(uid, result[4]))
 
-    def _settle(self, uid: str, token: str, by: str, note: str, what: str, *extra, durable: bool = False):
+    def _settle(self, uid: str, token: str, by: str, note: str, what: str, *extra, acked: str = "",
+                durable: bool = False):
         keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, OPEN_KEY, STATS_KEY, RECONCILE_KEY]
-        args = [uid, token, by, note, what, *extra]
+        args = [uid, token, by, note, what, acked, *extra]
         if not durable or not self.durability.waits:
             return self._run("SETTLE", keys, args), True
         pipe = self.redis.pipeline(transaction=False)
@@ -178,16 +202,34 @@ class OrderStore:
         results = pipe.execute()
         return results[0], self.durability.acknowledged(results)
 
-    def finish(self, uid: str, token: str, doc: dict, by: str, note: str, endpoint: str = "submit",
-               reconcile_in: float | None = None) -> tuple[bool, str, str, bool]:
-        """Make an open order final (doc['status']); a handed-off order with a callback_url owes
-        its callback from this write on. Returns (applied, previous status or why not, path,
-        acknowledged: durable, so it may be answered)."""
-        result, acked = self._settle(uid, token, by, note, "final", doc["status"], jsonio.dumps(doc), endpoint,
-                                     "1" if doc.get("callback_url") else "0", "0" if reconcile_in is None else "1",
-                                     int((reconcile_in or 0) * 1000), durable=True)
+    def finish(self, uid: str, token: str, doc: dict, by: str, note: str, *, endpoint: str = "submit",
+               answering: bool = False, reconcile_in: float | None = None) -> tuple[bool, str, str, bool, bool]:
+        """Make an open order final (doc['status']). With a callback_url its callback is owed from
+        this write on, unless the writer is `answering` it itself (inline) and no 202 was
+        promised: then it is held until the writer records that it answered (answered()).
+        Returns (applied, previous status or why not, path, confirmed durable, callback owed now)."""
+        status = doc["status"]
+        hold_ms = self.durability.timeout_ms + HOLD_MARGIN_MS if self.durability.waits else 0
+        result, acked = self._settle(uid, token, by, note, "final", status, jsonio.dumps(doc), endpoint,
+                                     "1" if doc.get("callback_url") else "0", "1" if answering else "0",
+                                     "0" if reconcile_in is None else "1", int((reconcile_in or 0) * 1000), hold_ms,
+                                     acked="" if self.durability.waits else status, durable=True)
         applied = int(result[0]) == 1
-        return applied, _text(result[1]), _text(result[2]) if applied else "", acked
+        if not applied:
+            return False, _text(result[1]), "", False, False
+        return True, _text(result[1]), _text(result[2]), acked, _text(result[3]) == Callback.OWED
+
+    def answered(self, uid: str, status: str, release: bool) -> None:
+        """The writer of this final confirmed it and answers it (release: with a 200)."""
+        self._run("ANSWERED", [_key(uid), SCHEDULE_KEY], [uid, status, "1" if release else "0"])
+
+    def confirmed(self, uid: str, status: str) -> None:
+        """A reader's probe confirmed the record in this state: recorded with it."""
+        self._run("CONFIRMED", [_key(uid)], [status])
+
+    def promise(self, uid: str) -> None:
+        """A 202 is about to be answered for this order: its callback is owed once final."""
+        self._run("PROMISE", [_key(uid), SCHEDULE_KEY], [uid])
 
     def retry(self, uid: str, token: str, by: str, note: str, delay: float, latest: float | None = None) -> float:
         """Plan the order's next move `delay` seconds from now (never after `latest`); 0.0 if the
@@ -196,13 +238,14 @@ class OrderStore:
                                  "" if latest is None else int(latest * 1000))
         return int(result[2]) / 1000 if int(result[0]) == 1 else 0.0
 
-    def mark_validated(self, uid: str, token: str, by: str) -> bool:
-        result, _ = self._settle(uid, token, by, "validated", "validated")
+    def mark_validated(self, uid: str, token: str, by: str, pos_body: bytes, acked: str = "") -> bool:
+        """Validated, with the POS request every POST of this order sends (built once)."""
+        result, _ = self._settle(uid, token, by, "validated", "validated", pos_body, acked=acked)
         return int(result[0]) == 1
 
-    def hand_off(self, uid: str, token: str, by: str, note: str = "handed to a worker") -> bool:
-        """Answered 202: the order's next move is due now, for a worker; False if it went final."""
-        result, _ = self._settle(uid, token, by, note, "handoff", 0)
+    def hand_off(self, uid: str, token: str, by: str, note: str = "handed to a worker", acked: str = "") -> bool:
+        """The order's next move is due now, for a worker; False if it went final."""
+        result, _ = self._settle(uid, token, by, note, "handoff", 0, acked=acked)
         return int(result[0]) == 1
 
     def settle_callback(self, uid: str, token: str, outcome: str, delay: float, result_text: str) -> bool:
@@ -216,9 +259,11 @@ class OrderStore:
                                                 FOUND_KEY], [uid, token, outcome, int(delay * 1000), pos_order_id])
         return int(result[0]) == 1
 
-    def dispatch(self, limit: int, grace: float) -> list[tuple[str, str]]:
-        """Due moves whose task was not sent within `grace`: (kind, uid), each marked as sent."""
-        _, members = self._run("DISPATCH", [SCHEDULE_KEY, QUEUED_KEY], [limit, int(grace * 1000)])
+    def dispatch(self, limit: int, grace: float, waiting: str = "") -> list[tuple[str, str]]:
+        """Due moves never sent, or sent more than `grace` ago while their queue is empty (the
+        task was lost): (kind, uid), each marked as sent. `waiting`: the move kinds whose queue
+        has messages waiting."""
+        _, members = self._run("DISPATCH", [SCHEDULE_KEY, QUEUED_KEY], [limit, int(grace * 1000), waiting])
         return [tuple(_text(m).split(":", 1)) for m in members]
 
     def mark_queued(self, kind: str, uid: str) -> None:

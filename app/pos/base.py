@@ -49,7 +49,13 @@ class Transient:
     ambiguous: bool = True
 
 
-Outcome = Placed | Refused | InProgress | Expired | Transient
+@dataclass(frozen=True)
+class KeyUsed:
+    """The POS has an order under this key already (`idempotency_key_reused`): the key is always
+    the engine's own request_uid, so this means "look it up", never a refusal."""
+
+
+Outcome = Placed | Refused | InProgress | Expired | Transient | KeyUsed
 
 
 class PosUnavailable(Exception):
@@ -82,9 +88,12 @@ class PosAdapter(Protocol):
     def get_menu(self, location_id: str, timeout: float | None = None) -> Menu:
         """The location and its menu; LocationUnknown, or PosUnavailable."""
 
-    def place_order(self, order: dict, not_after: float, timeout: float) -> Outcome:
-        """Create the order (its record) under its request_uid as the idempotency key, never
-        after `not_after` (Unix seconds)."""
+    def order_body(self, order: dict, not_after: float) -> bytes:
+        """The vendor's create request for the order's record and deadline: built once by the
+        engine when the order is validated, stored, and sent byte for byte by every POST."""
+
+    def send_order(self, key: str, body: bytes, timeout: float) -> Outcome:
+        """Create the order from `body` under `key` (its request_uid) as the idempotency key."""
 
     def find_order(self, external_id: str, timeout: float | None = None) -> Placed | None:
         """The order created under this request_uid, None if the POS has none; PosUnavailable."""

@@ -20,7 +20,18 @@ from urllib3.util import Timeout
 
 from app import jsonio
 from app.jsonio import money_to_cents
-from app.pos.base import Expired, InProgress, LocationUnknown, Menu, Outcome, Placed, PosUnavailable, Refused, Transient
+from app.pos.base import (
+    Expired,
+    InProgress,
+    KeyUsed,
+    LocationUnknown,
+    Menu,
+    Outcome,
+    Placed,
+    PosUnavailable,
+    Refused,
+    Transient,
+)
 from app.pos.session import LeanSession
 from app.times import format_time
 
@@ -167,11 +178,17 @@ class RestPos:
             return None
         return Placed(str(found[0]["pos_order_id"]), found[0].get("total"), replayed=True)
 
+    def order_body(self, order: dict, not_after: float) -> bytes:
+        # jsonio: fields PAR sent that we keep (fulfillment, customer) may hold Decimal numbers
+        return jsonio.dumps(order_body(order, not_after)).encode()
+
     def place_order(self, order: dict, not_after: float, timeout: float) -> Outcome:
-        key = order["request_uid"]
+        """order_body and send_order in one (tools and tests; the engine stores the body)."""
+        return self.send_order(order["request_uid"], self.order_body(order, not_after), timeout)
+
+    def send_order(self, key: str, body: bytes, timeout: float) -> Outcome:
         try:
-            # jsonio: fields PAR sent that we keep (fulfillment, customer) may hold Decimal numbers
-            response = self._call("POST", "/orders", "place", timeout, data=jsonio.dumps(order_body(order, not_after)),
+            response = self._call("POST", "/orders", "place", timeout, data=body,
                                   headers={"Idempotency-Key": key, "Content-Type": "application/json"})
         except requests.Timeout:
             return Transient("timeout")
@@ -197,6 +214,8 @@ class RestPos:
             error = data.get("error") if isinstance(data.get("error"), dict) else {}
             if error.get("code") == "expired":
                 return Expired()
+            if error.get("code") == "idempotency_key_reused":
+                return KeyUsed()
             return Refused(str(error.get("code") or "pos_refused"), str(error.get("message") or "the POS refused"))
         if status == 429 or status >= 500:
             return Transient(f"HTTP {status}")

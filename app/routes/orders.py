@@ -13,7 +13,7 @@ from app.body import read_body
 from app.errors import ApiError
 from app.logs import bind_request_uid
 from app.orders import paging
-from app.orders.records import view
+from app.orders.answers import NotDurable
 from app.orders.service import Conflict, NotFound
 from app.times import parse_time
 from schemas import fast_orders
@@ -84,6 +84,9 @@ def submit():
     except Conflict:
         raise ApiError(409, "idempotency_conflict",
                        "this request_uid was already used with a different payload", field="request_uid") from None
+    except NotDurable:
+        raise ApiError(503, "service_unavailable", "the order could not be recorded durably; nothing was "
+                       "promised: retry later", headers={"Retry-After": "5"}) from None
     return _order_response(status, body)
 
 
@@ -103,6 +106,9 @@ def get_order(request_uid: str):
     bind_request_uid(request_uid)
     try:
         _, body = _services().service.answer(request_uid)
+    except NotDurable:
+        raise ApiError(503, "service_unavailable", "the order's record is not confirmed durable yet; retry later",
+                       headers={"Retry-After": "1"}) from None
     except NotFound:
         raise ApiError(404, "order_unknown", f"no order with request_uid {request_uid!r}") from None
     headers = {"Retry-After": RETRY_AFTER} if body["status"] == "pending" else {}
@@ -168,11 +174,13 @@ def _start(query: dict) -> tuple[float | None, paging.Position | None]:
 
 
 def _listed(store, uid: str, status: str | None) -> tuple[str | None, int]:
-    """(the order's JSON, 0), or (None, 0) when filtered out or gone, or (None, 1) when its record
-    exists but cannot be read (store.get already logged and counted it, and answers None)."""
+    """(the order's JSON as the one answer path judges it, 0), or (None, 0) when filtered out,
+    gone or never confirmed durable, or (None, 1) when its record exists but cannot be read
+    (store.get already logged and counted it, and answers None)."""
     order = store.get(uid)
     if order is None:
         return None, int(store.exists(uid))
-    if status and order.status != status:
+    views = _services().service.answers.listed([order])
+    if not views or (status and views[0]["status"] != status):
         return None, 0
-    return jsonio.dumps(view(order.doc)), 0
+    return jsonio.dumps(views[0]), 0

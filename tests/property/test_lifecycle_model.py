@@ -20,6 +20,7 @@ from fakeredis import FakeRedis
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from app import jsonio
 from app.menus import MenuCache
 from app.orders import records
 from app.orders.checks import OrderChecks
@@ -32,7 +33,7 @@ from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
 from tests.conftest import BASE_ENV
 from tests.support.fakes import FakeTasks
-from tests.unit.helpers import NOW, Clock
+from tests.unit.helpers import NOW, Clock, create_order
 
 UIDS = ("ord-a", "ord-b", "ord-c")
 SCHEMA = OrderRequestSchema()
@@ -62,6 +63,13 @@ class ModelPos:
         if self.mode == "down":
             raise PosUnavailable("down")
         return FakePos().get_menu(location_id)
+
+    def order_body(self, order, not_after):
+        return jsonio.dumps({"order": order, "not_after": not_after}).encode()
+
+    def send_order(self, key, body, timeout):
+        data = jsonio.loads(body)
+        return self.place_order(data["order"], float(data["not_after"]), timeout)
 
     def place_order(self, order, not_after, timeout):
         key, now = order["request_uid"], self.clock()
@@ -115,7 +123,7 @@ class Lifecycle(RuleBasedStateMachine):
         request = SCHEMA.load(sample_order(uid=uid, ttl=ttl))
         doc = records.new_record(request, self.clock())
         deadline = self.clock() + ttl if ttl else None
-        created, token = self.store.create(uid, records.fingerprint(request), doc, deadline, 120, "web", 2.0,
+        created, token = create_order(self.store, uid, records.fingerprint(request), doc, deadline, 120, "web", 2.0,
                                            "menu:loc-001")
         if not created.created:
             return
@@ -129,8 +137,9 @@ class Lifecycle(RuleBasedStateMachine):
         order = self.store.get(uid)
         if order is None or order.final:
             return
-        self.store.mark_validated(uid, token, "web")
-        result = self.pos.place_order(order.doc, not_after=order.deadline, timeout=1)
+        body = self.pos.order_body(order.doc, order.deadline)
+        self.store.mark_validated(uid, token, "web", body)
+        result = self.pos.send_order(uid, body, timeout=1)
         if isinstance(result, Placed):
             self.finals.finish(order, token, "placed", "web", pos_order_id=result.pos_order_id)
         elif isinstance(result, Refused):

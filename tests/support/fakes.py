@@ -6,6 +6,7 @@ import threading
 import time
 from collections import deque
 
+from app import jsonio
 from app.pos.base import Expired, LocationUnknown, Placed, PosUnavailable, Transient
 from app.pos.rest import normalise_menu
 from possim.seed import SEED
@@ -27,6 +28,7 @@ class FakePos:
         self.placed: dict[str, Placed] = {}
         self.created_at: dict[str, float] = {}
         self.calls: list[tuple[str, str]] = []
+        self.bodies: list[tuple[str, bytes]] = []
         self.timeouts: list[float | None] = []
         self.down = False
         self.delay = 0.0
@@ -51,6 +53,15 @@ class FakePos:
         if self.lookup_down or self.down:
             raise PosUnavailable("down")
         return self.placed.get(external_id)
+
+    def order_body(self, order: dict, not_after: float) -> bytes:
+        return jsonio.dumps({"order": order, "not_after": not_after}).encode()
+
+    def send_order(self, key: str, body: bytes, timeout: float):
+        """POST `body` (order_body's bytes): recorded byte for byte in `bodies`."""
+        self.bodies.append((key, body))
+        data = jsonio.loads(body)
+        return self.place_order(data["order"], float(data["not_after"]), timeout)
 
     def place_order(self, order: dict, not_after: float, timeout: float):
         key = order["request_uid"]

@@ -190,3 +190,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def create_order(store, uid, fp, doc, ttl_deadline, max_async, by, claim_seconds, menu_key, menu_version=""):
+    """store.create with the record as a dict (tests build records as dicts)."""
+    from app import jsonio
+
+    return store.create(uid, fp=fp, doc_text=jsonio.dumps(doc), location=doc.get("location_id") or "",
+                        ttl_deadline=ttl_deadline, max_async=max_async, by=by, claim_seconds=claim_seconds,
+                        menu_key=menu_key, menu_version=menu_version)

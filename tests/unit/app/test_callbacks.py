@@ -14,7 +14,7 @@ from app.orders.store import OrderStore
 from app.settings import load_settings
 from bin.sample import sample_order
 from tests.conftest import BASE_ENV
-from tests.unit.helpers import LocalServer
+from tests.unit.helpers import LocalServer, create_order
 
 
 @pytest.mark.parametrize("url", [
@@ -70,7 +70,7 @@ def final_order(store, url, status="placed", uid="ord-cb"):
     """A handed-off order made final by a worker (so its callback is owed)."""
     request = sample_order(uid=uid, callback_url=url)
     request["order_details"]["loyalty"] = {"member": "L-1"}
-    _, token = store.create(uid, fingerprint(request), records.new_record(request, 1_795_456_800.0), None, 900,
+    _, token = create_order(store, uid, fingerprint(request), records.new_record(request, 1_795_456_800.0), None, 900,
                             "web", 0.0, "menu:none")
     store.hand_off(uid, token, "web")
     if status != "pending":

@@ -16,6 +16,7 @@ from app import signing
 from app.cli import main
 from app.orders.store import DEAD_KEY, OrderStore
 from tests.conftest import BASE_ENV, SHARED_ID
+from tests.unit.helpers import create_order
 
 ESCAPES = "\x1b[2J\x1b]0;owned\x07\r\x9b31m\u202e"
 
@@ -86,10 +87,10 @@ def order_with(services, uid: str, location: str, final: bool = False, **doc):
     body = {"request_uid": uid, "location_id": location, "status": "pending", "request_type": "place-order",
             "order_details": {}, **doc}
     # an open order's creator claim lapses at once (nobody holds it); a final one is finished under it
-    _, token = store.create(uid, "fp", body, None, 60, "test", 5 if final else 0.001, "menu:none")
+    _, token = create_order(store, uid, "fp", body, None, 60, "test", 5 if final else 0.001, "menu:none")
     time.sleep(0.01)
     if final:
-        applied, why, _, _ = store.finish(uid, token, {**body, "status": "placed"}, "test", "placed")
+        applied, why, *_ = store.finish(uid, token, {**body, "status": "placed"}, "test", "placed")
         assert applied, why
     return body
 

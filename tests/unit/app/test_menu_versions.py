@@ -15,7 +15,7 @@ import pytest
 from app import jsonio, menus
 from app.menus import MenuCache, MenuUnavailable, menu_key
 from app.orders.store import OrderStore
-from tests.unit.helpers import Clock
+from tests.unit.helpers import Clock, create_order
 
 NOW = 1_795_456_800.0
 MENU = {"location_id": "loc-001", "location": {"tax_rate": "0.0825"}, "items": {"a": {"price": 100}},
@@ -56,7 +56,7 @@ def test_the_writer_puts_the_version_in_front_and_redis_reads_it_without_hashing
     _, read = cache.read("loc-001")
     assert read.entry == MENU and cache.held("loc-001").version == "f" * 40
     store = OrderStore(redis_client, clock=Clock(NOW))
-    created, _ = store.create("u-prefix", "fp", {"location_id": "loc-001"}, None, 900, "web", 5.0,
+    created, _ = create_order(store, "u-prefix", "fp", {"location_id": "loc-001"}, None, 900, "web", 5.0,
                               menu_key("loc-001"), "f" * 40)
     assert created.menu_version == "f" * 40 and created.menu is None
 
@@ -174,13 +174,13 @@ def test_create_sends_the_bytes_only_when_the_version_differs(redis_client):
     raw = put(redis_client, MENU)
     version = hashlib.sha1(raw).hexdigest()  # noqa: S324
     doc = {"request_uid": "u1", "location_id": "loc-001"}
-    first, _ = store.create("u1", "fp", doc, None, 900, "web", 3.0, menu_key("loc-001"))
+    first, _ = create_order(store, "u1", "fp", doc, None, 900, "web", 3.0, menu_key("loc-001"))
     assert (first.menu, first.menu_version) == (raw, version)
-    again, _ = store.create("u2", "fp", dict(doc, request_uid="u2"), None, 900, "web", 3.0, menu_key("loc-001"),
+    again, _ = create_order(store, "u2", "fp", dict(doc, request_uid="u2"), None, 900, "web", 3.0, menu_key("loc-001"),
                             version)
     assert (again.menu, again.menu_version) == (None, version)
-    stale, _ = store.create("u3", "fp", dict(doc, request_uid="u3"), None, 900, "web", 3.0, menu_key("loc-001"),
+    stale, _ = create_order(store, "u3", "fp", dict(doc, request_uid="u3"), None, 900, "web", 3.0, menu_key("loc-001"),
                             "0" * 40)
     assert (stale.menu, stale.menu_version) == (raw, version)
-    none, _ = store.create("u4", "fp", dict(doc, request_uid="u4"), None, 900, "web", 3.0, menu_key("loc-002"))
+    none, _ = create_order(store, "u4", "fp", dict(doc, request_uid="u4"), None, 900, "web", 3.0, menu_key("loc-002"))
     assert (none.menu, none.menu_version) == (None, "")

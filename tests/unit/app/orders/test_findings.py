@@ -89,7 +89,7 @@ def test_finding_5_no_write_after_a_lost_key_creates_a_record(store, redis_clien
     claim = store.claim("o", UID, 5)
     redis_client.delete(f"order:{UID}")  # lost: expired, or a Redis that lost its data
     store.retry(UID, claim.token, "worker", "POS down", 1)
-    store.mark_validated(UID, claim.token, "worker")
+    store.mark_validated(UID, claim.token, "worker", b"{}")
     store.settle_callback(UID, claim.token, "retry", 1, "HTTP 500")
     store.note(UID, "worker", "attempt")
     assert not redis_client.exists(f"order:{UID}")
@@ -103,7 +103,7 @@ def test_finding_6_a_callback_is_posted_once_however_many_tasks_and_sweeps_ask(s
     class Session:
         def post(self, url, **kwargs):
             posts.append(url)
-            return type("R", (), {"status_code": 200})()
+            return type("R", (), {"status_code": 200, "content": b""})()
 
     sender = CallbackSender(settings.__class__(**{**settings.__dict__, "callback_allow_private": True}), store,
                             Session())
@@ -120,13 +120,18 @@ def test_finding_7_a_final_state_not_yet_durable_is_not_answered_as_final(store,
     store = services.store
     handed_off(store, validated=True)
     claim = store.claim("o", UID, 5)
+    store.durability = Durability("replica", 1, 10)
+    service.answers.durability = store.durability
+    monkeypatch.setattr(store.durability, "after", lambda pipe: pipe.get("no-such-key"))
+    monkeypatch.setattr(store.durability, "acknowledged", lambda results: False)  # no replica acknowledges
     store.finish(UID, claim.token, dict(store.get(UID).doc, status="rejected"), "worker", "refused")
-    store.durability = Durability("replica", 1, 10)  # now: a reader that no replica acknowledges
     monkeypatch.setattr(store.durability, "confirm", lambda redis: False)
     status, body = service.answer(UID)
     assert (status, body["status"]) == (202, "pending")
     monkeypatch.setattr(store.durability, "confirm", lambda redis: True)
     assert service.answer(UID)[1]["status"] == "rejected"
+    monkeypatch.setattr(store.durability, "confirm", lambda redis: False)  # the replica is gone again:
+    assert service.answer(UID)[1]["status"] == "rejected"  # the confirmation was recorded with the record
 
 
 def test_finding_7_fsync_is_what_the_embedded_redis_and_compose_run(redis_client):

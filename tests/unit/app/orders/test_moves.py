@@ -8,6 +8,8 @@ from app.orders import records
 from app.pos.base import Expired, InProgress, Placed, Refused, Transient
 from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
+from tests.support.fakes import FakePos
+from tests.unit.helpers import create_order
 
 SCHEMA = OrderRequestSchema()
 UID = "ord-1"
@@ -26,10 +28,10 @@ def handed_off(store, uid=UID, ttl=None, validated=False, deadline=None, **overr
     request = SCHEMA.load(sample_order(uid=uid, **overrides))
     doc = records.new_record(request, store.now())
     deadline = deadline or (store.now() + ttl if ttl else None)
-    created, token = store.create(uid, records.fingerprint(request), doc, deadline, 900, "web", 1.0,
+    created, token = create_order(store, uid, records.fingerprint(request), doc, deadline, 900, "web", 1.0,
                                   f"menu:{doc['location_id']}")
     if validated:
-        store.mark_validated(uid, token, "web")
+        store.mark_validated(uid, token, "web", FakePos().order_body(store.get(uid).doc, created.deadline))
     store.hand_off(uid, token, "web")
     return created.deadline
 

@@ -182,7 +182,10 @@ def test_validate_reports_every_problem_and_the_computed_totals(service):
     body = service.validate(SCHEMA.load(order))
     assert body["status"] == "rejected"
     assert {e["code"] for e in body["errors"]} == {"location_closed", "totals_mismatch"}
-    assert body["order_details"]["tax"] == sample_order(tax_rate="0.0700")["order_details"]["tax"]
+    # the signed money is the request's own; the computed figures are in the error's `expected`
+    assert body["order_details"]["tax"] == order["order_details"]["tax"]
+    mismatch = next(e for e in body["errors"] if e["code"] == "totals_mismatch")
+    assert mismatch["expected"]["tax"] == sample_order(tax_rate="0.0700")["order_details"]["tax"]
 
 
 def test_validate_without_a_menu_is_errored_menu_unavailable(service, pos):

@@ -7,7 +7,7 @@ import pytest
 
 from app import jsonio
 from app.orders.store import OPEN_KEY, SCHEDULE_KEY, OrderStore
-from tests.unit.helpers import keys
+from tests.unit.helpers import create_order, keys
 
 UID = "ord-1"
 
@@ -19,7 +19,7 @@ def doc(uid=UID, status="pending", **extra):
 
 @pytest.fixture
 def created(store):
-    result, token = store.create(UID, "fp-1", doc(), None, 900, "web", 3.0, "menu:loc-001")
+    result, token = create_order(store, UID, "fp-1", doc(), None, 900, "web", 3.0, "menu:loc-001")
     assert result.created
     return token
 
@@ -35,22 +35,22 @@ def test_create_records_an_open_order_claimed_by_its_creator_and_due_when_the_cl
 
 
 def test_create_caps_a_ttl_at_max_async_and_keeps_an_earlier_one(store, clock):
-    late, _ = store.create("a", "fp", doc("a"), clock.now + 5000, 900, "web", 1, "m")
-    early, _ = store.create("b", "fp", doc("b"), clock.now + 30, 900, "web", 1, "m")
+    late, _ = create_order(store, "a", "fp", doc("a"), clock.now + 5000, 900, "web", 1, "m")
+    early, _ = create_order(store, "b", "fp", doc("b"), clock.now + 30, 900, "web", 1, "m")
     assert late.deadline == pytest.approx(clock.now + 900)
     assert early.deadline == pytest.approx(clock.now + 30)
 
 
 def test_create_again_changes_nothing_and_says_what_is_stored(store, redis_client, created):
     before = keys(redis_client)
-    again, _ = store.create(UID, "fp-other", doc(), None, 900, "web", 3.0, "menu:loc-001")
+    again, _ = create_order(store, UID, "fp-other", doc(), None, 900, "web", 3.0, "menu:loc-001")
     assert (again.created, again.fp, again.status) == (False, "fp-1", "pending")
     assert keys(redis_client) == before
 
 
 def test_create_reads_the_menu_in_the_same_round_trip(store, redis_client):
     redis_client.set("menu:loc-001", b'{"items": {}}')
-    result, _ = store.create(UID, "fp", doc(), None, 900, "web", 1, "menu:loc-001")
+    result, _ = create_order(store, UID, "fp", doc(), None, 900, "web", 1, "menu:loc-001")
     assert result.menu == b'{"items": {}}'
 
 
@@ -78,7 +78,7 @@ def test_a_write_under_a_lost_claim_changes_nothing(store, redis_client, clock, 
     before = keys(redis_client)
     assert store.finish(UID, created, doc(status="placed"), "web", "late")[:2] == (False, "claim_lost")
     assert store.retry(UID, created, "web", "late", 1.0) == 0.0
-    assert not store.mark_validated(UID, created, "web")
+    assert not store.mark_validated(UID, created, "web", b"{}")
     assert not store.hand_off(UID, created, "web")
     assert keys(redis_client) == before
     assert store.finish(UID, taken.token, doc(status="placed"), "worker", "placed")[0]
@@ -110,7 +110,7 @@ def test_no_write_creates_or_resurrects_a_record_it_does_not_find(store, redis_c
     calls = {
         "finish": lambda: store.finish("gone", "", doc("gone", status="placed"), "w", "x"),
         "retry": lambda: store.retry("gone", "", "w", "x", 1.0),
-        "validated": lambda: store.mark_validated("gone", "", "w"),
+        "validated": lambda: store.mark_validated("gone", "", "w", b"{}"),
         "handoff": lambda: store.hand_off("gone", "", "w"),
         "note": lambda: store.note("gone", "w", "x"),
         "redrive": lambda: store.redrive("gone", "cli"),
@@ -136,7 +136,7 @@ def test_dispatch_sends_each_due_move_once_within_its_grace(store, clock, create
 
 def test_dispatch_does_not_stall_behind_queued_moves(store, clock):
     for n in range(30):
-        store.create(f"u{n:02d}", "fp", doc(f"u{n:02d}"), None, 900, "web", 1, "m")
+        create_order(store, f"u{n:02d}", "fp", doc(f"u{n:02d}"), None, 900, "web", 1, "m")
     clock.advance(2)
     first = store.dispatch(10, grace=60)
     second = store.dispatch(10, grace=60)
@@ -181,7 +181,7 @@ def test_a_callback_given_up_is_kept_for_replay(store, clock, created):
 
 
 def test_a_corrupt_record_is_skipped_counted_and_never_stops_a_reader(store, redis_client, created):
-    store.create("ok", "fp", doc("ok"), None, 900, "web", 1, "m")
+    create_order(store, "ok", "fp", doc("ok"), None, 900, "web", 1, "m")
     redis_client.hset(f"order:{UID}", "doc", b"{not json")
     assert store.get(UID) is None
     assert [o.uid if o else None for o in store.get_many([UID, "ok"])] == [None, "ok"]
@@ -201,7 +201,7 @@ def test_reconcile_lists_an_unknown_outcome_until_the_pos_answers(store, clock, 
 
 def test_scripts_use_redis_time_when_no_clock_is_given(redis_client):
     store = OrderStore(redis_client)
-    result, _ = store.create(UID, "fp", doc(), None, 60, "web", 1, "m")
+    result, _ = create_order(store, UID, "fp", doc(), None, 60, "web", 1, "m")
     seconds, micros = redis_client.time()
     assert abs(result.now - (seconds + micros / 1e6)) < 5
     assert jsonio.loads(redis_client.hget(f"order:{UID}", "doc"))["request_uid"] == UID

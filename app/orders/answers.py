@@ -1,0 +1,102 @@
+"""The one answer path: everything said about an order — a submit's 200 or 202, a poll, the
+recovery list, a callback — is judged here (`Answers.about`, `Answers.listed`).
+
+The rule, in one sentence: a state is answered only once the Redis that holds it confirmed it
+(durability.py), and a 202 is answered only once the order's callback is owed (`promise`).
+
+- A final state confirmed durable: answered as it is (200).
+- A final not yet confirmed, or a pending order: answered `pending` (a submit's 202), provided
+  its record was confirmed; otherwise nothing is promised (NotDurable: 503).
+- A confirmation is recorded with the record (its `acked` field), so a later read answers the
+  state as it was confirmed, without a fresh wait: a replica lost after an answer does not turn
+  an answered `placed` back into `pending`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from app.orders.records import view
+from app.orders.store import Order, OrderStore
+
+log = logging.getLogger(__name__)
+
+# Redis is away or cannot take writes: the errors that make a request's answer a 503 (app/errors.py),
+# unless the order it concerns was already recorded durably (then it is a 202).
+UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                                            redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
+
+
+class NotDurable(Exception):
+    """The order's record was never confirmed durable: nothing may be promised about it."""
+
+
+def pending_view(doc: dict) -> dict:
+    """The record as a pending order (a final state not yet confirmed is not shown)."""
+    body = view(doc)
+    body.update(status="pending", errors=[], completed_at=None)
+    body["order_details"] = {k: v for k, v in body["order_details"].items() if k != "pos_order_id"}
+    return body
+
+
+class Answers:
+    def __init__(self, store: OrderStore):
+        self.store = store
+        self.durability = store.durability
+
+    def confirm(self, order: Order) -> bool:
+        """Whether the order's state is confirmed durable: by its record, else by a probe now
+        (whose confirmation is then recorded with it)."""
+        if order.confirmed or not self.durability.waits:
+            return True
+        if not self.durability.confirm(self.store.redis):
+            return False
+        try:
+            self.store.confirmed(order.uid, order.status)
+        except UNAVAILABLE as exc:  # the probe's word stands; the next reader probes again
+            log.warning("confirmation not recorded", extra={"request_uid": order.uid, "error": type(exc).__name__})
+        return True
+
+    def about(self, order: Order, *, promising: bool) -> tuple[int, dict]:
+        """(200, the final record) or (202, the record as pending). `promising`: the answer is a
+        submit's, so a 202 makes the callback owed first. NotDurable when nothing may be said."""
+        confirmed = self.confirm(order)
+        if order.final and confirmed:
+            return 200, view(order.doc)
+        if not confirmed and not order.acked:
+            raise NotDurable(order.uid)
+        if promising:
+            self.promise(order.uid)
+        return 202, pending_view(order.doc)
+
+    def promise(self, uid: str) -> None:
+        """Record that a 202 is given. If Redis fails here the order was already recorded
+        durably, and its callback is owed by default (every final but an inline 200's)."""
+        try:
+            self.store.promise(uid)
+        except UNAVAILABLE as exc:
+            log.warning("202 promise not recorded; the callback is owed by default",
+                        extra={"request_uid": uid, "error": type(exc).__name__})
+
+    def listed(self, orders: list[Order]) -> list[dict]:
+        """The recovery list's views of `orders`, judged as `about` judges one, with one probe
+        at most for the page; an order never confirmed durable is left out."""
+        probed: bool | None = None
+        out = []
+        for order in orders:
+            confirmed = order.confirmed or not self.durability.waits
+            if not confirmed:
+                if probed is None:
+                    probed = self.durability.confirm(self.store.redis)
+                confirmed = probed
+            if order.final and confirmed:
+                out.append(view(order.doc))
+            elif confirmed or order.acked:
+                out.append(pending_view(order.doc))
+        return out
+
+    def deliverable(self, order: Order) -> bool:
+        """A callback may carry this final state: it is confirmed durable."""
+        return order.final and self.confirm(order)
