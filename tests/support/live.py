@@ -37,6 +37,8 @@ class Live:
         self.pos_port, self.web_port = free_port(), free_port()
         self.pos_url = f"http://127.0.0.1:{self.pos_port}"
         self.base_url = f"http://127.0.0.1:{self.web_port}"
+        # a Redis without AOF keeps no durability promise: the test says so (operations.md, DURABILITY)
+        overrides.setdefault("DURABILITY", "fsync" if redis_aof else "none")
         self.env = live_env(self.redis_server.url, PORT=self.web_port, POSSIM_PORT=self.pos_port,
                             POS_BASE_URL=self.pos_url,
                             **overrides)

@@ -1,0 +1,254 @@
+"""Issue 18's findings (engine v3), one test each, on fakeredis and the real Flask app; each
+names its finding in its docstring. The real-process ones are in tests/integration."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from decimal import Decimal
+
+import fakeredis
+import pytest
+import redis
+
+from app.callbacks import CallbackSender
+from app.orders.durability import Durability
+from app.orders.records import fingerprint, new_record
+from app.pos.base import KeyUsed, Placed, Transient
+from bin.sample import sample_order
+from schemas.orders import OrderRequestSchema
+from tests.unit.helpers import create_order
+
+SCHEMA = OrderRequestSchema()
+
+
+@pytest.fixture
+def env(env):
+    return {**env, "INLINE_BUDGET_MS": "20000", "CALLBACK_ALLOW_PRIVATE": "true"}
+
+
+def submit(services, uid="ord-1", **overrides):
+    request = SCHEMA.load(sample_order(uid=uid, **overrides))
+    return services.service.submit(request, time.monotonic())
+
+
+def replica(services, monkeypatch, acknowledged: bool) -> Durability:
+    """DURABILITY=replica on fakeredis: WAIT answers `acknowledged` (fakeredis has no replicas)."""
+    durability = Durability("replica", 1, 10)
+    monkeypatch.setattr(durability, "after", lambda pipe: pipe.exists("durability:probe"))
+    monkeypatch.setattr(durability, "acknowledged", lambda results: acknowledged)
+    monkeypatch.setattr(durability, "confirm", lambda client: acknowledged)
+    services.store.durability = durability
+    services.service.answers.durability = durability
+    return durability
+
+
+def test_the_pos_request_is_built_once_and_our_own_key_reused_is_looked_up_not_rejected(services):
+    """Finding 1: an unknown order_details field holding 12345678901234567.5 was written into the
+    web's POST from memory and into the worker's from the stored record, differently; the POS
+    answered the second `idempotency_key_reused`, read as `rejected` while it held the order.
+    Now every POST sends the bytes stored when the order was validated, and KeyUsed is a lookup."""
+    pos = services.pos
+    pos.outcomes.extend([Transient("HTTP 500")])  # the web's POST created it, and came back ambiguous
+    request = sample_order(uid="ord-1")
+    request["order_details"]["x_big"] = Decimal("12345678901234567.5")
+    status, body = services.service.submit(SCHEMA.load(request), time.monotonic())
+    assert (status, body["status"]) == (202, "pending")
+    pos.placed["ord-1"] = Placed("P-000001")  # it was created after all
+    pos.outcomes.extend([KeyUsed()])
+    services.redis.hset("order:ord-1", "o_until", "0")
+    services.redis.zadd("schedule", {"o:ord-1": 0})
+    services.service.advance("ord-1")
+    order = services.store.get("ord-1")
+    assert order.status == "placed" and order.doc["order_details"]["pos_order_id"] == "P-000001"
+    assert len(pos.bodies) == 2 and pos.bodies[0] == pos.bodies[1] == ("ord-1", order.pos_body)
+
+
+def test_the_recovery_list_never_answers_a_final_not_confirmed_durable(services, monkeypatch, client, token):
+    """Finding 2: under DURABILITY=replica the recovery list answered a final that no replica had
+    acknowledged (polling did confirm; the list did not)."""
+    services.pos.outcomes.extend([Transient("HTTP 503")])
+    assert submit(services)[0] == 202
+    replica(services, monkeypatch, acknowledged=False)
+    services.redis.hset("order:ord-1", "o_until", "0")
+    services.redis.zadd("schedule", {"o:ord-1": 0})
+    services.service.advance("ord-1")
+    assert services.store.get("ord-1").status == "placed"
+    listed = client.get("/posnext/orders?location_id=loc-001", headers={"Authorization": f"Bearer {token}"}).json
+    assert [o["status"] for o in listed["orders"]] == ["pending"]
+    assert "pos_order_id" not in listed["orders"][0]["order_details"]
+
+
+def test_no_pos_call_and_a_503_when_the_record_is_not_confirmed_durable(services, monkeypatch, post, order):
+    """Finding 3: under DURABILITY=replica CREATE and the hand-off were answered (202) without a
+    replica's acknowledgement, and the POS was called: a failover lost an order the POS held."""
+    replica(services, monkeypatch, acknowledged=False)
+    response = post("/posnext/order/submit", order(uid="ord-1"))
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert [kind for kind, _ in services.pos.calls if kind == "place"] == []
+
+
+def test_a_202_is_answered_only_with_the_record_confirmed_and_then_needs_no_fresh_wait(services, monkeypatch):
+    """Finding 3 and 11: the 202 waits for the replica as a final does, and what was confirmed is
+    recorded with the write: a replica lost later does not turn an answered state back."""
+    services.pos.outcomes.extend([Transient("HTTP 503")])
+    durability = replica(services, monkeypatch, acknowledged=True)
+    assert submit(services)[0] == 202
+    services.redis.hset("order:ord-1", "o_until", "0")
+    services.redis.zadd("schedule", {"o:ord-1": 0})
+    services.service.advance("ord-1")
+    assert services.service.answer("ord-1")[1]["status"] == "placed"
+    monkeypatch.setattr(durability, "confirm", lambda client: False)  # no replica left now
+    assert services.service.answer("ord-1")[1]["status"] == "placed"
+
+
+class Trickle(threading.Thread):
+    """An HTTP receiver that answers 200 a byte at a time, `gap` seconds apart."""
+
+    def __init__(self, gap: float):
+        super().__init__(daemon=True)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.gap = gap
+
+    def run(self):
+        connection, _ = self.sock.accept()
+        connection.recv(65536)
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                return
+            time.sleep(self.gap)
+        connection.close()
+
+
+def test_a_callback_delivery_is_bounded_as_a_whole_not_per_read(services, settings):
+    """Finding 4: requests' timeouts are per socket read, so a receiver trickling its answer
+    kept a sender in its call past its claim, and the sweep's second sender delivered too."""
+    receiver = Trickle(gap=0.1)  # 38 bytes: about 4 s in all, each read well inside any per-read timeout
+    receiver.start()
+    bounded = settings.__class__(**{**settings.__dict__, "callback_timeout_seconds": 1.0})
+    sender = CallbackSender(bounded, services.store)
+    request = sample_order(uid="ord-cb", callback_url=f"http://127.0.0.1:{receiver.port}/cb")
+    order = services.store.get("ord-cb") or _final_order(services, request)
+    delivery = sender.deliver(order)
+    assert not delivery.ok and "no answer within 1s" in delivery.reason
+
+
+def _final_order(services, request):
+    loaded = SCHEMA.load(request)
+    create_order(services.store, loaded["request_uid"], fingerprint(loaded), new_record(loaded, time.time()), None,
+                 900, "web", 5, "menu:none")
+    claim_token = services.redis.hget(f"order:{loaded['request_uid']}", "o_claim").decode()
+    services.store.finish(loaded["request_uid"], claim_token,
+                          dict(services.store.get(loaded["request_uid"]).doc, status="placed"), "worker", "placed")
+    return services.store.get(loaded["request_uid"])
+
+
+def test_a_202_from_a_resubmit_after_a_web_died_owes_the_callback(services):
+    """Finding 5: a web killed after CREATE; PAR's retry was answered 202 by the duplicate path,
+    which never marked the callback owed; a worker placed the order and no callback was sent."""
+    request = SCHEMA.load(sample_order(uid="ord-1", callback_url="https://par.example/cb"))
+    create_order(services.store, "ord-1", fingerprint(request), new_record(request, time.time()), None, 900, "web",
+                 0.3, "menu:loc-001")  # the web that recorded it died
+    services.service.budget = 0.1
+    status, _ = services.service.submit(request, time.monotonic())
+    assert status == 202
+    time.sleep(0.3)  # its claim lapses
+    services.service.advance("ord-1")
+    order = services.store.get("ord-1")
+    assert order.status == "placed" and order.callback == "owed"
+    assert ("deliver_callback", "ord-1") in services.tasks.sent
+
+
+class ConfigRedis(fakeredis.FakeRedis):
+    """fakeredis answering CONFIG GET and INFO replication as a configured server would."""
+
+    def __init__(self, **config):
+        super().__init__()
+        self.config = config
+
+    def config_get(self, pattern="*", *args, **kwargs):
+        return {pattern: self.config[pattern]} if pattern in self.config else {}
+
+    def info(self, section=None, *args, **kwargs):
+        return {"connected_slaves": self.config.get("slaves", 0)}
+
+
+@pytest.mark.parametrize(("mode", "config", "named"), [
+    ("fsync", {"appendonly": "no", "appendfsync": "always", "maxmemory-policy": "noeviction"}, "appendonly no"),
+    ("fsync", {"appendonly": "yes", "appendfsync": "always", "maxmemory-policy": "volatile-lru"},
+     "maxmemory-policy is volatile-lru"),
+    ("replica", {"maxmemory-policy": "noeviction", "slaves": 0}, "needs 1 replica"),
+])
+def test_the_start_up_check_names_the_setting_that_breaks_the_promise(mode, config, named):
+    """Finding 6: Durability.check() was called nowhere, and nothing checked maxmemory-policy."""
+    assert named in (Durability(mode).check(ConfigRedis(**config)) or "")
+
+
+def test_durability_none_asks_nothing_of_the_server_but_noeviction():
+    assert Durability("none").check(ConfigRedis(appendonly="no", **{"maxmemory-policy": "noeviction"})) is None
+
+
+def test_the_app_factory_logs_one_error_when_durability_cannot_hold(settings, caplog, monkeypatch):
+    """Finding 6: start-up says so in one ERROR line naming the setting."""
+    from app import create_app
+    from app import redis_client as clients
+
+    monkeypatch.setattr(clients, "make_client", lambda _settings: ConfigRedis(
+        appendonly="no", appendfsync="everysec", **{"maxmemory-policy": "noeviction"}))
+    with caplog.at_level("ERROR"):
+        create_app(settings)
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and "DURABILITY=fsync" in r.getMessage()]
+    assert len(errors) == 1
+
+
+def test_redis_failing_after_the_order_was_recorded_is_a_202_not_a_503(services, monkeypatch):
+    """Finding 7: CREATE, the POS call succeeded, then Redis blipped before the final write: 503
+    while the record was pending and a worker would place it."""
+    def blip(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("blip")
+
+    monkeypatch.setattr(services.store, "finish", blip)
+    status, body = submit(services)
+    assert (status, body["status"]) == (202, "pending")
+    assert services.store.get("ord-1").status == "pending"
+
+
+def test_the_sweep_sends_no_second_task_while_the_first_waits_in_its_queue(services, monkeypatch):
+    """Finding 8: with no worker consuming, every grace period re-sent every due move."""
+    services.pos.outcomes.extend([Transient("HTTP 503")] * 20)
+    for index in range(20):
+        assert submit(services, uid=f"ord-{index}")[0] == 202
+    store = services.store
+    assert store.dispatch(100, 60.0, waiting="") == []  # the hand-off sent each task a moment ago
+    # a claim period later, the orders queue still holds them: not lost, not sent again
+    assert store.dispatch(100, 0.0, waiting="o") == []
+    lost = store.dispatch(100, 0.0, waiting="")  # the queue is empty: they were lost, sent again
+    assert sorted(uid for _, uid in lost) == sorted(f"ord-{i}" for i in range(20))
+
+
+def test_the_inline_post_gets_no_more_time_than_the_deadline_leaves(services, monkeypatch):
+    """Finding 9: the inline POST's time was `deadline - created.now`, not the time actually
+    left: after a slow menu fetch the POST went out past not_after."""
+    pos = services.pos
+    slow_menu = pos.get_menu
+
+    def get_menu(location_id, timeout=None):
+        time.sleep(0.5)
+        return slow_menu(location_id, timeout)
+
+    calls = []
+    send = pos.send_order
+
+    def send_order(key, body, timeout):
+        calls.append((time.time(), timeout))
+        return send(key, body, timeout)
+
+    monkeypatch.setattr(pos, "get_menu", get_menu)
+    monkeypatch.setattr(pos, "send_order", send_order)
+    submit(services, ttl=2)
+    deadline = services.store.get("ord-1").deadline
+    assert calls and all(at + timeout <= deadline + 0.01 for at, timeout in calls)
