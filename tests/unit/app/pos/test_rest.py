@@ -25,52 +25,7 @@ from app.pos.wire import body_fields
 from bin.sample import sample_order
 from tests.conftest import JWT_SECRET
 from tests.unit.app.pos.conftest import SIM_TOKEN as TOKEN
-from tests.unit.helpers import LocalServer, build_app, free_port, send, token
-
-
-class Script:
-    """What the local server answers next, by (method, path without query)."""
-
-    def __init__(self):
-        self.answers = {}
-
-    def __call__(self, method, path, headers, body):
-        return self.answers.get((method, path.split("?")[0]), (404, {"error": {"code": "not_found"}}))
-
-
-@pytest.fixture
-def script():
-    return Script()
-
-
-@pytest.fixture
-def server(script):
-    local = LocalServer(script)
-    yield local
-    local.close()
-
-
-@pytest.fixture
-def observed():
-    return []
-
-
-@pytest.fixture
-def rest(server, observed):
-    client = RestPos(server.url + "/", TOKEN, connect_timeout=1.0, read_timeout=5.0,
-                     observe=lambda *args: observed.append(args))
-    yield client
-    client.session.close()
-
-
-@pytest.fixture
-def impatient(server, observed):
-    """A client with a short read timeout, for answers that come later than it (SLOW)."""
-    client = RestPos(server.url, TOKEN, connect_timeout=1.0, read_timeout=0.3,
-                     observe=lambda *args: observed.append(args))
-    yield client
-    client.session.close()
-
+from tests.unit.helpers import build_app, free_port, send, token
 
 SLOW = 2.0
 
