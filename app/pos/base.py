@@ -147,4 +147,5 @@ class PosAdapter(Protocol):
     def void_order(self, external_id: str, reason: str, timeout: float) -> Voided | NotVoidable:
         """Void the order made under this request_uid, or when none exists yet (and the POS
         voids by key) close the key so that no POST under it can still make one; PosUnavailable
-        when the POS cannot answer (retry: a void is idempotent)."""
+        when the POS cannot answer (retry: a void is idempotent). With voids "pos_order_id",
+        Voided(None) only says no order exists now: the key is not closed, keep looking."""
