@@ -187,9 +187,9 @@ class RestPos:
         data = _json(response) if response.status_code == 200 else None
         if not isinstance(data, dict):
             self._unexpected(operation, response, seconds, None)
-            moved = " (a redirect, not followed: POS_BASE_URL must be the final address)" \
-                if 300 <= response.status_code < 400 else ""
-            raise PosUnavailable(f"{operation}: HTTP {response.status_code}{moved}, not a JSON object")
+            why = " (a redirect, not followed: POS_BASE_URL must be the final address)" \
+                if 300 <= response.status_code < 400 else ": not a JSON object" if response.status_code == 200 else ""
+            raise PosUnavailable(f"{operation}: HTTP {response.status_code}{why}")
         return data
 
     def get_menu(self, location_id: str, timeout: float | None = None) -> Menu:

@@ -46,9 +46,12 @@ class FakePos:
     - down, lookup_down, void_down, delay (seconds each POST sleeps before it is processed).
     Records every call (`calls`, `timeouts`) and every body sent (`bodies`, bytes with the key)."""
 
+    enforces_not_after: bool = True  # the class's declaration; an instance may be made otherwise
+    voids: VoidBy = "key"
+
     def __init__(self, clock=time.time, enforces_not_after: bool = True, voids: VoidBy = "key"):
         self.enforces_not_after = enforces_not_after
-        self.voids: VoidBy = voids
+        self.voids = voids
         self.refuse_voids = False
         self.void_window = math.inf
         self.outcomes: deque = deque()
