@@ -7,13 +7,16 @@ from possim.responses import down, error, get_ledger
 
 
 def void_order():
-    if not request.headers.get("Idempotency-Key", "").strip():
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
         return error(400, "idempotency_key_missing", "the Idempotency-Key header is required (void:<request_uid>)")
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("external_id"), str) or not body["external_id"] \
             or not isinstance(body.get("reason", ""), str):
         return error(400, "invalid_body", 'the body must be {"external_id": "...", "reason": "..."}')
     external_id = body["external_id"]
+    if key != f"void:{external_id}":
+        return error(400, "invalid_idempotency_key", f"a void's Idempotency-Key is void:{external_id}")
     ledger = get_ledger()
     ledger.count_call(external_id, "voids")
     locations = {record["location_id"] for record in ledger.find_orders(external_id)} or {STAR}

@@ -144,6 +144,8 @@ def iso(moment):
     ({"external_id": "", "reason": "x"}, "void:", 400, "invalid_body"),
     ({"external_id": "req-1", "reason": 5}, "void:req-1", 400, "invalid_body"),
     (["req-1"], "void:req-1", 400, "invalid_body"),
+    ({"external_id": "req-1", "reason": "x"}, "req-1", 400, "invalid_idempotency_key"),
+    ({"external_id": "req-1", "reason": "x"}, "void:req-2", 400, "invalid_idempotency_key"),
 ])
 def test_a_bad_void_is_400_and_closes_nothing(client, body, key, status, code):
     response = client.post("/orders/void", json=body, headers={**AUTH, "Idempotency-Key": key})
