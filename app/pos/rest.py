@@ -78,6 +78,9 @@ def path_segment(value: str) -> str:
     return requests.utils.quote(value, safe="")
 
 
+order_body = wire.body_fields  # the body as a dict, as before, for bench/naive_peer.py; RestPos.order_body: bytes
+
+
 def normalise_menu(location: dict, menu: dict) -> Menu:
     """The REST POS's location and menu answers as base.Menu."""
     items = menu.get("items") if isinstance(menu.get("items"), list) else []
