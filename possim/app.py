@@ -10,10 +10,12 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from possim.admin import admin
 from possim.knobs import STAR
-from possim.ledger import Claim, Ledger, now_iso, order_answer
+from possim.ledger import Ledger
 from possim.orderbody import BodyError, body_hash, check_order_body
-from possim.responses import LEDGER_KEY, error, get_ledger
+from possim.records import Claim, now_iso, order_answer
+from possim.responses import LEDGER_KEY, down, error, get_ledger
 from possim.seed import default_seed
+from possim.voids import void_order
 
 log = logging.getLogger("possim")
 
@@ -48,6 +50,7 @@ def create_app(token: str, seed: dict | None = None, knobs: dict | None = None,
     app.add_url_rule("/locations/<location_id>/menu", view_func=get_menu, methods=["GET"])
     app.add_url_rule("/orders", view_func=post_order, methods=["POST"])
     app.add_url_rule("/orders", view_func=find_orders, methods=["GET"])
+    app.add_url_rule("/orders/void", view_func=void_order, methods=["POST"])
     app.register_blueprint(admin)
     return app
 
@@ -63,14 +66,10 @@ def _unexpected_error(exc: Exception):
     return error(500, "internal_error", "the simulator failed unexpectedly")
 
 
-def _down():
-    return error(503, "pos_down", "the POS is down (knob 'down')")
-
-
 def get_location(location_id):
     ledger = get_ledger()
     if ledger.knobs_for(location_id)["down"]:
-        return _down()
+        return down()
     location = ledger.location(location_id)
     if location is None:
         return error(404, "location_unknown", f"unknown location {location_id}")
@@ -80,7 +79,7 @@ def get_location(location_id):
 def get_menu(location_id):
     ledger = get_ledger()
     if ledger.knobs_for(location_id)["down"]:
-        return _down()
+        return down()
     menu = ledger.menu(location_id)
     if menu is None:
         return error(404, "location_unknown", f"unknown location {location_id}")
@@ -102,8 +101,10 @@ def post_order():
     ledger = get_ledger()
     knobs = ledger.knobs_for(body["location_id"])
     if knobs["down"]:
-        return _down()
-    claim = ledger.claim(key, body_hash(body))
+        return down()
+    claim = ledger.claim(key, body_hash(body), body["external_id"], body["location_id"])
+    if claim.kind == "voided":
+        return error(422, "voided", "this key was voided: no order is made under it")
     if claim.kind == "replay":
         return jsonify(claim.order), 200
     if claim.kind == "reused":
@@ -152,12 +153,11 @@ def find_orders():
     locations = {record["location_id"] for record in records} or {STAR}
     knobs = [ledger.knobs_for(location_id) for location_id in locations]
     if any(k["down"] for k in knobs):
-        return _down()
+        return down()
     delay_ms = max(k["lookup_latency_ms"] for k in knobs)
     if delay_ms > 0:
         time.sleep(delay_ms / 1000)
     if any(k["lookup_down"] for k in knobs):
         return error(503, "pos_down", "lookups are down (knob 'lookup_down')")
     records = ledger.find_orders(external_id)  # as it is after the sleep
-    return jsonify([dict(order_answer(record), created_at=record["created_at"])
-                    for record in records])
+    return jsonify([order_answer(record) for record in records])

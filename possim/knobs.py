@@ -25,6 +25,8 @@ DEFAULTS = {
     "lookup_down": False,  # GET /orders?external_id= answers 503 (POSTs go on as the other knobs say)
     "lookup_latency_ms": 0,  # GET /orders?external_id= sleeps this long before it answers
     "accepting_orders": None,  # None: the seeded value
+    "honour_not_after": True,  # false: create an order after its not_after (a POS without the field)
+    "void_window_ms": 300_000,  # an order can be voided this long after its creation (0: never)
     "items": {},  # item_id -> available, overriding the seeded menu
 }
 
@@ -73,6 +75,8 @@ _CHECKS = {
     "lookup_down": _boolean,
     "lookup_latency_ms": _number(0, 3_600_000),
     "accepting_orders": _boolean,
+    "honour_not_after": _boolean,
+    "void_window_ms": _number(0, 86_400_000),
     "items": _items,
 }
 

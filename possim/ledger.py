@@ -2,29 +2,39 @@
 
 Deadlines: a body's ``not_after`` is checked in ``place``, under the lock, at the instant the
 order would be created (after any latency knob): later than it, nothing is created and the
-answer is 422 ``expired``. Every order records ``received_at``, ``created_at`` and
-``not_after`` (null for a body without one). Calls are counted per ``external_id`` (POSTs
-and lookups, whatever they were answered), so a test can bound how often an order was tried.
+answer is 422 ``expired`` (unless the location's knob ``honour_not_after`` is false: then the
+order is created late, as by a POS without the field). Every order records ``received_at``,
+``created_at``, ``not_after`` (null for a body without one) and ``status`` (``accepted`` or
+``voided``). Calls are counted per ``external_id`` (POSTs, lookups and voids, whatever they
+were answered), so a test can bound how often an order was tried.
 
 Idempotency: ``claim`` marks a key as in progress (or finds the order it already made);
 ``place`` checks the location and items and creates the order, atomically; ``release`` ends
 the claim. Only one call holds a key's claim at a time, and ``place`` never makes a second
 order for a key, so one key makes at most one order however the calls interleave. A call
 that ends without an order (an injected error, a refusal) leaves the key unused.
+
+Voids (``void``, by external_id, which is the key the service uses): a live order younger than
+the knob ``void_window_ms`` is marked ``voided`` (it stays in the ledger); an older one is
+``not_voidable``. With no order, the external_id is closed, under the same lock as ``place``:
+a POST still in flight (claimed, sleeping in a knob) then makes nothing and gets 422
+``voided``, as does any later POST. A claimed POST counts as an order of age 0.
 """
 
 import copy
 import itertools
 import random
 import threading
+import time
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from possim import knobs as knobs_mod
 from possim.orderbody import not_after as body_not_after
+from possim.records import ACCEPTED, VOIDED, Claim, Placement, Void, iso, now_iso, order_answer, order_item_ids
 
 LOCATION_FIELDS = ("name", "accepting_orders", "timezone", "tax_rate", "currency")
+INTERNAL = ("body_hash", "created_ts")  # kept in the ledger, never shown
 
 
 class UnknownLocation(LookupError):
@@ -33,50 +43,6 @@ class UnknownLocation(LookupError):
 
 class UnknownItem(LookupError):
     """No item with that id on the location's menu."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What ``Ledger.claim`` found: ``new`` (the caller holds the key now), ``replay`` (same
-    body, ``order`` is the order it made), ``reused`` (another body) or ``in_progress``."""
-
-    kind: str
-    key: str
-    body_hash: str
-    order: dict | None = None
-    token: object | None = None
-
-
-@dataclass(frozen=True)
-class Placement:
-    """What ``Ledger.place`` did: ``order`` when created, else a refusal ``code`` and ``message``."""
-
-    order: dict | None = None
-    code: str | None = None
-    message: str | None = None
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def now_iso() -> str:
-    return iso(datetime.now(UTC))
-
-
-def order_answer(order: dict) -> dict:
-    """The body of the 201 (and of the 200 replay) for an order."""
-    return {"pos_order_id": order["pos_order_id"], "external_id": order["external_id"],
-            "status": "accepted", "total": order["total"]}
-
-
-def order_item_ids(items) -> list[str]:
-    """Every item id in an order's items and their children, depth first."""
-    ids = []
-    for item in items:
-        ids.append(item["id"])
-        ids.extend(order_item_ids(item.get("children") or []))
-    return ids
 
 
 class Ledger:
@@ -101,7 +67,8 @@ class Ledger:
             self._orders = []
             self._by_key = {}
             self._by_external_id = {}
-            self._claims = {}
+            self._claims = {}  # key -> (token, external_id, location_id) of a call in progress
+            self._closed = set()  # external_ids closed by a void: nothing more is made under them
             self._stats = Counter()
             self._calls = {}
             self._menu_changed_at = {}
@@ -184,30 +151,34 @@ class Ledger:
 
     @staticmethod
     def _record(order: dict) -> dict:
-        return {k: v for k, v in order.items() if k != "body_hash"}
+        return {k: v for k, v in order.items() if k not in INTERNAL}
 
-    def claim(self, key: str, body_hash: str) -> Claim:
+    def claim(self, key: str, body_hash: str, external_id: str = "", location_id: str = knobs_mod.STAR) -> Claim:
         with self._lock:
             order = self._by_key.get(key)
             if order is not None:
                 kind = "replay" if order["body_hash"] == body_hash else "reused"
+                if order["status"] == VOIDED or external_id in self._closed:
+                    kind = "voided"
                 return Claim(kind, key, body_hash, order=order_answer(order))
+            if external_id in self._closed or key in self._closed:
+                return Claim("voided", key, body_hash)
             if key in self._claims:
                 return Claim("in_progress", key, body_hash)
             token = object()
-            self._claims[key] = token
+            self._claims[key] = (token, external_id, location_id)
             return Claim("new", key, body_hash, token=token)
 
     def release(self, claim: Claim) -> None:
         with self._lock:
-            if claim.token is not None and self._claims.get(claim.key) is claim.token:
+            held = self._claims.get(claim.key)
+            if claim.token is not None and held is not None and held[0] is claim.token:
                 del self._claims[claim.key]
 
-    def _refusal(self, body) -> Placement | None:
+    def _refusal(self, body, knobs) -> Placement | None:
         location_id = body["location_id"]
         if location_id not in self._locations:
             return Placement(code="location_unknown", message=f"unknown location {location_id}")
-        knobs = knobs_mod.effective(self._knobs, location_id)
         if not self._accepting(location_id, knobs):
             return Placement(code="location_closed",
                              message=f"location {location_id} is not accepting orders")
@@ -220,29 +191,55 @@ class Ledger:
         return None
 
     def place(self, claim: Claim, body: dict, received_at: str) -> Placement:
-        """Create the order for ``claim`` unless the POS refuses it (422 ``expired`` past the
-        body's ``not_after``, judged now, under the lock); at most one per key."""
+        """Create the order for ``claim`` unless the POS refuses it (422 ``voided`` for a key a
+        void closed; ``expired`` past the body's ``not_after``, judged now, under the lock, when
+        the location honours it); at most one per key."""
         deadline = body_not_after(body)
         with self._lock:
             existing = self._by_key.get(claim.key)
             if existing is not None:
                 return Placement(order=order_answer(existing))
+            if body["external_id"] in self._closed or claim.key in self._closed:
+                return Placement(code="voided", message="this key was voided: no order is made under it")
+            knobs = knobs_mod.effective(self._knobs, body["location_id"])
             now = datetime.now(UTC)
-            if deadline is not None and now > deadline:
+            if deadline is not None and now > deadline and knobs["honour_not_after"]:
                 return Placement(code="expired", message=f"the order would be created at {iso(now)}, "
                                                          f"after its not_after {body['not_after']}")
-            refusal = self._refusal(body)
+            refusal = self._refusal(body, knobs)
             if refusal is not None:
                 return refusal
             order = {"pos_order_id": f"P-{next(self._sequence):06d}",
                      "external_id": body["external_id"], "idempotency_key": claim.key,
                      "location_id": body["location_id"], "total": body["totals"]["grand_total"],
-                     "received_at": received_at, "created_at": iso(now),
-                     "not_after": body.get("not_after"), "body_hash": claim.body_hash}
+                     "status": ACCEPTED, "received_at": received_at, "created_at": iso(now),
+                     "not_after": body.get("not_after"), "body_hash": claim.body_hash,
+                     "created_ts": time.monotonic()}
             self._orders.append(order)
             self._by_key[claim.key] = order
             self._by_external_id.setdefault(order["external_id"], []).append(order)
             return Placement(order=order_answer(order))
+
+    def void(self, external_id: str, reason: str) -> Void:
+        """Void the order made for ``external_id``, or close it when none is made yet (see above)."""
+        with self._lock:
+            orders = self._by_external_id.get(external_id, [])
+            live = [o for o in orders if o["status"] == ACCEPTED]
+            if live:
+                order = live[0]
+                window = knobs_mod.effective(self._knobs, order["location_id"])["void_window_ms"]
+                age_ms = (time.monotonic() - order["created_ts"]) * 1000
+                if age_ms >= window:
+                    return Void("not_voidable", order["pos_order_id"],
+                                f"the order is {age_ms:.0f} ms old: past the void window of {window} ms")
+                order.update(status=VOIDED, voided_at=now_iso(), void_reason=reason)
+            elif not orders:
+                in_flight = [loc for _, ext, loc in self._claims.values() if ext == external_id]
+                windows = [knobs_mod.effective(self._knobs, loc)["void_window_ms"] for loc in in_flight]
+                if any(window <= 0 for window in windows):  # a POST in progress: an order of age 0
+                    return Void("not_voidable", None, "a call making this order is in progress")
+            self._closed.add(external_id)
+            return Void(VOIDED, orders[0]["pos_order_id"] if orders else None)
 
     def find_orders(self, external_id: str) -> list[dict]:
         """The ledger records of the orders made for ``external_id``, oldest first."""
@@ -250,9 +247,9 @@ class Ledger:
             return [self._record(o) for o in self._by_external_id.get(external_id, [])]
 
     def count_call(self, external_id: str, kind: str) -> None:
-        """One more call (``posts`` or ``lookups``) for ``external_id``, whatever its answer."""
+        """One more call (``posts``, ``lookups`` or ``voids``) for ``external_id``, whatever its answer."""
         with self._lock:
-            calls = self._calls.setdefault(external_id, {"posts": 0, "lookups": 0, "last_post_at": None})
+            calls = self._calls.setdefault(external_id, {"posts": 0, "lookups": 0, "voids": 0, "last_post_at": None})
             calls[kind] += 1
             if kind == "posts":
                 calls["last_post_at"] = now_iso()
@@ -277,5 +274,6 @@ class Ledger:
             return {"post_orders": dict(sorted(self._stats.items())),
                     "post_orders_total": sum(self._stats.values()),
                     "orders_created": len(self._orders),
+                    "orders_voided": sum(1 for o in self._orders if o["status"] == VOIDED),
                     "lookups_total": sum(c["lookups"] for c in self._calls.values()),
                     "in_progress": len(self._claims)}

@@ -20,3 +20,7 @@ def error(status: int, code: str, message: str | None = None, headers: dict | No
     response.status_code = status
     response.headers.update(headers or {})
     return response
+
+
+def down():
+    return error(503, "pos_down", "the POS is down (knob 'down')")

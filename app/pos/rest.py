@@ -1,17 +1,24 @@
 """The plain REST POS of pos-api.md, over one pooled requests session.
 
-This adapter owns the vendor's shapes: the POST /orders body (money in cents, `not_after`)
-and the menu it normalises into base.Menu. Every call is bounded as a whole: urllib3's total
-timeout clips the connect timeout and the read timeout to the time left, and where gevent has
-patched the socket module (the web and the worker processes), a gevent.Timeout ends a call
-that a slow trickle of bytes would otherwise stretch past it (requests' read timeout is per
-read). Answers are mapped to outcomes; anything unexpected is Transient, which the engine
-retries under the same Idempotency-Key.
+This adapter owns the vendor's shapes (wire.py: the POST /orders body, money in cents,
+`not_after`; the answers' `created_at`) and the menu it normalises into base.Menu. Every call
+is bounded as a whole: urllib3's total timeout clips the connect timeout and the read timeout
+to the time left, and where gevent has patched the socket module (the web and the worker
+processes), a gevent.Timeout ends a call that a slow trickle of bytes would otherwise stretch
+past it (requests' read timeout is per read). Answers are mapped to outcomes; anything
+unexpected is Transient, which the engine retries under the same Idempotency-Key.
+
+Every call is observed as (operation, outcome, seconds): the HTTP status, `timeout` (the POS
+slower than our own connect + read timeouts), `budget_cut` (the caller's shorter time ran out
+first) or `connection_error`. Every failed call (429/5xx, reset, timeout, budget_cut, an
+unexpected answer) is also one WARNING line: operation, outcome, status, latency_ms and the
+request_uid where known; never the token or the body.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 
 import requests
@@ -19,28 +26,37 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import Timeout
 
 from app import jsonio
-from app.jsonio import money_to_cents
+from app.pos import wire
 from app.pos.base import (
     Expired,
     InProgress,
     KeyUsed,
     LocationUnknown,
     Menu,
+    NotVoidable,
     Outcome,
     Placed,
     PosUnavailable,
     Refused,
     Transient,
+    VoidBy,
+    Voided,
+    VoidedKey,
 )
 from app.pos.session import LeanSession
-from app.times import format_time
 
-TOTALS = ("subtotal", "discount_total", "tax", "tip", "grand_total")
 MIN_CALL = 0.05  # a call given less time than this is not worth making
+CUT_SLACK = 0.01  # a timeout this close to the caller's own time: the caller's bound ended it
+JSON = "application/json"
+log = logging.getLogger(__name__)
 
 
 class CallTimeout(Exception):
     """The whole call ran out of its time (gevent's hard bound)."""
+
+
+class BudgetCut(requests.Timeout):
+    """The call ran out of the time its caller gave it (less than connect + read timeouts)."""
 
 
 def _hard_bound(seconds: float):
@@ -62,30 +78,7 @@ def path_segment(value: str) -> str:
     return requests.utils.quote(value, safe="")
 
 
-def _line(line: dict) -> dict:
-    out = {"id": line["id"], "item_type": line["item_type"], "quantity": line["quantity"],
-           "unit_price": money_to_cents(line.get("unit_price")),
-           "children": [_line(child) for child in line.get("children") or []]}
-    if line.get("note"):
-        out["note"] = line["note"]
-    return out
-
-
-def order_body(order: dict, not_after: float) -> dict:
-    """The POST /orders body of pos-api.md for an order record. Deterministic: the same record
-    and deadline, the same body (so a retry under the same key is the same call)."""
-    details = order["order_details"]
-    fulfillment = details.get("fulfillment") or {}
-    return {
-        "external_id": order["request_uid"],
-        "not_after": format_time(not_after),
-        "location_id": order["location_id"],
-        "items": [_line(line) for line in details["items"]],
-        "totals": {name: money_to_cents(details.get(name)) for name in TOTALS},
-        "fulfillment": fulfillment,
-        "customer": details.get("customer") or {},
-        "scheduled_for": fulfillment.get("promised_at") if order.get("schedule_type") == "future" else None,
-    }
+order_body = wire.body_fields  # the body as a dict, as before, for bench/naive_peer.py; RestPos.order_body: bytes
 
 
 def normalise_menu(location: dict, menu: dict) -> Menu:
@@ -99,7 +92,31 @@ def normalise_menu(location: dict, menu: dict) -> Menu:
     }
 
 
+def _json(response: requests.Response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error(data) -> tuple[str | None, str | None]:
+    """The answer's error code and message (pos-api.md's `{"error": {"code", "message"}}`)."""
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return None, None
+    code, message = error.get("code"), error.get("message")
+    return (str(code) if code else None), (str(message) if message else None)
+
+
+def _failed_status(status: int) -> bool:
+    """A status _call itself counts as a failed call (and logs)."""
+    return status == 429 or status >= 500
+
+
 class RestPos:
+    enforces_not_after: bool = True
+    voids: VoidBy = "key"
+
     def __init__(self, base_url: str, token: str, connect_timeout: float = 2.0,
                  read_timeout: float = 10.0, pool_size: int = 100, observe=None, ca_bundle: str | None = None):
         self.base_url = base_url.rstrip("/")
@@ -124,7 +141,16 @@ class RestPos:
         total = self.longest_call if seconds is None else max(MIN_CALL, min(seconds, self.longest_call))
         return Timeout(total=total, connect=min(self.connect_timeout, total), read=min(self.read_timeout, total)), total
 
-    def _call(self, method: str, path: str, operation: str, timeout: float | None = None, **kw):
+    def _warn(self, operation: str, outcome: str, status: int | None, seconds: float, uid: str | None) -> None:
+        extra = {"operation": operation, "outcome": outcome, "status": status, "latency_ms": round(seconds * 1000, 1)}
+        if uid is not None:
+            extra["request_uid"] = uid
+        log.warning("POS call failed: %s %s", operation, outcome, extra=extra)
+
+    def _call(self, method: str, path: str, operation: str, timeout: float | None = None,
+              uid: str | None = None, **kw) -> tuple[requests.Response, float]:
+        """The answer and the call's seconds; requests.Timeout (BudgetCut when the caller's own
+        shorter time ran out) or another RequestException."""
         bound, total = self._timeout(timeout)
         started = time.monotonic()
         try:
@@ -132,31 +158,41 @@ class RestPos:
                 response = self.session.request(method, self.base_url + path, timeout=bound, **kw)
                 response.content  # noqa: B018 - read the body inside the bound
         except (requests.Timeout, CallTimeout):
-            self._observe(operation, "timeout", time.monotonic() - started)
-            raise requests.Timeout(f"{operation}: no answer within {total:.2f}s") from None
+            seconds = time.monotonic() - started
+            cut = total < self.longest_call and seconds >= total - CUT_SLACK
+            outcome = "budget_cut" if cut else "timeout"
+            self._observe(operation, outcome, seconds)
+            self._warn(operation, outcome, None, seconds, uid)
+            raise (BudgetCut if cut else requests.Timeout)(f"{operation}: no answer within {total:.2f}s") from None
         except requests.RequestException:
-            self._observe(operation, "connection_error", time.monotonic() - started)
+            seconds = time.monotonic() - started
+            self._observe(operation, "connection_error", seconds)
+            self._warn(operation, "connection_error", None, seconds, uid)
             raise
-        self._observe(operation, str(response.status_code), time.monotonic() - started)
-        return response
+        seconds = time.monotonic() - started
+        self._observe(operation, str(response.status_code), seconds)
+        if _failed_status(response.status_code):
+            self._warn(operation, str(response.status_code), response.status_code, seconds, uid)
+        return response, seconds
+
+    def _unexpected(self, operation: str, response: requests.Response, seconds: float, uid: str | None) -> None:
+        """An answer outside the contract: one WARNING line, unless _call logged it already."""
+        if not _failed_status(response.status_code):
+            self._warn(operation, "unexpected", response.status_code, seconds, uid)
 
     def _read(self, path: str, operation: str, timeout: float | None) -> dict:
         try:
-            response = self._call("GET", path, operation, timeout)
+            response, seconds = self._call("GET", path, operation, timeout)
         except requests.RequestException as exc:
             raise PosUnavailable(f"{operation}: {type(exc).__name__}") from None
         if response.status_code == 404:
             raise LocationUnknown(path)
-        if response.status_code != 200:
-            moved = " (a redirect, not followed: POS_BASE_URL must be the final address)" \
-                if 300 <= response.status_code < 400 else ""
-            raise PosUnavailable(f"{operation}: HTTP {response.status_code}{moved}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise PosUnavailable(f"{operation}: answer is not JSON") from None
+        data = _json(response) if response.status_code == 200 else None
         if not isinstance(data, dict):
-            raise PosUnavailable(f"{operation}: answer is not an object")
+            self._unexpected(operation, response, seconds, None)
+            why = " (a redirect, not followed: POS_BASE_URL must be the final address)" \
+                if 300 <= response.status_code < 400 else ": not a JSON object" if response.status_code == 200 else ""
+            raise PosUnavailable(f"{operation}: HTTP {response.status_code}{why}")
         return data
 
     def get_menu(self, location_id: str, timeout: float | None = None) -> Menu:
@@ -168,63 +204,88 @@ class RestPos:
 
     def find_order(self, external_id: str, timeout: float | None = None) -> Placed | None:
         try:
-            response = self._call("GET", "/orders", "lookup", timeout, params={"external_id": external_id})
-            found = response.json() if response.status_code == 200 else None
-        except (requests.RequestException, ValueError):
+            response, seconds = self._call("GET", "/orders", "lookup", timeout, uid=external_id,
+                                           params={"external_id": external_id})
+        except requests.RequestException:
             raise PosUnavailable("lookup failed") from None
+        found = _json(response) if response.status_code == 200 else None
         if not isinstance(found, list):
+            self._unexpected("lookup", response, seconds, external_id)
             raise PosUnavailable(f"lookup: HTTP {response.status_code}")
-        if not found or not isinstance(found[0], dict) or not found[0].get("pos_order_id"):
-            return None
-        return Placed(str(found[0]["pos_order_id"]), found[0].get("total"), replayed=True)
+        orders = [o for o in found if isinstance(o, dict) and o.get("pos_order_id")]
+        live = [o for o in orders if o.get("status") != "voided"]
+        return wire.placed((live or orders)[0], replayed=True) if orders else None
 
     def order_body(self, order: dict, not_after: float) -> bytes:
-        # jsonio: fields PAR sent that we keep (fulfillment, customer) may hold Decimal numbers
-        return jsonio.dumps(order_body(order, not_after)).encode()
+        return wire.order_body(order, not_after)
 
     def place_order(self, order: dict, not_after: float, timeout: float) -> Outcome:
-        """order_body and send_order in one (tools and tests; the engine stores the body)."""
-        return self.send_order(order["request_uid"], self.order_body(order, not_after), timeout)
+        return self.send_order(order["request_uid"], wire.order_body(order, not_after), timeout)
 
     def send_order(self, key: str, body: bytes, timeout: float) -> Outcome:
         try:
-            response = self._call("POST", "/orders", "place", timeout, data=body,
-                                  headers={"Idempotency-Key": key, "Content-Type": "application/json"})
+            response, seconds = self._call("POST", "/orders", "place", timeout, uid=key, data=body,
+                                           headers={"Idempotency-Key": key, "Content-Type": JSON})
         except requests.Timeout:
             return Transient("timeout")
         except requests.ConnectionError as exc:
             return Transient(f"connection: {type(exc).__name__}", ambiguous=not _never_connected(exc))
         except requests.RequestException as exc:
             return Transient(f"request: {type(exc).__name__}")
-        return self._outcome(response)
+        outcome = _outcome(response)
+        if outcome is None:
+            self._unexpected("place", response, seconds, key)
+            return _unexpected_outcome(response.status_code)
+        return outcome
 
-    @staticmethod
-    def _outcome(response: requests.Response) -> Outcome:
-        status = response.status_code
+    def void_order(self, external_id: str, reason: str, timeout: float) -> Voided | NotVoidable:
+        body = jsonio.dumps({"external_id": external_id, "reason": reason}).encode()
         try:
-            data = response.json()
-        except ValueError:
-            data = {}
-        data = data if isinstance(data, dict) else {}
-        if status in (200, 201) and data.get("pos_order_id"):
-            return Placed(str(data["pos_order_id"]), data.get("total"), replayed=status == 200)
-        if status == 409:
-            return InProgress()
-        if status == 422:
-            error = data.get("error") if isinstance(data.get("error"), dict) else {}
-            if error.get("code") == "expired":
-                return Expired()
-            if error.get("code") == "idempotency_key_reused":
-                return KeyUsed()
-            return Refused(str(error.get("code") or "pos_refused"), str(error.get("message") or "the POS refused"))
-        if status == 429 or status >= 500:
-            return Transient(f"HTTP {status}")
-        # Any other answer (a 4xx we do not expect, a 2xx without an id) is not a placement;
-        # retrying with the same key is safe, and the deadline bounds it.
-        if 300 <= status < 400:  # not followed: an order is POSTed only to POS_BASE_URL, the final address
-            return Transient(f"unexpected HTTP {status} (a redirect: POS_BASE_URL must be the POS's final address)",
-                             ambiguous=True)
-        return Transient(f"unexpected HTTP {status}", ambiguous=status < 400)
+            response, seconds = self._call("POST", "/orders/void", "void", timeout, uid=external_id, data=body,
+                                           headers={"Idempotency-Key": f"void:{external_id}", "Content-Type": JSON})
+        except requests.RequestException as exc:
+            raise PosUnavailable(f"void: {type(exc).__name__}") from None
+        data = _json(response)
+        if response.status_code == 200 and isinstance(data, dict) and data.get("status") == "voided":
+            pos_order_id = data.get("pos_order_id")
+            return Voided(str(pos_order_id) if pos_order_id else None)
+        code, message = _error(data)
+        if response.status_code == 409 and code == "not_voidable":
+            return NotVoidable(message or "the POS will no longer void this order")
+        self._unexpected("void", response, seconds, external_id)
+        raise PosUnavailable(f"void: HTTP {response.status_code}")
+
+
+def _outcome(response: requests.Response) -> Outcome | None:
+    """A POST /orders answer as pos-api.md maps it; None for an answer outside the contract."""
+    status = response.status_code
+    data = _json(response)
+    data = data if isinstance(data, dict) else {}
+    if status in (200, 201) and data.get("pos_order_id"):
+        return VoidedKey() if data.get("status") == "voided" else wire.placed(data, replayed=status == 200)
+    if status == 409:
+        return InProgress()
+    if status == 422:
+        code, message = _error(data)
+        if code == "expired":
+            return Expired()
+        if code == "voided":
+            return VoidedKey()
+        if code == "idempotency_key_reused":  # the key is always our request_uid: the POS has an order under it
+            return KeyUsed()
+        return Refused(code or "pos_refused", message or "the POS refused")
+    if _failed_status(status):
+        return Transient(f"HTTP {status}")
+    return None
+
+
+def _unexpected_outcome(status: int) -> Transient:
+    # Not a placement (a 4xx we do not expect, a 2xx without an id): retrying with the same key
+    # is safe, and the deadline bounds it.
+    if 300 <= status < 400:  # not followed: an order is POSTed only to POS_BASE_URL, the final address
+        return Transient(f"unexpected HTTP {status} (a redirect: POS_BASE_URL must be the POS's final address)",
+                         ambiguous=True)
+    return Transient(f"unexpected HTTP {status}", ambiguous=status < 400)
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:

@@ -235,3 +235,38 @@ def test_a_call_slower_than_the_read_timeout_never_creates_after_not_after(pos):
     assert created.status_code == 201
     [entry] = session.get(f"{url}/_admin/ledger", params={"external_id": "req-ok"}, timeout=5).json()["orders"]
     assert entry["not_after"] == in_time["not_after"] and entry["created_at"] < entry["not_after"]
+
+
+def void_order(url, external_id, timeout=10):
+    return requests.post(f"{url}/orders/void", json={"external_id": external_id, "reason": "cancelled"},
+                         timeout=timeout, headers={**AUTH, "Idempotency-Key": f"void:{external_id}"})
+
+
+def test_a_void_while_the_post_sleeps_in_the_latency_knob_closes_the_key(pos):
+    # gevent serves both at once: the void lands while the POST sleeps, and the POST makes nothing.
+    session, url = pos
+    session.put(f"{url}/_admin/knobs/loc-001", json={"latency_ms": 600}, timeout=5)
+    held = {}
+    thread = threading.Thread(target=lambda: held.update(answer=post_order(url, "req-held")))
+    thread.start()
+    deadline = time.monotonic() + 5
+    while session.get(f"{url}/_admin/stats", timeout=5).json()["in_progress"] == 0:
+        assert time.monotonic() < deadline, "the POST never started"
+        time.sleep(0.02)
+    voided = void_order(url, "req-held")
+    thread.join(10)
+    assert voided.status_code == 200 and voided.json() == {"external_id": "req-held", "status": "voided",
+                                                            "pos_order_id": None}
+    assert held["answer"].status_code == 422 and held["answer"].json()["error"]["code"] == "voided"
+    view = session.get(f"{url}/_admin/ledger", params={"external_id": "req-held"}, timeout=5).json()
+    assert view["count"] == 0 and view["calls"]["req-held"]["voids"] == 1
+    # an order made, then voided: kept in the ledger as voided; past the window, not voidable
+    session.put(f"{url}/_admin/knobs/loc-001", json={"latency_ms": None}, timeout=5)
+    made = post_order(url, "req-made").json()
+    assert void_order(url, "req-made").json()["pos_order_id"] == made["pos_order_id"]
+    [entry] = session.get(f"{url}/_admin/ledger", params={"external_id": "req-made"}, timeout=5).json()["orders"]
+    assert entry["status"] == "voided" and entry["created_at"] == made["created_at"]
+    session.put(f"{url}/_admin/knobs/loc-001", json={"void_window_ms": 0}, timeout=5)
+    post_order(url, "req-kept")
+    kept = void_order(url, "req-kept")
+    assert kept.status_code == 409 and kept.json()["error"]["code"] == "not_voidable"

@@ -173,7 +173,8 @@ def test_item_availability_errors(client, path, body, status):
     {"latency": 5}, {"error_rate": "0.5"}, {"error_rate": 1.5}, {"down": "yes"},
     {"latency_ms": -1}, {"latency_ms": True}, {"error_status": 200}, {"error_status": 503.0},
     {"hang_seconds": float("inf")}, {"accepting_orders": 1}, {"items": {"item-999": True}},
-    {"items": {"item-001": "yes"}}, ["down"],
+    {"items": {"item-001": "yes"}}, ["down"], {"honour_not_after": "false"}, {"honour_not_after": 0},
+    {"void_window_ms": -1}, {"void_window_ms": "300000"}, {"void_window_ms": False},
 ])
 def test_bad_knobs_are_400_and_change_nothing(client, patch):
     before = get(client, "/_admin/knobs")

@@ -1,4 +1,5 @@
-"""The POS simulator served in-process over HTTP, for the REST adapter's tests and the contract."""
+"""The POS simulator served in-process over HTTP, for the REST adapter's tests and the contract;
+a scripted local server and REST clients pointed at it, for the answer-by-answer tests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import threading
 
 import pytest
 from werkzeug.serving import make_server
+
+from app.pos.rest import RestPos
+from tests.unit.helpers import LocalServer
 
 SIM_TOKEN = "pos-token-123"
 
@@ -19,3 +23,47 @@ def possim():
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+class Script:
+    """What the local server answers next, by (method, path without query)."""
+
+    def __init__(self):
+        self.answers = {}
+
+    def __call__(self, method, path, headers, body):
+        return self.answers.get((method, path.split("?")[0]), (404, {"error": {"code": "not_found"}}))
+
+
+@pytest.fixture
+def script():
+    return Script()
+
+
+@pytest.fixture
+def server(script):
+    local = LocalServer(script)
+    yield local
+    local.close()
+
+
+@pytest.fixture
+def observed():
+    return []
+
+
+@pytest.fixture
+def rest(server, observed):
+    client = RestPos(server.url + "/", SIM_TOKEN, connect_timeout=1.0, read_timeout=5.0,
+                     observe=lambda *args: observed.append(args))
+    yield client
+    client.session.close()
+
+
+@pytest.fixture
+def impatient(server, observed):
+    """A client with a short read timeout, for answers that come later than it (SLOW)."""
+    client = RestPos(server.url, SIM_TOKEN, connect_timeout=1.0, read_timeout=0.3,
+                     observe=lambda *args: observed.append(args))
+    yield client
+    client.session.close()

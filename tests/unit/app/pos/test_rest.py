@@ -9,57 +9,23 @@ import pytest
 import requests
 
 from app.orders import records
-from app.pos.base import Expired, InProgress, KeyUsed, LocationUnknown, Placed, PosUnavailable, Refused, Transient
-from app.pos.rest import RestPos, normalise_menu, order_body
+from app.pos.base import (
+    Expired,
+    InProgress,
+    KeyUsed,
+    LocationUnknown,
+    Placed,
+    PosUnavailable,
+    Refused,
+    Transient,
+    VoidedKey,
+)
+from app.pos.rest import RestPos, normalise_menu
+from app.pos.wire import body_fields
 from bin.sample import sample_order
 from tests.conftest import JWT_SECRET
 from tests.unit.app.pos.conftest import SIM_TOKEN as TOKEN
-from tests.unit.helpers import LocalServer, build_app, free_port, send, token
-
-
-class Script:
-    """What the local server answers next, by (method, path without query)."""
-
-    def __init__(self):
-        self.answers = {}
-
-    def __call__(self, method, path, headers, body):
-        return self.answers.get((method, path.split("?")[0]), (404, {"error": {"code": "not_found"}}))
-
-
-@pytest.fixture
-def script():
-    return Script()
-
-
-@pytest.fixture
-def server(script):
-    local = LocalServer(script)
-    yield local
-    local.close()
-
-
-@pytest.fixture
-def observed():
-    return []
-
-
-@pytest.fixture
-def rest(server, observed):
-    client = RestPos(server.url + "/", TOKEN, connect_timeout=1.0, read_timeout=5.0,
-                     observe=lambda *args: observed.append(args))
-    yield client
-    client.session.close()
-
-
-@pytest.fixture
-def impatient(server, observed):
-    """A client with a short read timeout, for answers that come later than it (SLOW)."""
-    client = RestPos(server.url, TOKEN, connect_timeout=1.0, read_timeout=0.3,
-                     observe=lambda *args: observed.append(args))
-    yield client
-    client.session.close()
-
+from tests.unit.helpers import build_app, free_port, send, token
 
 SLOW = 2.0
 
@@ -73,24 +39,28 @@ def record(uid="ord-1", **overrides):
 
 
 def body(uid="ord-1"):
-    return order_body(record(uid), NOT_AFTER)
+    return body_fields(record(uid), NOT_AFTER)
 
 
 def place(rest, order=None, timeout=5.0):
     return rest.place_order(order or record(), NOT_AFTER, timeout)
 
 
-ORDER = {"pos_order_id": "P-000042", "external_id": "ord-1", "status": "accepted", "total": 2687}
+ORDER = {"pos_order_id": "P-000042", "external_id": "ord-1", "status": "accepted", "total": 2687,
+         "created_at": "2026-11-23T18:00:00.250Z"}
+CREATED = 1_795_456_800.25
 
 PLACE_ANSWERS = [
-    (201, ORDER, Placed("P-000042", 2687, replayed=False)),
-    (200, ORDER, Placed("P-000042", 2687, replayed=True)),
+    (201, ORDER, Placed("P-000042", 2687, replayed=False, created_at=CREATED)),
+    (200, ORDER, Placed("P-000042", 2687, replayed=True, created_at=CREATED)),
+    (201, {**ORDER, "created_at": "yesterday"}, Placed("P-000042", 2687, created_at=None)),
+    (200, {**ORDER, "status": "voided"}, VoidedKey()),
     (409, {"error": {"code": "in_progress"}}, InProgress()),
     (422, {"error": {"code": "item_unavailable", "message": "86'd"}}, Refused("item_unavailable", "86'd")),
     (422, {"error": {"code": "location_closed", "message": "closed"}}, Refused("location_closed", "closed")),
     (422, {"error": {"code": "location_unknown", "message": "who?"}}, Refused("location_unknown", "who?")),
-    (422, {"error": {"code": "idempotency_key_reused", "message": "other body"}},
-     KeyUsed()),
+    (422, {"error": {"code": "idempotency_key_reused", "message": "other body"}}, KeyUsed()),
+    (422, {"error": {"code": "voided", "message": "voided"}}, VoidedKey()),
     (422, b"not json", Refused("pos_refused", "the POS refused")),
     (422, {"error": {"code": "expired", "message": "too late"}}, Expired()),
     (429, {"error": {"code": "slow_down"}}, Transient("HTTP 429")),
@@ -141,14 +111,16 @@ def test_money_left_as_decimal_in_unknown_fields_is_sent_as_a_json_number(rest, 
     order = record()
     order["order_details"]["fulfillment"] = {"mode": "delivery", "distance_km": Decimal("3.5")}
     script.answers[("POST", "/orders")] = (201, ORDER)
-    assert place(rest, order) == Placed("P-000042", 2687)
+    assert place(rest, order) == Placed("P-000042", 2687, created_at=CREATED)
     assert json.loads(server.seen[0]["body"])["fulfillment"] == {"mode": "delivery", "distance_km": 3.5}
     assert server.seen[0]["headers"]["Content-Type"] == "application/json"
 
 
 @pytest.mark.parametrize(("status", "answer", "expected"), [
     (200, [], None),
-    (200, [ORDER], Placed("P-000042", 2687, replayed=True)),
+    (200, [ORDER], Placed("P-000042", 2687, replayed=True, created_at=CREATED)),
+    (200, [{**ORDER, "status": "voided"}], Placed("P-000042", 2687, replayed=True, created_at=CREATED, voided=True)),
+    (200, [{"status": "accepted"}], None),
 ])
 def test_lookup_by_external_id(rest, script, server, status, answer, expected):
     script.answers[("GET", "/orders")] = (status, answer)
@@ -286,11 +258,12 @@ def test_against_the_simulator(possim):
     first = rest.place_order(record("ord-sim"), later, 5)
     assert isinstance(first, Placed) and not first.replayed
     again = rest.place_order(record("ord-sim"), later, 5)
-    assert again == Placed(first.pos_order_id, first.total_cents, replayed=True)
+    assert again == Placed(first.pos_order_id, first.total_cents, replayed=True, created_at=first.created_at)
+    assert abs(first.created_at - clock.time()) < 5
     assert rest.find_order("ord-sim").pos_order_id == first.pos_order_id
     other = record("ord-sim")
     other["order_details"]["customer"] = {"name": "Someone else"}
-    assert rest.place_order(other, later, 5) == KeyUsed()  # our own key: look it up, never refused
+    assert rest.place_order(other, later, 5) == KeyUsed()  # another body under our key: never a refusal
     outcome = rest.place_order(record("ord-closed", location_id="loc-003"), later, 5)
     assert isinstance(outcome, Refused) and outcome.code == "location_closed"
     wrong_token = RestPos(possim, "nope", connect_timeout=1.0, read_timeout=5.0)
