@@ -138,7 +138,8 @@ class Lifecycle(RuleBasedStateMachine):
         if order is None or order.final:
             return
         body = self.pos.order_body(order.doc, order.deadline)
-        self.store.mark_validated(uid, token, "web", body)
+        if not self.store.mark_validated(uid, token, "web", body):
+            return  # its claim was lost while it was frozen: no POST (service.submit awaits instead)
         result = self.pos.send_order(uid, body, timeout=1)
         if isinstance(result, Placed):
             self.finals.finish(order, token, "placed", "web", pos_order_id=result.pos_order_id)
