@@ -56,8 +56,8 @@ class Finals:
         return Final(True, status, doc, acked)
 
     def deadline_exceeded(self, order: Order, token: str, by: str, why: str, *, answering: bool = False,
-                          at: float | None = None) -> Final:
+                          reconcile_in: float | None = None, at: float | None = None) -> Final:
         return self.finish(order, token, Status.ERRORED, by,
                            [{"code": "deadline_exceeded", "message": "the order could not be placed before its "
                                                                       f"deadline: {why}"}], note="deadline_exceeded",
-                           answering=answering, at=at)
+                           answering=answering, reconcile_in=reconcile_in, at=at)

@@ -26,8 +26,9 @@ from app.orders import backoff
 from app.orders.answers import Answers
 from app.orders.checks import OrderChecks, menu_unavailable
 from app.orders.finals import Finals
+from app.orders.lifecycle import Status
 from app.orders.store import Claim, OrderStore
-from app.pos.base import Expired, KeyUsed, Placed, PosAdapter, PosUnavailable, Refused
+from app.pos.base import Expired, KeyUsed, Placed, PosAdapter, PosUnavailable, Refused, Voided, VoidedKey
 
 log = logging.getLogger(__name__)
 MARGIN = 0.5  # seconds of a claim kept free after its POS call, for the closing write
@@ -76,7 +77,10 @@ class Mover:
             return self.finals.finish(*args, at=now(), **kwargs)
 
         def deadline_exceeded(*args):
-            return self.finals.deadline_exceeded(*args, at=now())
+            # after a POST may have reached the POS, it is looked up for RECONCILE_SECONDS: a POS
+            # that ignores not_after may still create it, and that late placement is voided
+            return self.finals.deadline_exceeded(*args, at=now(),
+                                                 reconcile_in=self._backoff(0) if order.pos_body else None)
 
         if not self.answers.confirm(order):  # no POS call for a record that could still be lost
             self.store.retry(uid, token, "worker", "waiting for the record to be durable", self._backoff(order.calls))
@@ -95,6 +99,10 @@ class Mover:
                 if not self.store.mark_validated(uid, token, "worker", body):
                     return "claim_lost"
             result = self.pos.send_order(uid, body, timeout=min(left(), order.deadline - now() + skew))
+            if isinstance(result, VoidedKey):  # the key was closed by a void: never created under it
+                return finish(order, token, Status.ERRORED, "worker",
+                              [{"code": "voided", "message": "the POS voided this order's key: it is never created"}],
+                              note="voided")
             if isinstance(result, KeyUsed):  # our own key: the POS has an order under it
                 return self._decide(claim, now, left, finish, deadline_exceeded, before_deadline=True)
             if isinstance(result, Placed):
@@ -138,18 +146,48 @@ class Mover:
             self.store.retry(order.uid, token, "worker", f"lookup failed: {exc}", self._backoff(order.calls),
                              latest=give_up)
             return "retry"
-        if found is not None:
-            return finish(order, token, "placed", "worker", pos_order_id=found.pos_order_id,
-                                      note="found at the POS")
+        if found is not None and not found.voided:
+            if not self._late(found, order.deadline):
+                return finish(order, token, Status.PLACED, "worker", pos_order_id=found.pos_order_id,
+                              note="found at the POS")
+            voided = self._void_late(order.uid, found, left())
+            if voided is None:  # the void could not be answered: decided on a later move
+                self.store.retry(order.uid, token, "worker", "a late placement found; its void failed",
+                                 self._backoff(order.calls))
+                return "retry"
+            if not voided:  # the kitchen has it: placed is the truth, listed for on-call
+                self.store.list_found(order.uid)
+                return finish(order, token, Status.PLACED, "worker", pos_order_id=found.pos_order_id,
+                              note="placed after its deadline and not voidable: listed for on-call")
+            return finish(order, token, Status.ERRORED, "worker",
+                          [{"code": "placed_late", "message": "the POS created the order after its deadline; "
+                                                              "it was voided"}], note="placed_late")
         if before_deadline:
             self.store.retry(order.uid, token, "worker", "POS attempt: key used, no order found yet",
                              self._backoff(order.calls), latest=order.deadline + self.settings.clock_skew_seconds)
             return "retry"
         return deadline_exceeded(order, token, "worker", "the POS has no such order after its deadline")
 
+    def _late(self, found: Placed, deadline: float) -> bool:
+        """Created after the deadline (on the POS's clock, allowing the stated skew)."""
+        return found.created_at is not None and found.created_at > deadline + self.settings.clock_skew_seconds
+
+    def _void_late(self, uid: str, found: Placed, timeout: float) -> bool | None:
+        """Void a late placement: True voided, False not voidable, None the POS could not answer."""
+        try:
+            result = self.pos.void_order(uid, "placed after its deadline", timeout=max(timeout, 0.05))
+        except PosUnavailable:
+            return None
+        metrics.RECONCILE_FOUND.inc()
+        log.error("a POS order created after its deadline was found", extra={
+            "request_uid": uid, "pos_order_id": found.pos_order_id, "voided": isinstance(result, Voided)})
+        return isinstance(result, Voided)
+
     # -- reconciliation ---------------------------------------------------------------------
     def reconcile(self, uid: str) -> str:
-        """Look up an order errored with pos_outcome_unknown; a placement found is for on-call."""
+        """Look up an order errored after a POST may have reached the POS (pos_outcome_unknown,
+        or deadline_exceeded), for RECONCILE_SECONDS past its deadline: a placement found on
+        time is for on-call; one made after the deadline is voided (and listed either way)."""
         claim = self.store.claim("r", uid, self.settings.pos_connect_timeout + self.settings.pos_read_timeout + MARGIN)
         if not claim.ok or claim.order is None:
             return claim.reason
@@ -160,9 +198,20 @@ class Mover:
         except PosUnavailable:
             self.store.settle_reconcile(uid, claim.token, "retry", self._backoff(calls))
             return "retry"
-        if found is None:
+        if found is None or found.voided:
+            if claim.now < order.deadline + self.settings.reconcile_seconds and order.pos_body:
+                self.store.settle_reconcile(uid, claim.token, "retry", self._backoff(calls))  # may still land
+                return "retry"
             self.store.settle_reconcile(uid, claim.token, "absent")
             return "absent"
+        if self._late(found, order.deadline):
+            voided = self._void_late(uid, found, claim.until - self.store.now() - MARGIN)
+            if voided is None:
+                self.store.settle_reconcile(uid, claim.token, "retry", self._backoff(calls))
+                return "retry"
+            self.store.settle_reconcile(uid, claim.token, "voided" if voided else "found",
+                                        pos_order_id=found.pos_order_id)
+            return "voided" if voided else "found"
         if self.store.settle_reconcile(uid, claim.token, "found", pos_order_id=found.pos_order_id):
             metrics.RECONCILE_FOUND.inc()
             log.error("order errored as pos_outcome_unknown was placed at the POS after all",

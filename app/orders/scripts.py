@@ -231,7 +231,7 @@ return {1, outcome, attempts}
 """
 
 # A reconciliation lookup's outcome. KEYS: order, history, schedule, reconcile, found
-# ARGV: now, uid, token, outcome (found | absent | retry), delay ms, pos_order_id
+# ARGV: now, uid, token, outcome (found | voided | absent | retry), delay ms, pos_order_id
 SETTLE_RECONCILE = PRELUDE + """
 local now = clock(ARGV[1])
 local uid, outcome = ARGV[2], ARGV[4]
@@ -247,10 +247,14 @@ end
 redis.call('ZREM', KEYS[3], 'r:' .. uid)
 redis.call('ZREM', KEYS[4], uid)
 redis.call('HSET', KEYS[1], 'rc', outcome)
-if outcome == 'found' then
+if outcome == 'found' or outcome == 'voided' then
   redis.call('HSET', KEYS[1], 'rc_pos_order_id', ARGV[6])
   redis.call('ZADD', KEYS[5], now / 1000, uid)
-  note(KEYS[2], state[1], 'worker', 'reconcile: the POS has this order after all: ' .. ARGV[6], now)
+  if outcome == 'voided' then
+    note(KEYS[2], state[1], 'worker', 'reconcile: a POS order made after the deadline was voided: ' .. ARGV[6], now)
+  else
+    note(KEYS[2], state[1], 'worker', 'reconcile: the POS has this order after all: ' .. ARGV[6], now)
+  end
 else
   note(KEYS[2], state[1], 'worker', 'reconcile: the POS has no such order', now)
 end

@@ -259,6 +259,10 @@ class OrderStore:
                                                 FOUND_KEY], [uid, token, outcome, int(delay * 1000), pos_order_id])
         return int(result[0]) == 1
 
+    def list_found(self, uid: str) -> None:
+        """List an order for on-call among the placements found after the fact."""
+        self.redis.zadd(FOUND_KEY, {uid: self.now()})
+
     def dispatch(self, limit: int, grace: float, waiting: str = "") -> list[tuple[str, str]]:
         """Due moves never sent, or sent more than `grace` ago while their queue is empty (the
         task was lost): (kind, uid), each marked as sent. `waiting`: the move kinds whose queue

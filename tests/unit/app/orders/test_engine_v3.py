@@ -252,3 +252,72 @@ def test_the_inline_post_gets_no_more_time_than_the_deadline_leaves(services, mo
     submit(services, ttl=2)
     deadline = services.store.get("ord-1").deadline
     assert calls and all(at + timeout <= deadline + 0.01 for at, timeout in calls)
+
+
+# -- finding 10: a POS that does not enforce not_after ---------------------------------------
+
+
+@pytest.fixture
+def late_pos(clock):
+    from tests.support.fakes import FakePos
+
+    return FakePos(clock, enforces_not_after=False)
+
+
+@pytest.fixture
+def late_mover(store, late_pos, menus, settings, tasks, clock):
+    from app.orders.checks import OrderChecks
+    from app.orders.finals import Finals
+    from app.orders.moves import Mover
+
+    menus.pos = late_pos
+    return Mover(store, late_pos, OrderChecks(menus, settings), Finals(store, tasks, clock), settings)
+
+
+def _late_placement(store, late_mover, late_pos, clock, refuse_voids=False):
+    """Every POST times out; the POS (ignoring not_after) creates the order 8 s past its deadline."""
+    from tests.unit.app.orders.test_moves import UID, handed_off, until_final
+
+    deadline = handed_off(store, ttl=4, validated=True)
+    late_pos.outcomes.extend([Transient("timeout")] * 100)
+    late_pos.refuse_voids = refuse_voids
+    return UID, deadline, until_final
+
+
+def test_a_placement_made_after_the_deadline_is_found_by_reconciliation_and_voided(
+        store, late_mover, late_pos, clock):
+    """Finding 10: POS latency 12 s, ttl 4: the order was errored deadline_exceeded and the POS
+    created it 8 s past its deadline, which nothing ever noticed."""
+    uid, deadline, until_final = _late_placement(store, late_mover, late_pos, clock)
+    order = until_final(store, late_mover, clock)
+    assert order.status == "errored" and order.reconcile == "open"  # looked up for RECONCILE_SECONDS
+    late_pos.outcomes.clear()
+    clock.now = max(clock.now, deadline + 8)
+    late_pos.send_order(uid, store.get(uid).pos_body, timeout=1)  # the slow POST lands now
+    assert uid in late_pos.placed
+    for _ in range(100):
+        due = store.next_move(uid, "r")
+        if due is None:
+            break
+        clock.now = max(clock.now, due)
+        late_mover.reconcile(uid)
+    assert uid in late_pos.voided and store.get(uid).status == "errored"
+    assert (uid, "found") in [(u, kind) for u, kind, _ in store.reconcile_list()]
+
+
+def test_the_deciding_lookup_voids_a_late_placement_or_places_one_the_pos_will_not_void(
+        store, late_mover, late_pos, clock):
+    """Finding 10: found by the deciding lookup itself: voided -> errored placed_late;
+    not_voidable -> placed (the truth), listed for on-call."""
+    uid, deadline, _ = _late_placement(store, late_mover, late_pos, clock, refuse_voids=True)
+    late_pos.outcomes.clear()
+    clock.now = deadline + 0.5
+    late_pos.send_order(uid, store.get(uid).pos_body, timeout=1)  # created after the deadline
+    late_pos.created_at[uid] = deadline + 3
+    late_pos.placed[uid] = Placed(late_pos.placed[uid].pos_order_id, created_at=deadline + 3)
+    clock.now = deadline + 5
+    store.redis.hset(f"order:{uid}", "o_until", "0")
+    store.redis.zadd("schedule", {f"o:{uid}": 0})
+    late_mover.move_order(uid)
+    order = store.get(uid)
+    assert order.status == "placed" and uid in [u for u, _, _ in store.reconcile_list()]
