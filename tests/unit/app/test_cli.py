@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from app import signing
 from app.cli import main
 from app.orders.store import DEAD_KEY, OrderStore
+from app.times import parse_time
 from tests.conftest import BASE_ENV, SHARED_ID
 
 ESCAPES = "\x1b[2J\x1b]0;owned\x07\r\x9b31m\u202e"
@@ -162,4 +163,7 @@ def test_sign_prints_the_digest_of_a_body(tmp_path):
     assert done.output.strip() == signing.sign(signing.key_from_shared_id(SHARED_ID), body)
     example = CliRunner().invoke(main, ["sign", "--example", "submit"], env=env).output.splitlines()
     assert signing.verify(signing.key_from_shared_id(SHARED_ID), json.loads(example[0]), example[1])
+    again = json.loads(CliRunner().invoke(main, ["sign", "--example", "submit"], env=env).output.splitlines()[0])
+    assert again["request_uid"] != json.loads(example[0])["request_uid"]  # fresh: not a used uid
+    assert abs(parse_time(again["request_datetime"]).timestamp() - time.time()) < 60  # fresh: not expired
     assert CliRunner().invoke(main, ["sign"], input="not json", env=env).exit_code == 1
