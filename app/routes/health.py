@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from app import jsonio
 from app.logs import bind_request_uid
-from app.metrics import CALLBACK_STATS_KEY, SWEEP_KEY, observe_request
+from app.metrics import CALLBACK_STATS_KEY, SWEEP_KEY, BuildInfo, observe_request
 from app.settings import process_value
 from app.tasks import queue_depths
 
@@ -127,6 +127,7 @@ def metrics():
         registry = REGISTRY
     output = generate_latest(registry)
     extra = CollectorRegistry()
+    extra.register(BuildInfo())
     extra.register(StoreCollector(current_app.extensions["posbridge"]))
     output += generate_latest(extra)
     # content_type, not mimetype: Flask would append a second "; charset=utf-8" to it
