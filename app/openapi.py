@@ -52,7 +52,8 @@ class HealthSchema(Schema):
 class ReadySchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(("ready", "unavailable")))
     checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
-                         metadata={"description": "redis and broker: `ok` or `unreachable: <error>`"})
+                         metadata={"description": "redis and broker: `ok` or `unreachable: <error>`; "
+                                                   "durability: `ok` or the problem, naming the setting"})
 
 
 ERRORS = {
