@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 from urllib.parse import urlparse
 
 DURABILITY_CHECK_SECONDS = 5.0
@@ -23,12 +24,12 @@ def _failure(exc: BaseException) -> str:
 
 
 class Readiness:
-    def __init__(self, services, clock=time.monotonic):
+    def __init__(self, services, clock=time.monotonic) -> None:
         self.services = services
         self.clock = clock
         self._lock = threading.Lock()
         self._durability: tuple[float, str | None] | None = None  # (when checked, its problem)
-        self._broker_client = None
+        self._broker_client: Any = None
 
     def checks(self) -> dict[str, str]:
         checks = {"redis": self._probe(self.services.redis.ping)}
