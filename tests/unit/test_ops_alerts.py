@@ -98,5 +98,7 @@ def test_compose_provisions_prometheus_and_grafana_under_a_profile():
         assert f"./{path}:" in mounts and (ROOT / path).exists(), path
     config = yaml.safe_load((OPS / "prometheus.yml").read_text())
     assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
-    targets = {t for job in config["scrape_configs"] for c in job["static_configs"] for t in c["targets"]}
-    assert targets == {"web:8000", "worker:9808"}
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["posbridge-web"]["static_configs"] == [{"targets": ["web:8000"]}]
+    # every replica of `docker compose up --scale worker=3`: compose's DNS answers one A record each
+    assert jobs["posbridge-worker"]["dns_sd_configs"] == [{"names": ["worker"], "type": "A", "port": 9808}]
