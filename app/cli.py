@@ -52,11 +52,38 @@ class PosbridgeGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            if not stdout_closed():
+                raise Trouble("broker trouble: BrokenPipeError", EXIT_REDIS) from None
+            quiet_exit()
         except Exception as exc:  # noqa: BLE001 - classified below; anything else is re-raised
             trouble = _trouble_from(exc)
             if trouble is None:
                 raise
             raise trouble from None
+
+
+def stdout_closed() -> bool:
+    """Whether stdout's reader is gone (`| head -1` has read its line): poll says POLLERR."""
+    import select
+    import sys
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def quiet_exit() -> None:
+    """A reader that stopped early is not an error: exit 0, and send what is still buffered to
+    /dev/null so the interpreter's last flush does not complain either."""
+    import os
+    import sys
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise SystemExit(0)
 
 
 def services():
@@ -187,7 +214,10 @@ def register(app) -> None:
 
 def run() -> None:
     """The console script's entry point."""
-    main(prog_name="posbridge")
+    try:
+        main(prog_name="posbridge")
+    except BrokenPipeError:  # written outside a command (--help, click's own messages)
+        quiet_exit()
 
 
 if __name__ == "__main__":

@@ -51,21 +51,68 @@ menus = click.Group("menus", help="See and refresh cached menus.")
 
 @orders.command("show")
 @click.argument("request_uid")
-def show_order(request_uid: str) -> None:
+@click.option("--text", "as_text", is_flag=True, help="a timeline for a person instead of JSON")
+def show_order(request_uid: str, as_text: bool) -> None:
     """An order's record, its history of transitions and who holds it now."""
     store = _services().store
     order = store.get(request_uid)
     if order is None:
         raise Trouble(f"no order {request_uid!r}")
     next_move = store.next_move(request_uid)
+    history = store.history(request_uid)
+    holder, until = store.field(request_uid, "o_claim")[:8], _claim_until(store, request_uid)
+    if as_text:
+        _show_text(store, order, next_move, (holder, until), history)
+        return
     _echo_json({"record": order.doc, "status": order.status, "deadline": _when(order.deadline),
                 "pos_calls": order.calls, "path": order.path, "validated": order.validated,
                 "next_move_at": _when(next_move) if next_move else None,
+                "claim": {"held_by": holder, "until": _when(until)} if until else None,
                 "callback": {"state": order.callback or None, "attempts": order.callback_attempts,
                              "last_result": store.field(request_uid, "cb_result") or None,
                              "replayed_by": order.callback_by or None},
                 "reconcile": order.reconcile or None,
-                "history": [dict(h, at=_when(h.get("at"))) for h in store.history(request_uid)]})
+                "history": [dict(h, at=_when(h.get("at"))) for h in history]})
+
+
+def _claim_until(store, uid: str) -> float | None:
+    """When the order's move claim (o_claim, o_until: Redis ms) lapses; None when nobody holds it."""
+    try:
+        until = float(store.field(uid, "o_until") or 0) / 1000
+    except ValueError:
+        return None
+    return until if store.field(uid, "o_claim") and until > 0 else None
+
+
+def _show_text(store, order, next_move, claim: tuple[str, float | None], history: list[dict]) -> None:
+    """The order for a person: one line of what it is, then what holds it, then its history."""
+    uid = order.uid
+    say(f"{safe(uid)}  {safe(order.status)}  {safe(order.doc.get('location_id', ''))}  "
+        f"(path {safe(order.path or '-')}, {order.calls} POS call(s), validated: {'yes' if order.validated else 'no'})")
+    say(f"deadline: {_when(order.deadline)}   next move: {_when(next_move) if next_move else '-'}")
+    holder, until = claim
+    if until:
+        left = until - store.now()
+        state = f"lapses in {left:.1f} s" if left > 0 else f"lapsed {-left:.1f} s ago"
+        say(f"claim: held by {safe(holder)} until {_when(until)} ({state}; "
+            f"taken by: {safe(_last_by(history))})")
+    else:
+        say("claim: none (nobody is moving it)")
+    callback = order.callback or "-"
+    if order.doc.get("callback_url") or order.callback:
+        say(f"callback: {safe(callback)}, {order.callback_attempts} attempt(s), last: "
+            f"{safe(store.field(uid, 'cb_result') or '-')}" + (f", replayed by {safe(order.callback_by)}"
+                                                               if order.callback_by else ""))
+    if order.reconcile:
+        say(f"reconcile: {safe(order.reconcile)}")
+    say("history:")
+    for entry in history:
+        say(f"  {_when(entry.get('at'))}  {safe(entry.get('status', '-')):<9} {safe(entry.get('by', '-')):<12} "
+            f"{safe(entry.get('note', ''))}")
+
+
+def _last_by(history: list[dict]) -> str:
+    return next((str(h["by"]) for h in reversed(history) if h.get("by")), "-")
 
 
 def stuck_engine_list(services) -> list[str]:
@@ -126,7 +173,8 @@ def summary() -> None:
 @click.argument("request_uids", nargs=-1)
 @click.option("--stuck", is_flag=True, help="every stuck order (what `orders list --stuck` shows)")
 def redrive(request_uids: tuple[str, ...], stuck: bool) -> None:
-    """Hand open orders to a worker now (safe: the POS call is idempotent and leased)."""
+    """Hand open orders to a worker now (safe: the POS call is idempotent and leased); exit 1 when
+    one named was not re-driven (no such order, already final)."""
     services = _services()
     if not request_uids and not stuck:
         raise click.UsageError("name one or more request_uids, or --stuck")
@@ -136,7 +184,7 @@ def redrive(request_uids: tuple[str, ...], stuck: bool) -> None:
         order = services.store.get(uid)
         if order is None or order.final:
             say(f"skipped: {safe(uid)} ({'no such order' if order is None else 'already ' + order.status})")
-            failed = failed or order is None
+            failed = True  # not re-driven: a placed order is not an error, but not what was asked either
             continue
         moved, why = services.service.redrive(uid, _by())
         say(f"re-driven: {safe(uid)}" if moved else f"skipped: {safe(uid)} ({safe(why)}: a move is in flight)")

@@ -16,9 +16,12 @@ Where each figure lives:
 from __future__ import annotations
 
 import logging
+import platform
+from importlib import metadata
 
 from celery.signals import worker_init
-from prometheus_client import Counter, Histogram, disable_created_metrics, start_http_server
+from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics, start_http_server
+from prometheus_client.core import GaugeMetricFamily
 
 from app.settings import ConfigError, process_value
 
@@ -45,6 +48,20 @@ RECONCILE_FOUND = Counter("posbridge_reconcile_found_total",
                           "`orders list --reconcile`)")
 SWEEP_KEY = "sweep:last_success"
 WORKER_STEPS = Counter("posbridge_worker_steps_total", "worker attempts at an order by result", ["result"])
+
+
+class BuildInfo:
+    """posbridge_build_info{version, python} 1: which build answers (the web adds it at scrape
+    time beside its multiprocess figures; the worker registers it on its own endpoint)."""
+
+    def collect(self):
+        try:
+            version = metadata.version("posbridge")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        info = GaugeMetricFamily("posbridge_build_info", "the running build", labels=["version", "python"])
+        info.add_metric([version, platform.python_version()], 1)
+        yield info
 
 
 CHILDREN_MAX = 4096
@@ -93,6 +110,10 @@ def serve_worker_metrics(**_kwargs) -> None:
     if port is None:
         return
     address = process_value("WORKER_METRICS_ADDRESS")
+    try:
+        REGISTRY.register(BuildInfo())
+    except ValueError:  # registered by an earlier start in this process
+        pass
     try:
         start_http_server(port, addr=address)
     except OSError as exc:  # the worker's real work matters more than its metrics: say so and go on

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import re
+import secrets
+import time
 from importlib import metadata
 
 from apispec import APISpec
@@ -18,6 +20,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from app.times import format_time
 from schemas.fields import MAX_MONEY, Money, Timestamp
 from schemas.menus import MenuQuerySchema, MenuSchema
 from schemas.orders import OrderListQuerySchema, OrderListSchema, OrderRequestSchema, OrderResponseSchema
@@ -49,7 +52,8 @@ class HealthSchema(Schema):
 class ReadySchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(("ready", "unavailable")))
     checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
-                         metadata={"description": "redis and broker: `ok` or `unreachable: <error>`"})
+                         metadata={"description": "redis and broker: `ok` or `unreachable: <error>`; "
+                                                   "durability: `ok` or the problem, naming the setting"})
 
 
 ERRORS = {
@@ -77,9 +81,25 @@ EXAMPLE_DETAILS = {
 
 
 def example_order(request_type: str) -> dict:
-    return {"request_uid": f"example-{request_type}-0001", "request_type": request_type,
-            "request_datetime": "2026-11-23T18:00:00.000Z", "location_id": "loc-001",
+    """A fresh example: a new request_uid and the current time each call, so a POST tried from
+    /docs (or `posbridge sign --example`) is neither expired nor a used uid."""
+    return {"request_uid": f"example-{request_type}-{secrets.token_hex(4)}", "request_type": request_type,
+            "request_datetime": format_time(time.time()), "location_id": "loc-001",
             "order_details": EXAMPLE_DETAILS}
+
+
+def with_fresh_examples(doc: dict) -> dict:
+    """The (cached) document with new example bodies for the order POSTs: for each page load."""
+    paths = dict(doc["paths"])
+    for path, operations in doc["paths"].items():
+        post = operations.get("post", {})
+        content = post.get("requestBody", {}).get("content", {}).get("application/json", {})
+        example = content.get("example")
+        if isinstance(example, dict) and "request_type" in example:
+            fresh = {**content, "example": example_order(example["request_type"])}
+            body = {**post["requestBody"], "content": {**post["requestBody"]["content"], "application/json": fresh}}
+            paths[path] = {**operations, "post": {**post, "requestBody": body}}
+    return {**doc, "paths": paths}
 
 
 DIGEST_HEADER = {"$ref": "#/components/headers/XPchDigest"}

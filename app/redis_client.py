@@ -13,7 +13,9 @@ Two ways to reach the primary:
 Retries: only errors after which the command is known not to have run or could not be sent
 (ConnectionError: refused, reset, no primary found; ReadOnlyError: refused by a replica).
 TimeoutError is not retried: a write that timed out may have run, and the service's callers
-(a request answered 503, a task retried by the engine) decide. While no primary exists the
+(a request answered 503, a task retried by the engine) decide. Timeouts: a read waits
+SOCKET_TIMEOUT (1 s; longer under DURABILITY=replica, for WAIT), a connect CONNECT_TIMEOUT, so a
+frozen Redis is a 503 within ~1.5 s on every path (operations.md, "Observability"). While no primary exists the
 error reaches app/errors.py, which answers 503 with Retry-After.
 """
 
@@ -34,8 +36,11 @@ from redis.utils import HIREDIS_AVAILABLE
 from app.redis_parser import HiredisParser
 from app.settings import Settings
 
-SOCKET_TIMEOUT = 5.0
-CONNECT_TIMEOUT = 2.0
+SOCKET_TIMEOUT = 1.0  # a frozen Redis (SIGSTOP, packets dropped) is a TimeoutError within a second: the
+CONNECT_TIMEOUT = 0.5  # request answers 503 within ~1.5 s (operations.md); a command of ours takes ms
+BROKER_SOCKET_TIMEOUT = 5.0  # kombu's: its workers block on BRPOP between messages
+BROKER_CONNECT_TIMEOUT = 2.0
+WAIT_MARGIN = 0.5
 RETRIES = 4  # with the backoff below: ~0.1+0.2+0.4+0.8 s, plus jitter, before the error is raised
 MAX_CONNECTIONS = 1000  # a gevent worker's tasks share one pool (redis-py#1147: a pool per greenlet
 #                        is not needed; a pool that runs out raises instead of blocking)
@@ -74,7 +79,15 @@ def retry_policy(retries: int = RETRIES) -> Retry:
                  supported_errors=(RedisConnectionError, ReadOnlyError))
 
 
-def client_options(retries: int = RETRIES) -> dict:
+def read_timeout(settings: Settings) -> float:
+    """DURABILITY=replica's WAIT holds the connection up to DURABILITY_TIMEOUT_MS: a read waits that
+    long and a margin (a frozen Redis is then noticed that much later)."""
+    if settings.durability == "replica":
+        return max(SOCKET_TIMEOUT, settings.durability_timeout_ms / 1000 + WAIT_MARGIN)
+    return SOCKET_TIMEOUT
+
+
+def client_options(retries: int = RETRIES, socket_timeout: float = SOCKET_TIMEOUT) -> dict:
     """Maintenance notifications off. They are push messages of Redis Enterprise/Cloud (relaxed
     timeouts and reconnects around the provider's maintenance); Redis OSS and Sentinel never
     send them. redis-py 8 speaks RESP3 by default, and its default for them ("auto") turns off
@@ -83,7 +96,7 @@ def client_options(retries: int = RETRIES) -> dict:
     The cost, on a managed Redis that sends them: its maintenance is seen as timeouts and drops,
     which the retries and the 503 with Retry-After already handle."""
     parser = {"parser_class": HiredisParser} if HIREDIS_AVAILABLE else {}  # app/redis_parser.py
-    return {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": CONNECT_TIMEOUT,
+    return {"socket_timeout": socket_timeout, "socket_connect_timeout": CONNECT_TIMEOUT,
             "health_check_interval": 30, "max_connections": MAX_CONNECTIONS, "retry": retry_policy(retries),
             "retry_on_error": [RedisConnectionError, ReadOnlyError],
             "maint_notifications_config": MaintNotificationsConfig(enabled=False), **parser}
@@ -114,11 +127,13 @@ def make_client(settings: Settings, url: str | None = None, decode_responses: bo
         db, username, password = _url_parts(url)
         return make_sentinel(settings).master_for(settings.redis_sentinel_master, db=db, username=username,
                                                   password=password, connection_class=ReadOnlyAwareSentinelConnection,
-                                                  decode_responses=decode_responses, **client_options(retries))
+                                                  decode_responses=decode_responses,
+                                                  **client_options(retries, read_timeout(settings)))
     scheme = urlparse(url).scheme
     classes = {"redis": ReadOnlyAwareConnection, "rediss": ReadOnlyAwareSSLConnection}
     extra = {"connection_class": classes[scheme]} if scheme in classes else {}
-    return redis.Redis.from_url(url, decode_responses=decode_responses, **client_options(retries), **extra)
+    options = client_options(retries, read_timeout(settings))
+    return redis.Redis.from_url(url, decode_responses=decode_responses, **options, **extra)
 
 
 BEAT_RETRY_SECONDS = 60
@@ -175,7 +190,7 @@ def sentinel_options(settings: Settings) -> dict:
 
 def broker_transport_options(settings: Settings) -> dict:
     """Socket limits, a pool large enough for a gevent worker, and the Sentinel master's name."""
-    options = {"socket_timeout": SOCKET_TIMEOUT, "socket_connect_timeout": CONNECT_TIMEOUT,
+    options = {"socket_timeout": BROKER_SOCKET_TIMEOUT, "socket_connect_timeout": BROKER_CONNECT_TIMEOUT,
                "max_connections": MAX_CONNECTIONS}
     if uses_sentinel(settings, settings.broker_url):
         options.update(sentinel_options(settings))

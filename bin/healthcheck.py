@@ -33,14 +33,15 @@ def check(kind: str) -> None:
         _get(f"http://127.0.0.1:{process_value('POSSIM_PORT')}/_admin/stats",
              {"Authorization": f"Bearer {read_value(env, 'POS_API_TOKEN') or ''}"})
     elif kind == "beat":
-        import redis
-
         from app import celery_config
+        from app import redis_client as clients
         from app.settings import load_settings
 
-        config = celery_config(load_settings(env))
+        settings = load_settings(env)
+        config = celery_config(settings)
         prefix = config.get("redbeat_key_prefix", "redbeat:")  # redbeat's keys: <prefix>:lock, <prefix>:schedule
-        client = redis.Redis.from_url(config["redbeat_redis_url"], socket_timeout=3, socket_connect_timeout=2)
+        # as beat reaches it: through the Sentinels when they are set (Kubernetes)
+        client = clients.make_client(settings, config["redbeat_redis_url"], retries=0)
         client.ping()
         if not client.exists(f"{prefix}:lock", f"{prefix}:schedule"):
             raise OSError("no beat has written its schedule or holds its lock")

@@ -13,7 +13,7 @@ from markupsafe import escape
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.exceptions import NotFound
 
-from app.openapi import DOC_ASSETS, document
+from app.openapi import DOC_ASSETS, document, with_fresh_examples
 
 bp = Blueprint("docs", __name__)
 
@@ -44,7 +44,11 @@ PAGE = """<!DOCTYPE html>
 
 @bp.get("/openapi.json")
 def openapi_json():
-    return current_app.response_class(json.dumps(document(current_app), indent=1), mimetype="application/json")
+    # the examples made at each load (a fresh request_datetime and request_uid): "Try it out" works
+    doc = with_fresh_examples(document(current_app))
+    response = current_app.response_class(json.dumps(doc, indent=1), mimetype="application/json")
+    response.cache_control.no_store = True
+    return response
 
 
 @bp.get("/docs", strict_slashes=False)

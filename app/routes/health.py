@@ -14,7 +14,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from app import jsonio
 from app.logs import bind_request_uid
-from app.metrics import CALLBACK_STATS_KEY, SWEEP_KEY, observe_request
+from app.metrics import CALLBACK_STATS_KEY, SWEEP_KEY, BuildInfo, observe_request
+from app.readiness import readiness_of
 from app.settings import process_value
 from app.tasks import queue_depths
 
@@ -54,14 +55,8 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    services = current_app.extensions["posbridge"]
-    checks = {}
-    for name, probe in (("redis", services.redis.ping), ("broker", services.broker_ping)):
-        try:
-            probe()
-            checks[name] = "ok"
-        except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            checks[name] = f"unreachable: {type(exc).__name__}"
+    """Redis, the broker and the durability setting (app/readiness.py): 503 naming what fails."""
+    checks = readiness_of(current_app).checks()
     ready = all(v == "ok" for v in checks.values())
     response = _json({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
     if not ready:
@@ -70,12 +65,26 @@ def readyz():
 
 
 class StoreCollector:
-    """Figures true across every process, read from Redis at scrape time."""
+    """Figures true across every process, read from Redis at scrape time. All are read before any
+    is given: while Redis does not answer, /metrics still does (the process's own figures), with
+    posbridge_metrics_redis_up 0 and without these (absent, not 0)."""
 
     def __init__(self, services):
         self.services = services
 
     def collect(self):
+        from redis.exceptions import RedisError
+
+        try:
+            families = list(self._families())
+        except RedisError as exc:
+            log.warning("metrics without Redis", extra={"error": type(exc).__name__})
+            families = []
+        yield GaugeMetricFamily("posbridge_metrics_redis_up", "1 when the figures read from Redis are in this "
+                                "scrape, 0 when Redis did not answer", value=1 if families else 0)
+        yield from families
+
+    def _families(self):
         store, redis = self.services.store, self.services.redis
         finals = CounterMetricFamily("posbridge_orders_final", "orders that reached a final status, all processes",
                                      labels=["endpoint", "status", "path"])
@@ -127,6 +136,7 @@ def metrics():
         registry = REGISTRY
     output = generate_latest(registry)
     extra = CollectorRegistry()
+    extra.register(BuildInfo())
     extra.register(StoreCollector(current_app.extensions["posbridge"]))
     output += generate_latest(extra)
     # content_type, not mimetype: Flask would append a second "; charset=utf-8" to it

@@ -93,7 +93,7 @@ def test_stuck_orders_are_listed_and_re_driven(live):
         live.wait_for_workers(1)
     assert live.wait_final(uid)["status"] == "placed"
     assert len(live.ledger(uid)) == 1
-    assert "skipped" in ok(live, "orders", "redrive", uid)  # final: nothing to do
+    assert f"skipped: {uid} (already placed)" in failed(live, "orders", "redrive", uid)  # final: exit 1
     assert f"re-driven: {uid}" not in ok(live, "orders", "redrive", "--stuck")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -39,6 +40,16 @@ def test_the_runbook_has_its_blocks():
     assert kinds.count("sh setup") == 1 and kinds.count("sh") >= 10 and "sh compose" in kinds
 
 
+def test_the_setup_block_runs_in_bash_as_written():
+    """Issue 20, finding 1: `UID` is read-only in bash; the setup block must set every variable it names."""
+    setup = next(body for info, body in runbook_blocks() if info == "sh setup")
+    names = re.findall(r"^([A-Z_]+)=", setup, re.M)
+    shown = "".join(f'printf "%s\\n" "{name}=${{{name}}}"\n' for name in names)
+    done = subprocess.run(["bash", "-e", "-c", setup + "\n" + shown], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert all(re.search(rf"^{name}=\S", done.stdout, re.M) for name in names), done.stdout
+
+
 def test_every_runbook_block_runs_against_dev_serve(tmp_path):
     ports = {name: free_port() for name in ("PORT", "POSSIM_PORT", "FLOWER_PORT", "REDIS_PORT",
                                               "WORKER_METRICS_PORT")}
@@ -64,13 +75,15 @@ def test_every_runbook_block_runs_against_dev_serve(tmp_path):
         variables = {"PB": script, "BASE": f"http://127.0.0.1:{ports['PORT']}",
                      "FLOWER": f"http://127.0.0.1:{ports['FLOWER_PORT']}", "FLOWER_AUTH": env["FLOWER_BASIC_AUTH"],
                      "WORKER_METRICS": f"http://127.0.0.1:{ports['WORKER_METRICS_PORT']}",
-                     "POS": f"http://127.0.0.1:{ports['POSSIM_PORT']}", "POS_TOKEN": "dev-pos-token", "UID": uid}
+                     "POS": f"http://127.0.0.1:{ports['POSSIM_PORT']}", "POS_TOKEN": "dev-pos-token", "ORDER": uid}
         setup = next(body for info, body in runbook_blocks() if info == "sh setup")
         assert set(re.findall(r"^([A-Z_]+)=", setup, re.M)) == set(variables), "the setup block's variables"
+        # each block after the setup block as written (in bash, -e), then this stack's values
+        ours = "".join(f"{name}={shlex.quote(value)}\n" for name, value in variables.items())
         for index, (info, body) in enumerate(runbook_blocks()):
             if info != "sh":
                 continue
-            done = subprocess.run(["bash", "-e", "-c", body], cwd=tmp_path, env={**cli_env, **variables},
+            done = subprocess.run(["bash", "-e", "-c", f"{setup}\n{ours}{body}"], cwd=tmp_path, env=cli_env,
                                   capture_output=True, text=True, timeout=120)
             assert done.returncode == 0, (index, body, done.stdout[-2000:], done.stderr[-2000:])
             assert "Traceback" not in done.stderr, (index, body, done.stderr[-2000:])

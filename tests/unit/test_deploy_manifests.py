@@ -89,15 +89,30 @@ def test_the_validators_reject_what_they_should():
         validate(scaled)
 
 
-def test_web_is_ready_on_readyz_and_its_grace_covers_the_prestop_and_gunicorns_graceful_timeout():
+def test_web_is_ready_on_its_own_state_and_its_grace_covers_the_prestop_and_gunicorns_graceful_timeout():
+    """Readiness on /healthz, not /readyz: a Redis blip must not take every web pod out of the
+    Service at once; the ready pods answer PAR 503 + Retry-After (issue 20, finding 7)."""
     config = by_kind("ConfigMap")["posbridge-config"]["data"]
     pod = by_kind("Deployment")["posbridge-web"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     prestop = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
     graceful = int(config["WEB_GRACEFUL_TIMEOUT"])
     assert pod["terminationGracePeriodSeconds"] == prestop + graceful + 5
+
+
+def test_worker_and_beat_have_liveness_probes():
+    """The worker: its own /metrics endpoint answers (the process's event loop runs); beat:
+    bin/healthcheck beat (Redis answers through the same Sentinels, a beat holds the lock)."""
+    config = by_kind("ConfigMap")["posbridge-config"]["data"]
+    worker = by_kind("Deployment")["posbridge-worker"]["spec"]["template"]["spec"]["containers"][0]
+    probe = worker["livenessProbe"]["httpGet"]
+    assert probe["path"] == "/metrics" and probe["port"] == "metrics"
+    assert {"name": "metrics", "containerPort": int(config["WORKER_METRICS_PORT"])} in worker["ports"]
+    beat = by_kind("Deployment")["posbridge-beat"]["spec"]["template"]["spec"]["containers"][0]
+    assert beat["livenessProbe"]["exec"]["command"] == ["python", "-m", "bin.healthcheck", "beat"]
+    assert beat["livenessProbe"]["failureThreshold"] * beat["livenessProbe"]["periodSeconds"] >= 120  # a failover
 
 
 def test_workers_scale_on_the_depth_of_the_queues_celery_consumes_through_the_sentinels():

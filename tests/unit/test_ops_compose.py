@@ -62,6 +62,8 @@ def test_redis_is_pinned_with_a_password_aof_always_and_noeviction(compose):
     assert '--requirepass "$$REDIS_PASSWORD"' in command
     assert "--appendonly yes" in command and "--appendfsync always" in command  # DURABILITY=fsync
     assert "--maxmemory-policy noeviction" in command
+    # a limit, so noeviction acts (writes refused) before the host runs out (issue 20, finding 7)
+    assert re.search(r"--maxmemory \$\$\{REDIS_MAXMEMORY:-\d+[mg]b\}", command), command
     assert redis["environment"]["REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
     assert redis["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")  # the health check's ping
     volume, target = redis["volumes"][0].split(":")

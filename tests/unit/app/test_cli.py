@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from app import signing
 from app.cli import main
 from app.orders.store import DEAD_KEY, OrderStore
+from app.times import parse_time
 from tests.conftest import BASE_ENV, SHARED_ID
 from tests.unit.helpers import create_order
 
@@ -163,4 +164,32 @@ def test_sign_prints_the_digest_of_a_body(tmp_path):
     assert done.output.strip() == signing.sign(signing.key_from_shared_id(SHARED_ID), body)
     example = CliRunner().invoke(main, ["sign", "--example", "submit"], env=env).output.splitlines()
     assert signing.verify(signing.key_from_shared_id(SHARED_ID), json.loads(example[0]), example[1])
+    again = json.loads(CliRunner().invoke(main, ["sign", "--example", "submit"], env=env).output.splitlines()[0])
+    assert again["request_uid"] != json.loads(example[0])["request_uid"]  # fresh: not a used uid
+    assert abs(parse_time(again["request_datetime"]).timestamp() - time.time()) < 60  # fresh: not expired
     assert CliRunner().invoke(main, ["sign"], input="not json", env=env).exit_code == 1
+
+
+def test_orders_show_text_is_a_timeline_with_who_holds_the_claim(run, services):
+    """Issue 20, finding 7: `orders show --text`, for a person: status, deadline, the claim's
+    holder (o_claim/o_until), the callback, and the history one line per move."""
+    uid = "ord-text"
+    body = {"request_uid": uid, "location_id": "loc-001", "status": "pending", "request_type": "place-order",
+            "order_details": {}}
+    _, token = services.store.create(uid, "fp", body, None, 60, "web", 30, "menu:none")
+    done = run("orders", "show", "--text", uid)
+    assert done.exit_code == 0, done.output
+    lines = done.output.splitlines()
+    assert lines[0].split()[:3] == [uid, "pending", "loc-001"], lines
+    claim = next(line for line in lines if line.startswith("claim:"))
+    assert f"held by {token[:8]}" in claim and "until" in claim, claim
+    assert any(line.split()[1:4] == ["pending", "web", "received"] for line in lines if line.startswith("  ")), lines
+    order_with(services, "ord-text-final", "loc-001", final=True)
+    shown = run("orders", "show", "--text", "ord-text-final").output
+    assert "claim: none" in shown and "placed" in shown.splitlines()[0]
+
+
+def test_redrive_of_a_final_order_exits_1(run, services):
+    order_with(services, "ord-placed", "loc-001", final=True)
+    done = run("orders", "redrive", "ord-placed")
+    assert done.exit_code == 1 and "skipped: ord-placed (already placed)" in done.output

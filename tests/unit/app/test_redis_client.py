@@ -82,7 +82,7 @@ def test_the_broker_uses_kombus_sentinel_transport_with_master_name():
     options = config["broker_transport_options"]
     assert options["master_name"] == "orders"
     assert options["sentinel_kwargs"] == {"password": "secret", "username": None}
-    assert options["max_connections"] == 1000 and options["socket_timeout"] == clients.SOCKET_TIMEOUT
+    assert options["max_connections"] == 1000 and options["socket_timeout"] == clients.BROKER_SOCKET_TIMEOUT
 
 
 def test_without_sentinels_the_broker_is_the_url_and_options_name_no_master():
