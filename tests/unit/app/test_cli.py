@@ -176,7 +176,7 @@ def test_orders_show_text_is_a_timeline_with_who_holds_the_claim(run, services):
     uid = "ord-text"
     body = {"request_uid": uid, "location_id": "loc-001", "status": "pending", "request_type": "place-order",
             "order_details": {}}
-    _, token = services.store.create(uid, "fp", body, None, 60, "web", 30, "menu:none")
+    _, token = create_order(services.store, uid, "fp", body, None, 60, "web", 30, "menu:none")
     done = run("orders", "show", "--text", uid)
     assert done.exit_code == 0, done.output
     lines = done.output.splitlines()
