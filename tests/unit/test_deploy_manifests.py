@@ -176,7 +176,7 @@ def test_issue_23_finding_10_a_network_policy_lets_in_only_the_front_door():
     """Before: no NetworkPolicy: any pod of the cluster could reach the web, and the pods anything."""
     policies = by_kind("NetworkPolicy")
     assert policies, "no NetworkPolicy"
-    selected = {p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name") for p in policies.values()}
+    selected = {p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/name") for p in policies.values()}
     assert selected == {"posbridge"}
     web_in = [p for p in policies.values() if p["spec"]["podSelector"]["matchLabels"].get(
         "app.kubernetes.io/component") == "web"]
