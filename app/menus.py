@@ -171,9 +171,10 @@ class MenuCache:
 
     def spend_unknown(self, client: str) -> None:
         """One fresh id of the client's found unknown (the count lives UNKNOWN_SECONDS from the first)."""
+        key = _unknown_count_key(client)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.incr(_unknown_count_key(client))
-        pipe.expire(_unknown_count_key(client), UNKNOWN_SECONDS, nx=True)
+        pipe.set(key, 0, ex=UNKNOWN_SECONDS, nx=True)  # not EXPIRE NX: Redis 6.2 has none (INCR keeps the TTL)
+        pipe.incr(key)
         pipe.execute()
 
     def cached_raw(self, location_id: str):
