@@ -16,12 +16,12 @@ import pytest
 import yaml
 
 from app import celery_config
-from app.settings import load_settings
+from app.settings import BY_NAME, load_settings
 from tests.conftest import BASE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-FILES = ("config.yaml", "web.yaml", "worker.yaml", "beat.yaml", "network.yaml")
+FILES = ("config.yaml", "web.yaml", "worker.yaml", "beat.yaml", "network.yaml", "ingress.yaml")
 CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): "keda-scaledobject-v1alpha1.json",
                ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda-triggerauthentication-v1alpha1.json"}
 K8S_VERSION = "1.30.0"
@@ -188,3 +188,23 @@ def test_issue_23_finding_10_a_network_policy_lets_in_only_the_front_door():
         "app.kubernetes.io/name"}]
     assert len(default) == 1 and set(default[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in default[0]["spec"], "the pods take no traffic but the web's front door"
+
+
+def test_issue_23_the_ingress_holds_the_shipped_front_doors_limits_and_routes_only_pars_paths():
+    """Before: no front door in Kubernetes: the web's Service took every client's bytes."""
+    conf = (ROOT / "deploy" / "nginx" / "posbridge.conf").read_text()
+    directive = dict(re.findall(r"^\s+([a-z_]+) ([^;]+);", conf, re.M))
+    (ingress,) = by_kind("Ingress").values()
+    notes = ingress["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    assert notes[prefix + "proxy-body-size"] == directive["client_max_body_size"] == "256k"
+    assert notes[prefix + "client-body-buffer-size"] == directive["client_body_buffer_size"]
+    assert notes[prefix + "proxy-request-buffering"] == directive["proxy_request_buffering"] == "on"
+    assert notes[prefix + "proxy-read-timeout"] + "s" == directive["proxy_read_timeout"]
+    controller = (K8S / "ingress.yaml").read_text()
+    assert f'large-client-header-buffers: "{directive["large_client_header_buffers"]}"' in controller
+    assert f'client-header-buffer-size: "{directive["client_header_buffer_size"]}"' in controller
+    assert f'client-header-timeout: "{directive["client_header_timeout"].rstrip("s")}"' in controller
+    paths = [(p["path"], p["pathType"]) for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert paths == [("/posnext/", "Prefix"), ("/healthz", "Exact"), ("/readyz", "Exact")]
+    assert BY_NAME["MAX_CONTENT_LENGTH"].default == 256 * 1024  # the body cap is MAX_CONTENT_LENGTH's
