@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     from flask import Flask
 
     from app import cli, errors, metrics
+    from app.body import close_if_unread
     from app.menus import MenuCache
     from app.orders.durability import Durability
     from app.orders.service import OrderService
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     service = OrderService(settings, store, menu_cache, pos, tasks)
     app.extensions["posbridge"] = Services(settings, redis_client, store, menu_cache, pos, service, tasks, celery)
     errors.register(app)
+    app.after_request(close_if_unread)
     for blueprint in (order_routes.bp, menus.bp, health.bp, docs.bp):
         app.register_blueprint(blueprint)
     cli.register(app)

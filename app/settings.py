@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from app.settings_parsers import (
+    HS256_KEY_BYTES,
+    PASSWORD_MIN,
     boolean,
     choice,
     host_ports,
@@ -51,7 +53,8 @@ class Var:
     parse: Callable[[str], Any]
     meaning: str
     shown: str | None = None  # the default as documented, when `default` does not say it
-    example: str | None = None  # an uncommented value for .env.example (secrets to change)
+    example: str | None = None  # an uncommented line for .env.example ("": a secret left blank, see `how`)
+    how: str | None = None  # .env.example: how to make or where to find the value
     group: str = "service"  # service (app/), process (Procfile, gunicorn, flower), compose, dev (./dev serve)
 
     @property
@@ -70,11 +73,12 @@ class Var:
 REDIS = ("redis", "rediss", "unix")
 S, P, D = "service", "process", "dev"
 VARIABLES: tuple[Var, ...] = (
-    Var("REDIS_URL", "redis_url", REQUIRED, url(*REDIS), "order store and menu cache; also the broker unless "
-        "CELERY_BROKER_URL", shown="required (`./dev serve`: embedded)"),
-    Var("CELERY_BROKER_URL", "broker_url", None, url(*REDIS, "amqp"), "Celery broker override", shown="$REDIS_URL"),
-    Var("CELERY_RESULT_BACKEND", "result_backend", None, url(*REDIS), "Celery result backend; off: tasks carry "
-        "ids and write to the order store"),
+    Var("REDIS_URL", "redis_url", REQUIRED, url(*REDIS, password_min=PASSWORD_MIN), "order store and menu cache; "
+        "also the broker unless CELERY_BROKER_URL", shown="required (`./dev serve`: embedded)"),
+    Var("CELERY_BROKER_URL", "broker_url", None, url(*REDIS, "amqp", password_min=PASSWORD_MIN),
+        "Celery broker override", shown="$REDIS_URL"),
+    Var("CELERY_RESULT_BACKEND", "result_backend", None, url(*REDIS, password_min=PASSWORD_MIN), "Celery result "
+        "backend; off: tasks carry ids and write to the order store"),
     Var("REDIS_SENTINELS", "redis_sentinels", None, sentinels, "host:port,host:port of Redis Sentinels; when "
         "set, store, menu cache and broker find the primary through them (`sentinel_hosts`: as pairs)"),
     Var("REDIS_SENTINEL_MASTER", "redis_sentinel_master", "mymaster", text, "the Sentinel master's name"),
@@ -87,11 +91,14 @@ VARIABLES: tuple[Var, ...] = (
     Var("POS_BASE_URL", "pos_base_url", REQUIRED, url("http", "https", strip_slash=True), "the POS the service "
         "calls"),
     Var("POS_API_TOKEN", "pos_api_token", REQUIRED, secret(), "bearer token for the POS",
-        example="dev-pos-token"),
-    Var("PAR_SHARED_ID", "par_shared_id", REQUIRED, secret(10), "PAR's SharedId; its first 10 characters key "
-        "x-pch-digest", shown="required, >= 10 chars", example="devshared0123456789"),
-    Var("PAR_JWT_SECRET", "jwt_secret", None, secret(), "HS256 secret for PAR's JWT (or PAR_JWT_PUBLIC_KEY)",
-        shown="one of the two required", example="dev-jwt-secret-change-me-0123456789"),
+        example="", how="the token the POS vendor issued for this service"),
+    Var("PAR_SHARED_ID", "par_shared_id", REQUIRED, secret(10, key_chars=10), "PAR's SharedId; its first 10 "
+        "characters key x-pch-digest", shown="required, >= 10 chars", example="",
+        how="the SharedId PAR assigned to this integration"),
+    Var("PAR_JWT_SECRET", "jwt_secret", None, secret(min_bytes=HS256_KEY_BYTES), "HS256 secret for PAR's JWT "
+        "(or PAR_JWT_PUBLIC_KEY)", shown="one of the two required, >= 32 bytes", example="",
+        how="the client secret PAR issued; for a stack of your own: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"),
     Var("PAR_JWT_PUBLIC_KEY", "jwt_public_key", None, pem_public_key, "RS256 public key (PEM) for PAR's JWT, "
         "instead of the secret", shown="one of the two required"),
     Var("PAR_JWT_ISSUER", "jwt_issuer", None, text, "expected `iss`", shown="(unchecked)"),
@@ -109,8 +116,10 @@ VARIABLES: tuple[Var, ...] = (
     Var("MENU_REFRESH_SECONDS", "menu_refresh_seconds", 300, whole(), "how often beat refreshes cached menus "
         "(stale after twice that)"),
     Var("MAX_CONTENT_LENGTH", "max_content_length", 262144, whole(1024), "largest accepted request body, bytes"),
-    Var("FLOWER_BASIC_AUTH", "flower_basic_auth", None, user_password, "user:password for Flower",
-        shown="(required by flower)", example="oncall:change-me-flower-password"),
+    Var("FLOWER_BASIC_AUTH", "flower_basic_auth", None, user_password, "user:password for Flower (a password "
+        "of 16+ characters)", shown="(required by flower)", example="",
+        how="oncall: and a password of your own, e.g. "
+            "oncall:$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"),
     Var("CALLBACK_ALLOW_PRIVATE", "callback_allow_private", False, boolean, "allow callbacks to loopback/private "
         "addresses (development, tests)"),
     Var("PORT", "port", 8000, whole(1, 65535), "the web port"),
@@ -151,10 +160,12 @@ VARIABLES: tuple[Var, ...] = (
     Var("FLOWER_ADDRESS", None, "127.0.0.1", text, "Flower's address", group=P),
     Var("POSSIM_HOST", None, "127.0.0.1", text, "the POS simulator's address", group=P),
     Var("POSSIM_PORT", None, 9100, whole(1, 65535), "the POS simulator's port", group=P),
-    Var("REDIS_PASSWORD", None, None, secret(16), "docker compose: the password its Redis requires (REDIS_URL "
-        "carries it)", shown="required by compose", example="change-me-redis-password", group="compose"),
-    Var("GRAFANA_ADMIN_PASSWORD", None, None, secret(8), "docker compose --profile observability: Grafana's "
-        "admin password", shown="required by that profile", example="change-me-grafana", group="compose"),
+    Var("REDIS_PASSWORD", None, None, secret(PASSWORD_MIN), "docker compose: the password its Redis requires "
+        "(REDIS_URL carries it; 16+ characters)", shown="required by compose", example="", group="compose",
+        how="python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"),
+    Var("GRAFANA_ADMIN_PASSWORD", None, None, secret(PASSWORD_MIN), "docker compose --profile observability: "
+        "Grafana's admin password (16+ characters)", shown="required by that profile", example="",
+        group="compose", how="python3 -c 'import secrets; print(secrets.token_urlsafe(18))'"),
     Var("POSBRIDGE_VAR_DIR", None, "var", text, "./dev serve: its logs, the embedded Redis's AOF", group=D),
     Var("REDIS_PORT", None, 6380, whole(1, 65535), "./dev serve: the embedded Redis's port", group=D),
 )

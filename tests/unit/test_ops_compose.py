@@ -186,3 +186,17 @@ def test_pytest_prints_its_summary_with_q():
     """`./dev test tests/unit -q` printed no summary line: addopts had -q already (-qq hides it)."""
     addopts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
     assert "-q" not in addopts.split()
+
+
+def test_issue_23_nginx_is_the_front_door_and_the_web_is_not_published(compose):
+    """Before: the web published 8000 itself: every client's bytes reached gunicorn first."""
+    services = compose["services"]
+    assert "ports" not in services["web"] and services["web"]["expose"] == ["8000"]
+    nginx = services["nginx"]
+    assert re.fullmatch(r"nginx:\d+\.\d+\.\d+-\w+", nginx["image"])
+    assert nginx["volumes"] == ["./deploy/nginx/posbridge.conf:/etc/nginx/conf.d/default.conf:ro"]
+    assert nginx["ports"] == ["8000:8080"] and "listen 8080 default_server;" in (
+        ROOT / "deploy" / "nginx" / "posbridge.conf").read_text()
+    assert "server web:8000;" in (ROOT / "deploy" / "nginx" / "posbridge.conf").read_text()
+    assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
+    assert "/healthz" in " ".join(nginx["healthcheck"]["test"])
