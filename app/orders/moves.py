@@ -28,7 +28,7 @@ from app.orders.checks import OrderChecks, menu_unavailable
 from app.orders.decide import Decision, Next
 from app.orders.finals import Finals
 from app.orders.lifecycle import Status
-from app.orders.store import Claim, OrderStore
+from app.orders.store import Claim, Order, OrderStore
 from app.pos.base import NotVoidable, Placed, PosAdapter, PosUnavailable, Voided
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,12 @@ class Mover:
         if not claim.ok or claim.order is None:
             metrics.WORKER_STEPS.labels(claim.reason if not claim.ok else "unreadable").inc()
             return claim.reason
-        outcome = self._move(claim)
+        outcome = self._move(claim, claim.order)
         metrics.WORKER_STEPS.labels(outcome).inc()
         return outcome
 
-    def _move(self, claim: Claim) -> str:
-        order, uid, token = claim.order, claim.order.uid, claim.token
+    def _move(self, claim: Claim, order: Order) -> str:
+        uid, token = order.uid, claim.token
         started = time.monotonic()
         skew = self.settings.clock_skew_seconds
 
@@ -97,12 +97,12 @@ class Mover:
             result = self.pos.send_order(uid, body, timeout=min(left(), order.deadline - now() + skew))
             decision = decide.after_post(result)
             if decision.next is Next.LOOK_UP:
-                return self._decide(claim, now, left, finish, before_deadline=True)
+                return self._decide(claim, order, now, left, finish, before_deadline=True)
             if decision.next is Next.RETRY:
                 self.store.retry(uid, token, "worker", decision.note, self._backoff(order.calls),
                                  latest=order.deadline + skew)
                 return "retry"
-            return self._carry_out(decision, claim, finish)
+            return self._carry_out(decision, claim, order, finish)
         if not order.validated:
             # judged as it would have been when it arrived: an order the rules refused then (past its
             # deadline already, say) is rejected whichever path it took, never errored
@@ -114,14 +114,14 @@ class Mover:
                 return str(finish(order, token, Status.ERRORED, "worker", [menu_unavailable(order.doc)],
                                   note="menu_unavailable"))
             return self._carry_out(decide.deadline_exceeded("never sent to the POS before its deadline"), claim,
-                                   finish)
+                                   order, finish)
         if now() < order.deadline + skew - 0.001:  # the clocks' millisecond: decided now, not re-planned
             self.store.retry(uid, token, "worker", "deciding after the deadline", order.deadline + skew - now())
             return "retry"
-        return self._decide(claim, now, left, finish)
+        return self._decide(claim, order, now, left, finish)
 
-    def _decide(self, claim: Claim, now, left, finish, before_deadline: bool = False) -> str:
-        order, token = claim.order, claim.token
+    def _decide(self, claim: Claim, order: Order, now, left, finish, before_deadline: bool = False) -> str:
+        token = claim.token
         try:
             found = self.pos.find_order(order.uid, timeout=left())
         except PosUnavailable as exc:
@@ -148,14 +148,13 @@ class Mover:
             self.store.retry(order.uid, token, "worker", decision.note, self._backoff(order.calls),
                              latest=order.deadline + self.settings.clock_skew_seconds)
             return "retry"
-        return self._carry_out(decision, claim, finish)
+        return self._carry_out(decision, claim, order, finish)
 
-    def _carry_out(self, decision: Decision, claim: Claim, finish) -> str:
+    def _carry_out(self, decision: Decision, claim: Claim, order: Order, finish) -> str:
         """Make the order final as `decision` says; after a POST may have reached the POS, an
         errored order is looked up for RECONCILE_SECONDS (a POS that ignores not_after may
         still create it, and that late placement is voided)."""
-        order = claim.order
-        assert order is not None and decision.status is not None  # noqa: S101 - a claimed move has its order
+        assert decision.status is not None  # noqa: S101 - only a FINISH decision is carried out
         late_check = decision.status is Status.ERRORED and bool(order.pos_body)
         return str(finish(order, claim.token, decision.status, "worker", decision.errors,
                           pos_order_id=decision.pos_order_id, note=decision.note,

@@ -268,7 +268,7 @@ class OrderStore:
         task was lost): (kind, uid), each marked as sent. `waiting`: the move kinds whose queue
         has messages waiting."""
         _, members = self._run("DISPATCH", [SCHEDULE_KEY, QUEUED_KEY], [limit, int(grace * 1000), waiting])
-        return [tuple(_text(m).split(":", 1)) for m in members]
+        return [(kind, uid) for kind, _, uid in (_text(m).partition(":") for m in members)]
 
     def mark_queued(self, kind: str, uid: str) -> None:
         self._run("QUEUED", [QUEUED_KEY], [f"{kind}:{uid}"])
