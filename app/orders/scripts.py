@@ -37,7 +37,7 @@ local function fields(key)
 end
 """
 
-# KEYS: order, history, open, by_time, by_location, schedule, menu
+# KEYS: order, history, open, by_time, by_location, schedule, menu, by_location_and_status (pending)
 # ARGV: now, fp, doc, ttl_deadline_ms ('' none), max_async_ms, retention_s, uid, by, claim_token, claim_ms,
 #       the menu version the caller holds ('' none), acked ('pending' when this write's reply confirms it:
 #       durability modes fsync and none; '' when a WAIT must confirm it)
@@ -67,6 +67,7 @@ note(KEYS[2], 'pending', ARGV[8], 'received', now, ARGV[6])
 redis.call('ZADD', KEYS[3], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[4], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[5], now / 1000, ARGV[7])
+redis.call('ZADD', KEYS[8], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[6], claimed, 'o:' .. ARGV[7])
 return {1, ARGV[2], 'pending', now, menu or false, deadline, menu_version, ARGV[12]}
 """
@@ -100,7 +101,8 @@ redis.call('ZADD', KEYS[2], claimed, member)
 return {1, 'claimed', now, claimed, fields(KEYS[1])}
 """
 
-# One order move's outcome. KEYS: order, history, schedule, open, stats, reconcile
+# One order move's outcome. KEYS: order, history, schedule, open, stats, reconcile, and for `final` the
+# location's status indexes: pending, and the final status's (the recovery list's status filter)
 # ARGV: now, uid, token ('' = no claim to check), by, note, what, acked ('' or the status this
 #       write makes that its reply confirms, or that the writer's earlier confirmed writes made:
 #       recorded with it, app/orders/durability.py), then by `what`:
@@ -128,6 +130,10 @@ if what == 'final' then
   redis.call('HSET', KEYS[1], 'status', to, 'doc', ARGV[9], 'o_claim', '', 'o_until', '0')
   redis.call('ZREM', KEYS[3], member)
   redis.call('ZREM', KEYS[4], uid)
+  if KEYS[8] then
+    redis.call('ZREM', KEYS[7], uid)
+    redis.call('ZADD', KEYS[8], tonumber(redis.call('HGET', KEYS[1], 'created') or now) / 1000, uid)
+  end
   redis.call('HINCRBY', KEYS[5], ARGV[10] .. '|' .. to .. '|' .. path, 1)
   if ARGV[11] == '1' then
     if ARGV[12] ~= '1' or state[5] == '1' then

@@ -15,6 +15,7 @@ from app.logs import bind_request_uid
 from app.orders import paging
 from app.orders.answers import NotDurable
 from app.orders.service import Conflict, NotFound
+from app.orders.store import location_key
 from app.times import parse_time
 from schemas import fast_orders
 from schemas.errors import flatten
@@ -126,7 +127,8 @@ def list_orders():
         raise ApiError(400, "schema_invalid", "bad query", errors=flatten(exc.messages)) from None
     since, after = _start(query)
     store, limit = _services().store, query["limit"]
-    key = f"orders:loc:{query['location_id']}"
+    # a status filter pages that status's own index: it reads only the orders it answers
+    key = location_key(query["location_id"], query.get("status"))
     texts, size, skipped, examined, more, full = [], 0, 0, 0, True, False
     while more and not full and len(texts) < limit and examined < limit * PAGE_SCAN_FACTOR:
         want = min(limit * PAGE_SCAN_FACTOR - examined, limit - len(texts) + (20 if query.get("status") else 0))
