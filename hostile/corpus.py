@@ -49,6 +49,23 @@ def corpus(key: bytes, token: str, port: int, body_timeout: float, proxied: bool
     cases.append(order_case("1c oracle: 1970 validate", key, token, old, path=VALIDATE,
                             expect=lambda a: None if _json(a).get("status") != "validated"
                             else "a 1970 request_datetime was validated"))
+    # 1d. oracle v2 (issue 23, finding 3): items and tip are outside the digest; a captured signed
+    # validate resent with 30 burgers and a 500.00 tip must not come back with new totals signed
+    captured = sample_order(request_type="validate-order", quantity=1)
+    tampered = json.loads(text(captured))
+    tampered["order_details"]["items"][0]["quantity"] = 30
+    tampered["order_details"]["tip"] = 500.00
+    sent = (tampered["order_details"]["subtotal"], tampered["order_details"]["grand_total"])
+
+    def _own_money(answer: Answer) -> str | None:
+        details = _json(answer).get("order_details") or {}
+        if "x-pch-digest" in {k.lower() for k in answer.headers} and \
+                (details.get("subtotal"), details.get("grand_total")) != sent:
+            return f"signed totals the request did not carry: {details.get('subtotal')}, {details.get('grand_total')}"
+        return None
+
+    cases.append(order_case("1d oracle v2: items changed under a captured digest", key, token, tampered,
+                            path=VALIDATE, expect=_own_money))
     # 2, 3. numbers: a CPU bomb and an infinity
     for name, number in (("2 cpu bomb 1e999999", "1e999999"), ("2 cpu bomb 1e300000", "1e300000"),
                          ("3 inf", "1" + "0" * 310 + ".5"), ("3 tiny", "1e-999999")):
