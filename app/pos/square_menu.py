@@ -112,6 +112,7 @@ def normalise_menu(par_location_id: str, location: dict, objects: list[dict]) ->
         "location": {"location_id": par_location_id, "square_location_id": square_id, "name": location.get("name"),
                      "accepting_orders": location.get("status") == "ACTIVE", "tax_rate": tax_rate(objects, square_id),
                      "timezone": location.get("timezone"), "currency": location.get("currency")},
-        "updated_at": max((str(o["updated_at"]) for o in objects if isinstance(o.get("updated_at"), str)), default=None),
+        "updated_at": max((str(o["updated_at"]) for o in objects if isinstance(o.get("updated_at"), str)),
+                          default=None),
         "items": items,
     }
