@@ -212,3 +212,20 @@ def test_a_cancel_square_keeps_refusing_is_pos_unavailable(pos, square):
     square.answers[("PUT", "/v2/orders/SQ-O1")] = (500, err("INTERNAL_SERVER_ERROR"))
     with pytest.raises(PosUnavailable):
         pos.void_order("ord-1", "late", timeout=3)
+
+
+def test_pos_adapter_square_is_made_from_the_settings():
+    from app.pos import make_adapter
+    from app.settings import ConfigError, load_settings
+    from tests.conftest import BASE_ENV
+
+    settings = load_settings({**BASE_ENV, "POS_ADAPTER": "square", "SQUARE_VERSION": "2024-01-18",
+                              "SQUARE_LOCATION_MAP": "loc-001=SQ-MAIN, loc-002=SQ-HARBOR",
+                              "SQUARE_SEARCH_WINDOW_SECONDS": "3600"})
+    pos = make_adapter(settings)
+    assert isinstance(pos, SquarePos) and pos.session.headers["Square-Version"] == "2024-01-18"
+    assert pos.location_map == {"loc-001": "SQ-MAIN", "loc-002": "SQ-HARBOR"} and pos.search_window == 3600
+    assert (pos.enforces_not_after, pos.voids) == (False, "pos_order_id")
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE_ENV, "SQUARE_LOCATION_MAP": "loc-001"})
+    assert caught.value.name == "SQUARE_LOCATION_MAP"
