@@ -13,7 +13,7 @@ What Square's POS does, declared for the engine:
   False: the engine looks for late placements and cancels them);
 - no lookup by idempotency key: a timed-out create is found with SearchOrders over the
   locations (a created_at window of SQUARE_SEARCH_WINDOW_SECONDS, newest first, paged), matched
-  on `reference_id` (square_wire.reference_id);
+  on `reference_id` and the request_uid the order's metadata keeps (square_wire.is_ours);
 - no void by key, and no closing a key before an order exists (voids "pos_order_id"): an order
   is canceled by UpdateOrder to state CANCELED at its current `version`; a COMPLETED order
   cannot be updated (NotVoidable), a CANCELED one is already void.

@@ -132,12 +132,11 @@ def placed(order: dict, replayed: bool = False) -> Placed:
 
 
 def is_ours(order, request_uid: str) -> bool:
-    """The order was made under this request_uid: its reference_id, and the metadata's uid when
-    the reference is a digest."""
+    """The order was made under this request_uid: its reference_id, and the uid our metadata
+    keeps (Square does not make a reference_id unique: another app may use the same one)."""
     if not isinstance(order, dict) or not order.get("id") or order.get("reference_id") != reference_id(request_uid):
         return False
-    kept = (order.get("metadata") or {}).get("request_uid")
-    return kept is None or kept == request_uid
+    return (order.get("metadata") or {}).get("request_uid") == request_uid
 
 
 def search_body(location_ids: list[str], since: float, cursor: str | None = None, limit: int = 500) -> dict:

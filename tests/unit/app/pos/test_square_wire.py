@@ -88,6 +88,7 @@ def test_a_long_request_uid_is_a_40_character_reference_and_matched_through_the_
     assert square_wire.is_ours(order, uid)
     assert not square_wire.is_ours(dict(order, metadata={"request_uid": "another"}), uid)
     assert not square_wire.is_ours(dict(order, reference_id="other"), uid)
+    assert not square_wire.is_ours(dict(order, metadata={}), uid)  # the same reference, made by another app
 
 
 def test_the_body_is_deterministic_and_names_its_deadline():
