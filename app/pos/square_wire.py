@@ -133,7 +133,7 @@ def placed(order: dict, replayed: bool = False) -> Placed:
 
 def is_ours(order, request_uid: str) -> bool:
     """The order was made under this request_uid: its reference_id, and the uid our metadata
-    keeps (Square does not make a reference_id unique: another app may use the same one)."""
+    keeps (Square documents no uniqueness for reference_id: another app may use the same one)."""
     if not isinstance(order, dict) or not order.get("id") or order.get("reference_id") != reference_id(request_uid):
         return False
     return (order.get("metadata") or {}).get("request_uid") == request_uid
