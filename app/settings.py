@@ -23,6 +23,7 @@ from app.settings_parsers import (
     choice,
     host_ports,
     number,
+    pairs,
     pem_public_key,
     port_or_off,
     secret,
@@ -87,7 +88,8 @@ VARIABLES: tuple[Var, ...] = (
         "none (development and tests only)"),
     Var("DURABILITY_REPLICAS", "durability_replicas", 1, whole(1), "replica: replicas that must acknowledge"),
     Var("DURABILITY_TIMEOUT_MS", "durability_timeout_ms", 1000, whole(1), "replica: how long to wait for them"),
-    Var("POS_ADAPTER", "pos_adapter", "rest", choice("rest"), "which POS adapter"),
+    Var("POS_ADAPTER", "pos_adapter", "rest", choice("rest", "square"), "which POS adapter: rest (pos-api.md) or "
+        "square (Square's Orders API; POS_API_TOKEN is its access token)"),
     Var("POS_BASE_URL", "pos_base_url", REQUIRED, url("http", "https", strip_slash=True), "the POS the service "
         "calls"),
     Var("POS_API_TOKEN", "pos_api_token", REQUIRED, secret(), "bearer token for the POS",
@@ -139,6 +141,14 @@ VARIABLES: tuple[Var, ...] = (
     Var("RETRY_BASE_SECONDS", "retry_base_seconds", 0.5, number(), "first backoff of a transient POS failure"),
     Var("RETRY_CAP_SECONDS", "retry_cap_seconds", 30.0, number(), "longest backoff between POS attempts"),
     Var("POS_CA_BUNDLE", "pos_ca_bundle", None, text, "CA bundle for the POS's TLS certificate", shown="system"),
+    Var("SQUARE_VERSION", "square_version", "2025-05-21", text, "square: the Square-Version header (the API "
+        "version the adapter was written against)"),
+    Var("SQUARE_LOCATION_MAP", "square_location_map", None, pairs, "square: par_location_id=square_location_id,"
+        "... (unlisted ids are Square's own; when set, lookups search only these locations)",
+        shown="(none: ids as they are)"),
+    Var("SQUARE_SEARCH_WINDOW_SECONDS", "square_search_window_seconds", 86400, whole(60), "square: how far back "
+        "a lookup searches orders by creation time"),
+    Var("SQUARE_CURRENCY", "square_currency", "USD", text, "square: the currency of the orders' amounts"),
     # the processes: read by gunicorn.conf.py, workers/flower.py, app/metrics.py, the Procfile
     Var("WEB_BIND", None, "0.0.0.0", text, "gunicorn's bind address", group=P),
     Var("WEB_CONCURRENCY", None, 2, whole(), "gunicorn worker processes", group=P),

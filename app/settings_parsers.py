@@ -143,3 +143,15 @@ def port_or_off(value: str) -> int | None:
     if value.strip().lower() in ("0", "off"):
         return None
     return whole(1, 65535)(value.strip())
+
+
+def pairs(value: str) -> dict[str, str]:
+    """`a=b,c=d` as {"a": "b", "c": "d"} (SQUARE_LOCATION_MAP)."""
+    out = {}
+    for part in value.split(","):
+        if part.strip():
+            key, _, mapped = part.partition("=")
+            if not key.strip() or not mapped.strip():
+                raise ValueError(f"{part.strip()!r} is not name=value (a comma-separated list of them)")
+            out[key.strip()] = mapped.strip()
+    return out
