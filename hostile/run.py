@@ -37,7 +37,8 @@ class Run:
         env = short_env(self.redis_server.url, POS_TOKEN, SHARED_ID, JWT_SECRET, PORT=self.web_port,
                         POSSIM_PORT=self.pos_port, POS_BASE_URL=f"http://127.0.0.1:{self.pos_port}",
                         FLOWER_BASIC_AUTH=FLOWER_AUTH, FLOWER_PORT=self.flower_port, FLOWER_ADDRESS="127.0.0.1",
-                        CALLBACK_ALLOW_PRIVATE="false", DURABILITY="none", BEAT_SCHEDULE_FILE=os.path.join(tmp_dir, "beat"))
+                        CALLBACK_ALLOW_PRIVATE="false", DURABILITY="none",
+                        BEAT_SCHEDULE_FILE=os.path.join(tmp_dir, "beat"))
         self.stack = Stack(env, log_dir=os.path.join(tmp_dir, "logs"))
         self.redis = redis.Redis.from_url(self.redis_server.url)
         # with `nginx`: every request goes through deploy/nginx/posbridge.conf (bin/nginx.py)
