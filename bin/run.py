@@ -131,7 +131,7 @@ posbridge is running (Ctrl-C stops everything; a process that exits is started a
   Flower       http://127.0.0.1:{env['FLOWER_PORT']}  (user:password {env['FLOWER_BASIC_AUTH']})
   Redis        {env['REDIS_URL']}{where}
   worker, beat running
-  try it       posbridge sample submit --wait   (README: the newcomer path)
+  try it       ./dev posbridge sample submit --wait   (README: the newcomer path)
   secrets      this checkout's, in {var / SECRETS_FILE}: {' '.join(f"{n}={env[n]}" for n in mine) or '(all set by you)'}
   a JWT for trying it: {make_token(secret) if secret else '(set by you: sign one with PAR_JWT_SECRET)'}
 """, flush=True)
