@@ -127,6 +127,7 @@ def list_orders():
         raise ApiError(400, "schema_invalid", "bad query", errors=flatten(exc.messages)) from None
     since, after = _start(query)
     store, limit = _services().store, query["limit"]
+    judge = _services().service.answers.page_judge()  # one durability probe per page at most
     # a status filter pages that status's own index: it reads only the orders it answers
     key = location_key(query["location_id"], query.get("status"))
     texts, size, skipped, examined, more, full = [], 0, 0, 0, True, False
@@ -135,7 +136,7 @@ def list_orders():
         batch = paging.members(_services().redis, key, want, since=since, after=after)
         more = len(batch) == want
         for index, position in enumerate(batch):
-            text, bad = _listed(store, position.member, query.get("status"))
+            text, bad = _listed(store, judge, position.member, query.get("status"))
             skipped += bad
             if text is not None and texts and size + len(text) + 1 > PAGE_MAX_BYTES:
                 more = full = True  # this one starts the next page
@@ -175,14 +176,14 @@ def _start(query: dict) -> tuple[float | None, paging.Position | None]:
     return time.time() - 86400, None
 
 
-def _listed(store, uid: str, status: str | None) -> tuple[str | None, int]:
+def _listed(store, judge, uid: str, status: str | None) -> tuple[str | None, int]:
     """(the order's JSON as the one answer path judges it, 0), or (None, 0) when filtered out,
     gone or never confirmed durable, or (None, 1) when its record exists but cannot be read
     (store.get already logged and counted it, and answers None)."""
     order = store.get(uid)
     if order is None:
         return None, int(store.exists(uid))
-    views = _services().service.answers.listed([order])
-    if not views or (status and views[0]["status"] != status):
+    body = judge(order)
+    if body is None or (status and body["status"] != status):
         return None, 0
-    return jsonio.dumps(views[0]), 0
+    return jsonio.dumps(body), 0
