@@ -321,3 +321,17 @@ def test_the_deciding_lookup_voids_a_late_placement_or_places_one_the_pos_will_n
     late_mover.move_order(uid)
     order = store.get(uid)
     assert order.status == "placed" and uid in [u for u, _, _ in store.reconcile_list()]
+
+
+def test_a_recovery_page_probes_durability_once_however_many_orders_wait_for_it(services, monkeypatch, client,
+                                                                                   token):
+    """A page of orders whose states are not confirmed costs one WAIT, not one per order."""
+    services.pos.outcomes.extend([Transient("HTTP 503")] * 5)
+    for index in range(5):
+        assert submit(services, uid=f"ord-{index}")[0] == 202
+        services.redis.hset(f"order:ord-{index}", "acked", "")  # recorded, never confirmed
+    durability = replica(services, monkeypatch, acknowledged=False)
+    probes = []
+    monkeypatch.setattr(durability, "confirm", lambda client: probes.append(1) or False)
+    listed = client.get("/posnext/orders?location_id=loc-001", headers={"Authorization": f"Bearer {token}"}).json
+    assert listed["orders"] == [] and len(probes) == 1
