@@ -158,7 +158,7 @@ class Mover:
         late_check = decision.status is Status.ERRORED and bool(order.pos_body)
         return str(finish(order, claim.token, decision.status, "worker", decision.errors,
                           pos_order_id=decision.pos_order_id, note=decision.note,
-                          reconcile_in=self._backoff(0) if late_check else None))
+                          reconcile_in=self._backoff(0) if late_check else None, listed=False))
 
     def _void_late(self, uid: str, found: Placed, timeout: float) -> Voided | NotVoidable | None:
         """Void a late placement; None when the POS could not answer."""

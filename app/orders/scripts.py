@@ -107,7 +107,9 @@ return {1, 'claimed', now, claimed, fields(KEYS[1])}
 #       write makes that its reply confirms, or that the writer's earlier confirmed writes made:
 #       recorded with it, app/orders/durability.py), then by `what`:
 #   final:     to, doc, endpoint, has a callback_url ('1'/'0'), answering ('1': the writer answers this
-#              final itself, inline), reconcile ('1'/'0'), reconcile delay ms, hold ms (the callback of
+#              final itself, inline), reconcile ('0' none; '1' looked up and listed for on-call:
+#              pos_outcome_unknown; '2' looked up only: a late placement may still come), reconcile
+#              delay ms, hold ms (the callback of
 #              an answering writer waits this long for its ANSWERED; 0: none is owed unless promised)
 #   retry:     delay ms, latest due ms ('' none)
 #   validated: the POS request body (built once, sent by every POST)
@@ -144,10 +146,10 @@ if what == 'final' then
       redis.call('ZADD', KEYS[3], now + tonumber(ARGV[15]), 'c:' .. uid)
     end
   end
-  if ARGV[13] == '1' then
+  if ARGV[13] ~= '0' then
     redis.call('HSET', KEYS[1], 'rc', 'open')
     redis.call('ZADD', KEYS[3], now + tonumber(ARGV[14]), 'r:' .. uid)
-    redis.call('ZADD', KEYS[6], now / 1000, uid)
+    if ARGV[13] == '1' then redis.call('ZADD', KEYS[6], now / 1000, uid) end
   end
   note(KEYS[2], to, by, text, now)
   return {1, current, path, redis.call('HGET', KEYS[1], 'cb') or ''}

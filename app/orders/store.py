@@ -207,16 +207,19 @@ class OrderStore:
         return results[0], self.durability.acknowledged(results)
 
     def finish(self, uid: str, token: str, doc: dict, by: str, note: str, *, endpoint: str = "submit",
-               answering: bool = False, reconcile_in: float | None = None) -> tuple[bool, str, str, bool, bool]:
+               answering: bool = False, reconcile_in: float | None = None,
+               listed: bool = True) -> tuple[bool, str, str, bool, bool]:
         """Make an open order final (doc['status']). With a callback_url its callback is owed from
         this write on, unless the writer is `answering` it itself (inline) and no 202 was
         promised: then it is held until the writer records that it answered (answered()).
+        `reconcile_in`: looked up at the POS from then on; `listed`: and on on-call's list.
         Returns (applied, previous status or why not, path, confirmed durable, callback owed now)."""
         status = doc["status"]
         hold_ms = self.durability.timeout_ms + HOLD_MARGIN_MS if self.durability.waits else 0
         result, acked = self._settle(uid, token, by, note, "final", status, jsonio.dumps(doc), endpoint,
                                      "1" if doc.get("callback_url") else "0", "1" if answering else "0",
-                                     "0" if reconcile_in is None else "1", int((reconcile_in or 0) * 1000), hold_ms,
+                                     "0" if reconcile_in is None else "1" if listed else "2",
+                                     int((reconcile_in or 0) * 1000), hold_ms,
                                      acked="" if self.durability.waits else status, durable=True,
                                      indexes=(location_key(location, Status.PENDING), location_key(location, status))
                                      if (location := doc.get("location_id")) else ())

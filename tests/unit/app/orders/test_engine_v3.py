@@ -291,6 +291,7 @@ def test_a_placement_made_after_the_deadline_is_found_by_reconciliation_and_void
     uid, deadline, until_final = _late_placement(store, late_mover, late_pos, clock)
     order = until_final(store, late_mover, clock)
     assert order.status == "errored" and order.reconcile == "open"  # looked up for RECONCILE_SECONDS
+    assert store.reconcile_list() == []  # watched, not on on-call's list: nothing is wrong yet
     late_pos.outcomes.clear()
     clock.now = max(clock.now, deadline + 8)
     late_pos.send_order(uid, store.get(uid).pos_body, timeout=1)  # the slow POST lands now
