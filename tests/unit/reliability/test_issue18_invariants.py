@@ -119,6 +119,21 @@ def test_a_delivery_held_past_callback_timeout_is_a_violation(receiver):
     assert names(check_callbacks_apart(evidence(receiver, {}))) == ["held"]
 
 
+def test_a_delivery_across_a_cut_worker_host_is_judged_by_nobody(receiver):
+    """The cluster's worker_cut: the sender's hang-up reaches the receiver only after the link is
+    back. Excused only across such a window."""
+    from reliability.faults import Window
+
+    receiver.deliveries = [Delivery("cut", T0, "placed", True, 200, ended=T0 + 9),
+                           Delivery("cut", T0 + 5, "placed", True, 204)]
+    ev = evidence(receiver, {})
+    assert names(check_callbacks_apart(ev)) == ["cut"]
+    ev.windows = [Window("worker_cut", T0 + 1, T0 + 21)]
+    assert check_callbacks_apart(ev).violations == []
+    ev.windows = [Window("kill_web", T0 + 1, T0 + 21)]
+    assert names(check_callbacks_apart(ev)) == ["cut"]
+
+
 def test_the_receiver_sees_a_trickled_sender_hang_up(receiver):
     """The trickling mode: the first delivery is answered a byte at a time; a sender that hangs
     up is recorded LEFT at that moment; one that stays gets the 200 (the second delivery, 204)."""
