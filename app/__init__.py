@@ -95,6 +95,17 @@ def celery_config(settings: Settings) -> dict:
     }
 
 
+def check_durability_at_start(app: Flask) -> str | None:
+    """Start-up truth for a serving process (web, worker): a Redis that cannot keep the durability
+    promise it was configured for is one ERROR line naming the setting (and /readyz says so
+    until it holds). The CLI does not ask: a command must not wait on it."""
+    services = app.extensions["posbridge"]
+    problem = services.store.durability.check(services.redis)
+    if problem:
+        logging.getLogger("app").error("durability not kept: %s", problem, extra={"setting": "DURABILITY"})
+    return problem
+
+
 def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks=None) -> Flask:
     from flask import Flask
 
@@ -115,16 +126,11 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     celery = celery_init_app(app, settings)
     from app import redis_client as clients
 
-    injected = redis_client is not None
     redis_client = redis_client or clients.make_client(settings)
     pos = pos or make_adapter(settings, observe=metrics.observe_pos)
     tasks = tasks or CeleryTasks(celery)
     durability = Durability(settings.durability, settings.durability_replicas, settings.durability_timeout_ms)
     store = OrderStore(redis_client, settings.order_retention_days, durability)
-    if not injected:  # start-up truth: one ERROR line; /readyz says the same until it holds
-        problem = durability.check(redis_client)
-        if problem:
-            logging.getLogger("app").error("durability not kept: %s", problem, extra={"setting": "DURABILITY"})
     menu_cache = MenuCache(redis_client, pos, settings.menu_refresh_seconds)
     service = OrderService(settings, store, menu_cache, pos, tasks)
     app.extensions["posbridge"] = Services(settings, redis_client, store, menu_cache, pos, service, tasks, celery)
