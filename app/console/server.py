@@ -31,7 +31,9 @@ def options() -> dict:
                 "formatters": {"json": {"()": "app.logs.JsonFormatter", "process_kind": "console"}},
                 "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json",
                                          "stream": "ext://sys.stderr"}},
-                "root": {"level": "INFO", "handlers": ["console"]}}}
+                "root": {"level": "INFO", "handlers": ["console"]},
+                "loggers": {"gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+                            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True}}}}
 
 
 def main() -> None:
