@@ -131,7 +131,7 @@ posbridge is running (Ctrl-C stops everything; a process that exits is started a
   API          http://{env['WEB_BIND']}:{env['PORT']}  (/posnext/..., /healthz, /readyz, /metrics, /docs)
   POS sim      {env['POS_BASE_URL']}  (admin: /_admin/knobs, /_admin/ledger)
   Flower       http://127.0.0.1:{env['FLOWER_PORT']}  (user:password {env['FLOWER_BASIC_AUTH']})
-  console      http://127.0.0.1:{env['CONSOLE_PORT']}  (orders for on-call: find, timeline, redrive, replay; Flower's login)
+  console      http://127.0.0.1:{env['CONSOLE_PORT']}  (orders for on-call: find, redrive, replay; Flower's login)
   Redis        {env['REDIS_URL']}{where}
   worker, beat running
   try it       posbridge sample submit --wait   (README: the newcomer path)
