@@ -18,7 +18,7 @@ POS_NOTES = ("POS attempt", "POS refused", "lookup failed", "found at the POS", 
              "voided", "a late placement")
 FAILURE_NOTES = ("POS attempt", "POS refused", "lookup failed", "callback retry", "callback dead", "refused",
                  "deadline_exceeded", "pos_outcome_unknown", "menu_unavailable", "a late placement")
-LATENCY_KEYS = ("latency_ms", "latency", "elapsed_ms")  # shown when an entry carries one
+LATENCY_KEYS = {"latency_ms": " ms", "elapsed_ms": " ms", "latency_s": " s", "latency": ""}  # shown if carried
 
 
 def when(at) -> str:
@@ -43,7 +43,7 @@ class Entry:
 def entry(raw: dict) -> Entry:
     note, by = str(raw.get("note", "")), str(raw.get("by", "-"))
     extra = {str(k): str(v) for k, v in raw.items() if k not in BASE_KEYS}
-    latency = next((extra.pop(k) for k in LATENCY_KEYS if k in extra), "")
+    latency = next((extra.pop(k) + unit for k, unit in LATENCY_KEYS.items() if k in extra), "")
     if by.startswith(("console:", "cli/")):
         kind = "action"
     elif note.startswith(POS_NOTES) or "outcome" in extra:

@@ -59,7 +59,8 @@ def order(uid: str):
 def listed(kind: str):
     if kind not in queries.LISTS:
         abort(404, f"no list {kind!r}")
-    return render_template("list.html", title=queries.LISTS[kind], kind=kind, rows=queries.listed(_services(), kind))
+    rows = queries.listed(_services(), kind, queries.LIMIT)
+    return render_template("list.html", title=queries.LISTS[kind], kind=kind, rows=rows, limit=queries.LIMIT)
 
 
 @bp.get("/recent")
@@ -72,10 +73,10 @@ def recent():
         abort(400, "minutes is a whole number")
     if (location and not is_key(location)) or (status and status not in queries.STATUSES):
         abort(400, "location is an id of A-Z a-z 0-9 . _ ~ -; status one of " + ", ".join(queries.STATUSES))
-    rows = queries.recent(_services(), time.time() - minutes * 60, location, status)
+    rows = queries.recent(_services(), time.time() - minutes * 60, location, status, queries.LIMIT)
     title = f"Recent orders: last {minutes} min" + (f", at {location}" if location else "") + \
         (f", {status}" if status else "")
-    return render_template("list.html", title=title, kind="recent", rows=rows)
+    return render_template("list.html", title=title, kind="recent", rows=rows, limit=queries.LIMIT)
 
 
 @bp.route("/orders/<uid>/<action>", methods=["GET", "POST"])

@@ -106,3 +106,13 @@ def test_what_an_order_carries_is_escaped(browser, services):
     for page in (browser.get("/orders/ord-x").text, browser.get("/lists/open").text):
         assert "<b>" not in page and "<script>" not in page and "<i>" not in page
     assert "&lt;i&gt;HTTP 503&lt;/i&gt;" in browser.get("/orders/ord-x").text
+
+
+def test_a_full_list_says_it_shows_only_the_first(browser, services, monkeypatch):
+    from app.console import queries
+
+    monkeypatch.setattr(queries, "LIMIT", 2)
+    for n in range(3):
+        order_with(services, f"ord-{n}")
+    page = browser.get("/lists/open").text
+    assert page.count('<tr class="pending">') == 2 and "2 order(s) (the first 2: the CLI lists more)" in page
