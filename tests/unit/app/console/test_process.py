@@ -48,3 +48,21 @@ def test_nginx_proxies_only_to_the_web():
     upstream = re.search(r"upstream posbridge_web \{(.*?)\}", conf, re.S).group(1)
     assert re.findall(r"server\s+([^;]+);", upstream) == ["web:8000"]
     assert "console" not in conf and "5556" not in conf
+
+
+def test_kubernetes_runs_it_with_no_way_in_but_a_port_forward():
+    import yaml
+
+    k8s = ROOT / "deploy" / "k8s"
+    docs = [d for name in ("console.yaml", "web.yaml", "worker.yaml", "beat.yaml", "network.yaml", "ingress.yaml")
+            for d in yaml.safe_load_all((k8s / name).read_text()) if d]
+    (console,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "posbridge-console"]
+    container = console["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python", "-m", "app.console"]
+    labels = console["spec"]["template"]["metadata"]["labels"]
+    for doc in docs:
+        if doc["kind"] == "Service":
+            assert not doc["spec"]["selector"].items() <= labels.items(), doc["metadata"]["name"]
+        if doc["kind"] == "NetworkPolicy" and doc["spec"].get("ingress"):
+            assert not doc["spec"]["podSelector"]["matchLabels"].items() <= labels.items(), doc["metadata"]["name"]
+    assert "console" not in (k8s / "ingress.yaml").read_text()
