@@ -8,6 +8,8 @@ import logging
 import time
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from app.console import queries, timeline
 from app.console.guard import by
@@ -116,3 +118,15 @@ def _replay(found) -> tuple[bool, str]:
 @bp.app_errorhandler(404)
 def problem(error):
     return render_template("problem.html", code=error.code, message=error.description), error.code
+
+
+def trouble(error: Exception):
+    """Redis or the broker not answering: said as such (503), as the CLI says it, not a bare 500."""
+    log.warning("console: Redis or broker trouble", extra={"error": type(error).__name__})
+    where = "Redis" if isinstance(error, RedisError) else "the broker"
+    return render_template("problem.html", code=503, message=f"{where} does not answer: "
+                           f"{type(error).__name__}: {error}"), 503
+
+
+for _kind in (RedisError, OperationalError):
+    bp.app_errorhandler(_kind)(trouble)

@@ -116,3 +116,24 @@ def test_a_full_list_says_it_shows_only_the_first(browser, services, monkeypatch
         order_with(services, f"ord-{n}")
     page = browser.get("/lists/open").text
     assert page.count('<tr class="pending">') == 2 and "2 order(s) (the first 2: the CLI lists more)" in page
+
+
+def test_redis_or_broker_trouble_is_a_503_that_says_so(browser, services, monkeypatch):
+    import redis
+    from kombu.exceptions import OperationalError
+
+    order_with(services, "ord-1")
+
+    def down(*_args, **_kwargs):
+        raise redis.exceptions.TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(services.store, "open_count", down)
+    page = browser.get("/")
+    assert page.status_code == 503 and "Redis does not answer: TimeoutError: Timeout reading from socket" in page.text
+
+    def broker_down(*_args, **_kwargs):
+        raise OperationalError("Error 111 connecting")
+
+    monkeypatch.setattr(services.service, "redrive", broker_down)
+    answer = browser.confirm("/orders/ord-1/redrive")
+    assert answer.status_code == 503 and "the broker does not answer: OperationalError" in answer.text
