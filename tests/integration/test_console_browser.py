@@ -7,6 +7,7 @@ run's: `CONSOLE_SCREENSHOTS=docs/console ./dev test tests/integration/test_conso
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 from pathlib import Path
@@ -144,6 +145,9 @@ def test_a_failing_order_is_redriven_with_a_confirmation(live, console):
         flash = console.text(".flash")
     assert flash == f"re-driven by {BY}: a worker takes it now", flash
     assert any("re-driven" in line and BY in line for line in console.timeline())
+    logged = [json.loads(line) for line in live.stack.log("console").splitlines() if line.startswith("{")]
+    assert any(entry.get("msg") == "console action" and entry.get("by") == BY and entry.get("request_uid") == uid
+               and entry.get("process") == "console" for entry in logged), logged[-5:]
     assert live.wait_final(uid)["status"] == "placed"
     console.open(f"/orders/{uid}")
     assert console.text("h1 .status") == "placed" and "placed" in console.timeline()[-1]
