@@ -18,6 +18,7 @@ import os
 import sys
 import time
 
+from app import tracing
 from app.settings import ConfigError, environment, read_value
 
 _request_uid: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_uid", default=None)
@@ -29,6 +30,8 @@ UID_TASKS = ("workers.orders.", "workers.callbacks.")  # their only argument is 
 
 def bind_request_uid(uid: str | None) -> None:
     _request_uid.set(uid)
+    if tracing.active():
+        tracing.tag_request_uid(uid)
 
 
 def secret_values(env=None) -> list[str]:
