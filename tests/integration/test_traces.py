@@ -1,12 +1,14 @@
 """Traces across real processes (issue 20, deliverable 4): gunicorn, a Celery worker (gevent
-pool) and beat write their spans to one file (POSBRIDGE_TRACES_FILE); an order handed off by
-the web is one trace from PAR's request to the worker's POS call, also when its task was lost
-and beat's sweep sent it again."""
+pool) and beat write their spans to one file (POSBRIDGE_TRACES_FILE) and export them over
+OTLP/HTTP to a collector stand-in; an order handed off by the web is one trace from PAR's
+request to the worker's POS call, also when its task was lost and beat's sweep sent it again."""
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -16,13 +18,52 @@ from tests.support.live import start_live, wait_until
 SLOW_POS = {"latency_ms": 1500}  # past the 800 ms inline budget: the web hands the order off
 
 
+class Collector(BaseHTTPRequestHandler):
+    """OTLP/HTTP's trace endpoint: keeps each request's (path, protobuf body), answers 200."""
+
+    received: list[tuple[str, bytes]] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        Collector.received.append((self.path, self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def collector():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, collector):
     where = tmp_path_factory.mktemp("traces")
-    stack = start_live(str(where), workers=0, POSBRIDGE_TRACES_FILE=str(where / "spans.jsonl"))
+    stack = start_live(str(where), workers=0, POSBRIDGE_TRACES_FILE=str(where / "spans.jsonl"),
+                       OTEL_EXPORTER_OTLP_ENDPOINT=collector, OTEL_BSP_SCHEDULE_DELAY="200")
     stack.traces_file = str(where / "spans.jsonl")
     yield stack
     stack.stop()
+
+
+def exported(service: str = "posbridge") -> list[tuple[str, str]]:
+    """(trace id hex, span name) of every span the collector received."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    found = []
+    for path, body in list(Collector.received):
+        assert path == "/v1/traces"
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            assert attributes["service.name"] == service
+            found += [(span.trace_id.hex(), span.name) for scope in resource_spans.scope_spans for span in scope.spans]
+    return found
 
 
 def spans(live) -> list[dict]:
@@ -120,3 +161,18 @@ def test_a_lost_task_sent_again_by_the_sweep_joins_the_orders_trace(live):
     assert sweep[0]["context"]["trace_id"] != trace_id
     run = next(s for s in mine if s["name"] == "run/workers.orders.place_order")
     assert descends(run, resend, by_id)
+
+
+def test_the_otlp_exporter_delivers_the_same_trace_from_gevent_web_and_worker(live):
+    with_a_worker(live)
+    order = sample_order()
+    handed_off(live, order)
+    live.wait_final(order["request_uid"])
+    trace_id, _ = order_trace(live, order["request_uid"])
+    wanted = {"POST /posnext/order/submit", "run/workers.orders.place_order", "send workers.orders.place_order"}
+
+    def delivered():
+        names = {name for tid, name in exported() if f"0x{tid}" == trace_id}
+        return wanted <= names
+
+    wait_until(delivered, timeout=20, message="the order's spans at the collector")

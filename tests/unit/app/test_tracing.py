@@ -167,3 +167,10 @@ def test_a_trace_store_in_trouble_does_not_stop_a_send(celery, spans):
 def test_root_client_calls_start_no_trace(spans, redis_client):
     redis_client.set("housekeeping", "1")  # as kombu's polling would, outside any request or task
     assert spans.get_finished_spans() == ()
+
+
+def test_probes_and_scrapes_start_no_trace(client, spans):
+    for path in ("/healthz", "/readyz", "/metrics", "/posnext/orders/no-such-order"):
+        client.get(path)
+    assert [s.name for s in spans.get_finished_spans() if s.kind.name == "SERVER"] \
+        == ["GET /posnext/orders/<path:request_uid>"]  # the last one, PAR's poll, is traced
