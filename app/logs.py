@@ -105,6 +105,10 @@ class JsonFormatter(logging.Formatter):
             uid = _request_uid.get() or task_uid(entry.get("data"))
             if uid:
                 entry["request_uid"] = uid
+        if tracing.active():  # the line's trace, to go from a log line to its trace
+            trace_id = tracing.current_trace_id()
+            if trace_id:
+                entry["trace_id"] = trace_id
         if record.exc_info:
             entry["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
             entry["exc"] = self.formatException(record.exc_info)

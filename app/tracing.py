@@ -154,6 +154,14 @@ def tag_request_uid(uid: str | None) -> None:
     trace.get_current_span().set_attribute("posbridge.request_uid", uid)
 
 
+def current_trace_id() -> str | None:
+    """The current span's trace id as backends show it (32 hex digits); None outside a trace."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}" if context.is_valid else None
+
+
 def order_traces(redis) -> OrderTraces | None:
     """What app/tasks.py uses to trace its sends; None when off."""
     return OrderTraces(redis) if active() else None

@@ -174,3 +174,19 @@ def test_probes_and_scrapes_start_no_trace(client, spans):
         client.get(path)
     assert [s.name for s in spans.get_finished_spans() if s.kind.name == "SERVER"] \
         == ["GET /posnext/orders/<path:request_uid>"]  # the last one, PAR's poll, is traced
+
+
+def test_a_log_line_inside_a_trace_carries_its_trace_id(spans):
+    import json
+    import logging
+
+    from opentelemetry import trace
+
+    from app.logs import JsonFormatter
+
+    formatter = JsonFormatter(secrets=[])
+    record = logging.makeLogRecord({"msg": "outside"})
+    assert "trace_id" not in json.loads(formatter.format(record))
+    with trace.get_tracer("test", tracer_provider=tracing._provider).start_as_current_span("request") as span:
+        line = json.loads(formatter.format(logging.makeLogRecord({"msg": "inside"})))
+    assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
