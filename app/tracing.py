@@ -64,6 +64,7 @@ def setup(settings: Settings) -> bool:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
     provider = TracerProvider(resource=Resource.create({"service.name": settings.otel_service_name}),
                               sampler=sampler())
     if settings.otel_endpoint:
