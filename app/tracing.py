@@ -22,7 +22,8 @@ keys its spans by task id: concurrent tasks do not mix.
 
 A move that beat's sweep sends again (workers/sweep.py) would belong to the sweep's trace.
 The first send of an order's task stores its traceparent (`trace:order:<uid>`, one SET NX
-with a day's expiry); a re-send is parented to it, with a link to the sweep's span.
+with a day's expiry); a re-send is parented to it, with a link to the sweep's span, and so is
+a send outside any trace (the CLI's redrive or replay).
 """
 
 from __future__ import annotations
@@ -179,15 +180,16 @@ class OrderTraces:
 
     @contextmanager
     def sending(self, name: str, uid: str, again: bool = False) -> Iterator[dict[str, str]]:
-        """Yields the headers for send_task. `again`: a re-send (the sweep's), parented to the
-        order's first send when that is stored, and linked to the current (sweep's) span."""
+        """Yields the headers for send_task. `again` (the sweep's re-send), or a send outside any
+        trace (the CLI's redrive, say): parented to the order's first send when that is stored,
+        and linked to the current (sweep's) span, if any."""
         from opentelemetry import trace
         from opentelemetry.propagate import extract, inject
 
         parent, links = None, None
-        if again:
+        here = trace.get_current_span().get_span_context()
+        if again or not here.is_valid:
             stored = self._stored(uid)
-            here = trace.get_current_span().get_span_context()
             if stored:
                 parent = extract({"traceparent": stored})
                 links = [trace.Link(here)] if here.is_valid else None

@@ -190,3 +190,17 @@ def test_a_log_line_inside_a_trace_carries_its_trace_id(spans):
     with trace.get_tracer("test", tracer_provider=tracing._provider).start_as_current_span("request") as span:
         line = json.loads(formatter.format(logging.makeLogRecord({"msg": "inside"})))
     assert line["trace_id"] == f"{span.get_span_context().trace_id:032x}"
+
+
+def test_a_send_outside_any_trace_joins_the_orders_trace(tasks, spans, celery):
+    from opentelemetry import trace
+
+    with trace.get_tracer("test", tracer_provider=tracing._provider).start_as_current_span("request") as request_span:
+        assert tasks.send("o", "uid-3")
+    assert tasks.send("o", "uid-3")  # as the CLI's redrive: no span of its own around it
+    assert tasks.send("o", "uid-unknown")
+    first, redrive, unknown = [s for s in spans.get_finished_spans() if s.kind.name == "PRODUCER"]
+    assert redrive.context.trace_id == request_span.get_span_context().trace_id and not redrive.links
+    assert redrive.parent.span_id == first.context.span_id
+    assert unknown.parent is None and unknown.context.trace_id != first.context.trace_id
+    assert len(queued_headers(celery)) == 3
