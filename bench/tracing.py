@@ -35,6 +35,7 @@ class Hide(importlib.abc.MetaPathFinder):
             raise ImportError(name)
 sys.meta_path.insert(0, Hide())
 """
+IMPORTS_PER_REP = 4
 IMPORT_REDIS = "import time; t = time.perf_counter(); import redis; print(time.perf_counter() - t)"
 
 
@@ -134,8 +135,9 @@ def main(argv=None) -> int:
         for rep in range(args.reps):
             for kind, env in (("off", base), ("on", on)):
                 figures[kind].append(run_child(env, args.n))
-            imports["hidden"].append(import_seconds(True))
-            imports["installed"].append(import_seconds(False))
+            for _ in range(IMPORTS_PER_REP):
+                imports["hidden"].append(import_seconds(True))
+                imports["installed"].append(import_seconds(False))
             print(f"rep {rep + 1}/{args.reps}: off {figures['off'][-1]}, on {figures['on'][-1]}", file=sys.stderr)
     finally:
         sink.shutdown()
