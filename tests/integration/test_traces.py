@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bin.sample import sample_order
-from tests.support.live import start_live, wait_until
+from tests.support.live import at_once, post_signed, start_live, wait_until
 
 SLOW_POS = {"latency_ms": 1500}  # past the 800 ms inline budget: the web hands the order off
 
@@ -176,3 +176,28 @@ def test_the_otlp_exporter_delivers_the_same_trace_from_gevent_web_and_worker(li
         return wanted <= names
 
     wait_until(delivered, timeout=20, message="the order's spans at the collector")
+
+
+def test_concurrent_orders_keep_their_traces_apart_in_gevent_web_and_worker(live):
+    """Each greenlet has its own context: orders handled at once, in one web process and one
+    worker, never share a trace nor lend each other spans."""
+    with_a_worker(live)
+    orders = [sample_order() for _ in range(6)]
+    live.knobs(**SLOW_POS)
+    try:
+        answers = at_once([lambda o=o: post_signed(live.base_url, "/posnext/order/submit", o, live.token)
+                           for o in orders])
+    finally:
+        live.reset_pos()
+    assert [getattr(a, "status_code", a) for a in answers] == [202] * len(orders)
+    traces = {}
+    for order in orders:
+        live.wait_final(order["request_uid"])
+        trace_id, mine = order_trace(live, order["request_uid"])
+        traces[trace_id] = order["request_uid"]
+        assert [s["kind"] for s in mine].count("SpanKind.SERVER") == 1
+        uids = {s["attributes"]["posbridge.request_uid"] for s in mine if "posbridge.request_uid" in s["attributes"]}
+        assert uids == {order["request_uid"]}
+        by_id = {s["context"]["span_id"]: s for s in mine}
+        assert all(s["parent_id"] is None or s["parent_id"] in by_id for s in mine)  # every parent exported
+    assert len(traces) == len(orders)
