@@ -109,7 +109,7 @@ def check_durability_at_start(app: Flask) -> str | None:
 def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks=None) -> Flask:
     from flask import Flask
 
-    from app import cli, errors, metrics
+    from app import cli, errors, metrics, tracing
     from app.body import close_if_unread
     from app.menus import MenuCache
     from app.orders.durability import Durability
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     from app.tasks import CeleryTasks
 
     settings = settings or load_settings()
+    tracing.setup(settings)  # once per process, here for web, worker, beat and CLI alike; off: a no-op
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     celery = celery_init_app(app, settings)
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
 
     redis_client = redis_client or clients.make_client(settings)
     pos = pos or make_adapter(settings, observe=metrics.observe_pos)
-    tasks = tasks or CeleryTasks(celery)
+    tasks = tasks or CeleryTasks(celery, traces=tracing.order_traces(redis_client))
     durability = Durability(settings.durability, settings.durability_replicas, settings.durability_timeout_ms)
     store = OrderStore(redis_client, settings.order_retention_days, durability)
     menu_cache = MenuCache(redis_client, pos, settings.menu_refresh_seconds)
@@ -139,4 +140,5 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     for blueprint in (order_routes.bp, menus.bp, health.bp, docs.bp):
         app.register_blueprint(blueprint)
     cli.register(app)
+    tracing.instrument_app(app)
     return app

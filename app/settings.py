@@ -149,6 +149,12 @@ VARIABLES: tuple[Var, ...] = (
     Var("SQUARE_SEARCH_WINDOW_SECONDS", "square_search_window_seconds", 86400, whole(60), "square: how far back "
         "a lookup searches orders by creation time"),
     Var("SQUARE_CURRENCY", "square_currency", "USD", text, "square: the currency of the orders' amounts"),
+    Var("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_endpoint", None, url("http", "https", strip_slash=True),
+        "OpenTelemetry traces to this OTLP/HTTP collector (spans to its /v1/traces); off when unset (the SDK's "
+        "other OTEL_EXPORTER_OTLP_* variables apply)", shown="(none: traces off)"),
+    Var("OTEL_SERVICE_NAME", "otel_service_name", "posbridge", text, "the traces' service.name"),
+    Var("POSBRIDGE_TRACES_FILE", "traces_file", None, text, "traces also written to this file, one JSON span "
+        "per line (tests, local debugging); turns traces on", shown="(none)"),
     # the processes: read by gunicorn.conf.py, workers/flower.py, app/console/, app/metrics.py, the Procfile
     Var("WEB_BIND", None, "0.0.0.0", text, "gunicorn's bind address", group=P),
     Var("WEB_CONCURRENCY", None, 2, whole(), "gunicorn worker processes", group=P),
