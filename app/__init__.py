@@ -35,6 +35,23 @@ class Services:
         with self.celery.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
 
+    def broker_redis(self) -> redis_lib.Redis | None:
+        """The broker's Redis (where the queues' lists are), or None for a broker that is not Redis."""
+        from urllib.parse import urlparse
+
+        if self.settings.broker_url == self.settings.redis_url:
+            return self.redis
+        if urlparse(self.settings.broker_url).scheme not in ("redis", "rediss"):
+            return None
+        if "broker" not in _BROKER_CLIENTS:
+            from app.redis_client import make_client
+
+            _BROKER_CLIENTS["broker"] = make_client(self.settings, self.settings.broker_url)
+        return _BROKER_CLIENTS["broker"]
+
+
+_BROKER_CLIENTS: dict[str, redis_lib.Redis] = {}  # one pooled client per process for the broker's Redis
+
 
 def celery_init_app(app: Flask, settings: Settings) -> Celery:
     from celery import Celery, Task
