@@ -118,6 +118,7 @@ def test_every_runbook_block_runs_against_dev_serve(tmp_path):
         assert "HTTP 200" in out and "HTTP 202" in out and out.count('"status":"placed"') >= 3, out[-3000:]
         assert out.count("callback ord-try-1: placed (x-pch-digest ok); answering 200") == 2, out[-3000:]
         assert "delivered: ord-try-1: HTTP 200" in out
+        assert "ord-try-2: cancelled" in out, out[-3000:]  # the slow POS's order voided by key
     finally:
         run.send_signal(signal.SIGTERM)
         try:
