@@ -123,7 +123,9 @@ def check_durability_at_start(app: Flask) -> str | None:
     return problem
 
 
-def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks=None) -> Flask:
+def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks=None,
+               redis_timeout: float | None = None) -> Flask:
+    """redis_timeout: the Redis client's read timeout (the worker's; default the web's, 1 s)."""
     from flask import Flask
 
     from app import cli, errors, metrics, tracing
@@ -144,7 +146,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     celery = celery_init_app(app, settings)
     from app import redis_client as clients
 
-    redis_client = redis_client or clients.make_client(settings)
+    redis_client = redis_client or clients.make_client(settings, socket_timeout=redis_timeout or clients.SOCKET_TIMEOUT)
     pos = pos or make_adapter(settings, observe=metrics.observe_pos)
     tasks = tasks or CeleryTasks(celery, traces=tracing.order_traces(redis_client))
     durability = Durability(settings.durability, settings.durability_replicas, settings.durability_timeout_ms)

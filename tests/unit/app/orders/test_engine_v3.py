@@ -198,7 +198,7 @@ def test_the_app_factory_logs_one_error_when_durability_cannot_hold(settings, ca
     from app import check_durability_at_start, create_app
     from app import redis_client as clients
 
-    monkeypatch.setattr(clients, "make_client", lambda _settings: ConfigRedis(
+    monkeypatch.setattr(clients, "make_client", lambda _settings, **_options: ConfigRedis(
         appendonly="no", appendfsync="everysec", **{"maxmemory-policy": "noeviction"}))
     with caplog.at_level("ERROR"):
         check_durability_at_start(create_app(settings))
