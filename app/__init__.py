@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     service = OrderService(settings, store, menu_cache, pos, tasks)
     app.extensions["posbridge"] = Services(settings, redis_client, store, menu_cache, pos, service, tasks, celery)
     errors.register(app)
+    metrics.register_request_hooks(app)
     app.after_request(close_if_unread)
     for blueprint in (order_routes.bp, menus.bp, health.bp, docs.bp):
         app.register_blueprint(blueprint)

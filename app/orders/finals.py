@@ -47,7 +47,7 @@ class Finals:
             reconcile_in=reconcile_in, listed=listed, decides_cancel=decides_cancel)
         if not applied:
             return Final(False, previous)
-        if acked:  # confirmed by its WAIT: recorded with it (and that mark waited for too)
+        if acked and self.store.durability.waits:  # confirmed by its WAIT: recorded, that mark waited for too
             acked = self._record_confirmed(order.uid, status)
         metrics.child(metrics.ORDERS, endpoint, status, path).inc()
         log.info("order final", extra={"request_uid": order.uid, "status": status, "by": by, "path": path,

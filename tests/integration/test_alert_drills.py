@@ -115,6 +115,18 @@ def test_the_pos_down_pages_as_down(live, promtool, tmp_path):
     assert not alerts & {"PosbridgePosSlow", "PosbridgeWebDown", "PosbridgeWeb5xxRatio"}, alerts
 
 
+def test_a_slow_pos_is_a_slow_ticket_not_a_down_page(live, promtool, tmp_path):
+    """Issue 20, finding 2: a 4 s POS paged as "the POS is down" (a call cut by the budget was a
+    timeout); now it is budget_cut: PosbridgePosSlow, and not the error ratio."""
+    live.knobs("*", latency_ms=4000)
+    try:
+        alerts = fired(promtool, drill(live, submits(live)), tmp_path)
+    finally:
+        live.reset_pos()
+    assert "PosbridgePosSlow" in alerts, alerts
+    assert not alerts & {"PosbridgePosErrorRatio", "PosbridgeWebDown", "PosbridgeWeb5xxRatio"}, alerts
+
+
 def test_a_frozen_redis_pages_as_5xx_while_the_web_still_answers_its_scrape(live, promtool, tmp_path):
     pid = live.redis_server.process.pid
     os.kill(pid, signal.SIGSTOP)
