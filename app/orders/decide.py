@@ -42,6 +42,7 @@ class Decision:
     errors: list[dict] = field(default_factory=list)
     pos_order_id: str | None = None
     note: str = ""
+    listed: bool = False  # for on-call's list too (a placement the clocks cannot call on time or late)
 
 
 def deadline_exceeded(why: str) -> Decision:
@@ -55,7 +56,7 @@ def after_post(outcome: Outcome, deadline: float = float("inf"), skew: float = 0
     if isinstance(outcome, Placed):
         if outcome.created_at is not None and outcome.created_at > deadline + skew:
             return Decision(Next.VOID, pos_order_id=outcome.pos_order_id, note="created after the deadline")
-        return Decision(Next.FINISH, Status.PLACED, pos_order_id=outcome.pos_order_id, note=Status.PLACED)
+        return _placed(outcome, deadline, Status.PLACED)
     if isinstance(outcome, Refused):
         return Decision(Next.FINISH, Status.REJECTED, [{"code": outcome.code, "message": outcome.message}],
                         note=f"POS refused: {outcome.code}")
@@ -82,7 +83,17 @@ def after_lookup(found: Placed | None, deadline: float, skew: float, before_dead
         return deadline_exceeded("the POS has no such order after its deadline")
     if found.created_at is not None and found.created_at > deadline + skew:
         return Decision(Next.VOID, pos_order_id=found.pos_order_id, note="a POS order made after the deadline")
-    return Decision(Next.FINISH, Status.PLACED, pos_order_id=found.pos_order_id, note="found at the POS")
+    return _placed(found, deadline, "found at the POS")
+
+
+def _placed(found: Placed, deadline: float, note: str) -> Decision:
+    """Placed. Made after the deadline by the POS's clock but within the clocks' stated allowance
+    (CLOCK_SKEW_SECONDS: two hosts' clocks are compared): neither voided nor silent, listed."""
+    doubtful = found.created_at is not None and found.created_at > deadline
+    return Decision(Next.FINISH, Status.PLACED, pos_order_id=found.pos_order_id, listed=doubtful,
+                    note=f"{note}; made {found.created_at - deadline:.3f}s after the deadline by the POS's clock, "
+                         "within the clocks' allowance: listed for on-call" if doubtful and found.created_at
+                    else note)
 
 
 def after_void(result: Voided | NotVoidable, pos_order_id: str) -> Decision:

@@ -164,6 +164,8 @@ class Mover:
         errored order is looked up for RECONCILE_SECONDS (a POS that ignores not_after may
         still create it, and that late placement is voided)."""
         assert decision.status is not None  # noqa: S101 - only a FINISH decision is carried out
+        if decision.listed:
+            self.store.list_found(order.uid)
         late_check = decision.status is Status.ERRORED and bool(order.pos_body)
         return str(finish(order, claim.token, decision.status, "worker", decision.errors,
                           pos_order_id=decision.pos_order_id, note=decision.note,

@@ -157,6 +157,8 @@ class OrderService:
             if getattr(result, "reason", "") == "timeout":
                 metrics.OVERRUNS.inc()
             return self._hand_off(order, token, decision.note)
+        if decision.listed:
+            self.store.list_found(order.uid)
         return self._answer_final(self.finals.finish(order, token, decision.status, "web", decision.errors,
                                                      pos_order_id=decision.pos_order_id, note=decision.note,
                                                      at=redis_now()), order, token)

@@ -52,7 +52,7 @@ def test_a_voided_pos_order_counts_as_none():
 @pytest.mark.parametrize(("created_at", "next_"), [
     (None, Next.FINISH),  # the POS does not say when: placed
     (DEADLINE - 5, Next.FINISH),
-    (DEADLINE + SKEW, Next.FINISH),  # within the clocks' allowance
+    (DEADLINE + SKEW, Next.FINISH),  # within the clocks' allowance: placed, and listed
     (DEADLINE + SKEW + 0.01, Next.VOID),  # made after the deadline: voided
 ])
 def test_a_found_order_is_placed_unless_made_after_the_deadline(created_at, next_):
@@ -72,3 +72,9 @@ def test_a_post_answered_with_an_order_made_after_the_deadline_is_voided_not_pla
     decision = decide.after_post(Placed("P-1", created_at=DEADLINE + SKEW + 1), DEADLINE, SKEW)
     assert decision.next is Next.VOID and decision.pos_order_id == "P-1"
     assert decide.after_post(Placed("P-1", created_at=DEADLINE), DEADLINE, SKEW).status is Status.PLACED
+
+
+def test_a_placement_the_clocks_cannot_call_late_or_on_time_is_placed_and_listed():
+    decision = decide.after_lookup(Placed("P-1", created_at=DEADLINE + 0.2), DEADLINE, SKEW)
+    assert (decision.status, decision.listed) == (Status.PLACED, True)
+    assert not decide.after_lookup(Placed("P-1", created_at=DEADLINE - 0.2), DEADLINE, SKEW).listed
