@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.live import Live
+from tests.support.live import Live, start_live
 
 
 def pytest_collection_modifyitems(items):
@@ -33,3 +33,20 @@ def fresh(live):
     live.reset_pos()
     yield live
     live.reset_pos()
+
+
+@pytest.fixture
+def stacks(tmp_path):
+    """start(**settings) -> a started Live; every one stopped after the test."""
+    started = []
+
+    def start(**kwargs):
+        live = start_live(str(tmp_path / f"stack{len(started)}"), **kwargs)
+        started.append(live)
+        return live
+
+    yield start
+    for live in started:
+        for label in list(live.stack.processes):
+            live.thaw(label)  # a frozen process would not hear SIGTERM
+        live.stop()

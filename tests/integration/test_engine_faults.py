@@ -21,7 +21,7 @@ from app.times import parse_time
 from bin.sample import sample_order
 from bin.stack import ROOT, wait_for_http
 from reliability.bounds import pos_call_bound, reconcile_slack
-from tests.support.live import start_live, wait_until
+from tests.support.live import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine_v2, pytest.mark.timeout(120)]
 
@@ -43,23 +43,6 @@ def brief(answer: dict | None) -> str:
         return "no answer"
     return (f"{answer.get('status')} {codes(answer)} completed_at {answer.get('completed_at')} "
             f"pos_order_id {(answer.get('order_details') or {}).get('pos_order_id')}")
-
-
-@pytest.fixture
-def stacks(tmp_path):
-    """start(**settings) -> a started Live; every one stopped after the test."""
-    started = []
-
-    def start(**kwargs):
-        live = start_live(str(tmp_path / f"stack{len(started)}"), **kwargs)
-        started.append(live)
-        return live
-
-    yield start
-    for live in started:
-        for label in list(live.stack.processes):
-            live.thaw(label)  # a frozen process would not hear SIGTERM
-        live.stop()
 
 
 def status_in_redis(live, uid: str) -> str | None:

@@ -8,26 +8,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 from bin.sample import sample_order
 from bin.stack import wait_for_http
 from tests.integration.test_engine_faults import codes, epoch, first_post_seen, state_by, submit_in_background
-from tests.support.live import CallbackReceiver, start_live, wait_until
-
-
-@pytest.fixture
-def stacks(tmp_path):
-    started = []
-
-    def start(**kwargs):
-        live = start_live(str(tmp_path / f"stack{len(started)}"), **kwargs)
-        started.append(live)
-        return live
-
-    yield start
-    for live in started:
-        live.stop()
+from tests.support.live import CallbackReceiver, wait_until
 
 
 def test_a_pos_that_ignores_not_after_has_its_late_placement_voided(stacks):
