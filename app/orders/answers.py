@@ -74,12 +74,6 @@ class Answers:
             body["cancel_requested_at"] = format_time(order.cancel_requested_at)
         return 202, body
 
-    def listed(self, orders: list[Order]) -> list[dict]:
-        """The recovery list's views of `orders`, judged as `about` judges one, with one probe
-        at most for them all; an order never confirmed durable is left out."""
-        judge = self.page_judge()
-        return [body for body in map(judge, orders) if body is not None]
-
     def page_judge(self):
         """A judge for one page of the recovery list: order -> its view, or None (never
         confirmed durable). One probe at most per page, however many orders it holds."""

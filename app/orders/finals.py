@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 
 from app import metrics
-from app.orders.lifecycle import Status
 from app.orders.store import UNAVAILABLE, Order, OrderStore
 from app.times import format_time
 
@@ -64,10 +63,3 @@ class Finals:
         except UNAVAILABLE as exc:  # confirmed, not recorded: not answered as final by this writer
             log.warning("confirmation not recorded", extra={"request_uid": uid, "error": type(exc).__name__})
             return False
-
-    def deadline_exceeded(self, order: Order, token: str, by: str, why: str, *,
-                          reconcile_in: float | None = None, at: float | None = None) -> Final:
-        return self.finish(order, token, Status.ERRORED, by,
-                           [{"code": "deadline_exceeded", "message": "the order could not be placed before its "
-                                                                      f"deadline: {why}"}], note="deadline_exceeded",
-                           reconcile_in=reconcile_in, at=at)
