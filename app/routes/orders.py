@@ -102,6 +102,8 @@ def _order_response(status: int, body: dict, stored: bool = False):
 @bp.get("/posnext/orders/<path:request_uid>")
 def get_order(request_uid: str):
     require_jwt()
+    if request_uid.endswith("/cancel") and is_key(request_uid.removesuffix("/cancel")):  # the cancel route's
+        raise ApiError(405, "method_not_allowed", "cancel with POST", headers={"Allow": "POST"})
     if not is_key(request_uid):  # never a key, path or log line of ours: `x:history`, `..`, a surrogate
         raise ApiError(400, "schema_invalid", f"orderId {KEY_RULE}", field="orderId")
     g.order_ids = {"request_uid": request_uid}

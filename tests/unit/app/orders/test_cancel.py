@@ -150,3 +150,8 @@ def test_a_cancel_recorded_while_a_worker_posts_is_decided_by_that_worker(client
     services.service.advance(uid)
     assert answers[0].status_code == 202 and answers[0].json["cancel_requested_at"]
     assert services.store.get(uid).status == "cancelled" and uid in pos.voided
+
+
+def test_another_method_on_the_cancel_route_is_405_with_allow(client, auth):
+    response = client.get("/posnext/orders/ord-1/cancel", headers=auth)
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
