@@ -100,6 +100,11 @@ VARIABLES: tuple[Var, ...] = (
     Var("ORDER_MAX_ASYNC_SECONDS", "order_max_async_seconds", 900, whole(), "how long an order without ttl is "
         "tried (and the cap with one)"),
     Var("ORDER_RETENTION_DAYS", "order_retention_days", 30, whole(), "how long order records are kept"),
+    Var("ARCHIVE_URL", "archive_url", None, url("postgresql", "sqlite"), "where final orders go once they leave "
+        "Redis: a PostgreSQL URI (postgresql://user:password@host:port/db) or sqlite:///path; unset: none (they "
+        "stay in Redis for the retention)", shown="(none) (`./dev serve`: sqlite in var/)"),
+    Var("ARCHIVE_AFTER_SECONDS", "archive_after_seconds", 172800, whole(), "how long a final order stays in Redis "
+        "before it moves to the archive"),
     Var("REQUEST_MAX_AGE_SECONDS", "request_max_age_seconds", 300, whole(), "how old a new order's "
         "request_datetime may be (60 s in the future at most)"),
     Var("RECONCILE_SECONDS", "reconcile_seconds", 900, whole(0), "how long past its deadline an order whose "
