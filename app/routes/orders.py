@@ -130,7 +130,8 @@ def list_orders():
     texts, size, skipped, examined, more, full = [], 0, 0, 0, True, False
     while more and not full and len(texts) < limit and examined < limit * PAGE_SCAN_FACTOR:
         want = min(limit * PAGE_SCAN_FACTOR - examined, limit - len(texts) + (20 if query.get("status") else 0))
-        batch = paging.members(_services().redis, key, want, since=since, after=after)
+        batch = paging.across(_services().redis, key, store.archive, query["location_id"], want, since=since,
+                              after=after)
         more = len(batch) == want
         for index, position in enumerate(batch):
             text, bad = _listed(store, position.member, query.get("status"))
