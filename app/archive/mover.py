@@ -28,6 +28,7 @@ BACKLOG = Gauge("posbridge_archive_backlog_orders", "orders older than ARCHIVE_A
                 "end of the last run (finals waiting to move, and open orders)", multiprocess_mode="max")
 BUSY = (Callback.OWED, Callback.HELD, Callback.DEAD)
 LOCK_KEY = "archive:mover"
+MOVED_MARK_SECONDS = 300  # outlives any submit's archive lookup before its CREATE (a budget is seconds)
 
 
 @dataclass
@@ -112,8 +113,8 @@ class ArchiveMover:
         order = [uid for uid in guards if uid in committed]
         for uid in order:
             location, sha, length = guards[uid]
-            self._remove(keys=[f"order:{uid}", f"order:{uid}:history", ALL_KEY, location_key(location)],
-                         args=[uid, sha, length], client=pipe)
+            self._remove(keys=[f"order:{uid}", f"order:{uid}:history", ALL_KEY, location_key(location),
+                               f"order:{uid}:moved"], args=[uid, sha, length, MOVED_MARK_SECONDS], client=pipe)
         results = pipe.execute()
         moved = sum(1 for result in results if int(result[0]) == 1)
         MOVED.inc(moved)

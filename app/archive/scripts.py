@@ -6,6 +6,9 @@ the archive: the SHA-1 of every field and value (sorted by field) and the length
 must match, and the record must be final, confirmed durable (acked = status), with no callback
 owed, held or kept for replay and no reconciliation open. Anything written to the order after
 the snapshot changes one of these, so a removal never drops a state the archive does not hold.
+It leaves a short-lived mark with the order's fingerprint, which scripts.CREATE reads: a
+submit that looked the uid up in the archive just before the order got there, and creates
+after it left Redis, finds the uid taken (409, or the archived answer), never a new record.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ def digest(fields: dict[bytes, bytes]) -> str:
     return sha.hexdigest()
 
 
-# KEYS: order, history, by_time, by_location; ARGV: uid, digest of the snapshot, history length
+# KEYS: order, history, by_time, by_location, moved; ARGV: uid, digest of the snapshot, history length,
+#       how long the `moved` mark stays (s): CREATE answers the uid as taken while it does, so a submit
+#       that looked in the archive just before the order got there cannot make it anew
 # Returns {1, 'removed'} or {0, why}: missing, not_final, not_confirmed, busy, changed
 REMOVE = _PRELUDE + """
 local all = redis.call('HGETALL', KEYS[1])
@@ -46,6 +51,7 @@ if redis.sha1hex(table.concat(parts)) ~= ARGV[2] or redis.call('LLEN', KEYS[2]) 
   return {0, 'changed'}
 end
 redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SET', KEYS[5], h['fp'] or '', 'EX', ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 return {1, 'removed'}

@@ -6,6 +6,8 @@ Keys (records and histories expire after the retention period):
                                cb, cb_attempts, cb_result, c_claim/c_until (its callback),
                                rc, rc_calls, r_claim/r_until (its reconciliation)
   order:{uid}:history    list  one JSON entry per event
+  order:{uid}:moved      string  the fingerprint of an order just moved to the archive (a few minutes):
+                               CREATE does not make it anew (app/archive/scripts.py)
   schedule               zset  "o:{uid}" | "c:{uid}" | "r:{uid}" -> ms when that move is due
   schedule:queued        zset  member -> ms its task was sent (the sweep does not send it twice)
   orders:open            zset  uid -> created (s), orders not yet final
@@ -167,7 +169,8 @@ class OrderStore:
         `Created.acked` is 'pending' once the new record is confirmed durable (durability.py):
         under DURABILITY=replica that is this write and its WAIT together."""
         token = secrets.token_hex(8)
-        keys = [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location), SCHEDULE_KEY, menu_key]
+        keys = [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location), SCHEDULE_KEY, menu_key,
+                f"{_key(uid)}:moved"]
         args = [fp, doc_text, "" if ttl_deadline is None else int(ttl_deadline * 1000), int(max_async * 1000),
                 self.retention, uid, by, token, int(claim_seconds * 1000), menu_version,
                 "" if self.durability.waits else "pending"]

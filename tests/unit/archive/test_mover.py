@@ -102,3 +102,23 @@ def test_retention_deletes_in_batches(post, services, archive, move):
     mover = ArchiveMover(services.store, archive, after_seconds=-60)
     assert mover.retention(retention_seconds=3600, batch=2) == 0
     assert mover.retention(retention_seconds=-60, batch=2) == 5 and archive.count() == 0
+
+
+def test_a_submit_that_missed_the_archive_just_before_the_move_makes_no_new_record(post, services, redis_client,
+                                                                                    archive, move, monkeypatch):
+    order = sample_order(uid="race-1")
+    first = post("/posnext/order/submit", order)
+    # the submit looks in the archive before the order gets there, and creates after it left Redis
+    real, moves = services.store.archived, []
+
+    def late(uid):
+        missed = real(uid)
+        if not moves:
+            moves.append(move().moved)
+        return missed
+    monkeypatch.setattr(services.store, "archived", late)
+    again = post("/posnext/order/submit", order)
+    assert moves == [1] and again.status_code == 200 and again.body == first.body
+    assert not redis_client.exists("order:race-1")
+    monkeypatch.setattr(services.store, "archived", lambda uid: None)  # missed again, another payload
+    assert post("/posnext/order/submit", sample_order(uid="race-1", quantity=3)).status_code == 409
