@@ -66,8 +66,9 @@ class Cluster:
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run("pg_ctl", "-D", self.data, "-o", opts, "-l", os.path.join(self.dir, "log"), "-w", "start")
 
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+    def stop(self, mode: str = "fast") -> None:
+        """`immediate`: as a crash (no checkpoint; open transactions are lost)."""
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
 
     @property
     def url(self) -> str:
