@@ -122,3 +122,24 @@ def test_a_submit_that_missed_the_archive_just_before_the_move_makes_no_new_reco
     assert not redis_client.exists("order:race-1")
     monkeypatch.setattr(services.store, "archived", lambda uid: None)  # missed again, another payload
     assert post("/posnext/order/submit", sample_order(uid="race-1", quantity=3)).status_code == 409
+
+
+def test_a_slow_archive_pauses_the_move_within_its_timeout(post, services, redis_client, archive_url, archive):
+    import time
+
+    import sqlalchemy as sa
+
+    _placed(post, "slow-1")
+    slow = Archive(archive_url, timeout=0.5)
+    with archive.engine.connect() as holder:  # another session holds the table: every write waits
+        if holder.dialect.name == "postgresql":
+            holder.execute(sa.text("LOCK TABLE archived_orders IN ACCESS EXCLUSIVE MODE"))
+        else:
+            holder.exec_driver_sql("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        with pytest.raises(ArchiveUnavailable):
+            ArchiveMover(services.store, slow, after_seconds=-60).run()
+        assert time.monotonic() - started < 3
+        holder.rollback()
+    assert redis_client.exists("order:slow-1")
+    slow.engine.dispose()
