@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from app.settings import Settings, load_settings
 
-ARCHIVE_MOVE_SECONDS = 60  # how often beat runs the archive's mover
+ARCHIVE_MOVE_SECONDS = 60  # how often beat runs the archive's mover (more often when ARCHIVE_AFTER_SECONDS is short)
 
 if TYPE_CHECKING:  # imported where used: gunicorn's master imports app.logs before gevent patches ssl
     import redis as redis_lib
@@ -95,7 +95,8 @@ def celery_config(settings: Settings) -> dict:
             "sweep-orders": {"task": "workers.sweep.sweep_orders", "schedule": float(settings.sweep_seconds)},
             "trim": {"task": "workers.sweep.trim", "schedule": 3600.0},
             # no-ops without ARCHIVE_URL (workers/archive.py)
-            "archive-move": {"task": "workers.archive.move_finals", "schedule": float(ARCHIVE_MOVE_SECONDS)},
+            "archive-move": {"task": "workers.archive.move_finals",
+                             "schedule": float(max(1, min(ARCHIVE_MOVE_SECONDS, settings.archive_after_seconds // 4)))},
             "archive-retention": {"task": "workers.archive.retention", "schedule": 3600.0},
         },
         "imports": ("workers.orders", "workers.callbacks", "workers.sweep", "workers.archive"),

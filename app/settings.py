@@ -158,6 +158,9 @@ VARIABLES: tuple[Var, ...] = (
     Var("POSSIM_PORT", None, 9100, whole(1, 65535), "the POS simulator's port", group=P),
     Var("REDIS_PASSWORD", None, None, secret(16), "docker compose: the password its Redis requires (REDIS_URL "
         "carries it)", shown="required by compose", example="change-me-redis-password", group="compose"),
+    Var("POSTGRES_PASSWORD", None, None, secret(16), "docker compose: the password of its PostgreSQL, the archive "
+        "(ARCHIVE_URL carries it)", shown="required by compose", example="change-me-postgres-password",
+        group="compose"),
     Var("GRAFANA_ADMIN_PASSWORD", None, None, secret(8), "docker compose --profile observability: Grafana's "
         "admin password", shown="required by that profile", example="change-me-grafana", group="compose"),
     Var("POSBRIDGE_VAR_DIR", None, "var", text, "./dev serve: its logs, the embedded Redis's AOF", group=D),
