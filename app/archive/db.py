@@ -51,8 +51,9 @@ def make_engine(url: str, timeout: float = 2.0) -> sa.Engine:
         def _wal(conn, _record):  # readers (the web) go on while the mover writes
             conn.execute("PRAGMA journal_mode=WAL")
         return engine
-    # a statement past its timeout fails (the archive is "slow"), a connection attempt too
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=8, pool_timeout=timeout,
+    # a statement past its timeout fails (the archive is "slow"), a connection attempt too. No ping
+    # before each use (a round trip per read): a connection found dead is retried once (Archive._do)
+    return sa.create_engine(url, pool_size=2, max_overflow=8, pool_timeout=timeout,
                             connect_args={"connect_timeout": max(1, int(timeout)),
                                           "options": f"-c statement_timeout={int(timeout * 1000)}"})
 
@@ -66,6 +67,19 @@ class Archive:
     def __init__(self, url: str, timeout: float = 2.0, engine: sa.Engine | None = None):
         self.url = url
         self.engine = engine or make_engine(url, timeout)
+
+    def _do(self, work):
+        """`work()`, retried once when it failed on a connection found dead (PostgreSQL restarted:
+        the pool is emptied, and the retry connects anew; a write's transaction was rolled back)."""
+        try:
+            try:
+                return work()
+            except sa.exc.DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                return work()
+        except sa.exc.SQLAlchemyError as exc:
+            raise ArchiveUnavailable(type(exc).__name__) from exc
 
     def _insert(self):
         return (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(orders)
@@ -87,24 +101,21 @@ class Archive:
                    "history": json.dumps(r.history, separators=(",", ":")), "moved_at": r.moved_at}
                   for r in rows]
         wanted = {r.uid: (r.status, r.fp) for r in rows}
-        try:
+
+        def work():
             with self.engine.begin() as conn:
                 conn.execute(stmt, values)
-                held = conn.execute(sa.select(orders.c.request_uid, orders.c.status, orders.c.fp)
+                return conn.execute(sa.select(orders.c.request_uid, orders.c.status, orders.c.fp)
                                     .where(orders.c.request_uid.in_(list(wanted)))).all()
-        except sa.exc.SQLAlchemyError as exc:
-            raise ArchiveUnavailable(type(exc).__name__) from exc
-        return {uid for uid, status, fp in held if wanted.get(uid) == (status, fp)}
+        return {uid for uid, status, fp in self._do(work) if wanted.get(uid) == (status, fp)}
 
     def get_many(self, uids: list[str]) -> dict[str, Row]:
         if not uids:
             return {}
-        try:
+        def work():
             with self.engine.connect() as conn:
-                rows = conn.execute(sa.select(*COLUMNS).where(orders.c.request_uid.in_(uids))).all()
-        except sa.exc.SQLAlchemyError as exc:
-            raise ArchiveUnavailable(type(exc).__name__) from exc
-        return {row[0]: _row(row) for row in rows}
+                return conn.execute(sa.select(*COLUMNS).where(orders.c.request_uid.in_(uids))).all()
+        return {row[0]: _row(row) for row in self._do(work)}
 
     def get(self, uid: str) -> Row | None:
         return self.get_many([uid]).get(uid)
@@ -120,11 +131,10 @@ class Archive:
         elif since is not None:
             query = query.where(c.created >= since)
         query = query.order_by(c.created, c.request_uid).limit(count)
-        try:
+        def work():
             with self.engine.connect() as conn:
                 return [(float(created), uid) for created, uid in conn.execute(query)]
-        except sa.exc.SQLAlchemyError as exc:
-            raise ArchiveUnavailable(type(exc).__name__) from exc
+        return self._do(work)
 
     def delete_before(self, cutoff: float, batch: int = 1000, batches: int = 100) -> int:
         """Retention: delete rows created before `cutoff`, `batch` rows a transaction (short
@@ -133,19 +143,17 @@ class Archive:
         for _ in range(batches):
             oldest = sa.select(orders.c.request_uid).where(orders.c.created < cutoff) \
                 .order_by(orders.c.created).limit(batch).scalar_subquery()
-            try:
+            def work(oldest=oldest):
                 with self.engine.begin() as conn:
-                    count = conn.execute(orders.delete().where(orders.c.request_uid.in_(oldest))).rowcount
-            except sa.exc.SQLAlchemyError as exc:
-                raise ArchiveUnavailable(type(exc).__name__) from exc
+                    return conn.execute(orders.delete().where(orders.c.request_uid.in_(oldest))).rowcount
+            count = self._do(work)
             deleted += count
             if count < batch:
                 break
         return deleted
 
     def count(self) -> int:
-        try:
+        def work():
             with self.engine.connect() as conn:
                 return int(conn.execute(sa.select(sa.func.count()).select_from(orders)).scalar() or 0)
-        except sa.exc.SQLAlchemyError as exc:
-            raise ArchiveUnavailable(type(exc).__name__) from exc
+        return self._do(work)

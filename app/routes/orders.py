@@ -133,8 +133,9 @@ def list_orders():
         batch = paging.across(_services().redis, key, store.archive, query["location_id"], want, since=since,
                               after=after)
         more = len(batch) == want
+        found = dict(zip([p.member for p in batch], store.get_many([p.member for p in batch]), strict=True))
         for index, position in enumerate(batch):
-            text, bad = _listed(store, position.member, query.get("status"))
+            text, bad = _listed(store, position.member, query.get("status"), found[position.member])
             skipped += bad
             if text is not None and texts and size + len(text) + 1 > PAGE_MAX_BYTES:
                 more = full = True  # this one starts the next page
@@ -174,11 +175,11 @@ def _start(query: dict) -> tuple[float | None, paging.Position | None]:
     return time.time() - 86400, None
 
 
-def _listed(store, uid: str, status: str | None) -> tuple[str | None, int]:
+def _listed(store, uid: str, status: str | None, order) -> tuple[str | None, int]:
     """(the order's JSON as the one answer path judges it, 0), or (None, 0) when filtered out,
     gone or never confirmed durable, or (None, 1) when its record exists but cannot be read
-    (store.get already logged and counted it, and answers None)."""
-    order = store.get(uid)
+    (store.get_many already logged and counted it, and answers None). `order`: as the page's
+    one get_many read it (Redis, then the archive for the rest)."""
     if order is None:
         return None, int(store.exists(uid))
     views = _services().service.answers.listed([order])
