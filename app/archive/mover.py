@@ -88,12 +88,21 @@ class ArchiveMover:
         out = pipe.execute()
         return [(out[i], out[i + 1]) for i in range(0, len(out), 2)]
 
+    def _confirm(self, unconfirmed: list[tuple[str, str]]) -> None:
+        """Finals never confirmed durable (DURABILITY=replica, never read since): one probe for
+        the batch, recorded with each (scripts.CONFIRMED), so the next run moves them."""
+        if unconfirmed and self.store.durability.confirm(self.redis):
+            for uid, status in unconfirmed:
+                self.store.confirmed(uid, status)
+
     def _batch(self, members: list[tuple[str, float]]) -> int:
-        rows, guards = [], {}
+        rows, guards, unconfirmed = [], {}, []
         now = time.time()
         for (uid, score), (fields, history) in zip(members, self._snapshot([u for u, _ in members]), strict=True):
             record = {_text(k): _text(v) for k, v in fields.items()}
             status = record.get("status", "")
+            if status in FINAL and record.get("acked") != status:
+                unconfirmed.append((uid, status))
             if (status not in FINAL or record.get("acked") != status or record.get("cb", "") in BUSY
                     or record.get("rc") == "open"):
                 continue  # open, unconfirmed, or a callback or lookup still to come: it stays
@@ -104,6 +113,7 @@ class ArchiveMover:
             rows.append(Row(uid, location, score, status, record.get("fp", ""), record,
                             [_text(h) for h in history], now))
             guards[uid] = (location, scripts.digest(fields), len(history))
+        self._confirm(unconfirmed)
         if not rows:
             return 0
         committed = self.archive.put(rows)  # written and committed before anything leaves Redis

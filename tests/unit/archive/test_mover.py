@@ -44,10 +44,18 @@ def test_open_recent_and_owed_orders_stay(post, services, redis_client, archive)
     assert redis_client.exists("order:s-1") and redis_client.exists("order:s-open")
 
 
-def test_an_unconfirmed_final_stays(post, redis_client, archive, move):
+@pytest.mark.parametrize("replica_acknowledges", [False, True])
+def test_an_unconfirmed_final_stays_until_a_probe_confirms_it(post, services, redis_client, archive, move,
+                                                              monkeypatch, replica_acknowledges):
+    from app.orders.durability import Durability
+
     _placed(post, "u-1")
-    redis_client.hset("order:u-1", "acked", "pending")
+    redis_client.hset("order:u-1", "acked", "pending")  # final, never confirmed (DURABILITY=replica)
+    durability = Durability("replica", 1, 10)
+    monkeypatch.setattr(durability, "confirm", lambda client: replica_acknowledges)  # fakeredis has no replica
+    services.store.durability = durability
     assert move().moved == 0 and archive.get("u-1") is None
+    assert move().moved == int(replica_acknowledges)  # confirmed by the first run's probe, moved by the next
 
 
 def test_a_mover_stopped_after_the_commit_leaves_the_order_in_both_places(post, client, auth, redis_client,
