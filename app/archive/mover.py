@@ -26,7 +26,7 @@ LAST_SUCCESS = Gauge("posbridge_archive_last_success_timestamp_seconds", "when t
                      "(Unix s)", multiprocess_mode="max")
 BACKLOG = Gauge("posbridge_archive_backlog_orders", "orders older than ARCHIVE_AFTER_SECONDS still in Redis at the "
                 "end of the last run (finals waiting to move, and open orders)", multiprocess_mode="max")
-BUSY = (Callback.OWED, Callback.HELD, Callback.DEAD)
+BUSY = (Callback.OWED, Callback.HELD)  # a dead callback moves: it stays listed in callbacks:dead, replay restores it
 LOCK_KEY = "archive:mover"
 MOVED_MARK_SECONDS = 300  # outlives any submit's archive lookup before its CREATE (a budget is seconds)
 

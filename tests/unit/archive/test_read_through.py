@@ -109,3 +109,19 @@ def test_a_callback_replay_of_an_archived_order(post, services, redis_client, ar
     move()  # moved again: the same final, the longer history
     row = archive.get("cb-1")
     assert row.status == "placed" and "callback replay requested" in row.history[-1]
+
+
+def test_a_callback_given_up_on_moves_stays_listed_and_replays(post, app, services, redis_client, archive, move,
+                                                               monkeypatch, tmp_path):
+    order = sample_order(uid="dead-1", callback_url="https://par.example/callback")
+    assert post("/posnext/order/submit", order).status_code == 200
+    redis_client.hset("order:dead-1", mapping={"cb": "dead", "cb_result": "HTTP 500"})  # given up on
+    redis_client.zadd("callbacks:dead", {"dead-1": 1.0})
+    assert move().moved == 1 and not redis_client.exists("order:dead-1")
+    monkeypatch.chdir(tmp_path)
+    with app.app_context():
+        listed = CliRunner().invoke(main, ["callbacks", "list"], catch_exceptions=False).output
+    assert "dead-1" in listed and "HTTP 500" in listed  # still on on-call's list, read through
+    replayed, _ = services.service.replay_callback("dead-1", "cli/test")
+    assert replayed and redis_client.hget("order:dead-1", "cb") == b"owed"
+    assert redis_client.zscore("callbacks:dead", "dead-1") is None
