@@ -136,6 +136,21 @@ class Archive:
                 return [(float(created), uid) for created, uid in conn.execute(query)]
         return self._do(work)
 
+    def recent(self, since: float, limit: int, location: str | None = None,
+               newest_first: bool = False) -> list[tuple[float, str]]:
+        """Up to `limit` (created, uid) created at `since` or later (at one location)."""
+        c = orders.c
+        query = sa.select(c.created, c.request_uid).where(c.created >= since)
+        if location is not None:
+            query = query.where(c.location_id == location)
+        order = (c.created.desc(), c.request_uid.desc()) if newest_first else (c.created, c.request_uid)
+        query = query.order_by(*order).limit(limit)
+
+        def work():
+            with self.engine.connect() as conn:
+                return [(float(created), uid) for created, uid in conn.execute(query)]
+        return self._do(work)
+
     def delete_before(self, cutoff: float, batch: int = 1000, batches: int = 100) -> int:
         """Retention: delete rows created before `cutoff`, `batch` rows a transaction (short
         locks, a bounded WAL a step), at most `batches` of them a call. Returns rows deleted."""

@@ -369,11 +369,18 @@ class OrderStore:
 
     def recent(self, since: float = 0, limit: int = 100, location_id: str | None = None,
                newest_first: bool = False) -> list[str]:
-        """Orders created at `since` or later (at one location), oldest first unless `newest_first`."""
+        """Orders created at `since` or later (at one location), oldest first unless `newest_first`;
+        with an archive, its orders too (Redis read first: a moved order is in the archive by then)."""
         key = location_key(location_id) if location_id else ALL_KEY
         if newest_first:
-            return [_text(u) for u in self.redis.zrevrangebyscore(key, "+inf", since, start=0, num=limit)]
-        return [_text(u) for u in self.redis.zrangebyscore(key, since, "+inf", start=0, num=limit)]
+            rows = self.redis.zrevrangebyscore(key, "+inf", since, start=0, num=limit, withscores=True)
+        else:
+            rows = self.redis.zrangebyscore(key, since, "+inf", start=0, num=limit, withscores=True)
+        found = [(float(score), _text(uid)) for uid, score in rows]
+        if self.archive is None:
+            return [uid for _, uid in found]
+        found = set(found) | set(self.archive.recent(since, limit, location_id, newest_first))
+        return [uid for _, uid in sorted(found, reverse=newest_first)[:limit]]
 
     def open_count(self) -> int:
         return int(self.redis.zcard(OPEN_KEY))

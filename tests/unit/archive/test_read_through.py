@@ -125,3 +125,13 @@ def test_a_callback_given_up_on_moves_stays_listed_and_replays(post, app, servic
     replayed, _ = services.service.replay_callback("dead-1", "cli/test")
     assert replayed and redis_client.hget("order:dead-1", "cb") == b"owed"
     assert redis_client.zscore("callbacks:dead", "dead-1") is None
+
+
+def test_the_cli_lists_recent_orders_from_both_places(post, app, move, monkeypatch, tmp_path):
+    _placed(post, "recent-archived")
+    move()
+    _placed(post, "recent-redis")
+    monkeypatch.chdir(tmp_path)
+    with app.app_context():
+        listed = CliRunner().invoke(main, ["orders", "list", "--minutes", "5"], catch_exceptions=False).output
+    assert listed.index("recent-redis") < listed.index("recent-archived") and "2 order(s)" in listed
