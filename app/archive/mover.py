@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
 
+from app import jsonio
 from app.archive import scripts
 from app.archive.db import Archive, ArchiveUnavailable, Row
 from app.orders.lifecycle import FINAL, Callback
@@ -140,8 +141,6 @@ class ArchiveMover:
 
 
 def _location(record: dict[str, str]) -> str | None:
-    from app import jsonio
-
     try:
         location = jsonio.loads(record.get("doc", ""))["location_id"]
     except (ValueError, KeyError, TypeError):
