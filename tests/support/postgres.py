@@ -1,9 +1,12 @@
-"""PostgreSQL for the tests: the server on 127.0.0.1:5432 where one answers (a fresh database
-per use, dropped after), else a throwaway cluster from Debian's binaries (/usr/lib/postgresql/*/bin,
-installed by bin/ensure-postgresql) in a temporary directory."""
+"""PostgreSQL for the tests: the server on 127.0.0.1:5432 where one answers, else one throwaway
+cluster for the run from Debian's binaries (/usr/lib/postgresql/*/bin, installed by
+bin/ensure-postgresql) in a temporary directory; each use gets a fresh database, dropped after.
+POSBRIDGE_TEST_POSTGRES=own skips the shared server (to try the other path). Tests that stop
+and start PostgreSQL make a `Cluster` of their own."""
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -82,28 +85,35 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@contextmanager
-def database():
-    """A PostgreSQL URL of an empty database, for the duration."""
-    if _answers(*SHARED):
-        name = f"posbridge_{uuid.uuid4().hex[:12]}"
-        admin = sa.create_engine(f"postgresql+psycopg://postgres@{SHARED[0]}:{SHARED[1]}/postgres",
-                                 isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield f"postgresql://postgres@{SHARED[0]}:{SHARED[1]}/{name}"
-        finally:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-        return
-    cluster = Cluster()
-    try:
+_OWN: list[Cluster] = []  # one throwaway cluster for the whole test run, when no shared server answers
+
+
+def server() -> tuple[str, int]:
+    """The shared server where it answers (unless POSBRIDGE_TEST_POSTGRES=own), else this run's own."""
+    if os.environ.get("POSBRIDGE_TEST_POSTGRES") != "own" and _answers(*SHARED):
+        return SHARED
+    if not _OWN:
+        cluster = Cluster()
         cluster.start()
+        atexit.register(cluster.remove)
         deadline = time.monotonic() + 20
         while not _answers("127.0.0.1", cluster.port) and time.monotonic() < deadline:
             time.sleep(0.1)
-        yield cluster.url
+        _OWN.append(cluster)
+    return "127.0.0.1", _OWN[0].port
+
+
+@contextmanager
+def database():
+    """A PostgreSQL URL of an empty database of its own, dropped after."""
+    host, port = server()
+    name = f"posbridge_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(f"postgresql+psycopg://postgres@{host}:{port}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql://postgres@{host}:{port}/{name}"
     finally:
-        cluster.remove()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
