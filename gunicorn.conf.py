@@ -32,10 +32,11 @@ except ConfigError as exc:
     sys.exit(str(exc))
 timeout = 30
 # Above the app's own limits (app/errors.py answers 414/431 as JSON): the app sees the request
-# first; past these gunicorn answers itself, as JSON too (app/server_errors.py).
+# first; past these gunicorn answers itself, as JSON too (app/server_errors.py). The header block
+# is capped at 32 KiB in all whatever these say (app/server_request.py).
 limit_request_line = 8190
-limit_request_fields = 200
-limit_request_field_size = 16380
+limit_request_fields = 128
+limit_request_field_size = 8192
 keepalive = 5
 accesslog = None
 errorlog = "-"
@@ -83,9 +84,10 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    from app.server_errors import install
+    from app import server_errors, server_request
 
-    install()
+    server_errors.install()
+    server_request.install()
 
 
 def child_exit(server, worker):

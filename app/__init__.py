@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
 
     from app import cli, errors, metrics
     from app.archive import open_archive
+    from app.body import close_if_unread
     from app.menus import MenuCache
     from app.orders.durability import Durability
     from app.orders.service import OrderService
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     app.extensions["posbridge"] = Services(settings, redis_client, store, menu_cache, pos, service, tasks, celery,
                                            archive)
     errors.register(app)
+    app.after_request(close_if_unread)
     for blueprint in (order_routes.bp, menus.bp, health.bp, docs.bp):
         app.register_blueprint(blueprint)
     cli.register(app)

@@ -8,6 +8,9 @@
   remaining time as its timeout for each receive, and the total is checked between reads.
 - A body the server cannot decode (a bad chunk size, a connection closed mid-body): 400,
   never a 500.
+- An answer given without reading the whole body (401, 404, 405, 413, 415, 408, ...) closes the
+  connection (`close_if_unread`, after every request): the server never reads and discards the
+  rest of a body nobody asked for (app/server_request.py says how gunicorn is told).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import socket
 import time
 
-from flask import request
+from flask import g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from app.errors import ApiError
@@ -90,4 +93,22 @@ def read_body(limit: int, timeout: float = BODY_READ_TIMEOUT_SECONDS) -> bytes:
                 pass
     if size > limit:
         raise too_large(limit)
+    g.body_read = True  # read to its end: the connection may serve another request
     return b"".join(chunks)
+
+
+def has_body(environ: dict) -> bool:
+    length = environ.get("CONTENT_LENGTH") or "0"
+    return length != "0" or "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
+def close_if_unread(response):
+    """After every request: when the request has a body the app did not read to its end, the
+    answer closes the connection (gunicorn's force_close, which the body carries when
+    app/server_request.py is installed; `Connection: close` for any other server)."""
+    if has_body(request.environ) and not g.get("body_read"):
+        response.headers["Connection"] = "close"
+        close = getattr(request.environ.get("wsgi.input"), "close_connection", None)
+        if close is not None:
+            close()
+    return response

@@ -17,6 +17,7 @@ CALLBACK_ALLOW_PRIVATE is set, a guard against request forgery.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -29,6 +30,8 @@ from app.orders import backoff
 from app.orders.answers import Answers
 from app.orders.records import view
 from app.orders.store import Order, OrderStore
+
+log = logging.getLogger(__name__)
 
 CLAIM_MARGIN = 3.0  # a delivery's claim outlasts its whole bound by this much (the closing write)
 
@@ -106,6 +109,9 @@ class CallbackSender:
         delay = backoff.delay(attempts, self.settings.callback_backoff_base_seconds,
                               self.settings.callback_backoff_cap_seconds)
         self.store.settle_callback(uid, claim.token, outcome, delay, delivery.reason)
+        if not delivery.ok:  # one line per failed delivery (operations.md, Logs): the receiver's trouble
+            log.warning("callback delivery failed", extra={"request_uid": uid, "outcome": outcome,
+                                                           "reason": delivery.reason, "attempt": attempts})
         metrics.count_callback(self.store.redis, {"delivered": "delivered", "dead": "given_up"}.get(outcome, "failed"))
         return outcome
 

@@ -23,6 +23,7 @@ HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "m
 MAX_URL_BYTES = 4096
 MAX_HEADERS = 100
 MAX_HEADER_BYTES = 8190
+MAX_HEAD_BYTES = 32 * 1024  # the request line and every header, in all (operations.md, "The front door")
 
 
 class ApiError(Exception):
@@ -47,14 +48,18 @@ def error_response(status: int, errors: list[dict], headers: dict | None = None)
 
 
 def check_limits() -> None:
-    """414 for a long URL, 431 for too many or too large headers, before any view runs."""
+    """414 for a long URL, 431 for too many or too large headers (or a head over 32 KiB in all),
+    before any view runs."""
     uri = request.environ.get("RAW_URI") or request.full_path
     if len(uri) > MAX_URL_BYTES:
         raise ApiError(414, "uri_too_long", f"the URL is longer than {MAX_URL_BYTES} bytes")
     headers = list(request.headers.items())
-    if len(headers) > MAX_HEADERS or any(len(k) + len(v) > MAX_HEADER_BYTES for k, v in headers):
+    head = len(request.method) + len(uri) + 11 + sum(len(k) + len(v) + 4 for k, v in headers)
+    if (len(headers) > MAX_HEADERS or head > MAX_HEAD_BYTES
+            or any(len(k) + len(v) > MAX_HEADER_BYTES for k, v in headers)):
         raise ApiError(431, "header_fields_too_large",
-                       f"at most {MAX_HEADERS} headers of at most {MAX_HEADER_BYTES} bytes each")
+                       f"at most {MAX_HEADERS} headers of at most {MAX_HEADER_BYTES} bytes each, "
+                       f"{MAX_HEAD_BYTES} bytes in all with the request line")
 
 
 def register(app: Flask) -> None:

@@ -4,7 +4,8 @@ Reading refuses, before any arithmetic is done on it, what no order holds and wh
 CPU or break a later write: a number of more than MAX_NUMBER_CHARS characters or with an
 exponent beyond +-MAX_EXPONENT (`1e999999` would otherwise reach `int(Decimal)`, and `1` with
 310 zeros `.5` a float `inf`), nesting deeper than MAX_DEPTH, a lone UTF-16 surrogate (it cannot
-be encoded as UTF-8, so neither logged, signed nor stored), NaN and Infinity.
+be encoded as UTF-8, so neither logged, signed nor stored), NaN and Infinity. Bytes must be UTF-8
+(no BOM; raw surrogate bytes are not UTF-8): never UTF-16 or UTF-32 guessed.
 
 Writing can never produce non-JSON: `allow_nan=False`, and a non-finite Decimal is an error.
 
@@ -82,9 +83,15 @@ def _encodable(text: str) -> None:
 def loads(raw: bytes | str):
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     try:
-        value = json.loads(raw, parse_float=_decimal, parse_int=_int, parse_constant=_reject_constant)
+        # bytes are UTF-8 or refused: json.loads(bytes) would guess UTF-16/32 and let raw surrogates through
+        text = raw if isinstance(raw, str) else raw.decode("utf-8")
+        if text.startswith("\ufeff"):
+            raise BadJson("a body starts with a byte order mark; send UTF-8 JSON without one")
+        value = json.loads(text, parse_float=_decimal, parse_int=_int, parse_constant=_reject_constant)
     except BadJson:
         raise
+    except UnicodeDecodeError:
+        raise BadJson("the body is not UTF-8") from None
     except (ValueError, RecursionError, UnicodeError):
         raise BadJson("body is not valid JSON") from None
     surrogates = bool(_SURROGATE_ESCAPE.search(data)) or isinstance(raw, str)

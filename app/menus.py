@@ -3,7 +3,10 @@
 An entry (the adapter's base.Menu plus `fetched_at`) has no expiry: when the POS is down the
 last menu is served, with its age. A stale entry is served as it is on the request path and
 refreshed by beat; only a missing one is fetched there, within the time the caller has left.
-An unknown location is remembered for a minute so a flood of bad ids does not reach the POS.
+An unknown location is remembered for a minute so a flood of bad ids does not reach the POS,
+and each client (the JWT's `sub`) may have at most UNKNOWN_PER_CLIENT fresh ids found unknown a
+minute (`unknown_budget_spent`, `spend_unknown`): past that, a location not cached is refused
+(429) before any POS call or Redis key, so fresh ids cost nothing without limit.
 
 Each process keeps the entries it decoded, keyed by their version: the SHA-1 of the entry's
 JSON, written by the writer in front of it in the same value (`v1:<sha1>\n<json>`, so bytes and
@@ -32,6 +35,7 @@ from app.pos.base import LocationUnknown, PosUnavailable
 log = logging.getLogger(__name__)
 LOCATIONS_KEY = "menus:locations"
 UNKNOWN_SECONDS = 60
+UNKNOWN_PER_CLIENT = 20  # fresh location ids found unknown, per client, per UNKNOWN_SECONDS
 
 
 class MenuUnavailable(Exception):
@@ -80,6 +84,10 @@ def _text(value) -> str:
 
 def _key(location_id: str) -> str:
     return f"menu:{location_id}"
+
+
+def _unknown_count_key(client: str) -> str:
+    return "menus:unknown-by:" + hashlib.sha1(client.encode("utf-8", "replace"), usedforsecurity=False).hexdigest()
 
 
 def menu_key(location_id: str) -> str:
@@ -156,6 +164,18 @@ class MenuCache:
                 raise MenuUnavailable("no menu cached and no time left to fetch one")
             return self.refresh(location_id, timeout)
         return entry
+
+    def unknown_budget_spent(self, client: str) -> bool:
+        """Whether the client has had UNKNOWN_PER_CLIENT fresh ids found unknown this minute."""
+        return int(self.redis.get(_unknown_count_key(client)) or 0) >= UNKNOWN_PER_CLIENT
+
+    def spend_unknown(self, client: str) -> None:
+        """One fresh id of the client's found unknown (the count lives UNKNOWN_SECONDS from the first)."""
+        key = _unknown_count_key(client)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(key, 0, ex=UNKNOWN_SECONDS, nx=True)  # not EXPIRE NX: Redis 6.2 has none (INCR keeps the TTL)
+        pipe.incr(key)
+        pipe.execute()
 
     def cached_raw(self, location_id: str):
         return self.redis.get(_key(location_id))

@@ -63,6 +63,7 @@ ERRORS = {
     409: "The request_uid was used before with a different payload.",
     413: "The body is larger than MAX_CONTENT_LENGTH.",
     415: "The body is not application/json.",
+    429: "(menus) This client had too many fresh location ids found unknown this minute: retry after Retry-After.",
     500: "An unexpected error: still the JSON envelope, never a stack trace.",
     503: "Redis or the broker is unreachable (or, for menus, no menu can be had): retry after Retry-After.",
 }
@@ -182,13 +183,13 @@ OPERATIONS = {
     ("menus.menus", "GET"): {
         "summary": "A location's menu as the service has it cached", "tags": ["menus"], "security": BEARER,
         "parameters": [{"in": "query", "schema": MenuQuerySchema}],
-        "responses": {"200": MENU_ANSWER, **_errors(400, 401, 404, 503)},
+        "responses": {"200": MENU_ANSWER, **_errors(400, 401, 404, 429, 503)},
     },
     ("menus.menus", "POST"): {
         "summary": "The same, with location_id in a JSON body", "tags": ["menus"], "security": BEARER,
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": MenuQueryBodySchema, "example": {"location_id": "loc-001"}}}},
-        "responses": {"200": MENU_ANSWER, **_errors(400, 401, 404, 413, 415, 503)},
+        "responses": {"200": MENU_ANSWER, **_errors(400, 401, 404, 413, 415, 429, 503)},
     },
     ("health.healthz", "GET"): _plain("The process is up", "operations", "application/json", HealthSchema,
                                       "Always, while the process runs."),

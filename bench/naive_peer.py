@@ -21,7 +21,7 @@ from app.pos.rest import order_body
 
 application = Flask(__name__)
 POS_URL = os.environ.get("POS_BASE_URL", "http://127.0.0.1:9100").rstrip("/")
-DIGEST_KEY = signing.key_from_shared_id(os.environ.get("PAR_SHARED_ID", "devshared0123456789"))
+DIGEST_KEY = signing.key_from_shared_id(os.environ["PAR_SHARED_ID"])  # gunicorn.conf.py requires it too
 JWT_SECRET = os.environ.get("PAR_JWT_SECRET", "")
 session = requests.Session()
 session.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=100, max_retries=0))

@@ -6,6 +6,11 @@ that ARCHIVE_URL names or, when it is not set, a SQLite file in var/ (migrated h
 the processes start). Development
 defaults fill the secrets that are not set, and are printed; production sets its own.
 
+The secrets not set (the POS token, PAR's SharedId and JWT secret, Flower's password) are this
+checkout's own: random, made once and kept in var/dev-secrets.env (mode 0600), printed in the
+banner; never a value the repository documents (every process refuses those). The API binds
+127.0.0.1 unless WEB_BIND says otherwise.
+
 A process that exits is started again (after 1 s, then longer), so a worker stopped by on-call
 comes back as compose's `restart: unless-stopped` would bring it back; one that keeps exiting
 (5 times in a minute) stops everything with its log. While it runs, `var/serve.env` holds the
@@ -20,6 +25,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from app.settings import BY_NAME
@@ -27,12 +33,17 @@ from app.settings_files import SERVE_ENV
 from bin.stack import ROOT, EmbeddedRedis, Stack, wait_for_http, wait_for_port, wait_for_workers
 from bin.token import make_token
 
-DEV_DEFAULTS = {
-    "POS_API_TOKEN": "dev-pos-token",
-    "PAR_SHARED_ID": "devshared0123456789",
-    "PAR_JWT_SECRET": "dev-jwt-secret-change-me-0123456789",  # 32+ bytes: HS256 wants no less
+SECRETS_FILE = "dev-secrets.env"  # in POSBRIDGE_VAR_DIR: this checkout's development secrets
+SECRET_MAKERS = {
+    "POS_API_TOKEN": lambda: secrets.token_urlsafe(24),
+    "PAR_SHARED_ID": lambda: secrets.token_urlsafe(24),
+    "PAR_JWT_SECRET": lambda: secrets.token_urlsafe(32),  # 43 characters: HS256 wants 32 bytes or more
+    "FLOWER_BASIC_AUTH": lambda: f"oncall:{secrets.token_urlsafe(18)}",
+}
+SETTINGS = {
     "CALLBACK_ALLOW_PRIVATE": "true",
     "PORT": "8000",
+    "WEB_BIND": "127.0.0.1",  # this machine only, unless told otherwise
     "POSSIM_PORT": "9100",
     "FLOWER_PORT": "5555",
     "WORKER_METRICS_PORT": "9808",  # the worker's own /metrics, as in compose (docs/RUNBOOK.md)
@@ -58,6 +69,40 @@ def archive_shown(url: str) -> str:
     from app.archive.db import engine_url
 
     return make_url(engine_url(url)).render_as_string(hide_password=True)
+def var_dir() -> Path:
+    return Path(os.environ.get("POSBRIDGE_VAR_DIR") or ROOT / "var")  # logs, Redis's AOF, beat's file, secrets
+
+
+def checkout_secrets(var: Path) -> dict[str, str]:
+    """This checkout's development secrets: made at random the first time, then read again."""
+    from dotenv import dotenv_values
+
+    path = var / SECRETS_FILE
+    kept = {k: v for k, v in dotenv_values(path).items() if v} if path.exists() else {}
+    made = {name: make() for name, make in SECRET_MAKERS.items() if not kept.get(name)}
+    if made:
+        var.mkdir(parents=True, exist_ok=True)
+        write_env(path, {**kept, **made}, "# ./dev serve's secrets for this checkout (made at random; delete to renew)")
+    return {**kept, **made}
+
+
+class _DevDefaults(Mapping[str, str]):
+    """./dev serve's defaults: its settings, and this checkout's secrets (read when asked for)."""
+
+    def _values(self) -> dict[str, str]:
+        return {**SETTINGS, **checkout_secrets(var_dir())}
+
+    def __getitem__(self, name: str) -> str:
+        return self._values()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+
+DEV_DEFAULTS: Mapping[str, str] = _DevDefaults()
 
 
 def main() -> None:
@@ -67,11 +112,10 @@ def main() -> None:
         load_dotenv(ROOT / ".env")
     except ImportError:
         pass
-    env = {k: os.environ.get(k) or v for k, v in DEV_DEFAULTS.items()}
-    env.setdefault("POS_BASE_URL", os.environ.get("POS_BASE_URL") or f"http://127.0.0.1:{env['POSSIM_PORT']}")
-    env["FLOWER_BASIC_AUTH"] = os.environ.get("FLOWER_BASIC_AUTH") or f"oncall:{secrets.token_urlsafe(9)}"
-    var = Path(os.environ.get("POSBRIDGE_VAR_DIR") or ROOT / "var")  # logs, the embedded Redis's AOF, beat's file
+    var = var_dir()
     var.mkdir(parents=True, exist_ok=True)
+    env = {k: os.environ.get(k) or v for k, v in {**SETTINGS, **checkout_secrets(var)}.items()}
+    env.setdefault("POS_BASE_URL", os.environ.get("POS_BASE_URL") or f"http://127.0.0.1:{env['POSSIM_PORT']}")
     redis = None
     if not os.environ.get("REDIS_URL"):
         redis = EmbeddedRedis(directory=str(var / "redis"), port=int(os.environ.get("REDIS_PORT", "6380")))
@@ -100,16 +144,18 @@ def main() -> None:
     serve_env = var / SERVE_ENV  # written before the banner: a reader who saw the banner finds it
     write_serve_env(serve_env, {k: v for k, v in stack.env.items() if k in env or k in BY_NAME})
     where = f" (embedded, AOF in {var / 'redis'})" if redis else ""
-    secret = env["PAR_JWT_SECRET"] if os.environ.get("PAR_JWT_SECRET") is None else None
+    secret = env["PAR_JWT_SECRET"] if not os.environ.get("PAR_JWT_SECRET") else None
+    mine = [name for name in SECRET_MAKERS if not os.environ.get(name)]
     print(f"""
 posbridge is running (Ctrl-C stops everything; a process that exits is started again; logs in {stack.log_dir}):
-  API          http://127.0.0.1:{env['PORT']}  (/posnext/..., /healthz, /readyz, /metrics, /docs)
+  API          http://{env['WEB_BIND']}:{env['PORT']}  (/posnext/..., /healthz, /readyz, /metrics, /docs)
   POS sim      {env['POS_BASE_URL']}  (admin: /_admin/knobs, /_admin/ledger)
   Flower       http://127.0.0.1:{env['FLOWER_PORT']}  (user:password {env['FLOWER_BASIC_AUTH']})
   Redis        {env['REDIS_URL']}{where}
   Archive      {archive_shown(env['ARCHIVE_URL'])}  (final orders after ARCHIVE_AFTER_SECONDS)
   worker, beat running
-  try it       posbridge sample submit --wait   (README: the newcomer path)
+  try it       ./dev posbridge sample submit --wait   (README: the newcomer path)
+  secrets      this checkout's, in {var / SECRETS_FILE}: {' '.join(f"{n}={env[n]}" for n in mine) or '(all set by you)'}
   a JWT for trying it: {make_token(secret) if secret else '(set by you: sign one with PAR_JWT_SECRET)'}
 """, flush=True)
     stopping: list[int] = []
@@ -128,9 +174,14 @@ posbridge is running (Ctrl-C stops everything; a process that exits is started a
 
 def write_serve_env(path: Path, env: dict[str, str]) -> None:
     """The processes' environment for `posbridge` commands run beside them (secrets: mode 0600)."""
+    write_env(path, env, "# written by ./dev serve while it runs: what its processes were given")
+
+
+def write_env(path: Path, env: dict[str, str], heading: str) -> None:
+    """NAME='value' lines (a shell can source them), the owner's only (mode 0600)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write("# written by ./dev serve while it runs: what its processes were given\n")
+        fh.write(heading + "\n")
         for name, value in sorted(env.items()):
             fh.write(f"{name}='{value}'\n" if "'" not in value else f'{name}="{value}"\n')
 

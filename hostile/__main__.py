@@ -1,5 +1,6 @@
-"""`python -m hostile [--short] [--requests N] [--seed S] [--report FILE]`: the standing hostile-input
-run against the live stack (docs/SECURITY.md). Exit status 1 when anything was found."""
+"""`python -m hostile [--short] [--nginx] [--requests N] [--seed S] [--report FILE]`: the standing
+hostile-input run against the live stack, gunicorn bare or (--nginx) through the shipped front door
+(docs/SECURITY.md). Exit status 1 when anything was found."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ def main(argv=None) -> int:
     parser.add_argument("--requests", type=int, default=20000, help="generated requests of a full run")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--report", help="write the result as JSON here")
+    parser.add_argument("--nginx", action="store_true", help="through deploy/nginx/posbridge.conf (Debian's nginx)")
     args = parser.parse_args(argv)
     count = 300 if args.short else args.requests
     tmp = tempfile.mkdtemp(prefix="hostile-")
     try:
-        result = hostile_run(tmp, count, args.seed, warmup=100 if args.short else 1000)
+        result = hostile_run(tmp, count, args.seed, warmup=100 if args.short else 1000, nginx=args.nginx)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result["command"] = "python -m hostile " + " ".join(argv if argv is not None else sys.argv[1:])

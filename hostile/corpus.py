@@ -1,10 +1,12 @@
-"""The adversarial corpus: one or more requests for each finding of issue 11."""
+"""The adversarial corpus: one or more requests for each finding of issue 11, then the front
+door's (issue 23: hostile/door.py)."""
 
 from __future__ import annotations
 
 import json
 
 from bin.sample import sample_order
+from hostile import door
 from hostile.cases import Case, digest_for
 from hostile.wire import Answer, raw_request, text
 
@@ -33,7 +35,9 @@ def order_case(name, key, token, body, path=SUBMIT, sign=True, expect=None, raw_
                 uid=uid if isinstance(uid, str) else None, expect=expect)
 
 
-def corpus(key: bytes, token: str, port: int, body_timeout: float) -> list[Case]:
+def corpus(key: bytes, token: str, port: int, body_timeout: float, proxied: bool = False) -> list[Case]:
+    """`proxied`: the port is nginx's (deploy/nginx/posbridge.conf), which holds a slow sender
+    itself and cuts it off after 10 s between reads, without an answer."""
     auth = {"Authorization": f"Bearer {token}"}
     cases: list[Case] = []
     # 1. the signing oracle: an unverified body, a 404, a 1970 request
@@ -45,6 +49,23 @@ def corpus(key: bytes, token: str, port: int, body_timeout: float) -> list[Case]
     cases.append(order_case("1c oracle: 1970 validate", key, token, old, path=VALIDATE,
                             expect=lambda a: None if _json(a).get("status") != "validated"
                             else "a 1970 request_datetime was validated"))
+    # 1d. oracle v2 (issue 23, finding 3): items and tip are outside the digest; a captured signed
+    # validate resent with 30 burgers and a 500.00 tip must not come back with new totals signed
+    captured = sample_order(request_type="validate-order", quantity=1)
+    tampered = json.loads(text(captured))
+    tampered["order_details"]["items"][0]["quantity"] = 30
+    tampered["order_details"]["tip"] = 500.00
+    sent = (tampered["order_details"]["subtotal"], tampered["order_details"]["grand_total"])
+
+    def _own_money(answer: Answer) -> str | None:
+        details = _json(answer).get("order_details") or {}
+        if "x-pch-digest" in {k.lower() for k in answer.headers} and \
+                (details.get("subtotal"), details.get("grand_total")) != sent:
+            return f"signed totals the request did not carry: {details.get('subtotal')}, {details.get('grand_total')}"
+        return None
+
+    cases.append(order_case("1d oracle v2: items changed under a captured digest", key, token, tampered,
+                            path=VALIDATE, expect=_own_money))
     # 2, 3. numbers: a CPU bomb and an infinity
     for name, number in (("2 cpu bomb 1e999999", "1e999999"), ("2 cpu bomb 1e300000", "1e300000"),
                          ("3 inf", "1" + "0" * 310 + ".5"), ("3 tiny", "1e-999999")):
@@ -111,16 +132,23 @@ def corpus(key: bytes, token: str, port: int, body_timeout: float) -> list[Case]
                             else f"{len(_json(a).get('errors', []))} errors, {len(a.body)} bytes"))
     # 12. a slowly sent body: closed after the body read timeout
     slow_head = (head + "Content-Length: 2000\r\n\r\n").encode()
-    cases.append(Case("12 slow body", "POST", SUBMIT, slow_seconds=body_timeout + 3, raw=lambda: raw_request(
-        port, slow_head, timeout=body_timeout + 6, trickle=b"{" * 60, trickle_every=0.5),
-        expect=_status_is(408)))
+    if proxied:
+        cases.append(Case("12 slow body", "POST", SUBMIT, slow_seconds=body_timeout + 5, closed_ok=True,
+                          raw=lambda: raw_request(port, slow_head + b"{", timeout=body_timeout + 6,
+                                                  pause=body_timeout + 2),
+                          expect=lambda a: None if a.status in (0, 408) and a.extra.get("closed")
+                          else f"a stalled body was not cut off (HTTP {a.status})"))
+    else:
+        cases.append(Case("12 slow body", "POST", SUBMIT, slow_seconds=body_timeout + 3, raw=lambda: raw_request(
+            port, slow_head, timeout=body_timeout + 6, trickle=b"{" * 60, trickle_every=0.5),
+            expect=_status_is(408)))
     # 15. a location of `..`
     for location in ("..", "."):
         cases.append(Case(f"15 menus {location}", "GET", f"/posnext/menus?location_id={location}", headers=auth,
-                          expect=_status_is(404, 400)))
+                          expect=_status_is(404, 400, 429)))  # 429: this client's unknown ids spent (issue 23)
     # deep nesting, duplicate keys, NaN
     for name, raw in (("deep nesting", "[" * 5000 + "]" * 5000), ("NaN", '{"a": NaN}'),
                       ("duplicate keys", '{"request_uid": "a", "request_uid": "b:c"}')):
         cases.append(Case(f"json {name}", "POST", SUBMIT, raw.encode(),
                           {"Content-Type": "application/json", **auth}, expect=_status_is(400)))
-    return cases
+    return cases + door.cases(key, token, port)

@@ -1,5 +1,6 @@
 """Start the real stack (bin/stack.py: redis-server, possim, gunicorn, a Celery worker, Flower),
-send the corpus and the generated requests one at a time, judge every answer, watch RSS."""
+with `nginx` the shipped front door in front of gunicorn (bin/nginx.py), send the corpus and the
+generated requests one at a time, judge every answer, watch RSS."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from app.body import BODY_READ_TIMEOUT_SECONDS
 from app.signing import key_from_shared_id
+from bin.nginx import Nginx
 from bin.stack import EmbeddedRedis, Stack, free_port, short_env, wait_for_http, wait_for_port, wait_for_workers
 from bin.token import make_token
 from hostile import corpus, generated
@@ -29,16 +31,20 @@ RSS_GROWTH_MB = 40.0
 
 
 class Run:
-    def __init__(self, tmp_dir: str):
+    def __init__(self, tmp_dir: str, nginx: bool = False):
         self.redis_server = EmbeddedRedis(directory=os.path.join(tmp_dir, "redis"), appendonly=False).start()
         self.pos_port, self.web_port, self.flower_port = free_port(), free_port(), free_port()
         env = short_env(self.redis_server.url, POS_TOKEN, SHARED_ID, JWT_SECRET, PORT=self.web_port,
                         POSSIM_PORT=self.pos_port, POS_BASE_URL=f"http://127.0.0.1:{self.pos_port}",
                         FLOWER_BASIC_AUTH=FLOWER_AUTH, FLOWER_PORT=self.flower_port, FLOWER_ADDRESS="127.0.0.1",
-                        CALLBACK_ALLOW_PRIVATE="false", BEAT_SCHEDULE_FILE=os.path.join(tmp_dir, "beat"))
+                        CALLBACK_ALLOW_PRIVATE="false", DURABILITY="none",
+                        BEAT_SCHEDULE_FILE=os.path.join(tmp_dir, "beat"))
         self.stack = Stack(env, log_dir=os.path.join(tmp_dir, "logs"))
         self.redis = redis.Redis.from_url(self.redis_server.url)
-        self.base = f"http://127.0.0.1:{self.web_port}"
+        # with `nginx`: every request goes through deploy/nginx/posbridge.conf (bin/nginx.py)
+        self.nginx = Nginx(os.path.join(tmp_dir, "nginx"), free_port(), self.web_port) if nginx else None
+        self.port = self.nginx.listen_port if self.nginx else self.web_port
+        self.base = f"http://127.0.0.1:{self.port}"
         self.http = requests.Session()
         self.token = make_token(JWT_SECRET, seconds=4 * 3600)
         self.key = key_from_shared_id(SHARED_ID)
@@ -52,7 +58,9 @@ class Run:
         self.stack.start("web")
         self.stack.start("worker", label="worker1", WORKER_NAME="1")
         self.stack.start("flower")
-        wait_for_http(f"{self.base}/healthz", 60, self.stack.processes["web"])
+        wait_for_http(f"http://127.0.0.1:{self.web_port}/healthz", 60, self.stack.processes["web"])
+        if self.nginx:
+            self.nginx.start()
         wait_for_workers(self.redis_server.url, 1, 60)
         wait_for_port(self.flower_port, 30, self.stack.processes["flower"])
         for location in ("loc-001", "loc-002", "loc-003"):
@@ -61,6 +69,8 @@ class Run:
         return self
 
     def stop(self) -> None:
+        if self.nginx:
+            self.nginx.stop()
         self.stack.stop_all()
         self.redis_server.stop()
 
@@ -100,7 +110,7 @@ class Run:
 
     # -- the parts of a run -----------------------------------------------------------
     def run_corpus(self) -> int:
-        cases = corpus.corpus(self.key, self.token, self.web_port, BODY_READ_TIMEOUT_SECONDS)
+        cases = corpus.corpus(self.key, self.token, self.port, BODY_READ_TIMEOUT_SECONDS, proxied=bool(self.nginx))
         for case in cases:
             self.send(case)
         return len(cases)
@@ -138,8 +148,8 @@ class Run:
         return sum(child.memory_info().rss for child in master.children(recursive=True)) / 2**20
 
 
-def hostile_run(tmp_dir: str, generated_count: int, seed: int, warmup: int) -> dict:
-    run = Run(tmp_dir).start()
+def hostile_run(tmp_dir: str, generated_count: int, seed: int, warmup: int, nginx: bool = False) -> dict:
+    run = Run(tmp_dir, nginx=nginx).start()
     try:
         started = time.monotonic()
         warm = run.run_generated(warmup, seed + 1) if warmup else 0

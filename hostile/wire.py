@@ -58,40 +58,97 @@ def raw_request(port: int, data: bytes, timeout: float = 5.0, pause: float = 0.0
     """Send `data` (then `trickle`, one byte every `trickle_every` s); read the answer until close."""
     started = time.monotonic()
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    received = b""
+    received, closed = b"", False
     try:
-        sock.sendall(data)
+        try:
+            sock.sendall(data)
+        except OSError:  # the server answered and closed before taking it all (a cap): read its answer
+            closed = True
         if pause:
             time.sleep(pause)
         sock.settimeout(trickle_every if trickle else timeout)
-        for byte in trickle:
+        for byte in b"" if closed else trickle:
             try:
                 sock.sendall(bytes([byte]))
             except OSError:
+                closed = True
                 break
             try:
                 chunk = sock.recv(65536)
                 if chunk:
                     received += chunk
                     break
+                closed = True
+                break
             except TimeoutError:
                 continue
+            except OSError:
+                closed = True
+                break
             if time.monotonic() - started > timeout:
                 break
         sock.settimeout(max(0.1, timeout - (time.monotonic() - started)))
         while True:
             try:
                 chunk = sock.recv(65536)
-            except (TimeoutError, OSError):
+            except TimeoutError:
+                break
+            except OSError:
+                closed = True
                 break
             if not chunk:
+                closed = True
                 break
             received += chunk
             if _complete(received):
                 break
     finally:
         sock.close()
-    return parse(received, time.monotonic() - started)
+    answer = parse(received, time.monotonic() - started)
+    answer.extra["closed"] = closed
+    return answer
+
+
+def flood(port: int, head: bytes, piece: bytes, seconds: float = 4.0, total: int | None = None) -> Answer:
+    """Send `head`, then `piece` again and again (at most `total` body bytes) for up to `seconds`,
+    reading as we go. extra: `body_sent` (whether the whole body was sent when the answer came,
+    for a body of `total` bytes) and `closed_after` (seconds from the answer to the server's
+    close; None: still open when we stopped)."""
+    started = time.monotonic()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    received, sent, answered_at, closed_at = b"", 0, None, None
+    body_sent_at_answer = False
+    try:
+        sock.sendall(head)
+        sock.settimeout(0.02)
+        while time.monotonic() - started < seconds and closed_at is None:
+            if total is None or sent < total:
+                part = piece if total is None else piece[:total - sent]
+                try:
+                    sock.sendall(part)
+                    sent += len(part)
+                except TimeoutError:
+                    pass
+                except OSError:
+                    closed_at = time.monotonic()
+            try:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    closed_at = time.monotonic()
+                received += chunk
+            except TimeoutError:
+                pass
+            except OSError:
+                closed_at = time.monotonic()
+            if answered_at is None and _complete(received):
+                answered_at = time.monotonic()
+                body_sent_at_answer = total is not None and sent >= total
+    finally:
+        sock.close()
+    answer = parse(received, (answered_at or time.monotonic()) - started)
+    answer.extra.update(body_sent=body_sent_at_answer, sent=sent,
+                        closed_after=None if closed_at is None or answered_at is None else closed_at - answered_at)
+    return answer
 
 
 def _complete(data: bytes) -> bool:

@@ -4,6 +4,10 @@
 every POST /orders sleeps S + 1 s before it creates the order (or refuses it as ``expired``,
 past its ``not_after``); the same as the knob ``{"*": {"latency_ms": (S + 1) * 1000}}``.
 
+It serves both POS shapes at once: the REST POS of pos-api.md and, under /v2, Square's Orders
+API (possim/square.py), on one ledger and one set of knobs; POS_ADAPTER picks which the service
+speaks, so `POS_ADAPTER=square ./dev serve` needs nothing more here.
+
 Serves the simulator with gevent's WSGIServer, one greenlet per request, so latency sleeps
 never hold up other requests. Stops cleanly on SIGTERM or SIGINT.
 """

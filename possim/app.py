@@ -1,4 +1,5 @@
-"""The POS simulator: the REST POS of pos-api.md, with knobs for latency, failures and state."""
+"""The POS simulator: the REST POS of pos-api.md and, under /v2, Square's Orders API
+(possim/square.py), on one ledger, with knobs for latency, failures and state."""
 
 import hmac
 import logging
@@ -15,6 +16,7 @@ from possim.orderbody import BodyError, body_hash, check_order_body
 from possim.records import Claim, now_iso, order_answer
 from possim.responses import LEDGER_KEY, down, error, get_ledger
 from possim.seed import default_seed
+from possim.square import square
 from possim.voids import void_order
 
 log = logging.getLogger("possim")
@@ -52,6 +54,7 @@ def create_app(token: str, seed: dict | None = None, knobs: dict | None = None,
     app.add_url_rule("/orders", view_func=find_orders, methods=["GET"])
     app.add_url_rule("/orders/void", view_func=void_order, methods=["POST"])
     app.register_blueprint(admin)
+    app.register_blueprint(square)
     return app
 
 

@@ -2,10 +2,12 @@
 
 The full run of issue 10 (>= 10,000 orders): `python -m reliability --orders 10000`.
 
-1. start the stack (embedded redis-server with AOF, possim, gunicorn, 2 Celery workers, 2 beats);
+1. start the stack (embedded redis-server with AOF, possim with loc-002 ignoring not_after,
+   gunicorn, 2 Celery workers, 2 beats) and the callback receiver (some deliveries trickled);
 2. drive orders while faults are injected on a process track and a POS track;
-3. clear the faults and let the system settle past every order's deadline;
-4. check the invariants against the order store and the simulator's ledger;
+3. clear the faults and let the system settle past every order's deadline, its late-placement
+   lookups and its callbacks;
+4. check the invariants against the order store, the simulator's ledger and the receiver;
 5. fuzz the served OpenAPI document with schemathesis (zero 5xx, zero 4xx that changed state);
 6. print the table; exit 1 on any violation.
 """
@@ -21,7 +23,7 @@ import time
 
 from bin.stack import ROOT
 from reliability import docs, report
-from reliability.cluster import Cluster, ensure_faketime
+from reliability.cluster import LATE_LOCATIONS, Cluster, ensure_faketime
 from reliability.faults import Injector
 from reliability.invariants import FINAL, Evidence, check_all
 from reliability.load import Client, Journal, Scenarios, drive
@@ -52,9 +54,10 @@ def log(message: str) -> None:
 
 
 def settle(cluster: Cluster, journal: Journal, started: float) -> float:
-    """Wait until no order is open and every deadline (plus a POS call) has passed, or, with
-    orders still open, until the latest may still be pending (deadline + RECONCILE_SECONDS +
-    slack, reliability.invariants), at most SETTLE_MAX."""
+    """Wait until no order is open, still looked up for a late placement or owing its callback,
+    and every deadline (plus a POS call) has passed; or, with some still busy, until the latest
+    may still be pending (deadline + RECONCILE_SECONDS + slack, reliability.invariants), at
+    most SETTLE_MAX."""
     evidence = Evidence(journal, None, [], {}, [], set(), settings=cluster.settings)
     records = {uid: o for uid, o in _records(cluster, journal).items() if o is not None}
     call = float(cluster.settings["POS_CONNECT_TIMEOUT"]) + float(cluster.settings["POS_READ_TIMEOUT"])
@@ -62,30 +65,34 @@ def settle(cluster: Cluster, journal: Journal, started: float) -> float:
     latest_pending = max((evidence.reconcile_bound(uid, o) for uid, o in records.items()), default=0.0)
     end = min(time.time() + SETTLE_MAX, max(latest_pending + 1.0, time.time() + call + 1.0))
     while time.time() < end:
-        if not _open(cluster, records) and time.time() > latest + call + 1.0:
+        if not _busy(cluster, records) and time.time() > latest + call + 1.0:
             break
         time.sleep(0.5)
     return time.time() - started
 
 
-def _final_at(cluster: Cluster, records: dict) -> dict[str, float]:
-    """When each final order became final, from its history (written on the store's clock)."""
-    out = {}
+def _finals(cluster: Cluster, records: dict) -> tuple[dict[str, float], dict[str, str]]:
+    """When each final order became final (its history, on the store's clock), and who wrote it."""
+    at_, by = {}, {}
     for uid, order in records.items():
         if order is None or not order.final:
             continue
-        at = next((e.get("at") for e in cluster.store.history(uid) if e.get("status") in FINAL), None)
-        if at:
-            out[uid] = float(at)
-    return out
+        entry = next((e for e in cluster.store.history(uid) if e.get("status") in FINAL), None)
+        if entry and entry.get("at"):
+            at_[uid], by[uid] = float(entry["at"]), str(entry.get("by") or "")
+    return at_, by
 
 
-def _open(cluster: Cluster, records: dict) -> bool:
-    """Any of the run's orders not final (the `status` field of `order:{uid}`, README)."""
+def _busy(cluster: Cluster, records: dict) -> bool:
+    """Any of the run's orders not final, still looked up (`rc` open: a late placement may yet
+    be voided) or owing its callback (`cb` held or owed): the fields of `order:{uid}`."""
     pipe = cluster.redis.pipeline(transaction=False)
     for uid in records:
-        pipe.hget(f"order:{uid}", "status")
-    return any(s is not None and s.decode() not in FINAL for s in pipe.execute())
+        pipe.hmget(f"order:{uid}", "status", "rc", "cb")
+    for status, rc, cb in pipe.execute():
+        if status is not None and (status.decode() not in FINAL or rc == b"open" or cb in (b"held", b"owed")):
+            return True
+    return False
 
 
 def _records(cluster: Cluster, journal: Journal) -> dict:
@@ -103,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     fuzz_count = args.fuzz if args.fuzz is not None else (300 if args.short else 5000)
     work_dir = tempfile.mkdtemp(prefix="posbridge-reliability-")
     cluster = Cluster(work_dir)
-    receiver = Receiver(cluster.env["PAR_SHARED_ID"][:10].encode()).start()
+    trickle = 3 * float(cluster.settings["CALLBACK_TIMEOUT_SECONDS"])  # the sender must hang up long before
+    receiver = Receiver(cluster.env["PAR_SHARED_ID"][:10].encode(), trickle_seconds=trickle).start()
     journal = Journal()
     log(f"work directory {work_dir}; starting the stack")
     ok = False
@@ -113,14 +121,15 @@ def run(args: argparse.Namespace) -> int:
         for location in ("loc-001", "loc-002", "loc-003"):  # menus cached before the POS misbehaves
             client.session().get(f"{cluster.base_url}/posnext/menus", params={"location_id": location},
                                  headers={"Authorization": f"Bearer {cluster.token}"}, timeout=30).raise_for_status()
+        scenarios = Scenarios(client, args.seed)
         injector = Injector(cluster, args.seed, int(cluster.settings["INLINE_BUDGET_MS"]), short=args.short,
-                            journal=journal)
+                            journal=journal, scenarios=scenarios, callback_base=receiver.base_url)
         size = f"{args.orders} orders (about {minutes} min)" if args.orders else f"{minutes} min"
         log(f"load: {size} at {args.rate} scenarios/s with faults (seed {args.seed})")
         started = time.time()
         injector.start()
         try:
-            count = drive(Scenarios(client, args.seed), journal, receiver.base_url, minutes * 60, args.rate, args.seed,
+            count = drive(scenarios, journal, receiver.base_url, minutes * 60, args.rate, args.seed,
                           orders=args.orders)
         finally:
             injector.stop()
@@ -130,10 +139,12 @@ def run(args: argparse.Namespace) -> int:
         records = _records(cluster, journal)
         exited = cluster.exited()
         ledger = cluster.ledger_view()
+        final_at, final_by = _finals(cluster, records)
         evidence = Evidence(journal, receiver, injector.windows, records, ledger["orders"],
                             {uid for uid, _ in cluster.store.dead_callbacks(limit=100000)},
                             pos_calls=ledger.get("calls", {}), settings=cluster.settings,
-                            final_at=_final_at(cluster, records), exited=exited)
+                            final_at=final_at, exited=exited, final_by=final_by, found=cluster.found(),
+                            late_locations=LATE_LOCATIONS)
         checks, stats = check_all(evidence, time.time())
         if injector.errors:
             checks.append(report.fault_errors(injector.errors))

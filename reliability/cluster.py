@@ -13,7 +13,7 @@ import time
 import redis
 import requests
 
-from app.orders.store import OrderStore
+from app.orders.store import FOUND_KEY, OrderStore
 from bin.stack import ROOT, EmbeddedRedis, Stack, free_port, short_env, wait_for_http, wait_for_port, wait_for_workers
 from bin.token import make_token
 
@@ -21,21 +21,27 @@ JWT_SECRET = "reliability-jwt-secret-0123456789abcdef"  # noqa: S105 - a throwaw
 SHARED_ID = "Reliability-Shared-0123"
 POS_TOKEN = "reliability-pos-token"  # noqa: S105
 KNOB_FIELDS = ("latency_ms", "latency_jitter_ms", "error_rate", "error_status", "ambiguous_error_rate", "down",
-               "hang_seconds", "accepting_orders", "items", "lookup_down", "lookup_latency_ms")
+               "hang_seconds", "accepting_orders", "items", "lookup_down", "lookup_latency_ms", "void_window_ms")
 LOCATIONS = ("loc-001", "loc-002")
+# locations whose POS ignores not_after (possim's honour_not_after false, for the whole run): an
+# order POSTed in time may be created after its deadline, and the engine must void it
+LATE_LOCATIONS = ("loc-002",)
 BEATS = (1, 2)
 SETTINGS = ("INLINE_BUDGET_MS", "POS_CONNECT_TIMEOUT", "POS_READ_TIMEOUT", "ORDER_MAX_ASYNC_SECONDS",
-            "RETRY_BASE_SECONDS", "RETRY_CAP_SECONDS", "RECONCILE_SECONDS", "CLOCK_SKEW_SECONDS", "SWEEP_SECONDS")
+            "RETRY_BASE_SECONDS", "RETRY_CAP_SECONDS", "RECONCILE_SECONDS", "CLOCK_SKEW_SECONDS", "SWEEP_SECONDS",
+            "CALLBACK_TIMEOUT_SECONDS")
 ENSURE_FAKETIME = ["bash", str(ROOT / "bin" / "ensure-faketime")]
 
 
 def stack_env(redis_url: str, **overrides) -> dict[str, str]:
     """Settings that let deadlines pass within the run: short max-async, reconcile window and
     sweep; a retry cap (4 s) small enough for retries to happen within a deadline and large
-    enough for the backoff bound (reliability.bounds) to tell backing off from not."""
+    enough for the backoff bound (reliability.bounds) to tell backing off from not; a callback
+    bounded to 3 s as a whole (the trickling receiver answers for longer), retried within seconds."""
     return short_env(redis_url, POS_TOKEN, SHARED_ID, JWT_SECRET,
                      **{"ORDER_MAX_ASYNC_SECONDS": "15", "WEB_GRACEFUL_TIMEOUT": "5", "RECONCILE_SECONDS": "8",
-                        "CLOCK_SKEW_SECONDS": "1", "RETRY_CAP_SECONDS": "4", **overrides})
+                        "CLOCK_SKEW_SECONDS": "1", "RETRY_CAP_SECONDS": "4", "CALLBACK_TIMEOUT_SECONDS": "3",
+                        "CALLBACK_BACKOFF_BASE_SECONDS": "0.5", "CALLBACK_BACKOFF_CAP_SECONDS": "2", **overrides})
 
 
 def ensure_faketime() -> str | None:
@@ -70,6 +76,8 @@ class Cluster:
         self.redis_server.start()
         self.stack.start("possim")
         wait_for_port(self.pos_port, 20, self.stack.processes["possim"])
+        for location in LATE_LOCATIONS:
+            self.knobs(location, honour_not_after=False)
         self.start_web()
         for index in range(1, self.workers + 1):
             self.start_worker(index)
@@ -173,6 +181,15 @@ class Cluster:
     def ledger_view(self) -> dict:
         """The ledger's orders and its calls per external_id ({"posts": n, "lookups": n})."""
         return self.pos.get(f"{self.pos_url}/_admin/ledger", timeout=60).json()
+
+    def pos_calls(self, uid: str) -> dict:
+        """The simulator's calls for one order ({"posts": n, "lookups": n, "voids": n}; {} none yet)."""
+        view = self.pos.get(f"{self.pos_url}/_admin/ledger", params={"external_id": uid}, timeout=10).json()
+        return view["calls"].get(uid, {})
+
+    def found(self) -> set[str]:
+        """The orders listed for on-call: placements found at the POS after the fact (orders:reconcile:found)."""
+        return {u.decode() for u in self.redis.zrange(FOUND_KEY, 0, -1)}
 
     def pos_stats(self) -> dict:
         return self.pos.get(f"{self.pos_url}/_admin/stats", timeout=10).json()

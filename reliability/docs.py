@@ -21,31 +21,61 @@ WHAT_RUNS = """\
    (2 gevent workers), two Celery worker processes, two beats, the POS simulator, and a
    `redis-server` with AOF on (as the embedded Redis configures it), with settings that let
    deadlines pass within the run (`INLINE_BUDGET_MS` 800, `ORDER_MAX_ASYNC_SECONDS` 15,
-   `RECONCILE_SECONDS` 8, `RETRY_CAP_SECONDS` 4, a 1 s sweep: `reliability/cluster.py`,
-   `bin/stack.py short_env`).
+   `RECONCILE_SECONDS` 8, `RETRY_CAP_SECONDS` 4, a 1 s sweep, `CALLBACK_TIMEOUT_SECONDS` 3:
+   `reliability/cluster.py`, `bin/stack.py short_env`).
 2. Drives scenarios at a steady rate, each one as PAR would send it (signed, with a JWT), and
    resends a submit that got no answer or a 503 with the same payload: `plain` orders,
    `resubmit` (the same payload again), `changed` (the same `request_uid`, another payload:
    409), `concurrent` (the same submit from several threads at once), `race_changed`
    (concurrent submits, some with another payload), `refused` (items the POS refuses),
-   `rules` (orders the menu rules refuse), `validate`, and `callback` (orders with a
-   `callback_url` on the harness's receiver, which fails some deliveries).
+   `rules` (orders the menu rules refuse), `validate`, `callback` (orders with a
+   `callback_url` on the harness's receiver, which fails or trickles some deliveries), and
+   `web_kill` (the order `kill_web_at_pos` submits and resubmits).
 3. Injects faults on two tracks at once. Process track: SIGKILL of a Celery worker mid-order
-   (restarted), SIGKILL of the whole web process (restarted), redis-server stopped and
-   restarted on its AOF, the web process frozen (SIGSTOP) past any claim it holds and then
-   let go (SIGCONT), redis-server SIGKILLed right after a final answer and restarted on its
-   AOF, one of the two beats SIGKILLed, a third worker whose clock runs 30 s ahead or behind
-   (libfaketime's `faketime`, installed by `bin/ensure-faketime` when missing). POS track
-   (the simulator's knobs): down (503), error rates, ambiguous errors (the order created,
-   then 500), hanging connections, slowdowns above and below the inline budget and beyond
-   connect + read timeout, refusals.
-4. Clears the faults, waits until no order is open and every deadline has passed, then checks
-   the invariants against the order store (Redis), the simulator's ledger (`created_at`,
-   `not_after`, calls per order), the callback receiver and its own journal of every request
-   and answer. Among them: no POS order created after its deadline; no callback delivered
-   twice automatically; no order pending past deadline + `RECONCILE_SECONDS` (+ the slack of
-   `reliability/bounds.py` and the longest Redis outage injected); POS calls per order within
-   about log2(T / RETRY_BASE_SECONDS) + 2 T / RETRY_CAP_SECONDS (+ 3 + 3 sqrt(2 T / cap)).
+   (`kill_worker`, restarted), SIGKILL of the whole web process (`kill_web`, restarted),
+   redis-server stopped and restarted on its AOF (`restart_redis`), the web process frozen
+   (SIGSTOP) past any claim it holds and then let go (`freeze_web`), redis-server SIGKILLed
+   right after a final answer and restarted on its AOF (`kill_redis_after_final`), one of the
+   two beats SIGKILLed (`kill_beat`), a third worker whose clock runs 30 s ahead or behind
+   (`skewed_worker`: libfaketime's `faketime`, installed by `bin/ensure-faketime` when
+   missing), and PAR's submit with a `callback_url` whose POST the POS holds 6 s while the web
+   is SIGKILLed, then the web restarted and the same body resubmitted until answered
+   (`kill_web_at_pos`: the resubmit's 202 owes the callback). POS track (the simulator's
+   knobs): down (`pos_down`: 503), error rates (`pos_errors`), ambiguous errors (the order
+   created, then 500: `pos_ambiguous`), hanging connections (`pos_hang`), slowdowns above and
+   below the inline budget and beyond connect + read timeout (`slow_above_budget`,
+   `slow_below_budget`, `slow_beyond_read`), refusals (`pos_refuses`), and latency past the
+   deadlines (4.5-7 s, under `RECONCILE_SECONDS`) at a location whose POS ignores `not_after`,
+   every second time with voids refused (`pos_late`: `void_window_ms` 0).
+   Standing conditions: `loc-002`'s POS ignores `not_after` for the whole run
+   (`honour_not_after: false`), so any slowdown there can create an order after its deadline;
+   one callback in ten goes to a receiver that answers its first delivery a byte at a time
+   for three times `CALLBACK_TIMEOUT_SECONDS` (3 s in this stack), then at once; others
+   answer 204, fail once, or always fail (kept for replay).
+4. Clears the faults, waits until no order is open, still looked up for a late placement
+   (`rc` open) or owing its callback, and every deadline has passed, then checks the
+   invariants against the order store (Redis), the simulator's ledger (`created_at`,
+   `not_after`, `status` accepted or voided, calls per order), `orders:reconcile:found`, the
+   callback receiver and its own journal of every request and answer. Among them:
+   - `placed` means exactly one live (not voided) POS order, the one the record names; any
+     other final has no live POS order, but one found by reconciliation after
+     `pos_outcome_unknown`, or one made late whose void the POS refused (listed for on-call);
+   - no POS order created after its deadline where the POS honours `not_after`; where it
+     does not, no POS order created after its deadline stays live unnoticed: each is voided
+     or its order listed for on-call (a POS order stamped within `CLOCK_SKEW_SECONDS` of the
+     deadline is taken as on time, the engine's stated allowance for the POS's clock, and
+     counted apart: `within_skew`);
+   - every callback owed is delivered or kept for replay: owed by any answer of HTTP 202 to
+     a submit for that `request_uid` (the journal: a hand-off, a duplicate that waited, a
+     resubmit of a pending order, store trouble after the order was recorded), and by a final
+     a worker wrote; an order answered 200 inline with no 202 ever owes none;
+   - no callback delivered twice automatically (one resend allowed after its sender was
+     SIGKILLed between the receiver's 2xx and its record, with the same Idempotency-Key); no
+     two deliveries of one callback at once, and none longer than `CALLBACK_TIMEOUT_SECONDS`
+     (+1 s) as the receiver sees it;
+   - no order pending past deadline + `RECONCILE_SECONDS` (+ the slack of
+     `reliability/bounds.py` and the longest Redis outage injected); POS calls per order
+     within about log2(T / RETRY_BASE_SECONDS) + 2 T / RETRY_CAP_SECONDS (+ 3 + 3 sqrt(2 T / cap)).
 5. Runs schemathesis against the served `/openapi.json` (positive and negative generation over
    every operation): no 5xx, every request answered, no record made by a refused request.
 """

@@ -15,7 +15,8 @@ ROUNDING = 0.001  # the ledger's times (and not_after) are to the millisecond
 OUTAGE = 5.0  # the longest the injector keeps Redis away (stopped up to 4 s, then its restart): no write then
 DEFAULTS = {"RECONCILE_SECONDS": "900", "CLOCK_SKEW_SECONDS": "1.0", "SWEEP_SECONDS": "2", "POS_CONNECT_TIMEOUT": "2",
             "POS_READ_TIMEOUT": "10", "RETRY_BASE_SECONDS": "0.5", "RETRY_CAP_SECONDS": "30",
-            "ORDER_MAX_ASYNC_SECONDS": "900"}  # the engine's defaults, for evidence that names no settings
+            "ORDER_MAX_ASYNC_SECONDS": "900",
+            "CALLBACK_TIMEOUT_SECONDS": "10"}  # the engine's defaults, for evidence that names no settings
 
 
 def epoch(text: str | None) -> float:
@@ -49,6 +50,9 @@ class Evidence:
     settings: dict[str, str] = field(default_factory=dict)  # the stack's settings (DEFAULTS for those not given)
     final_at: dict[str, float] = field(default_factory=dict)  # uid -> when it became final (store's clock)
     exited: list[str] = field(default_factory=list)  # processes that exited on their own during the run
+    final_by: dict[str, str] = field(default_factory=dict)  # uid -> who wrote its final (web, worker, ...)
+    found: set[str] = field(default_factory=set)  # orders listed for on-call (orders:reconcile:found)
+    late_locations: tuple[str, ...] = ()  # locations whose POS ignores not_after (LATE_LOCATIONS)
 
     def ledger_for(self, uid: str) -> list[dict]:
         if not hasattr(self, "_by_uid"):
@@ -56,6 +60,10 @@ class Evidence:
             for entry in self.ledger:
                 self._by_uid.setdefault(entry["external_id"], []).append(entry)
         return self._by_uid.get(uid, [])
+
+    def live(self, uid: str) -> list[dict]:
+        """The order's POS orders not voided (the ledger's `status`; accepted when it names none)."""
+        return [e for e in self.ledger_for(uid) if e.get("status", "accepted") != "voided"]
 
     def setting(self, name: str) -> float:
         return float(self.settings.get(name, DEFAULTS[name]))

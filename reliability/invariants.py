@@ -7,7 +7,9 @@ at and lists every violation; the run is green when none has any.
 
 The tight ones (issue 10): no POS order created after its deadline; no callback delivered
 twice automatically; no order pending past deadline + RECONCILE_SECONDS (+ a stated slack);
-POS calls per order within the backoff's bound (reliability.bounds).
+POS calls per order within the backoff's bound (reliability.bounds). Issue 18's: every 202
+owes a callback; no two deliveries of one callback at once; late placements voided or listed
+(reliability.late), and "created after its deadline" judged only where the POS honours not_after.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from app import jsonio
 from app.orders.records import fingerprint
 from reliability.evidence import DEFAULTS, OUTAGE, ROUNDING, Check, Evidence, codes, epoch
 from reliability.faults import STALE_CONNECTIONS, UNAVAILABLE, WEB_AWAY, WEB_CUT_OFF, Window
+from reliability.late import check_late_placements
 from reliability.load import Call
 from reliability.tight import (
+    check_callbacks_apart,
     check_callbacks_once,
     check_completed_at,
     check_created_in_time,
@@ -31,8 +35,9 @@ FINAL = ("placed", "errored", "rejected", "cancelled")
 REDIS_MARGIN = 1.0  # a request may see the store come back a moment after the restart
 TRANSIT = 0.25  # a POST sent before the deadline may reach the POS this much later (loopback, loaded)
 _schema = OrderRequestSchema()
-__all__ = ["DEFAULTS", "FINAL", "OUTAGE", "ROUNDING", "Check", "Evidence", "check_all", "check_callbacks_once",
-           "check_completed_at", "check_created_in_time", "check_final", "check_pos_calls", "check_processes"]
+__all__ = ["DEFAULTS", "FINAL", "OUTAGE", "ROUNDING", "Check", "Evidence", "check_all", "check_callbacks_apart",
+           "check_callbacks_once", "check_completed_at", "check_created_in_time", "check_final",
+           "check_late_placements", "check_pos_calls", "check_processes"]
 
 
 def payload_fp(body: dict) -> str:
@@ -62,27 +67,32 @@ def check_recorded(ev: Evidence) -> Check:
 
 
 def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
-    one = Check("exactly one POS order per placed order, same pos_order_id")
-    none = Check("no POS order for rejected, errored or unrecorded orders (but one found by reconciliation)")
+    """Only live POS orders count: one the engine voided (a late placement) is no order."""
+    one = Check("exactly one live (not voided) POS order per placed order, same pos_order_id")
+    none = Check("no live POS order for rejected, errored or unrecorded orders (but one found by reconciliation, "
+                 "or made late, not voidable and listed)")
     known = set(ev.journal.planned)
     for uid, order in ev.records.items():
         if order is None:
             continue
-        entries = ev.ledger_for(uid)
+        entries = ev.live(uid)
         if order.status == "placed":
             one.checked += 1
             pos_id = order.doc["order_details"].get("pos_order_id")
             if len(entries) != 1 or entries[0]["pos_order_id"] != pos_id:
-                one.fail(f"{uid}: placed as {pos_id}, ledger has {[e['pos_order_id'] for e in entries]}")
+                one.fail(f"{uid}: placed as {pos_id}, live at the POS: {[e['pos_order_id'] for e in entries]}")
         else:
             none.checked += 1
             # posnext-api.md, bounded reconciliation: errored/pos_outcome_unknown after
             # RECONCILE_SECONDS, lookups go on, and a placement found later is listed for on-call
             found_later = order.status == "errored" and "pos_outcome_unknown" in codes(order) \
                 and order.reconcile == "found" and len(entries) == 1
-            if entries and not found_later:
+            # a placement made after the deadline whose void the POS refused: listed for on-call
+            late_kept = order.reconcile == "found" and uid in ev.found and all(
+                epoch(e["created_at"]) > ev.deadline(uid, order) + ROUNDING for e in entries)
+            if entries and not (found_later or late_kept):
                 none.fail(f"{uid}: {order.status} ({codes(order)}) but the POS has "
-                          f"{[e['pos_order_id'] for e in entries]}")
+                          f"{[e['pos_order_id'] for e in entries]} live")
     for entry in ev.ledger:
         if entry["external_id"] not in known or ev.records.get(entry["external_id"]) is None:
             none.checked += 1
@@ -113,7 +123,13 @@ def check_deadlines(ev: Evidence) -> tuple[Check, dict]:
 
 
 def check_callbacks(ev: Evidence) -> Check:
-    check = Check("every callback delivered (signed, final status) or kept for replay")
+    """A callback is owed once final by an order PAR got a 202 for, from any path (the journal:
+    a submit's hand-off, a duplicate that waited, a resubmit of a pending order, store trouble
+    after it was recorded), and by one whose final a worker wrote; each owed one is delivered
+    (the receiver answered 2xx) or kept for replay (callbacks:dead). Polls promise nothing."""
+    check = Check("every callback owed (a 202 answered, or a worker's final) delivered or kept for replay; "
+                  "each signed, with the final status")
+    promised = {c.uid for c in ev.journal.calls if c.status == 202 and c.kind != "poll"}
     for uid, order in ev.records.items():
         if order is None or not order.doc.get("callback_url"):
             continue
@@ -122,13 +138,14 @@ def check_callbacks(ev: Evidence) -> Check:
             if not delivery.digest_ok or delivery.status != order.status:
                 check.fail(f"{uid}: callback with status {delivery.status} (record {order.status}), "
                            f"digest ok={delivery.digest_ok}")
-        if not (order.final and order.handed_off):
+        why = "answered 202" if uid in promised else "final by a worker" if ev.final_by.get(uid) == "worker" else ""
+        if not (order.final and why):
             continue
         check.checked += 1
         delivered = any(d.answered < 300 for d in deliveries)
         if not delivered and uid not in ev.dead_callbacks:
             state = _callback_state(order.callback)
-            check.fail(f"{uid}: {order.status}, callback neither delivered nor kept ({state}, "
+            check.fail(f"{uid}: {order.status} ({why}), callback neither delivered nor kept ({state}, "
                        f"{len(deliveries)} deliveries)")
     return check
 
@@ -226,10 +243,12 @@ def check_rules(ev: Evidence) -> Check:
 def check_all(ev: Evidence, now: float) -> tuple[list[Check], dict]:
     one, none = check_pos_orders(ev)
     deadline_check, stats = check_deadlines(ev)
+    late, stats["late_placements"] = check_late_placements(ev)
     five, unanswered, signed = check_http(ev)
-    checks = [check_final(ev, now), check_recorded(ev), one, none, deadline_check, check_created_in_time(ev),
-              check_callbacks(ev), check_callbacks_once(ev), check_pos_calls(ev, now), five, unanswered, signed,
-              check_idempotency(ev), check_rules(ev), check_completed_at(ev), check_processes(ev)]
+    checks = [check_final(ev, now), check_recorded(ev), one, none, deadline_check, check_created_in_time(ev), late,
+              check_callbacks(ev), check_callbacks_once(ev), check_callbacks_apart(ev), check_pos_calls(ev, now),
+              five, unanswered, signed, check_idempotency(ev), check_rules(ev), check_completed_at(ev),
+              check_processes(ev)]
     return checks, stats
 
 

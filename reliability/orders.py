@@ -24,7 +24,7 @@ class Planned:
     kind: str
     expect: str
     body: dict
-    callback: str | None = None  # the receiver's mode for this order: ok, flaky, dead
+    callback: str | None = None  # the receiver's mode for this order: ok, flaky, dead, trickle
     changed: dict | None = None  # a second payload under the same request_uid
     path: str = "/posnext/order/submit"
     bad: str = ""  # how a refused request is broken: digest, type, schema
@@ -71,6 +71,13 @@ def broken_by_rules(rng: random.Random) -> dict:
     return body
 
 
+def with_callback(rng: random.Random, callback_base: str, kind: str, mode: str, ttl: int | None = None) -> Planned:
+    """An order with a callback_url on the receiver, answered there as `mode` says."""
+    body = valid(rng, "cb" if kind == "callback" else kind, ttl)
+    body["callback_url"] = f"{callback_base}/cb/{body['request_uid']}?mode={mode}"
+    return Planned(body["request_uid"], kind, "accepted", body, callback=mode)
+
+
 def plan(rng: random.Random, callback_base: str) -> Planned:
     """One scenario, drawn with the harness's weights."""
     roll = rng.random()
@@ -79,10 +86,8 @@ def plan(rng: random.Random, callback_base: str) -> Planned:
         body = valid(rng, "plain", ttl)
         return Planned(body["request_uid"], "plain", "accepted", body)
     if roll < 0.50:
-        mode = rng.choices(("ok", "flaky", "dead"), weights=(7, 2, 1))[0]
-        body = valid(rng, "cb", ttl)
-        body["callback_url"] = f"{callback_base}/cb/{body['request_uid']}?mode={mode}"
-        return Planned(body["request_uid"], "callback", "accepted", body, callback=mode)
+        mode = rng.choices(("ok", "flaky", "dead", "trickle"), weights=(6, 2, 1, 1))[0]
+        return with_callback(rng, callback_base, "callback", mode, ttl)
     if roll < 0.60:
         body = valid(rng, "dup", ttl)
         return Planned(body["request_uid"], "resubmit", "accepted", body)

@@ -34,6 +34,10 @@ def summary(journal, records: dict, evidence, injector, stats: dict, seconds: fl
         "faults": dict(sorted(injector.count().items())),
         "callback_deliveries": {str(k): v for k, v in sorted(callbacks.items())},
         "callbacks_kept_for_replay": len(evidence.dead_callbacks),
+        # kill_web_at_pos: the answers PAR's resubmits got after the web was killed mid-POST
+        "web_kill_resubmits": dict(Counter(str(c.status or "none") for c in journal.calls
+                                           if c.kind == "resubmit" and c.uid.startswith("rel-web_kill-"))),
+        "listed_for_on_call": len(getattr(evidence, "found", ())),
         "seconds": round(seconds, 1),
         "fault_log": _fault_log(injector.windows),
         "pos_calls_max": max((c.get("posts", 0) + c.get("lookups", 0) for c in evidence.pos_calls.values()),
@@ -62,8 +66,8 @@ def table(checks: list[Check], info: dict, args, minutes: float) -> str:
     lines.append(f"run: {mode}, {minutes} min of load at {args.rate}/s, seed {args.seed}, {info['seconds']} s")
     for key in ("scenarios", "requests", "orders_recorded", "final_status", "placed_by_path", "pos_orders",
                 "answers", "scenario_kinds", "faults", "callback_deliveries", "callbacks_kept_for_replay",
-                "created_after_deadline", "max_received_lateness_ms", "orders_sent_without_not_after",
-                "pos_calls_max"):
+                "created_after_deadline", "late_placements", "listed_for_on_call", "web_kill_resubmits",
+                "max_received_lateness_ms", "orders_sent_without_not_after", "pos_calls_max"):
         if key in info:
             lines.append(f"  {key}: {info[key]}")
     for check in checks:

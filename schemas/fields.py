@@ -9,8 +9,11 @@ from urllib.parse import urlparse
 from marshmallow import ValidationError, fields
 
 from app.times import parse_time
+from schemas.errors import MAX_ERRORS
 
 MAX_MONEY = Decimal("1000000")
+MAX_LINES = 200  # an order's lines
+MAX_CHILDREN = 50  # one line's children
 
 
 class Money(fields.Field):
@@ -79,8 +82,10 @@ class Key(fields.String):
 
 
 class BoundedList(fields.List):
-    """A list whose length is checked before any element is: 6,500 bad items cost one error,
-    not 19,500 errors and 430 ms of work."""
+    """A list whose length is checked before any element is (6,500 bad items cost one error, not
+    19,500 errors and 430 ms of work), and whose elements are checked only until more than
+    MAX_ERRORS errors are built: an answer lists no more (200 lines x 50 children of `{}` built
+    30,000 errors, 474 ms, for an answer of 50)."""
 
     def __init__(self, cls_or_instance, *, max_length: int, too_many: str | None = None, **kwargs):
         super().__init__(cls_or_instance, **kwargs)
@@ -88,9 +93,47 @@ class BoundedList(fields.List):
         self.too_many = too_many or f"at most {max_length} entries"
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, list) and len(value) > self.max_length:
+        if not isinstance(value, list):
+            return super()._deserialize(value, attr, data, **kwargs)
+        if len(value) > self.max_length:
             raise ValidationError(self.too_many)
-        return super()._deserialize(value, attr, data, **kwargs)
+        result, errors, built = [], {}, 0
+        for index, each in enumerate(value):
+            try:
+                result.append(self.inner.deserialize(each, **kwargs))
+            except ValidationError as error:
+                if error.valid_data is not None:
+                    result.append(error.valid_data)
+                errors[index] = error.messages
+                built += count_messages(error.messages)
+                if built > MAX_ERRORS:
+                    break
+        if errors:
+            raise ValidationError(errors, valid_data=result)
+        return result
+
+
+def count_messages(messages) -> int:
+    """How many error messages a marshmallow error dictionary holds (each already bounded)."""
+    if isinstance(messages, dict):
+        return sum(count_messages(value) for value in messages.values())
+    if isinstance(messages, list):
+        return sum(count_messages(value) for value in messages) if messages else 0
+    return 1
+
+
+def first_cap(items) -> dict | None:
+    """The error of the first cap an order's lines break (how many lines, how many children of
+    one line), found by counting before any line is checked; None when within them all."""
+    if not isinstance(items, list):
+        return None
+    if len(items) > MAX_LINES:
+        return {"items": [f"at most {MAX_LINES} entries"]}
+    for index, line in enumerate(items):
+        children = line.get("children") if isinstance(line, dict) else None
+        if isinstance(children, list) and len(children) > MAX_CHILDREN:
+            return {"items": {index: {"children": [f"at most {MAX_CHILDREN} entries"]}}}
+    return None
 
 
 def port_problem(url: str) -> str | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
-from schemas.fields import BoundedList, Id, Key, Money, Timestamp, port_problem
+from schemas.fields import MAX_CHILDREN, MAX_LINES, BoundedList, Id, Key, Money, Timestamp, first_cap, port_problem
 
 ITEM_TYPES = ("Item", "Modifier", "Discount", "Combo", "Promotion", "Memo")
 STATUSES = ("validated", "placed", "pending", "errored", "rejected", "cancelled")
@@ -47,7 +47,7 @@ class ChildLineSchema(Schema):
 
 
 class LineSchema(ChildLineSchema):
-    children = BoundedList(fields.Nested(ChildLineSchema), max_length=50, load_default=list)
+    children = BoundedList(fields.Nested(ChildLineSchema), max_length=MAX_CHILDREN, load_default=list)
 
 
 class PaymentSchema(Schema):
@@ -68,7 +68,8 @@ class OrderDetailsSchema(Schema):
     online_order_id = fields.String(validate=validate.Length(max=128))
     fulfillment = fields.Nested(FulfillmentSchema)
     customer = fields.Nested(CustomerSchema)
-    items = BoundedList(fields.Nested(LineSchema), max_length=200, required=True, validate=validate.Length(min=1))
+    items = BoundedList(fields.Nested(LineSchema), max_length=MAX_LINES, required=True,
+                        validate=validate.Length(min=1))
     subtotal = Money(required=True)
     discount_total = Money(load_default=None)
     tax = Money(required=True)
@@ -76,6 +77,14 @@ class OrderDetailsSchema(Schema):
     grand_total = Money(required=True)
     payments = BoundedList(fields.Nested(PaymentSchema), max_length=20)
     pos_order_id = fields.String(dump_only=True)
+
+    @pre_load
+    def _count_lines(self, data, **kwargs):
+        # the caps first, counted: a line with too many children costs no error for each line before it
+        cap = first_cap(data.get("items")) if isinstance(data, dict) else None
+        if cap:
+            raise ValidationError(cap)
+        return data
 
     @validates("online_order_id")
     def _no_separator(self, value, **kwargs):

@@ -121,11 +121,13 @@ class Archive:
         return self.get_many([uid]).get(uid)
 
     def page(self, location: str, count: int, since: float | None = None,
-             after: tuple[float, str] | None = None) -> list[tuple[float, str]]:
-        """Up to `count` (created, uid) of a location after `after` (else from `since`, inclusive),
-        in the Redis index's order: by created, then request_uid bytewise."""
+             after: tuple[float, str] | None = None, status: str | None = None) -> list[tuple[float, str]]:
+        """Up to `count` (created, uid) of a location (in `status`) after `after` (else from `since`,
+        inclusive), in the Redis index's order: by created, then request_uid bytewise."""
         c = orders.c
         query = sa.select(c.created, c.request_uid).where(c.location_id == location)
+        if status is not None:
+            query = query.where(c.status == status)
         if after is not None:
             query = query.where(c.created >= after[0], sa.or_(c.created > after[0], c.request_uid > after[1]))
         elif since is not None:

@@ -113,7 +113,7 @@ class ArchiveMover:
             record.pop("pos_body", None)  # never sent again once final
             rows.append(Row(uid, location, score, status, record.get("fp", ""), record,
                             [_text(h) for h in history], now))
-            guards[uid] = (location, scripts.digest(fields), len(history))
+            guards[uid] = (location, status, scripts.digest(fields), len(history))
         self._confirm(unconfirmed)
         if not rows:
             return 0
@@ -123,9 +123,10 @@ class ArchiveMover:
         pipe = self.redis.pipeline(transaction=False)
         order = [uid for uid in guards if uid in committed]
         for uid in order:
-            location, sha, length = guards[uid]
+            location, status, sha, length = guards[uid]
             self._remove(keys=[f"order:{uid}", f"order:{uid}:history", ALL_KEY, location_key(location),
-                               f"order:{uid}:moved"], args=[uid, sha, length, MOVED_MARK_SECONDS], client=pipe)
+                               f"order:{uid}:moved", location_key(location, status)],
+                         args=[uid, sha, length, MOVED_MARK_SECONDS], client=pipe)
         results = pipe.execute()
         moved = sum(1 for result in results if int(result[0]) == 1)
         MOVED.inc(moved)

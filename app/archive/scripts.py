@@ -32,7 +32,8 @@ def digest(fields: dict[bytes, bytes]) -> str:
     return sha.hexdigest()
 
 
-# KEYS: order, history, by_time, by_location, moved; ARGV: uid, digest of the snapshot, history length,
+# KEYS: order, history, by_time, by_location, moved, by_location_and_status (the final's)
+# ARGV: uid, digest of the snapshot, history length,
 #       how long the `moved` mark stays (s): CREATE answers the uid as taken while it does, so a submit
 #       that looked in the archive just before the order got there cannot make it anew
 # Returns {1, 'removed'} or {0, why}: missing, not_final, not_confirmed, busy, changed
@@ -55,11 +56,12 @@ redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SET', KEYS[5], h['fp'] or '', 'EX', ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[6], ARGV[1])
 return {1, 'removed'}
 """
 
 # Put an archived order back (only where Redis has no record of it), in its indexes at its score.
-# KEYS: order, history, by_time, by_location
+# KEYS: order, history, by_time, by_location, by_location_and_status
 # ARGV: uid, ttl s, score, field count n, n field/value pairs, then the history entries
 RESTORE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -71,5 +73,6 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[1])
 return 1
 """

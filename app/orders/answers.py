@@ -82,20 +82,28 @@ class Answers:
 
     def listed(self, orders: list[Order]) -> list[dict]:
         """The recovery list's views of `orders`, judged as `about` judges one, with one probe
-        at most for the page; an order never confirmed durable is left out."""
-        probed: bool | None = None
-        out = []
-        for order in orders:
+        at most for them all; an order never confirmed durable is left out."""
+        judge = self.page_judge()
+        return [body for body in map(judge, orders) if body is not None]
+
+    def page_judge(self):
+        """A judge for one page of the recovery list: order -> its view, or None (never
+        confirmed durable). One probe at most per page, however many orders it holds."""
+        probed: list[bool] = []
+
+        def judge(order: Order) -> dict | None:
             confirmed = order.confirmed or not self.durability.waits
             if not confirmed:
-                if probed is None:
-                    probed = self.durability.confirm(self.store.redis)
-                confirmed = probed
+                if not probed:
+                    probed.append(self.durability.confirm(self.store.redis))
+                confirmed = probed[0]
             if order.final and confirmed:
-                out.append(view(order.doc))
-            elif confirmed or order.acked:
-                out.append(pending_view(order.doc))
-        return out
+                return view(order.doc)
+            if confirmed or order.acked:
+                return pending_view(order.doc)
+            return None
+
+        return judge
 
     def deliverable(self, order: Order) -> bool:
         """A callback may carry this final state: it is confirmed durable."""

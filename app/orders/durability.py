@@ -42,11 +42,7 @@ class Durability:
             raise ValueError(f"DURABILITY must be one of {', '.join(MODES)}") from None
         self.replicas = replicas
         self.timeout_ms = timeout_ms
-
-    @property
-    def waits(self) -> bool:
-        """Whether a write's reply alone does not confirm it (a WAIT must follow)."""
-        return self.mode is Mode.REPLICA
+        self.waits = self.mode is Mode.REPLICA  # a write's reply alone does not confirm it: a WAIT follows
 
     def after(self, pipe) -> None:
         """Queue the acknowledgement of the writes queued before it on this pipeline."""

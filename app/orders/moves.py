@@ -22,13 +22,14 @@ import logging
 import time
 
 from app import metrics
-from app.orders import backoff
+from app.orders import backoff, decide
 from app.orders.answers import Answers
 from app.orders.checks import OrderChecks, menu_unavailable
+from app.orders.decide import Decision, Next
 from app.orders.finals import Finals
 from app.orders.lifecycle import Status
-from app.orders.store import Claim, OrderStore
-from app.pos.base import Expired, KeyUsed, Placed, PosAdapter, PosUnavailable, Refused, Voided, VoidedKey
+from app.orders.store import Claim, Order, OrderStore
+from app.pos.base import NotVoidable, Placed, PosAdapter, PosUnavailable, Voided
 
 log = logging.getLogger(__name__)
 MARGIN = 0.5  # seconds of a claim kept free after its POS call, for the closing write
@@ -58,12 +59,12 @@ class Mover:
         if not claim.ok or claim.order is None:
             metrics.WORKER_STEPS.labels(claim.reason if not claim.ok else "unreadable").inc()
             return claim.reason
-        outcome = str(self._move(claim))
+        outcome = self._move(claim, claim.order)
         metrics.WORKER_STEPS.labels(outcome).inc()
         return outcome
 
-    def _move(self, claim: Claim):
-        order, uid, token = claim.order, claim.order.uid, claim.token
+    def _move(self, claim: Claim, order: Order) -> str:
+        uid, token = order.uid, claim.token
         started = time.monotonic()
         skew = self.settings.clock_skew_seconds
 
@@ -76,11 +77,6 @@ class Mover:
         def finish(*args, **kwargs):
             return self.finals.finish(*args, at=now(), **kwargs)
 
-        def deadline_exceeded(*args):
-            # after a POST may have reached the POS, it is looked up for RECONCILE_SECONDS: a POS
-            # that ignores not_after may still create it, and that late placement is voided
-            return self.finals.deadline_exceeded(*args, at=now(),
-                                                 reconcile_in=self._backoff(0) if order.pos_body else None)
 
         if not self.answers.confirm(order):  # no POS call for a record that could still be lost
             self.store.retry(uid, token, "worker", "waiting for the record to be durable", self._backoff(order.calls))
@@ -94,86 +90,78 @@ class Mover:
                                      self._backoff(order.calls), latest=order.deadline + skew)
                     return "retry"
                 if not verdict.ok:
-                    return finish(order, token, "rejected", "worker", verdict.problems,
-                                              note="refused by validation")
+                    return str(finish(order, token, Status.REJECTED, "worker", verdict.problems,
+                                      note="refused by validation"))
                 if not self.store.mark_validated(uid, token, "worker", body):
                     return "claim_lost"
             result = self.pos.send_order(uid, body, timeout=min(left(), order.deadline - now() + skew))
-            if isinstance(result, VoidedKey):  # the key was closed by a void: never created under it
-                return finish(order, token, Status.ERRORED, "worker",
-                              [{"code": "voided", "message": "the POS voided this order's key: it is never created"}],
-                              note="voided")
-            if isinstance(result, KeyUsed):  # our own key: the POS has an order under it
-                return self._decide(claim, now, left, finish, deadline_exceeded, before_deadline=True)
-            if isinstance(result, Placed):
-                return finish(order, token, "placed", "worker", pos_order_id=result.pos_order_id)
-            if isinstance(result, Refused):
-                return finish(order, token, "rejected", "worker",
-                                          [{"code": result.code, "message": result.message}],
-                                          note=f"POS refused: {result.code}")
-            if isinstance(result, Expired):
-                return deadline_exceeded(order, token, "worker", "the POS refused it past its deadline")
-            reason = "in_progress" if not hasattr(result, "reason") else result.reason
-            self.store.retry(uid, token, "worker", f"POS attempt: {reason}", self._backoff(order.calls),
-                             latest=order.deadline + skew)
-            return "retry"
+            decision = decide.after_post(result)
+            if decision.next is Next.LOOK_UP:
+                return self._decide(claim, order, now, left, finish, before_deadline=True)
+            if decision.next is Next.RETRY:
+                self.store.retry(uid, token, "worker", decision.note, self._backoff(order.calls),
+                                 latest=order.deadline + skew)
+                return "retry"
+            return self._carry_out(decision, claim, order, finish)
         if not order.validated:
             # judged as it would have been when it arrived: an order the rules refused then (past its
             # deadline already, say) is rejected whichever path it took, never errored
             verdict = self.checks.verdict(order.doc, order.created, timeout=max(left(), 0.0))
             if verdict is not None and not verdict.ok:
-                return finish(order, token, "rejected", "worker", verdict.problems,
-                              note="refused by validation (as on its arrival)")
+                return str(finish(order, token, Status.REJECTED, "worker", verdict.problems,
+                                  note="refused by validation (as on its arrival)"))
             if verdict is None:
-                return finish(order, token, "errored", "worker", [menu_unavailable(order.doc)], note="menu_unavailable")
-            return deadline_exceeded(order, token, "worker", "never sent to the POS before its deadline")
+                return str(finish(order, token, Status.ERRORED, "worker", [menu_unavailable(order.doc)],
+                                  note="menu_unavailable"))
+            return self._carry_out(decide.deadline_exceeded("never sent to the POS before its deadline"), claim,
+                                   order, finish)
         if now() < order.deadline + skew - 0.001:  # the clocks' millisecond: decided now, not re-planned
             self.store.retry(uid, token, "worker", "deciding after the deadline", order.deadline + skew - now())
             return "retry"
-        return self._decide(claim, now, left, finish, deadline_exceeded)
+        return self._decide(claim, order, now, left, finish)
 
-    def _decide(self, claim: Claim, now, left, finish, deadline_exceeded, before_deadline: bool = False):
-        order, token = claim.order, claim.token
+    def _decide(self, claim: Claim, order: Order, now, left, finish, before_deadline: bool = False) -> str:
+        token = claim.token
         try:
             found = self.pos.find_order(order.uid, timeout=left())
         except PosUnavailable as exc:
             give_up = order.deadline + self.settings.reconcile_seconds
             if now() >= give_up:
-                return finish(order, token, "errored", "worker",
-                                          [{"code": "pos_outcome_unknown",
-                                            "message": "the POS could not say whether it has this order"}],
-                                          note="pos_outcome_unknown", reconcile_in=self._backoff(0))
+                return str(finish(order, token, Status.ERRORED, "worker",
+                                  [{"code": "pos_outcome_unknown",
+                                    "message": "the POS could not say whether it has this order"}],
+                                  note="pos_outcome_unknown", reconcile_in=self._backoff(0)))
             self.store.retry(order.uid, token, "worker", f"lookup failed: {exc}", self._backoff(order.calls),
                              latest=give_up)
             return "retry"
-        if found is not None and not found.voided:
-            if not self._late(found, order.deadline):
-                return finish(order, token, Status.PLACED, "worker", pos_order_id=found.pos_order_id,
-                              note="found at the POS")
+        decision = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds, before_deadline)
+        if decision.next is Next.VOID and found is not None:
             voided = self._void_late(order.uid, found, left())
             if voided is None:  # the void could not be answered: decided on a later move
                 self.store.retry(order.uid, token, "worker", "a late placement found; its void failed",
                                  self._backoff(order.calls))
                 return "retry"
-            if not voided:  # the kitchen has it: placed is the truth, listed for on-call
+            decision = decide.after_void(voided, found.pos_order_id)
+            if decision.status is Status.PLACED:  # the kitchen has it: placed is the truth, listed
                 self.store.list_found(order.uid)
-                return finish(order, token, Status.PLACED, "worker", pos_order_id=found.pos_order_id,
-                              note="placed after its deadline and not voidable: listed for on-call")
-            return finish(order, token, Status.ERRORED, "worker",
-                          [{"code": "placed_late", "message": "the POS created the order after its deadline; "
-                                                              "it was voided"}], note="placed_late")
-        if before_deadline:
-            self.store.retry(order.uid, token, "worker", "POS attempt: key used, no order found yet",
-                             self._backoff(order.calls), latest=order.deadline + self.settings.clock_skew_seconds)
+        if decision.next is Next.RETRY:
+            self.store.retry(order.uid, token, "worker", decision.note, self._backoff(order.calls),
+                             latest=order.deadline + self.settings.clock_skew_seconds)
             return "retry"
-        return deadline_exceeded(order, token, "worker", "the POS has no such order after its deadline")
+        return self._carry_out(decision, claim, order, finish)
 
-    def _late(self, found: Placed, deadline: float) -> bool:
-        """Created after the deadline (on the POS's clock, allowing the stated skew)."""
-        return found.created_at is not None and found.created_at > deadline + self.settings.clock_skew_seconds
+    def _carry_out(self, decision: Decision, claim: Claim, order: Order, finish) -> str:
+        """Make the order final as `decision` says; after a POST may have reached the POS, an
+        errored order is looked up for RECONCILE_SECONDS (a POS that ignores not_after may
+        still create it, and that late placement is voided)."""
+        assert decision.status is not None  # noqa: S101 - only a FINISH decision is carried out
+        late_check = decision.status is Status.ERRORED and bool(order.pos_body)
+        return str(finish(order, claim.token, decision.status, "worker", decision.errors,
+                          pos_order_id=decision.pos_order_id, note=decision.note,
+                          reconcile_in=self._backoff(0) if late_check else None, listed=False))
 
-    def _void_late(self, uid: str, found: Placed, timeout: float) -> bool | None:
-        """Void a late placement: True voided, False not voidable, None the POS could not answer."""
+    def _void_late(self, uid: str, found: Placed, timeout: float) -> Voided | NotVoidable | None:
+        """Void a late placement; None when the POS could not answer."""
         try:
             result = self.pos.void_order(uid, "placed after its deadline", timeout=max(timeout, 0.05))
         except PosUnavailable:
@@ -181,7 +169,7 @@ class Mover:
         metrics.RECONCILE_FOUND.inc()
         log.error("a POS order created after its deadline was found", extra={
             "request_uid": uid, "pos_order_id": found.pos_order_id, "voided": isinstance(result, Voided)})
-        return isinstance(result, Voided)
+        return result
 
     # -- reconciliation ---------------------------------------------------------------------
     def reconcile(self, uid: str) -> str:
@@ -204,14 +192,14 @@ class Mover:
                 return "retry"
             self.store.settle_reconcile(uid, claim.token, "absent")
             return "absent"
-        if self._late(found, order.deadline):
-            voided = self._void_late(uid, found, claim.until - self.store.now() - MARGIN)
-            if voided is None:
+        if decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds).next is Next.VOID:
+            result = self._void_late(uid, found, claim.until - self.store.now() - MARGIN)
+            if result is None:
                 self.store.settle_reconcile(uid, claim.token, "retry", self._backoff(calls))
                 return "retry"
-            self.store.settle_reconcile(uid, claim.token, "voided" if voided else "found",
-                                        pos_order_id=found.pos_order_id)
-            return "voided" if voided else "found"
+            outcome = "voided" if isinstance(result, Voided) else "found"
+            self.store.settle_reconcile(uid, claim.token, outcome, pos_order_id=found.pos_order_id)
+            return outcome
         if self.store.settle_reconcile(uid, claim.token, "found", pos_order_id=found.pos_order_id):
             metrics.RECONCILE_FOUND.inc()
             log.error("order errored as pos_outcome_unknown was placed at the POS after all",

@@ -83,13 +83,15 @@ def members(redis, key: str, count: int, since: float | None = None,
 
 
 def across(redis, key: str, archive, location: str, count: int, since: float | None = None,
-           after: Position | None = None) -> list[Position]:
-    """Up to `count` positions after `after` (else from `since`) in Redis's index `key` and in the
-    archive's rows of `location` together, each once. Each source gives its first `count`, so the
-    first `count` of their union are the union's first `count`."""
+           after: Position | None = None, status: str | None = None) -> list[Position]:
+    """Up to `count` positions after `after` (else from `since`) in Redis's index `key` and in
+    the archive's rows of `location` (in `status`, when `key` is that status's index) together,
+    each once. Each source gives its first `count`, so the first `count` of their union are the
+    union's first `count`."""
     found = members(redis, key, count, since=since, after=after)
     if archive is None:
         return found
-    rows = archive.page(location, count, since=since, after=(after.score, after.member) if after else None)
+    rows = archive.page(location, count, since=since, after=(after.score, after.member) if after else None,
+                        status=status)
     union = set(found) | {Position(score, member) for score, member in rows}
     return sorted(union, key=lambda p: (p.score, p.member.encode()))[:count]

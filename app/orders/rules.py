@@ -153,7 +153,7 @@ def _check_schedule(verdict: Verdict, order: dict, now: datetime, horizon: timed
 def expired(order: dict, now: datetime) -> bool:
     ttl = order.get("ttl")
     sent = parse_time(order.get("request_datetime"))
-    return bool(ttl) and sent is not None and sent + timedelta(seconds=ttl) < now
+    return ttl is not None and bool(ttl) and sent is not None and sent + timedelta(seconds=float(ttl)) < now
 
 
 def request_time_problem(order: dict, now: datetime, max_age_seconds: float) -> dict | None:

@@ -37,8 +37,9 @@ local function fields(key)
 end
 """
 
-# KEYS: order, history, open, by_time, by_location, schedule, menu, moved (the fingerprint of an order
-#       the archive's mover just took out of Redis: app/archive/scripts.py; the uid is not new)
+# KEYS: order, history, open, by_time, by_location, schedule, menu, by_location_and_status (pending),
+#       moved (the fingerprint of an order the archive's mover just took out of Redis:
+#       app/archive/scripts.py; the uid is not new)
 # ARGV: now, fp, doc, ttl_deadline_ms ('' none), max_async_ms, retention_s, uid, by, claim_token, claim_ms,
 #       the menu version the caller holds ('' none), acked ('pending' when this write's reply confirms it:
 #       durability modes fsync and none; '' when a WAIT must confirm it)
@@ -52,7 +53,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   local seen = redis.call('HMGET', KEYS[1], 'fp', 'status', 'acked')
   return {0, seen[1] or '', seen[2] or '', now, false, 0, '', seen[3] or ''}
 end
-local moved = redis.call('GET', KEYS[8])
+local moved = redis.call('GET', KEYS[9])
 if moved then return {0, moved, 'archived', now, false, 0, '', 'archived'} end
 local menu, menu_version = redis.call('GET', KEYS[7]), ''
 if menu then
@@ -70,6 +71,7 @@ note(KEYS[2], 'pending', ARGV[8], 'received', now, ARGV[6])
 redis.call('ZADD', KEYS[3], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[4], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[5], now / 1000, ARGV[7])
+redis.call('ZADD', KEYS[8], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[6], claimed, 'o:' .. ARGV[7])
 return {1, ARGV[2], 'pending', now, menu or false, deadline, menu_version, ARGV[12]}
 """
@@ -103,12 +105,15 @@ redis.call('ZADD', KEYS[2], claimed, member)
 return {1, 'claimed', now, claimed, fields(KEYS[1])}
 """
 
-# One order move's outcome. KEYS: order, history, schedule, open, stats, reconcile
+# One order move's outcome. KEYS: order, history, schedule, open, stats, reconcile, and for `final` the
+# location's status indexes: pending, and the final status's (the recovery list's status filter)
 # ARGV: now, uid, token ('' = no claim to check), by, note, what, acked ('' or the status this
 #       write makes that its reply confirms, or that the writer's earlier confirmed writes made:
 #       recorded with it, app/orders/durability.py), then by `what`:
 #   final:     to, doc, endpoint, has a callback_url ('1'/'0'), answering ('1': the writer answers this
-#              final itself, inline), reconcile ('1'/'0'), reconcile delay ms, hold ms (the callback of
+#              final itself, inline), reconcile ('0' none; '1' looked up and listed for on-call:
+#              pos_outcome_unknown; '2' looked up only: a late placement may still come), reconcile
+#              delay ms, hold ms (the callback of
 #              an answering writer waits this long for its ANSWERED; 0: none is owed unless promised)
 #   retry:     delay ms, latest due ms ('' none)
 #   validated: the POS request body (built once, sent by every POST)
@@ -131,6 +136,10 @@ if what == 'final' then
   redis.call('HSET', KEYS[1], 'status', to, 'doc', ARGV[9], 'o_claim', '', 'o_until', '0')
   redis.call('ZREM', KEYS[3], member)
   redis.call('ZREM', KEYS[4], uid)
+  if KEYS[8] then
+    redis.call('ZREM', KEYS[7], uid)
+    redis.call('ZADD', KEYS[8], tonumber(redis.call('HGET', KEYS[1], 'created') or now) / 1000, uid)
+  end
   redis.call('HINCRBY', KEYS[5], ARGV[10] .. '|' .. to .. '|' .. path, 1)
   if ARGV[11] == '1' then
     if ARGV[12] ~= '1' or state[5] == '1' then
@@ -141,10 +150,10 @@ if what == 'final' then
       redis.call('ZADD', KEYS[3], now + tonumber(ARGV[15]), 'c:' .. uid)
     end
   end
-  if ARGV[13] == '1' then
+  if ARGV[13] ~= '0' then
     redis.call('HSET', KEYS[1], 'rc', 'open')
     redis.call('ZADD', KEYS[3], now + tonumber(ARGV[14]), 'r:' .. uid)
-    redis.call('ZADD', KEYS[6], now / 1000, uid)
+    if ARGV[13] == '1' then redis.call('ZADD', KEYS[6], now / 1000, uid) end
   end
   note(KEYS[2], to, by, text, now)
   return {1, current, path, redis.call('HGET', KEYS[1], 'cb') or ''}

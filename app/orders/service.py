@@ -24,14 +24,15 @@ import time
 
 from app import jsonio, metrics
 from app.menus import MenuCache, menu_key
-from app.orders import records
+from app.orders import decide, records
 from app.orders.answers import UNAVAILABLE, Answers, NotDurable, pending_view
 from app.orders.checks import OrderChecks, menu_unavailable
+from app.orders.decide import Next
 from app.orders.finals import Final, Finals
 from app.orders.lifecycle import VALIDATED, Status
 from app.orders.moves import Mover
 from app.orders.store import Order, OrderStore
-from app.pos.base import Expired, Placed, PosAdapter, Refused
+from app.pos.base import PosAdapter
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.02
@@ -142,22 +143,14 @@ class OrderService:
             metrics.OVERRUNS.inc()
             return self._hand_off(order, token, "no time left in the budget for a POS call")
         result = self.pos.send_order(uid, body, timeout=left())
-        if isinstance(result, Placed):
-            final = self.finals.finish(order, token, Status.PLACED, "web", pos_order_id=result.pos_order_id,
-                                       answering=True, at=redis_now())
-        elif isinstance(result, Refused):
-            final = self.finals.finish(order, token, Status.REJECTED, "web",
-                                       [{"code": result.code, "message": result.message}],
-                                       note=f"POS refused: {result.code}", answering=True, at=redis_now())
-        elif isinstance(result, Expired):
-            final = self.finals.deadline_exceeded(order, token, "web", "the POS refused it past its deadline",
-                                                  answering=True, at=redis_now())
-        else:
-            reason = getattr(result, "reason", "in_progress")
-            if reason == "timeout":
+        decision = decide.after_post(result)
+        if decision.next is not Next.FINISH or decision.status is None:  # a worker retries or looks it up
+            if getattr(result, "reason", "") == "timeout":
                 metrics.OVERRUNS.inc()
-            return self._hand_off(order, token, f"POS attempt: {reason}")
-        return self._answer_final(final, order)
+            return self._hand_off(order, token, decision.note)
+        return self._answer_final(self.finals.finish(order, token, decision.status, "web", decision.errors,
+                                                     pos_order_id=decision.pos_order_id, note=decision.note,
+                                                     answering=True, at=redis_now()), order)
 
     def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, dict]:
         if self.store.hand_off(order.uid, token, "web", why, acked=order.acked):

@@ -13,6 +13,7 @@ Keys (records and histories expire after the retention period):
   orders:open            zset  uid -> created (s), orders not yet final
   orders:by_time         zset  uid -> created (s), every order (recent list, retention)
   orders:loc:{location}  zset  uid -> created (s) (the recovery list)
+  orders:loc:{location}:{status}  zset  the same, of the orders in that status (its status filter)
   orders:reconcile       zset  uid -> errored (s): pos_outcome_unknown, still looked up
   orders:reconcile:found zset  uid -> found (s): the POS had it after all (on-call's list)
   callbacks:dead         zset  uid -> given up (s), kept for replay
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from app import jsonio
 from app.orders import scripts
 from app.orders.durability import Durability
-from app.orders.lifecycle import FINAL, Callback
+from app.orders.lifecycle import FINAL, Callback, Status
 
 log = logging.getLogger(__name__)
 OPEN_KEY, ALL_KEY, DEAD_KEY, STATS_KEY = "orders:open", "orders:by_time", "callbacks:dead", "stats:orders"
@@ -52,8 +53,10 @@ def _key(uid: str) -> str:
     return f"order:{uid}"
 
 
-def location_key(location_id: str) -> str:
-    return f"orders:loc:{location_id}"
+def location_key(location_id: str, status: str | None = None) -> str:
+    """The recovery list's index of a location's orders, or of those in one status (a location id
+    has no ':', so no location's key is another's)."""
+    return f"orders:loc:{location_id}" if status is None else f"orders:loc:{location_id}:{status}"
 
 
 @dataclass
@@ -170,7 +173,7 @@ class OrderStore:
         under DURABILITY=replica that is this write and its WAIT together."""
         token = secrets.token_hex(8)
         keys = [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location), SCHEDULE_KEY, menu_key,
-                f"{_key(uid)}:moved"]
+                location_key(location, Status.PENDING), f"{_key(uid)}:moved"]
         args = [fp, doc_text, "" if ttl_deadline is None else int(ttl_deadline * 1000), int(max_async * 1000),
                 self.retention, uid, by, token, int(claim_seconds * 1000), menu_version,
                 "" if self.durability.waits else "pending"]
@@ -199,8 +202,8 @@ class OrderStore:
         return Claim(True, reason, now, until=int(result[3]) / 1000, token=token, order=self._order(uid, result[4]))
 
     def _settle(self, uid: str, token: str, by: str, note: str, what: str, *extra, acked: str = "",
-                durable: bool = False):
-        keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, OPEN_KEY, STATS_KEY, RECONCILE_KEY]
+                durable: bool = False, indexes: tuple[str, ...] = ()):
+        keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, OPEN_KEY, STATS_KEY, RECONCILE_KEY, *indexes]
         args = [uid, token, by, note, what, acked, *extra]
         if not durable or not self.durability.waits:
             return self._run("SETTLE", keys, args), True
@@ -211,17 +214,22 @@ class OrderStore:
         return results[0], self.durability.acknowledged(results)
 
     def finish(self, uid: str, token: str, doc: dict, by: str, note: str, *, endpoint: str = "submit",
-               answering: bool = False, reconcile_in: float | None = None) -> tuple[bool, str, str, bool, bool]:
+               answering: bool = False, reconcile_in: float | None = None,
+               listed: bool = True) -> tuple[bool, str, str, bool, bool]:
         """Make an open order final (doc['status']). With a callback_url its callback is owed from
         this write on, unless the writer is `answering` it itself (inline) and no 202 was
         promised: then it is held until the writer records that it answered (answered()).
+        `reconcile_in`: looked up at the POS from then on; `listed`: and on on-call's list.
         Returns (applied, previous status or why not, path, confirmed durable, callback owed now)."""
         status = doc["status"]
         hold_ms = self.durability.timeout_ms + HOLD_MARGIN_MS if self.durability.waits else 0
         result, acked = self._settle(uid, token, by, note, "final", status, jsonio.dumps(doc), endpoint,
                                      "1" if doc.get("callback_url") else "0", "1" if answering else "0",
-                                     "0" if reconcile_in is None else "1", int((reconcile_in or 0) * 1000), hold_ms,
-                                     acked="" if self.durability.waits else status, durable=True)
+                                     "0" if reconcile_in is None else "1" if listed else "2",
+                                     int((reconcile_in or 0) * 1000), hold_ms,
+                                     acked="" if self.durability.waits else status, durable=True,
+                                     indexes=(location_key(location, Status.PENDING), location_key(location, status))
+                                     if (location := doc.get("location_id")) else ())
         applied = int(result[0]) == 1
         if not applied:
             return False, _text(result[1]), "", False, False
@@ -276,7 +284,7 @@ class OrderStore:
         task was lost): (kind, uid), each marked as sent. `waiting`: the move kinds whose queue
         has messages waiting."""
         _, members = self._run("DISPATCH", [SCHEDULE_KEY, QUEUED_KEY], [limit, int(grace * 1000), waiting])
-        return [tuple(_text(m).split(":", 1)) for m in members]
+        return [(kind, uid) for kind, _, uid in (_text(m).partition(":") for m in members)]
 
     def mark_queued(self, kind: str, uid: str) -> None:
         self._run("QUEUED", [QUEUED_KEY], [f"{kind}:{uid}"])
@@ -379,8 +387,8 @@ class OrderStore:
         found = [(float(score), _text(uid)) for uid, score in rows]
         if self.archive is None:
             return [uid for _, uid in found]
-        found = set(found) | set(self.archive.recent(since, limit, location_id, newest_first))
-        return [uid for _, uid in sorted(found, reverse=newest_first)[:limit]]
+        both = set(found) | set(self.archive.recent(since, limit, location_id, newest_first))
+        return [uid for _, uid in sorted(both, reverse=newest_first)[:limit]]
 
     def open_count(self) -> int:
         return int(self.redis.zcard(OPEN_KEY))

@@ -15,6 +15,7 @@ from app.logs import bind_request_uid
 from app.orders import paging
 from app.orders.answers import NotDurable
 from app.orders.service import Conflict, NotFound
+from app.orders.store import location_key
 from app.times import parse_time
 from schemas import fast_orders
 from schemas.errors import flatten
@@ -126,16 +127,18 @@ def list_orders():
         raise ApiError(400, "schema_invalid", "bad query", errors=flatten(exc.messages)) from None
     since, after = _start(query)
     store, limit = _services().store, query["limit"]
-    key = f"orders:loc:{query['location_id']}"
+    judge = _services().service.answers.page_judge()  # one durability probe per page at most
+    # a status filter pages that status's own index: it reads only the orders it answers
+    key = location_key(query["location_id"], query.get("status"))
     texts, size, skipped, examined, more, full = [], 0, 0, 0, True, False
     while more and not full and len(texts) < limit and examined < limit * PAGE_SCAN_FACTOR:
         want = min(limit * PAGE_SCAN_FACTOR - examined, limit - len(texts) + (20 if query.get("status") else 0))
         batch = paging.across(_services().redis, key, store.archive, query["location_id"], want, since=since,
-                              after=after)
+                              after=after, status=query.get("status"))
         more = len(batch) == want
         found = dict(zip([p.member for p in batch], store.get_many([p.member for p in batch]), strict=True))
         for index, position in enumerate(batch):
-            text, bad = _listed(store, position.member, query.get("status"), found[position.member])
+            text, bad = _listed(store, judge, position.member, query.get("status"), found[position.member])
             skipped += bad
             if text is not None and texts and size + len(text) + 1 > PAGE_MAX_BYTES:
                 more = full = True  # this one starts the next page
@@ -175,14 +178,14 @@ def _start(query: dict) -> tuple[float | None, paging.Position | None]:
     return time.time() - 86400, None
 
 
-def _listed(store, uid: str, status: str | None, order) -> tuple[str | None, int]:
+def _listed(store, judge, uid: str, status: str | None, order) -> tuple[str | None, int]:
     """(the order's JSON as the one answer path judges it, 0), or (None, 0) when filtered out,
     gone or never confirmed durable, or (None, 1) when its record exists but cannot be read
     (store.get_many already logged and counted it, and answers None). `order`: as the page's
     one get_many read it (Redis, then the archive for the rest)."""
     if order is None:
         return None, int(store.exists(uid))
-    views = _services().service.answers.listed([order])
-    if not views or (status and views[0]["status"] != status):
+    body = judge(order)
+    if body is None or (status and body["status"] != status):
         return None, 0
-    return jsonio.dumps(views[0]), 0
+    return jsonio.dumps(body), 0

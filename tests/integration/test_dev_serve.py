@@ -18,7 +18,6 @@ import redis
 import requests
 from celery import Celery
 
-from bin.run import DEV_DEFAULTS
 from bin.sample import encode, sample_order
 from bin.stack import ROOT, free_port
 
@@ -65,6 +64,13 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
         assert (aof / "appendonly.aof").exists() or (aof / "appendonlydir").is_dir()  # redis-server 6 / 7
         token = re.search(r"a JWT for trying it: (\S+)", banner).group(1)
         user, password = re.search(r"user:password ([^:\s]+):(\S+)\)", banner).groups()
+        # issue 23, finding 5: this checkout's own random secrets, kept under var/ and printed; the API on loopback
+        shared_id = re.search(r"PAR_SHARED_ID=(\S+)", banner).group(1)
+        kept = (tmp_path / "dev-secrets.env").read_text()
+        assert f"PAR_SHARED_ID='{shared_id}'" in kept and (tmp_path / "dev-secrets.env").stat().st_mode & 0o077 == 0
+        assert not {"dev-pos-token", "devshared0123456789", "dev-jwt-secret-change-me-0123456789"} & set(
+            re.findall(r"='([^']*)'", kept))
+        assert f"API          http://127.0.0.1:{ports['PORT']}" in banner
 
         children = psutil.Process(run.pid).children(recursive=True)
         running = commands(psutil.Process(run.pid))
@@ -74,7 +80,8 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
 
         api = f"http://127.0.0.1:{ports['PORT']}"
         assert requests.get(f"{api}/readyz", timeout=10).status_code == 200
-        data, headers = encode(sample_order(), DEV_DEFAULTS["PAR_SHARED_ID"], token)
+        assert _web_on_loopback(run.pid, ports["PORT"])
+        data, headers = encode(sample_order(), shared_id, token)
         answer = requests.post(f"{api}/posnext/order/submit", data=data, headers=headers, timeout=30)
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "placed"
@@ -111,3 +118,10 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
     assert run.returncode == 0, "".join(seen)[-4000:]
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert alive == [], [p.pid for p in alive]
+
+
+def _web_on_loopback(pid: int, port: int) -> bool:
+    """Whether whatever listens on the API's port listens on 127.0.0.1 only."""
+    listening = [c for p in psutil.Process(pid).children(recursive=True) for c in p.net_connections()
+                 if c.status == psutil.CONN_LISTEN and c.laddr.port == port]
+    return bool(listening) and all(c.laddr.ip == "127.0.0.1" for c in listening)

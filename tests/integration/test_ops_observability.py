@@ -92,7 +92,7 @@ def test_metrics_move_as_orders_flow(pos):
     rose("posbridge_orders_final_total", by=2, endpoint="submit", status="placed", path="worker")
     rose("posbridge_inline_budget_overruns_total", by=2)
     rose("posbridge_pos_call_seconds_count", by=1, operation="place", outcome="201")  # the inline one
-    rose("posbridge_pos_call_seconds_count", by=2, operation="place", outcome="timeout")  # cut at the budget
+    rose("posbridge_pos_call_seconds_count", by=2, operation="place", outcome="budget_cut")  # cut at the budget
     rose("posbridge_pos_call_seconds_bucket", by=1, operation="place", outcome="201", le="+Inf")
     rose("posbridge_requests_total", by=1, endpoint="orders.submit", code="200")
     rose("posbridge_requests_total", by=2, endpoint="orders.submit", code="202")

@@ -22,6 +22,7 @@ import requests
 from bin.stack import ROOT, free_port
 from tests.integration.test_dev_serve import UNSET, read_until
 
+POS_TOKEN = "runbook-pos-token"  # noqa: S105 - this test's stack's (the runbook reads var/serve.env)
 BLOCK = re.compile(r"^\s*```(sh[^\n]*)\n(.*?)^\s*```", re.S | re.M)
 
 
@@ -55,7 +56,7 @@ def test_every_runbook_block_runs_against_dev_serve(tmp_path):
                                               "WORKER_METRICS_PORT")}
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env.update({k: str(v) for k, v in ports.items()}, POSBRIDGE_VAR_DIR=str(tmp_path / "var"), WEB_CONCURRENCY="1",
-               WORKER_CONCURRENCY="10", FLOWER_BASIC_AUTH="oncall:runbook-flower-pass")
+               WORKER_CONCURRENCY="10", FLOWER_BASIC_AUTH="oncall:runbook-flower-pass", POS_API_TOKEN=POS_TOKEN)
     run = subprocess.Popen([sys.executable, "-m", "bin.run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: queue.Queue = queue.Queue()
@@ -75,7 +76,7 @@ def test_every_runbook_block_runs_against_dev_serve(tmp_path):
         variables = {"PB": script, "BASE": f"http://127.0.0.1:{ports['PORT']}",
                      "FLOWER": f"http://127.0.0.1:{ports['FLOWER_PORT']}", "FLOWER_AUTH": env["FLOWER_BASIC_AUTH"],
                      "WORKER_METRICS": f"http://127.0.0.1:{ports['WORKER_METRICS_PORT']}",
-                     "POS": f"http://127.0.0.1:{ports['POSSIM_PORT']}", "POS_TOKEN": "dev-pos-token", "ORDER": uid}
+                     "POS": f"http://127.0.0.1:{ports['POSSIM_PORT']}", "POS_TOKEN": POS_TOKEN, "ORDER": uid}
         setup = next(body for info, body in runbook_blocks() if info == "sh setup")
         assert set(re.findall(r"^([A-Z_]+)=", setup, re.M)) == set(variables), "the setup block's variables"
         # each block after the setup block as written (in bash, -e), then this stack's values
@@ -93,12 +94,12 @@ def test_every_runbook_block_runs_against_dev_serve(tmp_path):
         # the worker stopped by the runbook came back and works: a slow order is placed by it
         assert run.poll() is None, "".join(seen)[-3000:]
         requests.put(f"{variables['POS']}/_admin/knobs/*", json={"latency_ms": 3000}, timeout=5,
-                     headers={"Authorization": "Bearer dev-pos-token"}).raise_for_status()
+                     headers={"Authorization": f"Bearer {POS_TOKEN}"}).raise_for_status()
         waited = subprocess.run([script, "sample", "submit", "--wait"], cwd=tmp_path, env=cli_env,
                                 capture_output=True, text=True, timeout=120)
         assert waited.returncode == 0 and waited.stdout.startswith("HTTP 202"), waited.stdout + waited.stderr
         assert waited.stdout.count('"status":"placed"') == 1, waited.stdout
-        requests.post(f"{variables['POS']}/_admin/reset", headers={"Authorization": "Bearer dev-pos-token"},
+        requests.post(f"{variables['POS']}/_admin/reset", headers={"Authorization": f"Bearer {POS_TOKEN}"},
                       timeout=5).raise_for_status()
 
         # the README's newcomer path, its block as written, on this stack's ports

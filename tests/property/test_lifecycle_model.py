@@ -22,12 +22,13 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from app import jsonio
 from app.menus import MenuCache
-from app.orders import records
+from app.orders import decide, records
 from app.orders.checks import OrderChecks
+from app.orders.decide import Next
 from app.orders.finals import Finals
 from app.orders.moves import Mover
 from app.orders.store import OrderStore
-from app.pos.base import Expired, InProgress, Placed, PosUnavailable, Refused, Transient
+from app.pos.base import Expired, InProgress, NotVoidable, Placed, PosUnavailable, Refused, Transient, Voided, VoidedKey
 from app.settings import load_settings
 from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
@@ -37,25 +38,45 @@ from tests.unit.helpers import NOW, Clock, create_order
 
 UIDS = ("ord-a", "ord-b", "ord-c")
 SCHEMA = OrderRequestSchema()
-MODES = ("up", "down", "transient", "slow_create", "in_progress", "refuse", "lookup_down")
+MODES = ("up", "down", "transient", "slow_create", "very_slow_create", "in_progress", "refuse", "lookup_down")
 
 
 class ModelPos:
-    """A POS that honours Idempotency-Key and not_after, with a mode the model sets."""
+    """A POS that honours Idempotency-Key, with a mode the model sets; it honours not_after
+    unless `honours` is False (a vendor without the field), and voids by key (closing a key
+    before an order exists) unless `voidable` is False (the kitchen has it)."""
 
     def __init__(self, clock):
         self.clock = clock
         self.mode = "up"
+        self.honours = True
+        self.voidable = True
         self.orders: dict[str, tuple[str, float]] = {}  # key -> (pos_order_id, created_at)
+        self.voided: set[str] = set()  # keys voided, or closed before an order existed
+        self.refused_voids: set[str] = set()  # keys whose void the POS refused (not_voidable)
         self.later: list[tuple[float, str, float]] = []  # (creates at, key, not_after): slow calls
 
+    def live(self, key: str) -> bool:
+        return key in self.orders and key not in self.voided
+
     def land(self) -> None:
-        """Slow calls whose creation step comes now: created only if not_after allows."""
+        """Slow calls whose creation step comes now: created only if not_after allows (or the POS
+        ignores it) and the key was not closed by a void."""
         for at, key, not_after in list(self.later):
             if at <= self.clock():
                 self.later.remove((at, key, not_after))
-                if key not in self.orders and at <= not_after:
+                if key not in self.orders and key not in self.voided and (at <= not_after or not self.honours):
                     self.orders[key] = (f"P-{len(self.orders) + 1}", at)
+
+    def void_order(self, external_id, reason, timeout):
+        if self.mode in ("down", "lookup_down"):
+            raise PosUnavailable("down")
+        if external_id in self.orders and external_id not in self.voided and not self.voidable:
+            self.refused_voids.add(external_id)
+            return NotVoidable("the kitchen has it")
+        self.voided.add(external_id)
+        found = self.orders.get(external_id)
+        return Voided(found[0] if found else None)
 
     def get_menu(self, location_id, timeout=None):
         from tests.support.fakes import FakePos
@@ -73,6 +94,8 @@ class ModelPos:
 
     def place_order(self, order, not_after, timeout):
         key, now = order["request_uid"], self.clock()
+        if key in self.voided:
+            return VoidedKey()
         if key in self.orders:
             return Placed(self.orders[key][0], replayed=True)
         if any(pending == key for _, pending, _ in self.later):
@@ -83,10 +106,10 @@ class ModelPos:
             return InProgress()
         if self.mode == "refuse":
             return Refused("item_unavailable", "86'd")
-        if now > not_after:
+        if now > not_after and self.honours:
             return Expired()
-        if self.mode == "slow_create":
-            self.later.append((now + 5.0, key, not_after))
+        if self.mode in ("slow_create", "very_slow_create"):  # the call times out; the POS creates it later
+            self.later.append((now + (5.0 if self.mode == "slow_create" else 12.0), key, not_after))
             return Transient("timeout")
         self.orders[key] = (f"P-{len(self.orders) + 1}", now)
         return Placed(self.orders[key][0])
@@ -95,7 +118,9 @@ class ModelPos:
         if self.mode in ("down", "lookup_down"):
             raise PosUnavailable("down")
         found = self.orders.get(external_id)
-        return Placed(found[0], replayed=True) if found else None
+        if not found:
+            return None
+        return Placed(found[0], replayed=True, created_at=found[1], voided=external_id in self.voided)
 
 
 class Lifecycle(RuleBasedStateMachine):
@@ -116,6 +141,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.frozen: dict[str, str] = {}  # uid -> the frozen web request's claim token
         self.seen_final: dict[str, str] = {}
         self.deadlines: dict[str, float] = {}
+        self.late_allowed: set[str] = set()
 
     # -- PAR and the web ------------------------------------------------------------------
     @rule(uid=st.sampled_from(UIDS), ttl=st.sampled_from([None, 5, 20, 60]), freeze=st.booleans())
@@ -141,12 +167,10 @@ class Lifecycle(RuleBasedStateMachine):
         if not self.store.mark_validated(uid, token, "web", body):
             return  # its claim was lost while it was frozen: no POST (service.submit awaits instead)
         result = self.pos.send_order(uid, body, timeout=1)
-        if isinstance(result, Placed):
-            self.finals.finish(order, token, "placed", "web", pos_order_id=result.pos_order_id)
-        elif isinstance(result, Refused):
-            self.finals.finish(order, token, "rejected", "web", [{"code": result.code, "message": "x"}])
-        elif isinstance(result, Expired):
-            self.finals.deadline_exceeded(order, token, "web", "expired")
+        decision = decide.after_post(result)  # the web's inline path decides as service.py does
+        if decision.next is Next.FINISH:
+            self.finals.finish(order, token, decision.status, "web", decision.errors,
+                               pos_order_id=decision.pos_order_id, note=decision.note)
         else:
             self.store.hand_off(uid, token, "web")
 
@@ -182,6 +206,12 @@ class Lifecycle(RuleBasedStateMachine):
     def pos_mode(self, mode):
         self.pos.mode = mode
 
+    @rule(honours=st.booleans(), voidable=st.booleans())
+    def pos_kind(self, honours, voidable):
+        """The POS enforces not_after or not (a vendor without it), and will void or not."""
+        self.pos.honours = honours
+        self.pos.voidable = voidable
+
     # -- what must hold ---------------------------------------------------------------------
     @invariant()
     def finals_never_change(self):
@@ -203,18 +233,29 @@ class Lifecycle(RuleBasedStateMachine):
 
     @invariant()
     def none_placed_late_and_finals_agree_with_the_pos(self):
+        """`placed` always means a live POS order; an order that is not placed has no live POS
+        order made on time; a late one (a POS ignoring not_after) only until reconciliation."""
         for uid, (_, created_at) in self.pos.orders.items():
-            assert created_at <= self.deadlines[uid], (uid, created_at, self.deadlines[uid])
+            if self.pos.honours and uid not in self.late_allowed:
+                assert created_at <= self.deadlines[uid], (uid, created_at, self.deadlines[uid])
+            if created_at > self.deadlines[uid]:
+                self.late_allowed.add(uid)
         for uid in UIDS:
             order = self.store.get(uid)
             if order is None or not order.final:
                 continue
             if order.status == "placed":
-                assert uid in self.pos.orders
+                assert self.pos.live(uid), (uid, "placed without a live POS order")
             elif not any(e.get("code") == "pos_outcome_unknown" for e in order.doc["errors"]):
-                assert uid not in self.pos.orders, (uid, order.status, order.doc["errors"])
-                if order.status == "errored":  # and never will be: its deadline passed
-                    assert self.clock() >= self.deadlines[uid] or order.doc["errors"][0]["code"] != "x"
+                made = self.pos.orders.get(uid)
+                on_time = made is not None and made[1] <= self.deadlines[uid]
+                assert not (self.pos.live(uid) and on_time), (uid, order.status, order.doc["errors"])
+
+    def settled(self) -> bool:
+        """Every order final, and no reconciliation lookup still planned."""
+        if not all(o is None or o.final for o in (self.store.get(u) for u in UIDS)):
+            return False
+        return not any(self.store.next_move(uid, "r") is not None for uid in UIDS)
 
     def teardown(self):
         """The POS comes back and time passes: every order ends final, agreeing with the POS."""
@@ -225,13 +266,24 @@ class Lifecycle(RuleBasedStateMachine):
             self.clock.advance(2.0)
             self.pos.land()
             self.sweep()
-            if all(o is None or o.final for o in (self.store.get(u) for u in UIDS)):
+            if self.settled():
                 break
         for uid in UIDS:
             order = self.store.get(uid)
             assert order is None or order.final, (uid, order and order.status)
         self.none_placed_late_and_finals_agree_with_the_pos()
         self.finals_never_change()
+        # reconciliation is over: a late POS order is voided, or (not voidable) its order is
+        # placed or listed for on-call; nothing not placed keeps a live POS order unlisted
+        listed = {uid for uid, _, _ in self.store.reconcile_list(1000)}
+        for uid, (_, created_at) in self.pos.orders.items():
+            if created_at > self.deadlines[uid] and self.pos.live(uid):  # late, and still live:
+                assert uid in self.pos.refused_voids, (uid, "a late POS order never voided")
+                assert uid in listed, (uid, "a late POS order the POS would not void, not listed")
+        for uid in UIDS:
+            order = self.store.get(uid)
+            if order is not None and order.status != "placed" and self.pos.live(uid):
+                assert uid in listed, (uid, order.status, "a live POS order, not listed")
 
 
 Lifecycle.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None,

@@ -16,12 +16,13 @@ import pytest
 import yaml
 
 from app import celery_config
-from app.settings import load_settings
+from app.settings import BY_NAME, load_settings
 from tests.conftest import BASE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-FILES = ("config.yaml", "web.yaml", "worker.yaml", "beat.yaml", "archive-migrate.yaml")
+FILES = ("config.yaml", "web.yaml", "worker.yaml", "beat.yaml", "network.yaml", "ingress.yaml",
+         "archive-migrate.yaml")
 CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): "keda-scaledobject-v1alpha1.json",
                ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda-triggerauthentication-v1alpha1.json"}
 K8S_VERSION = "1.30.0"
@@ -171,6 +172,58 @@ def test_the_cli_validator_ci_runs_passes_the_builtin_kinds():
 def test_ci_validates_the_manifests():
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"kubernetes-validate --strict .*deploy/k8s/config\.yaml", ci)
+
+
+def test_issue_23_finding_10_every_pod_runs_without_a_token_capabilities_or_an_unconfined_seccomp():
+    """Before: no seccomp profile, no capabilities dropped, the service account token mounted."""
+    deployments = by_kind("Deployment")
+    assert set(deployments) == {"posbridge-web", "posbridge-worker", "posbridge-beat"}
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod.get("automountServiceAccountToken") is False, name
+        assert pod["securityContext"].get("seccompProfile") == {"type": "RuntimeDefault"}, name
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context.get("capabilities", {}).get("drop") == ["ALL"], (name, container["name"])
+            assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
+
+
+def test_issue_23_finding_10_a_network_policy_lets_in_only_the_front_door():
+    """Before: no NetworkPolicy: any pod of the cluster could reach the web, and the pods anything."""
+    policies = by_kind("NetworkPolicy")
+    assert policies, "no NetworkPolicy"
+    selected = {p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/name") for p in policies.values()}
+    assert selected == {"posbridge"}
+    web_in = [p for p in policies.values() if p["spec"]["podSelector"]["matchLabels"].get(
+        "app.kubernetes.io/component") == "web"]
+    assert len(web_in) == 1 and web_in[0]["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = web_in[0]["spec"]["ingress"]
+    assert [port["port"] for port in rule["ports"]] == ["http"]
+    assert all("namespaceSelector" in peer or "podSelector" in peer for peer in rule["from"])
+    default = [p for p in policies.values() if set(p["spec"]["podSelector"]["matchLabels"]) == {
+        "app.kubernetes.io/name"}]
+    assert len(default) == 1 and set(default[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in default[0]["spec"], "the pods take no traffic but the web's front door"
+
+
+def test_issue_23_the_ingress_holds_the_shipped_front_doors_limits_and_routes_only_pars_paths():
+    """Before: no front door in Kubernetes: the web's Service took every client's bytes."""
+    conf = (ROOT / "deploy" / "nginx" / "posbridge.conf").read_text()
+    directive = dict(re.findall(r"^\s+([a-z_]+) ([^;]+);", conf, re.M))
+    (ingress,) = by_kind("Ingress").values()
+    notes = ingress["metadata"]["annotations"]
+    prefix = "nginx.ingress.kubernetes.io/"
+    assert notes[prefix + "proxy-body-size"] == directive["client_max_body_size"] == "256k"
+    assert notes[prefix + "client-body-buffer-size"] == directive["client_body_buffer_size"]
+    assert notes[prefix + "proxy-request-buffering"] == directive["proxy_request_buffering"] == "on"
+    assert notes[prefix + "proxy-read-timeout"] + "s" == directive["proxy_read_timeout"]
+    controller = (K8S / "ingress.yaml").read_text()
+    assert f'large-client-header-buffers: "{directive["large_client_header_buffers"]}"' in controller
+    assert f'client-header-buffer-size: "{directive["client_header_buffer_size"]}"' in controller
+    assert f'client-header-timeout: "{directive["client_header_timeout"].rstrip("s")}"' in controller
+    paths = [(p["path"], p["pathType"]) for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert paths == [("/posnext/", "Prefix"), ("/healthz", "Exact"), ("/readyz", "Exact")]
+    assert BY_NAME["MAX_CONTENT_LENGTH"].default == 256 * 1024  # the body cap is MAX_CONTENT_LENGTH's
 
 
 def test_the_archive_url_comes_from_the_secret_and_one_job_migrates():

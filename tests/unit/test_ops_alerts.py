@@ -4,6 +4,7 @@ dashboard shows every alert's figure; compose provisions both."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,6 +20,8 @@ OPS = ROOT / "ops"
 @pytest.fixture(scope="module")
 def promtool() -> str:
     done = subprocess.run([str(ROOT / ".ci" / "promtool")], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0 and not os.environ.get("CI"):  # not root, no promtool: CI installs it and runs these
+        pytest.skip(f"promtool is missing: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1]
 

@@ -190,6 +190,20 @@ def test_pytest_prints_its_summary_with_q():
     assert "-q" not in addopts.split()
 
 
+def test_issue_23_nginx_is_the_front_door_and_the_web_is_not_published(compose):
+    """Before: the web published 8000 itself: every client's bytes reached gunicorn first."""
+    services = compose["services"]
+    assert "ports" not in services["web"] and services["web"]["expose"] == ["8000"]
+    nginx = services["nginx"]
+    assert re.fullmatch(r"nginx:\d+\.\d+\.\d+-\w+", nginx["image"])
+    assert nginx["volumes"] == ["./deploy/nginx/posbridge.conf:/etc/nginx/conf.d/default.conf:ro"]
+    assert nginx["ports"] == ["8000:8080"] and "listen 8080 default_server;" in (
+        ROOT / "deploy" / "nginx" / "posbridge.conf").read_text()
+    assert "server web:8000;" in (ROOT / "deploy" / "nginx" / "posbridge.conf").read_text()
+    assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
+    assert "/healthz" in " ".join(nginx["healthcheck"]["test"])
+
+
 def test_postgresql_is_pinned_with_a_volume_a_healthcheck_and_migrated_once(compose):
     """Issue 21, 5: the archive's PostgreSQL; its table migrated by one one-shot before the processes."""
     services = compose["services"]

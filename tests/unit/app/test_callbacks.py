@@ -152,3 +152,13 @@ def test_finding_6_a_port_out_of_range_is_a_permanent_refusal(redis_client):
     delivery = send.deliver(send.store.get(uid))
     assert (delivery.ok, delivery.permanent) == (False, True) and delivery.reason.startswith("refused:")
     assert forbidden_address("http://127.0.0.1:99999/cb")
+
+
+def test_a_failed_delivery_is_one_warning_line_naming_the_order_and_why(redis_client, server, caplog):
+    """Issue 20, finding 3: failures upstream were visible nowhere but in the order's history."""
+    send, _ = sender(redis_client, allow_private=True)
+    uid = final_order(send.store, server.url + "/broken")
+    with caplog.at_level("WARNING"):
+        assert send.move(uid) == "retry"
+    lines = [r for r in caplog.records if r.getMessage() == "callback delivery failed"]
+    assert len(lines) == 1 and lines[0].request_uid == uid and lines[0].reason == "HTTP 500"

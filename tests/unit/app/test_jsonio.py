@@ -108,3 +108,23 @@ def test_what_becomes_a_non_finite_number_on_the_way_out_is_refused_never_writte
     Decimal beyond a float) were written as null; json refused them, as dumps does again."""
     with pytest.raises(ValueError):
         jsonio.dumps(value)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"name": "Ana\xed\xa0\x80"}',  # a raw (not escaped) UTF-16 surrogate: no UTF-8 at all
+    b'{"name": "\xff"}',
+    '{"name": "Ana"}'.encode("utf-16"),
+    '{"name": "Ana"}'.encode("utf-16-le"),
+    '{"name": "Ana"}'.encode("utf-32"),
+    '{"name": "Ana"}'.encode("utf-32-be"),
+    b'\xef\xbb\xbf{"name": "Ana"}',  # a UTF-8 BOM
+])
+def test_issue_23_finding_6_a_body_is_utf8_json_or_refused(raw):
+    """json.loads(bytes) guesses UTF-16/32 and decodes with surrogatepass: a raw surrogate reached
+    the Redis write (a 500), and UTF-16, UTF-32 and BOM bodies were read as JSON."""
+    with pytest.raises(jsonio.BadJson):
+        jsonio.loads(raw)
+
+
+def test_utf8_text_beyond_ascii_still_reads():
+    assert jsonio.loads('{"name": "Añá 😀"}'.encode()) == {"name": "Añá 😀"}

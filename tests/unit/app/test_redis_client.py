@@ -53,14 +53,14 @@ def test_without_sentinels_the_client_is_redis_url_with_readonly_and_drops_retri
 
 
 def test_with_sentinels_the_client_asks_them_for_the_named_master_keeping_db_and_password():
-    s = settings_with(REDIS_URL="redis://:pw%40rd@ignored:6379/3", REDIS_SENTINELS=SENTINELS,
+    s = settings_with(REDIS_URL="redis://:pw%40rd-of-16-chars@ignored:6379/3", REDIS_SENTINELS=SENTINELS,
                       REDIS_SENTINEL_MASTER="orders")
     client = clients.make_client(s)
     pool = client.connection_pool
     assert isinstance(pool, SentinelConnectionPool) and pool.is_master
     assert pool.service_name == "orders"
     assert pool.connection_class is clients.ReadOnlyAwareSentinelConnection
-    assert pool.connection_kwargs["db"] == 3 and pool.connection_kwargs["password"] == "pw@rd"
+    assert pool.connection_kwargs["db"] == 3 and pool.connection_kwargs["password"] == "pw@rd-of-16-chars"
     assert ReadOnlyError in pool.connection_kwargs["retry"]._supported_errors
     assert [(c.connection_pool.connection_kwargs["host"], c.connection_pool.connection_kwargs["port"])
             for c in pool.sentinel_manager.sentinels] == list(s.sentinel_hosts)
@@ -75,13 +75,13 @@ def test_a_sentinel_with_no_master_known_is_a_connection_error():
 
 
 def test_the_broker_uses_kombus_sentinel_transport_with_master_name():
-    s = settings_with(REDIS_URL="redis://:secret@ignored:6379/2", REDIS_SENTINELS="s1:26379,s2:26380",
+    s = settings_with(REDIS_URL="redis://:secret-of-16-chars@ignored:6379/2", REDIS_SENTINELS="s1:26379,s2:26380",
                       REDIS_SENTINEL_MASTER="orders")
     config = celery_config(s)
-    assert config["broker_url"] == "sentinel://:secret@s1:26379/2;sentinel://:secret@s2:26380/2"
+    assert config["broker_url"] == "sentinel://:secret-of-16-chars@s1:26379/2;sentinel://:secret-of-16-chars@s2:26380/2"
     options = config["broker_transport_options"]
     assert options["master_name"] == "orders"
-    assert options["sentinel_kwargs"] == {"password": "secret", "username": None}
+    assert options["sentinel_kwargs"] == {"password": "secret-of-16-chars", "username": None}
     assert options["max_connections"] == 1000 and options["socket_timeout"] == clients.BROKER_SOCKET_TIMEOUT
 
 
@@ -138,7 +138,7 @@ def test_beats_redbeat_client_is_made_here_through_the_sentinels_and_waits_out_a
     from redbeat.schedulers import RetryingConnection, get_redis
 
     app = build_app(pos=pos, tasks=tasks, redis_client=ReadOnlyRedis(), REDIS_SENTINELS="s1:26379",
-                    REDIS_URL="redis://:pw@unused:6379/2")
+                    REDIS_URL="redis://:pw-of-16-characters@unused:6379/2")
     celery = app.extensions["celery"]
     client = get_redis(celery)  # what RedBeatScheduler uses
     assert isinstance(client, RetryingConnection)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 import pytest
@@ -87,3 +88,19 @@ def test_a_name_that_does_not_resolve_is_a_transient_connection_error():
 def test_bad_ports_and_schemes_are_forbidden(url):
     with pytest.raises(safe_http.Forbidden):
         safe_http.target(url)
+
+
+@pytest.mark.parametrize("address", [
+    "2002:7f00:1::1", "2002:a9fe:a9fe::", "2002:0a00:0001::1", "fec0::1", "192.0.0.8", "192.0.0.170",
+    "64:ff9b::7f00:1", "::ffff:127.0.0.1", "2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:db8::1",
+    "2002:808:808::1", "100.64.0.1", "198.18.0.1", "240.0.0.1", "fc00::1", "fe80::1", "ff02::1", "::", "::1", "0.0.0.0",
+])
+def test_issue_23_finding_10_only_global_unicast_is_public(address):
+    """6to4 forms of loopback and link-local, site-local, 192.0.0.0/24, NAT64 and Teredo were
+    passed (Python's is_global says True for several of them)."""
+    assert not safe_http.public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "2a00:1450:4001:82a::200e"])
+def test_global_unicast_stays_public(address):
+    assert safe_http.public(ipaddress.ip_address(address))

@@ -15,7 +15,8 @@ from tests.unit.helpers import rsa_pair
 
 ROOT = Path(__file__).resolve().parents[3]
 MINIMAL = {"REDIS_URL": "redis://cache.internal:6379/0", "POS_BASE_URL": "http://pos.internal:9000/",
-           "POS_API_TOKEN": "pos-token", "PAR_SHARED_ID": "SharedId-0123456789", "PAR_JWT_SECRET": "jwt-secret"}
+           "POS_API_TOKEN": "pos-token", "PAR_SHARED_ID": "SharedId-0123456789",
+           "PAR_JWT_SECRET": "jwt-secret-of-32-bytes-0123456789"}
 OPERATIONS_VARIABLES = (
     "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "POS_BASE_URL", "POS_API_TOKEN", "PAR_SHARED_ID",
     "PAR_JWT_SECRET", "PAR_JWT_PUBLIC_KEY", "PAR_JWT_ISSUER", "PAR_JWT_AUDIENCE", "INLINE_BUDGET_MS",
@@ -57,7 +58,7 @@ READ = [
     ("POS_BASE_URL", "https://pos.example/api/", "pos_base_url", "https://pos.example/api"),
     ("POS_API_TOKEN", "another-token", "pos_api_token", "another-token"),
     ("PAR_SHARED_ID", "ABCDEFGHIJKLMNOP", "par_shared_id", "ABCDEFGHIJKLMNOP"),
-    ("PAR_JWT_SECRET", "s3cret", "jwt_secret", "s3cret"),
+    ("PAR_JWT_SECRET", "s3cret-" + "x" * 25, "jwt_secret", "s3cret-" + "x" * 25),
     ("PAR_JWT_ISSUER", "https://par.example", "jwt_issuer", "https://par.example"),
     ("PAR_JWT_AUDIENCE", "posbridge", "jwt_audience", "posbridge"),
     ("INLINE_BUDGET_MS", "1200", "inline_budget_ms", 1200),
@@ -65,7 +66,7 @@ READ = [
     ("ORDER_RETENTION_DAYS", "7", "order_retention_days", 7),
     ("MENU_REFRESH_SECONDS", "60", "menu_refresh_seconds", 60),
     ("MAX_CONTENT_LENGTH", "4096", "max_content_length", 4096),
-    ("FLOWER_BASIC_AUTH", "ops:pa:ss", "flower_basic_auth", "ops:pa:ss"),
+    ("FLOWER_BASIC_AUTH", "ops:pa:ss-of-16-chars", "flower_basic_auth", "ops:pa:ss-of-16-chars"),
     ("CALLBACK_ALLOW_PRIVATE", "true", "callback_allow_private", True),
     ("CALLBACK_ALLOW_PRIVATE", "0", "callback_allow_private", False),
     ("PORT", "9001", "port", 9001),
@@ -132,13 +133,13 @@ def test_a_secret_is_never_echoed_in_the_error():
 
 def test_secrets_can_come_from_files(tmp_path):
     for name, value in (("POS_API_TOKEN", "from-file-token"), ("PAR_SHARED_ID", "FileShared0123"),
-                        ("PAR_JWT_SECRET", "file-jwt-secret")):
+                        ("PAR_JWT_SECRET", "file-jwt-secret-of-32-bytes-0123")):
         (tmp_path / name).write_text(value + "\n")
     s = load(POS_API_TOKEN=None, PAR_SHARED_ID=None, PAR_JWT_SECRET=None,
              POS_API_TOKEN_FILE=str(tmp_path / "POS_API_TOKEN"), PAR_SHARED_ID_FILE=str(tmp_path / "PAR_SHARED_ID"),
              PAR_JWT_SECRET_FILE=str(tmp_path / "PAR_JWT_SECRET"))
     assert (s.pos_api_token, s.par_shared_id, s.jwt_secret) == ("from-file-token", "FileShared0123",
-                                                                "file-jwt-secret")
+                                                                "file-jwt-secret-of-32-bytes-0123")
     assert s.digest_key == b"FileShared"
 
 
@@ -185,3 +186,50 @@ def test_celery_cli_without_pos_api_token_exits_naming_it():
     done = _start([str(Path(sys.executable).parent / "celery"), "-A", "workers", "report"])
     assert done.returncode != 0
     assert "POS_API_TOKEN" in done.stderr + done.stdout
+
+
+# Every value the repository ever documented as an example secret (git log -p -S on .env.example,
+# bin/run.py's DEV_DEFAULTS and the table's `example`s): public, so never anyone's secret.
+EXAMPLES = [
+    ("POS_API_TOKEN", "dev-pos-token"), ("POS_API_TOKEN", "change-me-pos-token"),
+    ("PAR_SHARED_ID", "devshared0123456789"), ("PAR_SHARED_ID", "change-me-shared-id"),
+    ("PAR_JWT_SECRET", "dev-jwt-secret-change-me-0123456789"), ("PAR_JWT_SECRET", "change-me-jwt-secret"),
+    ("PAR_JWT_SECRET", "dev-jwt-secret-change-me"), ("FLOWER_BASIC_AUTH", "oncall:change-me-flower-password"),
+    ("REDIS_URL", "redis://:change-me-redis-password@redis:6379/0"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), EXAMPLES)
+def test_issue_23_finding_5_a_documented_example_is_refused_as_a_secret(name, value):
+    """Before: `cp .env.example .env` gave a service that accepted the repository's own values."""
+    with pytest.raises(ConfigError) as caught:
+        load(**{name: value})
+    assert caught.value.name == name and value not in str(caught.value)
+
+
+def test_issue_23_finding_5_a_shared_id_with_an_examples_key_is_refused():
+    """Only the first 10 characters key x-pch-digest: `devshared0` + anything signs as the example."""
+    with pytest.raises(ConfigError, match="PAR_SHARED_ID"):
+        load(PAR_SHARED_ID="devshared0-and-more")
+
+
+@pytest.mark.parametrize(("name", "short", "enough"), [
+    ("PAR_JWT_SECRET", "j" * 31, "j" * 32),  # RFC 7518 3.2: an HS256 key of at least 256 bits
+    ("PAR_JWT_SECRET", "é" * 15 + "j", "é" * 16),  # bytes, not characters
+    ("FLOWER_BASIC_AUTH", "oncall:" + "p" * 15, "oncall:" + "p" * 16),
+    ("REDIS_URL", "redis://:" + "p" * 15 + "@r:6379/0", "redis://:" + "p" * 16 + "@r:6379/0"),
+    ("CELERY_BROKER_URL", "redis://:" + "p" * 15 + "@r:6379/0", "redis://:" + "p" * 16 + "@r:6379/0"),
+])
+def test_issue_23_finding_5_short_secrets_we_choose_are_refused(name, short, enough):
+    with pytest.raises(ConfigError) as caught:
+        load(**{name: short})
+    assert caught.value.name == name
+    load(**{name: enough})
+
+
+def test_issue_23_finding_5_env_example_carries_no_secret():
+    values = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+                  if line and not line.startswith("#"))
+    for name in ("POS_API_TOKEN", "PAR_SHARED_ID", "PAR_JWT_SECRET", "FLOWER_BASIC_AUTH", "REDIS_PASSWORD",
+                 "GRAFANA_ADMIN_PASSWORD"):
+        assert values.get(name) == "", (name, values.get(name))

@@ -25,6 +25,7 @@ def test_a_final_moves_whole_and_leaves_redis(post, services, redis_client, arch
     assert not redis_client.exists("order:m-1") and not redis_client.exists("order:m-1:history")
     assert redis_client.zscore("orders:by_time", "m-1") is None
     assert redis_client.zscore("orders:loc:loc-001", "m-1") is None
+    assert redis_client.zscore("orders:loc:loc-001:placed", "m-1") is None  # the status filter's index
     row = archive.get("m-1")
     assert row.status == "placed" and row.created == score and row.location == "loc-001"
     assert row.record == {k.decode(): v.decode() for k, v in before.items() if k != b"pos_body"}

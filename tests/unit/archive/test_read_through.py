@@ -105,6 +105,7 @@ def test_a_callback_replay_of_an_archived_order(post, services, redis_client, ar
     assert replayed and why == "placed"
     assert redis_client.hget("order:cb-1", "cb") == b"owed"  # restored, its callback owed again
     assert redis_client.zscore("orders:by_time", "cb-1") == archive.get("cb-1").created
+    assert redis_client.zscore("orders:loc:loc-001:placed", "cb-1") == archive.get("cb-1").created
     redis_client.hset("order:cb-1", "cb", "delivered")
     move()  # moved again: the same final, the longer history
     row = archive.get("cb-1")
@@ -135,3 +136,14 @@ def test_the_cli_lists_recent_orders_from_both_places(post, app, move, monkeypat
     with app.app_context():
         listed = CliRunner().invoke(main, ["orders", "list", "--minutes", "5"], catch_exceptions=False).output
     assert listed.index("recent-redis") < listed.index("recent-archived") and "2 order(s)" in listed
+
+
+def test_a_status_filter_lists_archived_orders_of_that_status(post, client, auth, redis_client, move):
+    _placed(post, "st-archived")
+    move()
+    _placed(post, "st-redis")
+    placed = client.get("/posnext/orders?location_id=loc-001&status=placed&limit=1", headers=auth).json
+    rest = client.get(f"/posnext/orders?location_id=loc-001&status=placed&cursor={placed['next']}",
+                      headers=auth).json
+    assert [o["request_uid"] for o in placed["orders"] + rest["orders"]] == ["st-archived", "st-redis"]
+    assert client.get("/posnext/orders?location_id=loc-001&status=rejected", headers=auth).json["orders"] == []

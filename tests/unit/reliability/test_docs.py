@@ -32,3 +32,10 @@ def test_a_clean_run_lists_no_violations(tmp_path):
     text = out.read_text()
     assert "**0 invariant violations**" in text and "## Violations" not in text
     assert "## What the harness found, and the fixes" in text
+
+
+def test_every_fault_kind_the_injector_has_is_described():
+    from reliability.faults import POS_KINDS, PROCESS_KINDS
+
+    missing = [kind for kind in (*PROCESS_KINDS, *POS_KINDS) if f"`{kind}`" not in docs.WHAT_RUNS]
+    assert missing == []

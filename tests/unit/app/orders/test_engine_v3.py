@@ -156,7 +156,8 @@ def test_a_202_from_a_resubmit_after_a_web_died_owes_the_callback(services):
     services.service.budget = 0.1
     status, _ = services.service.submit(request, time.monotonic())
     assert status == 202
-    time.sleep(0.3)  # its claim lapses
+    services.redis.hset("order:ord-1", "o_until", "0")  # its claim lapses
+    services.redis.zadd("schedule", {"o:ord-1": 0})
     services.service.advance("ord-1")
     order = services.store.get("ord-1")
     assert order.status == "placed" and order.callback == "owed"
@@ -291,6 +292,7 @@ def test_a_placement_made_after_the_deadline_is_found_by_reconciliation_and_void
     uid, deadline, until_final = _late_placement(store, late_mover, late_pos, clock)
     order = until_final(store, late_mover, clock)
     assert order.status == "errored" and order.reconcile == "open"  # looked up for RECONCILE_SECONDS
+    assert store.reconcile_list() == []  # watched, not on on-call's list: nothing is wrong yet
     late_pos.outcomes.clear()
     clock.now = max(clock.now, deadline + 8)
     late_pos.send_order(uid, store.get(uid).pos_body, timeout=1)  # the slow POST lands now
@@ -321,3 +323,17 @@ def test_the_deciding_lookup_voids_a_late_placement_or_places_one_the_pos_will_n
     late_mover.move_order(uid)
     order = store.get(uid)
     assert order.status == "placed" and uid in [u for u, _, _ in store.reconcile_list()]
+
+
+def test_a_recovery_page_probes_durability_once_however_many_orders_wait_for_it(services, monkeypatch, client,
+                                                                                   token):
+    """A page of orders whose states are not confirmed costs one WAIT, not one per order."""
+    services.pos.outcomes.extend([Transient("HTTP 503")] * 5)
+    for index in range(5):
+        assert submit(services, uid=f"ord-{index}")[0] == 202
+        services.redis.hset(f"order:ord-{index}", "acked", "")  # recorded, never confirmed
+    durability = replica(services, monkeypatch, acknowledged=False)
+    probes = []
+    monkeypatch.setattr(durability, "confirm", lambda client: probes.append(1) or False)
+    listed = client.get("/posnext/orders?location_id=loc-001", headers={"Authorization": f"Bearer {token}"}).json
+    assert listed["orders"] == [] and len(probes) == 1

@@ -1,6 +1,7 @@
 """One contract for every POS adapter (app/pos/base.py), run against the fake the unit layer
-uses and against the REST adapter talking to the simulator over HTTP: a new vendor's adapter
-joins the parametrisation and must pass the same checks."""
+uses, the REST adapter and the Square adapter, both talking to the simulator over HTTP (its
+REST routes and its Square routes): a new vendor's adapter joins the parametrisation and must
+pass the same checks, those its POS's declarations make it skip aside."""
 
 from __future__ import annotations
 
@@ -25,16 +26,24 @@ from app.pos.base import (
     VoidedKey,
 )
 from app.pos.rest import RestPos
+from app.pos.square import SquarePos
 from bin.sample import sample_order
 from tests.support.fakes import FakePos
 from tests.unit.app.pos.conftest import SIM_TOKEN as TOKEN
 
 
-@pytest.fixture(params=["fake", "rest"])
+@pytest.fixture(params=["fake", "rest", "square"])
 def adapter(request, possim) -> PosAdapter:
     if request.param == "fake":
         return FakePos()
+    if request.param == "square":
+        return SquarePos(possim, TOKEN, connect_timeout=1.0, read_timeout=5.0)
     return RestPos(possim, TOKEN, connect_timeout=1.0, read_timeout=5.0)
+
+
+def unreachable(adapter):
+    """The same kind of HTTP adapter, at an address nothing answers."""
+    return type(adapter)("http://127.0.0.1:1", TOKEN, connect_timeout=0.5, read_timeout=0.5)
 
 
 @pytest.fixture
@@ -100,14 +109,15 @@ def test_a_pos_that_cannot_answer_a_read_is_pos_unavailable(adapter, request):
     if isinstance(adapter, FakePos):
         adapter.down = True
     else:
-        adapter = RestPos("http://127.0.0.1:1", TOKEN, connect_timeout=0.5, read_timeout=0.5)
+        adapter = unreachable(adapter)
     with pytest.raises(PosUnavailable):
         adapter.get_menu("loc-001", timeout=1)
     with pytest.raises(PosUnavailable):
         adapter.find_order("any", timeout=1)
 
 
-DECLARED = {"fake": (True, "key"), "rest": (True, "key")}  # a new adapter adds what its POS does
+# a new adapter adds what its POS does
+DECLARED = {"fake": (True, "key"), "rest": (True, "key"), "square": (False, "pos_order_id")}
 
 
 def needs(declared: bool, why: str) -> None:
@@ -125,7 +135,7 @@ def test_the_body_is_built_once_deterministically_and_sent_as_it_is(adapter, req
     uid = new_uid(request, "bytes")
     record, deadline = order(uid), time.time() + 60
     body = adapter.order_body(record, deadline)
-    assert isinstance(body, bytes) and json.loads(body)["external_id"] == uid
+    assert isinstance(body, bytes) and uid in json.dumps(json.loads(body))  # the key travels with the order
     assert adapter.order_body(copy.deepcopy(record), deadline) == body  # the same record, the same bytes
     assert adapter.order_body(record, deadline + 1) != body
     first = adapter.send_order(uid, body, timeout=5)
@@ -221,6 +231,16 @@ def test_a_void_the_pos_cannot_answer_is_pos_unavailable(adapter):
     if isinstance(adapter, FakePos):
         adapter.void_down = True
     else:
-        adapter = RestPos("http://127.0.0.1:1", TOKEN, connect_timeout=0.5, read_timeout=0.5)
+        adapter = unreachable(adapter)
     with pytest.raises(PosUnavailable):
         adapter.void_order("any", "cancelled", timeout=1)
+
+
+def test_a_void_before_any_order_leaves_the_key_open(adapter, request):
+    needs(adapter.voids == "pos_order_id", "the adapter's POS closes a key by a void")
+    uid = new_uid(request, "open")
+    assert adapter.void_order(uid, "cancelled", timeout=5) == Voided(None)  # nothing there now, and only now
+    placed = adapter.place_order(order(uid), time.time() + 60, timeout=5)
+    assert isinstance(placed, Placed)
+    assert adapter.void_order(uid, "cancelled", timeout=5) == Voided(placed.pos_order_id)
+    assert adapter.find_order(uid, timeout=5).voided

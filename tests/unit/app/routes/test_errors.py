@@ -245,3 +245,53 @@ def test_finding_8_a_long_url_and_many_headers_are_the_apps_json(client, good):
     assert_envelope(long_url, 414, "uri_too_long")
     many = {f"X-H{i}": "v" for i in range(150)}
     assert_envelope(client.get("/healthz", headers=many), 431, "header_fields_too_large")
+
+
+def test_issue_23_finding_2_a_head_over_32_kib_in_all_is_the_apps_431(client):
+    """Before: 100 headers of 8,190 bytes each (800 KB) were within the app's limits."""
+    assert client.get("/healthz", headers={f"X-Pad-{i}": "a" * 1000 for i in range(30)}).status_code == 200
+    big = {f"X-Pad-{i}": "a" * 1000 for i in range(34)}
+    assert_envelope(client.get("/healthz", headers=big), 431, "header_fields_too_large")
+
+
+class _Body:
+    """wsgi.input as gunicorn's, carrying force_close (app/server_request.py)."""
+
+    def __init__(self, data: bytes):
+        import io
+
+        self.stream, self.closed_connection = io.BytesIO(data), False
+
+    def read(self, size=-1):
+        return self.stream.read(size)
+
+    def readline(self, size=-1):
+        return self.stream.readline(size)
+
+    def close_connection(self):
+        self.closed_connection = True
+
+
+@pytest.mark.parametrize(("method", "path", "auth", "status"), [
+    ("POST", VALIDATE, False, 401), ("POST", "/nowhere", False, 404), ("PUT", "/healthz", False, 405),
+    ("POST", "/posnext/menus", True, 415),
+])
+def test_issue_23_finding_1_an_answer_without_reading_the_body_closes_the_connection(client, good, method, path,
+                                                                                      auth, status):
+    """Before: the answer kept the connection, so gunicorn read and discarded the rest of the body."""
+    body = _Body(b"x" * 5000)
+    headers = {"Authorization": f"Bearer {good}"} if auth else {}
+    r = client.open(path, method=method, headers={**headers, "Content-Type": "text/plain"},
+                    environ_overrides={"wsgi.input": body, "CONTENT_LENGTH": "5000"})
+    assert r.status_code == status
+    assert r.headers.get("Connection") == "close"
+    assert body.closed_connection
+
+
+def test_an_answer_after_reading_the_whole_body_keeps_the_connection(client, good):
+    data = jsonio.dumps({"location_id": "loc-001"}).encode()
+    body = _Body(data)
+    r = client.post("/posnext/menus", headers={"Authorization": f"Bearer {good}", "Content-Type": "application/json"},
+                    environ_overrides={"wsgi.input": body, "CONTENT_LENGTH": str(len(data))})
+    assert r.status_code in (200, 404, 503)
+    assert "Connection" not in r.headers and not body.closed_connection

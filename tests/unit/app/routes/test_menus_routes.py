@@ -101,3 +101,26 @@ def test_other_methods_are_405_json(client, auth):
 def test_finding_7_a_bad_location_id_on_post_is_a_json_400(client, auth, body):
     r = client.post("/posnext/menus", data=body, headers={**auth, "Content-Type": "application/json"})
     assert r.status_code == 400 and r.is_json and "x-pch-digest" not in r.headers
+
+
+def test_issue_23_finding_9_fresh_unknown_locations_are_limited_per_client(client, auth, pos, token, redis_client):
+    """Before: every fresh location id cost a POS call and a Redis key, without limit."""
+    answers = [get(client, auth, f"nowhere-{i}").status_code for i in range(UNKNOWN_PER_CLIENT + 10)]
+    assert answers == [404] * UNKNOWN_PER_CLIENT + [429] * 10
+    assert pos.count("menu") == UNKNOWN_PER_CLIENT
+    refused = get(client, auth, "nowhere-x")
+    assert refused.json["errors"][0]["code"] == "too_many_requests" and int(refused.headers["Retry-After"]) > 0
+    assert get(client, auth, "nowhere-0").status_code == 404  # remembered as unknown: answered, no POS call
+    assert pos.count("menu") == UNKNOWN_PER_CLIENT
+    other = {"Authorization": f"Bearer {_token_for('another-client')}"}
+    assert get(client, other, "loc-001").status_code == 200  # another client's budget is its own
+
+
+UNKNOWN_PER_CLIENT = 20  # app/menus.py's
+
+
+def _token_for(subject: str) -> str:
+    from tests.conftest import JWT_SECRET
+    from tests.unit.helpers import token
+
+    return token(JWT_SECRET, sub=subject)

@@ -298,3 +298,26 @@ def test_the_recovery_list_skips_counts_and_logs_an_unreadable_record(post, clie
     # the store's get() now skips, counts and logs a corrupt record itself (None); the list skips it too
     assert [o["request_uid"] for o in page.json["orders"]] == ["ok-1", "ok-3"]
     assert page.json["skipped"] == 1
+
+
+def test_a_status_filter_reads_only_the_orders_it_answers(post, client, auth, services, monkeypatch):
+    """Issue 23, finding 7: `status=cancelled&limit=500` read up to 2,000 records for a 55-byte
+    answer; a status filter now pages that status's own index."""
+    for index in range(30):
+        assert post("/posnext/order/submit", sample_order(uid=f"ord-{index:02d}")).status_code == 200
+    reads = []
+    get = services.store.get
+    monkeypatch.setattr(services.store, "get", lambda uid: (reads.append(uid), get(uid))[1])
+    get_many = services.store.get_many  # a page reads its orders at once (Redis, then the archive)
+    monkeypatch.setattr(services.store, "get_many", lambda uids: (reads.extend(uids), get_many(uids))[1])
+    listed = client.get("/posnext/orders?location_id=loc-001&status=cancelled&limit=500", headers=auth).json
+    assert listed["orders"] == [] and reads == []
+    placed, cursor = [], None
+    while True:
+        query = "&cursor=" + cursor if cursor else ""
+        page = client.get(f"/posnext/orders?location_id=loc-001&status=placed&limit=7{query}", headers=auth).json
+        placed += [o["request_uid"] for o in page["orders"]]
+        cursor = page["next"]
+        if not cursor:
+            break
+    assert sorted(placed) == [f"ord-{i:02d}" for i in range(30)] and len(reads) == 30
