@@ -136,8 +136,11 @@ def list_orders():
         batch = paging.across(_services().redis, key, store.archive, query["location_id"], want, since=since,
                               after=after, status=query.get("status"))
         more = len(batch) == want
-        found = dict(zip([p.member for p in batch], store.get_many([p.member for p in batch]), strict=True))
+        found: dict = {}
         for index, position in enumerate(batch):
+            if position.member not in found:  # read as many as the page still needs, at once
+                chunk = [p.member for p in batch[index:index + max(1, limit - len(texts))]]
+                found.update(zip(chunk, store.get_many(chunk), strict=True))
             text, bad = _listed(store, judge, position.member, query.get("status"), found[position.member])
             skipped += bad
             if text is not None and texts and size + len(text) + 1 > PAGE_MAX_BYTES:
