@@ -25,6 +25,6 @@ RUN pip install --no-deps --no-build-isolation . \
     && chown posbridge var
 
 USER posbridge
-EXPOSE 8000 5555 9100 9808
+EXPOSE 8000 5555 5556 9100 9808
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 CMD ["python", "-m", "bin.healthcheck", "web"]
 CMD ["sh", "-c", "exec gunicorn app.wsgi:application --config gunicorn.conf.py"]

@@ -103,11 +103,22 @@ def celery_config(settings: Settings) -> dict:
     }
 
 
+def check_durability_at_start(app: Flask) -> str | None:
+    """Start-up truth for a serving process (web, worker): a Redis that cannot keep the durability
+    promise it was configured for is one ERROR line naming the setting (and /readyz says so
+    until it holds). The CLI does not ask: a command must not wait on it."""
+    services = app.extensions["posbridge"]
+    problem = services.store.durability.check(services.redis)
+    if problem:
+        logging.getLogger("app").error("durability not kept: %s", problem, extra={"setting": "DURABILITY"})
+    return problem
+
+
 def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks=None,
                archive=None) -> Flask:
     from flask import Flask
 
-    from app import cli, errors, metrics
+    from app import cli, errors, metrics, tracing
     from app.archive import open_archive
     from app.body import close_if_unread
     from app.menus import MenuCache
@@ -120,22 +131,18 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     from app.tasks import CeleryTasks
 
     settings = settings or load_settings()
+    tracing.setup(settings)  # once per process, here for web, worker, beat and CLI alike; off: a no-op
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     celery = celery_init_app(app, settings)
     from app import redis_client as clients
 
-    injected = redis_client is not None
     redis_client = redis_client or clients.make_client(settings)
     pos = pos or make_adapter(settings, observe=metrics.observe_pos)
-    tasks = tasks or CeleryTasks(celery)
+    tasks = tasks or CeleryTasks(celery, traces=tracing.order_traces(redis_client))
     durability = Durability(settings.durability, settings.durability_replicas, settings.durability_timeout_ms)
     archive = archive or open_archive(settings)
     store = OrderStore(redis_client, settings.order_retention_days, durability, archive=archive)
-    if not injected:  # start-up truth: one ERROR line; /readyz says the same until it holds
-        problem = durability.check(redis_client)
-        if problem:
-            logging.getLogger("app").error("durability not kept: %s", problem, extra={"setting": "DURABILITY"})
     menu_cache = MenuCache(redis_client, pos, settings.menu_refresh_seconds)
     service = OrderService(settings, store, menu_cache, pos, tasks)
     app.extensions["posbridge"] = Services(settings, redis_client, store, menu_cache, pos, service, tasks, celery,
@@ -145,4 +152,5 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     for blueprint in (order_routes.bp, menus.bp, health.bp, docs.bp):
         app.register_blueprint(blueprint)
     cli.register(app)
+    tracing.instrument_app(app)
     return app

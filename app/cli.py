@@ -114,7 +114,7 @@ def main() -> None:
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 def serve() -> None:
-    """Run the whole service for real: API, worker, beat, POS simulator, Flower (./dev serve)."""
+    """Run the whole service for real: API, worker, beat, POS simulator, Flower, order console (./dev serve)."""
     from bin.run import main as run
 
     run()

@@ -194,6 +194,34 @@ def redrive(request_uids: tuple[str, ...], stuck: bool) -> None:
         raise SystemExit(1)
 
 
+@orders.command("cancel")
+@click.argument("request_uid")
+@click.option("--reason", default="", help="kept in the order's history (at most 200 characters)")
+def cancel(request_uid: str, reason: str) -> None:
+    """Cancel an order as PAR's cancel route does (posnext-api.md, Cancel): a pending order is
+    stopped, voided at the POS if a call may have reached it; prints the outcome. Exit 1 when
+    the order is unknown or final in another status, or the POS has not answered yet."""
+    from app.orders.service import NotCancellable, NotFound
+
+    if len(reason) > 200:
+        raise click.UsageError("--reason: at most 200 characters")
+    services = _services()
+    try:
+        status, body = services.service.cancel(request_uid, _by(), reason, time.monotonic())
+    except NotFound:
+        say(f"no order {safe(request_uid)}", err=True)
+        raise SystemExit(1) from None
+    except NotCancellable as exc:
+        say(f"not cancellable: {safe(request_uid)} is {exc.status} (a final state never changes)", err=True)
+        raise SystemExit(1) from None
+    if status == 200:
+        say(f"{safe(request_uid)}: {body['status']}")
+        return
+    say(f"{safe(request_uid)}: cancel requested at {body.get('cancel_requested_at')}; the POS is being asked "
+        f"(`posbridge orders show {safe(request_uid)}`)")
+    raise SystemExit(1)
+
+
 @callbacks.command("list")
 def list_callbacks() -> None:
     """Callbacks given up on, kept for replay."""

@@ -18,6 +18,7 @@ import os
 import sys
 import time
 
+from app import tracing
 from app.settings import ConfigError, environment, read_value
 
 _request_uid: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_uid", default=None)
@@ -29,6 +30,8 @@ UID_TASKS = ("workers.orders.", "workers.callbacks.")  # their only argument is 
 
 def bind_request_uid(uid: str | None) -> None:
     _request_uid.set(uid)
+    if tracing.active():
+        tracing.tag_request_uid(uid)
 
 
 def secret_values(env=None) -> list[str]:
@@ -102,6 +105,10 @@ class JsonFormatter(logging.Formatter):
             uid = _request_uid.get() or task_uid(entry.get("data"))
             if uid:
                 entry["request_uid"] = uid
+        if tracing.active():  # the line's trace, to go from a log line to its trace
+            trace_id = tracing.current_trace_id()
+            if trace_id:
+                entry["trace_id"] = trace_id
         if record.exc_info:
             entry["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
             entry["exc"] = self.formatException(record.exc_info)

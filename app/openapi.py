@@ -174,6 +174,24 @@ OPERATIONS = {
                                    {**SIGNED, "Retry-After": dict(RETRY_AFTER, description="while pending")}),
                       **_errors(400, 401, 404, 503)},
     },
+    ("orders.cancel_order", "POST"): {
+        "summary": "Cancel an order: stopped if pending, voided at the POS if a call may have reached it",
+        "tags": ["orders"], "security": BEARER,
+        "parameters": [{"in": "path", "name": "request_uid", "required": True,
+                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._~-]{1,128}$"},
+                        "description": "the order's request_uid"}],
+        "requestBody": {"required": False, "content": {"application/json": {
+            "schema": {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 200}},
+                       "additionalProperties": True},
+            "example": {"reason": "the guest cancelled"}}}},
+        "responses": {"200": _json(OrderResponseSchema, "Decided: cancelled (nothing live at the POS), or placed "
+                                   "when the POS would not void it; a cancelled order again: the same.", SIGNED),
+                      "202": _json(OrderResponseSchema, "pending, with cancel_requested_at: the POS is being asked; "
+                                   "poll Location.", {**SIGNED, "Location": {"required": True,
+                                                                            "schema": {"type": "string"}},
+                                                      "Retry-After": dict(RETRY_AFTER, required=True)}),
+                      **_errors(400, 401, 404, 409, 413, 415, 503)},
+    },
     ("orders.list_orders", "GET"): {
         "summary": "Recovery list: a location's orders since a time, for a client that lost an id",
         "tags": ["orders"], "security": BEARER, "parameters": [{"in": "query", "schema": OrderListQuerySchema}],

@@ -154,7 +154,13 @@ VARIABLES: tuple[Var, ...] = (
     Var("SQUARE_SEARCH_WINDOW_SECONDS", "square_search_window_seconds", 86400, whole(60), "square: how far back "
         "a lookup searches orders by creation time"),
     Var("SQUARE_CURRENCY", "square_currency", "USD", text, "square: the currency of the orders' amounts"),
-    # the processes: read by gunicorn.conf.py, workers/flower.py, app/metrics.py, the Procfile
+    Var("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_endpoint", None, url("http", "https", strip_slash=True),
+        "OpenTelemetry traces to this OTLP/HTTP collector (spans to its /v1/traces); off when unset (the SDK's "
+        "other OTEL_EXPORTER_OTLP_* variables apply)", shown="(none: traces off)"),
+    Var("OTEL_SERVICE_NAME", "otel_service_name", "posbridge", text, "the traces' service.name"),
+    Var("POSBRIDGE_TRACES_FILE", "traces_file", None, text, "traces also written to this file, one JSON span "
+        "per line (tests, local debugging); turns traces on", shown="(none)"),
+    # the processes: read by gunicorn.conf.py, workers/flower.py, app/console/, app/metrics.py, the Procfile
     Var("WEB_BIND", None, "0.0.0.0", text, "gunicorn's bind address", group=P),
     Var("WEB_CONCURRENCY", None, 2, whole(), "gunicorn worker processes", group=P),
     Var("WEB_WORKER_CLASS", None, "gevent", choice("gevent", "gthread", "sync"), "gunicorn worker class "
@@ -173,6 +179,9 @@ VARIABLES: tuple[Var, ...] = (
     Var("WORKER_METRICS_ADDRESS", None, "0.0.0.0", text, "address of the worker's own /metrics", group=P),
     Var("FLOWER_PORT", None, 5555, whole(1, 65535), "where Flower listens", group=P),
     Var("FLOWER_ADDRESS", None, "127.0.0.1", text, "Flower's address", group=P),
+    Var("CONSOLE_PORT", None, 5556, whole(1, 65535), "where the order console listens (its login: "
+        "FLOWER_BASIC_AUTH)", group=P),
+    Var("CONSOLE_ADDRESS", None, "127.0.0.1", text, "the order console's address", group=P),
     Var("POSSIM_HOST", None, "127.0.0.1", text, "the POS simulator's address", group=P),
     Var("POSSIM_PORT", None, 9100, whole(1, 65535), "the POS simulator's port", group=P),
     Var("REDIS_PASSWORD", None, None, secret(PASSWORD_MIN), "docker compose: the password its Redis requires "

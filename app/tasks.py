@@ -26,13 +26,20 @@ def queue_depths(redis) -> dict[str, int]:
 
 
 class CeleryTasks:
-    def __init__(self, celery):
+    def __init__(self, celery, traces=None):
         self.celery = celery
+        self.traces = traces  # app.tracing.OrderTraces when traces are on
 
-    def send(self, kind: str, uid: str) -> bool:
+    def send(self, kind: str, uid: str, again: bool = False) -> bool:
+        """`again`: the sweep's re-send of a due move (its trace is the order's: app/tracing.py)."""
         name, queue = BY_KIND[kind]
         try:
-            self.celery.send_task(name, args=[uid], queue=queue, retry=True, retry_policy=PUBLISH_RETRY)
+            if self.traces is None:
+                self.celery.send_task(name, args=[uid], queue=queue, retry=True, retry_policy=PUBLISH_RETRY)
+            else:
+                with self.traces.sending(name, uid, again) as headers:
+                    self.celery.send_task(name, args=[uid], queue=queue, retry=True, retry_policy=PUBLISH_RETRY,
+                                          headers=headers)
             return True
         except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; the sweep recovers all
             log.warning("enqueue failed; the sweep will send it again",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from app import create_app
+from app import check_durability_at_start, create_app
 from app.logs import configure
 from app.settings import ConfigError
 
@@ -13,3 +13,4 @@ try:
     application = create_app()
 except ConfigError as exc:
     sys.exit(str(exc))
+check_durability_at_start(application)

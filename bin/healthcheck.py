@@ -1,6 +1,7 @@
-"""Container health checks (docker-compose.yml, Dockerfile): `python -m bin.healthcheck web|beat|flower|possim`.
+"""Container health checks (docker-compose.yml, Dockerfile): `python -m bin.healthcheck web|beat|flower|console|possim`.
 
-web: /healthz answers; flower: its /healthcheck answers (with the basic auth it is behind);
+web: /healthz answers; flower: its /healthcheck answers (with the basic auth it is behind); console:
+its front page answers (with the same login);
 possim: its admin stats answer; beat: Redis answers and a beat holds redbeat's lock or has
 written its schedule there (redbeat's `<prefix>:lock`, `<prefix>:schedule`, as app.celery_config sets them).
 Exit 0 when healthy, 1 with one line otherwise.
@@ -29,6 +30,9 @@ def check(kind: str) -> None:
     elif kind == "flower":
         auth = base64.b64encode((read_value(env, "FLOWER_BASIC_AUTH") or "").encode()).decode()
         _get(f"http://127.0.0.1:{process_value('FLOWER_PORT')}/healthcheck", {"Authorization": f"Basic {auth}"})
+    elif kind == "console":
+        auth = base64.b64encode((read_value(env, "FLOWER_BASIC_AUTH") or "").encode()).decode()
+        _get(f"http://127.0.0.1:{process_value('CONSOLE_PORT')}/", {"Authorization": f"Basic {auth}"})
     elif kind == "possim":
         _get(f"http://127.0.0.1:{process_value('POSSIM_PORT')}/_admin/stats",
              {"Authorization": f"Bearer {read_value(env, 'POS_API_TOKEN') or ''}"})
@@ -46,7 +50,7 @@ def check(kind: str) -> None:
         if not client.exists(f"{prefix}:lock", f"{prefix}:schedule"):
             raise OSError("no beat has written its schedule or holds its lock")
     else:
-        raise SystemExit(f"usage: python -m bin.healthcheck web|beat|flower|possim (not {kind!r})")
+        raise SystemExit(f"usage: python -m bin.healthcheck web|beat|flower|console|possim (not {kind!r})")
 
 
 if __name__ == "__main__":

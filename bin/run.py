@@ -1,6 +1,6 @@
 """The README's run command: the whole service for real, on one machine.
 
-API (gunicorn), Celery worker, beat, the POS simulator and Flower, as the Procfile says, on
+API (gunicorn), Celery worker, beat, the POS simulator, Flower and the order console, as the Procfile says, on
 the Redis that REDIS_URL names or, when it is not set, an embedded redis-server, and the archive
 that ARCHIVE_URL names or, when it is not set, a SQLite file in var/ (migrated here, once, before
 the processes start). Development
@@ -46,6 +46,7 @@ SETTINGS = {
     "WEB_BIND": "127.0.0.1",  # this machine only, unless told otherwise
     "POSSIM_PORT": "9100",
     "FLOWER_PORT": "5555",
+    "CONSOLE_PORT": "5556",
     "WORKER_METRICS_PORT": "9808",  # the worker's own /metrics, as in compose (docs/RUNBOOK.md)
     "WORKER_METRICS_ADDRESS": "127.0.0.1",
 }
@@ -126,12 +127,13 @@ def main() -> None:
     stack = Stack(env, log_dir=str(var / "log"))
     stack.start("possim")
     wait_for_port(int(env["POSSIM_PORT"]), 20, stack.processes["possim"])
-    for name in ("web", "worker", "beat", "flower"):
+    for name in ("web", "worker", "beat", "flower", "console"):
         stack.start(name)
     write_pids(stack, var)
     try:
         wait_for_http(f"http://127.0.0.1:{env['PORT']}/healthz", 60, stack.processes["web"])
         wait_for_port(int(env["FLOWER_PORT"]), 60, stack.processes["flower"])
+        wait_for_port(int(env["CONSOLE_PORT"]), 60, stack.processes["console"])
         wait_for_workers(env.get("CELERY_BROKER_URL") or env["REDIS_URL"], 1, 60, stack.processes["worker"])
     except (TimeoutError, RuntimeError) as exc:
         print(f"start-up failed: {exc}; logs in {stack.log_dir}", file=sys.stderr)
@@ -151,6 +153,7 @@ posbridge is running (Ctrl-C stops everything; a process that exits is started a
   API          http://{env['WEB_BIND']}:{env['PORT']}  (/posnext/..., /healthz, /readyz, /metrics, /docs)
   POS sim      {env['POS_BASE_URL']}  (admin: /_admin/knobs, /_admin/ledger)
   Flower       http://127.0.0.1:{env['FLOWER_PORT']}  (user:password {env['FLOWER_BASIC_AUTH']})
+  console      http://127.0.0.1:{env['CONSOLE_PORT']}  (orders for on-call: find, redrive, replay; Flower's login)
   Redis        {env['REDIS_URL']}{where}
   Archive      {archive_shown(env['ARCHIVE_URL'])}  (final orders after ARCHIVE_AFTER_SECONDS)
   worker, beat running

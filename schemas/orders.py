@@ -133,6 +133,9 @@ class ErrorItemSchema(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)
     field = fields.String()
+    expected = fields.Dict(metadata={
+        "description": "totals_mismatch: the computed subtotal, discount_total, tax, tip and grand_total (never "
+                       "in the signed fields)"})
 
 
 class OrderResponseSchema(Schema):
@@ -150,6 +153,8 @@ class OrderResponseSchema(Schema):
         "description": "order_details as sent, totals computed, pos_order_id once placed, unknown fields kept"})
     received_at = fields.String()
     completed_at = fields.String(allow_none=True)
+    cancel_requested_at = fields.String(metadata={
+        "description": "while a cancel waits for the POS's answer (POST /posnext/orders/{orderId}/cancel)"})
     errors = fields.List(fields.Nested(ErrorItemSchema), dump_default=list)
 
 

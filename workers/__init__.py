@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from app import create_app
+from app import check_durability_at_start, create_app
 from app.logs import configure
 from app.settings import ConfigError
 
@@ -16,4 +16,5 @@ try:
     flask_app = create_app()
 except ConfigError as exc:
     sys.exit(str(exc))
+check_durability_at_start(flask_app)
 celery = flask_app.extensions["celery"]

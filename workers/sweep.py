@@ -28,7 +28,7 @@ def sweep_orders() -> int:
     while True:
         due = services.store.dispatch(BATCH, grace, waiting)
         for kind, uid in due:
-            services.tasks.send(kind, uid)
+            services.tasks.send(kind, uid, again=True)
         sent += len(due)
         if len(due) < BATCH:
             break

@@ -20,6 +20,7 @@ import redis
 
 from app.orders.records import view
 from app.orders.store import Order, OrderStore
+from app.times import format_time
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,10 @@ class Answers:
             raise NotDurable(order.uid)
         if promising:
             self.promise(order.uid)
-        return 202, pending_view(order.doc)
+        body = pending_view(order.doc)
+        if order.cancel_requested_at is not None:
+            body["cancel_requested_at"] = format_time(order.cancel_requested_at)
+        return 202, body
 
     def promise(self, uid: str) -> None:
         """Record that a 202 is given. If Redis fails here the order was already recorded

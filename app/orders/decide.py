@@ -5,6 +5,7 @@ takes what the POS said and returns a `Decision` the caller carries out.
     after_post(outcome)                  a POST's answer
     after_lookup(found, deadline, skew)  a lookup's answer (after the deadline, or on KeyUsed)
     after_void(result)                   a void of a late placement
+    after_cancel(result, found)           a cancel's void (and, when not voidable, the lookup)
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ def deadline_exceeded(why: str) -> Decision:
                     note="deadline_exceeded")
 
 
-def after_post(outcome: Outcome) -> Decision:
+def after_post(outcome: Outcome, deadline: float = float("inf"), skew: float = 0.0) -> Decision:
+    """`deadline`, `skew`: a POS that does not enforce not_after may say it created the order late."""
     if isinstance(outcome, Placed):
+        if outcome.created_at is not None and outcome.created_at > deadline + skew:
+            return Decision(Next.VOID, pos_order_id=outcome.pos_order_id, note="created after the deadline")
         return Decision(Next.FINISH, Status.PLACED, pos_order_id=outcome.pos_order_id, note=Status.PLACED)
     if isinstance(outcome, Refused):
         return Decision(Next.FINISH, Status.REJECTED, [{"code": outcome.code, "message": outcome.message}],
@@ -89,3 +93,16 @@ def after_void(result: Voided | NotVoidable, pos_order_id: str) -> Decision:
                         note="placed_late")
     return Decision(Next.FINISH, Status.PLACED, pos_order_id=pos_order_id,
                     note="placed after its deadline and not voidable: listed for on-call")
+
+
+def after_cancel(result: Voided | NotVoidable, found: Placed | None) -> Decision:
+    """A recorded cancel's void: voided (or nothing there, the key closed) -> cancelled; the POS
+    will not void it -> placed, the truth (needs the order the lookup found)."""
+    if isinstance(result, Voided):
+        return Decision(Next.FINISH, Status.CANCELLED, [{"code": "cancelled", "message": "cancelled on request; "
+                                                                                       "nothing live at the POS"}],
+                        note="cancelled: nothing live at the POS")
+    if found is None or found.voided:
+        return Decision(Next.RETRY, note="cancel: not voidable, and no order found yet")
+    return Decision(Next.FINISH, Status.PLACED, pos_order_id=found.pos_order_id,
+                    note="cancel refused by the POS (not voidable): placed")

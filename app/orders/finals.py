@@ -34,7 +34,8 @@ class Finals:
 
     def finish(self, order: Order, token: str, status: str, by: str, errors: list[dict] | None = None, *,
                pos_order_id: str | None = None, note: str = "", endpoint: str = "submit", answering: bool = False,
-               reconcile_in: float | None = None, listed: bool = True, at: float | None = None) -> Final:
+               reconcile_in: float | None = None, listed: bool = True, decides_cancel: bool = False,
+               at: float | None = None) -> Final:
         """`at`: now on Redis's clock, as the mover knows it (the host's clock may be off).
         `answering`: the writer answers this final itself (the web, inline: store.finish)."""
         doc = dict(order.doc, status=status, errors=errors or [],
@@ -43,7 +44,7 @@ class Finals:
             doc["order_details"] = dict(doc["order_details"], pos_order_id=pos_order_id)
         applied, previous, path, acked, owed = self.store.finish(
             order.uid, token, doc, by, note or status, endpoint=endpoint, answering=answering,
-            reconcile_in=reconcile_in, listed=listed)
+            reconcile_in=reconcile_in, listed=listed, decides_cancel=decides_cancel)
         if not applied:
             return Final(False, previous)
         metrics.child(metrics.ORDERS, endpoint, status, path).inc()

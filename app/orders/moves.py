@@ -33,6 +33,7 @@ from app.pos.base import NotVoidable, Placed, PosAdapter, PosUnavailable, Voided
 
 log = logging.getLogger(__name__)
 MARGIN = 0.5  # seconds of a claim kept free after its POS call, for the closing write
+MIN_CLAIM = 1.0  # a cancel decided inline still claims this long (its closing write)
 
 
 class Mover:
@@ -59,7 +60,13 @@ class Mover:
         if not claim.ok or claim.order is None:
             metrics.WORKER_STEPS.labels(claim.reason if not claim.ok else "unreadable").inc()
             return claim.reason
-        outcome = self._move(claim, claim.order)
+        order = claim.order
+        if order.cancel_requested_at is not None:
+            outcome = self._cancel(claim, order)
+        else:
+            outcome = self._move(claim, order)
+            if outcome == "cancel_requested":  # recorded while this move was under way: decided now
+                outcome = self._cancel(claim, order)
         metrics.WORKER_STEPS.labels(outcome).inc()
         return outcome
 
@@ -95,9 +102,11 @@ class Mover:
                 if not self.store.mark_validated(uid, token, "worker", body):
                     return "claim_lost"
             result = self.pos.send_order(uid, body, timeout=min(left(), order.deadline - now() + skew))
-            decision = decide.after_post(result)
+            decision = decide.after_post(result, order.deadline, skew)
             if decision.next is Next.LOOK_UP:
                 return self._decide(claim, order, now, left, finish, before_deadline=True)
+            if decision.next is Next.VOID:  # made after its deadline: the lookup's own path voids it
+                return self._decide(claim, order, now, left, finish)
             if decision.next is Next.RETRY:
                 self.store.retry(uid, token, "worker", decision.note, self._backoff(order.calls),
                                  latest=order.deadline + skew)
@@ -160,6 +169,42 @@ class Mover:
                           pos_order_id=decision.pos_order_id, note=decision.note,
                           reconcile_in=self._backoff(0) if late_check else None, listed=False))
 
+    # -- a recorded cancel ----------------------------------------------------------------
+    def cancel_now(self, uid: str, seconds: float) -> str:
+        """Decide a recorded cancel now, within `seconds` (the web's budget left), unless a mover
+        holds the order: then the move it hands back decides it."""
+        claim = self.store.claim("o", uid, max(seconds, MIN_CLAIM))
+        if not claim.ok or claim.order is None or claim.order.cancel_requested_at is None:
+            return claim.reason if not claim.ok else "not_requested"
+        return self._cancel(claim, claim.order)
+
+    def _cancel(self, claim: Claim, order: Order) -> str:
+        """Void by key: nothing live at the POS -> cancelled; not voidable -> placed (the truth).
+        A POS that voids by its own order id cannot close a key before an order exists: a
+        cancelled order there is watched for RECONCILE_SECONDS and anything it makes is voided."""
+        started = time.monotonic()
+
+        def left() -> float:
+            return claim.until - MARGIN - (claim.now + time.monotonic() - started)
+
+        try:
+            result = self.pos.void_order(order.uid, "cancelled on request", timeout=max(left(), 0.05))
+            found = self.pos.find_order(order.uid, timeout=max(left(), 0.05)) \
+                if isinstance(result, NotVoidable) else None
+        except PosUnavailable as exc:
+            self.store.retry(order.uid, claim.token, "worker", f"cancel: the POS could not void it: {exc}",
+                             self._backoff(order.calls))
+            return "retry"
+        decision = decide.after_cancel(result, found)
+        if decision.next is Next.RETRY or decision.status is None:
+            self.store.retry(order.uid, claim.token, "worker", decision.note, self._backoff(order.calls))
+            return "retry"
+        watch = decision.status is Status.CANCELLED and self.pos.voids != "key"
+        return str(self.finals.finish(order, claim.token, decision.status, "worker", decision.errors,
+                                      pos_order_id=decision.pos_order_id, note=decision.note, decides_cancel=True,
+                                      reconcile_in=self._backoff(0) if watch else None, listed=False,
+                                      at=claim.now + time.monotonic() - started))
+
     def _void_late(self, uid: str, found: Placed, timeout: float) -> Voided | NotVoidable | None:
         """Void a late placement; None when the POS could not answer."""
         try:
@@ -192,7 +237,8 @@ class Mover:
                 return "retry"
             self.store.settle_reconcile(uid, claim.token, "absent")
             return "absent"
-        if decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds).next is Next.VOID:
+        late = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds).next is Next.VOID
+        if late or order.status == Status.CANCELLED:  # cancelled: nothing may stay live at the POS
             result = self._void_late(uid, found, claim.until - self.store.now() - MARGIN)
             if result is None:
                 self.store.settle_reconcile(uid, claim.token, "retry", self._backoff(calls))

@@ -16,7 +16,7 @@ from app.orders.lifecycle import FINAL, Callback, lua_enum, lua_set, lua_transit
 
 # Fields an order move reads back with its claim (store.ORDER_FIELDS must match).
 FIELDS = ("status", "doc", "fp", "deadline", "created", "handed", "validated", "calls", "cb", "cb_attempts",
-          "rc", "rc_calls", "cb_by", "acked", "promised", "pos_body")
+          "rc", "rc_calls", "cb_by", "acked", "promised", "pos_body", "cx", "cx_at")
 _FIELDS = ", ".join(f"'{name}'" for name in FIELDS)
 
 PRELUDE = f"""
@@ -113,7 +113,9 @@ return {1, 'claimed', now, claimed, fields(KEYS[1])}
 #   final:     to, doc, endpoint, has a callback_url ('1'/'0'), answering ('1': the writer answers this
 #              final itself, inline), reconcile ('0' none; '1' looked up and listed for on-call:
 #              pos_outcome_unknown; '2' looked up only: a late placement may still come), reconcile
-#              delay ms, hold ms (the callback of
+#              delay ms, hold ms, decides a recorded cancel ('1': the cancel's own outcome)
+#   cancel:    as final (to 'cancelled'), then the reason: final at once when no POST can have been
+#              sent (no POS body stored); else the cancel is recorded (cx) and the order's move due now (the callback of
 #              an answering writer waits this long for its ANSWERED; 0: none is owed unless promised)
 #   retry:     delay ms, latest due ms ('' none)
 #   validated: the POS request body (built once, sent by every POST)
@@ -121,16 +123,30 @@ return {1, 'claimed', now, claimed, fields(KEYS[1])}
 SETTLE = PRELUDE + """
 local now = clock(ARGV[1])
 local uid, token, by, text, what, acked = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'handed', 'calls', 'promised')
+local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'handed', 'calls', 'promised', 'cx', 'pos_body',
+                         'o_until')
 local current = state[1]
 if not current then return {0, 'missing'} end
 if FINAL[current] then return {0, current} end
 if token ~= '' and state[2] ~= token then return {0, 'claim_lost'} end
 local member = 'o:' .. uid
+if what == 'cancel' and state[7] and state[7] ~= '' then
+  -- a POST may have reached the POS: the cancel is recorded, and the next move voids it
+  if state[6] ~= 'requested' then
+    redis.call('HSET', KEYS[1], 'cx', 'requested', 'cx_at', now, 'cx_by', by, 'cx_reason', ARGV[17])
+    note(KEYS[2], current, by, 'cancel requested: ' .. text, now)
+  end
+  if not (state[2] and state[2] ~= '' and tonumber(state[8] or '0') > now) then
+    redis.call('ZADD', KEYS[3], now, member)
+  end
+  return {1, 'requested', tonumber(redis.call('HGET', KEYS[1], 'cx_at'))}
+end
 if acked ~= '' then redis.call('HSET', KEYS[1], 'acked', acked) end
-if what == 'final' then
+if what == 'final' or what == 'cancel' then
   local to = ARGV[8]
   if not MOVES[current][to] then return {0, current} end
+  -- once a cancel is recorded only its own decision (voided: cancelled; not voidable: placed) ends the order
+  if state[6] == 'requested' and ARGV[16] ~= '1' then return {0, 'cancel_requested'} end
   local path = 'inline'
   if state[3] == '1' then path = 'worker' end
   redis.call('HSET', KEYS[1], 'status', to, 'doc', ARGV[9], 'o_claim', '', 'o_until', '0')

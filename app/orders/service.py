@@ -29,10 +29,11 @@ from app.orders.answers import UNAVAILABLE, Answers, NotDurable, pending_view
 from app.orders.checks import OrderChecks, menu_unavailable
 from app.orders.decide import Next
 from app.orders.finals import Final, Finals
-from app.orders.lifecycle import VALIDATED, Status
+from app.orders.lifecycle import FINAL, VALIDATED, Status
 from app.orders.moves import Mover
 from app.orders.store import Order, OrderStore
 from app.pos.base import PosAdapter
+from app.times import format_time
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.02
@@ -46,6 +47,14 @@ class Conflict(Exception):
 
 class NotFound(Exception):
     pass
+
+
+class NotCancellable(Exception):
+    """The order is final in another status than cancelled: a final state never changes."""
+
+    def __init__(self, status: str):
+        super().__init__(status)
+        self.status = status
 
 
 class OrderService:
@@ -143,7 +152,7 @@ class OrderService:
             metrics.OVERRUNS.inc()
             return self._hand_off(order, token, "no time left in the budget for a POS call")
         result = self.pos.send_order(uid, body, timeout=left())
-        decision = decide.after_post(result)
+        decision = decide.after_post(result, order.deadline, self.settings.clock_skew_seconds)
         if decision.next is not Next.FINISH or decision.status is None:  # a worker retries or looks it up
             if getattr(result, "reason", "") == "timeout":
                 metrics.OVERRUNS.inc()
@@ -168,6 +177,27 @@ class OrderService:
             except UNAVAILABLE as exc:  # still confirmed: 200; the held callback is sent, harmlessly
                 log.warning("answer not recorded", extra={"request_uid": order.uid, "error": type(exc).__name__})
         return 200, records.view(final.doc)
+
+    # -- cancel -----------------------------------------------------------------------
+    def cancel(self, uid: str, by: str, reason: str, arrived: float) -> tuple[int, dict]:
+        """posnext-api.md, Cancel: (200, the record) once decided within the budget, else (202,
+        pending with cancel_requested_at). NotFound; NotCancellable for another final."""
+        order = self.store.get(uid)
+        if order is None:
+            raise NotFound(uid)
+        if order.final and order.status != Status.CANCELLED:
+            raise NotCancellable(order.status)
+        if not order.final:
+            doc = dict(order.doc, status=Status.CANCELLED, completed_at=format_time(self.store.now()),
+                       errors=[{"code": "cancelled", "message": reason or "cancelled on request"}])
+            outcome, _, _ = self.store.cancel(uid, doc, by, reason, answering=False)
+            if outcome == "missing":
+                raise NotFound(uid)
+            if outcome in FINAL and outcome != Status.CANCELLED:
+                raise NotCancellable(outcome)
+            if outcome == "requested":  # a POST may have reached the POS: void it now, if nobody holds it
+                self.mover.cancel_now(uid, arrived + self.budget - time.monotonic())
+        return self._answer(uid, promising=True)  # cancelled; placed when the POS would not void it; or 202
 
     # -- reading ----------------------------------------------------------------------
     def _await(self, uid: str, until: float, *, recorded: bool, doc_text: str) -> tuple[int, dict]:

@@ -77,6 +77,7 @@ class Order:
     acked: str = ""  # the state the Redis that holds it confirmed (durability.py): '' none yet
     promised: bool = False  # a 202 was answered for it: its callback is owed once final
     pos_body: bytes = b""  # the POS request, built once when validated; b"": no POST can have been sent
+    cancel_requested_at: float | None = None  # a cancel recorded while a POST may have reached the POS
 
     @property
     def final(self) -> bool:
@@ -155,7 +156,8 @@ class OrderStore:
                          calls=int(raw["calls"] or 0), callback=raw["cb"],
                          callback_attempts=int(raw["cb_attempts"] or 0), reconcile=raw["rc"],
                          callback_by=raw["cb_by"], acked=raw["acked"], promised=raw["promised"] == "1",
-                         pos_body=raw["pos_body"].encode())
+                         pos_body=raw["pos_body"].encode(),
+                         cancel_requested_at=int(raw["cx_at"]) / 1000 if raw["cx"] == "requested" else None)
         except (ValueError, TypeError) as exc:
             log.error("unreadable order record skipped", extra={"request_uid": uid, "error": type(exc).__name__})
             with contextlib.suppress(Exception):  # counting it must not stop the reader either
@@ -215,25 +217,47 @@ class OrderStore:
 
     def finish(self, uid: str, token: str, doc: dict, by: str, note: str, *, endpoint: str = "submit",
                answering: bool = False, reconcile_in: float | None = None,
-               listed: bool = True) -> tuple[bool, str, str, bool, bool]:
+               listed: bool = True, decides_cancel: bool = False) -> tuple[bool, str, str, bool, bool]:
         """Make an open order final (doc['status']). With a callback_url its callback is owed from
         this write on, unless the writer is `answering` it itself (inline) and no 202 was
         promised: then it is held until the writer records that it answered (answered()).
         `reconcile_in`: looked up at the POS from then on; `listed`: and on on-call's list.
         Returns (applied, previous status or why not, path, confirmed durable, callback owed now)."""
         status = doc["status"]
-        hold_ms = self.durability.timeout_ms + HOLD_MARGIN_MS if self.durability.waits else 0
         result, acked = self._settle(uid, token, by, note, "final", status, jsonio.dumps(doc), endpoint,
                                      "1" if doc.get("callback_url") else "0", "1" if answering else "0",
                                      "0" if reconcile_in is None else "1" if listed else "2",
-                                     int((reconcile_in or 0) * 1000), hold_ms,
+                                     int((reconcile_in or 0) * 1000), self._hold_ms(), "1" if decides_cancel else "0",
                                      acked="" if self.durability.waits else status, durable=True,
-                                     indexes=(location_key(location, Status.PENDING), location_key(location, status))
-                                     if (location := doc.get("location_id")) else ())
+                                     indexes=self._indexes(doc, status))
         applied = int(result[0]) == 1
         if not applied:
             return False, _text(result[1]), "", False, False
         return True, _text(result[1]), _text(result[2]), acked, _text(result[3]) == Callback.OWED
+
+    def cancel(self, uid: str, doc: dict, by: str, reason: str, *, answering: bool) -> tuple[str, float, bool]:
+        """Cancel an open order (posnext-api.md, Cancel): made `cancelled` (doc) at once when no
+        POST can have been sent; else the cancel is recorded and its move made due. Returns
+        (cancelled | requested | the final status it has | missing, when the cancel was
+        requested (Unix s), confirmed durable)."""
+        result, acked = self._settle(uid, "", by, reason or "cancelled", "cancel", Status.CANCELLED, jsonio.dumps(doc),
+                                     "cancel", "1" if doc.get("callback_url") else "0", "1" if answering else "0",
+                                     "0", 0, self._hold_ms(), "1", reason,
+                                     acked="" if self.durability.waits else Status.CANCELLED, durable=True,
+                                     indexes=self._indexes(doc, Status.CANCELLED))
+        if int(result[0]) != 1:
+            return _text(result[1]), 0.0, False
+        if _text(result[1]) == "requested":
+            return "requested", int(result[2]) / 1000, acked
+        return Status.CANCELLED, 0.0, acked
+
+    def _hold_ms(self) -> int:
+        return self.durability.timeout_ms + HOLD_MARGIN_MS if self.durability.waits else 0
+
+    @staticmethod
+    def _indexes(doc: dict, status: str) -> tuple[str, ...]:
+        location = doc.get("location_id")
+        return (location_key(location, Status.PENDING), location_key(location, status)) if location else ()
 
     def answered(self, uid: str, status: str, release: bool) -> None:
         """The writer of this final confirmed it and answers it (release: with a 200)."""

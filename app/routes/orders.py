@@ -14,7 +14,7 @@ from app.errors import ApiError
 from app.logs import bind_request_uid
 from app.orders import paging
 from app.orders.answers import NotDurable
-from app.orders.service import Conflict, NotFound
+from app.orders.service import Conflict, NotCancellable, NotFound
 from app.orders.store import location_key
 from app.times import parse_time
 from schemas import fast_orders
@@ -26,6 +26,7 @@ bp = Blueprint("orders", __name__)
 _request_schema = OrderRequestSchema()
 _list_schema = OrderListQuerySchema()
 RETRY_AFTER = "1"
+REASON_MAX = 200  # a cancel's reason, kept in the history
 PAGE_MAX_BYTES = 1_000_000  # a recovery page's orders, in bytes of JSON (at least one order a page)
 PAGE_SCAN_FACTOR = 4  # index entries examined per page, times its limit (a status filter skips some)
 
@@ -91,11 +92,11 @@ def submit():
     return _order_response(status, body)
 
 
-def _order_response(status: int, body: dict):
+def _order_response(status: int, body: dict, stored: bool = False):
     headers = {}
     if body.get("status") == "pending":
         headers = {"Location": f"/posnext/orders/{body['request_uid']}", "Retry-After": RETRY_AFTER}
-    return signed_response(body, status, headers)
+    return signed_response(body, status, headers, stored=stored)
 
 
 @bp.get("/posnext/orders/<path:request_uid>")
@@ -114,6 +115,56 @@ def get_order(request_uid: str):
         raise ApiError(404, "order_unknown", f"no order with request_uid {request_uid!r}") from None
     headers = {"Retry-After": RETRY_AFTER} if body["status"] == "pending" else {}
     return signed_response(body, 200, headers, stored=True)
+
+
+@bp.post("/posnext/orders/<path:request_uid>/cancel")
+def cancel_order(request_uid: str):
+    """posnext-api.md, Cancel: 200 once decided, 202 while the POS is asked, 409 for another final."""
+    arrived = time.monotonic()
+    claims = require_jwt()
+    if not is_key(request_uid):
+        raise ApiError(400, "schema_invalid", f"orderId {KEY_RULE}", field="orderId")
+    g.order_ids = {"request_uid": request_uid}
+    bind_request_uid(request_uid)
+    reason = _cancel_reason()
+    try:
+        status, body = _services().service.cancel(request_uid, _caller(claims), reason, arrived)
+    except NotFound:
+        raise ApiError(404, "order_unknown", f"no order with request_uid {request_uid!r}") from None
+    except NotCancellable as exc:
+        raise ApiError(409, "not_cancellable", f"the order is {exc.status}: a final state never changes "
+                       "(void a placed order in the POS itself)") from None
+    except NotDurable:
+        raise ApiError(503, "service_unavailable", "the order's record is not confirmed durable yet; retry later",
+                       headers={"Retry-After": "1"}) from None
+    return _order_response(status, body, stored=True)
+
+
+def _cancel_reason() -> str:
+    """The optional body {"reason": "..."} (at most 200 characters); no body is no reason."""
+    limit = _services().settings.max_content_length
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "payload_too_large", f"the body is larger than {limit} bytes")
+    raw = read_body(limit)
+    if not raw.strip():
+        return ""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the reason as application/json")
+    try:
+        body = jsonio.loads(raw)
+    except jsonio.BadJson as exc:
+        raise ApiError(400, "invalid_json", str(exc)) from None
+    reason = body.get("reason", "") if isinstance(body, dict) else None
+    if not isinstance(reason, str) or len(reason) > REASON_MAX:
+        raise ApiError(400, "schema_invalid", f"reason must be a string of at most {REASON_MAX} characters",
+                       field="reason")
+    return reason
+
+
+def _caller(claims: dict) -> str:
+    """Who asked, for the history: the JWT's subject (never the token)."""
+    subject = claims.get("sub")
+    return f"par:{subject}" if isinstance(subject, str) and is_key(subject) else "par"
 
 
 @bp.get("/posnext/orders")
@@ -136,7 +187,7 @@ def list_orders():
         batch = paging.across(_services().redis, key, store.archive, query["location_id"], want, since=since,
                               after=after, status=query.get("status"))
         more = len(batch) == want
-        found: dict = {}
+        found = {}
         for index, position in enumerate(batch):
             if position.member not in found:  # read as many as the page still needs, at once
                 chunk = [p.member for p in batch[index:index + max(1, limit - len(texts))]]

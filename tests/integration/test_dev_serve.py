@@ -1,6 +1,6 @@
-"""The README's run command (`./dev serve` runs `python -m bin.run`) with no REDIS_URL: the five
-Procfile processes on an embedded redis-server, an order placed through them, Flower behind
-basic auth, and everything gone after SIGTERM."""
+"""The README's run command (`./dev serve` runs `python -m bin.run`) with no REDIS_URL: the six
+Procfile processes on an embedded redis-server, an order placed through them, Flower and the order
+console behind basic auth, and everything gone after SIGTERM."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def commands(process: psutil.Process) -> list[str]:
 
 
 def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
-    ports = {name: free_port() for name in ("PORT", "POSSIM_PORT", "FLOWER_PORT", "REDIS_PORT")}
+    ports = {name: free_port() for name in ("PORT", "POSSIM_PORT", "FLOWER_PORT", "CONSOLE_PORT", "REDIS_PORT")}
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env.update({k: str(v) for k, v in ports.items()}, POSBRIDGE_VAR_DIR=str(tmp_path), WEB_CONCURRENCY="1",
                WORKER_CONCURRENCY="10", ARCHIVE_AFTER_SECONDS="2")
@@ -75,7 +75,7 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
         children = psutil.Process(run.pid).children(recursive=True)
         running = commands(psutil.Process(run.pid))
         for needle in ("gunicorn app.wsgi:application", "celery --quiet -A workers worker", "-A workers beat",
-                       "-m workers.flower", "-m possim"):
+                       "-m workers.flower", "-m possim", "-m app.console"):
             assert any(needle in command for command in running), (needle, running)
 
         api = f"http://127.0.0.1:{ports['PORT']}"
@@ -108,6 +108,10 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
         assert requests.get(f"{flower}/api/tasks", timeout=10).status_code == 401
         assert requests.get(f"{flower}/api/tasks", auth=(user, "wrong"), timeout=10).status_code == 401
         assert requests.get(f"{flower}/api/tasks", auth=(user, password), timeout=10).status_code == 200
+        console = f"http://127.0.0.1:{ports['CONSOLE_PORT']}"  # the order console: the banner's line, Flower's login
+        assert f"console      {console}" in banner
+        assert requests.get(f"{console}/", timeout=10).status_code == 401
+        assert requests.get(f"{console}/", auth=(user, password), timeout=10).status_code == 200
     finally:
         run.send_signal(signal.SIGTERM)
         try:

@@ -53,7 +53,7 @@ def test_the_setup_block_runs_in_bash_as_written():
 
 def test_every_runbook_block_runs_against_dev_serve(tmp_path):
     ports = {name: free_port() for name in ("PORT", "POSSIM_PORT", "FLOWER_PORT", "REDIS_PORT",
-                                              "WORKER_METRICS_PORT")}
+                                              "WORKER_METRICS_PORT", "CONSOLE_PORT")}
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env.update({k: str(v) for k, v in ports.items()}, POSBRIDGE_VAR_DIR=str(tmp_path / "var"), WEB_CONCURRENCY="1",
                WORKER_CONCURRENCY="10", FLOWER_BASIC_AUTH="oncall:runbook-flower-pass", POS_API_TOKEN=POS_TOKEN)

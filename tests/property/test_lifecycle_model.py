@@ -46,6 +46,8 @@ class ModelPos:
     unless `honours` is False (a vendor without the field), and voids by key (closing a key
     before an order exists) unless `voidable` is False (the kitchen has it)."""
 
+    voids = "key"
+
     def __init__(self, clock):
         self.clock = clock
         self.mode = "up"
@@ -97,7 +99,7 @@ class ModelPos:
         if key in self.voided:
             return VoidedKey()
         if key in self.orders:
-            return Placed(self.orders[key][0], replayed=True)
+            return Placed(self.orders[key][0], replayed=True, created_at=self.orders[key][1])
         if any(pending == key for _, pending, _ in self.later):
             return InProgress()  # pos-api.md: a call with this key is still being processed
         if self.mode in ("down", "transient"):
@@ -112,7 +114,7 @@ class ModelPos:
             self.later.append((now + (5.0 if self.mode == "slow_create" else 12.0), key, not_after))
             return Transient("timeout")
         self.orders[key] = (f"P-{len(self.orders) + 1}", now)
-        return Placed(self.orders[key][0])
+        return Placed(self.orders[key][0], created_at=now)
 
     def find_order(self, external_id, timeout=None):
         if self.mode in ("down", "lookup_down"):
@@ -163,11 +165,14 @@ class Lifecycle(RuleBasedStateMachine):
         order = self.store.get(uid)
         if order is None or order.final:
             return
+        if self.clock() >= order.deadline:  # service.submit: no time left before the deadline, no POST
+            self.store.hand_off(uid, token, "web")
+            return
         body = self.pos.order_body(order.doc, order.deadline)
         if not self.store.mark_validated(uid, token, "web", body):
             return  # its claim was lost while it was frozen: no POST (service.submit awaits instead)
         result = self.pos.send_order(uid, body, timeout=1)
-        decision = decide.after_post(result)  # the web's inline path decides as service.py does
+        decision = decide.after_post(result, order.deadline, 1.0)  # the web's inline path decides as service.py does
         if decision.next is Next.FINISH:
             self.finals.finish(order, token, decision.status, "web", decision.errors,
                                pos_order_id=decision.pos_order_id, note=decision.note)
@@ -192,6 +197,18 @@ class Lifecycle(RuleBasedStateMachine):
                 self.workers[0].move_order(uid)
             elif kind == "r":
                 self.workers[1].reconcile(uid)
+
+    @rule(uid=st.sampled_from(UIDS), decide_now=st.booleans())
+    def cancel(self, uid, decide_now):
+        """PAR's cancel (service.cancel's two writes): stopped at once when no POST can have been
+        sent, else recorded; decided now by a mover that can claim it, or by a later move."""
+        order = self.store.get(uid)
+        if order is None or order.final:
+            return
+        doc = dict(order.doc, status="cancelled", completed_at=None, errors=[{"code": "cancelled", "message": "x"}])
+        outcome, _, _ = self.store.cancel(uid, doc, "par", "x", answering=False)
+        if outcome == "requested" and decide_now:
+            self.workers[1].cancel_now(uid, 2.0)
 
     @rule(uid=st.sampled_from(UIDS))
     def redrive(self, uid):
@@ -246,6 +263,9 @@ class Lifecycle(RuleBasedStateMachine):
                 continue
             if order.status == "placed":
                 assert self.pos.live(uid), (uid, "placed without a live POS order")
+            elif order.status == "cancelled":  # the POS voids by key here: nothing live, nothing to come
+                assert not self.pos.live(uid), (uid, "cancelled with a live POS order")
+                assert not any(key == uid for _, key, _ in self.pos.later) or uid in self.pos.voided
             elif not any(e.get("code") == "pos_outcome_unknown" for e in order.doc["errors"]):
                 made = self.pos.orders.get(uid)
                 on_time = made is not None and made[1] <= self.deadlines[uid]

@@ -173,7 +173,7 @@ class FakeTasks:
 
     NAMES = {"o": "place_order", "c": "deliver_callback", "r": "reconcile_order"}
 
-    def send(self, kind: str, uid: str) -> bool:
+    def send(self, kind: str, uid: str, again: bool = False) -> bool:
         self.sent.append((self.NAMES[kind], uid))
         return True
 

@@ -1,5 +1,6 @@
 """The real stack for integration tests: a private redis-server, the POS simulator, gunicorn,
-Celery worker(s) and beat, all started from the Procfile's commands (bin/stack.py)."""
+Celery worker(s) and beat, and on request the order console, all started from the Procfile's
+commands (bin/stack.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bin.token import make_token
 JWT_SECRET = "live-jwt-secret-0123456789abcdef0123"
 SHARED_ID = "LiveShared-0123456789"
 POS_TOKEN = "live-pos-token"
+CONSOLE_USER, CONSOLE_PASSWORD = "oncall", "live-console-password-0123"  # FLOWER_BASIC_AUTH
 
 
 def live_env(redis_url: str, **overrides) -> dict[str, str]:
@@ -31,7 +33,7 @@ class Live:
     """One running stack and the calls a test makes against it."""
 
     def __init__(self, tmp_dir: str, beat: bool = True, workers: int = 1, redis_aof: bool = False,
-                 root: str | None = None, **overrides):
+                 root: str | None = None, console: bool = False, **overrides):
         self.tmp_dir = tmp_dir
         self.redis_server = EmbeddedRedis(directory=os.path.join(tmp_dir, "redis"), appendonly=redis_aof).start()
         self.pos_port, self.web_port = free_port(), free_port()
@@ -39,9 +41,12 @@ class Live:
         self.base_url = f"http://127.0.0.1:{self.web_port}"
         # a Redis without AOF keeps no durability promise: the test says so (operations.md, DURABILITY)
         overrides.setdefault("DURABILITY", "fsync" if redis_aof else "none")
+        overrides.setdefault("FLOWER_BASIC_AUTH", f"{CONSOLE_USER}:{CONSOLE_PASSWORD}")
+        self.console, self.console_port = console, free_port()
+        self.console_url = f"http://127.0.0.1:{self.console_port}"
         self.env = live_env(self.redis_server.url, PORT=self.web_port, POSSIM_PORT=self.pos_port,
-                            POS_BASE_URL=self.pos_url,
-                            **overrides)
+                            POS_BASE_URL=self.pos_url, CONSOLE_PORT=self.console_port,
+                            CONSOLE_ADDRESS="127.0.0.1", **overrides)
         self.stack = Stack(self.env, log_dir=os.path.join(tmp_dir, "logs"), root=root or ROOT)
         self.redis = redis.Redis.from_url(self.redis_server.url)
         self.http = requests.Session()
@@ -59,7 +64,11 @@ class Live:
             self.start_worker(index + 1)
         if self.beat:
             self.stack.start("beat")
+        if self.console:
+            self.stack.start("console")
         wait_for_http(f"{self.base_url}/healthz", 60, self.stack.processes["web"])
+        if self.console:  # it answers 401 without the login: its port is the sign
+            wait_for_port(self.console_port, 60, self.stack.processes["console"])
         self.wait_for_workers(self.worker_count)
         return self
 

@@ -21,7 +21,7 @@ from tests.conftest import BASE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-FILES = ("config.yaml", "web.yaml", "worker.yaml", "beat.yaml", "network.yaml", "ingress.yaml",
+FILES = ("config.yaml", "web.yaml", "worker.yaml", "beat.yaml", "console.yaml", "network.yaml", "ingress.yaml",
          "archive-migrate.yaml")
 CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): "keda-scaledobject-v1alpha1.json",
                ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda-triggerauthentication-v1alpha1.json"}
@@ -177,7 +177,7 @@ def test_ci_validates_the_manifests():
 def test_issue_23_finding_10_every_pod_runs_without_a_token_capabilities_or_an_unconfined_seccomp():
     """Before: no seccomp profile, no capabilities dropped, the service account token mounted."""
     deployments = by_kind("Deployment")
-    assert set(deployments) == {"posbridge-web", "posbridge-worker", "posbridge-beat"}
+    assert set(deployments) == {"posbridge-web", "posbridge-worker", "posbridge-beat", "posbridge-console"}
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod.get("automountServiceAccountToken") is False, name

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - Python 3.11+ has it
     tomllib = None
 
 ROOT = Path(__file__).resolve().parents[2]
-PROCESSES = ("web", "worker", "beat", "flower", "possim")
+PROCESSES = ("web", "worker", "beat", "flower", "console", "possim")
 
 
 @pytest.fixture(scope="module")
@@ -68,14 +68,14 @@ def test_redis_is_pinned_with_a_password_aof_always_and_noeviction(compose):
     assert redis["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")  # the health check's ping
     volume, target = redis["volumes"][0].split(":")
     assert target == "/data" and volume in compose["volumes"]
-    for name in ("web", "worker", "beat", "flower"):
+    for name in ("web", "worker", "beat", "flower", "console"):
         assert compose["services"][name]["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
 def test_health_checks(compose):
     services = compose["services"]
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
-    for name in ("web", "beat", "flower", "possim"):
+    for name in ("web", "beat", "flower", "console", "possim"):
         assert services[name]["healthcheck"]["test"] == ["CMD", "python", "-m", "bin.healthcheck", name], name
     worker = services["worker"]["healthcheck"]["test"]
     assert worker[0] == "CMD-SHELL" and "celery -A workers inspect ping" in worker[1]
@@ -86,13 +86,15 @@ def test_health_checks(compose):
 
 def test_services_find_each_other_and_the_pos_is_never_defaulted(compose):
     services = compose["services"]
-    for name in ("web", "worker", "beat", "flower"):
+    for name in ("web", "worker", "beat", "flower", "console"):
         environment = services[name]["environment"]
         assert environment["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?") and "@redis:6379/0" in \
             environment["REDIS_URL"]
         assert environment["POS_BASE_URL"].startswith("${POS_BASE_URL:?"), "an unset POS_BASE_URL must stop compose"
     assert services["flower"]["environment"]["FLOWER_ADDRESS"] == "0.0.0.0"
     assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]  # published on the host's loopback only
+    assert services["console"]["environment"]["CONSOLE_ADDRESS"] == "0.0.0.0"
+    assert services["console"]["ports"] == ["127.0.0.1:5556:5556"]  # the order console: the same
     assert services["possim"]["environment"]["POSSIM_HOST"] == "0.0.0.0"
     assert services["possim"]["profiles"] == ["demo"]
     assert services["worker"]["environment"]["WORKER_METRICS_PORT"] == "${WORKER_METRICS_PORT:-9808}"
@@ -111,7 +113,8 @@ def test_every_image_is_pinned(compose):
 def test_the_image_installs_from_the_lock_and_checks_its_health():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^RUN pip install --require-hashes -r requirements\.lock$", dockerfile, re.M)
-    assert re.search(r"^RUN pip install --no-deps \.", dockerfile, re.M)
+    # the project itself, built with the locked setuptools (no isolated build downloading another)
+    assert re.search(r"^RUN pip install --no-deps --no-build-isolation \.", dockerfile, re.M)
     assert re.search(r"^HEALTHCHECK .*bin\.healthcheck", dockerfile, re.M)
     assert re.search(r"^USER \w+", dockerfile, re.M)  # not root
     for needed in ("app", "workers", "schemas", "possim", "bin", "Procfile", "gunicorn.conf.py", "pyproject.toml",

@@ -193,3 +193,19 @@ def test_redrive_of_a_final_order_exits_1(run, services):
     order_with(services, "ord-placed", "loc-001", final=True)
     done = run("orders", "redrive", "ord-placed")
     assert done.exit_code == 1 and "skipped: ord-placed (already placed)" in done.output
+
+
+def test_orders_cancel_stops_an_open_order_recorded_as_the_operators(run, services):
+    order_with(services, "ord-cx", "loc-001")
+    done = run("orders", "cancel", "ord-cx", "--reason", "stuck on a down POS")
+    assert done.exit_code == 0 and "ord-cx: cancelled" in done.output, done.output
+    assert services.store.get("ord-cx").status == "cancelled"
+    entry = services.store.history("ord-cx")[-1]
+    assert entry["by"].startswith("cli/") and entry["note"] == "stuck on a down POS"
+
+
+def test_orders_cancel_of_a_placed_order_exits_1_and_changes_nothing(run, services):
+    order_with(services, "ord-done", "loc-001", final=True)
+    done = run("orders", "cancel", "ord-done")
+    assert done.exit_code == 1 and "not cancellable" in done.output
+    assert services.store.get("ord-done").status == "placed"

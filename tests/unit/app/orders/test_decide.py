@@ -65,3 +65,10 @@ def test_after_a_void_voided_is_placed_late_and_not_voidable_is_placed():
     assert (voided.status, voided.errors[0]["code"]) == (Status.ERRORED, "placed_late")
     kept = decide.after_void(NotVoidable("the kitchen has it"), "P-1")
     assert (kept.status, kept.pos_order_id) == (Status.PLACED, "P-1")
+
+
+def test_a_post_answered_with_an_order_made_after_the_deadline_is_voided_not_placed():
+    """A POS without not_after may create the order late and say so in the answer itself."""
+    decision = decide.after_post(Placed("P-1", created_at=DEADLINE + SKEW + 1), DEADLINE, SKEW)
+    assert decision.next is Next.VOID and decision.pos_order_id == "P-1"
+    assert decide.after_post(Placed("P-1", created_at=DEADLINE), DEADLINE, SKEW).status is Status.PLACED

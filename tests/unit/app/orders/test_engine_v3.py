@@ -195,13 +195,13 @@ def test_durability_none_asks_nothing_of_the_server_but_noeviction():
 
 def test_the_app_factory_logs_one_error_when_durability_cannot_hold(settings, caplog, monkeypatch):
     """Finding 6: start-up says so in one ERROR line naming the setting."""
-    from app import create_app
+    from app import check_durability_at_start, create_app
     from app import redis_client as clients
 
     monkeypatch.setattr(clients, "make_client", lambda _settings: ConfigRedis(
         appendonly="no", appendfsync="everysec", **{"maxmemory-policy": "noeviction"}))
     with caplog.at_level("ERROR"):
-        create_app(settings)
+        check_durability_at_start(create_app(settings))
     errors = [r for r in caplog.records if r.levelname == "ERROR" and "DURABILITY=fsync" in r.getMessage()]
     assert len(errors) == 1
 
