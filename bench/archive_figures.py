@@ -92,6 +92,7 @@ def copy(client, real: int, total: int) -> None:
         score = top + (index - real + 1) / 1000
         pipe.zadd("orders:by_time", {uid: score})
         pipe.zadd("orders:loc:loc-001", {uid: score})
+        pipe.zadd(f"orders:loc:loc-001:{doc['status']}", {uid: score})  # the status filter's index
         if len(pipe) >= 5000:
             pipe.execute()
     pipe.execute()
