@@ -39,6 +39,23 @@ class Services:
         with self.celery.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
 
+    def broker_redis(self) -> redis_lib.Redis | None:
+        """The broker's Redis (where the queues' lists are), or None for a broker that is not Redis."""
+        from urllib.parse import urlparse
+
+        if self.settings.broker_url == self.settings.redis_url:
+            return self.redis
+        if urlparse(self.settings.broker_url).scheme not in ("redis", "rediss"):
+            return None
+        if "broker" not in _BROKER_CLIENTS:
+            from app.redis_client import make_client
+
+            _BROKER_CLIENTS["broker"] = make_client(self.settings, self.settings.broker_url)
+        return _BROKER_CLIENTS["broker"]
+
+
+_BROKER_CLIENTS: dict[str, redis_lib.Redis] = {}  # one pooled client per process for the broker's Redis
+
 
 def celery_init_app(app: Flask, settings: Settings) -> Celery:
     from celery import Celery, Task
@@ -115,7 +132,8 @@ def check_durability_at_start(app: Flask) -> str | None:
 
 
 def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks=None,
-               archive=None) -> Flask:
+               redis_timeout: float | None = None, archive=None) -> Flask:
+    """redis_timeout: the Redis client's read timeout (the worker's; default the web's, 1 s)."""
     from flask import Flask
 
     from app import cli, errors, metrics, tracing
@@ -137,7 +155,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     celery = celery_init_app(app, settings)
     from app import redis_client as clients
 
-    redis_client = redis_client or clients.make_client(settings)
+    redis_client = redis_client or clients.make_client(settings, socket_timeout=redis_timeout or clients.SOCKET_TIMEOUT)
     pos = pos or make_adapter(settings, observe=metrics.observe_pos)
     tasks = tasks or CeleryTasks(celery, traces=tracing.order_traces(redis_client))
     durability = Durability(settings.durability, settings.durability_replicas, settings.durability_timeout_ms)
@@ -148,6 +166,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     app.extensions["posbridge"] = Services(settings, redis_client, store, menu_cache, pos, service, tasks, celery,
                                            archive)
     errors.register(app)
+    metrics.register_request_hooks(app)
     app.after_request(close_if_unread)
     for blueprint in (order_routes.bp, menus.bp, health.bp, docs.bp):
         app.register_blueprint(blueprint)

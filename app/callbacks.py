@@ -91,7 +91,8 @@ class CallbackSender:
 
     def move(self, uid: str) -> str:
         """Claim the owed callback, deliver it once, and record the outcome."""
-        claim = self.store.claim("c", uid, self.timeout + CLAIM_MARGIN)
+        # the claim outlasts the durability check and the delivery's whole bound (CALLBACK_TIMEOUT_SECONDS)
+        claim = self.store.claim("c", uid, self.timeout + self.store.durability.timeout_ms / 1000 + CLAIM_MARGIN)
         if not claim.ok or claim.order is None:
             return claim.reason
         order = claim.order

@@ -197,7 +197,9 @@ def redrive(request_uids: tuple[str, ...], stuck: bool) -> None:
 @orders.command("cancel")
 @click.argument("request_uid")
 @click.option("--reason", default="", help="kept in the order's history (at most 200 characters)")
-def cancel(request_uid: str, reason: str) -> None:
+@click.option("--wait", "wait_seconds", type=float, default=0.0, is_flag=False, flag_value=30.0,
+              help="when the POS is being asked, wait for its answer (seconds; 30 with no value)")
+def cancel(request_uid: str, reason: str, wait_seconds: float) -> None:
     """Cancel an order as PAR's cancel route does (posnext-api.md, Cancel): a pending order is
     stopped, voided at the POS if a call may have reached it; prints the outcome. Exit 1 when
     the order is unknown or final in another status, or the POS has not answered yet."""
@@ -214,6 +216,10 @@ def cancel(request_uid: str, reason: str) -> None:
     except NotCancellable as exc:
         say(f"not cancellable: {safe(request_uid)} is {exc.status} (a final state never changes)", err=True)
         raise SystemExit(1) from None
+    until = time.monotonic() + wait_seconds
+    while status != 200 and time.monotonic() < until:
+        time.sleep(0.2)
+        status, body = services.service.answer(request_uid)
     if status == 200:
         say(f"{safe(request_uid)}: {body['status']}")
         return

@@ -83,6 +83,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(redis.exceptions.TimeoutError)
     @app.errorhandler(redis.exceptions.BusyLoadingError)
     @app.errorhandler(redis.exceptions.ReadOnlyError)  # a demoted primary, retries spent: no primary yet
+    @app.errorhandler(redis.exceptions.OutOfMemoryError)  # full under noeviction: refuses writes until freed
     @app.errorhandler(OperationalError)
     def _unavailable(exc):
         log.warning("store or broker unreachable", extra={"error": type(exc).__name__, "path": request.path})

@@ -30,7 +30,7 @@ UID_TASKS = ("workers.orders.", "workers.callbacks.")  # their only argument is 
 
 def bind_request_uid(uid: str | None) -> None:
     _request_uid.set(uid)
-    if tracing.active():
+    if tracing.enabled:
         tracing.tag_request_uid(uid)
 
 
@@ -105,7 +105,7 @@ class JsonFormatter(logging.Formatter):
             uid = _request_uid.get() or task_uid(entry.get("data"))
             if uid:
                 entry["request_uid"] = uid
-        if tracing.active():  # the line's trace, to go from a log line to its trace
+        if tracing.enabled:  # the line's trace, to go from a log line to its trace
             trace_id = tracing.current_trace_id()
             if trace_id:
                 entry["trace_id"] = trace_id

@@ -123,3 +123,36 @@ def serve_worker_metrics(**_kwargs) -> None:
 
 
 worker_init.connect(serve_worker_metrics, weak=False)
+
+
+def register_request_hooks(app) -> None:
+    """The hooks every request passes: forget the previous request's request_uid (a gevent worker
+    serves a keep-alive connection's requests in one greenlet); count the answer and its latency
+    by endpoint and code, and log one JSON access line (GETs, polls and menu reads included; with
+    its request_uid when it has one)."""
+    import time
+
+    from flask import g, request
+
+    from app.logs import bind_request_uid
+
+    access = logging.getLogger("app.requests")
+
+    @app.before_request
+    def _forget_request_uid():
+        bind_request_uid(None)
+        g.started = time.monotonic()
+
+    @app.after_request
+    def _count_answer(response):
+        endpoint = request.url_rule.endpoint if request.url_rule else "unrouted"
+        seconds = time.monotonic() - g.get("started", time.monotonic())
+        observe_request(endpoint, response.status_code, seconds)
+        extra = {"method": request.method, "path": request.path[:200], "endpoint": endpoint,
+                 "code": response.status_code, "ms": round(seconds * 1000, 1)}
+        if g.get("answer_status"):
+            extra["status"] = g.get("answer_status")
+        if request.view_args and isinstance(request.view_args.get("request_uid"), str):
+            extra.setdefault("request_uid", request.view_args["request_uid"])
+        access.info("answered", extra=extra)
+        return response

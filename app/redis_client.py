@@ -15,7 +15,8 @@ Retries: only errors after which the command is known not to have run or could n
 TimeoutError is not retried: a write that timed out may have run, and the service's callers
 (a request answered 503, a task retried by the engine) decide. Timeouts: a read waits
 SOCKET_TIMEOUT (1 s; longer under DURABILITY=replica, for WAIT), a connect CONNECT_TIMEOUT, so a
-frozen Redis is a 503 within ~1.5 s on every path (operations.md, "Observability"). While no primary exists the
+frozen Redis is a 503 within ~1.5 s on every path PAR or on-call waits on (operations.md,
+"Observability"); the worker's reads wait WORKER_SOCKET_TIMEOUT (5 s), through a slow link. While no primary exists the
 error reaches app/errors.py, which answers 503 with Retry-After.
 """
 
@@ -38,6 +39,7 @@ from app.settings import Settings
 
 SOCKET_TIMEOUT = 1.0  # a frozen Redis (SIGSTOP, packets dropped) is a TimeoutError within a second: the
 CONNECT_TIMEOUT = 0.5  # request answers 503 within ~1.5 s (operations.md); a command of ours takes ms
+WORKER_SOCKET_TIMEOUT = 5.0  # the worker's: nobody waits on a task, which works through a slow link
 BROKER_SOCKET_TIMEOUT = 5.0  # kombu's: its workers block on BRPOP between messages
 BROKER_CONNECT_TIMEOUT = 2.0
 WAIT_MARGIN = 0.5
@@ -79,12 +81,12 @@ def retry_policy(retries: int = RETRIES) -> Retry:
                  supported_errors=(RedisConnectionError, ReadOnlyError))
 
 
-def read_timeout(settings: Settings) -> float:
+def read_timeout(settings: Settings, base: float = SOCKET_TIMEOUT) -> float:
     """DURABILITY=replica's WAIT holds the connection up to DURABILITY_TIMEOUT_MS: a read waits that
     long and a margin (a frozen Redis is then noticed that much later)."""
     if settings.durability == "replica":
-        return max(SOCKET_TIMEOUT, settings.durability_timeout_ms / 1000 + WAIT_MARGIN)
-    return SOCKET_TIMEOUT
+        return max(base, settings.durability_timeout_ms / 1000 + WAIT_MARGIN)
+    return base
 
 
 def client_options(retries: int = RETRIES, socket_timeout: float = SOCKET_TIMEOUT) -> dict:
@@ -119,20 +121,22 @@ def make_sentinel(settings: Settings) -> Sentinel:
 
 
 def make_client(settings: Settings, url: str | None = None, decode_responses: bool = False,
-                retries: int = RETRIES) -> redis.Redis:
+                retries: int = RETRIES, socket_timeout: float = SOCKET_TIMEOUT) -> redis.Redis:
     """The client for the order store and the menu cache (url: another Redis URL of the same
-    deployment, such as the broker's; through the same Sentinels when they are set)."""
+    deployment, such as the broker's; through the same Sentinels when they are set;
+    socket_timeout: the worker's WORKER_SOCKET_TIMEOUT, else the web's and the CLI's)."""
     url = url or settings.redis_url
+    timeout = read_timeout(settings, socket_timeout)
     if settings.sentinel_hosts:
         db, username, password = _url_parts(url)
         return make_sentinel(settings).master_for(settings.redis_sentinel_master, db=db, username=username,
                                                   password=password, connection_class=ReadOnlyAwareSentinelConnection,
                                                   decode_responses=decode_responses,
-                                                  **client_options(retries, read_timeout(settings)))
+                                                  **client_options(retries, timeout))
     scheme = urlparse(url).scheme
     classes = {"redis": ReadOnlyAwareConnection, "rediss": ReadOnlyAwareSSLConnection}
     extra = {"connection_class": classes[scheme]} if scheme in classes else {}
-    options = client_options(retries, read_timeout(settings))
+    options = client_options(retries, timeout)
     return redis.Redis.from_url(url, decode_responses=decode_responses, **options, **extra)
 
 

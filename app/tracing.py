@@ -46,10 +46,11 @@ TRACE_KEY = "trace:order:{}"
 TRACE_TTL = 86400  # a move re-sent later than this after the first send starts a trace of its own
 EXCLUDED_URLS = "healthz,readyz,metrics"  # probes and scrapes: no trace each
 _provider: Any = None  # this process's TracerProvider once installed
+enabled = False  # read as a plain attribute on every request (no call when traces are off)
 
 
 def active() -> bool:
-    return _provider is not None
+    return enabled
 
 
 def wanted(settings: Settings) -> bool:
@@ -83,7 +84,7 @@ def setup(settings: Settings) -> bool:
 def install(provider) -> None:
     """Instrument redis-py, urllib3, requests and Celery's task runs with `provider` (tests pass
     an in-memory one); Flask apps are instrumented one by one (`instrument_app`)."""
-    global _provider
+    global _provider, enabled
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
@@ -94,12 +95,12 @@ def install(provider) -> None:
     celery = CeleryInstrumentor()
     celery.instrument(tracer_provider=provider)
     _drop_publish_handlers(celery)
-    _provider = provider
+    _provider, enabled = provider, True
 
 
 def uninstall() -> None:
     """Undo `install` (tests)."""
-    global _provider
+    global _provider, enabled
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
@@ -107,7 +108,7 @@ def uninstall() -> None:
 
     for instrumentor in (RedisInstrumentor(), URLLib3Instrumentor(), RequestsInstrumentor(), CeleryInstrumentor()):
         instrumentor.uninstrument()
-    _provider = None
+    _provider, enabled = None, False
 
 
 def _drop_publish_handlers(instrumentor) -> None:

@@ -20,7 +20,8 @@ BATCH = 1000
 def sweep_orders() -> int:
     """Send a task for every due move whose task is not already queued; record the success."""
     services = current_app.extensions["posbridge"]
-    depths = queue_depths(services.redis)  # the broker is REDIS_URL unless overridden
+    broker = services.broker_redis()  # where the queues are (a broker of its own, CELERY_BROKER_URL)
+    depths = queue_depths(broker) if broker is not None else {}  # not Redis: counted as empty
     waiting = "".join(kind for kind, (_, queue) in BY_KIND.items() if depths.get(queue))
     # a task is re-sent once per claim period at most, and never while its queue still holds messages
     grace = max(services.settings.dispatch_grace, services.service.mover.claim_seconds)

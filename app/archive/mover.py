@@ -27,7 +27,7 @@ LAST_SUCCESS = Gauge("posbridge_archive_last_success_timestamp_seconds", "when t
                      "(Unix s)", multiprocess_mode="max")
 BACKLOG = Gauge("posbridge_archive_backlog_orders", "orders older than ARCHIVE_AFTER_SECONDS still in Redis at the "
                 "end of the last run (finals waiting to move, and open orders)", multiprocess_mode="max")
-BUSY = (Callback.OWED, Callback.HELD)  # a dead callback moves: it stays listed in callbacks:dead, replay restores it
+BUSY = (Callback.OWED,)  # a dead callback moves: it stays listed in callbacks:dead, replay restores it
 LOCK_KEY = "archive:mover"
 MOVED_MARK_SECONDS = 300  # outlives any submit's archive lookup before its CREATE (a budget is seconds)
 
@@ -91,10 +91,11 @@ class ArchiveMover:
 
     def _confirm(self, unconfirmed: list[tuple[str, str]]) -> None:
         """Finals never confirmed durable (DURABILITY=replica, never read since): one probe for
-        the batch, recorded with each (scripts.CONFIRMED), so the next run moves them."""
+        the batch, recorded with each (scripts.CONFIRMED, its mark waited for), so the next run
+        moves them."""
         if unconfirmed and self.store.durability.confirm(self.redis):
             for uid, status in unconfirmed:
-                self.store.confirmed(uid, status)
+                self.store.record_confirmed(uid, status)
 
     def _batch(self, members: list[tuple[str, float]]) -> int:
         rows, guards, unconfirmed = [], {}, []

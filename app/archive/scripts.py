@@ -4,7 +4,7 @@ restoration of an archived one (a callback replay needs its record back in Redis
 REMOVE deletes an order only when its record is exactly the snapshot the mover committed to
 the archive: the SHA-1 of every field and value (sorted by field) and the length of its history
 must match, and the record must be final, confirmed durable (acked = status), with no callback
-owed or held and no reconciliation open (a callback given up on moves: its uid stays on
+owed and no reconciliation open (a callback given up on moves: its uid stays on
 `callbacks:dead`, and a replay restores the order). Anything written to the order after
 the snapshot changes one of these, so a removal never drops a state the archive does not hold.
 It leaves a short-lived mark with the order's fingerprint, which scripts.CREATE reads: a
@@ -45,7 +45,7 @@ for i = 1, #all, 2 do h[all[i]] = all[i + 1]; table.insert(names, all[i]) end
 if not FINAL[h['status'] or ''] then return {0, 'not_final'} end
 if h['acked'] ~= h['status'] then return {0, 'not_confirmed'} end
 local cb = h['cb'] or ''
-if cb == CB.OWED or cb == CB.HELD or h['rc'] == 'open' then return {0, 'busy'} end
+if cb == CB.OWED or h['rc'] == 'open' then return {0, 'busy'} end
 table.sort(names)
 local parts = {}
 for _, name in ipairs(names) do table.insert(parts, name .. '\\0' .. h[name] .. '\\0') end

@@ -2,32 +2,28 @@
 recovery list, a callback — is judged here (`Answers.about`, `Answers.listed`).
 
 The rule, in one sentence: a state is answered only once the Redis that holds it confirmed it
-(durability.py), and a 202 is answered only once the order's callback is owed (`promise`).
+(durability.py), and that confirmation is recorded with the record before the answer.
 
 - A final state confirmed durable: answered as it is (200).
 - A final not yet confirmed, or a pending order: answered `pending` (a submit's 202), provided
   its record was confirmed; otherwise nothing is promised (NotDurable: 503).
-- A confirmation is recorded with the record (its `acked` field), so a later read answers the
-  state as it was confirmed, without a fresh wait: a replica lost after an answer does not turn
-  an answered `placed` back into `pending`.
+- A confirmation is recorded with the record (its `acked` field, itself waited for under
+  DURABILITY=replica: store.record_confirmed), so a later read answers the state as it was
+  confirmed, without a fresh wait: a replica lost after an answer does not turn an answered
+  `placed` back into `pending`.
+- A 202 owes a callback: every final of an order with a callback_url is called back, whoever
+  writes it (scripts.SETTLE), so no answer has to record anything for it.
 """
 
 from __future__ import annotations
 
 import logging
 
-import redis
-
 from app.orders.records import view
-from app.orders.store import Order, OrderStore
+from app.orders.store import UNAVAILABLE, Order, OrderStore
 from app.times import format_time
 
 log = logging.getLogger(__name__)
-
-# Redis is away or cannot take writes: the errors that make a request's answer a 503 (app/errors.py),
-# unless the order it concerns was already recorded durably (then it is a 202).
-UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                                            redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
 
 
 class NotDurable(Exception):
@@ -54,35 +50,29 @@ class Answers:
             return True
         if not self.durability.confirm(self.store.redis):
             return False
-        try:
-            self.store.confirmed(order.uid, order.status)
-        except UNAVAILABLE as exc:  # the probe's word stands; the next reader probes again
-            log.warning("confirmation not recorded", extra={"request_uid": order.uid, "error": type(exc).__name__})
-        return True
+        return self._record(order)
 
-    def about(self, order: Order, *, promising: bool) -> tuple[int, dict]:
-        """(200, the final record) or (202, the record as pending). `promising`: the answer is a
-        submit's, so a 202 makes the callback owed first. NotDurable when nothing may be said."""
+    def _record(self, order: Order) -> bool:
+        """The probe vouched for the state: recorded with it, the mark waited for; False when the
+        mark is not durable (the state is answered as the mark would say only once it is)."""
+        try:
+            return self.store.record_confirmed(order.uid, order.status)
+        except UNAVAILABLE as exc:
+            log.warning("confirmation not recorded", extra={"request_uid": order.uid, "error": type(exc).__name__})
+            return False
+
+    def about(self, order: Order) -> tuple[int, dict]:
+        """(200, the final record) or (202, the record as pending). NotDurable when nothing may
+        be said about it (its record was never confirmed)."""
         confirmed = self.confirm(order)
         if order.final and confirmed:
             return 200, view(order.doc)
         if not confirmed and not order.acked:
             raise NotDurable(order.uid)
-        if promising:
-            self.promise(order.uid)
         body = pending_view(order.doc)
         if order.cancel_requested_at is not None:
             body["cancel_requested_at"] = format_time(order.cancel_requested_at)
         return 202, body
-
-    def promise(self, uid: str) -> None:
-        """Record that a 202 is given. If Redis fails here the order was already recorded
-        durably, and its callback is owed by default (every final but an inline 200's)."""
-        try:
-            self.store.promise(uid)
-        except UNAVAILABLE as exc:
-            log.warning("202 promise not recorded; the callback is owed by default",
-                        extra={"request_uid": uid, "error": type(exc).__name__})
 
     def listed(self, orders: list[Order]) -> list[dict]:
         """The recovery list's views of `orders`, judged as `about` judges one, with one probe
@@ -100,7 +90,8 @@ class Answers:
             if not confirmed:
                 if not probed:
                     probed.append(self.durability.confirm(self.store.redis))
-                confirmed = probed[0]
+                # vouched for by the page's probe; a final is answered as final once that is recorded
+                confirmed = probed[0] and (not order.final or self._record(order))
             if order.final and confirmed:
                 return view(order.doc)
             if confirmed or order.acked:

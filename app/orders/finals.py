@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from app import metrics
 from app.orders.lifecycle import Status
-from app.orders.store import Order, OrderStore
+from app.orders.store import UNAVAILABLE, Order, OrderStore
 from app.times import format_time
 
 log = logging.getLogger(__name__)
@@ -33,20 +33,22 @@ class Finals:
         self.clock = clock or time.time  # only when the caller does not say when (`at`)
 
     def finish(self, order: Order, token: str, status: str, by: str, errors: list[dict] | None = None, *,
-               pos_order_id: str | None = None, note: str = "", endpoint: str = "submit", answering: bool = False,
+               pos_order_id: str | None = None, note: str = "", endpoint: str = "submit",
                reconcile_in: float | None = None, listed: bool = True, decides_cancel: bool = False,
                at: float | None = None) -> Final:
         """`at`: now on Redis's clock, as the mover knows it (the host's clock may be off).
-        `answering`: the writer answers this final itself (the web, inline: store.finish)."""
+        `Final.acked`: the final and the mark that it was confirmed are durable (it may be answered)."""
         doc = dict(order.doc, status=status, errors=errors or [],
                    completed_at=format_time(self.clock() if at is None else at))
         if pos_order_id:
             doc["order_details"] = dict(doc["order_details"], pos_order_id=pos_order_id)
         applied, previous, path, acked, owed = self.store.finish(
-            order.uid, token, doc, by, note or status, endpoint=endpoint, answering=answering,
+            order.uid, token, doc, by, note or status, endpoint=endpoint,
             reconcile_in=reconcile_in, listed=listed, decides_cancel=decides_cancel)
         if not applied:
             return Final(False, previous)
+        if acked and self.store.durability.waits:  # confirmed by its WAIT: recorded, that mark waited for too
+            acked = self._record_confirmed(order.uid, status)
         metrics.child(metrics.ORDERS, endpoint, status, path).inc()
         log.info("order final", extra={"request_uid": order.uid, "status": status, "by": by, "path": path,
                                        "reason": note or status})
@@ -56,9 +58,16 @@ class Finals:
             metrics.RECONCILE_OPENED.inc()
         return Final(True, status, doc, acked)
 
-    def deadline_exceeded(self, order: Order, token: str, by: str, why: str, *, answering: bool = False,
+    def _record_confirmed(self, uid: str, status: str) -> bool:
+        try:
+            return self.store.record_confirmed(uid, status)
+        except UNAVAILABLE as exc:  # confirmed, not recorded: not answered as final by this writer
+            log.warning("confirmation not recorded", extra={"request_uid": uid, "error": type(exc).__name__})
+            return False
+
+    def deadline_exceeded(self, order: Order, token: str, by: str, why: str, *,
                           reconcile_in: float | None = None, at: float | None = None) -> Final:
         return self.finish(order, token, Status.ERRORED, by,
                            [{"code": "deadline_exceeded", "message": "the order could not be placed before its "
                                                                       f"deadline: {why}"}], note="deadline_exceeded",
-                           answering=answering, reconcile_in=reconcile_in, at=at)
+                           reconcile_in=reconcile_in, at=at)

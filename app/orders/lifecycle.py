@@ -41,12 +41,10 @@ ANSWER_STATUSES: tuple[str, ...] = (VALIDATED, *(status.value for status in Stat
 
 
 class Callback(StrEnum):
-    """A callback's state, in the order's record (`cb`): owed once, then delivered or dead.
-    `held`: written with a final its writer answers itself; owed unless that writer records that
-    it answered 200 (scripts.ANSWERED) before the hold ends, or as soon as a 202 is promised."""
+    """A callback's state, in the order's record (`cb`): owed from the final write of an order with
+    a callback_url, then delivered or dead."""
 
     NONE = ""
-    HELD = "held"
     OWED = "owed"
     DELIVERED = "delivered"
     DEAD = "dead"

@@ -16,7 +16,7 @@ from app.orders.lifecycle import FINAL, Callback, lua_enum, lua_set, lua_transit
 
 # Fields an order move reads back with its claim (store.ORDER_FIELDS must match).
 FIELDS = ("status", "doc", "fp", "deadline", "created", "handed", "validated", "calls", "cb", "cb_attempts",
-          "rc", "rc_calls", "cb_by", "acked", "promised", "pos_body", "cx", "cx_at")
+          "rc", "rc_calls", "cb_by", "acked", "pos_body", "cx", "cx_at")
 _FIELDS = ", ".join(f"'{name}'" for name in FIELDS)
 
 PRELUDE = f"""
@@ -65,7 +65,7 @@ if ARGV[4] ~= '' then deadline = math.min(deadline, math.floor(tonumber(ARGV[4])
 local claimed = now + tonumber(ARGV[10])
 redis.call('HSET', KEYS[1], 'status', 'pending', 'fp', ARGV[2], 'doc', ARGV[3], 'deadline', deadline,
            'created', now, 'handed', '0', 'validated', '0', 'calls', '0', 'cb', '', 'cb_attempts', '0',
-           'rc', '', 'rc_calls', '0', 'o_claim', ARGV[9], 'o_until', claimed, 'acked', ARGV[12], 'promised', '0')
+           'rc', '', 'rc_calls', '0', 'o_claim', ARGV[9], 'o_until', claimed, 'acked', ARGV[12])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 note(KEYS[2], 'pending', ARGV[8], 'received', now, ARGV[6])
 redis.call('ZADD', KEYS[3], now / 1000, ARGV[7])
@@ -74,6 +74,19 @@ redis.call('ZADD', KEYS[5], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[8], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[6], claimed, 'o:' .. ARGV[7])
 return {1, ARGV[2], 'pending', now, menu or false, deadline, menu_version, ARGV[12]}
+"""
+
+# A record whose creation the replica did not acknowledge (answered 503, nothing promised) is taken
+# back by its creator: nothing half-written stays for a worker to place. Only a pending record under
+# the creator's claim, never validated. KEYS: order, history, open, by_time, by_location,
+# by_location_and_status (pending), schedule; ARGV: now, uid, token
+DISCARD = PRELUDE + """
+local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'pos_body')
+if state[1] ~= 'pending' or state[2] ~= ARGV[3] or (state[3] and state[3] ~= '') then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+for i = 3, 6 do redis.call('ZREM', KEYS[i], ARGV[2]) end
+redis.call('ZREM', KEYS[7], 'o:' .. ARGV[2])
+return 1
 """
 
 # Claim the next move of one kind: 'o' (the order), 'c' (its callback), 'r' (its reconciliation).
@@ -87,7 +100,7 @@ if not state[1] then
   redis.call('ZREM', KEYS[2], member)
   return {0, 'missing', now}
 end
-if (kind == 'o' and FINAL[state[1]]) or (kind == 'c' and state[2] ~= CB.OWED and state[2] ~= CB.HELD)
+if (kind == 'o' and FINAL[state[1]]) or (kind == 'c' and state[2] ~= CB.OWED)
     or (kind == 'r' and state[3] ~= 'open') then
   redis.call('ZREM', KEYS[2], member)
   return {0, 'settled', now}
@@ -110,33 +123,31 @@ return {1, 'claimed', now, claimed, fields(KEYS[1])}
 # ARGV: now, uid, token ('' = no claim to check), by, note, what, acked ('' or the status this
 #       write makes that its reply confirms, or that the writer's earlier confirmed writes made:
 #       recorded with it, app/orders/durability.py), then by `what`:
-#   final:     to, doc, endpoint, has a callback_url ('1'/'0'), answering ('1': the writer answers this
-#              final itself, inline), reconcile ('0' none; '1' looked up and listed for on-call:
+#   final:     to, doc, endpoint, has a callback_url ('1'/'0': its callback is owed from this write on,
+#              whoever writes it), reconcile ('0' none; '1' looked up and listed for on-call:
 #              pos_outcome_unknown; '2' looked up only: a late placement may still come), reconcile
-#              delay ms, hold ms, decides a recorded cancel ('1': the cancel's own outcome)
+#              delay ms, decides a recorded cancel ('1': the cancel's own outcome)
 #   cancel:    as final (to 'cancelled'), then the reason: final at once when no POST can have been
-#              sent (no POS body stored); else the cancel is recorded (cx) and the order's move due now (the callback of
-#              an answering writer waits this long for its ANSWERED; 0: none is owed unless promised)
+#              sent (no POS body stored); else the cancel is recorded (cx) and the order's move due now
 #   retry:     delay ms, latest due ms ('' none)
 #   validated: the POS request body (built once, sent by every POST)
 #   handoff:   delay ms
 SETTLE = PRELUDE + """
 local now = clock(ARGV[1])
 local uid, token, by, text, what, acked = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'handed', 'calls', 'promised', 'cx', 'pos_body',
-                         'o_until')
+local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'handed', 'calls', 'cx', 'pos_body', 'o_until')
 local current = state[1]
 if not current then return {0, 'missing'} end
 if FINAL[current] then return {0, current} end
 if token ~= '' and state[2] ~= token then return {0, 'claim_lost'} end
 local member = 'o:' .. uid
-if what == 'cancel' and state[7] and state[7] ~= '' then
+if what == 'cancel' and state[6] and state[6] ~= '' then
   -- a POST may have reached the POS: the cancel is recorded, and the next move voids it
-  if state[6] ~= 'requested' then
-    redis.call('HSET', KEYS[1], 'cx', 'requested', 'cx_at', now, 'cx_by', by, 'cx_reason', ARGV[17])
+  if state[5] ~= 'requested' then
+    redis.call('HSET', KEYS[1], 'cx', 'requested', 'cx_at', now, 'cx_by', by, 'cx_reason', ARGV[15])
     note(KEYS[2], current, by, 'cancel requested: ' .. text, now)
   end
-  if not (state[2] and state[2] ~= '' and tonumber(state[8] or '0') > now) then
+  if not (state[2] and state[2] ~= '' and tonumber(state[7] or '0') > now) then
     redis.call('ZADD', KEYS[3], now, member)
   end
   return {1, 'requested', tonumber(redis.call('HGET', KEYS[1], 'cx_at'))}
@@ -146,7 +157,7 @@ if what == 'final' or what == 'cancel' then
   local to = ARGV[8]
   if not MOVES[current][to] then return {0, current} end
   -- once a cancel is recorded only its own decision (voided: cancelled; not voidable: placed) ends the order
-  if state[6] == 'requested' and ARGV[16] ~= '1' then return {0, 'cancel_requested'} end
+  if state[5] == 'requested' and ARGV[14] ~= '1' then return {0, 'cancel_requested'} end
   local path = 'inline'
   if state[3] == '1' then path = 'worker' end
   redis.call('HSET', KEYS[1], 'status', to, 'doc', ARGV[9], 'o_claim', '', 'o_until', '0')
@@ -157,19 +168,14 @@ if what == 'final' or what == 'cancel' then
     redis.call('ZADD', KEYS[8], tonumber(redis.call('HGET', KEYS[1], 'created') or now) / 1000, uid)
   end
   redis.call('HINCRBY', KEYS[5], ARGV[10] .. '|' .. to .. '|' .. path, 1)
-  if ARGV[11] == '1' then
-    if ARGV[12] ~= '1' or state[5] == '1' then
-      redis.call('HSET', KEYS[1], 'cb', CB.OWED)
-      redis.call('ZADD', KEYS[3], now, 'c:' .. uid)
-    elseif tonumber(ARGV[15]) > 0 then
-      redis.call('HSET', KEYS[1], 'cb', CB.HELD)
-      redis.call('ZADD', KEYS[3], now + tonumber(ARGV[15]), 'c:' .. uid)
-    end
+  if ARGV[11] == '1' then  -- a final of an order with a callback_url is always called back
+    redis.call('HSET', KEYS[1], 'cb', CB.OWED)
+    redis.call('ZADD', KEYS[3], now, 'c:' .. uid)
   end
-  if ARGV[13] ~= '0' then
+  if ARGV[12] ~= '0' then
     redis.call('HSET', KEYS[1], 'rc', 'open')
-    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[14]), 'r:' .. uid)
-    if ARGV[13] == '1' then redis.call('ZADD', KEYS[6], now / 1000, uid) end
+    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[13]), 'r:' .. uid)
+    if ARGV[12] == '1' then redis.call('ZADD', KEYS[6], now / 1000, uid) end
   end
   note(KEYS[2], to, by, text, now)
   return {1, current, path, redis.call('HGET', KEYS[1], 'cb') or ''}
@@ -195,21 +201,8 @@ end
 return redis.error_reply('unknown settle: ' .. what)
 """
 
-# The writer of a final confirmed it (WAIT) and answers it: recorded as confirmed, and the callback
-# it held released (none is owed for an order answered 200 to which no 202 was promised).
-# KEYS: order, schedule; ARGV: now, uid, status, release ('1'/'0')
-ANSWERED = PRELUDE + """
-local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'promised')
-if state[1] ~= ARGV[3] then return 0 end
-redis.call('HSET', KEYS[1], 'acked', ARGV[3])
-if ARGV[4] == '1' and state[2] == CB.HELD and state[3] ~= '1' then
-  redis.call('HSET', KEYS[1], 'cb', '')
-  redis.call('ZREM', KEYS[2], 'c:' .. ARGV[2])
-end
-return 1
-"""
-
-# A reader confirmed the record's state (a probe's WAIT): recorded with the record.
+# The record's state was confirmed durable (the writer's or a reader's WAIT): recorded with it, so
+# later reads answer it without a fresh wait (a WAIT after this write makes the mark durable too).
 # KEYS: order; ARGV: now, status
 CONFIRMED = PRELUDE + """
 if redis.call('HGET', KEYS[1], 'status') ~= ARGV[2] then return 0 end
@@ -217,19 +210,6 @@ redis.call('HSET', KEYS[1], 'acked', ARGV[2])
 return 1
 """
 
-# A 202 is about to be answered: the order's callback is owed once final (posnext-api.md, Submit 7).
-# KEYS: order, schedule; ARGV: now, uid
-PROMISE = PRELUDE + """
-local now = clock(ARGV[1])
-local state = redis.call('HMGET', KEYS[1], 'status', 'cb')
-if not state[1] then return 0 end
-redis.call('HSET', KEYS[1], 'promised', '1')
-if FINAL[state[1]] and state[2] == CB.HELD then
-  redis.call('HSET', KEYS[1], 'cb', CB.OWED)
-  redis.call('ZADD', KEYS[2], now, 'c:' .. ARGV[2])
-end
-return 1
-"""
 
 # A callback delivery's outcome. KEYS: order, history, schedule, dead
 # ARGV: now, uid, token, outcome (delivered | retry | dead), delay ms, result (text)
@@ -238,7 +218,7 @@ local now = clock(ARGV[1])
 local uid, outcome = ARGV[2], ARGV[4]
 local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'c_claim', 'cb_attempts')
 if not state[1] then return {0, 'missing'} end
-if state[2] ~= CB.OWED and state[2] ~= CB.HELD then return {0, state[2] or ''} end
+if state[2] ~= CB.OWED then return {0, state[2] or ''} end
 if state[3] ~= ARGV[3] then return {0, 'claim_lost'} end
 local attempts = tonumber(state[4] or '0') + 1
 redis.call('HSET', KEYS[1], 'c_claim', '', 'c_until', '0', 'cb_attempts', attempts, 'cb_result', ARGV[6],
@@ -291,8 +271,10 @@ return {1, outcome}
 
 # Due moves to hand to Celery. KEYS: schedule, queued; ARGV: now, limit, grace ms, the kinds whose queue
 # has messages waiting (e.g. 'or': the orders queue; 'c': the callbacks queue).
-# A move whose task was sent is sent again only once `grace` (a claim period) has passed AND its queue
-# is empty: a task still waiting in a queue is not lost, so nothing piles up while no worker consumes.
+# A move whose task was sent is sent again once `grace` (a claim period) has passed and its queue is
+# empty (a task still waiting in a queue is not lost, so nothing piles up while no worker consumes),
+# or, whatever the queue holds, five claim periods after it was sent (a lost task under a queue that
+# load keeps busy: at most one task more per move every five periods).
 DISPATCH = PRELUDE + """
 local now = clock(ARGV[1])
 local limit, grace, waiting = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
@@ -302,7 +284,9 @@ while #out < limit and offset < limit * 10 do
   if #due == 0 then break end
   for _, member in ipairs(due) do
     local sent = redis.call('ZSCORE', KEYS[2], member)
-    local lost = sent and tonumber(sent) + grace <= now and not string.find(waiting, string.sub(member, 1, 1), 1, true)
+    -- lost: its queue is empty a claim period after it was sent, or, whatever the queue, five periods after
+    local quiet = not string.find(waiting, string.sub(member, 1, 1), 1, true)
+    local lost = sent and ((tonumber(sent) + grace <= now and quiet) or tonumber(sent) + 5 * grace <= now)
     if (not sent or lost) and #out < limit then
       redis.call('ZADD', KEYS[2], now, member)
       table.insert(out, member)
@@ -340,8 +324,7 @@ local now = clock(ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'c_claim', 'c_until')
 if not state[1] then return {0, 'missing'} end
 if not FINAL[state[1]] then return {0, 'not_final'} end
-if (state[2] == CB.OWED or state[2] == CB.HELD) and state[3] and state[3] ~= ''
-    and tonumber(state[4] or '0') > now then return {0, 'busy'} end
+if state[2] == CB.OWED and state[3] and state[3] ~= '' and tonumber(state[4] or '0') > now then return {0, 'busy'} end
 redis.call('HSET', KEYS[1], 'cb', CB.OWED, 'cb_attempts', '0', 'cb_by', ARGV[3])
 redis.call('ZADD', KEYS[3], now, 'c:' .. ARGV[2])
 redis.call('ZREM', KEYS[4], ARGV[2])

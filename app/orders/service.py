@@ -98,7 +98,7 @@ class OrderService:
         if archived is not None:
             if archived.fp != fp:
                 raise Conflict(uid)
-            return self.answers.about(archived, promising=False)
+            return self.answers.about(archived)
         location = request["location_id"]
         held = self.menus.held(location)
         created, token = self.store.create(
@@ -111,6 +111,11 @@ class OrderService:
                 raise Conflict(uid)
             return self._await(uid, budget_end, recorded=bool(created.acked), doc_text=doc_text)
         if not created.acked:  # the replica did not acknowledge the record: nothing is promised (503)
+            try:  # and nothing half-written stays for a worker to place
+                self.store.discard(uid, token, location)
+            except UNAVAILABLE as exc:
+                log.warning("an unacknowledged record not taken back", extra={"request_uid": uid,
+                                                                              "error": type(exc).__name__})
             raise NotDurable(uid)
         # the record as stored (parsed from the bytes written), so every reader builds the same POS body
         order = Order(uid=uid, status=Status.PENDING, doc=jsonio.loads(doc_text), fp=fp, deadline=created.deadline,
@@ -143,8 +148,8 @@ class OrderService:
             return self._hand_off(order, token, "no menu within the budget: a worker validates it")
         if not verdict.ok:
             return self._answer_final(self.finals.finish(order, token, Status.REJECTED, "web", verdict.problems,
-                                                         note="refused by validation", answering=True,
-                                                         at=redis_now()), order)
+                                                         note="refused by validation",
+                                                         at=redis_now()), order, token)
         body = self.pos.order_body(order.doc, order.deadline)
         if not self.store.mark_validated(uid, token, "web", body, acked=order.acked):
             return self._await(uid, budget_end, recorded=True, doc_text=jsonio.dumps(order.doc))
@@ -159,24 +164,22 @@ class OrderService:
             return self._hand_off(order, token, decision.note)
         return self._answer_final(self.finals.finish(order, token, decision.status, "web", decision.errors,
                                                      pos_order_id=decision.pos_order_id, note=decision.note,
-                                                     answering=True, at=redis_now()), order)
+                                                     at=redis_now()), order, token)
 
     def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, dict]:
         if self.store.hand_off(order.uid, token, "web", why, acked=order.acked):
             self.store.mark_queued("o", order.uid)
             self.tasks.place_order(order.uid)
-        return self._answer(order.uid, promising=True)
+        return self._answer(order.uid)
 
-    def _answer_final(self, final: Final, order: Order) -> tuple[int, dict]:
-        """The web wrote this final itself: answered 200 once confirmed, recorded as answered."""
-        if not (final.applied and final.acked and final.doc is not None):
-            return self._answer(order.uid, promising=True)
-        if self.store.durability.waits:
-            try:  # confirmed by the WAIT: recorded with it, and the callback it held released
-                self.store.answered(order.uid, final.status, release=True)
-            except UNAVAILABLE as exc:  # still confirmed: 200; the held callback is sent, harmlessly
-                log.warning("answer not recorded", extra={"request_uid": order.uid, "error": type(exc).__name__})
-        return 200, records.view(final.doc)
+    def _answer_final(self, final: Final, order: Order, token: str) -> tuple[int, dict]:
+        """The web's own final: 200 once it and its confirmation are durable (Finals.finish), else
+        202 (written, not confirmed: a poll or the callback tells it)."""
+        if final.applied and final.doc is not None:
+            return (200, records.view(final.doc)) if final.acked else (202, pending_view(final.doc))
+        if final.status == "cancel_requested":  # recorded meanwhile: the cancel's move decides it
+            return self._hand_off(order, token, "a cancel was recorded: its move decides")
+        return self._answer(order.uid)
 
     # -- cancel -----------------------------------------------------------------------
     def cancel(self, uid: str, by: str, reason: str, arrived: float) -> tuple[int, dict]:
@@ -190,14 +193,14 @@ class OrderService:
         if not order.final:
             doc = dict(order.doc, status=Status.CANCELLED, completed_at=format_time(self.store.now()),
                        errors=[{"code": "cancelled", "message": reason or "cancelled on request"}])
-            outcome, _, _ = self.store.cancel(uid, doc, by, reason, answering=False)
+            outcome, _, _ = self.store.cancel(uid, doc, by, reason)
             if outcome == "missing":
                 raise NotFound(uid)
             if outcome in FINAL and outcome != Status.CANCELLED:
                 raise NotCancellable(outcome)
             if outcome == "requested":  # a POST may have reached the POS: void it now, if nobody holds it
                 self.mover.cancel_now(uid, arrived + self.budget - time.monotonic())
-        return self._answer(uid, promising=True)  # cancelled; placed when the POS would not void it; or 202
+        return self._answer(uid)  # cancelled; placed when the POS would not void it; or 202
 
     # -- reading ----------------------------------------------------------------------
     def _await(self, uid: str, until: float, *, recorded: bool, doc_text: str) -> tuple[int, dict]:
@@ -210,21 +213,21 @@ class OrderService:
                 if order is None or order.final or time.monotonic() + POLL_SECONDS > until:
                     break
                 time.sleep(POLL_SECONDS)
-            return self._answer(uid, promising=True)
+            return self._answer(uid)
         except UNAVAILABLE:
             if not recorded:
                 raise
             return 202, pending_view(jsonio.loads(doc_text))
 
-    def _answer(self, uid: str, *, promising: bool) -> tuple[int, dict]:
+    def _answer(self, uid: str) -> tuple[int, dict]:
         order = self.store.get(uid)
         if order is None:
             raise NotFound(uid)
-        return self.answers.about(order, promising=promising)
+        return self.answers.about(order)
 
     def answer(self, uid: str) -> tuple[int, dict]:
         """A poll: (200, the final record) once confirmed durable, else (202, the record as pending)."""
-        return self._answer(uid, promising=False)
+        return self._answer(uid)
 
     # -- the workers' and on-call's moves -----------------------------------------------
     def advance(self, uid: str) -> str:

@@ -35,17 +35,24 @@ import secrets
 import time
 from dataclasses import dataclass
 
+import redis
+
 from app import jsonio
 from app.orders import scripts
 from app.orders.durability import Durability
 from app.orders.lifecycle import FINAL, Callback, Status
 
 log = logging.getLogger(__name__)
+# Redis is away, or cannot take writes (a demoted primary, a full one under noeviction): the errors
+# that make a request's answer a 503 (app/errors.py), unless the order it concerns was already
+# recorded durably (then it is a 202).
+UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                                            redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError,
+                                            redis.exceptions.OutOfMemoryError)
 OPEN_KEY, ALL_KEY, DEAD_KEY, STATS_KEY = "orders:open", "orders:by_time", "callbacks:dead", "stats:orders"
 SCHEDULE_KEY, QUEUED_KEY = "schedule", "schedule:queued"
 RECONCILE_KEY, FOUND_KEY = "orders:reconcile", "orders:reconcile:found"
 CORRUPT_KEY = "stats:corrupt_records"
-HOLD_MARGIN_MS = 1000  # a held callback waits for its writer's WAIT and this much more
 ORDER_FIELDS = scripts.FIELDS
 
 
@@ -75,7 +82,6 @@ class Order:
     reconcile: str = ""
     callback_by: str = ""
     acked: str = ""  # the state the Redis that holds it confirmed (durability.py): '' none yet
-    promised: bool = False  # a 202 was answered for it: its callback is owed once final
     pos_body: bytes = b""  # the POS request, built once when validated; b"": no POST can have been sent
     cancel_requested_at: float | None = None  # a cancel recorded while a POST may have reached the POS
 
@@ -133,8 +139,8 @@ class OrderStore:
         self.clock = clock  # tests only: otherwise every script reads Redis's TIME
         self._scripts = {name: redis.register_script(getattr(scripts, name))
                          for name in ("CREATE", "CLAIM", "SETTLE", "SETTLE_CALLBACK", "SETTLE_RECONCILE",
-                                      "DISPATCH", "QUEUED", "REDRIVE", "REPLAY", "NOTE", "ANSWERED",
-                                      "CONFIRMED", "PROMISE")}
+                                      "DISPATCH", "QUEUED", "REDRIVE", "REPLAY", "NOTE", "CONFIRMED",
+                                      "DISCARD")}
 
     def now_arg(self) -> str:
         """The `now` argument of a script: '' (Redis's TIME), or a test's clock in ms."""
@@ -155,7 +161,7 @@ class OrderStore:
                          handed_off=raw["handed"] == "1", validated=raw["validated"] == "1",
                          calls=int(raw["calls"] or 0), callback=raw["cb"],
                          callback_attempts=int(raw["cb_attempts"] or 0), reconcile=raw["rc"],
-                         callback_by=raw["cb_by"], acked=raw["acked"], promised=raw["promised"] == "1",
+                         callback_by=raw["cb_by"], acked=raw["acked"],
                          pos_body=raw["pos_body"].encode(),
                          cancel_requested_at=int(raw["cx_at"]) / 1000 if raw["cx"] == "requested" else None)
         except (ValueError, TypeError) as exc:
@@ -193,6 +199,12 @@ class OrderStore:
         return Created(bool(created), _text(stored_fp), _text(status), int(now) / 1000, menu or None,
                        int(deadline) / 1000, _text(version), _text(acked)), token
 
+    def discard(self, uid: str, token: str, location: str) -> bool:
+        """Take back a record whose creation was not acknowledged (answered 503, nothing promised)."""
+        keys = [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location),
+                location_key(location, Status.PENDING), SCHEDULE_KEY]
+        return int(self._run("DISCARD", keys, [uid, token])) == 1
+
     # -- moves ------------------------------------------------------------------------
     def claim(self, kind: str, uid: str, seconds: float) -> Claim:
         """Claim the due move of `kind` ('o' order, 'c' callback, 'r' reconcile) for `seconds`."""
@@ -216,18 +228,17 @@ class OrderStore:
         return results[0], self.durability.acknowledged(results)
 
     def finish(self, uid: str, token: str, doc: dict, by: str, note: str, *, endpoint: str = "submit",
-               answering: bool = False, reconcile_in: float | None = None,
-               listed: bool = True, decides_cancel: bool = False) -> tuple[bool, str, str, bool, bool]:
+               reconcile_in: float | None = None, listed: bool = True,
+               decides_cancel: bool = False) -> tuple[bool, str, str, bool, bool]:
         """Make an open order final (doc['status']). With a callback_url its callback is owed from
-        this write on, unless the writer is `answering` it itself (inline) and no 202 was
-        promised: then it is held until the writer records that it answered (answered()).
+        this write on, whoever writes it (every path that answered 202 is covered by it).
         `reconcile_in`: looked up at the POS from then on; `listed`: and on on-call's list.
         Returns (applied, previous status or why not, path, confirmed durable, callback owed now)."""
         status = doc["status"]
         result, acked = self._settle(uid, token, by, note, "final", status, jsonio.dumps(doc), endpoint,
-                                     "1" if doc.get("callback_url") else "0", "1" if answering else "0",
+                                     "1" if doc.get("callback_url") else "0",
                                      "0" if reconcile_in is None else "1" if listed else "2",
-                                     int((reconcile_in or 0) * 1000), self._hold_ms(), "1" if decides_cancel else "0",
+                                     int((reconcile_in or 0) * 1000), "1" if decides_cancel else "0",
                                      acked="" if self.durability.waits else status, durable=True,
                                      indexes=self._indexes(doc, status))
         applied = int(result[0]) == 1
@@ -235,14 +246,13 @@ class OrderStore:
             return False, _text(result[1]), "", False, False
         return True, _text(result[1]), _text(result[2]), acked, _text(result[3]) == Callback.OWED
 
-    def cancel(self, uid: str, doc: dict, by: str, reason: str, *, answering: bool) -> tuple[str, float, bool]:
+    def cancel(self, uid: str, doc: dict, by: str, reason: str) -> tuple[str, float, bool]:
         """Cancel an open order (posnext-api.md, Cancel): made `cancelled` (doc) at once when no
         POST can have been sent; else the cancel is recorded and its move made due. Returns
         (cancelled | requested | the final status it has | missing, when the cancel was
         requested (Unix s), confirmed durable)."""
         result, acked = self._settle(uid, "", by, reason or "cancelled", "cancel", Status.CANCELLED, jsonio.dumps(doc),
-                                     "cancel", "1" if doc.get("callback_url") else "0", "1" if answering else "0",
-                                     "0", 0, self._hold_ms(), "1", reason,
+                                     "cancel", "1" if doc.get("callback_url") else "0", "0", 0, "1", reason,
                                      acked="" if self.durability.waits else Status.CANCELLED, durable=True,
                                      indexes=self._indexes(doc, Status.CANCELLED))
         if int(result[0]) != 1:
@@ -251,25 +261,22 @@ class OrderStore:
             return "requested", int(result[2]) / 1000, acked
         return Status.CANCELLED, 0.0, acked
 
-    def _hold_ms(self) -> int:
-        return self.durability.timeout_ms + HOLD_MARGIN_MS if self.durability.waits else 0
-
     @staticmethod
     def _indexes(doc: dict, status: str) -> tuple[str, ...]:
         location = doc.get("location_id")
         return (location_key(location, Status.PENDING), location_key(location, status)) if location else ()
 
-    def answered(self, uid: str, status: str, release: bool) -> None:
-        """The writer of this final confirmed it and answers it (release: with a 200)."""
-        self._run("ANSWERED", [_key(uid), SCHEDULE_KEY], [uid, status, "1" if release else "0"])
-
-    def confirmed(self, uid: str, status: str) -> None:
-        """A reader's probe confirmed the record in this state: recorded with it."""
-        self._run("CONFIRMED", [_key(uid)], [status])
-
-    def promise(self, uid: str) -> None:
-        """A 202 is about to be answered for this order: its callback is owed once final."""
-        self._run("PROMISE", [_key(uid), SCHEDULE_KEY], [uid])
+    def record_confirmed(self, uid: str, status: str) -> bool:
+        """Record that the order's state was confirmed durable (after a WAIT that covered it), and,
+        under DURABILITY=replica, wait for that mark as well: True once the mark is durable, so a
+        replica lost later cannot turn an answered state back (finding 11)."""
+        if not self.durability.waits:
+            return True
+        pipe = self.redis.pipeline(transaction=False)
+        self._run("CONFIRMED", [_key(uid)], [status], client=pipe)
+        self.durability.after(pipe)
+        results = pipe.execute()
+        return int(results[0]) == 1 and self.durability.acknowledged(results)
 
     def retry(self, uid: str, token: str, by: str, note: str, delay: float, latest: float | None = None) -> float:
         """Plan the order's next move `delay` seconds from now (never after `latest`); 0.0 if the
@@ -279,9 +286,12 @@ class OrderStore:
         return int(result[2]) / 1000 if int(result[0]) == 1 else 0.0
 
     def mark_validated(self, uid: str, token: str, by: str, pos_body: bytes, acked: str = "") -> bool:
-        """Validated, with the POS request every POST of this order sends (built once)."""
-        result, _ = self._settle(uid, token, by, "validated", "validated", pos_body, acked=acked)
-        return int(result[0]) == 1
+        """Validated, with the POS request every POST of this order sends (built once). True only
+        once that is durable too (DURABILITY=replica: its WAIT): no POST may go before it is, or a
+        failover could lose that a POST was made."""
+        result, confirmed = self._settle(uid, token, by, "validated", "validated", pos_body, acked=acked,
+                                         durable=True)
+        return int(result[0]) == 1 and confirmed
 
     def hand_off(self, uid: str, token: str, by: str, note: str = "handed to a worker", acked: str = "") -> bool:
         """The order's next move is due now, for a worker; False if it went final."""
@@ -361,12 +371,12 @@ class OrderStore:
         return self._from_row(self.archive.get(uid)) if self.archive is not None else None
 
     def _from_row(self, row) -> Order | None:
-        """An archived order: final and durable (acked = status), nothing promised, no POS body."""
+        """An archived order: final and durable (acked = status), no POS body."""
         if row is None:
             return None
         order = self._order(row.uid, [row.record.get(name) for name in ORDER_FIELDS])
         if order is not None:
-            order.acked, order.promised, order.pos_body = order.status, False, b""
+            order.acked, order.pos_body = order.status, b""
         return order
 
     def exists(self, uid: str) -> bool:

@@ -1,47 +1,22 @@
-"""/healthz, /readyz and /metrics: no JWT. Also the hooks every request passes: count the
-answer and its latency by endpoint and code, log one JSON access line per request (GETs, polls
-and menu reads included; with its request_uid when it has one), and forget the previous
-request's request_uid (a gevent worker serves a keep-alive connection's requests in one greenlet)."""
+"""/healthz, /readyz and /metrics: no JWT. (The hooks every request passes, counting and logging
+its answer: app/metrics.py, register_request_hooks.)"""
 
 from __future__ import annotations
 
 import logging
-import time
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from app import jsonio
-from app.logs import bind_request_uid
-from app.metrics import CALLBACK_STATS_KEY, SWEEP_KEY, BuildInfo, observe_request
+from app.metrics import CALLBACK_STATS_KEY, SWEEP_KEY, BuildInfo
 from app.readiness import readiness_of
 from app.settings import process_value
 from app.tasks import queue_depths
 
 bp = Blueprint("health", __name__)
-log = logging.getLogger("app.requests")
-
-
-@bp.before_app_request
-def _forget_request_uid():
-    bind_request_uid(None)
-    g.started = time.monotonic()
-
-
-@bp.after_app_request
-def _count_answer(response):
-    endpoint = request.url_rule.endpoint if request.url_rule else "unrouted"
-    seconds = time.monotonic() - g.get("started", time.monotonic())
-    observe_request(endpoint, response.status_code, seconds)
-    extra = {"method": request.method, "path": request.path[:200], "endpoint": endpoint,
-             "code": response.status_code, "ms": round(seconds * 1000, 1)}
-    if g.get("answer_status"):
-        extra["status"] = g.get("answer_status")
-    if request.view_args and isinstance(request.view_args.get("request_uid"), str):
-        extra.setdefault("request_uid", request.view_args["request_uid"])
-    log.info("answered", extra=extra)
-    return response
+log = logging.getLogger(__name__)
 
 
 def _json(body: dict, status: int = 200):

@@ -150,7 +150,7 @@ def test_help_works_with_no_configuration(live):
 
 
 def test_sample_submit_validate_poll_and_sign(live):
-    with CallbackReceiver(200) as receiver:  # answered 200 inline: PAR has it, no callback is owed
+    with CallbackReceiver(200) as receiver:  # answered 200 inline (its final is called back too)
         out = ok(live, "sample", "submit", "--base-url", live.base_url, "--location", "loc-002", "--uid", "ord-cli-1",
                  "--ttl", "60", "--callback-url", receiver.url)
         head, _, body = out.partition("\n")

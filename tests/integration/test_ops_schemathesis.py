@@ -22,9 +22,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
-from tests.support.live import SHARED_ID
+from tests.support.live import SHARED_ID, start_live
 
 HOOKS = '''
 import hashlib
@@ -58,6 +59,15 @@ def before_call(context, case, kwargs):
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,"
           "response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,"
           "ignored_auth")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """As deployed: Redis with AOF and appendfsync always, so /readyz's durability check holds
+    (a 503 there would be a server error to schemathesis)."""
+    stack = start_live(str(tmp_path_factory.mktemp("live")), redis_aof=True)
+    yield stack
+    stack.stop()
 
 
 def test_the_live_service_conforms_to_its_own_document(live, tmp_path):

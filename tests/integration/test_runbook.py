@@ -38,7 +38,10 @@ def readme_newcomer_block() -> str:
 
 def test_the_runbook_has_its_blocks():
     kinds = [info for info, _ in runbook_blocks()]
-    assert kinds.count("sh setup") == 1 and kinds.count("sh") >= 10 and "sh compose" in kinds
+    assert kinds.count("sh setup") == 1 and kinds.count("sh") >= 10 and "sh compose" in kinds and "sh kubectl" in kinds
+    for info, body in runbook_blocks():  # the variants not run here are bash at least
+        parsed = subprocess.run(["bash", "-n", "-c", body], capture_output=True, text=True, timeout=30)
+        assert parsed.returncode == 0, (info, body, parsed.stderr)
 
 
 def test_the_setup_block_runs_in_bash_as_written():
@@ -118,6 +121,7 @@ def test_every_runbook_block_runs_against_dev_serve(tmp_path):
         assert "HTTP 200" in out and "HTTP 202" in out and out.count('"status":"placed"') >= 3, out[-3000:]
         assert out.count("callback ord-try-1: placed (x-pch-digest ok); answering 200") == 2, out[-3000:]
         assert "delivered: ord-try-1: HTTP 200" in out
+        assert "ord-try-2: cancelled" in out, out[-3000:]  # the slow POS's order voided by key
     finally:
         run.send_signal(signal.SIGTERM)
         try:

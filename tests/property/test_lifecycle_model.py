@@ -206,7 +206,7 @@ class Lifecycle(RuleBasedStateMachine):
         if order is None or order.final:
             return
         doc = dict(order.doc, status="cancelled", completed_at=None, errors=[{"code": "cancelled", "message": "x"}])
-        outcome, _, _ = self.store.cancel(uid, doc, "par", "x", answering=False)
+        outcome, _, _ = self.store.cancel(uid, doc, "par", "x")
         if outcome == "requested" and decide_now:
             self.workers[1].cancel_now(uid, 2.0)
 

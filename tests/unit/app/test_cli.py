@@ -209,3 +209,13 @@ def test_orders_cancel_of_a_placed_order_exits_1_and_changes_nothing(run, servic
     done = run("orders", "cancel", "ord-done")
     assert done.exit_code == 1 and "not cancellable" in done.output
     assert services.store.get("ord-done").status == "placed"
+
+
+def test_orders_cancel_wait_reports_the_decision_once_the_pos_answered(run, services, monkeypatch):
+    order_with(services, "ord-wait", "loc-001")
+    services.redis.hset("order:ord-wait", "pos_body", "{}")  # a POST may have reached the POS
+    answers = iter([(202, {"status": "pending", "cancel_requested_at": "x"}), (200, {"status": "cancelled"})])
+    monkeypatch.setattr(services.service, "cancel", lambda *args: next(answers))
+    monkeypatch.setattr(services.service, "answer", lambda uid: next(answers))
+    done = run("orders", "cancel", "ord-wait", "--wait", "5")
+    assert done.exit_code == 0 and "ord-wait: cancelled" in done.output, done.output

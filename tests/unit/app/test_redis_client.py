@@ -147,3 +147,20 @@ def test_beats_redbeat_client_is_made_here_through_the_sentinels_and_waits_out_a
     assert pool.connection_class is clients.ReadOnlyAwareSentinelConnection
     assert pool.connection_kwargs["db"] == 2 and pool.connection_kwargs["decode_responses"] is True
     assert pool.connection_kwargs["retry"].get_retries() == clients.BEAT_RETRIES  # waits out a failover
+
+
+def test_the_web_notices_a_frozen_redis_in_a_second_the_worker_waits_out_a_slow_link(monkeypatch):
+    """PAR waits on the web (and on-call on the CLI): 1 s. Nobody waits on a worker's task, which
+    works through a slow link (the cluster run's 2 s round trips) rather than failing on it."""
+    for name, value in BASE_ENV.items():
+        monkeypatch.setenv(name, value)
+    from app import create_app
+    from workers import flask_app
+
+    web = create_app(settings_with()).extensions["posbridge"].redis
+    worker = flask_app.extensions["posbridge"].redis
+    assert web.connection_pool.connection_kwargs["socket_timeout"] == clients.SOCKET_TIMEOUT == 1.0
+    assert worker.connection_pool.connection_kwargs["socket_timeout"] == clients.WORKER_SOCKET_TIMEOUT == 5.0
+    replica = settings_with(DURABILITY="replica", DURABILITY_TIMEOUT_MS="2000")
+    assert create_app(replica).extensions["posbridge"].redis.connection_pool.connection_kwargs[
+        "socket_timeout"] == 2.5  # WAIT's own time and a margin

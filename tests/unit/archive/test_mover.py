@@ -52,8 +52,10 @@ def test_an_unconfirmed_final_stays_until_a_probe_confirms_it(post, services, re
 
     _placed(post, "u-1")
     redis_client.hset("order:u-1", "acked", "pending")  # final, never confirmed (DURABILITY=replica)
-    durability = Durability("replica", 1, 10)
-    monkeypatch.setattr(durability, "confirm", lambda client: replica_acknowledges)  # fakeredis has no replica
+    durability = Durability("replica", 1, 10)  # fakeredis has no replica: WAIT answers as the parameter says
+    monkeypatch.setattr(durability, "after", lambda pipe: pipe.exists("durability:probe"))
+    monkeypatch.setattr(durability, "acknowledged", lambda results: replica_acknowledges)
+    monkeypatch.setattr(durability, "confirm", lambda client: replica_acknowledges)
     services.store.durability = durability
     assert move().moved == 0 and archive.get("u-1") is None
     assert move().moved == int(replica_acknowledges)  # confirmed by the first run's probe, moved by the next

@@ -198,7 +198,7 @@ def test_the_app_factory_logs_one_error_when_durability_cannot_hold(settings, ca
     from app import check_durability_at_start, create_app
     from app import redis_client as clients
 
-    monkeypatch.setattr(clients, "make_client", lambda _settings: ConfigRedis(
+    monkeypatch.setattr(clients, "make_client", lambda _settings, **_options: ConfigRedis(
         appendonly="no", appendfsync="everysec", **{"maxmemory-policy": "noeviction"}))
     with caplog.at_level("ERROR"):
         check_durability_at_start(create_app(settings))
@@ -223,13 +223,18 @@ def test_the_sweep_sends_no_second_task_while_the_first_waits_in_its_queue(servi
     services.pos.outcomes.extend([Transient("HTTP 503")] * 20)
     for index in range(20):
         assert submit(services, uid=f"ord-{index}")[0] == 202
-    store = services.store
-    assert store.dispatch(100, 60.0, waiting="") == []  # the hand-off sent each task a moment ago
-    # a claim period later, the orders queue still holds them: not lost, not sent again
-    assert store.dispatch(100, 0.0, waiting="o") == []
-    lost = store.dispatch(100, 0.0, waiting="")  # the queue is empty: they were lost, sent again
-    assert sorted(uid for _, uid in lost) == sorted(f"ord-{i}" for i in range(20))
+    store, uids = services.store, sorted(f"ord-{i}" for i in range(20))
 
+    def sent_ago(seconds):
+        now_ms = store.now() * 1000
+        services.redis.zadd("schedule:queued", {f"o:{uid}": now_ms - seconds * 1000 for uid in uids})
+
+    assert store.dispatch(100, 10.0, waiting="") == []  # the hand-off sent each task a moment ago
+    sent_ago(15)  # a claim period later, the orders queue still holds them: not lost, not sent again
+    assert store.dispatch(100, 10.0, waiting="o") == []
+    assert sorted(uid for _, uid in store.dispatch(100, 10.0, waiting="")) == uids  # the queue is empty: lost
+    sent_ago(60)  # five periods on, a queue that load keeps busy does not hide a lost task for ever
+    assert sorted(uid for _, uid in store.dispatch(100, 10.0, waiting="o")) == uids
 
 def test_the_inline_post_gets_no_more_time_than_the_deadline_leaves(services, monkeypatch):
     """Finding 9: the inline POST's time was `deadline - created.now`, not the time actually
@@ -337,3 +342,34 @@ def test_a_recovery_page_probes_durability_once_however_many_orders_wait_for_it(
     monkeypatch.setattr(durability, "confirm", lambda client: probes.append(1) or False)
     listed = client.get("/posnext/orders?location_id=loc-001", headers={"Authorization": f"Bearer {token}"}).json
     assert listed["orders"] == [] and len(probes) == 1
+
+
+# -- the review of engine v3 (an attack on the change, /tmp/review in its session) -------------
+
+
+def test_a_record_answered_503_is_taken_back_and_never_placed(services, monkeypatch, post, order):
+    """Review B5: CREATE not acknowledged -> 503 'nothing promised', yet the record stayed and a
+    worker placed the order once the replica caught up."""
+    replica(services, monkeypatch, acknowledged=False)
+    assert post("/posnext/order/submit", order(uid="ord-1")).status_code == 503
+    assert services.store.get("ord-1") is None and services.redis.zscore("schedule", "o:ord-1") is None
+
+
+def test_no_post_before_the_validated_write_is_durable(services, monkeypatch):
+    """Review B7: the write that stores the POS body was not waited for before the POST: a
+    failover could lose it, and a worker re-validate and refuse an order the POS holds."""
+    durability = replica(services, monkeypatch, acknowledged=True)
+    writes = []
+    monkeypatch.setattr(durability, "acknowledged", lambda results: (writes.append(1), len(writes) == 1)[1])
+    status, _ = submit(services)  # CREATE acknowledged; the validated write is not
+    assert status == 202
+    assert [kind for kind, _ in services.pos.calls if kind == "place"] == []
+
+
+def test_a_full_redis_after_the_order_was_recorded_is_a_202_not_a_500(services, monkeypatch):
+    """Review B10: OutOfMemoryError (noeviction) was neither UNAVAILABLE nor a 503: a 500."""
+    def full(*args, **kwargs):
+        raise redis.exceptions.OutOfMemoryError("OOM command not allowed")
+
+    monkeypatch.setattr(services.store, "finish", full)
+    assert submit(services)[0] == 202

@@ -128,7 +128,8 @@ def test_finding_7_a_final_state_not_yet_durable_is_not_answered_as_final(store,
     monkeypatch.setattr(store.durability, "confirm", lambda redis: False)
     status, body = service.answer(UID)
     assert (status, body["status"]) == (202, "pending")
-    monkeypatch.setattr(store.durability, "confirm", lambda redis: True)
+    monkeypatch.setattr(store.durability, "confirm", lambda redis: True)  # the replica is back
+    monkeypatch.setattr(store.durability, "acknowledged", lambda results: True)
     assert service.answer(UID)[1]["status"] == "rejected"
     monkeypatch.setattr(store.durability, "confirm", lambda redis: False)  # the replica is gone again:
     assert service.answer(UID)[1]["status"] == "rejected"  # the confirmation was recorded with the record

@@ -110,10 +110,13 @@ def test_an_overrun_order_with_a_callback_url_owes_its_callback(service, pos, ta
     assert services.store.next_move("ord-1", "c") is not None
 
 
-def test_an_order_answered_inline_owes_no_callback(service, services, tasks):
+def test_an_order_answered_inline_is_called_back_too(service, services, tasks):
+    """Issue 18's review: a 202 that never recorded a promise (a reply lost after the final write,
+    a duplicate while Redis blipped) must still be called back, so every final of an order with a
+    callback_url is; the Idempotency-Key lets a receiver drop what it already knew."""
     status, _ = submit(service, callback_url="https://par.example/cb")
     assert status == 200
-    assert services.store.get("ord-1").callback == "" and tasks.sent == []
+    assert services.store.get("ord-1").callback == "owed" and tasks.sent == [("deliver_callback", "ord-1")]
 
 
 def test_a_ttl_already_expired_at_submit_is_rejected_and_never_placed(service, pos, tasks):
