@@ -8,11 +8,14 @@ from typing import TYPE_CHECKING
 
 from app.settings import Settings, load_settings
 
+ARCHIVE_MOVE_SECONDS = 60  # how often beat runs the archive's mover (more often when ARCHIVE_AFTER_SECONDS is short)
+
 if TYPE_CHECKING:  # imported where used: gunicorn's master imports app.logs before gevent patches ssl
     import redis as redis_lib
     from celery import Celery
     from flask import Flask
 
+    from app.archive import Archive
     from app.menus import MenuCache
     from app.orders.service import OrderService
     from app.orders.store import OrderStore
@@ -30,6 +33,7 @@ class Services:
     service: OrderService
     tasks: CeleryTasks
     celery: Celery
+    archive: Archive | None = None  # ARCHIVE_URL's (app/archive/); None: finals stay in Redis
 
     def broker_ping(self) -> None:
         with self.celery.connection_for_write() as connection:
@@ -90,7 +94,7 @@ def celery_config(settings: Settings) -> dict:
         "broker_connection_retry_on_startup": True,
         "task_default_queue": "orders",
         "task_routes": {"workers.callbacks.*": {"queue": "callbacks"},
-                        "workers.sweep.*": {"queue": "maintenance"}},
+                        "workers.sweep.*": {"queue": "maintenance"}, "workers.archive.*": {"queue": "maintenance"}},
         "task_serializer": "json",
         "accept_content": ["json"],
         "worker_send_task_events": True,
@@ -107,8 +111,12 @@ def celery_config(settings: Settings) -> dict:
             "refresh-menus": {"task": "workers.sweep.refresh_menus", "schedule": float(settings.menu_refresh_seconds)},
             "sweep-orders": {"task": "workers.sweep.sweep_orders", "schedule": float(settings.sweep_seconds)},
             "trim": {"task": "workers.sweep.trim", "schedule": 3600.0},
+            # no-ops without ARCHIVE_URL (workers/archive.py)
+            "archive-move": {"task": "workers.archive.move_finals",
+                             "schedule": float(max(1, min(ARCHIVE_MOVE_SECONDS, settings.archive_after_seconds // 4)))},
+            "archive-retention": {"task": "workers.archive.retention", "schedule": 3600.0},
         },
-        "imports": ("workers.orders", "workers.callbacks", "workers.sweep"),
+        "imports": ("workers.orders", "workers.callbacks", "workers.sweep", "workers.archive"),
     }
 
 
@@ -124,11 +132,12 @@ def check_durability_at_start(app: Flask) -> str | None:
 
 
 def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks=None,
-               redis_timeout: float | None = None) -> Flask:
+               redis_timeout: float | None = None, archive=None) -> Flask:
     """redis_timeout: the Redis client's read timeout (the worker's; default the web's, 1 s)."""
     from flask import Flask
 
     from app import cli, errors, metrics, tracing
+    from app.archive import open_archive
     from app.body import close_if_unread
     from app.menus import MenuCache
     from app.orders.durability import Durability
@@ -150,10 +159,12 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     pos = pos or make_adapter(settings, observe=metrics.observe_pos)
     tasks = tasks or CeleryTasks(celery, traces=tracing.order_traces(redis_client))
     durability = Durability(settings.durability, settings.durability_replicas, settings.durability_timeout_ms)
-    store = OrderStore(redis_client, settings.order_retention_days, durability)
+    archive = archive or open_archive(settings)
+    store = OrderStore(redis_client, settings.order_retention_days, durability, archive=archive)
     menu_cache = MenuCache(redis_client, pos, settings.menu_refresh_seconds)
     service = OrderService(settings, store, menu_cache, pos, tasks)
-    app.extensions["posbridge"] = Services(settings, redis_client, store, menu_cache, pos, service, tasks, celery)
+    app.extensions["posbridge"] = Services(settings, redis_client, store, menu_cache, pos, service, tasks, celery,
+                                           archive)
     errors.register(app)
     metrics.register_request_hooks(app)
     app.after_request(close_if_unread)

@@ -5,6 +5,7 @@
     posbridge sample submit|validate|poll   signed sample orders against a running service
     posbridge sign [FILE] | token           x-pch-digest of a body, a JWT: for /docs and curl
     posbridge config check|env-example      every configuration problem at once; .env.example
+    posbridge archive migrate|move|status   the archive of final orders (migrate: once per release)
     posbridge flask ...                     Flask's own commands (routes, shell)
 
 `--help` needs no configuration. A command that needs the service loads it the way the service
@@ -22,7 +23,7 @@ from app.cli_output import Trouble, say
 from app.settings import ConfigError, load_settings
 from app.settings_files import cli_environment, env_example, readme_table
 
-EXIT_CONFIG, EXIT_REDIS, EXIT_POS = 2, 3, 4
+EXIT_CONFIG, EXIT_REDIS, EXIT_POS, EXIT_ARCHIVE = 2, 3, 4, 5
 
 
 def _trouble_from(exc: BaseException) -> Trouble | None:
@@ -30,6 +31,7 @@ def _trouble_from(exc: BaseException) -> Trouble | None:
     import kombu.exceptions
     import redis.exceptions
 
+    from app.archive import ArchiveUnavailable
     from app.menus import MenuUnavailable
     from app.pos.base import PosUnavailable
 
@@ -39,6 +41,8 @@ def _trouble_from(exc: BaseException) -> Trouble | None:
         return Trouble(f"Redis trouble: {type(exc).__name__}: {exc}", EXIT_REDIS)
     if isinstance(exc, (kombu.exceptions.OperationalError, ConnectionError, TimeoutError)):
         return Trouble(f"broker trouble: {type(exc).__name__}: {exc}", EXIT_REDIS)
+    if isinstance(exc, ArchiveUnavailable):
+        return Trouble(f"archive trouble: {exc}", EXIT_ARCHIVE)
     if isinstance(exc, (PosUnavailable, MenuUnavailable)):
         return Trouble(f"POS trouble: {exc}", EXIT_POS)
     return None
@@ -181,6 +185,7 @@ def _flask_app():
 def _register_subcommands() -> None:
     from flask.cli import FlaskGroup
 
+    from app.cli_archive import archive
     from app.cli_orders import callbacks, menus, orders
     from app.cli_sample import sample
 
@@ -195,7 +200,7 @@ def _register_subcommands() -> None:
                 return click.Group.list_commands(self, ctx)
             return super().list_commands(ctx)
 
-    for group in (orders, callbacks, menus, sample):
+    for group in (orders, callbacks, menus, sample, archive):
         main.add_command(group)
     main.add_command(FlaskCommands(name="flask", create_app=_flask_app, add_version_option=False,
                                    load_dotenv=False, help="Flask's own commands (routes, shell) on the app."))

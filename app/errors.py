@@ -9,6 +9,7 @@ from flask import Flask, g, request
 from kombu.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.archive.db import ArchiveUnavailable
 from app.orders.records import envelope
 from schemas.errors import MAX_ERRORS
 from schemas.fields import is_key
@@ -88,6 +89,13 @@ def register(app: Flask) -> None:
         log.warning("store or broker unreachable", extra={"error": type(exc).__name__, "path": request.path})
         return error_response(503, [{"code": "service_unavailable",
                                      "message": "the order store is unreachable; retry later"}],
+                              {"Retry-After": "5"})
+
+    @app.errorhandler(ArchiveUnavailable)
+    def _archive_away(exc):  # an order that may be archived cannot be read: say nothing of it yet
+        log.warning("archive unreachable", extra={"error": str(exc), "path": request.path})
+        return error_response(503, [{"code": "service_unavailable",
+                                     "message": "the order archive is unreachable; retry later"}],
                               {"Retry-After": "5"})
 
     @app.errorhandler(Exception)

@@ -109,6 +109,11 @@ VARIABLES: tuple[Var, ...] = (
     Var("ORDER_MAX_ASYNC_SECONDS", "order_max_async_seconds", 900, whole(), "how long an order without ttl is "
         "tried (and the cap with one)"),
     Var("ORDER_RETENTION_DAYS", "order_retention_days", 30, whole(), "how long order records are kept"),
+    Var("ARCHIVE_URL", "archive_url", None, url("postgresql", "sqlite"), "where final orders go once they leave "
+        "Redis: a PostgreSQL URI (postgresql://user:password@host:port/db) or sqlite:///path; unset: none (they "
+        "stay in Redis for the retention)", shown="(none) (`./dev serve`: sqlite in var/)"),
+    Var("ARCHIVE_AFTER_SECONDS", "archive_after_seconds", 172800, whole(), "how long a final order stays in Redis "
+        "before it moves to the archive"),
     Var("REQUEST_MAX_AGE_SECONDS", "request_max_age_seconds", 300, whole(), "how old a new order's "
         "request_datetime may be (60 s in the future at most)"),
     Var("RECONCILE_SECONDS", "reconcile_seconds", 900, whole(0), "how long past its deadline an order whose "
@@ -182,6 +187,9 @@ VARIABLES: tuple[Var, ...] = (
     Var("REDIS_PASSWORD", None, None, secret(PASSWORD_MIN), "docker compose: the password its Redis requires "
         "(REDIS_URL carries it; 16+ characters)", shown="required by compose", example="", group="compose",
         how="python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"),
+    Var("POSTGRES_PASSWORD", None, None, secret(PASSWORD_MIN), "docker compose: the password of its PostgreSQL, "
+        "the archive (ARCHIVE_URL carries it; 16+ characters)", shown="required by compose", example="",
+        group="compose", how="python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"),
     Var("GRAFANA_ADMIN_PASSWORD", None, None, secret(PASSWORD_MIN), "docker compose --profile observability: "
         "Grafana's admin password (16+ characters)", shown="required by that profile", example="",
         group="compose", how="python3 -c 'import secrets; print(secrets.token_urlsafe(18))'"),

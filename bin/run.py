@@ -1,7 +1,9 @@
 """The README's run command: the whole service for real, on one machine.
 
 API (gunicorn), Celery worker, beat, the POS simulator, Flower and the order console, as the Procfile says, on
-the Redis that REDIS_URL names or, when it is not set, an embedded redis-server. Development
+the Redis that REDIS_URL names or, when it is not set, an embedded redis-server, and the archive
+that ARCHIVE_URL names or, when it is not set, a SQLite file in var/ (migrated here, once, before
+the processes start). Development
 defaults fill the secrets that are not set, and are printed; production sets its own.
 
 The secrets not set (the POS token, PAR's SharedId and JWT secret, Flower's password) are this
@@ -50,6 +52,24 @@ SETTINGS = {
 }
 
 
+def migrate_archive(url: str) -> None:
+    """The archive's migrations, once, before any process starts (as compose's one-shot)."""
+    import time as clock
+
+    from app.archive.db import make_engine
+    from app.archive.schema import migrate
+
+    engine = make_engine(url, timeout=10.0)
+    migrate(engine, clock.time())
+    engine.dispose()
+
+
+def archive_shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    from app.archive.db import engine_url
+
+    return make_url(engine_url(url)).render_as_string(hide_password=True)
 def var_dir() -> Path:
     return Path(os.environ.get("POSBRIDGE_VAR_DIR") or ROOT / "var")  # logs, Redis's AOF, beat's file, secrets
 
@@ -102,6 +122,8 @@ def main() -> None:
         redis = EmbeddedRedis(directory=str(var / "redis"), port=int(os.environ.get("REDIS_PORT", "6380")))
         redis.start()
         env["REDIS_URL"] = redis.url
+    env["ARCHIVE_URL"] = os.environ.get("ARCHIVE_URL") or f"sqlite:///{(var / 'archive.sqlite3').resolve()}"
+    migrate_archive(env["ARCHIVE_URL"])
     stack = Stack(env, log_dir=str(var / "log"))
     stack.start("possim")
     wait_for_port(int(env["POSSIM_PORT"]), 20, stack.processes["possim"])
@@ -133,6 +155,7 @@ posbridge is running (Ctrl-C stops everything; a process that exits is started a
   Flower       http://127.0.0.1:{env['FLOWER_PORT']}  (user:password {env['FLOWER_BASIC_AUTH']})
   console      http://127.0.0.1:{env['CONSOLE_PORT']}  (orders for on-call: find, redrive, replay; Flower's login)
   Redis        {env['REDIS_URL']}{where}
+  Archive      {archive_shown(env['ARCHIVE_URL'])}  (final orders after ARCHIVE_AFTER_SECONDS)
   worker, beat running
   try it       ./dev posbridge sample submit --wait   (README: the newcomer path)
   secrets      this checkout's, in {var / SECRETS_FILE}: {' '.join(f"{n}={env[n]}" for n in mine) or '(all set by you)'}

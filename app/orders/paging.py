@@ -4,6 +4,11 @@ created, Unix seconds as a float), strictly forward in (score, member) order.
 Redis orders a zset by score, then by member bytes; a position is the last (score, member)
 visited, so the next page starts right after it however many members share its score: paging
 with any limit >= 1 visits every member exactly once. The position travels as an opaque cursor.
+
+With an archive (app/archive/), the list is the union of the Redis index and the archive's rows of
+the location, in the same (created, request_uid) order (`across`): an order in both places (a
+move under way) is one position, listed once. Redis is read first: an order the mover removed
+from Redis was committed to the archive before, so the archive, read after, has it.
 """
 
 from __future__ import annotations
@@ -75,3 +80,18 @@ def members(redis, key: str, count: int, since: float | None = None,
         low = repr(since) if since is not None else "-inf"
         rows = redis.zrangebyscore(key, low, "+inf", start=0, num=count, withscores=True)
     return [Position(float(score), _text(member)) for member, score in rows]
+
+
+def across(redis, key: str, archive, location: str, count: int, since: float | None = None,
+           after: Position | None = None, status: str | None = None) -> list[Position]:
+    """Up to `count` positions after `after` (else from `since`) in Redis's index `key` and in
+    the archive's rows of `location` (in `status`, when `key` is that status's index) together,
+    each once. Each source gives its first `count`, so the first `count` of their union are the
+    union's first `count`."""
+    found = members(redis, key, count, since=since, after=after)
+    if archive is None:
+        return found
+    rows = archive.page(location, count, since=since, after=(after.score, after.member) if after else None,
+                        status=status)
+    union = set(found) | {Position(score, member) for score, member in rows}
+    return sorted(union, key=lambda p: (p.score, p.member.encode()))[:count]

@@ -37,7 +37,9 @@ local function fields(key)
 end
 """
 
-# KEYS: order, history, open, by_time, by_location, schedule, menu, by_location_and_status (pending)
+# KEYS: order, history, open, by_time, by_location, schedule, menu, by_location_and_status (pending),
+#       moved (the fingerprint of an order the archive's mover just took out of Redis:
+#       app/archive/scripts.py; the uid is not new)
 # ARGV: now, fp, doc, ttl_deadline_ms ('' none), max_async_ms, retention_s, uid, by, claim_token, claim_ms,
 #       the menu version the caller holds ('' none), acked ('pending' when this write's reply confirms it:
 #       durability modes fsync and none; '' when a WAIT must confirm it)
@@ -51,6 +53,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   local seen = redis.call('HMGET', KEYS[1], 'fp', 'status', 'acked')
   return {0, seen[1] or '', seen[2] or '', now, false, 0, '', seen[3] or ''}
 end
+local moved = redis.call('GET', KEYS[9])
+if moved then return {0, moved, 'archived', now, false, 0, '', 'archived'} end
 local menu, menu_version = redis.call('GET', KEYS[7]), ''
 if menu then
   menu_version = string.sub(menu, 1, 3) == 'v1:' and string.sub(menu, 4, 43) or redis.sha1hex(menu)

@@ -94,6 +94,11 @@ class OrderService:
         budget_end = arrived + self.budget
         doc_text = jsonio.dumps(records.new_record(request, time.time()))
         fp = records.fingerprint(request)
+        archived = self.store.archived(uid)  # a request_uid is never reused within retention (app/archive/)
+        if archived is not None:
+            if archived.fp != fp:
+                raise Conflict(uid)
+            return self.answers.about(archived)
         location = request["location_id"]
         held = self.menus.held(location)
         created, token = self.store.create(

@@ -6,6 +6,8 @@ Keys (records and histories expire after the retention period):
                                cb, cb_attempts, cb_result, c_claim/c_until (its callback),
                                rc, rc_calls, r_claim/r_until (its reconciliation)
   order:{uid}:history    list  one JSON entry per event
+  order:{uid}:moved      string  the fingerprint of an order just moved to the archive (a few minutes):
+                               CREATE does not make it anew (app/archive/scripts.py)
   schedule               zset  "o:{uid}" | "c:{uid}" | "r:{uid}" -> ms when that move is due
   schedule:queued        zset  member -> ms its task was sent (the sweep does not send it twice)
   orders:open            zset  uid -> created (s), orders not yet final
@@ -16,6 +18,9 @@ Keys (records and histories expire after the retention period):
   orders:reconcile:found zset  uid -> found (s): the POS had it after all (on-call's list)
   callbacks:dead         zset  uid -> given up (s), kept for replay
   stats:orders           hash  "endpoint|status|path" -> count of final orders
+
+Final orders older than ARCHIVE_AFTER_SECONDS move to the archive (app/archive/): `get`, `get_many`,
+`history` and `field` read through to it, an archived order answered as confirmed (acked = status).
 
 Request ids are 1-128 characters of A-Z a-z 0-9 . _ ~ - (schemas), so `order:{uid}` can never
 name another order's key.
@@ -125,8 +130,10 @@ def _text(value) -> str:
 
 
 class OrderStore:
-    def __init__(self, redis, retention_days: int = 30, durability: Durability | None = None, clock=None):
+    def __init__(self, redis, retention_days: int = 30, durability: Durability | None = None, clock=None,
+                 archive=None):
         self.redis = redis
+        self.archive = archive  # app.archive.Archive, or None: nothing leaves Redis
         self.retention = int(retention_days * 86400)
         self.durability = durability or Durability()
         self.clock = clock  # tests only: otherwise every script reads Redis's TIME
@@ -174,7 +181,7 @@ class OrderStore:
         under DURABILITY=replica that is this write and its WAIT together."""
         token = secrets.token_hex(8)
         keys = [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location), SCHEDULE_KEY, menu_key,
-                location_key(location, Status.PENDING)]
+                location_key(location, Status.PENDING), f"{_key(uid)}:moved"]
         args = [fp, doc_text, "" if ttl_deadline is None else int(ttl_deadline * 1000), int(max_async * 1000),
                 self.retention, uid, by, token, int(claim_seconds * 1000), menu_version,
                 "" if self.durability.waits else "pending"]
@@ -321,7 +328,15 @@ class OrderStore:
         return int(result[0]) == 1, _text(result[1])
 
     def replay_callback(self, uid: str, by: str) -> tuple[bool, str]:
-        result = self._run("REPLAY", [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, DEAD_KEY], [uid, by])
+        """Owe the final order's callback again; an archived order is restored to Redis first
+        (archive.restore: in both places until the mover moves it again)."""
+        keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, DEAD_KEY]
+        result = self._run("REPLAY", keys, [uid, by])
+        if _text(result[1]) == "missing" and self.archive is not None:
+            from app.archive.restore import restore
+
+            if restore(self, uid):
+                result = self._run("REPLAY", keys, [uid, by])
         return int(result[0]) == 1, _text(result[1])
 
     def note(self, uid: str, by: str, note: str) -> None:
@@ -337,23 +352,50 @@ class OrderStore:
         return seconds + micros / 1e6
 
     def get(self, uid: str) -> Order | None:
-        return self._order(uid, self.redis.hmget(_key(uid), ORDER_FIELDS))
+        order = self._order(uid, self.redis.hmget(_key(uid), ORDER_FIELDS))
+        return order if order is not None or self.archive is None else self.archived(uid)
 
     def get_many(self, uids: list[str]) -> list[Order | None]:
         pipe = self.redis.pipeline(transaction=False)
         for uid in uids:
             pipe.hmget(_key(uid), ORDER_FIELDS)
-        return [self._order(uid, values) for uid, values in zip(uids, pipe.execute(), strict=True)]
+        found = [self._order(uid, values) for uid, values in zip(uids, pipe.execute(), strict=True)]
+        missing = [uid for uid, order in zip(uids, found, strict=True) if order is None]
+        if not missing or self.archive is None:
+            return found
+        rows = self.archive.get_many(missing)  # ArchiveUnavailable: nothing may be said of these
+        return [order or self._from_row(rows.get(uid)) for uid, order in zip(uids, found, strict=True)]
+
+    def archived(self, uid: str) -> Order | None:
+        """The order as the archive holds it (ArchiveUnavailable when it cannot answer)."""
+        return self._from_row(self.archive.get(uid)) if self.archive is not None else None
+
+    def _from_row(self, row) -> Order | None:
+        """An archived order: final and durable (acked = status), no POS body."""
+        if row is None:
+            return None
+        order = self._order(row.uid, [row.record.get(name) for name in ORDER_FIELDS])
+        if order is not None:
+            order.acked, order.pos_body = order.status, b""
+        return order
 
     def exists(self, uid: str) -> bool:
         return bool(self.redis.exists(_key(uid)))
 
     def field(self, uid: str, name: str) -> str:
-        return _text(self.redis.hget(_key(uid), name))
+        value = self.redis.hget(_key(uid), name)
+        if value is None and self.archive is not None and not self.redis.exists(_key(uid)):
+            row = self.archive.get(uid)
+            return row.record.get(name, "") if row else ""
+        return _text(value)
 
     def history(self, uid: str) -> list[dict]:
         out = []
-        for entry in self.redis.lrange(f"{_key(uid)}:history", 0, -1):
+        entries = self.redis.lrange(f"{_key(uid)}:history", 0, -1)
+        if not entries and self.archive is not None and not self.redis.exists(_key(uid)):
+            row = self.archive.get(uid)
+            entries = row.history if row else []
+        for entry in entries:
             try:
                 out.append(jsonio.loads(entry))
             except ValueError:
@@ -369,11 +411,18 @@ class OrderStore:
 
     def recent(self, since: float = 0, limit: int = 100, location_id: str | None = None,
                newest_first: bool = False) -> list[str]:
-        """Orders created at `since` or later (at one location), oldest first unless `newest_first`."""
+        """Orders created at `since` or later (at one location), oldest first unless `newest_first`;
+        with an archive, its orders too (Redis read first: a moved order is in the archive by then)."""
         key = location_key(location_id) if location_id else ALL_KEY
         if newest_first:
-            return [_text(u) for u in self.redis.zrevrangebyscore(key, "+inf", since, start=0, num=limit)]
-        return [_text(u) for u in self.redis.zrangebyscore(key, since, "+inf", start=0, num=limit)]
+            rows = self.redis.zrevrangebyscore(key, "+inf", since, start=0, num=limit, withscores=True)
+        else:
+            rows = self.redis.zrangebyscore(key, since, "+inf", start=0, num=limit, withscores=True)
+        found = [(float(score), _text(uid)) for uid, score in rows]
+        if self.archive is None:
+            return [uid for _, uid in found]
+        both = set(found) | set(self.archive.recent(since, limit, location_id, newest_first))
+        return [uid for _, uid in sorted(both, reverse=newest_first)[:limit]]
 
     def open_count(self) -> int:
         return int(self.redis.zcard(OPEN_KEY))

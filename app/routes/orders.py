@@ -186,10 +186,15 @@ def list_orders():
     texts, size, skipped, examined, more, full = [], 0, 0, 0, True, False
     while more and not full and len(texts) < limit and examined < limit * PAGE_SCAN_FACTOR:
         want = min(limit * PAGE_SCAN_FACTOR - examined, limit - len(texts) + (20 if query.get("status") else 0))
-        batch = paging.members(_services().redis, key, want, since=since, after=after)
+        batch = paging.across(_services().redis, key, store.archive, query["location_id"], want, since=since,
+                              after=after, status=query.get("status"))
         more = len(batch) == want
+        found = {}
         for index, position in enumerate(batch):
-            text, bad = _listed(store, judge, position.member, query.get("status"))
+            if position.member not in found:  # read as many as the page still needs, at once
+                chunk = [p.member for p in batch[index:index + max(1, limit - len(texts))]]
+                found.update(zip(chunk, store.get_many(chunk), strict=True))
+            text, bad = _listed(store, judge, position.member, query.get("status"), found[position.member])
             skipped += bad
             if text is not None and texts and size + len(text) + 1 > PAGE_MAX_BYTES:
                 more = full = True  # this one starts the next page
@@ -229,11 +234,11 @@ def _start(query: dict) -> tuple[float | None, paging.Position | None]:
     return time.time() - 86400, None
 
 
-def _listed(store, judge, uid: str, status: str | None) -> tuple[str | None, int]:
+def _listed(store, judge, uid: str, status: str | None, order) -> tuple[str | None, int]:
     """(the order's JSON as the one answer path judges it, 0), or (None, 0) when filtered out,
     gone or never confirmed durable, or (None, 1) when its record exists but cannot be read
-    (store.get already logged and counted it, and answers None)."""
-    order = store.get(uid)
+    (store.get_many already logged and counted it, and answers None). `order`: as the page's
+    one get_many read it (Redis, then the archive for the rest)."""
     if order is None:
         return None, int(store.exists(uid))
     body = judge(order)

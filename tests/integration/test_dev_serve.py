@@ -14,6 +14,7 @@ import threading
 import time
 
 import psutil
+import redis
 import requests
 from celery import Celery
 
@@ -21,7 +22,7 @@ from bin.sample import encode, sample_order
 from bin.stack import ROOT, free_port
 
 UNSET = ("REDIS_URL", "CELERY_BROKER_URL", "POS_BASE_URL", "FLOWER_BASIC_AUTH", "PAR_JWT_SECRET", "PAR_SHARED_ID",
-         "POS_API_TOKEN", "BEAT_SCHEDULE_FILE")
+         "POS_API_TOKEN", "BEAT_SCHEDULE_FILE", "ARCHIVE_URL", "ARCHIVE_AFTER_SECONDS")
 
 
 def read_until(lines: queue.Queue, marker: str, timeout: float, seen: list[str]) -> None:
@@ -47,7 +48,7 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
     ports = {name: free_port() for name in ("PORT", "POSSIM_PORT", "FLOWER_PORT", "CONSOLE_PORT", "REDIS_PORT")}
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env.update({k: str(v) for k, v in ports.items()}, POSBRIDGE_VAR_DIR=str(tmp_path), WEB_CONCURRENCY="1",
-               WORKER_CONCURRENCY="10")
+               WORKER_CONCURRENCY="10", ARCHIVE_AFTER_SECONDS="2")
     run = subprocess.Popen([sys.executable, "-m", "bin.run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: queue.Queue = queue.Queue()
@@ -84,6 +85,18 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
         answer = requests.post(f"{api}/posnext/order/submit", data=data, headers=headers, timeout=30)
         assert answer.status_code == 200, answer.text
         assert answer.json()["status"] == "placed"
+        # the embedded archive (a SQLite file in var/): beat's mover takes the final order out of
+        # Redis within seconds (ARCHIVE_AFTER_SECONDS=2), and the web reads it through, unchanged
+        store = redis.Redis.from_url(redis_url)
+        uid = answer.json()["request_uid"]
+        end = time.monotonic() + 30
+        while store.exists(f"order:{uid}") and time.monotonic() < end:
+            time.sleep(0.5)
+        assert not store.exists(f"order:{uid}"), "the mover did not move the final order"
+        assert (tmp_path / "archive.sqlite3").exists() and f"sqlite:///{tmp_path / 'archive.sqlite3'}" in banner
+        polled = requests.get(f"{api}/posnext/orders/{uid}", headers={"Authorization": headers["Authorization"]},
+                              timeout=10)
+        assert polled.status_code == 200 and polled.json() == answer.json()
 
         broker = Celery(broker=redis_url)
         try:

@@ -21,7 +21,8 @@ from tests.conftest import BASE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-FILES = ("config.yaml", "web.yaml", "worker.yaml", "beat.yaml", "console.yaml", "network.yaml", "ingress.yaml")
+FILES = ("config.yaml", "web.yaml", "worker.yaml", "beat.yaml", "console.yaml", "network.yaml", "ingress.yaml",
+         "archive-migrate.yaml")
 CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): "keda-scaledobject-v1alpha1.json",
                ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda-triggerauthentication-v1alpha1.json"}
 K8S_VERSION = "1.30.0"
@@ -223,3 +224,18 @@ def test_issue_23_the_ingress_holds_the_shipped_front_doors_limits_and_routes_on
     paths = [(p["path"], p["pathType"]) for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
     assert paths == [("/posnext/", "Prefix"), ("/healthz", "Exact"), ("/readyz", "Exact")]
     assert BY_NAME["MAX_CONTENT_LENGTH"].default == 256 * 1024  # the body cap is MAX_CONTENT_LENGTH's
+
+
+def test_the_archive_url_comes_from_the_secret_and_one_job_migrates():
+    """Issue 21, 5: web and worker read ARCHIVE_URL (a managed PostgreSQL) from the Secret; its
+    table is migrated by one Job, never by the Deployments."""
+    deployments = by_kind("Deployment")
+    for name in ("posbridge-web", "posbridge-worker"):
+        env = {e["name"]: e for e in deployments[name]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["ARCHIVE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "posbridge-secrets", "key": "ARCHIVE_URL"}
+    for deployment in deployments.values():
+        assert "migrate" not in " ".join(deployment["spec"]["template"]["spec"]["containers"][0]["command"])
+    job = by_kind("Job")["posbridge-archive-migrate"]["spec"]["template"]["spec"]["containers"][0]
+    assert job["command"] == ["posbridge", "archive", "migrate"]
+    config = by_kind("ConfigMap")["posbridge-config"]["data"]
+    assert "ARCHIVE_URL" not in config and int(config["ARCHIVE_AFTER_SECONDS"]) > 0

@@ -103,7 +103,9 @@ def test_services_find_each_other_and_the_pos_is_never_defaulted(compose):
 def test_every_image_is_pinned(compose):
     for name, service in compose["services"].items():
         if "image" in service and "build" not in service:
-            assert re.search(r":v?\d+\.\d+\.\d+", service["image"]), (name, service["image"])
+            # PostgreSQL numbers a release MAJOR.MINOR (16.6 is one exact release)
+            exact = r"postgres:\d+\.\d+(-\w+)?$" if name == "postgres" else r":v?\d+\.\d+\.\d+"
+            assert re.search(exact, service["image"]), (name, service["image"])
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11\.\d+-slim-\w+$", dockerfile, re.M)
 
@@ -203,3 +205,20 @@ def test_issue_23_nginx_is_the_front_door_and_the_web_is_not_published(compose):
     assert "server web:8000;" in (ROOT / "deploy" / "nginx" / "posbridge.conf").read_text()
     assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
     assert "/healthz" in " ".join(nginx["healthcheck"]["test"])
+
+
+def test_postgresql_is_pinned_with_a_volume_a_healthcheck_and_migrated_once(compose):
+    """Issue 21, 5: the archive's PostgreSQL; its table migrated by one one-shot before the processes."""
+    services = compose["services"]
+    postgres = services["postgres"]
+    volume, target = postgres["volumes"][0].split(":")
+    assert target == "/var/lib/postgresql/data" and volume in compose["volumes"]
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert postgres["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    migrate = services["archive-migrate"]
+    assert migrate["command"] == ["sh", "-c", "exec posbridge archive migrate"] and migrate["restart"] == "no"
+    assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    for name in ("web", "worker", "beat", "flower"):
+        assert services[name]["depends_on"]["archive-migrate"] == {"condition": "service_completed_successfully"}
+        assert "@postgres:5432/" in services[name]["environment"]["ARCHIVE_URL"]
+        assert "migrate" not in " ".join(services[name]["command"])  # never by every process

@@ -114,7 +114,7 @@ def test_env_example_secrets_are_blank_each_with_how_to_make_one():
     lines = (ROOT / ".env.example").read_text().splitlines()
     values = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
     secrets = {"POS_API_TOKEN", "PAR_SHARED_ID", "PAR_JWT_SECRET", "FLOWER_BASIC_AUTH", "REDIS_PASSWORD",
-               "GRAFANA_ADMIN_PASSWORD"}
+               "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
     assert set(values) == secrets and set(values.values()) == {""}
     for name in secrets:
         assert lines[lines.index(f"{name}=") - 1].startswith("# Make or find one: "), name
