@@ -82,6 +82,9 @@ class CallbackSender:
         except (safe_http.Forbidden, requests.exceptions.InvalidURL) as exc:  # vetted where it connects
             return Delivery(False, f"refused: {exc}", permanent=True)
         except CallTimeout:
+            # hang up now: the interrupted connection would otherwise stay open until collected, and
+            # the receiver go on answering a delivery its sender gave up on
+            self.session.close()
             return Delivery(False, f"no answer within {self.timeout:g}s ({_host(url)})")
         except requests.RequestException as exc:
             return Delivery(False, f"{type(exc).__name__} ({_host(url)}, after {time.monotonic() - started:.1f}s)")

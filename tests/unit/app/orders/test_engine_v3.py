@@ -115,12 +115,23 @@ class Trickle(threading.Thread):
     def run(self):
         connection, _ = self.sock.accept()
         connection.recv(65536)
+        self.sent = 0
         for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
             try:
                 connection.sendall(bytes([byte]))
             except OSError:
                 return
+            self.sent += 1
             time.sleep(self.gap)
+            try:  # the sender hung up: its FIN reads as b"" here
+                connection.setblocking(False)
+                if connection.recv(1) == b"":
+                    self.hung_up = True
+                    return
+            except BlockingIOError:
+                pass
+            finally:
+                connection.setblocking(True)
         connection.close()
 
 
@@ -135,6 +146,8 @@ def test_a_callback_delivery_is_bounded_as_a_whole_not_per_read(services, settin
     order = services.store.get("ord-cb") or _final_order(services, request)
     delivery = sender.deliver(order)
     assert not delivery.ok and "no answer within 1s" in delivery.reason
+    receiver.join(5)  # the sender hung up at its bound: the receiver stops long before its 38 bytes
+    assert getattr(receiver, "hung_up", False) and receiver.sent < 38
 
 
 def _final_order(services, request):
