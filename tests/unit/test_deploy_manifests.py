@@ -239,3 +239,14 @@ def test_the_archive_url_comes_from_the_secret_and_one_job_migrates():
     assert job["command"] == ["posbridge", "archive", "migrate"]
     config = by_kind("ConfigMap")["posbridge-config"]["data"]
     assert "ARCHIVE_URL" not in config and int(config["ARCHIVE_AFTER_SECONDS"]) > 0
+
+
+def test_prometheus_scrapes_every_web_and_worker_pod():
+    """Issue 20, finding 7: no scrape config in Kubernetes (workers scaled by KEDA were never scraped)."""
+    import yaml as _yaml
+
+    for name, port in (("web.yaml", "8000"), ("worker.yaml", "9808")):
+        docs = [d for d in _yaml.safe_load_all((ROOT / "deploy" / "k8s" / name).read_text()) if d]
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == port
