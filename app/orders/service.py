@@ -212,10 +212,12 @@ class OrderService:
         try:
             while True:
                 order = self.store.get(uid)
-                if order is None or order.final or time.monotonic() + POLL_SECONDS > until:
+                if order is None:  # its creator took it back (not acknowledged, DISCARD): nothing promised
+                    raise NotDurable(uid)
+                if order.final or time.monotonic() + POLL_SECONDS > until:
                     break
                 time.sleep(POLL_SECONDS)
-            return self._answer(uid)
+            return self.answers.about(order)
         except UNAVAILABLE:
             if not recorded:
                 raise

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from app.callbacks import CallbackSender
+from app.orders.answers import NotDurable
 from app.orders.durability import Durability
 from app.orders.records import fingerprint, new_record
 from app.pos.base import KeyUsed, Placed, Transient
@@ -119,7 +120,8 @@ class Trickle(threading.Thread):
         for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
             try:
                 connection.sendall(bytes([byte]))
-            except OSError:
+            except OSError:  # the sender hung up (reset, or a broken pipe)
+                self.hung_up = True
                 return
             self.sent += 1
             time.sleep(self.gap)
@@ -130,6 +132,9 @@ class Trickle(threading.Thread):
                     return
             except BlockingIOError:
                 pass
+            except OSError:
+                self.hung_up = True
+                return
             finally:
                 connection.setblocking(True)
         connection.close()
@@ -374,6 +379,7 @@ def test_no_post_before_the_validated_write_is_durable(services, monkeypatch):
     durability = replica(services, monkeypatch, acknowledged=True)
     writes = []
     monkeypatch.setattr(durability, "acknowledged", lambda results: (writes.append(1), len(writes) == 1)[1])
+    services.service.budget = 0.3  # it waits out its budget for a worker, then answers
     status, _ = submit(services)  # CREATE acknowledged; the validated write is not
     assert status == 202
     assert [kind for kind, _ in services.pos.calls if kind == "place"] == []
@@ -386,3 +392,17 @@ def test_a_full_redis_after_the_order_was_recorded_is_a_202_not_a_500(services, 
 
     monkeypatch.setattr(services.store, "finish", full)
     assert submit(services)[0] == 202
+
+
+
+def test_a_duplicate_of_a_record_taken_back_is_a_503_not_a_500(services, monkeypatch):
+    """The cluster run (DURABILITY=replica): concurrent duplicates saw the first request's record,
+    which its creator then took back (not acknowledged): the duplicates answered 500 NotFound."""
+    request = SCHEMA.load(sample_order(uid="ord-1"))
+    create_order(services.store, "ord-1", fingerprint(request), new_record(request, time.time()), None, 900, "web",
+                 5, "menu:loc-001")
+    services.service.budget = 0.2
+    get = services.store.get
+    monkeypatch.setattr(services.store, "get", lambda uid: (services.redis.delete("order:ord-1"), get(uid))[1])
+    with pytest.raises(NotDurable):
+        services.service.submit(request, time.monotonic())
