@@ -111,6 +111,10 @@ class Mover:
                 self.store.retry(uid, token, "worker", decision.note, self._backoff(order.calls),
                                  latest=order.deadline + skew)
                 return "retry"
+            if decision.status is Status.REJECTED and order.pos_body:
+                # an earlier POST (the web's, cut; a move's that timed out) may have made the order
+                # before the POS began refusing this key (the location closed meanwhile, say)
+                return self._refused_unless_found(claim, order, decision, left, finish)
             return self._carry_out(decision, claim, order, finish)
         if not order.validated:
             # judged as it would have been when it arrived: an order the rules refused then (past its
@@ -157,6 +161,25 @@ class Mover:
             self.store.retry(order.uid, token, "worker", decision.note, self._backoff(order.calls),
                              latest=order.deadline + self.settings.clock_skew_seconds)
             return "retry"
+        return self._carry_out(decision, claim, order, finish)
+
+    def _refused_unless_found(self, claim: Claim, order: Order, refused: Decision, left, finish) -> str:
+        try:
+            found = self.pos.find_order(order.uid, timeout=max(left(), 0.05))
+        except PosUnavailable as exc:
+            self.store.retry(order.uid, claim.token, "worker", f"refused; the lookup failed: {exc}",
+                             self._backoff(order.calls))
+            return "retry"
+        if found is None or found.voided:
+            return self._carry_out(refused, claim, order, finish)
+        decision = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds)
+        if decision.next is Next.VOID:
+            result = self._void_late(order.uid, found, left())
+            if result is None:
+                self.store.retry(order.uid, claim.token, "worker", "a late placement found; its void failed",
+                                 self._backoff(order.calls))
+                return "retry"
+            decision = decide.after_void(result, found.pos_order_id)
         return self._carry_out(decision, claim, order, finish)
 
     def _carry_out(self, decision: Decision, claim: Claim, order: Order, finish) -> str:

@@ -406,3 +406,21 @@ def test_a_duplicate_of_a_record_taken_back_is_a_503_not_a_500(services, monkeyp
     monkeypatch.setattr(services.store, "get", lambda uid: (services.redis.delete("order:ord-1"), get(uid))[1])
     with pytest.raises(NotDurable):
         services.service.submit(request, time.monotonic())
+
+
+
+def test_a_refusal_after_an_earlier_post_is_looked_up_first(services):
+    """The 10,000-order run: the web's POST (cut at its budget, the web frozen) made the order; the
+    location closed; the worker's POST under the same key was refused, and the order ended
+    `rejected` while the POS held it live. A refusal after an earlier POST looks it up first."""
+    from app.pos.base import Refused
+
+    services.pos.outcomes.extend([Transient("timeout")])
+    assert submit(services)[0] == 202
+    services.pos.placed["ord-1"] = Placed("P-000001", created_at=time.time())  # the cut POST made it
+    services.pos.outcomes.extend([Refused("location_closed", "closed")])
+    services.redis.hset("order:ord-1", "o_until", "0")
+    services.redis.zadd("schedule", {"o:ord-1": 0})
+    services.service.advance("ord-1")
+    order = services.store.get("ord-1")
+    assert order.status == "placed" and order.doc["order_details"]["pos_order_id"] == "P-000001"
