@@ -105,7 +105,9 @@ def _default(value):
         if not value.is_finite():
             raise ValueError(f"{value} is not a JSON number")
         if value == value.to_integral_value() and value.as_tuple().exponent >= 0:
-            return int(value)
+            whole = int(value)
+            if len(str(whole)) <= MAX_NUMBER_CHARS:  # 1E+39 as 40 digits would not read back: a float
+                return whole
         number = float(value)
         if not math.isfinite(number):  # beyond a float (1e400.5): refused, never written as null
             raise ValueError(f"{value} is beyond a JSON number")

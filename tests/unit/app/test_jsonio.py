@@ -128,3 +128,14 @@ def test_issue_23_finding_6_a_body_is_utf8_json_or_refused(raw):
 
 def test_utf8_text_beyond_ascii_still_reads():
     assert jsonio.loads('{"name": "Añá 😀"}'.encode()) == {"name": "Añá 😀"}
+
+
+def test_what_is_written_reads_back_even_for_an_integral_decimal_with_a_large_exponent():
+    """The hostile run: `1e39` read as Decimal('1E+39') was written as 40 digits, which reading
+    refuses (a number of more than MAX_NUMBER_CHARS characters): a stored record unreadable."""
+    from decimal import Decimal
+
+    for text in ('{"x": 1e39}', '{"x": 1E+30}', '{"x": 12345678901234567.5}'):
+        value = jsonio.loads(text)
+        assert jsonio.loads(jsonio.dumps(value))["x"] == pytest.approx(float(value["x"]))
+    assert jsonio.loads(jsonio.dumps({"x": Decimal("1E+39")}))["x"] == Decimal("1E+39")
