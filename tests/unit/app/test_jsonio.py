@@ -131,11 +131,11 @@ def test_utf8_text_beyond_ascii_still_reads():
 
 
 def test_what_is_written_reads_back_even_for_an_integral_decimal_with_a_large_exponent():
-    """The hostile run: `1e39` read as Decimal('1E+39') was written as 40 digits, which reading
+    """The hostile run: `1e40` read as Decimal('1E+40') was written as 41 digits, which reading
     refuses (a number of more than MAX_NUMBER_CHARS characters): a stored record unreadable."""
     from decimal import Decimal
 
-    for text in ('{"x": 1e39}', '{"x": 1E+30}', '{"x": 12345678901234567.5}'):
+    for text in ('{"x": 1e40}', '{"x": 1E+40}', '{"x": 5e40}'):
         value = jsonio.loads(text)
-        assert jsonio.loads(jsonio.dumps(value))["x"] == pytest.approx(float(value["x"]))
-    assert jsonio.loads(jsonio.dumps({"x": Decimal("1E+39")}))["x"] == Decimal("1E+39")
+        assert jsonio.loads(jsonio.dumps(value)) == value
+    assert jsonio.loads(jsonio.dumps({"x": Decimal("1E+40")}))["x"] == Decimal("1E+40")
