@@ -102,7 +102,7 @@ def after_void(result: Voided | NotVoidable, pos_order_id: str) -> Decision:
                                                                                        "order after its deadline; "
                                                                                        "it was voided"}],
                         note="placed_late")
-    return Decision(Next.FINISH, Status.PLACED, pos_order_id=pos_order_id,
+    return Decision(Next.FINISH, Status.PLACED, pos_order_id=pos_order_id, listed=True,
                     note="placed after its deadline and not voidable: listed for on-call")
 
 

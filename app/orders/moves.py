@@ -147,18 +147,21 @@ class Mover:
             self.store.retry(order.uid, token, "worker", f"lookup failed: {exc}", self._backoff(order.calls),
                              latest=give_up)
             return "retry"
+        return self._found(claim, order, found, left, finish, before_deadline)
+
+    def _found(self, claim: Claim, order: Order, found: Placed | None, left, finish,
+               before_deadline: bool = False) -> str:
+        """What a lookup's answer decides (decide.after_lookup), a late placement voided first."""
         decision = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds, before_deadline)
         if decision.next is Next.VOID and found is not None:
             voided = self._void_late(order.uid, found, left())
             if voided is None:  # the void could not be answered: decided on a later move
-                self.store.retry(order.uid, token, "worker", "a late placement found; its void failed",
+                self.store.retry(order.uid, claim.token, "worker", "a late placement found; its void failed",
                                  self._backoff(order.calls))
                 return "retry"
             decision = decide.after_void(voided, found.pos_order_id)
-            if decision.status is Status.PLACED:  # the kitchen has it: placed is the truth, listed
-                self.store.list_found(order.uid)
         if decision.next is Next.RETRY:
-            self.store.retry(order.uid, token, "worker", decision.note, self._backoff(order.calls),
+            self.store.retry(order.uid, claim.token, "worker", decision.note, self._backoff(order.calls),
                              latest=order.deadline + self.settings.clock_skew_seconds)
             return "retry"
         return self._carry_out(decision, claim, order, finish)
@@ -172,15 +175,7 @@ class Mover:
             return "retry"
         if found is None or found.voided:
             return self._carry_out(refused, claim, order, finish)
-        decision = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds)
-        if decision.next is Next.VOID:
-            result = self._void_late(order.uid, found, left())
-            if result is None:
-                self.store.retry(order.uid, claim.token, "worker", "a late placement found; its void failed",
-                                 self._backoff(order.calls))
-                return "retry"
-            decision = decide.after_void(result, found.pos_order_id)
-        return self._carry_out(decision, claim, order, finish)
+        return self._found(claim, order, found, left, finish)
 
     def _carry_out(self, decision: Decision, claim: Claim, order: Order, finish) -> str:
         """Make the order final as `decision` says; after a POST may have reached the POS, an
