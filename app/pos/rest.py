@@ -220,19 +220,24 @@ class RestPos:
         return wire.order_body(order, not_after)
 
     def place_order(self, order: dict, not_after: float, timeout: float) -> Outcome:
-        return self.send_order(order["request_uid"], wire.order_body(order, not_after), timeout)
+        return self.send_order(order["request_uid"], self.order_body(order, not_after), timeout)
 
     def send_order(self, key: str, body: bytes, timeout: float) -> Outcome:
+        return self._post_order("/orders", key, body, {"Idempotency-Key": key, "Content-Type": JSON}, _outcome,
+                                timeout)
+
+    def _post_order(self, path: str, key: str, body: bytes, headers: dict, outcome_of, timeout: float) -> Outcome:
+        """POST a create request; a failed call is Transient, an answer `outcome_of` cannot map is
+        logged and Transient too (retried under the same key; the deadline bounds it)."""
         try:
-            response, seconds = self._call("POST", "/orders", "place", timeout, uid=key, data=body,
-                                           headers={"Idempotency-Key": key, "Content-Type": JSON})
+            response, seconds = self._call("POST", path, "place", timeout, uid=key, data=body, headers=headers)
         except requests.Timeout:
             return Transient("timeout")
         except requests.ConnectionError as exc:
             return Transient(f"connection: {type(exc).__name__}", ambiguous=not _never_connected(exc))
         except requests.RequestException as exc:
             return Transient(f"request: {type(exc).__name__}")
-        outcome = _outcome(response)
+        outcome = outcome_of(response)
         if outcome is None:
             self._unexpected("place", response, seconds, key)
             return _unexpected_outcome(response.status_code)

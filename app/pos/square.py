@@ -44,7 +44,7 @@ from app.pos.base import (
     Voided,
     VoidedKey,
 )
-from app.pos.rest import MIN_CALL, RestPos, _failed_status, _json, _never_connected, _unexpected_outcome, path_segment
+from app.pos.rest import MIN_CALL, RestPos, _failed_status, _json, path_segment
 
 JSON = {"Content-Type": "application/json"}
 CATALOG_TYPES = "ITEM,MODIFIER_LIST,TAX,DISCOUNT"
@@ -162,24 +162,9 @@ class SquarePos(RestPos):
     def order_body(self, order: dict, not_after: float) -> bytes:
         return square_wire.order_body(order, not_after, self.square_location(order["location_id"]), self.currency)
 
-    def place_order(self, order: dict, not_after: float, timeout: float) -> Outcome:
-        return self.send_order(order["request_uid"], self.order_body(order, not_after), timeout)
-
     def send_order(self, key: str, body: bytes, timeout: float) -> Outcome:
         # the key travels in the body (idempotency_key): order_body put it there
-        try:
-            response, seconds = self._call("POST", "/v2/orders", "place", timeout, uid=key, data=body, headers=JSON)
-        except requests.Timeout:
-            return Transient("timeout")
-        except requests.ConnectionError as exc:
-            return Transient(f"connection: {type(exc).__name__}", ambiguous=not _never_connected(exc))
-        except requests.RequestException as exc:
-            return Transient(f"request: {type(exc).__name__}")
-        outcome = _outcome(response)
-        if outcome is None:
-            self._unexpected("place", response, seconds, key)
-            return _unexpected_outcome(response.status_code)
-        return outcome
+        return self._post_order("/v2/orders", key, body, JSON, _outcome, timeout)
 
     # -- canceling --------------------------------------------------------------------------
     def void_order(self, external_id: str, reason: str, timeout: float) -> Voided | NotVoidable:
