@@ -15,12 +15,6 @@ VALIDATE = "/posnext/order/validate"
 KEY = signing.key_from_shared_id(SHARED_ID)
 
 
-@pytest.fixture
-def env(env):
-    """A budget no stalled machine overruns by accident; overrun tests shorten it on purpose."""
-    return {**env, "INLINE_BUDGET_MS": "20000"}
-
-
 def order():
     return sample_order(request_type="validate-order")
 

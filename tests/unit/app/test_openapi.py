@@ -22,11 +22,6 @@ ORDER_POSTS = ("/posnext/order/validate", "/posnext/orders/validate", "/posnext/
 
 
 @pytest.fixture
-def env(env):
-    return {**env, "INLINE_BUDGET_MS": "20000"}
-
-
-@pytest.fixture
 def doc(client):
     response = client.get("/openapi.json")
     assert response.status_code == 200 and response.mimetype == "application/json"

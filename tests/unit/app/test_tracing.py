@@ -31,6 +31,16 @@ def possim():
 
 
 @pytest.fixture
+def budget_ms() -> str:
+    return "20000"
+
+
+@pytest.fixture
+def env(env, budget_ms):
+    return {**env, "INLINE_BUDGET_MS": budget_ms}
+
+
+@pytest.fixture
 def spans():
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -109,7 +119,8 @@ def test_a_submit_is_one_trace_of_request_redis_and_pos_call(post, spans):
         == 201
 
 
-def test_a_handed_off_order_sends_its_task_with_the_request_trace(post, spans, possim, celery, redis_client):
+@pytest.mark.parametrize("budget_ms", ["300"])  # the POS's 1.5 s overruns it
+def test_a_handed_off_order_sends_its_task_with_the_request_trace(post, spans, possim, celery, redis_client, budget_ms):
     requests.put(f"{possim}/_admin/knobs/*", json={"latency_ms": 1500}, timeout=5,
                  headers={"Authorization": f"Bearer {SIM_TOKEN}"}).raise_for_status()
     try:

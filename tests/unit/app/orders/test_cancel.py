@@ -19,11 +19,6 @@ SCHEMA = OrderRequestSchema()
 
 
 @pytest.fixture
-def env(env):
-    return {**env, "INLINE_BUDGET_MS": "20000"}
-
-
-@pytest.fixture
 def auth(token):
     return {"Authorization": f"Bearer {token}"}
 

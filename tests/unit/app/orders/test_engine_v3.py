@@ -26,7 +26,7 @@ SCHEMA = OrderRequestSchema()
 
 @pytest.fixture
 def env(env):
-    return {**env, "INLINE_BUDGET_MS": "20000", "CALLBACK_ALLOW_PRIVATE": "true"}
+    return {**env, "CALLBACK_ALLOW_PRIVATE": "true"}
 
 
 def submit(services, uid="ord-1", **overrides):

@@ -26,12 +26,6 @@ def pos(request):
 
 
 @pytest.fixture
-def env(env):
-    """A budget no stalled machine overruns by accident; overrun tests shorten it on purpose."""
-    return {**env, "INLINE_BUDGET_MS": "20000"}
-
-
-@pytest.fixture
 def service(services):
     if isinstance(services.pos, GatedPos):
         services.service.budget = 0.3  # the gate makes the overrun; a short budget only saves time

@@ -14,12 +14,6 @@ KEY = signing.key_from_shared_id(SHARED_ID)
 
 
 @pytest.fixture
-def env(env):
-    """A budget no stalled machine overruns by accident; overrun tests shorten it on purpose."""
-    return {**env, "INLINE_BUDGET_MS": "20000"}
-
-
-@pytest.fixture
 def good(token):
     """A valid JWT for the unit layer's secret."""
     return token

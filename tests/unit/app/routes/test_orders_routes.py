@@ -19,12 +19,6 @@ def pos(request):
     return GatedPos() if getattr(request, "param", None) == "gated" else FakePos()
 
 
-@pytest.fixture
-def env(env):
-    """A budget no stalled machine overruns by accident; overrun tests shorten it on purpose."""
-    return {**env, "INLINE_BUDGET_MS": "20000"}
-
-
 @pytest.fixture(autouse=True)
 def _finish_background(pos, services):
     if isinstance(pos, GatedPos):
