@@ -49,7 +49,8 @@ def _partitioned(conn: sa.Connection, days: int, start: float) -> None:
     conn.execute(sa.text(
         "CREATE TABLE p_orders (request_uid varchar(128) COLLATE \"C\" NOT NULL, location_id varchar(128) NOT NULL, "
         "created double precision NOT NULL, status varchar(32) NOT NULL, fp varchar(64) NOT NULL, "
-        "record text NOT NULL, history text NOT NULL, moved_at double precision NOT NULL, PRIMARY KEY (request_uid, created)) "
+        "record text NOT NULL, history text NOT NULL, moved_at double precision NOT NULL, "
+        "PRIMARY KEY (request_uid, created)) "
         "PARTITION BY RANGE (created)"))
     conn.execute(sa.text("CREATE INDEX p_orders_by_location ON p_orders (location_id, created, request_uid)"))
     for day in range(days):
