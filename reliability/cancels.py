@@ -11,7 +11,9 @@ PAR would retry it; one answered 404 because the submit was not recorded yet is 
 the submit is answered; one in four is sent a second time later (idempotent: the same record).
 
 Invariants, once settled:
-  - `cancelled` => no live (not voided) POS order for that request_uid;
+  - `cancelled` => no live (not voided) POS order for that request_uid (on a POS that cannot
+    close a key and refuses the void of what it made after the cancel: listed for on-call,
+    cancel_kept);
   - no POST reached the POS after the cancel was recorded: the simulator's last POST for the
     external_id (received time) not later than the record's cancel_requested_at (a cancel
     recorded while a POST may have reached the POS) or, for one cancelled at once, its final
@@ -133,12 +135,14 @@ def check_cancels(ev: Evidence) -> tuple[list[Check], dict]:
     for uid, order in ev.records.items():
         if order is None:
             continue
+        recorded = _recorded_at(ev, uid, order)
         if order.status == "cancelled":
             none_live.checked += 1
             live = [e["pos_order_id"] for e in ev.live(uid)]
-            if live:
+            if live and cancel_kept(ev, uid, order):
+                stats["cancelled; a POS order made after it, not voidable: listed for on-call"] += 1
+            elif live:
                 none_live.fail(f"{uid}: cancelled, but the POS has {live} live")
-        recorded = _recorded_at(ev, uid, order)
         if recorded is None:
             continue
         no_post.checked += 1
@@ -169,6 +173,17 @@ def check_cancels(ev: Evidence) -> tuple[list[Check], dict]:
             if planned.kind == KIND and call.started < _submit_answered(ev, uid):
                 stats["sent while the submit was in flight"] += 1
     return [none_live, no_post, answers], dict(sorted(stats.items()))
+
+
+def cancel_kept(ev: Evidence, uid: str, order) -> bool:
+    """A POS that cannot close a key (Square: voids by its own order id, --adapter square) may
+    still create the order of a POST in flight after the cancel was decided `cancelled`; the
+    engine watches it and voids what it makes, and when the POS refuses that void too
+    (not_voidable) it lists the order for on-call: the one live POS order a cancelled order may
+    keep, on such a POS only, made after the cancel was recorded and listed."""
+    recorded = _recorded_at(ev, uid, order)
+    return ev.settings.get("POS_ADAPTER", "rest") != "rest" and recorded is not None and uid in ev.found \
+        and all(epoch(e["created_at"]) > recorded for e in ev.live(uid))
 
 
 def _path(order) -> str:

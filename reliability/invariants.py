@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from app import jsonio
 from app.orders.records import fingerprint
-from reliability.cancels import check_cancels
+from reliability.cancels import cancel_kept, check_cancels
 from reliability.evidence import DEFAULTS, OUTAGE, ROUNDING, Check, Evidence, codes, epoch
 from reliability.faults import STALE_CONNECTIONS, UNAVAILABLE, WEB_AWAY, WEB_CUT_OFF, Window
 from reliability.late import check_late_placements
@@ -91,7 +91,7 @@ def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
             # a placement made after the deadline whose void the POS refused: listed for on-call
             late_kept = order.reconcile == "found" and uid in ev.found and all(
                 epoch(e["created_at"]) > ev.deadline(uid, order) + ROUNDING for e in entries)
-            if entries and not (found_later or late_kept):
+            if entries and not (found_later or late_kept or cancel_kept(ev, uid, order)):
                 none.fail(f"{uid}: {order.status} ({codes(order)}) but the POS has "
                           f"{[e['pos_order_id'] for e in entries]} live")
     for entry in ev.ledger:

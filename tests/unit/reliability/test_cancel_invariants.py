@@ -9,7 +9,7 @@ import pytest
 
 from app.times import format_time
 from reliability.cancels import KIND, check_cancels
-from reliability.invariants import Evidence
+from reliability.invariants import Evidence, check_pos_orders
 from reliability.load import Call, Journal
 from reliability.orders import Planned
 from reliability.receiver import Receiver
@@ -37,7 +37,7 @@ def receiver():
     made.server.server_close()
 
 
-def evidence(receiver, records, ledger=(), calls=(), last_posts=None):
+def evidence(receiver, records, ledger=(), calls=(), last_posts=None, **extra):
     journal = Journal()
     for uid in records:
         journal.planned[uid] = Planned(uid, KIND, "accepted", {})
@@ -46,7 +46,7 @@ def evidence(receiver, records, ledger=(), calls=(), last_posts=None):
     pos_calls = {uid: {"posts": 1, "lookups": 0, "last_post_at": format_time(at)}
                  for uid, at in (last_posts or {}).items()}
     return Evidence(journal, receiver, [], records, list(ledger), set(), pos_calls=pos_calls,
-                    final_at={uid: T0 + 2 for uid, o in records.items() if o.final})
+                    final_at={uid: T0 + 2 for uid, o in records.items() if o.final}, **extra)
 
 
 def cancel_call(uid, status, body, started=T0 + 1.5):
@@ -86,3 +86,21 @@ def test_cancel_answers_must_show_the_record(receiver):
     assert answers.checked == 7
     assert sorted(v.split(":")[0] for v in answers.violations) == ["bad202", "wrong200", "wrong409"]
     assert stats["placed after the cancel was recorded (the POS would not void it)"] == 1
+
+
+@pytest.mark.parametrize(("adapter", "listed", "made_after", "excused"), [
+    ("square", True, True, True),  # a POS that cannot close a key, the void refused: listed
+    ("rest", True, True, False),  # void by key closes the key: nothing can be made after it
+    ("square", False, True, False),  # not listed for on-call
+    ("square", True, False, False),  # made before the cancel: the void should have caught it
+])
+def test_a_live_order_of_a_cancelled_one_is_excused_only_when_made_after_on_a_pos_without_void_by_key(
+        receiver, adapter, listed, made_after, excused):
+    requested = T0 + 0.5 if made_after else T0 + 1.5  # the ledger's order was created at T0 + 1
+    records = {"kept": order("kept", requested=requested)}
+    ev = evidence(receiver, records, [entry("kept")], settings={"POS_ADAPTER": adapter},
+                  found={"kept"} if listed else set())
+    (none_live, _, _), stats = check_cancels(ev)
+    one, none = check_pos_orders(ev)
+    assert (none_live.violations == []) is excused and (none.violations == []) is excused
+    assert bool(stats.get("cancelled; a POS order made after it, not voidable: listed for on-call")) is excused
