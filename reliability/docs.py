@@ -69,12 +69,14 @@ WHAT_RUNS = """\
      cancel the POS refused, `not_voidable`, included); any other final has no live POS
      order, but one found by reconciliation after `pos_outcome_unknown`, or one made late
      whose void the POS refused (listed for on-call);
-   - `cancelled` means no live POS order at all, with no exception; no POST reached the POS
-     after the cancel was recorded (the simulator's last POST for the order, by its received
-     time, not later than the record's `cancel_requested_at`, or the final transition of one
-     cancelled at once, + 250 ms transit); a cancel answered 409 is for an order final in
-     another status (`not_cancellable`), and one answered 200 or 202 shows the record's
-     outcome (202: `pending` with `cancel_requested_at`);
+   - `cancelled` means no live POS order (one exception, on a POS that cannot close a key,
+     `--adapter square`: the order a POST in flight made after the cancel, whose void the POS
+     refused too, listed for on-call and counted apart); no POST reached the POS after the
+     cancel was recorded (the simulator's last POST for the order, by its received time, not
+     later than the record's `cancel_requested_at`, or the final transition of one cancelled
+     at once, + 250 ms transit); a cancel answered 409 is for an order final in another
+     status (`not_cancellable`), and one answered 200 or 202 shows the record's outcome
+     (202: `pending` with `cancel_requested_at`);
    - no POS order created after its deadline where the POS honours `not_after`; where it
      does not, no POS order created after its deadline stays live unnoticed: each is voided
      or its order listed for on-call (a POS order stamped within `CLOCK_SKEW_SECONDS` of the
