@@ -158,7 +158,8 @@ def render(report: dict, command: str, written: float) -> str:
              summary.get("callbacks_kept_for_replay")),
             ("POS orders created after their order's deadline (a POST sent in time, landing late)",
              summary.get("created_after_deadline")),
-            ("POS orders sent without not_after", summary.get("orders_sent_without_not_after"))]
+            ("POS orders sent without not_after", summary.get("orders_sent_without_not_after")),
+            ("cancels: answers, and the outcomes of those recorded", summary.get("cancels"))]
     lines += [f"| {name} | {_cell(value)} |" for name, value in rows if value is not None]
     lines += ["", "## Faults injected, by kind", "", "| fault | times |", "|---|---|"]
     lines += [f"| {kind} | {count} |" for kind, count in sorted(summary["faults"].items())]
