@@ -101,6 +101,9 @@ class Mover:
                                       note="refused by validation"))
                 if not self.store.mark_validated(uid, token, "worker", body):
                     return "claim_lost"
+            ready = self.store.may_post(uid, token)
+            if ready != "ok":
+                return ready  # 'cancel_requested': move_order decides the cancel with this claim
             result = self.pos.send_order(uid, body, timeout=min(left(), order.deadline - now() + skew))
             decision = decide.after_post(result, order.deadline, skew)
             if decision.next is Next.LOOK_UP:

@@ -156,6 +156,9 @@ class OrderService:
         if left() < MIN_CALL:
             metrics.OVERRUNS.inc()
             return self._hand_off(order, token, "no time left in the budget for a POS call")
+        ready = self.store.may_post(uid, token)
+        if ready != "ok":  # a cancel recorded meanwhile (its move decides), or the claim gone
+            return self._hand_off(order, token, f"no POST: {ready}")
         result = self.pos.send_order(uid, body, timeout=left())
         decision = decide.after_post(result, order.deadline, self.settings.clock_skew_seconds)
         if decision.next is not Next.FINISH or decision.status is None:  # a worker retries or looks it up

@@ -140,7 +140,7 @@ class OrderStore:
         self._scripts = {name: redis.register_script(getattr(scripts, name))
                          for name in ("CREATE", "CLAIM", "SETTLE", "SETTLE_CALLBACK", "SETTLE_RECONCILE",
                                       "DISPATCH", "QUEUED", "REDRIVE", "REPLAY", "NOTE", "CONFIRMED",
-                                      "DISCARD")}
+                                      "DISCARD", "MAY_POST")}
 
     def now_arg(self) -> str:
         """The `now` argument of a script: '' (Redis's TIME), or a test's clock in ms."""
@@ -292,6 +292,12 @@ class OrderStore:
         result, confirmed = self._settle(uid, token, by, "validated", "validated", pos_body, acked=acked,
                                          durable=True)
         return int(result[0]) == 1 and confirmed
+
+    def may_post(self, uid: str, token: str) -> str:
+        """The check every POST passes just before it goes: 'ok' while `token` holds the order's
+        claim and no cancel is recorded; else why not ('cancel_requested', 'claim_lost', a final)."""
+        result = self._run("MAY_POST", [_key(uid)], [token])
+        return result.decode() if isinstance(result, bytes) else str(result)
 
     def hand_off(self, uid: str, token: str, by: str, note: str = "handed to a worker", acked: str = "") -> bool:
         """The order's next move is due now, for a worker; False if it went final."""

@@ -150,3 +150,46 @@ def test_a_cancel_recorded_while_a_worker_posts_is_decided_by_that_worker(client
 def test_another_method_on_the_cancel_route_is_405_with_allow(client, auth):
     response = client.get("/posnext/orders/ord-1/cancel", headers=auth)
     assert response.status_code == 405 and response.headers["Allow"] == "POST"
+
+
+def test_a_cancel_recorded_after_a_worker_took_the_order_stops_its_post(client, auth, services, pos, post,
+                                                                        monkeypatch):
+    """Issue 19: a worker that claimed a validated order before the cancel was recorded sent its
+    POST anyway (the cancel landed during its durability check). Every POST now passes
+    `OrderStore.may_post` just before it goes."""
+    uid = overrun(post, pos)
+    services.redis.hset(f"order:{uid}", "o_until", "0")  # the web's claim over: a worker's turn
+    mover = services.service.mover
+    real_confirm = mover.answers.confirm
+
+    cancels: list[int] = []
+
+    def cancel_meanwhile(order):  # the cancel arrives while the worker confirms the record
+        if not cancels:  # (the cancel's own answer confirms too)
+            cancels.append(0)
+            cancels[0] = cancel(client, auth, uid).status_code
+        return real_confirm(order)
+    monkeypatch.setattr(mover.answers, "confirm", cancel_meanwhile)
+    posts = len(pos.bodies)
+    assert mover.move_order(uid) == "cancelled"
+    assert cancels == [202]  # the worker held the claim: the cancel was recorded, not decided
+    assert len(pos.bodies) == posts  # no POST after the cancel was recorded
+    assert services.store.get(uid).status == "cancelled" and uid in pos.voided
+
+
+def test_a_cancel_recorded_while_the_web_validates_stops_the_webs_post(client, auth, services, pos, post,
+                                                                       monkeypatch):
+    """The same check on the web's inline path: a cancel recorded between the order's validation
+    (its POS body stored) and the web's POST: the web sends nothing and hands the order on."""
+    real = services.store.mark_validated
+    answers: list[int] = []
+
+    def validated_then_cancelled(uid, *args, **kwargs):
+        done = real(uid, *args, **kwargs)
+        answers.append(cancel(client, auth, uid).status_code)  # the web holds the claim: recorded
+        return done
+    monkeypatch.setattr(services.store, "mark_validated", validated_then_cancelled)
+    response = post("/posnext/order/submit", sample_order(uid="ord-9"))
+    assert answers == [202] and response.status_code == 202 and pos.bodies == []
+    monkeypatch.undo()
+    assert services.service.advance("ord-9") == "cancelled" and "ord-9" in pos.voided
