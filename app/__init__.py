@@ -136,7 +136,7 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     """redis_timeout: the Redis client's read timeout (the worker's; default the web's, 1 s)."""
     from flask import Flask
 
-    from app import cli, errors, metrics, tracing
+    from app import errors, metrics, tracing
     from app.archive import open_archive
     from app.body import close_if_unread
     from app.menus import MenuCache
@@ -170,6 +170,5 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     app.after_request(close_if_unread)
     for blueprint in (order_routes.bp, menus.bp, health.bp, docs.bp):
         app.register_blueprint(blueprint)
-    cli.register(app)
     tracing.instrument_app(app)
     return app

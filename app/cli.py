@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import click
 
+from app import create_app, jsonio, signing
+from app.cli_archive import archive
+from app.cli_orders import callbacks, menus, orders
 from app.cli_output import Trouble, say
+from app.cli_sample import jwt_token, sample, shared_id
 from app.settings import ConfigError, load_settings
 from app.settings_files import cli_environment, env_example, readme_table
 
@@ -90,22 +94,6 @@ def quiet_exit() -> None:
     raise SystemExit(0)
 
 
-def services():
-    """The service's objects (store, menus, tasks, settings), built once per command."""
-    ctx = click.get_current_context()
-    root = ctx.find_root()
-    found = root.meta.get("posbridge.services")
-    if found is None:
-        from app import create_app
-
-        app = create_app(load_settings(cli_environment()))
-        app_context = app.app_context()
-        app_context.push()
-        root.call_on_close(app_context.pop)
-        found = root.meta["posbridge.services"] = app.extensions["posbridge"]
-    return found
-
-
 @click.group(cls=PosbridgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="posbridge")
 def main() -> None:
@@ -149,9 +137,6 @@ def config_readme_table() -> None:
               help="sign the /docs example body of this operation (and print it) instead of reading one")
 def sign(body, example: str | None) -> None:
     """Print the x-pch-digest of an order body (a file, or stdin) with the configured PAR_SHARED_ID."""
-    from app import jsonio, signing
-    from app.cli_sample import shared_id
-
     if example:
         from app.openapi import example_order
 
@@ -171,23 +156,17 @@ def sign(body, example: str | None) -> None:
 @click.option("--seconds", default=3600, show_default=True, help="how long the token is valid")
 def token(seconds: int) -> None:
     """Print a JWT signed with the configured PAR_JWT_SECRET (for /docs' Authorize and curl)."""
-    from app.cli_sample import jwt_token
-
     say(jwt_token(seconds))
 
 
 def _flask_app():
-    from app import create_app
-
-    return create_app(load_settings(cli_environment()))
+    app = create_app(load_settings(cli_environment()))
+    register(app)
+    return app
 
 
 def _register_subcommands() -> None:
     from flask.cli import FlaskGroup
-
-    from app.cli_archive import archive
-    from app.cli_orders import callbacks, menus, orders
-    from app.cli_sample import sample
 
     class FlaskCommands(FlaskGroup):
         """Flask's group; its --help lists Flask's own commands even when the app cannot load
@@ -210,9 +189,7 @@ _register_subcommands()
 
 
 def register(app) -> None:
-    """The same groups under `flask --app app.wsgi` (as before `posbridge`)."""
-    from app.cli_orders import callbacks, menus, orders
-
+    """The same groups under `flask --app app.wsgi` (as before `posbridge`) and `posbridge flask`."""
     for group in (orders, callbacks, menus):
         app.cli.add_command(group)
 

@@ -11,6 +11,7 @@ import time
 import click
 
 from app.cli_output import Trouble, safe, say
+from app.cli_services import services
 from app.settings_files import cli_environment
 
 
@@ -36,7 +37,6 @@ def migrate() -> None:
 
 def _mover():
     from app.archive.mover import ArchiveMover
-    from app.cli import services
 
     found = services()
     if found.archive is None:

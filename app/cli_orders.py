@@ -9,19 +9,17 @@ from __future__ import annotations
 import time
 
 import click
+from flask import current_app, has_app_context
 
 from app import jsonio
 from app.cli_output import Trouble, safe, say
+from app.cli_services import services
 from app.settings_files import operator
 
 
 def _services():
-    from flask import current_app, has_app_context
-
     if has_app_context() and "posbridge" in current_app.extensions:
         return current_app.extensions["posbridge"]
-    from app.cli import services
-
     return services()
 
 

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from app.settings import BY_NAME
 from app.settings_files import SERVE_ENV
+from app.tokens import make_token
 from bin.stack import ROOT, EmbeddedRedis, Stack, wait_for_http, wait_for_port, wait_for_workers
-from bin.token import make_token
 
 SECRETS_FILE = "dev-secrets.env"  # in POSBRIDGE_VAR_DIR: this checkout's development secrets
 SECRET_MAKERS = {

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
 
 from app import jsonio
-from app.auth import require_digest, require_jwt, signed_response
+from app.auth import require_digest, require_jwt
 from app.body import read_body
 from app.errors import ApiError
 from app.logs import bind_request_uid
@@ -16,6 +16,7 @@ from app.orders import paging
 from app.orders.answers import NotDurable
 from app.orders.service import Conflict, NotCancellable, NotFound
 from app.orders.store import location_key
+from app.responses import signed_response
 from app.times import parse_time
 from schemas import fast_orders
 from schemas.errors import flatten
