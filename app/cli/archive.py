@@ -10,8 +10,8 @@ import time
 
 import click
 
-from app.cli_output import Trouble, safe, say
-from app.cli_services import services
+from app.cli.output import Trouble, safe, say
+from app.cli.services import services
 from app.settings_files import cli_environment
 
 

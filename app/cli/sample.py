@@ -11,7 +11,7 @@ import time
 import click
 
 from app import jsonio
-from app.cli_output import Trouble, say
+from app.cli.output import Trouble, say
 from app.samples import encode, sample_order
 from app.settings import read_value
 from app.settings_files import cli_environment
