@@ -6,6 +6,7 @@ import time
 
 import jwt
 from flask import current_app, g, request
+from jwt.types import Options
 
 from app import signing
 from app.errors import ApiError
@@ -30,7 +31,7 @@ def require_jwt() -> dict:
         raise _unauthorized("unauthorized", "a Bearer token is required")
     key = settings.jwt_public_key or settings.jwt_secret
     algorithm = "RS256" if settings.jwt_public_key else "HS256"
-    options = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience),
+    options: Options = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience),
                "verify_iss": bool(settings.jwt_issuer)}
     cache_key = (token.strip(), key, algorithm, settings.jwt_audience, settings.jwt_issuer)
     claims = _verified.get(cache_key)
