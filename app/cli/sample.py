@@ -12,6 +12,7 @@ import click
 
 from app import jsonio
 from app.cli.output import Trouble, say
+from app.dev_defaults import DEV_DEFAULTS
 from app.samples import encode, sample_order
 from app.settings import read_value
 from app.settings_files import cli_environment
@@ -21,8 +22,6 @@ EXIT_UNREACHABLE = 3
 
 
 def _config(name: str) -> str:
-    from bin.run import DEV_DEFAULTS
-
     return read_value(cli_environment(), name) or DEV_DEFAULTS[name]
 
 
