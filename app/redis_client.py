@@ -176,9 +176,10 @@ def broker_url(settings: Settings) -> str:
 
 
 def result_backend(settings: Settings) -> str | None:
-    if uses_sentinel(settings, settings.result_backend):
-        return _sentinel_url(settings, settings.result_backend)
-    return settings.result_backend
+    url = settings.result_backend
+    if url is not None and uses_sentinel(settings, url):
+        return _sentinel_url(settings, url)
+    return url
 
 
 def sentinel_options(settings: Settings) -> dict:

@@ -33,6 +33,7 @@ from app.orders.lifecycle import FINAL, VALIDATED, Status
 from app.orders.moves import Mover
 from app.orders.store import Order, OrderStore
 from app.pos.base import PosAdapter
+from app.tasks import Tasks
 from app.times import format_time
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class NotCancellable(Exception):
 
 
 class OrderService:
-    def __init__(self, settings, store: OrderStore, menus: MenuCache, pos: PosAdapter, tasks):
+    def __init__(self, settings, store: OrderStore, menus: MenuCache, pos: PosAdapter, tasks: Tasks):
         self.settings = settings
         self.store = store
         self.menus = menus

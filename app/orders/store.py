@@ -38,8 +38,21 @@ from dataclasses import dataclass
 import redis
 
 from app import jsonio
+from app.archive.restore import restore
 from app.orders import scripts
 from app.orders.durability import Durability
+from app.orders.keys import (
+    ALL_KEY,
+    CORRUPT_KEY,
+    DEAD_KEY,
+    FOUND_KEY,
+    OPEN_KEY,
+    QUEUED_KEY,
+    RECONCILE_KEY,
+    SCHEDULE_KEY,
+    STATS_KEY,
+    location_key,
+)
 from app.orders.lifecycle import FINAL, Callback, Status
 
 log = logging.getLogger(__name__)
@@ -49,21 +62,11 @@ log = logging.getLogger(__name__)
 UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
                                             redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError,
                                             redis.exceptions.OutOfMemoryError)
-OPEN_KEY, ALL_KEY, DEAD_KEY, STATS_KEY = "orders:open", "orders:by_time", "callbacks:dead", "stats:orders"
-SCHEDULE_KEY, QUEUED_KEY = "schedule", "schedule:queued"
-RECONCILE_KEY, FOUND_KEY = "orders:reconcile", "orders:reconcile:found"
-CORRUPT_KEY = "stats:corrupt_records"
 ORDER_FIELDS = scripts.FIELDS
 
 
 def _key(uid: str) -> str:
     return f"order:{uid}"
-
-
-def location_key(location_id: str, status: str | None = None) -> str:
-    """The recovery list's index of a location's orders, or of those in one status (a location id
-    has no ':', so no location's key is another's)."""
-    return f"orders:loc:{location_id}" if status is None else f"orders:loc:{location_id}:{status}"
 
 
 @dataclass
@@ -339,8 +342,6 @@ class OrderStore:
         keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, DEAD_KEY]
         result = self._run("REPLAY", keys, [uid, by])
         if _text(result[1]) == "missing" and self.archive is not None:
-            from app.archive.restore import restore
-
             if restore(self, uid):
                 result = self._run("REPLAY", keys, [uid, by])
         return int(result[0]) == 1, _text(result[1])

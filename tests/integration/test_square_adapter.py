@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 from tests.support.live import Live, wait_until
 
 

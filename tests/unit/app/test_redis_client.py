@@ -11,9 +11,9 @@ from redis.sentinel import MasterNotFoundError, SentinelConnectionPool
 from app import celery_config, jsonio
 from app import redis_client as clients
 from app.settings import ConfigError, load_settings
-from bin.sample import sample_order
 from tests.conftest import BASE_ENV
-from tests.unit.helpers import build_app, send
+from tests.support.factories import sample_order
+from tests.support.helpers import build_app, send
 
 SENTINELS = "10.0.0.1:26379, sentinel-b:26380,[::1]:26381"
 

@@ -9,7 +9,7 @@ import pytest
 import urllib3.util.connection
 
 from app import safe_http
-from tests.unit.helpers import LocalServer
+from tests.support.helpers import LocalServer
 
 
 def flip_flop(first: str, then: str):
@@ -33,7 +33,7 @@ def test_a_rebinding_name_never_reaches_loopback(monkeypatch, redis_client):
     from app.orders.store import OrderStore
     from app.settings import load_settings
     from tests.conftest import BASE_ENV
-    from tests.unit.app.test_callbacks import final_order
+    from tests.support.factories import final_order
 
     resolve, asked = flip_flop("93.184.216.34", "127.0.0.1")
     monkeypatch.setattr(socket, "getaddrinfo", resolve)

@@ -11,7 +11,7 @@ import pytest
 
 from app.settings import DOCUMENTED, ConfigError, load_settings
 from tests.conftest import BASE_ENV
-from tests.unit.helpers import rsa_pair
+from tests.support.factories import rsa_pair
 
 ROOT = Path(__file__).resolve().parents[3]
 MINIMAL = {"REDIS_URL": "redis://cache.internal:6379/0", "POS_BASE_URL": "http://pos.internal:9000/",

@@ -14,8 +14,8 @@ from app.archive.mover import LOCK_KEY
 from app.archive.schema import LATEST, current
 from app.cli import main
 from app.settings import load_settings
-from bin.sample import sample_order
 from tests.conftest import BASE_ENV
+from tests.support.factories import sample_order
 
 
 @pytest.fixture(autouse=True)

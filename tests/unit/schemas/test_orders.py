@@ -9,9 +9,9 @@ import pytest
 from marshmallow import ValidationError
 
 from app import jsonio
-from bin.sample import sample_order
 from schemas.errors import MAX_ERRORS, flatten
 from schemas.orders import OrderRequestSchema
+from tests.support.factories import sample_order
 
 SCHEMA = OrderRequestSchema()
 

@@ -10,10 +10,9 @@ import pytest
 from app import signing
 from app.orders.records import fingerprint, new_record
 from app.pos.base import Placed, Transient
-from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
 from tests.conftest import SHARED_ID
-from tests.unit.helpers import create_order
+from tests.support.factories import create_order, sample_order
 
 SCHEMA = OrderRequestSchema()
 

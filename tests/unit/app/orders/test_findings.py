@@ -14,8 +14,8 @@ from app.orders import backoff
 from app.orders.durability import Durability
 from app.orders.moves import MARGIN
 from app.pos.base import Placed, Transient
-from tests.unit.app.orders.test_moves import UID, handed_off, until_final
-from tests.unit.helpers import keys
+from tests.support.factories import UID, handed_off, until_final
+from tests.support.helpers import keys
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from app import jsonio
 from app.orders.service import Conflict, NotFound
 from app.pos.base import InProgress, Refused, Transient
 from app.times import format_time
-from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
+from tests.support.factories import sample_order
 from tests.support.fakes import FakePos, GatedPos
-from tests.unit.helpers import keys
+from tests.support.helpers import keys
 
 SCHEMA = OrderRequestSchema()
 

@@ -7,7 +7,8 @@ import pytest
 
 from app import jsonio
 from app.orders.store import OPEN_KEY, SCHEDULE_KEY, OrderStore
-from tests.unit.helpers import create_order, keys
+from tests.support.factories import create_order
+from tests.support.helpers import keys
 
 UID = "ord-1"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app import jsonio, signing
-from bin.sample import sample_order
 from tests.conftest import SHARED_ID
-from tests.unit.helpers import broken_redis, build_app, keys, send, token
+from tests.support.factories import sample_order, token
+from tests.support.helpers import broken_redis, build_app, keys, send
 
 SUBMIT, VALIDATE = "/posnext/order/submit", "/posnext/order/validate"
 KEY = signing.key_from_shared_id(SHARED_ID)

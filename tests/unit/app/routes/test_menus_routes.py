@@ -122,6 +122,6 @@ UNKNOWN_PER_CLIENT = 20  # app/menus.py's
 
 def _token_for(subject: str) -> str:
     from tests.conftest import JWT_SECRET
-    from tests.unit.helpers import token
+    from tests.support.factories import token
 
     return token(JWT_SECRET, sub=subject)

@@ -9,8 +9,8 @@ import pytest
 
 from app import jsonio, signing
 from app.times import format_time, parse_time
-from bin.sample import sample_order
 from tests.conftest import SHARED_ID
+from tests.support.factories import sample_order
 from tests.support.fakes import FakePos, GatedPos
 
 
