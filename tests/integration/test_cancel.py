@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import pytest
 
 from app import jsonio, signing
-from bin.sample import sample_order
-from tests.integration.test_engine_faults import epoch, first_post_seen, submit_in_background
+from tests.support.engine_faults import epoch, first_post_seen, submit_in_background
+from tests.support.factories import sample_order
 from tests.support.live import SHARED_ID, CallbackReceiver, digest_ok, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

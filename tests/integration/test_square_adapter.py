@@ -69,7 +69,7 @@ def test_a_cancel_while_square_makes_the_order_ends_with_it_canceled(square_live
     """Square cannot close a key: the order a POST in flight makes after the cancel was decided
     is found by the cancelled order's watch and canceled (posnext-api.md, Cancel; pos-api.md:
     void by POS order id)."""
-    from tests.integration.test_engine_faults import epoch, first_post_seen, submit_in_background
+    from tests.support.engine_faults import epoch, first_post_seen, submit_in_background
 
     square_live.knobs("*", latency_ms=2500)  # Square makes it 2.5 s on: after the cancel
     try:
