@@ -99,9 +99,9 @@ class Mover:
                 if not verdict.ok:
                     return str(finish(order, token, Status.REJECTED, "worker", verdict.problems,
                                       note="refused by validation"))
-                if not self.store.mark_validated(uid, token, "worker", body):
-                    return "claim_lost"
-            ready = self.store.may_post(uid, token)
+                ready = self.store.mark_validated(uid, token, "worker", body)
+            else:  # validated by an earlier move: a cancel may have been recorded since
+                ready = self.store.may_post(uid, token)
             if ready != "ok":
                 return ready  # 'cancel_requested': move_order decides the cancel with this claim
             result = self.pos.send_order(uid, body, timeout=min(left(), order.deadline - now() + skew))

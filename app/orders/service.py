@@ -152,14 +152,14 @@ class OrderService:
                                                          note="refused by validation",
                                                          at=redis_now()), order, token)
         body = self.pos.order_body(order.doc, order.deadline)
-        if not self.store.mark_validated(uid, token, "web", body, acked=order.acked):
+        ready = self.store.mark_validated(uid, token, "web", body, acked=order.acked)
+        if ready == "cancel_requested":  # recorded while the validation was made durable: its move decides
+            return self._hand_off(order, token, "a cancel was recorded before the POST")
+        if ready != "ok":
             return self._await(uid, budget_end, recorded=True, doc_text=jsonio.dumps(order.doc))
         if left() < MIN_CALL:
             metrics.OVERRUNS.inc()
             return self._hand_off(order, token, "no time left in the budget for a POS call")
-        ready = self.store.may_post(uid, token)
-        if ready != "ok":  # a cancel recorded meanwhile (its move decides), or the claim gone
-            return self._hand_off(order, token, f"no POST: {ready}")
         result = self.pos.send_order(uid, body, timeout=left())
         decision = decide.after_post(result, order.deadline, self.settings.clock_skew_seconds)
         if decision.next is not Next.FINISH or decision.status is None:  # a worker retries or looks it up

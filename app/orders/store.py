@@ -288,19 +288,29 @@ class OrderStore:
                                  "" if latest is None else int(latest * 1000))
         return int(result[2]) / 1000 if int(result[0]) == 1 else 0.0
 
-    def mark_validated(self, uid: str, token: str, by: str, pos_body: bytes, acked: str = "") -> bool:
-        """Validated, with the POS request every POST of this order sends (built once). True only
-        once that is durable too (DURABILITY=replica: its WAIT): no POST may go before it is, or a
-        failover could lose that a POST was made."""
-        result, confirmed = self._settle(uid, token, by, "validated", "validated", pos_body, acked=acked,
-                                         durable=True)
-        return int(result[0]) == 1 and confirmed
+    def mark_validated(self, uid: str, token: str, by: str, pos_body: bytes, acked: str = "") -> str:
+        """Validated, with the POS request every POST of this order sends (built once). 'ok' only
+        once that is durable too (DURABILITY=replica: its WAIT) and the first POST may go: no POST
+        may go before it is, or a failover could lose that a POST was made. Under a WAIT, MAY_POST
+        runs after it in the same round trip ('cancel_requested': a cancel recorded meanwhile);
+        without one nothing runs between this write and the POST. Else why not."""
+        if not self.durability.waits:
+            result, _ = self._settle(uid, token, by, "validated", "validated", pos_body, acked=acked)
+            return "ok" if int(result[0]) == 1 else _text(result[1])
+        keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, OPEN_KEY, STATS_KEY, RECONCILE_KEY]
+        pipe = self.redis.pipeline(transaction=False)
+        self._run("SETTLE", keys, [uid, token, by, "validated", "validated", acked, pos_body], client=pipe)
+        self.durability.after(pipe)
+        self._run("MAY_POST", [_key(uid)], [token], client=pipe)
+        *written, ready = pipe.execute()
+        if int(written[0][0]) != 1:
+            return _text(written[0][1])
+        return _text(ready) if self.durability.acknowledged(written) else "not_durable"
 
     def may_post(self, uid: str, token: str) -> str:
         """The check every POST passes just before it goes: 'ok' while `token` holds the order's
         claim and no cancel is recorded; else why not ('cancel_requested', 'claim_lost', a final)."""
-        result = self._run("MAY_POST", [_key(uid)], [token])
-        return result.decode() if isinstance(result, bytes) else str(result)
+        return _text(self._run("MAY_POST", [_key(uid)], [token]))
 
     def hand_off(self, uid: str, token: str, by: str, note: str = "handed to a worker", acked: str = "") -> bool:
         """The order's next move is due now, for a worker; False if it went final."""

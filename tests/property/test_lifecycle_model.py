@@ -169,7 +169,7 @@ class Lifecycle(RuleBasedStateMachine):
             self.store.hand_off(uid, token, "web")
             return
         body = self.pos.order_body(order.doc, order.deadline)
-        if not self.store.mark_validated(uid, token, "web", body):
+        if self.store.mark_validated(uid, token, "web", body) != "ok":
             return  # its claim was lost while it was frozen: no POST (service.submit awaits instead)
         result = self.pos.send_order(uid, body, timeout=1)
         decision = decide.after_post(result, order.deadline, 1.0)  # the web's inline path decides as service.py does

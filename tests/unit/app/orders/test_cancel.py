@@ -176,19 +176,23 @@ def test_a_cancel_recorded_after_a_worker_took_the_order_stops_its_post(client, 
     assert services.store.get(uid).status == "cancelled" and uid in pos.voided
 
 
-def test_a_cancel_recorded_while_the_web_validates_stops_the_webs_post(client, auth, services, pos, post,
-                                                                       monkeypatch):
-    """The same check on the web's inline path: a cancel recorded between the order's validation
-    (its POS body stored) and the web's POST: the web sends nothing and hands the order on."""
-    real = services.store.mark_validated
-    answers: list[int] = []
+def test_a_cancel_recorded_while_the_webs_validation_waits_for_the_replica_stops_its_post(
+        client, auth, services, pos, post, monkeypatch):
+    """The same on the web's inline path under DURABILITY=replica: a cancel recorded while the
+    validation's WAIT runs (modelled by the cancel's write queued where the WAIT is): the web
+    sends nothing and hands the order on; the cancel's move voids and decides it."""
+    durability = services.store.durability
+    monkeypatch.setattr(durability, "waits", True)
+    monkeypatch.setattr(durability, "acknowledged", lambda results: True)
+    monkeypatch.setattr(durability, "confirm", lambda redis: True)
+    cancels: list[str] = []
 
-    def validated_then_cancelled(uid, *args, **kwargs):
-        done = real(uid, *args, **kwargs)
-        answers.append(cancel(client, auth, uid).status_code)  # the web holds the claim: recorded
-        return done
-    monkeypatch.setattr(services.store, "mark_validated", validated_then_cancelled)
+    def cancel_lands(pipe):
+        if pipe.command_stack and not cancels:  # the validation's pipeline (a final's has none left)
+            cancels.append("recorded")
+            pipe.hset("order:ord-9", mapping={"cx": "requested", "cx_at": "1", "cx_by": "test"})
+    monkeypatch.setattr(durability, "after", cancel_lands)
     response = post("/posnext/order/submit", sample_order(uid="ord-9"))
-    assert answers == [202] and response.status_code == 202 and pos.bodies == []
+    assert cancels == ["recorded"] and response.status_code == 202 and pos.bodies == []
     monkeypatch.undo()
     assert services.service.advance("ord-9") == "cancelled" and "ord-9" in pos.voided
