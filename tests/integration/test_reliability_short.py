@@ -40,6 +40,10 @@ def test_the_short_reliability_run_holds_every_invariant(tmp_path):
     # issue 18: the web killed mid-POST was resubmitted and answered; loc-002 ignores not_after
     assert set(summary["web_kill_resubmits"]) - {"none", "503"}
     assert set(summary["late_placements"]) == {"voided", "listed", "within_skew", "unnoticed"}
+    # issue 21: the mover moved through its kills and PostgreSQL's; polls read archived orders
+    assert summary["archive"]["archive_rows"] > 0 and summary["archive"]["polls"].get("from_archive", 0) > 0
+    assert checked("every answered order readable the whole time") > 0
+    assert checked("every order in exactly one final state") > 0
 
 
 @pytest.mark.timeout(300)
