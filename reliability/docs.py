@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from reliability import archive
+
 ROOT = Path(__file__).resolve().parent.parent
 
 WHAT_RUNS = """\
@@ -79,6 +81,7 @@ WHAT_RUNS = """\
 5. Runs schemathesis against the served `/openapi.json` (positive and negative generation over
    every operation): no 5xx, every request answered, no record made by a refused request.
 """
+WHAT_RUNS += archive.DOC  # the archive's part (issue 21)
 
 FOUND = """\
 ## What the harness found, and the fixes
