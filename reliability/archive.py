@@ -128,10 +128,10 @@ def _kill_mover(cluster, rng: random.Random, timeout: float = 20.0) -> str:
         holder = cluster.redis.get(LOCK_KEY)
         label = _holder(cluster, holder)
         if label is not None:
-            delay = rng.uniform(0.0, 0.01)  # a run with little due takes milliseconds
+            delay = rng.uniform(0.0, 0.004)  # a run with a few orders due takes milliseconds
             time.sleep(delay)
-            still = cluster.redis.get(LOCK_KEY) == holder
             cluster.kill(label)
+            still = cluster.redis.get(LOCK_KEY) == holder  # never given back: killed mid-run
             time.sleep(rng.uniform(0.3, 1.5))
             cluster.start_worker(int(label[-1]))
             cluster.wait_for_workers(cluster.workers)
@@ -239,7 +239,7 @@ DOC = """\
    it once, and runs the stack with `ARCHIVE_URL` on it and `ARCHIVE_AFTER_SECONDS` 4, so
    beat's mover runs every second and most finals leave Redis within the run. Two more faults
    on the process track: `kill_mover` (waits for a mover run, whose lock `archive:mover` names
-   its holder host:pid, and SIGKILLs that Celery worker 0-10 ms later, mid-run or just after;
+   its holder host:pid, and SIGKILLs that Celery worker 0-4 ms later, mid-run or just after;
    restarted) and `kill_postgres` (SIGKILL of the postmaster and every backend at once, down
    0.5-3 s, restarted through crash recovery). A reader polls orders the load got a 2xx for,
    six a second, most of them old enough to have moved, and notes whether Redis still held
