@@ -8,7 +8,9 @@ beat's mover (workers/archive.py) runs every second and most finals leave Redis 
 
 Faults, on the process track (reliability/faults.py dispatches KINDS here):
 - `kill_mover`: waits for a mover run (its lock, `archive:mover`, names the holder host:pid),
-  sleeps a random moment, SIGKILLs the Celery worker holding it, restarts it;
+  SIGKILLs the Celery worker holding it: every other time (the first included) while the run
+  waits inside its archive write on the table the harness holds locked, else a random moment
+  later; restarts it;
 - `kill_postgres`: SIGKILL of the postmaster and every backend (no shutdown, no checkpoint: a
   crash), down a few seconds, restarted (crash recovery). The window lasts until it answers.
 
@@ -29,10 +31,11 @@ from dataclasses import dataclass
 
 import psutil
 import requests
+import sqlalchemy as sa
 
 from app.archive import Archive
 from app.archive.mover import LOCK_KEY
-from app.archive.schema import migrate
+from app.archive.schema import migrate, orders
 from app.orders.store import OrderStore
 from tests.support.postgres import Cluster as Postgres
 
@@ -122,23 +125,56 @@ def inject(cluster, kind: str, rng: random.Random, scale: float) -> str:
 
 
 def _kill_mover(cluster, rng: random.Random, timeout: float = 20.0) -> str:
-    """SIGKILL the worker whose mover run holds the lock, a random moment after it took it."""
-    end = time.monotonic() + timeout
+    """SIGKILL the worker whose mover run holds the lock: every other time a random moment after
+    it took it (a run with a few orders due takes milliseconds: mostly just after it), else with
+    the archive's table held (LOCK TABLE, reads still pass) so that the run waits inside its
+    write, and the kill lands there, before its commit."""
+    cluster.mover_kills = getattr(cluster, "mover_kills", 0) + 1
+    held = _hold_table(cluster.archive_server) if cluster.mover_kills % 2 else None  # the first, third, ...
+    try:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            holder = cluster.redis.get(LOCK_KEY)
+            label = _holder(cluster, holder)
+            if label is not None:
+                waited = _writing(held, 1.0) if held is not None else False
+                delay = rng.uniform(0.0, 0.004)
+                time.sleep(delay)
+                cluster.kill(label)
+                still = cluster.redis.get(LOCK_KEY) == holder  # never given back: killed mid-run
+                break
+            time.sleep(0.001)
+        else:
+            raise TimeoutError(f"no mover run in a worker within {timeout:.0f}s")
+    finally:
+        if held is not None:
+            held.rollback()
+            held.close()
+            held.engine.dispose()
+    time.sleep(rng.uniform(0.3, 1.5))
+    cluster.start_worker(int(label[-1]))
+    cluster.wait_for_workers(cluster.workers)
+    when = "waiting in its archive write" if waited else "mid-run" if still else "just after its run"
+    return f"SIGKILL {label} ({holder.decode()}) {delay * 1000:.0f} ms after its mover took the lock ({when})"
+
+
+def _hold_table(server: Server):
+    """A connection holding the archive's table in EXCLUSIVE mode (writes wait, reads pass)."""
+    conn = Archive(server.url, timeout=5.0).engine.connect()
+    conn.exec_driver_sql(f"LOCK TABLE {orders.name} IN EXCLUSIVE MODE")
+    return conn
+
+
+def _writing(conn, seconds: float) -> bool:
+    """Whether a write to the archive's table waits on the held lock (within `seconds`)."""
+    end = time.monotonic() + seconds
     while time.monotonic() < end:
-        holder = cluster.redis.get(LOCK_KEY)
-        label = _holder(cluster, holder)
-        if label is not None:
-            delay = rng.uniform(0.0, 0.004)  # a run with a few orders due takes milliseconds
-            time.sleep(delay)
-            cluster.kill(label)
-            still = cluster.redis.get(LOCK_KEY) == holder  # never given back: killed mid-run
-            time.sleep(rng.uniform(0.3, 1.5))
-            cluster.start_worker(int(label[-1]))
-            cluster.wait_for_workers(cluster.workers)
-            when = "mid-run" if still else "just after its run"
-            return f"SIGKILL {label} ({holder.decode()}) {delay * 1000:.0f} ms after its mover took the lock ({when})"
-        time.sleep(0.001)
-    raise TimeoutError(f"no mover run in a worker within {timeout:.0f}s")
+        waiting = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                       "AND query ILIKE :insert"), {"insert": f"INSERT INTO {orders.name}%"}).scalar()
+        if waiting:
+            return True
+        time.sleep(0.005)
+    return False
 
 
 def _holder(cluster, holder: bytes | None) -> str | None:
@@ -239,9 +275,12 @@ DOC = """\
    it once, and runs the stack with `ARCHIVE_URL` on it and `ARCHIVE_AFTER_SECONDS` 4, so
    beat's mover runs every second and most finals leave Redis within the run. Two more faults
    on the process track: `kill_mover` (waits for a mover run, whose lock `archive:mover` names
-   its holder host:pid, and SIGKILLs that Celery worker 0-4 ms later, mid-run or just after;
-   restarted) and `kill_postgres` (SIGKILL of the postmaster and every backend at once, down
-   0.5-3 s, restarted through crash recovery). A reader polls orders the load got a 2xx for,
+   its holder host:pid, and SIGKILLs that Celery worker: every other time from the first while
+   the run waits inside its archive write, before its commit, on the table the harness holds
+   with `LOCK TABLE ... IN EXCLUSIVE MODE`, else 0-4 ms after the lock, mid-run or just after;
+   restarted) and
+   `kill_postgres` (SIGKILL of the postmaster and every backend at once, down 0.5-3 s,
+   restarted through crash recovery). A reader polls orders the load got a 2xx for,
    six a second, most of them old enough to have moved, and notes whether Redis still held
    each after the answer. Checked besides (`reliability/archive_checks.py`): every answered
    order readable the whole time (no poll 404s; a 503 only with Retry-After and only while
