@@ -165,8 +165,18 @@ def _hold_table(server: Server):
     return conn
 
 
-def _writing(conn, seconds: float) -> bool:
-    """Whether a write to the archive's table waits on the held lock (within `seconds`)."""
+def _writing(held, seconds: float) -> bool:
+    """Whether a write to the archive's table waits on the held lock (within `seconds`); asked
+    on a connection of its own (pg_stat_activity is a snapshot for the length of a transaction)."""
+    engine = sa.create_engine(held.engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            return _waits(conn, seconds)
+    finally:
+        engine.dispose()
+
+
+def _waits(conn, seconds: float) -> bool:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         waiting = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
