@@ -137,7 +137,11 @@ def _kill_mover(cluster, rng: random.Random, timeout: float = 20.0) -> str:
             holder = cluster.redis.get(LOCK_KEY)
             label = _holder(cluster, holder)
             if label is not None:
-                waited = _writing(held, 1.0) if held is not None else False
+                waited = _writing(held, 0.5) if held is not None else False
+                if held is not None and not waited and time.monotonic() < end - 3:
+                    while cluster.redis.get(LOCK_KEY) == holder and time.monotonic() < end:
+                        time.sleep(0.005)  # this run had nothing to write: the next one
+                    continue
                 delay = rng.uniform(0.0, 0.004)
                 time.sleep(delay)
                 cluster.kill(label)
