@@ -153,8 +153,13 @@ class Scenarios:
         return [c for c in calls if c is not None]
 
     def run(self, planned: Planned) -> None:
+        from reliability import cancels  # it imports this module
+
         rng = random.Random(f"{self.seed}-{planned.uid}")
         kind = planned.kind
+        if kind == cancels.KIND:
+            cancels.run(self, planned, rng)
+            return
         if kind == "concurrent":
             self.together(planned, [planned.body] * 3, "concurrent")
             self.resend(planned, planned.body, "resubmit", rng)
@@ -178,13 +183,15 @@ def drive(scenarios: Scenarios, journal: Journal, callback_base: str, seconds: f
           seed: int, threads: int = 48, orders: int | None = None) -> int:
     """Start scenarios at `rate` per second for `seconds` (or, given `orders`, until that many
     scenarios that submit an order have started); wait for them all. Returns the count."""
+    from reliability import cancels  # it imports this module
+
     rng = random.Random(seed)
     started = time.monotonic()
     count = submitted = 0
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="load") as pool:
         futures = []
         while (submitted < orders) if orders is not None else (time.monotonic() - started < seconds):
-            planned = plan(rng, callback_base)
+            planned = cancels.plan(rng, callback_base) or plan(rng, callback_base)
             submitted += planned.expect in ("accepted", "rejected")
             journal.add_plan(planned)
             futures.append(pool.submit(scenarios.run, planned))

@@ -74,7 +74,7 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
 
         children = psutil.Process(run.pid).children(recursive=True)
         running = commands(psutil.Process(run.pid))
-        for needle in ("gunicorn app.wsgi:application", "celery --quiet -A workers worker", "-A workers beat",
+        for needle in ("gunicorn app.wsgi:application", "celery_command --quiet -A workers worker", "-A workers beat",
                        "-m workers.flower", "-m possim", "-m app.console"):
             assert any(needle in command for command in running), (needle, running)
 

@@ -92,7 +92,8 @@ def first_post_seen(live, uid: str, timeout: float = 10) -> None:
     wait_until(lambda: live.pos_calls(uid)["posts"] >= 1, timeout, 0.005, f"the POS receiving a POST for {uid}")
 
 
-def test_finding_1_a_pos_slower_than_the_read_timeout_creates_no_order_after_the_deadline(stacks):
+def test_a_pos_slower_than_the_read_timeout_creates_no_order_after_the_deadline(stacks):
+    """Issue 10, finding 1."""
     live = stacks(POS_CONNECT_TIMEOUT="1", POS_READ_TIMEOUT="2", INLINE_BUDGET_MS="800", RECONCILE_SECONDS="5")
     live.warm_menu()
     live.knobs("loc-001", latency_ms=6000)  # every POST lands 6 s after it reaches the POS: > connect + read
@@ -107,7 +108,8 @@ def test_finding_1_a_pos_slower_than_the_read_timeout_creates_no_order_after_the
     assert status == "errored" and "deadline_exceeded" in codes(answer), brief(answer)
 
 
-def test_finding_2_a_web_process_frozen_past_its_claim_creates_no_order_after_the_deadline(stacks):
+def test_a_web_process_frozen_past_its_claim_creates_no_order_after_the_deadline(stacks):
+    """Issue 10, finding 2."""
     # The web's POST reaches the POS, which takes 3.5 s (inside connect + read timeout) to
     # create the order; the web is frozen (SIGSTOP) the moment its POST is seen and stays so
     # until well past the deadline. To the POS, a POST held by a frozen sender and one held
@@ -140,7 +142,8 @@ def test_finding_2_a_web_process_frozen_past_its_claim_creates_no_order_after_th
                                           "deadline with the web frozen"
 
 
-def test_finding_7_a_final_answered_survives_redis_killed_right_after_it(stacks):
+def test_a_final_answered_survives_redis_killed_right_after_it(stacks):
+    """Issue 10, finding 7."""
     live = stacks(redis_aof=True)
     live.warm_menu()
     waitaof = []
@@ -182,7 +185,8 @@ def web_killed_mid_submit(live, ttl: int = 12) -> tuple[str, float]:
     return uid, deadline
 
 
-def test_finding_10_two_beats_one_killed_the_sweep_goes_on(stacks):
+def test_two_beats_one_killed_the_sweep_goes_on(stacks):
+    """Issue 10, finding 10."""
     # The first beat (with a lock in Redis, the holder) is SIGKILLed: its lock is not released,
     # so the other must take over within about 20 s (the order's deadline and slack) for the
     # killed submit to be recovered, and the sweep gauge must move past the kill.
@@ -203,7 +207,8 @@ def test_finding_10_two_beats_one_killed_the_sweep_goes_on(stacks):
     assert swept <= time.time() + 1
 
 
-def test_finding_10_a_fresh_clone_starts_beat_from_the_procfile_and_recovers_a_killed_submit(stacks, tmp_path):
+def test_a_fresh_clone_starts_beat_from_the_procfile_and_recovers_a_killed_submit(stacks, tmp_path):
+    """Issue 10, finding 10."""
     # `git clone` of this checkout (its committed HEAD: what a platform running the Procfile
     # gets), every process run from the clone with the Procfile's lines as they are (no
     # BEAT_SCHEDULE_FILE, no var/ made by hand), the clone's code first on the path.
@@ -222,7 +227,8 @@ def test_finding_10_a_fresh_clone_starts_beat_from_the_procfile_and_recovers_a_k
     assert beat.poll() is None, live.stack.log("beat")[-1500:]
 
 
-def test_finding_11_a_pos_answering_503_to_every_post_errors_the_order_promptly(stacks):
+def test_a_pos_answering_503_to_every_post_errors_the_order_promptly(stacks):
+    """Issue 10, finding 11."""
     settings = {"ORDER_MAX_ASYNC_SECONDS": "8", "RETRY_BASE_SECONDS": "0.5", "RETRY_CAP_SECONDS": "30",
                 "POS_CONNECT_TIMEOUT": "1", "POS_READ_TIMEOUT": "2", "CLOCK_SKEW_SECONDS": "1",
                 "RECONCILE_SECONDS": "60"}
@@ -241,7 +247,8 @@ def test_finding_11_a_pos_answering_503_to_every_post_errors_the_order_promptly(
     assert live.ledger(uid) == []
 
 
-def test_finding_4_pos_lookups_down_pending_at_most_reconcile_seconds_past_the_deadline(stacks):
+def test_pos_lookups_down_pending_at_most_reconcile_seconds_past_the_deadline(stacks):
+    """Issue 10, finding 4."""
     live = stacks(ORDER_MAX_ASYNC_SECONDS="5", RECONCILE_SECONDS="4", CLOCK_SKEW_SECONDS="1",
                   RETRY_BASE_SECONDS="0.2", RETRY_CAP_SECONDS="1")
     live.warm_menu()
@@ -258,7 +265,8 @@ def test_finding_4_pos_lookups_down_pending_at_most_reconcile_seconds_past_the_d
     assert codes(answer) == ["pos_outcome_unknown"], brief(answer)
 
 
-def test_finding_9_pos_down_calls_per_order_within_the_backoff_bound_and_a_redrive_does_not_double_them(stacks):
+def test_pos_down_calls_per_order_within_the_backoff_bound_and_a_redrive_does_not_double_them(stacks):
+    """Issue 10, finding 9."""
     seconds, base, cap = 16, 0.5, 8
     live = stacks(ORDER_MAX_ASYNC_SECONDS=str(seconds), RETRY_BASE_SECONDS=str(base), RETRY_CAP_SECONDS=str(cap),
                   RECONCILE_SECONDS="60")

@@ -146,7 +146,8 @@ def test_a_failing_callback_is_retried_on_the_schedule_then_kept_for_replay(redi
     assert send.store.dead_callbacks() == [] and send.store.get(uid).callback == "owed"
 
 
-def test_finding_6_a_port_out_of_range_is_a_permanent_refusal(redis_client):
+def test_a_port_out_of_range_is_a_permanent_refusal(redis_client):
+    """Issue 11, finding 6."""
     send, _ = sender(redis_client, allow_private=True)
     uid = final_order(send.store, "http://127.0.0.1:99999/cb")
     delivery = send.deliver(send.store.get(uid))
