@@ -281,25 +281,3 @@ class Reads:
             archived = False
         return Read(uid, started, ended, status, shown, retry_after, archived, error, base)
 
-
-# docs/RELIABILITY.md, "What the run does" (reliability/docs.py appends it)
-DOC = """\
-6. The archive (issue 21, `reliability/archive.py`): the run starts a PostgreSQL of its own
-   (`tests/support/postgres.py`: Debian's binaries, its own data directory and port), migrates
-   it once, and runs the stack with `ARCHIVE_URL` on it and `ARCHIVE_AFTER_SECONDS` 4, so
-   beat's mover runs every second and most finals leave Redis within the run. Two more faults
-   on the process track: `kill_mover` (waits for a mover run, whose lock `archive:mover` names
-   its holder host:pid, and SIGKILLs that Celery worker: every other time from the first while
-   the run waits inside its archive write, before its commit, on the table the harness holds
-   with `LOCK TABLE ... IN EXCLUSIVE MODE`, else 0-4 ms after the lock, mid-run or just after;
-   restarted) and
-   `kill_postgres` (SIGKILL of the postmaster and every backend at once, down 0.5-3 s,
-   restarted through crash recovery). A reader polls orders the load got a 2xx for,
-   six a second, most of them old enough to have moved, and notes whether Redis still held
-   each after the answer. Checked besides (`reliability/archive_checks.py`): every answered
-   order readable the whole time (no poll 404s; a 503 only with Retry-After and only while
-   the archive or Redis was away, counted by which; no answer only while the web was down); no
-   order shown in two different finals (the load's answers, the polls, Redis, the archive);
-   every order the load got a 2xx for in Redis or the archive after the run, never in neither,
-   and with the same status and payload fingerprint where in both.
-"""
