@@ -47,19 +47,22 @@ RETRIES = 4  # with the backoff below: ~0.1+0.2+0.4+0.8 s, plus jitter, before t
 MAX_CONNECTIONS = 1000  # a gevent worker's tasks share one pool (redis-py#1147: a pool per greenlet
 #                        is not needed; a pool that runs out raises instead of blocking)
 SENTINEL_TIMEOUT = 1.0
+DEMOTED = ("READONLY You can't write", "WAIT cannot be used with replica instances")  # a replica's refusals
 
 
 class ScriptReadOnlyAware(Connection):
     """A write inside a Lua script on a replica comes back (Redis 6.2) as `ERR Error running
     script ... -READONLY You can't write against a read only replica.`, which redis-py reads as
     a plain ResponseError: neither retried nor seen by SentinelManagedConnection. Raised here as
-    ReadOnlyError, it is. A script stops at its first write on a replica, so none of it ran."""
+    ReadOnlyError, it is. A script stops at its first write on a replica, so none of it ran.
+    So is a WAIT on a replica (`WAIT cannot be used with replica instances`): the pipeline's
+    script before it found nothing to write (a resubmit), and the node is a demoted primary."""
 
     def read_response(self, *args, **kwargs):
         try:
             return super().read_response(*args, **kwargs)
         except ResponseError as exc:
-            if not isinstance(exc, ReadOnlyError) and "READONLY You can't write" in str(exc):
+            if not isinstance(exc, ReadOnlyError) and any(text in str(exc) for text in DEMOTED):
                 raise ReadOnlyError(str(exc)) from exc
             raise
 

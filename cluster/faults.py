@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from cluster import archive
 from cluster.hosts import REDIS_PORT, SKEW, Topology
 from reliability.faults import STALE_CONNECTIONS, WEB_CUT_OFF, Window
 from reliability.invariants import FINAL
@@ -33,6 +34,7 @@ from reliability.load import Journal
 
 REDIS_KINDS = ("failover", "worker_latency")
 HOST_KINDS = ("worker_cut", "web_cut", "clock_fast", "clock_slow")
+HOST_KINDS += archive.KINDS  # the PostgreSQL host cut off (cluster/archive.py)
 ALIASES = {"failover": "restart_redis", "web_cut": "kill_web"}  # what the reliability checks excuse
 PROXY_PORT = 16379
 
@@ -209,3 +211,6 @@ class Injector:
 
     def _clock_slow(self) -> str:
         return self._skew("worker2")
+
+    def _cut_postgres(self) -> str:
+        return archive.cut(self.top, self.rng, self.scale)

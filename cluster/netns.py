@@ -8,13 +8,16 @@ run killed mid-way left behind. Needs root (CAP_NET_ADMIN).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from dataclasses import dataclass
 
-PREFIX = "h12"
+# another run on the same machine at once (another worktree) takes its own prefix and subnet:
+# Net.create sweeps every namespace of its prefix first
+PREFIX = os.environ.get("CLUSTER_NETNS_PREFIX", "h12")
 BRIDGE = f"{PREFIX}br0"
-SUBNET = "10.212.0"
+SUBNET = os.environ.get("CLUSTER_NETNS_SUBNET", "10.212.0")
 GATEWAY = f"{SUBNET}.1"
 
 

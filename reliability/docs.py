@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from reliability import archive_checks
+
 ROOT = Path(__file__).resolve().parent.parent
 
 WHAT_RUNS = """\
@@ -96,6 +98,7 @@ WHAT_RUNS = """\
 5. Runs schemathesis against the served `/openapi.json` (positive and negative generation over
    every operation): no 5xx, every request answered, no record made by a refused request.
 """
+WHAT_RUNS += archive_checks.DOC  # the archive's part (issue 21)
 
 FOUND = """\
 ## What the harness found, and the fixes

@@ -44,6 +44,10 @@ def test_the_short_reliability_run_holds_every_invariant(tmp_path):
     assert summary["scenario_kinds"].get("cancel", 0) > 0 and summary["final_status"].get("cancelled", 0) > 0
     assert checked("cancelled: no live") > 0 and checked("no POST reached the POS after the cancel") > 0
     assert summary["cancels"].get("cancelled by a void (a POST may have reached the POS)", 0) > 0
+    # issue 21: the mover moved through its kills and PostgreSQL's; polls read archived orders
+    assert summary["archive"]["archive_rows"] > 0 and summary["archive"]["polls"].get("from_archive", 0) > 0
+    assert checked("every answered order readable the whole time") > 0
+    assert checked("every order in exactly one final state") > 0
 
 
 @pytest.mark.timeout(300)
