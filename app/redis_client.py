@@ -47,19 +47,23 @@ RETRIES = 4  # with the backoff below: ~0.1+0.2+0.4+0.8 s, plus jitter, before t
 MAX_CONNECTIONS = 1000  # a gevent worker's tasks share one pool (redis-py#1147: a pool per greenlet
 #                        is not needed; a pool that runs out raises instead of blocking)
 SENTINEL_TIMEOUT = 1.0
+REPLICA_REFUSALS = ("READONLY You can't write", "WAIT cannot be used with replica instances")
 
 
 class ScriptReadOnlyAware(Connection):
     """A write inside a Lua script on a replica comes back (Redis 6.2) as `ERR Error running
     script ... -READONLY You can't write against a read only replica.`, which redis-py reads as
     a plain ResponseError: neither retried nor seen by SentinelManagedConnection. Raised here as
-    ReadOnlyError, it is. A script stops at its first write on a replica, so none of it ran."""
+    ReadOnlyError, it is. A script stops at its first write on a replica, so none of it ran.
+    So is DURABILITY=replica's `WAIT` on a replica ("WAIT cannot be used with replica instances"):
+    the connection reached a demoted primary, and what ran before the WAIT on it wrote nothing
+    (a write would have been refused first)."""
 
     def read_response(self, *args, **kwargs):
         try:
             return super().read_response(*args, **kwargs)
         except ResponseError as exc:
-            if not isinstance(exc, ReadOnlyError) and "READONLY You can't write" in str(exc):
+            if not isinstance(exc, ReadOnlyError) and any(sign in str(exc) for sign in REPLICA_REFUSALS):
                 raise ReadOnlyError(str(exc)) from exc
             raise
 

@@ -52,6 +52,36 @@ def test_without_sentinels_the_client_is_redis_url_with_readonly_and_drops_retri
     assert rediss.connection_pool.connection_class is clients.ReadOnlyAwareSSLConnection
 
 
+class Answers(redis.connection.Connection):
+    """A connection whose reply is the server error it is given."""
+
+    def __init__(self, error: str):
+        super().__init__()
+        self.error = error
+
+    def read_response(self, *args, **kwargs):
+        raise redis.exceptions.ResponseError(self.error)
+
+
+class Aware(clients.ScriptReadOnlyAware, Answers):
+    pass
+
+
+@pytest.mark.parametrize("reply", [
+    "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured "
+    "to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+    "Error running script (call to f_0123): @user_script:1: @user_script: 1: -READONLY You can't write against a "
+    "read only replica."])
+def test_a_replicas_refusal_of_wait_or_of_a_scripts_write_is_readonly_so_retried_and_503_never_500(reply):
+    # the cluster run's replica_cut_promoted: a web reached the demoted primary, its CREATE
+    # (nothing to write: a duplicate) ran, DURABILITY=replica's WAIT was refused, and PAR got a 500
+    with pytest.raises(ReadOnlyError):
+        Aware(reply).read_response()
+    with pytest.raises(redis.exceptions.ResponseError) as other:
+        Aware("ERR unknown command 'WAIT2'").read_response()
+    assert not isinstance(other.value, ReadOnlyError)
+
+
 def test_with_sentinels_the_client_asks_them_for_the_named_master_keeping_db_and_password():
     s = settings_with(REDIS_URL="redis://:pw%40rd-of-16-chars@ignored:6379/3", REDIS_SENTINELS=SENTINELS,
                       REDIS_SENTINEL_MASTER="orders")
