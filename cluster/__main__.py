@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         evidence = Evidence(journal, receiver, injector.windows, records, top.ledger(),
                             {uid for uid, _ in top.store.dead_callbacks(limit=100000)})
         checks, stats = check_all(evidence, time.time())
-        resent = sum(excuse_lost_delivery_marks(c, receiver, injector.failovers) for c in checks
+        resent = sum(excuse_lost_delivery_marks(c, receiver, injector.failovers, injector.windows) for c in checks
                      if c.name.startswith("no callback delivered twice automatically"))
         checks.append(check_failover_finals(injector.failovers, records))
         checks.append(check_accepted_kept(injector.failovers))

@@ -203,8 +203,18 @@ class Injector:
         finally:
             group.restart(node)
             group.wait_replicated(node, 60)
-        return f"{replica.name} cut off {lasting:.1f}s; then {node.name}'s host died; {replica.name} promoted " \
-               f"after {took:.1f}s; {len(evidence.answered)} finals, {len(evidence.accepted)} answered orders read back"
+        return f"{replica.name} cut off {lasting:.1f}s (answers then: {self._answers(cut_at, evidence.killed_at)}); " \
+               f"then {node.name}'s host died; {replica.name} promoted after {took:.1f}s; " \
+               f"{len(evidence.answered)} finals, {len(evidence.accepted)} answered orders read back"
+
+    def _answers(self, start: float, end: float) -> str:
+        """What PAR's submits sent and answered between `start` and `end` got, by HTTP status."""
+        counts: dict[str, int] = {}
+        with self.journal.lock:
+            for call in self.journal.calls:
+                if call.kind != "poll" and start <= call.started and call.ended <= end:
+                    counts[str(call.status)] = counts.get(str(call.status), 0) + 1
+        return ", ".join(f"{status} x{n}" for status, n in sorted(counts.items())) or "none"
 
     def _worker_latency(self) -> str:
         name = self.rng.choice(("worker1", "worker2"))

@@ -17,6 +17,7 @@ from cluster.invariants import (
     excuse_lost_delivery_marks,
 )
 from cluster.proxy import Proxy
+from reliability.faults import Window
 from reliability.invariants import Check
 from reliability.load import Journal
 from reliability.receiver import Delivery
@@ -80,9 +81,19 @@ def test_a_callback_resent_because_its_delivery_record_was_lost_with_the_primary
     # delivered before the cut (its record was on the replica), or resent twice: still violations
     assert check.violations == ["kept: 2 deliveries, 1 after the one answered 204",
                                 "twice: 3 deliveries, 2 after the one answered 204"]
-    plain = FailoverEvidence(20.0, ("h1", 1), ("h2", 1), {})  # a plain failover: the last second only
+    plain = FailoverEvidence(20.0, ("h1", 1), ("h2", 1), {})  # a plain failover: the last LAG seconds only
     check = Check("x", violations=["lost: 2 deliveries, 1 after the one answered 204"])
     assert excuse_lost_delivery_marks(check, receiver, [plain]) == 0
+    # its sender cut off as the answer came: it could not record it before its claim lapsed
+    check = Check("x", violations=["lost: 2 deliveries, 1 after the one answered 204"])
+    assert excuse_lost_delivery_marks(check, receiver, [], [Window("worker_cut", 12.5, 32.5, "")]) == 1
+    check = Check("x", violations=["lost: 2 deliveries, 1 after the one answered 204"])
+    assert excuse_lost_delivery_marks(check, receiver, [], [Window("worker_cut", 14.0, 32.5, "")]) == 0
+    # lost twice: in the cut, then the resend's record within LAG of a second kill
+    again = FailoverEvidence(33.0, ("h2", 1), ("h1", 1), {})
+    chained = Deliveries(sent("lost", 12.0), sent("lost", 30.0), sent("lost", 40.0))
+    check = Check("x", violations=["lost: 3 deliveries, 2 after the one answered 204"])
+    assert excuse_lost_delivery_marks(check, chained, [cut, again]) == 1
 
 
 def test_every_fault_kind_must_have_run_the_rounds_asked():
