@@ -117,7 +117,8 @@ class Bed:
             for label in list(self.live.stack.processes):
                 self.live.thaw(label)
             self.live.stack.stop_all()
-        self.receiver.__exit__()
+        if self.receiver.thread.is_alive():  # shutdown() waits for a serve_forever that never ran
+            self.receiver.__exit__()
         for proxy in (self.link, self.endpoint):
             if proxy:
                 proxy.stop()
