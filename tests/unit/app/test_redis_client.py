@@ -82,6 +82,31 @@ def test_a_replicas_refusal_of_wait_or_of_a_scripts_write_is_readonly_so_retried
     assert not isinstance(other.value, ReadOnlyError)
 
 
+class Silent:
+    """A reply parser whose read times out (the reply is still on its way)."""
+
+    def read_response(self, *args, **kwargs):
+        raise TimeoutError("timed out")
+
+    def on_disconnect(self):
+        pass
+
+
+def test_a_sentinel_connection_whose_read_timed_out_is_closed_so_its_late_reply_answers_nothing():
+    # the cluster run: a web host's link cut just after a promotion; reads timed out, the
+    # connections went back to the pool open, and once the link was back a late WAIT reply (an
+    # integer) answered the next request's SCRIPT EXISTS or HMGET: a 500
+    pool = type("Pool", (), {"is_master": True, "check_connection": False})()
+    conn = clients.ReadOnlyAwareSentinelConnection(connection_pool=pool, host="10.0.0.1", port=6379)
+    conn._parser = Silent()
+    conn._sock = object()
+    closed = []
+    conn.disconnect = lambda *args, **kwargs: closed.append(True)
+    with pytest.raises(redis.exceptions.TimeoutError):
+        conn.read_response()
+    assert closed == [True]
+
+
 def test_with_sentinels_the_client_asks_them_for_the_named_master_keeping_db_and_password():
     s = settings_with(REDIS_URL="redis://:pw%40rd-of-16-chars@ignored:6379/3", REDIS_SENTINELS=SENTINELS,
                       REDIS_SENTINEL_MASTER="orders")
