@@ -99,7 +99,11 @@ class CallbackSender:
         if not claim.ok or claim.order is None:
             return claim.reason
         order = claim.order
-        if not self.answers.deliverable(order):
+        # and no POST unless a replica answers now (DURABILITY=replica): one cut off would miss this
+        # delivery's record, and the node promoted after it would send the callback again (a final
+        # not yet confirmed was just probed by deliverable: one probe either way)
+        probed = not order.confirmed
+        if not self.answers.deliverable(order) or not (probed or self.store.durability.confirm(self.store.redis)):
             self.store.settle_callback(uid, claim.token, "retry", 1.0, "waiting for the final state to be durable")
             return "not_durable"
         delivery = self.deliver(order)

@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote, urlparse
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.connection import Connection, SSLConnection
+from redis.connection import SENTINEL, Connection, SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, ResponseError
 from redis.maint_notifications import MaintNotificationsConfig
@@ -76,7 +76,18 @@ class ReadOnlyAwareSSLConnection(ScriptReadOnlyAware, SSLConnection):
 
 
 class ReadOnlyAwareSentinelConnection(SentinelManagedConnection, ScriptReadOnlyAware):
-    """SentinelManagedConnection turns ReadOnlyError into a reconnect through the Sentinels."""
+    """SentinelManagedConnection turns ReadOnlyError into a reconnect through the Sentinels.
+
+    Its read_response defaults to disconnect_on_error=False (redis-py 8.1; a plain Connection's
+    is True): a read that timed out left the connection open, the pool handed it out again, and
+    the late reply answered the next command (after a web host's link came back: an integer where
+    SCRIPT EXISTS or HMGET expected a list, a 500; or a reply of the right shape, taken for the
+    wrong one). A connection whose read failed is closed, as everywhere else."""
+
+    def read_response(self, disable_decoding=False, *, timeout=SENTINEL, disconnect_on_error: bool | None = True,
+                      push_request: bool | None = False):
+        return super().read_response(disable_decoding, timeout=timeout, disconnect_on_error=disconnect_on_error,
+                                     push_request=push_request)
 
 
 def retry_policy(retries: int = RETRIES) -> Retry:

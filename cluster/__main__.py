@@ -26,7 +26,12 @@ from http.server import ThreadingHTTPServer
 
 from cluster.faults import HOST_KINDS, REDIS_KINDS, Injector
 from cluster.hosts import Topology
-from cluster.invariants import check_failover_finals, check_fault_counts
+from cluster.invariants import (
+    check_accepted_kept,
+    check_failover_finals,
+    check_fault_counts,
+    excuse_lost_delivery_marks,
+)
 from cluster.netns import GATEWAY, Net
 from reliability import archive, archive_checks, report
 from reliability.cluster import SHARED_ID
@@ -141,17 +146,22 @@ def run(args: argparse.Namespace) -> int:
         checks, stats = check_all(evidence, time.time())
         more, stats["archive"] = archive_checks.checks(journal, reads, injector.windows, top.redis, top.archive)
         checks.extend(more)
+        resent = sum(excuse_lost_delivery_marks(c, receiver, injector.failovers, injector.windows) for c in checks
+                     if c.name.startswith("no callback delivered twice automatically"))
         checks.append(check_failover_finals(injector.failovers, records))
+        checks.append(check_accepted_kept(injector.failovers))
         checks.append(check_fault_counts(injector.count(), REDIS_KINDS + HOST_KINDS, rounds))
         if injector.errors:
             checks.append(report.fault_errors(injector.errors))
         summary = report.summary(journal, records, evidence, injector, stats, time.time() - started)
+        summary["callbacks_resent_after_a_lost_delivery_record"] = resent
         summary["fault_windows"] = [{"kind": w.kind, "start": round(w.start, 3), "end": round(w.end, 3),
                                      "detail": w.detail} for w in injector.windows]
         summary["stale_connection_resets"] = sum(  # no answer, excused: reliability/faults.py STALE_CONNECTIONS
             1 for call in journal.calls if call.status is None and stale_reset(call, injector.windows))
-        summary["failovers"] = [{"old": f.old[0], "new": f.new[0] if f.new else None,
-                                 "finals_read_back": len(f.after)} for f in injector.failovers]
+        summary["failovers"] = [{"kind": f.kind, "old": f.old[0], "new": f.new[0] if f.new else None,
+                                 "finals_read_back": len(f.after), "answered_read_back": len(f.accepted)}
+                                for f in injector.failovers]
         print(report.table(checks, summary, args, round(orders / args.rate / 60, 2)))
         for path in filter(None, (os.path.join(work_dir, "report.json"), args.report)):
             report.write_json(path, checks, summary)

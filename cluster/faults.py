@@ -2,7 +2,10 @@
 
 redis track:  failover (SIGKILL of the Redis primary; the Sentinels promote the replica; the old
               one returns as a replica), worker_latency (2 s added to every round trip between
-              one worker host and Redis for a while).
+              one worker host and Redis for a while), replica_cut_promoted (the replica's host
+              cut off while submits go on; then the primary's host dies, its link and its
+              redis-server, and the Sentinels promote the replica that missed everything
+              written during the cut; issue 18, finding 3).
 hosts track:  worker_cut (a worker host's link down for 20 s), web_cut (a web host's link down
               for 2-5 s while requests are in flight), clock_fast / clock_slow (worker1's
               processes restarted under libfaketime +30 s, worker2's -30 s, for a while).
@@ -26,16 +29,21 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import redis
+
 from cluster import archive
 from cluster.hosts import REDIS_PORT, SKEW, Topology
+from cluster.netns import Host
+from cluster.redisgroup import Node
 from reliability.faults import STALE_CONNECTIONS, WEB_CUT_OFF, Window
 from reliability.invariants import FINAL
 from reliability.load import Journal
 
-REDIS_KINDS = ("failover", "worker_latency")
+REDIS_KINDS = ("failover", "worker_latency", "replica_cut_promoted")
 HOST_KINDS = ("worker_cut", "web_cut", "clock_fast", "clock_slow")
 HOST_KINDS += archive.KINDS  # the PostgreSQL host cut off (cluster/archive.py)
-ALIASES = {"failover": "restart_redis", "web_cut": "kill_web"}  # what the reliability checks excuse
+# what the reliability checks excuse
+ALIASES = {"failover": "restart_redis", "replica_cut_promoted": "restart_redis", "web_cut": "kill_web"}
 PROXY_PORT = 16379
 
 
@@ -46,6 +54,10 @@ class FailoverEvidence:
     new: tuple[str, int] | None
     answered: dict[str, str]  # uid -> final status answered before the kill
     after: dict[str, str | None] = field(default_factory=dict)  # uid -> status read after the failover
+    kind: str = "failover"
+    cut_at: float = 0.0  # replica_cut_promoted: when the replica was cut off (nothing since reached it)
+    accepted: set[str] = field(default_factory=set)  # orders answered 200 or 202 before the kill
+    kept: set[str] = field(default_factory=set)  # of those, the ones with a record after the failover
 
 
 class Injector:
@@ -116,23 +128,95 @@ class Injector:
                 answered[call.uid] = body["status"]
         return answered
 
+    def _accepted(self, before: float) -> set[str]:
+        """Orders answered 200 or 202 before `before` (a validate-only request records nothing)."""
+        with self.journal.lock:
+            recorded = {uid for uid, p in self.journal.planned.items() if p.expect not in ("validated", "refused")}
+            return {c.uid for c in self.journal.calls if c.status in (200, 202) and c.ended < before
+                    and c.uid in recorded}
+
+    def _kill_primary(self, kind: str, host_dies: bool = False) -> tuple[Node, FailoverEvidence]:
+        """SIGKILL the primary, noting first what PAR was answered; `host_dies`: its host's link
+        goes down first (the machine is gone: its kernel sends no byte more, not even to a replica)."""
+        node = self.top.group.primary()
+        killed_at = time.time()
+        evidence = FailoverEvidence(killed_at, node.address, None, self._answered_final(killed_at), kind=kind,
+                                    accepted=self._accepted(killed_at))
+        if host_dies:
+            self._host_of(node).link(False)
+        node.kill()
+        self.failovers.append(evidence)
+        return node, evidence
+
+    def _read_back(self, evidence: FailoverEvidence, within: float = 60.0) -> None:
+        """Right after the promotion: what the new primary holds of what PAR was answered (the
+        harness's own client may still hold connections to the dead node: retried)."""
+        end = time.monotonic() + within
+        for uid in sorted(evidence.accepted | set(evidence.answered)):
+            while True:
+                try:
+                    order = self.top.store.get(uid)
+                    break
+                except redis.RedisError:
+                    if time.monotonic() > end:
+                        raise
+                    time.sleep(0.2)
+            if uid in evidence.answered:
+                evidence.after[uid] = order.status if order is not None else None
+            if order is not None:
+                evidence.kept.add(uid)
+
+    def _host_of(self, node: Node) -> Host:
+        return next(h for h in self.top.hosts.values() if h.ip == node.host)
+
     def _failover(self) -> str:
         group = self.top.group
-        node = group.primary()
-        killed_at = time.time()
-        answered = self._answered_final(killed_at)
-        node.kill()
-        evidence = FailoverEvidence(killed_at, node.address, None, answered)
-        self.failovers.append(evidence)
+        node, evidence = self._kill_primary("failover")
         evidence.new = group.wait_failover(node.address, timeout=60)
-        took = time.time() - killed_at
-        for uid in answered:
-            order = self.top.store.get(uid)
-            evidence.after[uid] = order.status if order is not None else None
+        took = time.time() - evidence.killed_at
+        self._read_back(evidence)
         group.restart(node)
         group.wait_replicated(node, 60, offsets=not self.harsh)
         return f"SIGKILL primary {node.name}; {evidence.new[0]} promoted after {took:.1f}s; " \
-               f"{len(answered)} finals read back"
+               f"{len(evidence.answered)} finals, {len(evidence.accepted)} answered orders read back"
+
+    def _replica_cut_promoted(self) -> str:
+        """The replica's host cut off (WAIT can no longer be acknowledged: under DURABILITY=replica
+        nothing new is promised), submits going on; then the primary's host dies, the replica's
+        link comes back, and the Sentinels promote it: what was written during the cut is gone."""
+        group = self.top.group
+        replica = next(n for n in group.nodes if n.address != group.primary_address())
+        lasting = self.rng.uniform(6.0, 10.0) * self.scale
+        cut_at = time.time()
+        self._host_of(replica).link(False)
+        try:
+            time.sleep(lasting)
+            node, evidence = self._kill_primary("replica_cut_promoted", host_dies=True)
+            evidence.cut_at = cut_at
+        finally:
+            self._host_of(replica).link(True)
+        try:
+            evidence.new = group.wait_failover(node.address, timeout=90)
+            took = time.time() - evidence.killed_at
+        finally:  # promoted, the replica has closed its link to the dead node: nothing of it can arrive now
+            self._host_of(node).link(True)
+        try:
+            self._read_back(evidence)
+        finally:
+            group.restart(node)
+            group.wait_replicated(node, 60)
+        return f"{replica.name} cut off {lasting:.1f}s (answers then: {self._answers(cut_at, evidence.killed_at)}); " \
+               f"then {node.name}'s host died; {replica.name} promoted after {took:.1f}s; " \
+               f"{len(evidence.answered)} finals, {len(evidence.accepted)} answered orders read back"
+
+    def _answers(self, start: float, end: float) -> str:
+        """What PAR's submits sent and answered between `start` and `end` got, by HTTP status."""
+        counts: dict[str, int] = {}
+        with self.journal.lock:
+            for call in self.journal.calls:
+                if call.kind != "poll" and start <= call.started and call.ended <= end:
+                    counts[str(call.status)] = counts.get(str(call.status), 0) + 1
+        return ", ".join(f"{status} x{n}" for status, n in sorted(counts.items())) or "none"
 
     def _worker_latency(self) -> str:
         name = self.rng.choice(("worker1", "worker2"))

@@ -21,7 +21,7 @@ import requests
 
 from app import redis_client as clients
 from app.archive import Archive
-from app.orders.store import OrderStore
+from app.orders.store import SCHEDULE_KEY, OrderStore
 from app.settings import load_settings
 from bin.stack import Stack, wait_for_http
 from bin.token import make_token
@@ -160,11 +160,16 @@ class Topology:
         read = float(self.env["POS_READ_TIMEOUT"])
         while time.time() < end:
             try:
-                if self.store.open_count() == 0 and time.time() > latest_deadline + read + 1:
+                if self.store.open_count() == 0 and time.time() > latest_deadline + read + 1 \
+                        and not self.callbacks_owed():
                     return
             except Exception:  # noqa: BLE001, S110 - a failover may still be settling
                 pass
             time.sleep(0.5)
+
+    def callbacks_owed(self) -> bool:
+        """Whether a callback is still to be delivered (or given up on): a `c:` move in the schedule."""
+        return any(True for _ in self.redis.zscan_iter(SCHEDULE_KEY, match="c:*", count=1000))
 
     def log_tail(self, label: str, chars: int = 3000) -> str:
         return self.stack.log(label)[-chars:]

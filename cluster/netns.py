@@ -4,6 +4,9 @@ Addresses are in 10.212.0.0/24, inside this machine only; the bridge's own addre
 where the harness (PAR's client, the callback receiver) sits. Every name starts with the
 branch prefix `h12`; `Net.remove()` deletes all it made, and `Net.sweep()` what an earlier
 run killed mid-way left behind. Needs root (CAP_NET_ADMIN).
+
+Two runs on one machine at once (two checkouts, say) would sweep each other's hosts away: give
+the second its own prefix and subnet, CLUSTER_NETNS_PREFIX=h13 CLUSTER_NETNS_SUBNET=10.213.0.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ class Net:
     @staticmethod
     def sweep(timeout: float = 20.0) -> None:
         """Every namespace and link of ours gone; the kernel tears a namespace's veth down
-        asynchronously, so wait until no `h12v-` link is left."""
+        asynchronously, so wait until no `{PREFIX}v-` link is left."""
         for name in sh("ip", "netns", "list", check=False).stdout.split("\n"):
             name = name.split(" ")[0]
             if name.startswith(f"{PREFIX}-"):

@@ -1,9 +1,11 @@
 """A TCP proxy whose target and added latency can change while it runs.
 
-Two uses: a single endpoint in front of a Redis that fails over (a managed service's name,
+Three uses: a single endpoint in front of a Redis that fails over (a managed service's name,
 re-pointed at the new primary; open connections stay where they were, as after a DNS change),
-and 2 s of latency between a worker host and Redis when the kernel has no `sch_netem`
-(`tc qdisc ... netem` answers "Specified qdisc kind is unknown" on this machine's kernel).
+a link that can be cut (`cut()`: from then on no byte and no close crosses it, either way, as
+when a cable is pulled: both ends keep their connection open and hear nothing), and 2 s of
+latency between a worker host and Redis when the kernel has no `sch_netem` (`tc qdisc ...
+netem` answers "Specified qdisc kind is unknown" on this machine's kernel).
 Latency is added to every chunk in both directions, so a request/response round trip costs
 2 x delay.
 """
@@ -30,6 +32,7 @@ class Proxy:
         self.source = source
         self.sock: socket.socket | None = None
         self.stopping = threading.Event()
+        self.severed = threading.Event()  # cut(): nothing crosses any more
         self.accepted = 0
 
     def start(self) -> Proxy:
@@ -37,6 +40,10 @@ class Proxy:
         self.listen = self.sock.getsockname()[:2]
         threading.Thread(target=self._accept, name="proxy-accept", daemon=True).start()
         return self
+
+    def cut(self) -> None:
+        """Pull the cable: every byte and every close either way is dropped from now on."""
+        self.severed.set()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -65,20 +72,24 @@ class Proxy:
         try:
             while True:
                 data = src.recv(65536)
+                if self.severed.is_set():  # lost on the cut link; a close is not heard either
+                    if not data:
+                        return
+                    continue
                 if not data:
                     break
                 if self.delay:
                     time.sleep(self.delay)
                 dst.sendall(data)
         except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
+            if self.severed.is_set():
+                return
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
 
 
 def _original_dst(sock: socket.socket) -> tuple[str, int]:

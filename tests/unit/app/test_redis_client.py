@@ -52,6 +52,61 @@ def test_without_sentinels_the_client_is_redis_url_with_readonly_and_drops_retri
     assert rediss.connection_pool.connection_class is clients.ReadOnlyAwareSSLConnection
 
 
+class Answers(redis.connection.Connection):
+    """A connection whose reply is the server error it is given."""
+
+    def __init__(self, error: str):
+        super().__init__()
+        self.error = error
+
+    def read_response(self, *args, **kwargs):
+        raise redis.exceptions.ResponseError(self.error)
+
+
+class Aware(clients.ScriptReadOnlyAware, Answers):
+    pass
+
+
+@pytest.mark.parametrize("reply", [
+    "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured "
+    "to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+    "Error running script (call to f_0123): @user_script:1: @user_script: 1: -READONLY You can't write against a "
+    "read only replica."])
+def test_a_replicas_refusal_of_wait_or_of_a_scripts_write_is_readonly_so_retried_and_503_never_500(reply):
+    # the cluster run's replica_cut_promoted: a web reached the demoted primary, its CREATE
+    # (nothing to write: a duplicate) ran, DURABILITY=replica's WAIT was refused, and PAR got a 500
+    with pytest.raises(ReadOnlyError):
+        Aware(reply).read_response()
+    with pytest.raises(redis.exceptions.ResponseError) as other:
+        Aware("ERR unknown command 'WAIT2'").read_response()
+    assert not isinstance(other.value, ReadOnlyError)
+
+
+class Silent:
+    """A reply parser whose read times out (the reply is still on its way)."""
+
+    def read_response(self, *args, **kwargs):
+        raise TimeoutError("timed out")
+
+    def on_disconnect(self):
+        pass
+
+
+def test_a_sentinel_connection_whose_read_timed_out_is_closed_so_its_late_reply_answers_nothing():
+    # the cluster run: a web host's link cut just after a promotion; reads timed out, the
+    # connections went back to the pool open, and once the link was back a late WAIT reply (an
+    # integer) answered the next request's SCRIPT EXISTS or HMGET: a 500
+    pool = type("Pool", (), {"is_master": True, "check_connection": False})()
+    conn = clients.ReadOnlyAwareSentinelConnection(connection_pool=pool, host="10.0.0.1", port=6379)
+    conn._parser = Silent()
+    conn._sock = object()
+    closed = []
+    conn.disconnect = lambda *args, **kwargs: closed.append(True)
+    with pytest.raises(redis.exceptions.TimeoutError):
+        conn.read_response()
+    assert closed == [True]
+
+
 def test_with_sentinels_the_client_asks_them_for_the_named_master_keeping_db_and_password():
     s = settings_with(REDIS_URL="redis://:pw%40rd-of-16-chars@ignored:6379/3", REDIS_SENTINELS=SENTINELS,
                       REDIS_SENTINEL_MASTER="orders")

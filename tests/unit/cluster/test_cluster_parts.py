@@ -10,9 +10,17 @@ from types import SimpleNamespace
 
 from cluster.__main__ import SpreadClient
 from cluster.faults import FailoverEvidence
-from cluster.invariants import check_failover_finals, check_fault_counts
+from cluster.invariants import (
+    check_accepted_kept,
+    check_failover_finals,
+    check_fault_counts,
+    excuse_lost_delivery_marks,
+)
 from cluster.proxy import Proxy
+from reliability.faults import Window
+from reliability.invariants import Check
 from reliability.load import Journal
+from reliability.receiver import Delivery
 
 
 def order(status):
@@ -37,6 +45,55 @@ def test_an_order_lost_once_is_named_once_and_a_later_change_is_caught_at_the_en
     assert len(check.violations) == 2
     assert "failover 1" in check.violations[0] and ": c " in check.violations[0]
     assert check.violations[1] == "failover 2: d answered placed, at the end errored"
+
+
+def test_an_order_answered_200_or_202_before_a_failover_must_have_a_record_after_it_named_once():
+    first = FailoverEvidence(1.0, ("h1", 1), ("h2", 1), {}, kind="replica_cut_promoted",
+                             accepted={"a", "b", "c"}, kept={"a"})
+    second = FailoverEvidence(2.0, ("h2", 1), ("h1", 1), {}, accepted={"a", "b", "c", "d"}, kept={"a", "d"})
+    check = check_accepted_kept([first, second])
+    assert check.violations == [
+        "replica_cut_promoted 1 (h1 killed): b was answered 200/202, no record on the promoted node",
+        "replica_cut_promoted 1 (h1 killed): c was answered 200/202, no record on the promoted node"]
+    assert check.checked == 5  # b and c are named at the failover that lost them only
+
+
+class Deliveries:
+    def __init__(self, *deliveries: Delivery):
+        self.deliveries = deliveries
+
+    def for_uid(self, uid: str) -> list[Delivery]:
+        return [d for d in self.deliveries if d.uid == uid]
+
+
+def test_a_callback_resent_because_its_delivery_record_was_lost_with_the_primary_is_excused_once():
+    cut = FailoverEvidence(20.0, ("h1", 1), ("h2", 1), {}, kind="replica_cut_promoted", cut_at=10.0)
+    def sent(uid: str, at: float) -> Delivery:
+        return Delivery(uid, at, "placed", True, 204, f"{uid}:placed")
+
+    receiver = Deliveries(sent("lost", 12.0), sent("lost", 30.0), sent("kept", 5.0), sent("kept", 30.0),
+                          sent("twice", 12.0), sent("twice", 30.0), sent("twice", 31.0))
+    check = Check("no callback delivered twice automatically (receiver's count per request_uid)",
+                  violations=["lost: 2 deliveries, 1 after the one answered 204",
+                              "kept: 2 deliveries, 1 after the one answered 204",
+                              "twice: 3 deliveries, 2 after the one answered 204"])
+    assert excuse_lost_delivery_marks(check, receiver, [cut]) == 1
+    # delivered before the cut (its record was on the replica), or resent twice: still violations
+    assert check.violations == ["kept: 2 deliveries, 1 after the one answered 204",
+                                "twice: 3 deliveries, 2 after the one answered 204"]
+    plain = FailoverEvidence(20.0, ("h1", 1), ("h2", 1), {})  # a plain failover: the last LAG seconds only
+    check = Check("x", violations=["lost: 2 deliveries, 1 after the one answered 204"])
+    assert excuse_lost_delivery_marks(check, receiver, [plain]) == 0
+    # its sender cut off as the answer came: it could not record it before its claim lapsed
+    check = Check("x", violations=["lost: 2 deliveries, 1 after the one answered 204"])
+    assert excuse_lost_delivery_marks(check, receiver, [], [Window("worker_cut", 12.5, 32.5, "")]) == 1
+    check = Check("x", violations=["lost: 2 deliveries, 1 after the one answered 204"])
+    assert excuse_lost_delivery_marks(check, receiver, [], [Window("worker_cut", 14.0, 32.5, "")]) == 0
+    # lost twice: in the cut, then the resend's record within LAG of a second kill
+    again = FailoverEvidence(33.0, ("h2", 1), ("h1", 1), {})
+    chained = Deliveries(sent("lost", 12.0), sent("lost", 30.0), sent("lost", 40.0))
+    check = Check("x", violations=["lost: 3 deliveries, 2 after the one answered 204"])
+    assert excuse_lost_delivery_marks(check, chained, [cut, again]) == 1
 
 
 def test_every_fault_kind_must_have_run_the_rounds_asked():
@@ -83,6 +140,34 @@ def test_the_proxy_adds_its_delay_each_way_and_new_connections_follow_a_new_targ
     finally:
         proxy.stop()
         second.close()
+
+
+def test_a_cut_link_carries_no_byte_and_no_close_either_way():
+    accepted: list[socket.socket] = []
+    server = socket.create_server(("127.0.0.1", 0))
+    threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+    proxy = Proxy(("127.0.0.1", 0), ("127.0.0.1", server.getsockname()[1])).start()
+    try:
+        client = socket.create_connection(("127.0.0.1", proxy.listen[1]), timeout=5)
+        client.sendall(b"before")
+        while not accepted:
+            time.sleep(0.01)
+        far = accepted[0]
+        far.settimeout(5)
+        assert far.recv(100) == b"before"
+        proxy.cut()
+        client.sendall(b"lost")
+        far.sendall(b"lost too")
+        far.close()  # the far end goes away: the near end is not told either
+        client.settimeout(0.5)
+        try:
+            heard = client.recv(100)
+        except TimeoutError:
+            heard = None
+        assert heard is None  # no byte, and no close (b"")
+    finally:
+        proxy.stop()
+        server.close()
 
 
 def test_pars_client_spreads_requests_over_every_web_host_in_turn():
