@@ -14,6 +14,7 @@ one of them (`ConfigError`). A secret may come from a file named by `<NAME>_FILE
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -183,8 +184,8 @@ class Settings:
         "traces also written to this file, one JSON span "
         "per line (tests, local debugging); turns traces on", shown="(none)")
 
-    @property
-    def digest_key(self) -> bytes:
+    @functools.cached_property
+    def digest_key(self) -> bytes:  # once per process, not per signed answer
         return self.par_shared_id[:10].encode("utf-8")
 
     @property

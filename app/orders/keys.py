@@ -9,7 +9,10 @@ RECONCILE_KEY, FOUND_KEY = "orders:reconcile", "orders:reconcile:found"
 CORRUPT_KEY = "stats:corrupt_records"
 
 
+# The recovery list's index of a location's orders, and of those in one status (a location id
+# has no ':', so no location's key is another's): str.format templates, for the hot paths
+LOCATION_KEY, LOCATION_STATUS_KEY = "orders:loc:{}", "orders:loc:{}:{}"
+
+
 def location_key(location_id: str, status: str | None = None) -> str:
-    """The recovery list's index of a location's orders, or of those in one status (a location id
-    has no ':', so no location's key is another's)."""
-    return f"orders:loc:{location_id}" if status is None else f"orders:loc:{location_id}:{status}"
+    return LOCATION_KEY.format(location_id) if status is None else LOCATION_STATUS_KEY.format(location_id, status)

@@ -150,18 +150,17 @@ def _check_schedule(verdict: Verdict, order: dict, now: datetime, horizon: timed
         verdict.add("schedule_invalid", "a current order is promised more than 24 hours ahead", where)
 
 
-def expired(order: dict, now: datetime) -> bool:
+def expired(order: dict, sent: datetime | None, now: datetime) -> bool:
+    """The order's ttl has elapsed since `sent` (its request_datetime, parsed)."""
     ttl = order.get("ttl")
-    sent = parse_time(order.get("request_datetime"))
     return ttl is not None and bool(ttl) and sent is not None and sent + timedelta(seconds=float(ttl)) < now
 
 
-def request_time_problem(order: dict, now: datetime, max_age_seconds: float) -> dict | None:
-    """A NEW order's request_datetime more than `max_age_seconds` in the past or more than 60 s in
-    the future: the `request_expired` problem, else None (posnext-api.md, "Authentication and
-    signing"). A replayed or back-dated request never reaches the POS. Not for an order already
-    recorded: a resubmit is answered from its record whatever its age."""
-    sent = parse_time(order.get("request_datetime"))
+def request_time_problem(sent: datetime | None, now: datetime, max_age_seconds: float) -> dict | None:
+    """A NEW order's request_datetime (`sent`, parsed) more than `max_age_seconds` in the past or
+    more than 60 s in the future: the `request_expired` problem, else None (posnext-api.md,
+    "Authentication and signing"). A replayed or back-dated request never reaches the POS. Not for
+    an order already recorded: a resubmit is answered from its record whatever its age."""
     where = "request_datetime"
     if sent is None:
         return {"code": "request_expired", "message": "request_datetime does not parse", "field": where}
@@ -179,7 +178,8 @@ def check_order(order: dict, menu: dict | None, now: datetime,
     """Every problem of the order, not only the first; totals computed from the menu's tax rate.
     `max_age_seconds`: check request_datetime's age too (a NEW order; see request_time_problem)."""
     verdict = Verdict()
-    stale = request_time_problem(order, now, max_age_seconds) if max_age_seconds is not None else None
+    sent = parse_time(order.get("request_datetime"))
+    stale = request_time_problem(sent, now, max_age_seconds) if max_age_seconds is not None else None
     if stale:
         verdict.add(stale["code"], stale["message"], stale["field"])
     if menu is None or menu.get("unknown"):
@@ -188,7 +188,7 @@ def check_order(order: dict, menu: dict | None, now: datetime,
     location, items = menu["location"], menu["items"]
     if not location.get("accepting_orders", True):
         verdict.add("location_closed", "the location is not accepting orders", "location_id")
-    if expired(order, now):
+    if expired(order, sent, now):
         verdict.add("request_expired", "the order's ttl has elapsed since request_datetime", "ttl")
     _check_schedule(verdict, order, now, horizon)
     details = order["order_details"]

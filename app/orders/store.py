@@ -46,6 +46,8 @@ from app.orders.keys import (
     CORRUPT_KEY,
     DEAD_KEY,
     FOUND_KEY,
+    LOCATION_KEY,
+    LOCATION_STATUS_KEY,
     OPEN_KEY,
     QUEUED_KEY,
     RECONCILE_KEY,
@@ -183,8 +185,8 @@ class OrderStore:
         `Created.acked` is 'pending' once the new record is confirmed durable (durability.py):
         under DURABILITY=replica that is this write and its WAIT together."""
         token = secrets.token_hex(8)
-        keys = [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location), SCHEDULE_KEY, menu_key,
-                location_key(location, Status.PENDING), f"{_key(uid)}:moved"]
+        keys = [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, LOCATION_KEY.format(location), SCHEDULE_KEY,
+                menu_key, LOCATION_STATUS_KEY.format(location, Status.PENDING), f"{_key(uid)}:moved"]
         args = [fp, doc_text, "" if ttl_deadline is None else int(ttl_deadline * 1000), int(max_async * 1000),
                 self.retention, uid, by, token, int(claim_seconds * 1000), menu_version,
                 "" if self.durability.waits else "pending"]
@@ -267,7 +269,8 @@ class OrderStore:
     @staticmethod
     def _indexes(doc: dict, status: str) -> tuple[str, ...]:
         location = doc.get("location_id")
-        return (location_key(location, Status.PENDING), location_key(location, status)) if location else ()
+        return (LOCATION_STATUS_KEY.format(location, Status.PENDING), LOCATION_STATUS_KEY.format(location, status)) \
+            if location else ()
 
     def record_confirmed(self, uid: str, status: str) -> bool:
         """Record that the order's state was confirmed durable (after a WAIT that covered it), and,

@@ -31,8 +31,7 @@ def test_any_zoned_time_parses_or_not_without_raising_and_a_week_can_be_added(mo
     parsed = parse_time(moment.isoformat())
     if parsed is not None:
         assert parsed + timedelta(days=7) > parsed
-        assert not rules.expired({"ttl": 7 * 24 * 3600, "request_datetime": moment.isoformat()},
-                                 parsed - timedelta(days=1))
+        assert not rules.expired({"ttl": 7 * 24 * 3600}, parsed, parsed - timedelta(days=1))
 
 
 @pytest.mark.parametrize("path", ["/posnext/order/validate", "/posnext/orders/submit"])

@@ -175,7 +175,7 @@ def test_request_expired():
 
 def test_expired_needs_a_ttl():
     loaded = OrderRequestSchema().load(order(request_datetime=format_time(NOW - timedelta(days=2))))
-    assert not expired(loaded, NOW)
+    assert not expired(loaded, NOW - timedelta(days=2), NOW)
 
 
 def promised(body, when, schedule_type):
@@ -295,17 +295,18 @@ def test_a_request_older_than_the_max_age_or_from_the_future_is_expired():
     from datetime import UTC, datetime, timedelta
 
     from app.orders.rules import check_order, request_time_problem
-    from app.times import format_time
+    from app.times import parse_time
     from tests.support.factories import sample_order
 
     now = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
-    at = lambda seconds: sample_order(request_datetime=format_time(now + timedelta(seconds=seconds)))  # noqa: E731
+    at = lambda seconds: now + timedelta(seconds=seconds)  # noqa: E731 - request_datetime, parsed
     assert request_time_problem(at(-300), now, 300) is None
     assert request_time_problem(at(60), now, 300) is None
     for offset in (-301, 61, -86400 * 365 * 56):
         assert request_time_problem(at(offset), now, 300)["code"] == "request_expired"
     epoch = sample_order(request_datetime="1970-01-01T00:00:00.000Z")
-    assert request_time_problem(epoch, now, 300)["field"] == "request_datetime"
+    assert request_time_problem(parse_time(epoch["request_datetime"]), now, 300)["field"] == "request_datetime"
+    assert request_time_problem(None, now, 300)["message"] == "request_datetime does not parse"
     menu_entry = None
     verdict = check_order(epoch, menu_entry, now, max_age_seconds=300)
     assert "request_expired" in {p["code"] for p in verdict.problems}
