@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 
@@ -87,10 +88,8 @@ def read_body(limit: int, timeout: float = BODY_READ_TIMEOUT_SECONDS) -> bytes:
         if guard is not None:
             guard.close()
         if guard is None and isinstance(sock, socket.socket):
-            try:
+            with contextlib.suppress(OSError):
                 sock.settimeout(None)
-            except OSError:
-                pass
     if size > limit:
         raise too_large(limit)
     g.body_read = True  # read to its end: the connection may serve another request

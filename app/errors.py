@@ -99,5 +99,5 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled error", extra={"path": request.path})
+        log.error("unhandled error", exc_info=exc, extra={"path": request.path})
         return error_response(500, [{"code": "internal_error", "message": "an unexpected error occurred"}])

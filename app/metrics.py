@@ -15,6 +15,7 @@ Where each figure lives:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 from importlib import metadata
@@ -110,10 +111,8 @@ def serve_worker_metrics(**_kwargs) -> None:
     if port is None:
         return
     address = process_value("WORKER_METRICS_ADDRESS")
-    try:
+    with contextlib.suppress(ValueError):  # registered by an earlier start in this process
         REGISTRY.register(BuildInfo())
-    except ValueError:  # registered by an earlier start in this process
-        pass
     try:
         start_http_server(port, addr=address)
     except OSError as exc:  # the worker's real work matters more than its metrics: say so and go on

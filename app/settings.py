@@ -45,7 +45,7 @@ class ConfigError(Exception):
     """Settings are missing or malformed; the message names every variable (`.name`: the first)."""
 
     def __init__(self, name: str, problem: str, more: list[tuple[str, str]] | None = None):
-        self.problems = [(name, problem)] + list(more or [])
+        self.problems = [(name, problem), *list(more or [])]
         super().__init__("\n".join(f"configuration error: {n}: {p}" for n, p in self.problems))
         self.name = name
 

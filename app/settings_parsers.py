@@ -31,7 +31,7 @@ def number(allow_zero: bool = False) -> Callable[[str], float]:
             result = float(value)
         except ValueError:
             raise ValueError(f"must be a number, got {value!r}") from None
-        if not (0 <= result if allow_zero else 0 < result) or result == float("inf"):
+        if not (result >= 0 if allow_zero else result > 0) or result == float("inf"):
             raise ValueError(f"must be a finite number {'of at least' if allow_zero else 'greater than'} 0, "
                              f"got {value!r}")
         return result

@@ -273,7 +273,7 @@ def choices(rows: list[Row]) -> list[str]:
                      f"one gevent process places {held.ours} orders/s, prefork with 4 processes "
                      f"{held.baseline.split()[0]}: a POS call holds a prefork process for its whole length. On no-op "
                      f"tasks the pools are close (gevent {noop.ours}, prefork {noop.baseline.split()[0]} tasks/s).")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def write(path: str, rows: list[Row], meta: dict) -> None:

@@ -28,7 +28,7 @@ from bin.stack import ROOT, EmbeddedRedis, Stack, free_port, short_env, wait_for
 from bin.token import make_token
 from hostile.wire import text
 
-JWT_SECRET = "front-door-jwt-secret-0123456789abcdef"  # noqa: S105 - a throwaway stack's
+JWT_SECRET = "front-door-jwt-secret-0123456789abcdef"  # a throwaway stack's
 SHARED_ID = "FrontDoor-0123456789"
 
 

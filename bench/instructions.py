@@ -253,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=1))
     print(text)
     print(f"(dumps and logs in {work})", file=sys.stderr)
+    return None
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ the same gunicorn.conf.py; Celery workers are the Procfile's `worker` command li
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import tempfile
@@ -119,10 +120,8 @@ class BenchStack:
     def rss(self, label: str) -> int:
         total = 0
         for process in self.tree(label):
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         return total
 
     def cpu(self, label: str) -> float:

@@ -81,7 +81,7 @@ class Sink(BaseHTTPRequestHandler):
 
     spans_bytes = 0
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def do_POST(self):  # http.server's naming
         Sink.spans_bytes += len(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")

@@ -18,6 +18,8 @@ before it can record the delivery, and the next mover sends it once more.
 
 from __future__ import annotations
 
+import itertools
+
 from cluster.faults import FailoverEvidence
 from reliability.invariants import Check
 
@@ -96,7 +98,7 @@ def excuse_lost_delivery_marks(check: Check, receiver, failovers: list[FailoverE
         deliveries = sorted(receiver.for_uid(uid), key=lambda d: d.at)
         first = next((n for n, d in enumerate(deliveries) if d.answered < 300), None)
         chain = deliveries[first:] if first is not None else []
-        pairs = zip(chain, chain[1:], strict=False)
+        pairs = itertools.pairwise(chain)
         if len(chain) > 1 and all(nxt.key == f"{uid}:{nxt.status}" and prev.answered < 300
                                   and lost_with(prev.end, nxt.at, failovers, windows) for prev, nxt in pairs):
             continue

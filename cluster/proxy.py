@@ -13,6 +13,7 @@ Latency is added to every chunk in both directions, so a request/response round 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import struct
 import threading
@@ -85,10 +86,8 @@ class Proxy:
             if self.severed.is_set():
                 return
         for s in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
 
 

@@ -65,7 +65,7 @@ def _http_error(exc: HTTPException):
 
 
 def _unexpected_error(exc: Exception):
-    log.exception("possim: unexpected error")
+    log.error("possim: unexpected error", exc_info=exc)
     return error(500, "internal_error", "the simulator failed unexpectedly")
 
 

@@ -22,6 +22,7 @@ judges them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -82,10 +83,8 @@ class Server:
         master = self.postmaster()
         every = [master, *master.children(recursive=True)]
         for process in every:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 process.send_signal(signal.SIGKILL)
-            except psutil.NoSuchProcess:
-                pass
         psutil.wait_procs(every, timeout=10)
         return len(every)
 

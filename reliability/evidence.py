@@ -102,7 +102,7 @@ class Evidence:
         claim = 3 * (self.setting("POS_CONNECT_TIMEOUT") + self.setting("POS_READ_TIMEOUT")) + 0.5
         costs = {"kill_beat": max(10.0, 5 * self.setting("SWEEP_SECONDS")), "kill_worker": claim,
                  "worker_cut": claim,  # the cluster's: a worker host cut off holding a claim
-                 **{kind: OUTAGE for kind in REDIS_DOWN}}
+                 **dict.fromkeys(REDIS_DOWN, OUTAGE)}
         start, outages = self.deadline(uid, order) - max(costs.values()), 0
         for window in sorted((w for w in self.windows if w.kind in costs), key=lambda w: w.start):
             if start <= window.start <= bound:

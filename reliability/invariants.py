@@ -175,9 +175,9 @@ def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
     for call in ev.journal.calls:
         five.checked += 1
         unanswered.checked += 1
-        if call.status is not None and call.status >= 500:
-            if call.status != 503 or not (_overlaps(call, ev.windows, UNAVAILABLE, REDIS_MARGIN)
-                                          or cut_off(call, ev.windows)):
+        if call.status is not None and call.status >= 500 and (
+                call.status != 503 or not (_overlaps(call, ev.windows, UNAVAILABLE, REDIS_MARGIN)
+                                           or cut_off(call, ev.windows))):
                 five.fail(f"{call.uid}: HTTP {call.status} on {call.kind} at {call.started:.3f}: "
                           f"{_errors(call.body)}")
         if call.status is None and not _overlaps(call, ev.windows, WEB_AWAY, 0.5) and not stale_reset(call, ev.windows):

@@ -11,7 +11,7 @@ def flatten(messages, prefix: str = "", limit: int = MAX_ERRORS) -> list[dict]:
     out = _flatten(messages, prefix)
     if len(out) > limit:
         more = len(out) - limit
-        out = out[:limit] + [{"code": "too_many_errors", "message": f"{more} more errors not listed"}]
+        out = [*out[:limit], {"code": "too_many_errors", "message": f"{more} more errors not listed"}]
     return out
 
 

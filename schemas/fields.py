@@ -19,7 +19,7 @@ MAX_CHILDREN = 50  # one line's children
 class Money(fields.Field):
     """A JSON number with at most two decimals, read as a Decimal, never a float."""
 
-    default_error_messages = {
+    default_error_messages = {  # noqa: RUF012 - marshmallow's own class attribute, declared by Field
         "invalid": "must be a JSON number",
         "places": "must have at most two decimals",
         "range": "must be between 0 and 1000000",

@@ -46,7 +46,7 @@ class PosbridgeGroup(click.Group):
             if not stdout_closed():
                 raise Trouble("broker trouble: BrokenPipeError", EXIT_REDIS) from None
             quiet_exit()
-        except Exception as exc:  # noqa: BLE001 - classified below; anything else is re-raised
+        except Exception as exc:  # classified below; anything else is re-raised
             trouble = _trouble_from(exc)
             if trouble is None:
                 raise

@@ -167,7 +167,7 @@ def receive(port: int, status: int, count: int) -> None:
     received = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's naming
+        def do_POST(self):  # http.server's naming
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
                 body = jsonio.loads(raw)

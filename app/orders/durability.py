@@ -94,7 +94,7 @@ def _config(redis, name: str) -> str | None:
     """One CONFIG GET value, or None when the server does not allow CONFIG."""
     try:
         value = redis.config_get(name).get(name)
-    except Exception as exc:  # noqa: BLE001 - ResponseError: CONFIG renamed or disabled
+    except Exception as exc:  # ResponseError: CONFIG renamed or disabled
         if type(exc).__name__ in ("ResponseError", "NoPermissionError"):
             return None
         raise

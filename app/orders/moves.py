@@ -184,7 +184,7 @@ class Mover:
         """Make the order final as `decision` says; after a POST may have reached the POS, an
         errored order is looked up for RECONCILE_SECONDS (a POS that ignores not_after may
         still create it, and that late placement is voided)."""
-        assert decision.status is not None  # noqa: S101 - only a FINISH decision is carried out
+        assert decision.status is not None  # only a FINISH decision is carried out
         if decision.listed:
             self.store.list_found(order.uid)
         late_check = decision.status is Status.ERRORED and bool(order.pos_body)

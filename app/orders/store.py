@@ -354,9 +354,8 @@ class OrderStore:
         (archive.restore: in both places until the mover moves it again)."""
         keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, DEAD_KEY]
         result = self._run("REPLAY", keys, [uid, by])
-        if _text(result[1]) == "missing" and self.archive is not None:
-            if restore(self, uid):
-                result = self._run("REPLAY", keys, [uid, by])
+        if _text(result[1]) == "missing" and self.archive is not None and restore(self, uid):
+            result = self._run("REPLAY", keys, [uid, by])
         return int(result[0]) == 1, _text(result[1])
 
     def note(self, uid: str, by: str, note: str) -> None:

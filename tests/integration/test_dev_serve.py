@@ -103,7 +103,7 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
             if run.poll() is None:
                 os.killpg(run.pid, signal.SIGKILL)
     assert run.returncode == 0, "".join(seen)[-4000:]
-    gone, alive = psutil.wait_procs(children, timeout=30)
+    _gone, alive = psutil.wait_procs(children, timeout=30)
     assert alive == [], [p.pid for p in alive]
 
 

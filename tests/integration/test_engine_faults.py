@@ -165,7 +165,7 @@ def test_a_fresh_clone_starts_beat_from_the_procfile_and_recovers_a_killed_submi
     time.sleep(4)
     assert beat.poll() is None, f"beat exited with {beat.returncode}: {live.stack.log('beat')[-1500:]}"
     uid, deadline = web_killed_mid_submit(live)
-    status, answer = state_by(live, uid, deadline + 5 + reconcile_slack(1, 2, 1, 3))
+    status, _answer = state_by(live, uid, deadline + 5 + reconcile_slack(1, 2, 1, 3))
     assert status in FINAL, f"{uid} still {status} {time.time() - deadline:+.1f}s from its deadline"
     assert beat.poll() is None, live.stack.log("beat")[-1500:]
 

@@ -4,6 +4,7 @@ PAR's resubmit with a callback_url, a callback receiver trickling its answer."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,7 +63,7 @@ class TrickleReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):  # http.server's naming
                 span = [time.monotonic(), 0.0]
                 with receiver.lock:
                     receiver.spans.append(span)
@@ -87,7 +88,7 @@ class TrickleReceiver:
     def overlapping(self) -> int:
         with self.lock:
             spans = sorted((start, end or time.monotonic()) for start, end in self.spans)
-        return sum(1 for (_, end), (start, _) in zip(spans, spans[1:], strict=False) if start < end)
+        return sum(1 for (_, end), (start, _) in itertools.pairwise(spans) if start < end)
 
 
 def test_a_trickling_callback_receiver_never_gets_two_deliveries_at_once(stacks):

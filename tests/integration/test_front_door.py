@@ -99,7 +99,7 @@ def test_gunicorn_refuses_a_header_block_past_32_kib_before_its_end(live):
                 sock.sendall(f"X-Pad-{index}: {'a' * 1000}\r\n".encode())
             except OSError:
                 break
-        status, headers, body = _head(sock, timeout=3)
+        status, _headers, body = _head(sock, timeout=3)
     assert status == 431
     assert json.loads(body)["errors"][0]["code"] == "header_fields_too_large"
 

@@ -54,7 +54,7 @@ def test_orders_show_list_and_summary(live):
     assert live.submit(order).status_code == 200
     shown = json.loads(ok(live, "orders", "show", uid))
     assert shown["status"] == "placed" and shown["record"]["order_details"]["pos_order_id"].startswith("P-")
-    assert [h["status"] for h in shown["history"]][0] == "pending" and shown["history"][-1]["status"] == "placed"
+    assert next(h["status"] for h in shown["history"]) == "pending" and shown["history"][-1]["status"] == "placed"
     assert shown["path"] == "inline" and shown["next_move_at"] is None and "pos_calls" in shown
     assert "no order 'never-seen'" in failed(live, "orders", "show", "never-seen")
     recent = ok(live, "orders", "list").splitlines()

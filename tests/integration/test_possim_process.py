@@ -189,7 +189,7 @@ def test_knobs_file_token_from_env_and_reset_keeps_start_knobs(tmp_path):
 
 
 def test_sigterm_stops_it_cleanly():
-    proc, url = start_possim()
+    proc, _url = start_possim()
     try:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

@@ -96,5 +96,5 @@ def test_a_web_process_killed_mid_request_leaves_the_order_to_the_sweep(fresh):
 def _submit_quietly(live, order):
     try:
         return live.submit(order, timeout=30)
-    except Exception as exc:  # noqa: BLE001 - the connection dies with the web process
+    except Exception as exc:  # the connection dies with the web process
         return exc

@@ -165,7 +165,7 @@ def submit_until_answered(live: Live, order: dict, seen: list[int], timeout: flo
     while time.monotonic() < end:
         try:
             response = live.submit(order, timeout=15)
-        except Exception:  # noqa: BLE001 - counted as no answer; there must be none here
+        except Exception:  # counted as no answer; there must be none here
             seen.append(0)
             time.sleep(0.3)
             continue

@@ -9,6 +9,7 @@ import json
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -21,9 +22,9 @@ SLOW_POS = {"latency_ms": 1500}  # past the 800 ms inline budget: the web hands 
 class Collector(BaseHTTPRequestHandler):
     """OTLP/HTTP's trace endpoint: keeps each request's (path, protobuf body), answers 200."""
 
-    received: list[tuple[str, bytes]] = []
+    received: ClassVar[list[tuple[str, bytes]]] = []
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def do_POST(self):  # http.server's naming
         Collector.received.append((self.path, self.rfile.read(int(self.headers.get("Content-Length") or 0))))
         self.send_response(200)
         self.send_header("Content-Length", "0")
@@ -124,7 +125,7 @@ def test_a_handed_off_order_is_one_trace_from_the_request_to_the_workers_pos_cal
     order = sample_order()
     handed_off(live, order)
     live.wait_final(order["request_uid"])
-    trace_id, mine = order_trace(live, order["request_uid"])
+    _trace_id, mine = order_trace(live, order["request_uid"])
 
     by_id = {s["context"]["span_id"]: s for s in mine}
     (server,) = [s for s in mine if s["kind"] == "SpanKind.SERVER"]

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import replace
+from typing import ClassVar
 
 from app.pos import wire
 from app.pos.base import (
@@ -171,7 +172,7 @@ class FakeTasks:
     def __init__(self):
         self.sent: list[tuple[str, str]] = []
 
-    NAMES = {"o": "place_order", "c": "deliver_callback", "r": "reconcile_order"}
+    NAMES: ClassVar[dict[str, str]] = {"o": "place_order", "c": "deliver_callback", "r": "reconcile_order"}
 
     def send(self, kind: str, uid: str, again: bool = False) -> bool:
         self.sent.append((self.NAMES[kind], uid))

@@ -130,7 +130,7 @@ class LocalServer:
                 except OSError:  # the client gave up first (a timeout test)
                     self.close_connection = True
 
-            do_GET = do_POST = do_PUT = _serve
+            do_GET = do_POST = do_PUT = _serve  # noqa: N815 - http.server's method names
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -11,6 +11,7 @@ one, else to the package itself. Third-party and standard-library imports are no
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,7 +135,7 @@ def _one_loop(graph: dict[str, dict[str, int]], component: list[str]) -> list[st
         for successor in sorted(graph[node]):
             if successor == start:
                 path = paths[node] + [start]
-                return [f"{a} (line {graph[a][b]}) -> {b}" for a, b in zip(path, path[1:], strict=False)]
+                return [f"{a} (line {graph[a][b]}) -> {b}" for a, b in itertools.pairwise(path)]
             if successor in members and successor not in paths:
                 paths[successor] = paths[node] + [successor]
                 queue.append(successor)

@@ -105,7 +105,7 @@ def rs256():
 
 
 def test_rs256_with_the_public_key(rs256):
-    private, public = rsa_pair()
+    private, _public = rsa_pair()
     assert send(rs256, VALIDATE, order(), token=token(private, "RS256")).status_code == 200
     other = build_app().test_client()  # the HS256 app refuses the RS256 token
     assert status_and_code(send(other, VALIDATE, order(), token=token(private, "RS256"))) == (401, "unauthorized")

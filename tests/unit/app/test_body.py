@@ -51,8 +51,7 @@ def call(app, stream, length=None):
     environ = {"wsgi.input": stream, "CONTENT_TYPE": "application/json", "wsgi.input_terminated": True}
     headers = {} if length is None else {"Content-Length": str(length)}
     with app.test_request_context("/read", method="POST", environ_overrides=environ, headers=headers):
-        response = app.full_dispatch_request()
-    return response
+        return app.full_dispatch_request()
 
 
 def test_a_slowly_sent_body_is_cut_off(app):

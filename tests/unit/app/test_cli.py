@@ -37,7 +37,7 @@ def bare(*args, env=None, tmp_path=None):
     """posbridge ARGS with nothing configured (or only `env`), no app context."""
     runner = CliRunner()
     with runner.isolated_filesystem(temp_dir=tmp_path):
-        return runner.invoke(main, list(args), env={**{k: None for k in BASE_ENV}, **(env or {})},
+        return runner.invoke(main, list(args), env={**dict.fromkeys(BASE_ENV), **(env or {})},
                              catch_exceptions=False)
 
 
@@ -78,7 +78,7 @@ def test_config_comes_from_dotenv_and_a_running_serve(tmp_path):
         os.mkdir("var")
         with open("var/serve.env", "w") as fh:
             fh.write("PAR_JWT_SECRET='from-serve-0123456789012345678901'\n")
-        done = runner.invoke(main, ["config", "check"], env={k: None for k in BASE_ENV})
+        done = runner.invoke(main, ["config", "check"], env=dict.fromkeys(BASE_ENV))
     assert done.exit_code == 0 and "configuration ok" in done.output
 
 

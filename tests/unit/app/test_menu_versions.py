@@ -159,7 +159,7 @@ def test_threads_filling_and_evicting_at_once_never_fail(cache, redis_client, mo
             for _ in range(5):
                 for location, raw in raws.items():
                     cache.accept(location, None, location, raw)
-        except Exception as exc:  # noqa: BLE001 - the test counts them
+        except Exception as exc:  # the test counts them
             errors.append(exc)
 
     threads = [threading.Thread(target=fill) for _ in range(8)]

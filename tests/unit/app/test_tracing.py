@@ -136,7 +136,7 @@ def test_a_handed_off_order_sends_its_task_with_the_request_trace(post, spans, p
     assert send.kind.name == "PRODUCER" and send.context.trace_id == server.context.trace_id
     assert send.attributes["posbridge.request_uid"] == body["request_uid"]
     (headers,) = queued_headers(celery)
-    version, trace_hex, span_hex, _ = headers["traceparent"].split("-")
+    _version, trace_hex, span_hex, _ = headers["traceparent"].split("-")
     assert (int(trace_hex, 16), int(span_hex, 16)) == (send.context.trace_id, send.context.span_id)
     assert redis_client.get(f"trace:order:{body['request_uid']}").decode() == headers["traceparent"]
 

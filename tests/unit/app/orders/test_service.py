@@ -120,7 +120,7 @@ def test_a_ttl_already_expired_at_submit_is_rejected_and_never_placed(service, p
 
 
 def test_a_submit_refused_by_validation_is_recorded(service, services):
-    status, body = submit(service, location_id="loc-003")
+    _status, body = submit(service, location_id="loc-003")
     assert body["status"] == "rejected"
     assert services.store.get("ord-1").status == "rejected"
     assert service.answer("ord-1") == (200, body)
@@ -166,7 +166,7 @@ def test_validate_never_creates_a_record_or_places(service, pos, services):
     assert body["status"] == "validated" and body["errors"] == []
     assert body["order_details"]["grand_total"] == request["order_details"]["grand_total"]
     assert "pos_order_id" not in body["order_details"]
-    assert not [k for k in services.redis.keys("order*")]
+    assert not list(services.redis.keys("order*"))
     assert moves(pos) == []
     with pytest.raises(NotFound):
         service.answer("ord-v")

@@ -197,14 +197,14 @@ def test_conflicting_payload_that_also_breaks_rules_is_409(client, good):
 # -- a refused request changes nothing ------------------------------------------------------------
 
 REFUSALS = {
-    "no jwt": dict(token=None),
-    "bad digest": dict(digest="f" * 64),
-    "no digest": dict(digest=False),
-    "not json": dict(body=b"{nope"),
-    "wrong type": dict(content_type="text/plain"),
-    "schema": dict(body=sample_order(uid="ord-r", ttl=-1)),
-    "request_type": dict(body=sample_order(uid="ord-r", request_type="validate-order")),
-    "conflict": dict(body=sample_order(uid="ord-seen", quantity=9)),
+    "no jwt": {"token": None},
+    "bad digest": {"digest": "f" * 64},
+    "no digest": {"digest": False},
+    "not json": {"body": b"{nope"},
+    "wrong type": {"content_type": "text/plain"},
+    "schema": {"body": sample_order(uid="ord-r", ttl=-1)},
+    "request_type": {"body": sample_order(uid="ord-r", request_type="validate-order")},
+    "conflict": {"body": sample_order(uid="ord-seen", quantity=9)},
 }
 
 
