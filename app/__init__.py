@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # imported where used: gunicorn's master imports app.logs bef
     from app.orders.service import OrderService
     from app.orders.store import OrderStore
     from app.pos.base import PosAdapter
-    from app.tasks import CeleryTasks
+    from app.tasks import Tasks
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Services:
     menus: MenuCache
     pos: PosAdapter
     service: OrderService
-    tasks: CeleryTasks
+    tasks: Tasks
     celery: Celery
     archive: Archive | None = None  # ARCHIVE_URL's (app/archive/); None: finals stay in Redis
 
@@ -131,12 +131,12 @@ def check_durability_at_start(app: Flask) -> str | None:
     return problem
 
 
-def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks=None,
+def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks: Tasks | None = None,
                redis_timeout: float | None = None, archive=None) -> Flask:
     """redis_timeout: the Redis client's read timeout (the worker's; default the web's, 1 s)."""
     from flask import Flask
 
-    from app import cli, errors, metrics, tracing
+    from app import errors, metrics, tracing
     from app.archive import open_archive
     from app.body import close_if_unread
     from app.menus import MenuCache
@@ -170,6 +170,5 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     app.after_request(close_if_unread)
     for blueprint in (order_routes.bp, menus.bp, health.bp, docs.bp):
         app.register_blueprint(blueprint)
-    cli.register(app)
     tracing.instrument_app(app)
     return app

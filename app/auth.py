@@ -1,4 +1,4 @@
-"""JWT and x-pch-digest checks on the way in, signing on the way out."""
+"""JWT and x-pch-digest checks on the way in (the signed answers on the way out: app/responses.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import time
 
 import jwt
 from flask import current_app, g, request
+from jwt.types import Options
 
-from app import jsonio, signing
+from app import signing
 from app.errors import ApiError
+from app.responses import DIGEST_HEADER
 
-DIGEST_HEADER = "x-pch-digest"
 LEEWAY = 30
 # Tokens already verified, with their claims: PAR sends one token until it expires, and a
 # verified token can only go on to fail by expiring (checked on every use, as jwt.decode does).
@@ -30,7 +31,7 @@ def require_jwt() -> dict:
         raise _unauthorized("unauthorized", "a Bearer token is required")
     key = settings.jwt_public_key or settings.jwt_secret
     algorithm = "RS256" if settings.jwt_public_key else "HS256"
-    options = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience),
+    options: Options = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience),
                "verify_iss": bool(settings.jwt_issuer)}
     cache_key = (token.strip(), key, algorithm, settings.jwt_audience, settings.jwt_issuer)
     claims = _verified.get(cache_key)
@@ -54,29 +55,3 @@ def require_digest(body: dict) -> None:
     if not signing.verify(key, body, request.headers.get(DIGEST_HEADER)):
         raise _unauthorized("signature_invalid", "x-pch-digest is missing or does not match the body")
     g.digest_verified = True
-
-
-def digest_verified() -> bool:
-    """Whether this request's x-pch-digest was checked and matched."""
-    return bool(g.get("digest_verified"))
-
-
-def json_response(body: dict, status: int = 200, headers: dict | None = None):
-    """A JSON answer with no x-pch-digest: errors, and everything that is not an order response."""
-    g.answer_status = body.get("status")  # for the answer's log line, without parsing the body again
-    response = current_app.response_class(jsonio.dumps(body), status=status, mimetype="application/json")
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
-def signed_response(body: dict, status: int = 200, headers: dict | None = None, *, stored: bool = False):
-    """An order response carrying x-pch-digest. A signature vouches only for what the service
-    verified or decided: the answer to a request whose digest matched, or an order record (whose
-    request's digest matched when it was recorded, `stored`). Anything else is refused here, so
-    no path can turn this service into a signing oracle for fields a client chose."""
-    if not (stored or digest_verified()):
-        raise RuntimeError("refusing to sign an answer to a request whose digest was not verified")
-    response = json_response(body, status, headers)
-    response.headers[DIGEST_HEADER] = signing.sign(current_app.extensions["posbridge"].settings.digest_key, body)
-    return response

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.archive.db import ArchiveUnavailable
 from app.orders.records import envelope
+from app.responses import json_response
 from schemas.errors import MAX_ERRORS
 from schemas.fields import is_key
 
@@ -41,8 +42,6 @@ class ApiError(Exception):
 def error_response(status: int, errors: list[dict], headers: dict | None = None):
     """The error envelope, never signed: an error vouches for nothing (posnext-api.md,
     "Authentication and signing"), and only ids of the key character set are echoed."""
-    from app.auth import json_response
-
     known = {k: v for k, v in (getattr(g, "order_ids", None) or {}).items() if is_key(v)}
     return json_response(envelope("errored", errors[:MAX_ERRORS + 1], known), status, headers or {})
 

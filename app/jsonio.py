@@ -104,7 +104,8 @@ def _default(value):
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"{value} is not a JSON number")
-        if value == value.to_integral_value() and value.as_tuple().exponent >= 0:
+        exponent = value.as_tuple().exponent  # an int: the value is finite
+        if value == value.to_integral_value() and isinstance(exponent, int) and exponent >= 0:
             whole = int(value)
             if len(str(whole)) <= MAX_NUMBER_CHARS:  # 1E+39 as 40 digits would not read back: a float
                 return whole

@@ -212,9 +212,9 @@ class MenuCache:
             self.redis.srem(LOCATIONS_KEY, location_id)
             return entry
         except PosUnavailable as exc:
-            entry = self._decode(self.cached_raw(location_id))
-            if fallback and entry is not None and not entry.get("unknown"):
-                return entry
+            kept = self._decode(self.cached_raw(location_id))
+            if fallback and kept is not None and not kept.get("unknown"):
+                return kept
             raise MenuUnavailable(str(exc)) from None
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(_key(location_id), self.encode(entry))

@@ -104,8 +104,8 @@ def with_fresh_examples(doc: dict) -> dict:
 
 
 DIGEST_HEADER = {"$ref": "#/components/headers/XPchDigest"}
-RETRY_AFTER = {"description": "seconds to wait before asking again", "schema": {"type": "integer"}}
-BEARER = [{"bearerAuth": []}]
+RETRY_AFTER: dict[str, object] = {"description": "seconds to wait before asking again", "schema": {"type": "integer"}}
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def _json(schema, description: str, headers: dict | None = None) -> dict:
@@ -119,7 +119,7 @@ def _errors(*codes: int, signed: bool = False) -> dict:
     """Error answers carry no x-pch-digest: an error vouches for nothing (posnext-api.md)."""
     out = {}
     for code in (*codes, 500):
-        headers = {"x-pch-digest": DIGEST_HEADER} if signed else {}
+        headers: dict[str, dict] = {"x-pch-digest": DIGEST_HEADER} if signed else {}
         if code == 503:
             headers["Retry-After"] = dict(RETRY_AFTER, required=True)
         if code == 401:
@@ -138,7 +138,7 @@ def _order_post(summary: str, body: type[Schema], request_type: str, ok: dict, *
     }
 
 
-def _plain(summary: str, tag: str, media: str, schema: dict, description: str, **extra) -> dict:
+def _plain(summary: str, tag: str, media: str, schema: dict | type[Schema], description: str, **extra) -> dict:
     return {"summary": summary, "tags": [tag], "security": [],
             "responses": {"200": {"description": description, "content": {media: {"schema": schema}}}}, **extra}
 
@@ -269,6 +269,7 @@ def new_spec() -> APISpec:
     plugin.map_to_openapi_type(Money, "number", None)
     plugin.map_to_openapi_type(Timestamp, "string", "date-time")
     plugin.map_to_openapi_type(fields.Url, "string", "uri")
+    assert plugin.converter is not None  # set by APISpec(plugins=[plugin])
     plugin.converter.add_attribute_function(_money_range)
     for tag, description in (("orders", "What PAR Ordering calls"), ("menus", "The cached menus"),
                              ("operations", "Probes and metrics (no JWT)"), ("docs", "This documentation")):

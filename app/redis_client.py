@@ -47,7 +47,7 @@ RETRIES = 4  # with the backoff below: ~0.1+0.2+0.4+0.8 s, plus jitter, before t
 MAX_CONNECTIONS = 1000  # a gevent worker's tasks share one pool (redis-py#1147: a pool per greenlet
 #                        is not needed; a pool that runs out raises instead of blocking)
 SENTINEL_TIMEOUT = 1.0
-REPLICA_REFUSALS = ("READONLY You can't write", "WAIT cannot be used with replica instances")
+DEMOTED = ("READONLY You can't write", "WAIT cannot be used with replica instances")  # a replica's refusals
 
 
 class ScriptReadOnlyAware(Connection):
@@ -55,15 +55,14 @@ class ScriptReadOnlyAware(Connection):
     script ... -READONLY You can't write against a read only replica.`, which redis-py reads as
     a plain ResponseError: neither retried nor seen by SentinelManagedConnection. Raised here as
     ReadOnlyError, it is. A script stops at its first write on a replica, so none of it ran.
-    So is DURABILITY=replica's `WAIT` on a replica ("WAIT cannot be used with replica instances"):
-    the connection reached a demoted primary, and what ran before the WAIT on it wrote nothing
-    (a write would have been refused first)."""
+    So is a WAIT on a replica (`WAIT cannot be used with replica instances`): the pipeline's
+    script before it found nothing to write (a resubmit), and the node is a demoted primary."""
 
     def read_response(self, *args, **kwargs):
         try:
             return super().read_response(*args, **kwargs)
         except ResponseError as exc:
-            if not isinstance(exc, ReadOnlyError) and any(sign in str(exc) for sign in REPLICA_REFUSALS):
+            if not isinstance(exc, ReadOnlyError) and any(text in str(exc) for text in DEMOTED):
                 raise ReadOnlyError(str(exc)) from exc
             raise
 
@@ -191,9 +190,10 @@ def broker_url(settings: Settings) -> str:
 
 
 def result_backend(settings: Settings) -> str | None:
-    if uses_sentinel(settings, settings.result_backend):
-        return _sentinel_url(settings, settings.result_backend)
-    return settings.result_backend
+    url = settings.result_backend
+    if url is not None and uses_sentinel(settings, url):
+        return _sentinel_url(settings, url)
+    return url
 
 
 def sentinel_options(settings: Settings) -> dict:

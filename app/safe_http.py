@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Any
 from urllib.parse import urlparse
 
 import requests
@@ -76,7 +77,7 @@ def vet(url: str, allow_private: bool = False, resolver=None) -> str:
         infos = (resolver or socket.getaddrinfo)(host, port)
     except (socket.gaierror, UnicodeError, OSError):
         raise Unresolvable(f"{host} does not resolve") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not addresses:
         raise Unresolvable(f"{host} does not resolve")
     if not allow_private and not all(public(address) for address in addresses):
@@ -90,15 +91,15 @@ class PinnedAdapter(HTTPAdapter):
         self.resolver = resolver
         super().__init__(max_retries=0, **kwargs)
 
-    def send(self, request, **kwargs):
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         request.pinned_address = vet(request.url, self.allow_private, self.resolver)
         if "Host" not in request.headers:
             request.headers["Host"] = urlparse(request.url).netloc.rpartition("@")[2]
-        kwargs["proxies"] = {}
-        return super().send(request, **kwargs)
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies={})
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
-        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        host_params, typed_pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        pool_kwargs: dict[str, Any] = dict(typed_pool_kwargs)  # and urllib3's TLS keys below
         name = host_params["host"]
         host_params["host"] = request.pinned_address
         if host_params["scheme"] == "https":

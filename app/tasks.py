@@ -9,6 +9,7 @@ its move is due and its grace has passed.
 from __future__ import annotations
 
 import logging
+from typing import Protocol, runtime_checkable
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,24 @@ def queue_depths(redis) -> dict[str, int]:
     return {queue: int(redis.llen(queue)) for queue in QUEUES}
 
 
+@runtime_checkable
+class Tasks(Protocol):
+    """What the service hands work to: a task per kind of move ("o" place, "c" callback, "r"
+    reconcile), True when it was sent (False: the sweep sends it again). CeleryTasks in the
+    service; tests/support/fakes.FakeTasks in the tests."""
+
+    def send(self, kind: str, uid: str, again: bool = False) -> bool: ...
+
+    def place_order(self, uid: str) -> bool: ...
+
+    def deliver_callback(self, uid: str) -> bool: ...
+
+    def reconcile_order(self, uid: str) -> bool: ...
+
+
 class CeleryTasks:
+    """Tasks sent through Celery's broker."""
+
     def __init__(self, celery, traces=None):
         self.celery = celery
         self.traces = traces  # app.tracing.OrderTraces when traces are on

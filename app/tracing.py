@@ -31,12 +31,13 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from flask import Flask
+    from opentelemetry.sdk.trace.export import SpanExporter
 
     from app.settings import Settings
 
@@ -75,7 +76,8 @@ def setup(settings: Settings) -> bool:
         exporter = OTLPSpanExporter(endpoint=settings.otel_endpoint + "/v1/traces")
         provider.add_span_processor(BatchSpanProcessor(exporter))
     if settings.traces_file:
-        provider.add_span_processor(SimpleSpanProcessor(FileExporter(settings.traces_file)))
+        exporter_file = cast("SpanExporter", FileExporter(settings.traces_file))  # a SpanExporter by its methods
+        provider.add_span_processor(SimpleSpanProcessor(exporter_file))
     trace.set_tracer_provider(provider)
     install(provider)
     return True
@@ -194,7 +196,8 @@ class OrderTraces:
             if stored:
                 parent = extract({"traceparent": stored})
                 links = [trace.Link(here)] if here.is_valid else None
-        attributes = {"celery.task_name": name, "posbridge.request_uid": uid, "posbridge.resend": again}
+        attributes: dict[str, str | bool] = {"celery.task_name": name, "posbridge.request_uid": uid,
+                                             "posbridge.resend": again}
         with self.tracer.start_as_current_span(f"send {name}", context=parent, kind=trace.SpanKind.PRODUCER,
                                                links=links, attributes=attributes):
             headers: dict[str, str] = {}

@@ -1,4 +1,5 @@
-"""Signed sample orders against the simulator's seeded menu, for tests, benches and trying it.
+"""Signed sample orders against the simulator's seeded menu, for tests, benches and trying it
+(made by app/samples.py; importable from here for the harnesses).
 
 `posbridge sample submit` (or `python -m bin.sample submit`) posts one and prints the answer;
 `posbridge sample --help` lists the options (--location --uid --ttl --callback-url, poll).
@@ -7,53 +8,10 @@
 from __future__ import annotations
 
 import sys
-import time
-import uuid
-from decimal import Decimal
 
-from app import jsonio, signing
-from app.times import format_time
+from app.samples import encode, sample_order
 
-
-def sample_order(uid: str | None = None, location_id: str = "loc-001", request_type: str = "place-order",
-                 quantity: int = 2, tax_rate: str = "0.0825", **overrides) -> dict:
-    """A valid order: burgers with a Large modifier and a soda, totals computed."""
-    items = [
-        {"id": "item-001", "name": "Burger", "item_type": "Item", "quantity": quantity, "unit_price": Decimal("8.99"),
-         "children": [{"id": "mod-001", "name": "Large", "item_type": "Modifier", "quantity": 1,
-                       "unit_price": Decimal("1.50")}], "note": "no onions"},
-        {"id": "item-003", "name": "Soda", "item_type": "Item", "quantity": 1, "unit_price": Decimal("1.99")},
-    ]
-    subtotal = (Decimal("10.49") * quantity + Decimal("1.99")).quantize(Decimal("0.01"))
-    from app.orders.rules import compute_totals
-
-    tip = Decimal("2.00")
-    totals = compute_totals({"items": items, "tip": tip}, Decimal(tax_rate))
-    assert totals.subtotal == subtotal
-    body = {
-        "request_uid": uid or f"ord-{uuid.uuid4().hex[:16]}",
-        "request_type": request_type,
-        "request_datetime": format_time(time.time()),
-        "location_id": location_id,
-        "order_details": {
-            "online_order_id": f"ON-{uuid.uuid4().hex[:8]}",
-            "fulfillment": {"mode": "pickup"},
-            "customer": {"name": "Ana", "phone": "+15555550100"},
-            "items": items,
-            **totals.as_dict(),
-            "payments": [{"type": "card", "amount": totals.grand_total, "reference": "ch_123"}],
-        },
-    }
-    body.update(overrides)
-    return body
-
-
-def encode(body: dict, shared_id: str, token: str) -> tuple[bytes, dict]:
-    """The wire bytes and headers PAR would send: JWT and x-pch-digest."""
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
-               "x-pch-digest": signing.sign(signing.key_from_shared_id(shared_id), body)}
-    return jsonio.dumps(body).encode(), headers
-
+__all__ = ["encode", "sample_order"]
 
 if __name__ == "__main__":  # `python -m bin.sample ...` is `posbridge sample ...`
     from app.cli import main

@@ -1,23 +1,11 @@
-"""A JWT signed with PAR_JWT_SECRET, for trying the API by hand: `posbridge token`."""
+"""A JWT signed with PAR_JWT_SECRET, for trying the API by hand: `posbridge token` (the maker is
+app/tokens.py; importable from here for the harnesses)."""
 
 from __future__ import annotations
 
-import time
+from app.tokens import make_token
 
-import jwt
-
-from app.settings import environment
-
-
-def make_token(secret: str, seconds: int = 3600, **claims) -> str:
-    payload = {"sub": "par-ordering", "iat": int(time.time()), "exp": int(time.time()) + seconds}
-    env = environment()
-    for name, variable in (("iss", "PAR_JWT_ISSUER"), ("aud", "PAR_JWT_AUDIENCE")):
-        if env.get(variable):
-            payload[name] = env[variable]
-    payload.update(claims)
-    return jwt.encode(payload, secret, algorithm="HS256")
-
+__all__ = ["make_token"]
 
 if __name__ == "__main__":  # `python -m bin.token` is `posbridge token`
     from app.cli import main

@@ -33,7 +33,7 @@ from cluster.invariants import (
     excuse_lost_delivery_marks,
 )
 from cluster.netns import GATEWAY, Net
-from reliability import report
+from reliability import archive, archive_checks, report
 from reliability.cluster import SHARED_ID
 from reliability.invariants import Evidence, check_all, stale_reset
 from reliability.load import Client, Journal, Scenarios, drive
@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
                 client.session().get(f"{url}/posnext/menus", params={"location_id": location}, timeout=30,
                                      headers={"Authorization": f"Bearer {client.token}"}).raise_for_status()
         injector = Injector(top, journal, args.seed, args.short, rounds, harsh=args.harsh)
+        reads = archive.Reads(client, top.redis, args.seed).start()  # polls answered orders throughout
         log(f"load: {orders} scenarios at {args.rate}/s; faults: {rounds} round(s) of {REDIS_KINDS + HOST_KINDS}")
         started = time.time()
         injector.start()
@@ -139,9 +140,12 @@ def run(args: argparse.Namespace) -> int:
         records = records_of(top, journal)
         top.settle(max((o.deadline for o in records.values() if o is not None), default=0.0))
         records = records_of(top, journal)
+        reads.stop()
         evidence = Evidence(journal, receiver, injector.windows, records, top.ledger(),
                             {uid for uid, _ in top.store.dead_callbacks(limit=100000)})
         checks, stats = check_all(evidence, time.time())
+        more, stats["archive"] = archive_checks.checks(journal, reads, injector.windows, top.redis, top.archive)
+        checks.extend(more)
         resent = sum(excuse_lost_delivery_marks(c, receiver, injector.failovers, injector.windows) for c in checks
                      if c.name.startswith("no callback delivered twice automatically"))
         checks.append(check_failover_finals(injector.failovers, records))

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from cluster import archive
 from cluster.hosts import REDIS_PORT, SKEW, Topology
 from cluster.netns import Host
 from cluster.redisgroup import Node
@@ -40,6 +41,7 @@ from reliability.load import Journal
 
 REDIS_KINDS = ("failover", "worker_latency", "replica_cut_promoted")
 HOST_KINDS = ("worker_cut", "web_cut", "clock_fast", "clock_slow")
+HOST_KINDS += archive.KINDS  # the PostgreSQL host cut off (cluster/archive.py)
 # what the reliability checks excuse
 ALIASES = {"failover": "restart_redis", "replica_cut_promoted": "restart_redis", "web_cut": "kill_web"}
 PROXY_PORT = 16379
@@ -293,3 +295,6 @@ class Injector:
 
     def _clock_slow(self) -> str:
         return self._skew("worker2")
+
+    def _cut_postgres(self) -> str:
+        return archive.cut(self.top, self.rng, self.scale)

@@ -1,9 +1,10 @@
-"""The stack on eight hosts (network namespaces), every process from the Procfile's commands.
+"""The stack on nine hosts (network namespaces), every process from the Procfile's commands.
 
   redis1  Redis primary + Sentinel 1      web1    gunicorn + beat 1
   redis2  Redis replica + Sentinel 2      web2    gunicorn + beat 2
   redis3  Sentinel 3                      worker1 Celery worker (the +30 s clock)
   possim  the POS simulator               worker2 Celery worker (the -30 s clock)
+  postgres  PostgreSQL, the archive (cluster/archive.py: ARCHIVE_URL, a few seconds' ARCHIVE_AFTER_SECONDS)
 
 Everything finds the primary through the Sentinels (REDIS_SENTINELS); REDIS_URL's host is
 unused. The harness itself (PAR's client, the callback receiver) is on the bridge (.1).
@@ -19,16 +20,18 @@ import time
 import requests
 
 from app import redis_client as clients
+from app.archive import Archive
 from app.orders.store import SCHEDULE_KEY, OrderStore
 from app.settings import load_settings
 from bin.stack import Stack, wait_for_http
 from bin.token import make_token
-from cluster import celeryping
+from cluster import archive, celeryping
 from cluster.netns import GATEWAY, Host, Net
 from cluster.redisgroup import RedisGroup
 from reliability.cluster import KNOB_FIELDS, LOCATIONS, POS_TOKEN, stack_env
 
 HOSTS = ["redis1", "redis2", "redis3", "possim", "web1", "web2", "worker1", "worker2"]
+HOSTS.append(archive.HOST)  # PostgreSQL, the archive (cluster/archive.py)
 WEB_PORT, POS_PORT, REDIS_PORT, SENTINEL_PORT = 8000, 9100, 6379, 26379
 SKEW = {"worker1": "+30s", "worker2": "-30s"}
 
@@ -61,6 +64,7 @@ class Topology:
         self.net = Net()
         self.hosts: dict[str, Host] = {}
         self.group: RedisGroup | None = None
+        self.archive_server = None
         self.overrides = overrides
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {POS_TOKEN}"
@@ -80,16 +84,19 @@ class Topology:
         os.chdir(ROOT)
         self.hosts = self.net.create(HOSTS)
         h = self.hosts
+        self.archive_server = archive.start(h[archive.HOST])
         self.group = RedisGroup(
             os.path.join(self.work_dir, "redis"),
             [(h["redis1"].ip, REDIS_PORT, h["redis1"].prefix), (h["redis2"].ip, REDIS_PORT, h["redis2"].prefix)],
             [(h[n].ip, SENTINEL_PORT, h[n].prefix) for n in ("redis1", "redis2", "redis3")]).start()
         self.env = stack_env(f"redis://{h['redis1'].ip}:{REDIS_PORT}/0", REDIS_SENTINELS=self.group.sentinel_list,
                              PORT=WEB_PORT, WEB_BIND="0.0.0.0", POSSIM_HOST=h["possim"].ip, POSSIM_PORT=POS_PORT,
-                             POS_BASE_URL=self.pos_url, DURABILITY="replica", **self.overrides)
+                             POS_BASE_URL=self.pos_url, DURABILITY="replica",
+                             **archive.settings(h[archive.HOST].ip), **self.overrides)
         self.settings = load_settings(self.env)
         self.redis = clients.make_client(self.settings)
-        self.store = OrderStore(self.redis)
+        self.archive = Archive(self.archive_server.url, timeout=5.0)
+        self.store = OrderStore(self.redis, archive=self.archive)  # read through, as the service
         self.stack = HostStack(self.env, log_dir=os.path.join(self.work_dir, "logs"))
         self.stack.start_on(h["possim"], "possim", "possim")
         wait_for_port_on(self.hosts["possim"].ip, POS_PORT, 30)
@@ -124,6 +131,8 @@ class Topology:
                 self.stack.stop_all()
             if self.group:
                 self.group.stop()
+            if self.archive_server:
+                self.archive_server.remove()
         finally:
             self.net.remove()
 

@@ -6,7 +6,7 @@ branch prefix `h12`; `Net.remove()` deletes all it made, and `Net.sweep()` what 
 run killed mid-way left behind. Needs root (CAP_NET_ADMIN).
 
 Two runs on one machine at once (two checkouts, say) would sweep each other's hosts away: give
-the second its own prefix and subnet, CLUSTER_NETNS_PREFIX=h13 CLUSTER_SUBNET=10.213.0.
+the second its own prefix and subnet, CLUSTER_NETNS_PREFIX=h13 CLUSTER_NETNS_SUBNET=10.213.0.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+# another run on the same machine at once (another worktree) takes its own prefix and subnet:
+# Net.create sweeps every namespace of its prefix first
 PREFIX = os.environ.get("CLUSTER_NETNS_PREFIX", "h12")
 BRIDGE = f"{PREFIX}br0"
-SUBNET = os.environ.get("CLUSTER_SUBNET", "10.212.0")
+SUBNET = os.environ.get("CLUSTER_NETNS_SUBNET", "10.212.0")
 GATEWAY = f"{SUBNET}.1"
 
 

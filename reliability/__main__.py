@@ -1,4 +1,4 @@
-"""`python -m reliability [--short] [--minutes N | --orders N] [--seed S]`: the reliability run.
+"""`python -m reliability [--short] [--minutes N | --orders N] [--seed S] [--adapter square]`: the reliability run.
 
 The full run of issue 10 (>= 10,000 orders): `python -m reliability --orders 10000`.
 
@@ -22,8 +22,8 @@ import tempfile
 import time
 
 from bin.stack import ROOT
-from reliability import docs, report
-from reliability.cluster import LATE_LOCATIONS, Cluster, ensure_faketime
+from reliability import archive, archive_checks, docs, report
+from reliability.cluster import LATE_LOCATIONS, LOCATIONS, Cluster, ensure_faketime
 from reliability.faults import Injector
 from reliability.invariants import FINAL, Evidence, check_all
 from reliability.load import Client, Journal, Scenarios, drive
@@ -42,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=8.0, help="scenarios started per second (default 8)")
     parser.add_argument("--seed", type=int, default=1, help="seeds the order mix and the fault schedule")
     parser.add_argument("--fuzz", type=int, help="schemathesis requests (default 5000, --short 300; 0: skip)")
+    parser.add_argument("--adapter", choices=("rest", "square"), default="rest",
+                        help="the POS adapter the whole stack runs (POS_ADAPTER; square: possim's Square mode, "
+                             "which has no not_after and voids by POS order id)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, AOF) even when green")
     parser.add_argument("--report", metavar="FILE", help="also write the checks and the summary there, as JSON")
     parser.add_argument("--doc", metavar="FILE", help="write the markdown report there (default: docs/RELIABILITY.md "
@@ -109,15 +112,20 @@ def run(args: argparse.Namespace) -> int:
         log("faketime is missing and bin/ensure-faketime could not install it: the skewed_worker fault will fail")
     fuzz_count = args.fuzz if args.fuzz is not None else (300 if args.short else 5000)
     work_dir = tempfile.mkdtemp(prefix="posbridge-reliability-")
-    cluster = Cluster(work_dir)
+    server = archive.Server()  # the run's own PostgreSQL, as ARCHIVE_URL (reliability/archive.py)
+    cluster = Cluster(work_dir, POS_ADAPTER=args.adapter, **archive.env(server))
+    cluster.settings["POS_ADAPTER"] = args.adapter  # the checks judge a POS without void by key apart
+    archived = archive.attach(cluster, server)
     trickle = 3 * float(cluster.settings["CALLBACK_TIMEOUT_SECONDS"])  # the sender must hang up long before
     receiver = Receiver(cluster.env["PAR_SHARED_ID"][:10].encode(), trickle_seconds=trickle).start()
     journal = Journal()
     log(f"work directory {work_dir}; starting the stack")
     ok = False
     try:
+        server.start()
         cluster.start()
         client = Client(cluster.base_url, cluster.token, journal)
+        reads = archive.Reads(client, cluster.redis, args.seed).start()
         for location in ("loc-001", "loc-002", "loc-003"):  # menus cached before the POS misbehaves
             client.session().get(f"{cluster.base_url}/posnext/menus", params={"location_id": location},
                                  headers={"Authorization": f"Bearer {cluster.token}"}, timeout=30).raise_for_status()
@@ -136,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         cluster.clear_knobs()
         log(f"{count} scenarios, {len(journal.calls)} requests; faults {injector.count()}; settling")
         settle(cluster, journal, time.time())
+        reads.stop()
         records = _records(cluster, journal)
         exited = cluster.exited()
         ledger = cluster.ledger_view()
@@ -144,8 +153,10 @@ def run(args: argparse.Namespace) -> int:
                             {uid for uid, _ in cluster.store.dead_callbacks(limit=100000)},
                             pos_calls=ledger.get("calls", {}), settings=cluster.settings,
                             final_at=final_at, exited=exited, final_by=final_by, found=cluster.found(),
-                            late_locations=LATE_LOCATIONS)
+                            late_locations=LOCATIONS if args.adapter == "square" else LATE_LOCATIONS)
         checks, stats = check_all(evidence, time.time())
+        more, stats["archive"] = archive_checks.checks(journal, reads, injector.windows, cluster.redis, archived)
+        checks.extend(more)
         if injector.errors:
             checks.append(report.fault_errors(injector.errors))
         if fuzz_count:
@@ -168,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     finally:
         cluster.stop()
+        server.remove()
         receiver.stop()
         if ok and not args.keep:
             shutil.rmtree(work_dir, ignore_errors=True)

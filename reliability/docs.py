@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from reliability import archive_checks
+
 ROOT = Path(__file__).resolve().parent.parent
 
 WHAT_RUNS = """\
@@ -29,8 +31,16 @@ WHAT_RUNS = """\
    409), `concurrent` (the same submit from several threads at once), `race_changed`
    (concurrent submits, some with another payload), `refused` (items the POS refuses),
    `rules` (orders the menu rules refuse), `validate`, `callback` (orders with a
-   `callback_url` on the harness's receiver, which fails or trickles some deliveries), and
-   `web_kill` (the order `kill_web_at_pos` submits and resubmits).
+   `callback_url` on the harness's receiver, which fails or trickles some deliveries),
+   `web_kill` (the order `kill_web_at_pos` submits and resubmits), and `cancel`
+   (`reliability/cancels.py`: a submit, one in three with a `callback_url`, cancelled with
+   PAR's JWT a random 0-3 s after it was sent, half of them within 0.3 s, whether or not the
+   submit was answered: while the POS track has the POS slow, the web's or a worker's POST is
+   at the POS when the cancel comes; a cancel with no answer or a 503 is resent, one answered
+   404 before the submit was recorded is sent again once it is, one in four is repeated).
+   `--adapter square` runs the whole stack with `POS_ADAPTER=square` (possim's Square mode: no
+   `not_after`, voids by POS order id, so a cancel there is watched and anything made later
+   voided; every location counts as one whose POS ignores `not_after`).
 3. Injects faults on two tracks at once. Process track: SIGKILL of a Celery worker mid-order
    (`kill_worker`, restarted), SIGKILL of the whole web process (`kill_web`, restarted),
    redis-server stopped and restarted on its AOF (`restart_redis`), the web process frozen
@@ -57,9 +67,18 @@ WHAT_RUNS = """\
    invariants against the order store (Redis), the simulator's ledger (`created_at`,
    `not_after`, `status` accepted or voided, calls per order), `orders:reconcile:found`, the
    callback receiver and its own journal of every request and answer. Among them:
-   - `placed` means exactly one live (not voided) POS order, the one the record names; any
-     other final has no live POS order, but one found by reconciliation after
-     `pos_outcome_unknown`, or one made late whose void the POS refused (listed for on-call);
+   - `placed` means exactly one live (not voided) POS order, the one the record names (a
+     cancel the POS refused, `not_voidable`, included); any other final has no live POS
+     order, but one found by reconciliation after `pos_outcome_unknown`, or one made late
+     whose void the POS refused (listed for on-call);
+   - `cancelled` means no live POS order (one exception, on a POS that cannot close a key,
+     `--adapter square`: the order a POST in flight made after the cancel, whose void the POS
+     refused too, listed for on-call and counted apart); no POST reached the POS after the
+     cancel was recorded (the simulator's last POST for the order, by its received time, not
+     later than the record's `cancel_requested_at`, or the final transition of one cancelled
+     at once, + 250 ms transit); a cancel answered 409 is for an order final in another
+     status (`not_cancellable`), and one answered 200 or 202 shows the record's outcome
+     (202: `pending` with `cancel_requested_at`);
    - no POS order created after its deadline where the POS honours `not_after`; where it
      does not, no POS order created after its deadline stays live unnoticed: each is voided
      or its order listed for on-call (a POS order stamped within `CLOCK_SKEW_SECONDS` of the
@@ -79,6 +98,7 @@ WHAT_RUNS = """\
 5. Runs schemathesis against the served `/openapi.json` (positive and negative generation over
    every operation): no 5xx, every request answered, no record made by a refused request.
 """
+WHAT_RUNS += archive_checks.DOC  # the archive's part (issue 21)
 
 FOUND = """\
 ## What the harness found, and the fixes
@@ -141,7 +161,8 @@ def render(report: dict, command: str, written: float) -> str:
              summary.get("callbacks_kept_for_replay")),
             ("POS orders created after their order's deadline (a POST sent in time, landing late)",
              summary.get("created_after_deadline")),
-            ("POS orders sent without not_after", summary.get("orders_sent_without_not_after"))]
+            ("POS orders sent without not_after", summary.get("orders_sent_without_not_after")),
+            ("cancels: answers, and the outcomes of those recorded", summary.get("cancels"))]
     lines += [f"| {name} | {_cell(value)} |" for name, value in rows if value is not None]
     lines += ["", "## Faults injected, by kind", "", "| fault | times |", "|---|---|"]
     lines += [f"| {kind} | {count} |" for kind, count in sorted(summary["faults"].items())]

@@ -25,12 +25,14 @@ import threading
 import time
 from dataclasses import dataclass
 
+from reliability import archive
 from reliability.cluster import BEATS, LATE_LOCATIONS, LOCATIONS, Cluster
 from reliability.orders import with_callback
 
 log = logging.getLogger("reliability")
 PROCESS_KINDS = ("kill_worker", "kill_web", "restart_redis", "freeze_web", "kill_redis_after_final", "kill_beat",
                  "skewed_worker", "kill_web_at_pos")
+PROCESS_KINDS += archive.KINDS  # the mover's worker and PostgreSQL SIGKILLed (reliability/archive.py)
 POS_KINDS = ("pos_down", "pos_errors", "pos_ambiguous", "pos_hang", "slow_above_budget", "slow_below_budget",
              "pos_refuses", "slow_beyond_read", "pos_late")
 REDIS_DOWN = ("restart_redis", "kill_redis_after_final")  # the kinds during which Redis is away
@@ -44,7 +46,7 @@ STALE_CONNECTIONS = "stale_connections"
 WEB_CUT_OFF = "web_cut_off"
 # a 503 is the honest answer while Redis is away, and from a web process frozen past its Redis
 # socket timeout (thawed, its calls time out at once: to it, Redis was away)
-UNAVAILABLE = (*REDIS_DOWN, "freeze_web")
+UNAVAILABLE = (*REDIS_DOWN, "freeze_web", *archive.AWAY)  # archive.AWAY: a submit or an archived order's poll
 FINAL = ("placed", "errored", "rejected", "cancelled")
 SKEW_SECONDS = 30
 AT_POS_MS = 6000  # kill_web_at_pos: the POS holds the submit's POST this long: still pending at the resubmit
@@ -118,6 +120,8 @@ class Injector:
     # -- the process track ---------------------------------------------------------------
     def _process(self, kind: str) -> str:
         cluster = self.cluster
+        if kind in archive.KINDS:
+            return archive.inject(cluster, kind, self.rng, self.scale)
         if kind == "kill_worker":
             count = 2 if self.rng.random() < 0.25 else 1
             labels = self.rng.sample(range(1, cluster.workers + 1), min(count, cluster.workers))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from app import jsonio
 from app.orders.records import fingerprint
+from reliability.cancels import cancel_kept, check_cancels
 from reliability.evidence import DEFAULTS, OUTAGE, ROUNDING, Check, Evidence, codes, epoch
 from reliability.faults import STALE_CONNECTIONS, UNAVAILABLE, WEB_AWAY, WEB_CUT_OFF, Window
 from reliability.late import check_late_placements
@@ -90,7 +91,7 @@ def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
             # a placement made after the deadline whose void the POS refused: listed for on-call
             late_kept = order.reconcile == "found" and uid in ev.found and all(
                 epoch(e["created_at"]) > ev.deadline(uid, order) + ROUNDING for e in entries)
-            if entries and not (found_later or late_kept):
+            if entries and not (found_later or late_kept or cancel_kept(ev, uid, order)):
                 none.fail(f"{uid}: {order.status} ({codes(order)}) but the POS has "
                           f"{[e['pos_order_id'] for e in entries]} live")
     for entry in ev.ledger:
@@ -214,7 +215,7 @@ def check_idempotency(ev: Evidence) -> Check:
             body = call.body if isinstance(call.body, dict) else {}
             if call.kind != "poll" and call.status in (200, 202) and fps[call.payload] != order.fp:
                 check.fail(f"{uid}: the {call.payload} payload was answered {call.status} but another is recorded")
-            if call.status == 409 and fps[call.payload] == order.fp:
+            if call.status == 409 and call.kind != "cancel" and fps[call.payload] == order.fp:
                 check.fail(f"{uid}: 409 for the payload that is recorded")
             shown = body.get("status")
             if call.status in (200, 202) and shown in FINAL and shown != order.status:
@@ -249,6 +250,8 @@ def check_all(ev: Evidence, now: float) -> tuple[list[Check], dict]:
               check_callbacks(ev), check_callbacks_once(ev), check_callbacks_apart(ev), check_pos_calls(ev, now),
               five, unanswered, signed, check_idempotency(ev), check_rules(ev), check_completed_at(ev),
               check_processes(ev)]
+    cancel_checks, stats["cancels"] = check_cancels(ev)
+    checks[4:4] = cancel_checks  # after the POS-order checks
     return checks, stats
 
 

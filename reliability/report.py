@@ -67,7 +67,8 @@ def table(checks: list[Check], info: dict, args, minutes: float) -> str:
     for key in ("scenarios", "requests", "orders_recorded", "final_status", "placed_by_path", "pos_orders",
                 "answers", "scenario_kinds", "faults", "callback_deliveries", "callbacks_kept_for_replay",
                 "created_after_deadline", "late_placements", "listed_for_on_call", "web_kill_resubmits",
-                "max_received_lateness_ms", "orders_sent_without_not_after", "pos_calls_max"):
+                "max_received_lateness_ms", "orders_sent_without_not_after", "pos_calls_max", "cancels",
+                "archive"):
         if key in info:
             lines.append(f"  {key}: {info[key]}")
     for check in checks:

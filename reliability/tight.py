@@ -90,11 +90,11 @@ SENDER_WINDOW = 10.0  # a callback POST takes at most this long (app/callbacks.p
 
 
 def sender_killed(ev: Evidence, delivered_at: float, after: list) -> bool:
-    """The delivery the receiver answered 2xx came just before a worker was killed (SIGKILL):
-    its sender died between the answer and its record, so the next mover sent it once more, the
-    one resend the engine allows (docs/ENGINE.md, Callbacks). One resend only, and with the same
-    Idempotency-Key."""
-    killed = any(w.kind == "kill_worker" and w.start - SENDER_WINDOW <= delivered_at <= w.start + 0.5
+    """The delivery the receiver answered 2xx came just before a worker was killed (SIGKILL), or
+    its host cut off from Redis (the cluster's worker_cut): its sender could not record the
+    answer, so the next mover sent it once more, the one resend the engine allows
+    (docs/ENGINE.md, Callbacks). One resend only, and with the same Idempotency-Key."""
+    killed = any(w.kind in ("kill_worker", *SENDER_CUT) and w.start - SENDER_WINDOW <= delivered_at <= w.start + 0.5
                  for w in ev.windows)
     return killed and len(after) == 1 and after[0].key == f"{after[0].uid}:{after[0].status}"
 

@@ -34,7 +34,8 @@ class Money(fields.Field):
             raise self.make_error("invalid") from None
         if not amount.is_finite():
             raise self.make_error("invalid")
-        if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+        exponent = amount.as_tuple().exponent  # an int: the amount is finite
+        if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(Decimal("0.01")):
             raise self.make_error("places")
         if not Decimal(0) <= amount <= MAX_MONEY:
             raise self.make_error("range")

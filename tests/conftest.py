@@ -7,9 +7,8 @@ import pytest
 
 from app import create_app, jsonio
 from app.settings import load_settings
-from bin.sample import encode, sample_order
-from bin.token import make_token
 from tests.support import fakeredis_sha1hex
+from tests.support.factories import encode, make_token, sample_order
 from tests.support.fakes import FakePos, FakeTasks
 
 fakeredis_sha1hex.install()  # real Redis's redis.sha1hex in the fake's Lua (app/menus.py versions menus by it)

@@ -4,7 +4,9 @@ at start, takes its lock once (left None if Redis was away then), extends it wit
 it, and lets a Redis error end the process: after a Redis restart without persistence, or a
 failover to a replica that had not caught up, it sends nothing, or dies. Here every tick first
 checks both: missing entries are written again from the config; a lost or never-taken lock is
-taken, and while another beat holds it this one stands by; a Redis error skips the tick."""
+taken, and while another beat holds it this one stands by; a Redis error skips the tick, and
+one at start (a beat restarted while Redis loads its AOF) leaves the schedule to the first tick
+that reaches Redis."""
 
 from __future__ import annotations
 
@@ -22,6 +24,16 @@ REDIS_TROUBLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError
 
 class Scheduler(RedBeatScheduler):
     lock: redis.lock.Lock | None = None
+    schedule_written = False
+
+    def setup_schedule(self) -> None:
+        try:
+            super().setup_schedule()
+            self.schedule_written = True
+        except REDIS_TROUBLE as exc:  # stock redbeat would end beat here (the scheduler is made at start)
+            self.schedule_written = False
+            log.warning("beat: Redis trouble while writing the schedule; the next tick writes it",
+                        extra={"error": type(exc).__name__})
 
     def _hold_lock(self, client) -> bool:
         if self.lock is None:
@@ -41,8 +53,9 @@ class Scheduler(RedBeatScheduler):
             conf = self.app.redbeat_conf
             if self.lock_key and not self._hold_lock(client):
                 return self.max_interval
-            if conf.schedule and not client.exists(conf.statics_key):
-                log.warning("beat: the schedule is gone from Redis; writing it again")
+            if conf.schedule and not (self.schedule_written and client.exists(conf.statics_key)):
+                if self.schedule_written:
+                    log.warning("beat: the schedule is gone from Redis; writing it again")
                 self.setup_schedule()
             return super().tick(min=min, **kwargs)
         except REDIS_TROUBLE as exc:

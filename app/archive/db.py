@@ -52,10 +52,20 @@ def make_engine(url: str, timeout: float = 2.0) -> sa.Engine:
             conn.execute("PRAGMA journal_mode=WAL")
         return engine
     # a statement past its timeout fails (the archive is "slow"), a connection attempt too. No ping
-    # before each use (a round trip per read): a connection found dead is retried once (Archive._do)
+    # before each use (a round trip per read): a connection found dead is retried once (Archive._do).
+    # A server gone silent (its host cut off: no refusal, no reset) would hold a pooled connection's
+    # call until TCP gave up, minutes later: bytes unacknowledged for `timeout` (tcp_user_timeout),
+    # or an idle connection whose keepalives go unanswered, end it instead
     return sa.create_engine(url, pool_size=2, max_overflow=8, pool_timeout=timeout,
                             connect_args={"connect_timeout": max(1, int(timeout)),
-                                          "options": f"-c statement_timeout={int(timeout * 1000)}"})
+                                          "options": f"-c statement_timeout={int(timeout * 1000)}",
+                                          **silent_server_bounds(timeout)})
+
+
+def silent_server_bounds(timeout: float) -> dict[str, int]:
+    """libpq's client-side bounds on a server that stopped answering at the TCP level."""
+    return {"tcp_user_timeout": int(timeout * 1000), "keepalives": 1, "keepalives_idle": max(1, int(timeout)),
+            "keepalives_interval": 1, "keepalives_count": 2}
 
 
 def _row(values) -> Row:

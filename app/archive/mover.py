@@ -16,8 +16,9 @@ from prometheus_client import Counter, Gauge
 from app import jsonio
 from app.archive import scripts
 from app.archive.db import Archive, ArchiveUnavailable, Row
+from app.orders.keys import ALL_KEY, location_key
 from app.orders.lifecycle import FINAL, Callback
-from app.orders.store import ALL_KEY, OrderStore, location_key
+from app.orders.store import OrderStore
 
 log = logging.getLogger(__name__)
 MOVED = Counter("posbridge_archive_moved_total", "final orders moved from Redis to the archive")

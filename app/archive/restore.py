@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from app.archive import scripts
-from app.orders.store import ALL_KEY, location_key
+from app.orders.keys import ALL_KEY, location_key
 
 
 def restore(store, uid: str) -> bool:

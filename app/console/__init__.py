@@ -4,7 +4,7 @@ Its own Flask app and process (`python -m app.console`, the Procfile's `console`
 CONSOLE_ADDRESS:CONSOLE_PORT), never PAR's: the web and nginx in front of it route none of its
 paths. Every page is behind FLOWER_BASIC_AUTH (the login Flower has) and every action carries a
 CSRF token (app/console/guard.py). It reads and acts through the same store and service calls
-as the on-call CLI (app/cli_orders.py); an action is recorded in the order's history as by
+as the on-call CLI (app/cli/); an action is recorded in the order's history as by
 `console:<user>`.
 
 Modules: guard (login, CSRF, headers), queries (what the lists read), timeline (an order's

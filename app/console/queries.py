@@ -1,11 +1,11 @@
 """What the console's lists read: the same store calls as `posbridge orders list` and
-`posbridge callbacks list` (app/cli_orders.py), each answer a list of Rows."""
+`posbridge callbacks list` (app/cli/orders.py, app/cli/callbacks.py), each answer a list of Rows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.cli_orders import stuck_engine_list
+from app.order_reads import stuck_engine_list
 from app.orders.lifecycle import Status
 from app.orders.store import Order, location_key
 

@@ -1,12 +1,12 @@
 """An order for a person: its record's facts, who holds it, and its history as a timeline
 (who, when, why), with the POS calls and the failures marked. Reads what `posbridge orders
-show` reads (app/cli_orders.py)."""
+show` reads (app/cli/orders.py, app/order_reads.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.cli_orders import _claim_until
+from app.order_reads import claim_until
 from app.orders.lifecycle import Status
 from app.orders.store import Order
 from app.times import format_time
@@ -72,7 +72,7 @@ class View:
 
 
 def claim_text(store, uid: str, history: list[dict]) -> str:
-    until = _claim_until(store, uid)
+    until = claim_until(store, uid)
     if not until:
         return "none (nobody is moving it)"
     holder, left = store.field(uid, "o_claim")[:8], until - store.now()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from app import metrics
 from app.orders.store import UNAVAILABLE, Order, OrderStore
+from app.tasks import Tasks
 from app.times import format_time
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ class Final:
 
 
 class Finals:
-    def __init__(self, store: OrderStore, tasks, clock=None):
+    def __init__(self, store: OrderStore, tasks: Tasks, clock=None):
         self.store = store
         self.tasks = tasks
         self.clock = clock or time.time  # only when the caller does not say when (`at`)

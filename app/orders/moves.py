@@ -99,8 +99,11 @@ class Mover:
                 if not verdict.ok:
                     return str(finish(order, token, Status.REJECTED, "worker", verdict.problems,
                                       note="refused by validation"))
-                if not self.store.mark_validated(uid, token, "worker", body):
-                    return "claim_lost"
+                ready = self.store.mark_validated(uid, token, "worker", body)
+            else:  # validated by an earlier move: a cancel may have been recorded since
+                ready = self.store.may_post(uid, token)
+            if ready != "ok":
+                return ready  # 'cancel_requested': move_order decides the cancel with this claim
             result = self.pos.send_order(uid, body, timeout=min(left(), order.deadline - now() + skew))
             decision = decide.after_post(result, order.deadline, skew)
             if decision.next is Next.LOOK_UP:

@@ -201,6 +201,17 @@ end
 return redis.error_reply('unknown settle: ' .. what)
 """
 
+# Just before a POST: it goes only while the caller holds the order's claim and no cancel is
+# recorded (a cancel recorded after this finds the POST's key to void). KEYS: order; ARGV: now, token
+MAY_POST = PRELUDE + """
+local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'cx')
+if not state[1] then return 'missing' end
+if state[1] ~= 'pending' then return state[1] end
+if state[2] ~= ARGV[2] then return 'claim_lost' end
+if state[3] == 'requested' then return 'cancel_requested' end
+return 'ok'
+"""
+
 # The record's state was confirmed durable (the writer's or a reader's WAIT): recorded with it, so
 # later reads answer it without a fresh wait (a WAIT after this write makes the mark durable too).
 # KEYS: order; ARGV: now, status

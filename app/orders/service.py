@@ -33,6 +33,7 @@ from app.orders.lifecycle import FINAL, VALIDATED, Status
 from app.orders.moves import Mover
 from app.orders.store import Order, OrderStore
 from app.pos.base import PosAdapter
+from app.tasks import Tasks
 from app.times import format_time
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class NotCancellable(Exception):
 
 
 class OrderService:
-    def __init__(self, settings, store: OrderStore, menus: MenuCache, pos: PosAdapter, tasks):
+    def __init__(self, settings, store: OrderStore, menus: MenuCache, pos: PosAdapter, tasks: Tasks):
         self.settings = settings
         self.store = store
         self.menus = menus
@@ -151,7 +152,10 @@ class OrderService:
                                                          note="refused by validation",
                                                          at=redis_now()), order, token)
         body = self.pos.order_body(order.doc, order.deadline)
-        if not self.store.mark_validated(uid, token, "web", body, acked=order.acked):
+        ready = self.store.mark_validated(uid, token, "web", body, acked=order.acked)
+        if ready == "cancel_requested":  # recorded while the validation was made durable: its move decides
+            return self._hand_off(order, token, "a cancel was recorded before the POST")
+        if ready != "ok":
             return self._await(uid, budget_end, recorded=True, doc_text=jsonio.dumps(order.doc))
         if left() < MIN_CALL:
             metrics.OVERRUNS.inc()

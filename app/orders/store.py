@@ -38,8 +38,21 @@ from dataclasses import dataclass
 import redis
 
 from app import jsonio
+from app.archive.restore import restore
 from app.orders import scripts
 from app.orders.durability import Durability
+from app.orders.keys import (
+    ALL_KEY,
+    CORRUPT_KEY,
+    DEAD_KEY,
+    FOUND_KEY,
+    OPEN_KEY,
+    QUEUED_KEY,
+    RECONCILE_KEY,
+    SCHEDULE_KEY,
+    STATS_KEY,
+    location_key,
+)
 from app.orders.lifecycle import FINAL, Callback, Status
 
 log = logging.getLogger(__name__)
@@ -49,21 +62,11 @@ log = logging.getLogger(__name__)
 UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
                                             redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError,
                                             redis.exceptions.OutOfMemoryError)
-OPEN_KEY, ALL_KEY, DEAD_KEY, STATS_KEY = "orders:open", "orders:by_time", "callbacks:dead", "stats:orders"
-SCHEDULE_KEY, QUEUED_KEY = "schedule", "schedule:queued"
-RECONCILE_KEY, FOUND_KEY = "orders:reconcile", "orders:reconcile:found"
-CORRUPT_KEY = "stats:corrupt_records"
 ORDER_FIELDS = scripts.FIELDS
 
 
 def _key(uid: str) -> str:
     return f"order:{uid}"
-
-
-def location_key(location_id: str, status: str | None = None) -> str:
-    """The recovery list's index of a location's orders, or of those in one status (a location id
-    has no ':', so no location's key is another's)."""
-    return f"orders:loc:{location_id}" if status is None else f"orders:loc:{location_id}:{status}"
 
 
 @dataclass
@@ -140,7 +143,7 @@ class OrderStore:
         self._scripts = {name: redis.register_script(getattr(scripts, name))
                          for name in ("CREATE", "CLAIM", "SETTLE", "SETTLE_CALLBACK", "SETTLE_RECONCILE",
                                       "DISPATCH", "QUEUED", "REDRIVE", "REPLAY", "NOTE", "CONFIRMED",
-                                      "DISCARD")}
+                                      "DISCARD", "MAY_POST")}
 
     def now_arg(self) -> str:
         """The `now` argument of a script: '' (Redis's TIME), or a test's clock in ms."""
@@ -285,13 +288,29 @@ class OrderStore:
                                  "" if latest is None else int(latest * 1000))
         return int(result[2]) / 1000 if int(result[0]) == 1 else 0.0
 
-    def mark_validated(self, uid: str, token: str, by: str, pos_body: bytes, acked: str = "") -> bool:
-        """Validated, with the POS request every POST of this order sends (built once). True only
-        once that is durable too (DURABILITY=replica: its WAIT): no POST may go before it is, or a
-        failover could lose that a POST was made."""
-        result, confirmed = self._settle(uid, token, by, "validated", "validated", pos_body, acked=acked,
-                                         durable=True)
-        return int(result[0]) == 1 and confirmed
+    def mark_validated(self, uid: str, token: str, by: str, pos_body: bytes, acked: str = "") -> str:
+        """Validated, with the POS request every POST of this order sends (built once). 'ok' only
+        once that is durable too (DURABILITY=replica: its WAIT) and the first POST may go: no POST
+        may go before it is, or a failover could lose that a POST was made. Under a WAIT, MAY_POST
+        runs after it in the same round trip ('cancel_requested': a cancel recorded meanwhile);
+        without one nothing runs between this write and the POST. Else why not."""
+        if not self.durability.waits:
+            result, _ = self._settle(uid, token, by, "validated", "validated", pos_body, acked=acked)
+            return "ok" if int(result[0]) == 1 else _text(result[1])
+        keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, OPEN_KEY, STATS_KEY, RECONCILE_KEY]
+        pipe = self.redis.pipeline(transaction=False)
+        self._run("SETTLE", keys, [uid, token, by, "validated", "validated", acked, pos_body], client=pipe)
+        self.durability.after(pipe)
+        self._run("MAY_POST", [_key(uid)], [token], client=pipe)
+        *written, ready = pipe.execute()
+        if int(written[0][0]) != 1:
+            return _text(written[0][1])
+        return _text(ready) if self.durability.acknowledged(written) else "not_durable"
+
+    def may_post(self, uid: str, token: str) -> str:
+        """The check every POST passes just before it goes: 'ok' while `token` holds the order's
+        claim and no cancel is recorded; else why not ('cancel_requested', 'claim_lost', a final)."""
+        return _text(self._run("MAY_POST", [_key(uid)], [token]))
 
     def hand_off(self, uid: str, token: str, by: str, note: str = "handed to a worker", acked: str = "") -> bool:
         """The order's next move is due now, for a worker; False if it went final."""
@@ -333,8 +352,6 @@ class OrderStore:
         keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, DEAD_KEY]
         result = self._run("REPLAY", keys, [uid, by])
         if _text(result[1]) == "missing" and self.archive is not None:
-            from app.archive.restore import restore
-
             if restore(self, uid):
                 result = self._run("REPLAY", keys, [uid, by])
         return int(result[0]) == 1, _text(result[1])

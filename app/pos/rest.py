@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from typing import cast
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -75,7 +77,7 @@ def path_segment(value: str) -> str:
     """A location id as one URL path segment; `.` and `..` would name another path."""
     if value in (".", ".."):
         raise LocationUnknown(value)
-    return requests.utils.quote(value, safe="")
+    return quote(value, safe="")
 
 
 order_body = wire.body_fields  # the body as a dict, as before, for bench/naive_peer.py; RestPos.order_body: bytes
@@ -83,13 +85,15 @@ order_body = wire.body_fields  # the body as a dict, as before, for bench/naive_
 
 def normalise_menu(location: dict, menu: dict) -> Menu:
     """The REST POS's location and menu answers as base.Menu."""
-    items = menu.get("items") if isinstance(menu.get("items"), list) else []
-    return {
+    listed = menu.get("items")
+    items = listed if isinstance(listed, list) else []
+    normalised = {
         "location_id": location.get("location_id"),
         "location": location,
         "updated_at": menu.get("updated_at"),
         "items": {item["id"]: item for item in items if isinstance(item, dict) and isinstance(item.get("id"), str)},
     }
+    return cast(Menu, normalised)  # the POS's location and items as it answered them (rules.py reads them)
 
 
 def _json(response: requests.Response):

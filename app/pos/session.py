@@ -13,6 +13,8 @@ with any other keyword (files, json, auth, cookies, stream, ...) takes requests'
 
 from __future__ import annotations
 
+from typing import cast
+
 from requests import PreparedRequest, Session
 from requests.hooks import default_hooks
 
@@ -29,14 +31,14 @@ class LeanSession(Session):
         if params:
             prepared = PreparedRequest()
             prepared.prepare_url(url, params)
-            return prepared.url
+            return cast(str, prepared.url)  # prepare_url sets it
         known = self._urls.get(url)
         if known is None:
             prepared = PreparedRequest()
             prepared.prepare_url(url, None)
             if len(self._urls) >= URLS_MAX:
                 self._urls.clear()
-            known = self._urls[url] = prepared.url
+            known = self._urls[url] = cast(str, prepared.url)
         return known
 
     def request(self, method, url, *args, **kwargs):
@@ -51,5 +53,6 @@ class LeanSession(Session):
         prepared.prepare_body(kwargs.get("data"), None)
         prepared.hooks = default_hooks()
         adapter = self.get_adapter(prepared.url)
-        return adapter.send(prepared, stream=False, timeout=kwargs.get("timeout"), verify=self.verify,
-                            cert=self.cert, proxies={})
+        verify = cast("bool | str", self.verify)  # Session.verify is typed Optional: passed on as it is
+        return adapter.send(prepared, stream=False, timeout=kwargs.get("timeout"), verify=verify, cert=self.cert,
+                            proxies={})

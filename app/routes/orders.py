@@ -8,14 +8,15 @@ from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
 
 from app import jsonio
-from app.auth import require_digest, require_jwt, signed_response
+from app.auth import require_digest, require_jwt
 from app.body import read_body
 from app.errors import ApiError
 from app.logs import bind_request_uid
 from app.orders import paging
 from app.orders.answers import NotDurable
 from app.orders.service import Conflict, NotCancellable, NotFound
-from app.orders.store import location_key
+from app.orders.store import Order, location_key
+from app.responses import signed_response
 from app.times import parse_time
 from schemas import fast_orders
 from schemas.errors import flatten
@@ -183,13 +184,14 @@ def list_orders():
     judge = _services().service.answers.page_judge()  # one durability probe per page at most
     # a status filter pages that status's own index: it reads only the orders it answers
     key = location_key(query["location_id"], query.get("status"))
-    texts, size, skipped, examined, more, full = [], 0, 0, 0, True, False
+    texts: list[str] = []
+    size, skipped, examined, more, full = 0, 0, 0, True, False
     while more and not full and len(texts) < limit and examined < limit * PAGE_SCAN_FACTOR:
         want = min(limit * PAGE_SCAN_FACTOR - examined, limit - len(texts) + (20 if query.get("status") else 0))
         batch = paging.across(_services().redis, key, store.archive, query["location_id"], want, since=since,
                               after=after, status=query.get("status"))
         more = len(batch) == want
-        found = {}
+        found: dict[str, Order | None] = {}
         for index, position in enumerate(batch):
             if position.member not in found:  # read as many as the page still needs, at once
                 chunk = [p.member for p in batch[index:index + max(1, limit - len(texts))]]

@@ -18,8 +18,8 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from bin.sample import sample_order
 from bin.stack import free_port
+from tests.support.factories import sample_order
 from tests.support.live import start_live
 
 ROOT = Path(__file__).resolve().parents[2]

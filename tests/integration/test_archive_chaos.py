@@ -24,7 +24,7 @@ from app.archive.schema import migrate
 from app.settings import load_settings
 from bench.archive_figures import ENV, SECRET, copy, place
 from bin.stack import ROOT, EmbeddedRedis
-from bin.token import make_token
+from tests.support.factories import make_token
 from tests.support.fakes import FakePos, FakeTasks
 from tests.support.postgres import Cluster
 

@@ -13,9 +13,8 @@ from app import create_app, jsonio
 from app.archive import Archive, ArchiveUnavailable
 from app.archive.mover import ArchiveMover
 from app.archive.schema import migrate
-from bin.sample import sample_order
-from bin.token import make_token
 from tests.conftest import JWT_SECRET
+from tests.support.factories import make_token, sample_order
 from tests.support.postgres import Cluster
 
 

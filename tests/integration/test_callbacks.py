@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from app import jsonio, signing
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 from tests.support.live import SHARED_ID, CallbackReceiver, wait_until
 
 KEY = signing.key_from_shared_id(SHARED_ID)

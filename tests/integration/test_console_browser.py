@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 from tests.support.live import CONSOLE_PASSWORD, CONSOLE_USER, CallbackReceiver, start_live, wait_until
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")

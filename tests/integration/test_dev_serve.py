@@ -18,26 +18,9 @@ import redis
 import requests
 from celery import Celery
 
-from bin.sample import encode, sample_order
 from bin.stack import ROOT, free_port
-
-UNSET = ("REDIS_URL", "CELERY_BROKER_URL", "POS_BASE_URL", "FLOWER_BASIC_AUTH", "PAR_JWT_SECRET", "PAR_SHARED_ID",
-         "POS_API_TOKEN", "BEAT_SCHEDULE_FILE", "ARCHIVE_URL", "ARCHIVE_AFTER_SECONDS")
-
-
-def read_until(lines: queue.Queue, marker: str, timeout: float, seen: list[str]) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            line = lines.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if line is None:
-            raise AssertionError("the run command exited:\n" + "".join(seen)[-4000:])
-        seen.append(line)
-        if marker in line:
-            return
-    raise AssertionError(f"no {marker!r} within {timeout}s:\n" + "".join(seen)[-4000:])
+from tests.support.factories import encode, sample_order
+from tests.support.serve import UNSET, read_until
 
 
 def commands(process: psutil.Process) -> list[str]:
@@ -74,7 +57,7 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
 
         children = psutil.Process(run.pid).children(recursive=True)
         running = commands(psutil.Process(run.pid))
-        for needle in ("gunicorn app.wsgi:application", "celery --quiet -A workers worker", "-A workers beat",
+        for needle in ("gunicorn app.wsgi:application", "celery_command --quiet -A workers worker", "-A workers beat",
                        "-m workers.flower", "-m possim", "-m app.console"):
             assert any(needle in command for command in running), (needle, running)
 

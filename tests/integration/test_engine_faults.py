@@ -12,87 +12,31 @@ Deadlines are computed from what the test sent: request_datetime + ttl, else the
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 
 import pytest
 
-from app.times import parse_time
-from bin.sample import sample_order
 from bin.stack import ROOT, wait_for_http
 from reliability.bounds import pos_call_bound, reconcile_slack
+from tests.support.engine_faults import (
+    FINAL,
+    brief,
+    codes,
+    epoch,
+    first_post_seen,
+    late_creations,
+    state_by,
+    status_in_redis,
+    submit_in_background,
+)
+from tests.support.factories import sample_order
 from tests.support.live import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.engine_v2, pytest.mark.timeout(120)]
 
-FINAL = ("placed", "errored", "rejected", "cancelled")
-ROUNDING = 0.001  # the ledger's times are to the millisecond
 
-
-def epoch(text: str | None) -> float | None:
-    moment = parse_time(text)
-    return moment.timestamp() if moment else None
-
-
-def codes(answer: dict | None) -> list[str]:
-    return [e.get("code") for e in (answer or {}).get("errors") or []]
-
-
-def brief(answer: dict | None) -> str:
-    if not answer:
-        return "no answer"
-    return (f"{answer.get('status')} {codes(answer)} completed_at {answer.get('completed_at')} "
-            f"pos_order_id {(answer.get('order_details') or {}).get('pos_order_id')}")
-
-
-def status_in_redis(live, uid: str) -> str | None:
-    value = live.redis.hget(f"order:{uid}", "status")
-    return value.decode() if value else None
-
-
-def state_by(live, uid: str, until: float) -> tuple[str | None, dict | None]:
-    """Poll the order until it is final or `until` (a Unix time) passes: (status, answer)."""
-    answer = None
-    while True:
-        response = live.get_order(uid)
-        answer = response.json() if response.status_code == 200 else None
-        status = answer["status"] if answer else None
-        if status in FINAL or time.time() > until:
-            return status, answer
-        time.sleep(0.1)
-
-
-def late_creations(live, uid: str, deadline: float) -> list[str]:
-    """The POS orders for `uid` created after its deadline (or after the not_after it was sent)."""
-    late = []
-    for entry in live.ledger(uid):
-        created = epoch(entry["created_at"])
-        bound = min(deadline, epoch(entry.get("not_after")) or deadline)
-        if created > bound + ROUNDING:
-            late.append(f"{entry['pos_order_id']} created {created - deadline:+.3f}s from the deadline "
-                        f"(not_after {entry.get('not_after')})")
-    return late
-
-
-def submit_in_background(live, body: dict) -> tuple[threading.Thread, list]:
-    answers: list = []
-
-    def send():
-        try:
-            answers.append(live.submit(body, timeout=60))
-        except Exception as exc:  # noqa: BLE001 - the test asserts on it
-            answers.append(exc)
-
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    return thread, answers
-
-
-def first_post_seen(live, uid: str, timeout: float = 10) -> None:
-    wait_until(lambda: live.pos_calls(uid)["posts"] >= 1, timeout, 0.005, f"the POS receiving a POST for {uid}")
-
-
-def test_finding_1_a_pos_slower_than_the_read_timeout_creates_no_order_after_the_deadline(stacks):
+def test_a_pos_slower_than_the_read_timeout_creates_no_order_after_the_deadline(stacks):
+    """Issue 10, finding 1."""
     live = stacks(POS_CONNECT_TIMEOUT="1", POS_READ_TIMEOUT="2", INLINE_BUDGET_MS="800", RECONCILE_SECONDS="5")
     live.warm_menu()
     live.knobs("loc-001", latency_ms=6000)  # every POST lands 6 s after it reaches the POS: > connect + read
@@ -107,7 +51,8 @@ def test_finding_1_a_pos_slower_than_the_read_timeout_creates_no_order_after_the
     assert status == "errored" and "deadline_exceeded" in codes(answer), brief(answer)
 
 
-def test_finding_2_a_web_process_frozen_past_its_claim_creates_no_order_after_the_deadline(stacks):
+def test_a_web_process_frozen_past_its_claim_creates_no_order_after_the_deadline(stacks):
+    """Issue 10, finding 2."""
     # The web's POST reaches the POS, which takes 3.5 s (inside connect + read timeout) to
     # create the order; the web is frozen (SIGSTOP) the moment its POST is seen and stays so
     # until well past the deadline. To the POS, a POST held by a frozen sender and one held
@@ -140,7 +85,8 @@ def test_finding_2_a_web_process_frozen_past_its_claim_creates_no_order_after_th
                                           "deadline with the web frozen"
 
 
-def test_finding_7_a_final_answered_survives_redis_killed_right_after_it(stacks):
+def test_a_final_answered_survives_redis_killed_right_after_it(stacks):
+    """Issue 10, finding 7."""
     live = stacks(redis_aof=True)
     live.warm_menu()
     waitaof = []
@@ -182,7 +128,8 @@ def web_killed_mid_submit(live, ttl: int = 12) -> tuple[str, float]:
     return uid, deadline
 
 
-def test_finding_10_two_beats_one_killed_the_sweep_goes_on(stacks):
+def test_two_beats_one_killed_the_sweep_goes_on(stacks):
+    """Issue 10, finding 10."""
     # The first beat (with a lock in Redis, the holder) is SIGKILLed: its lock is not released,
     # so the other must take over within about 20 s (the order's deadline and slack) for the
     # killed submit to be recovered, and the sweep gauge must move past the kill.
@@ -203,7 +150,8 @@ def test_finding_10_two_beats_one_killed_the_sweep_goes_on(stacks):
     assert swept <= time.time() + 1
 
 
-def test_finding_10_a_fresh_clone_starts_beat_from_the_procfile_and_recovers_a_killed_submit(stacks, tmp_path):
+def test_a_fresh_clone_starts_beat_from_the_procfile_and_recovers_a_killed_submit(stacks, tmp_path):
+    """Issue 10, finding 10."""
     # `git clone` of this checkout (its committed HEAD: what a platform running the Procfile
     # gets), every process run from the clone with the Procfile's lines as they are (no
     # BEAT_SCHEDULE_FILE, no var/ made by hand), the clone's code first on the path.
@@ -222,7 +170,8 @@ def test_finding_10_a_fresh_clone_starts_beat_from_the_procfile_and_recovers_a_k
     assert beat.poll() is None, live.stack.log("beat")[-1500:]
 
 
-def test_finding_11_a_pos_answering_503_to_every_post_errors_the_order_promptly(stacks):
+def test_a_pos_answering_503_to_every_post_errors_the_order_promptly(stacks):
+    """Issue 10, finding 11."""
     settings = {"ORDER_MAX_ASYNC_SECONDS": "8", "RETRY_BASE_SECONDS": "0.5", "RETRY_CAP_SECONDS": "30",
                 "POS_CONNECT_TIMEOUT": "1", "POS_READ_TIMEOUT": "2", "CLOCK_SKEW_SECONDS": "1",
                 "RECONCILE_SECONDS": "60"}
@@ -241,7 +190,8 @@ def test_finding_11_a_pos_answering_503_to_every_post_errors_the_order_promptly(
     assert live.ledger(uid) == []
 
 
-def test_finding_4_pos_lookups_down_pending_at_most_reconcile_seconds_past_the_deadline(stacks):
+def test_pos_lookups_down_pending_at_most_reconcile_seconds_past_the_deadline(stacks):
+    """Issue 10, finding 4."""
     live = stacks(ORDER_MAX_ASYNC_SECONDS="5", RECONCILE_SECONDS="4", CLOCK_SKEW_SECONDS="1",
                   RETRY_BASE_SECONDS="0.2", RETRY_CAP_SECONDS="1")
     live.warm_menu()
@@ -258,7 +208,8 @@ def test_finding_4_pos_lookups_down_pending_at_most_reconcile_seconds_past_the_d
     assert codes(answer) == ["pos_outcome_unknown"], brief(answer)
 
 
-def test_finding_9_pos_down_calls_per_order_within_the_backoff_bound_and_a_redrive_does_not_double_them(stacks):
+def test_pos_down_calls_per_order_within_the_backoff_bound_and_a_redrive_does_not_double_them(stacks):
+    """Issue 10, finding 9."""
     seconds, base, cap = 16, 0.5, 8
     live = stacks(ORDER_MAX_ASYNC_SECONDS=str(seconds), RETRY_BASE_SECONDS=str(base), RETRY_CAP_SECONDS=str(cap),
                   RECONCILE_SECONDS="60")

@@ -8,9 +8,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bin.sample import sample_order
 from bin.stack import wait_for_http
-from tests.integration.test_engine_faults import codes, epoch, first_post_seen, state_by, submit_in_background
+from tests.support.engine_faults import codes, epoch, first_post_seen, state_by, submit_in_background
+from tests.support.factories import sample_order
 from tests.support.live import CallbackReceiver, wait_until
 
 

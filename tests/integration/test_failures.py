@@ -9,7 +9,7 @@ import pytest
 
 from app import jsonio
 from app.times import parse_time
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 from tests.support.live import start_live, wait_until
 
 MAX_ASYNC = 3

@@ -55,8 +55,8 @@ def _closed_within(sock: socket.socket, seconds: float, keep_sending: bytes = b"
     ("404 chunked", "POST /nowhere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"),
     ("405 by length", "PUT /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"),
 ])
-def test_issue_23_finding_1_an_answer_without_the_body_closes_the_connection(live, name, request_head):
-    """Before: gunicorn answered, then read and discarded the rest of the body in the same worker
+def test_an_answer_without_the_body_closes_the_connection(live, name, request_head):
+    """Issue 23, finding 1: before: gunicorn answered, then read and discarded the rest of the body in the same worker
     (finish_body: no deadline, no byte cap), for as long as the client kept sending."""
     chunked = "chunked" in request_head
     flood = b"1\r\n \r\n" * 2000 if chunked else b" " * 12000
@@ -78,8 +78,8 @@ def test_a_request_whose_body_was_read_keeps_its_connection(live):
         assert _head(sock)[0] == 200
 
 
-def test_issue_23_finding_2_a_header_block_over_32_kib_is_a_json_431(live):
-    """Before: 100 headers of 8,190 bytes passed the app and 200 x 16,380 gunicorn."""
+def test_a_header_block_over_32_kib_is_a_json_431(live):
+    """Issue 23, finding 2: before: 100 headers of 8,190 bytes passed the app and 200 x 16,380 gunicorn."""
     headers = "".join(f"X-Pad-{i}: {'a' * 1000}\r\n" for i in range(34))  # 34 KB in 34 headers
     with socket.create_connection(("127.0.0.1", live.web_port), timeout=5) as sock:
         sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
@@ -89,8 +89,8 @@ def test_issue_23_finding_2_a_header_block_over_32_kib_is_a_json_431(live):
     assert json.loads(body)["errors"][0]["code"] == "header_fields_too_large"
 
 
-def test_issue_23_finding_2_gunicorn_refuses_a_header_block_past_32_kib_before_its_end(live):
-    """Before: gunicorn buffered up to 200 x 16,380 bytes of headers (3 MB), rescanning the buffer
+def test_gunicorn_refuses_a_header_block_past_32_kib_before_its_end(live):
+    """Issue 23, finding 2: before: gunicorn buffered up to 200 x 16,380 bytes of headers (3 MB), rescanning the buffer
     on every read; now it answers 431 once the block passes 32 KiB, without waiting for its end."""
     with socket.create_connection(("127.0.0.1", live.web_port), timeout=5) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from bin import nginx as front
-from bin.sample import encode, sample_order
 from bin.stack import ROOT, free_port
+from tests.support.factories import encode, sample_order
 from tests.support.live import SHARED_ID
 
 pytestmark = pytest.mark.skipif(front.binary() is None and not os.environ.get("CI"),

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from app import signing
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 from tests.support.live import SHARED_ID, CallbackReceiver, start_live, wait_until
 
 

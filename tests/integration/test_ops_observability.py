@@ -13,8 +13,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from bin.sample import sample_order
 from bin.stack import free_port, wait_for_port
+from tests.support.factories import sample_order
 from tests.support.live import JWT_SECRET, POS_TOKEN, SHARED_ID, CallbackReceiver, start_live, wait_until
 
 # Celery prints this one line straight to the terminal when a worker stops (not a log record).

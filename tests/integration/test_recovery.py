@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from bin.sample import sample_order
 from bin.stack import wait_for_http
+from tests.support.factories import sample_order
 from tests.support.live import start_live, wait_until
 
 BUDGET_MS = 2000

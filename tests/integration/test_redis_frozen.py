@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 from tests.support.live import start_live, wait_until
 
 WITHIN = 2.0  # ~1.5 s (a 1 s read timeout and the answer), with room for a loaded test machine

@@ -40,6 +40,14 @@ def test_the_short_reliability_run_holds_every_invariant(tmp_path):
     # issue 18: the web killed mid-POST was resubmitted and answered; loc-002 ignores not_after
     assert set(summary["web_kill_resubmits"]) - {"none", "503"}
     assert set(summary["late_placements"]) == {"voided", "listed", "within_skew", "unnoticed"}
+    # issue 19: cancels at random moments, some decided by a void, their invariants checked
+    assert summary["scenario_kinds"].get("cancel", 0) > 0 and summary["final_status"].get("cancelled", 0) > 0
+    assert checked("cancelled: no live") > 0 and checked("no POST reached the POS after the cancel") > 0
+    assert summary["cancels"].get("cancelled by a void (a POST may have reached the POS)", 0) > 0
+    # issue 21: the mover moved through its kills and PostgreSQL's; polls read archived orders
+    assert summary["archive"]["archive_rows"] > 0 and summary["archive"]["polls"].get("from_archive", 0) > 0
+    assert checked("every answered order readable the whole time") > 0
+    assert checked("every order in exactly one final state") > 0
 
 
 @pytest.mark.timeout(300)

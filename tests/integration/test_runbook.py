@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 from bin.stack import ROOT, free_port
-from tests.integration.test_dev_serve import UNSET, read_until
+from tests.support.serve import UNSET, read_until
 
 POS_TOKEN = "runbook-pos-token"  # noqa: S105 - this test's stack's (the runbook reads var/serve.env)
 BLOCK = re.compile(r"^\s*```(sh[^\n]*)\n(.*?)^\s*```", re.S | re.M)

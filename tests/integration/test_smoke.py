@@ -1,6 +1,6 @@
 """The slice end to end: a signed submit through gunicorn reaches the simulator once."""
 
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 
 
 def test_fast_pos_gives_200_placed_with_one_pos_order(fresh):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 from tests.support.live import Live, wait_until
 
 
@@ -61,5 +61,33 @@ def test_an_order_square_creates_after_its_deadline_is_canceled(square_live):
         made = wait_until(lambda: [o for o in square_orders(square_live, uid) if o["state"] == "CANCELED"],
                           timeout=40, message="the late Square order canceled")
         assert len(made) == 1 and len(square_live.ledger(uid)) == 1
+    finally:
+        square_live.knobs("*", latency_ms=None)
+
+
+def test_a_cancel_while_square_makes_the_order_ends_with_it_canceled(square_live):
+    """Square cannot close a key: the order a POST in flight makes after the cancel was decided
+    is found by the cancelled order's watch and canceled (posnext-api.md, Cancel; pos-api.md:
+    void by POS order id)."""
+    from tests.support.engine_faults import epoch, first_post_seen, submit_in_background
+
+    square_live.knobs("*", latency_ms=2500)  # Square makes it 2.5 s on: after the cancel
+    try:
+        order = sample_order()
+        uid = order["request_uid"]
+        thread, answers = submit_in_background(square_live, order)
+        first_post_seen(square_live, uid)
+        thread.join(10)
+        assert answers[0].status_code == 202, answers[0].text
+        cancel = square_live.http.post(f"{square_live.base_url}/posnext/orders/{uid}/cancel", timeout=30,
+                                       headers={"Authorization": f"Bearer {square_live.token}"})
+        assert cancel.status_code in (200, 202), cancel.text
+        final = square_live.wait_final(uid, timeout=30)
+        assert final["status"] == "cancelled"
+        made = wait_until(lambda: square_live.ledger(uid), timeout=20, message="Square making the order")
+        assert len(made) == 1 and epoch(made[0]["created_at"]) > epoch(final["completed_at"])  # after the cancel
+        wait_until(lambda: [o for o in square_orders(square_live, uid) if o["state"] == "CANCELED"],
+                   timeout=40, message="the order made after the cancel canceled")
+        assert square_live.get_order(uid).json()["status"] == "cancelled"
     finally:
         square_live.knobs("*", latency_ms=None)

@@ -9,7 +9,7 @@ import pytest
 
 from app import jsonio
 from app.times import format_time, parse_time
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 from tests.support.live import at_once, digest_ok, post_signed, start_live, wait_until
 
 LOC2_TAX = "0.0600"

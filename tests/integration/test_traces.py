@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 from tests.support.live import at_once, post_signed, start_live, wait_until
 
 SLOW_POS = {"latency_ms": 1500}  # past the 800 ms inline budget: the web hands the order off

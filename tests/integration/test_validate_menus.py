@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from app import jsonio
-from bin.sample import encode, sample_order
+from tests.support.factories import encode, sample_order
 from tests.support.live import SHARED_ID, digest_ok, start_live, wait_until
 
 SUBMIT = "/posnext/order/submit"

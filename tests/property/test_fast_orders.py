@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from bin.sample import sample_order
 from schemas import fast_orders
 from schemas.orders import OrderRequestSchema
 from tests.property.strategies import JSON, paths, replaced, through_json
+from tests.support.factories import sample_order
 
 SCHEMA = OrderRequestSchema()
 

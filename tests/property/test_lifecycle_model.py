@@ -30,11 +30,11 @@ from app.orders.moves import Mover
 from app.orders.store import OrderStore
 from app.pos.base import Expired, InProgress, NotVoidable, Placed, PosUnavailable, Refused, Transient, Voided, VoidedKey
 from app.settings import load_settings
-from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
 from tests.conftest import BASE_ENV
+from tests.support.factories import create_order, sample_order
 from tests.support.fakes import FakeTasks
-from tests.unit.helpers import NOW, Clock, create_order
+from tests.support.helpers import NOW, Clock
 
 UIDS = ("ord-a", "ord-b", "ord-c")
 SCHEMA = OrderRequestSchema()
@@ -169,7 +169,7 @@ class Lifecycle(RuleBasedStateMachine):
             self.store.hand_off(uid, token, "web")
             return
         body = self.pos.order_body(order.doc, order.deadline)
-        if not self.store.mark_validated(uid, token, "web", body):
+        if self.store.mark_validated(uid, token, "web", body) != "ok":
             return  # its claim was lost while it was frozen: no POST (service.submit awaits instead)
         result = self.pos.send_order(uid, body, timeout=1)
         decision = decide.after_post(result, order.deadline, 1.0)  # the web's inline path decides as service.py does

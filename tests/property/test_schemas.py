@@ -11,11 +11,10 @@ from marshmallow import ValidationError
 
 from app import create_app, jsonio
 from app.settings import load_settings
-from bin.sample import encode, sample_order
-from bin.token import make_token
 from schemas.menus import MenuQuerySchema
 from schemas.orders import OrderListQuerySchema, OrderRequestSchema
 from tests.property.strategies import JSON, OBJECTS, paths, replaced, through_json
+from tests.support.factories import encode, make_token, sample_order
 from tests.support.fakes import FakePos, FakeTasks
 
 SHARED_ID = "PropShared-0123456789"

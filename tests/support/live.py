@@ -15,9 +15,8 @@ import redis
 import requests
 
 from app import jsonio, signing
-from bin.sample import encode
 from bin.stack import ROOT, EmbeddedRedis, Stack, free_port, short_env, wait_for_http, wait_for_port, wait_for_workers
-from bin.token import make_token
+from tests.support.factories import encode, make_token
 
 JWT_SECRET = "live-jwt-secret-0123456789abcdef0123"
 SHARED_ID = "LiveShared-0123456789"

@@ -48,25 +48,32 @@ def _free_port() -> int:
 
 
 class Cluster:
-    """A throwaway PostgreSQL: initdb, start, stop, restart (as user postgres when run as root)."""
+    """A throwaway PostgreSQL: initdb, start, stop, restart (as user postgres when run as root).
+    `listen` and `prefix`: another address, and a command its tools run under (the cluster
+    harness's `ip netns exec HOST`: PostgreSQL on a host of its own, trusting every client)."""
 
-    def __init__(self):
+    def __init__(self, listen: str = "127.0.0.1", prefix: tuple[str, ...] = (), port: int | None = None):
         self.dir = tempfile.mkdtemp(prefix="posbridge-pg-")
-        self.port = _free_port()
+        self.listen = listen
+        self.port = port or _free_port()
         self.bin = binaries()
         self.data = os.path.join(self.dir, "data")
         self.as_user: list[str] = []
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres")
             self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.as_user = [*prefix, *self.as_user]
         self._run("initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--no-sync")
+        if listen != "127.0.0.1":
+            with open(os.path.join(self.data, "pg_hba.conf"), "a", encoding="utf-8") as hba:
+                hba.write("host all all all trust\n")
 
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run([*self.as_user, os.path.join(self.bin, tool), *args], check=True, capture_output=True,
                        timeout=60)
 
     def start(self) -> None:
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses={self.listen} -c fsync=off"
         self._run("pg_ctl", "-D", self.data, "-o", opts, "-l", os.path.join(self.dir, "log"), "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -75,7 +82,7 @@ class Cluster:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://postgres@{self.listen}:{self.port}/postgres"
 
     def remove(self) -> None:
         try:

@@ -174,8 +174,8 @@ def test_ci_validates_the_manifests():
     assert re.search(r"kubernetes-validate --strict .*deploy/k8s/config\.yaml", ci)
 
 
-def test_issue_23_finding_10_every_pod_runs_without_a_token_capabilities_or_an_unconfined_seccomp():
-    """Before: no seccomp profile, no capabilities dropped, the service account token mounted."""
+def test_every_pod_runs_without_a_token_capabilities_or_an_unconfined_seccomp():
+    """Issue 23, finding 10: before: no seccomp profile, no capabilities dropped, the service account token mounted."""
     deployments = by_kind("Deployment")
     assert set(deployments) == {"posbridge-web", "posbridge-worker", "posbridge-beat", "posbridge-console"}
     for name, deployment in deployments.items():
@@ -188,8 +188,9 @@ def test_issue_23_finding_10_every_pod_runs_without_a_token_capabilities_or_an_u
             assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
 
 
-def test_issue_23_finding_10_a_network_policy_lets_in_only_the_front_door():
-    """Before: no NetworkPolicy: any pod of the cluster could reach the web, and the pods anything."""
+def test_a_network_policy_lets_in_only_the_front_door():
+    """Issue 23, finding 10:
+    before: no NetworkPolicy: any pod of the cluster could reach the web, and the pods anything."""
     policies = by_kind("NetworkPolicy")
     assert policies, "no NetworkPolicy"
     selected = {p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/name") for p in policies.values()}

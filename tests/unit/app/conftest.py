@@ -12,7 +12,7 @@ from app.orders.finals import Finals
 from app.orders.moves import Mover
 from app.orders.store import OrderStore
 from tests.support.fakes import FakePos
-from tests.unit.helpers import NOW, Clock
+from tests.support.helpers import NOW, Clock
 
 
 @pytest.fixture

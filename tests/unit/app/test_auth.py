@@ -7,9 +7,9 @@ import warnings
 import pytest
 
 from app import jsonio, signing
-from bin.sample import sample_order
 from tests.conftest import JWT_SECRET, SHARED_ID
-from tests.unit.helpers import build_app, rsa_pair, send, token
+from tests.support.factories import rsa_pair, sample_order, token
+from tests.support.helpers import build_app, send
 
 VALIDATE = "/posnext/order/validate"
 KEY = signing.key_from_shared_id(SHARED_ID)

@@ -55,7 +55,8 @@ def call(app, stream, length=None):
     return response
 
 
-def test_finding_12_a_slowly_sent_body_is_cut_off(app):
+def test_a_slowly_sent_body_is_cut_off(app):
+    """Issue 11, finding 12."""
     started = time.monotonic()
     r = call(app, Trickle(0.05))
     assert r.status_code == 408 and r.json["errors"][0]["code"] == "request_timeout"
@@ -63,12 +64,14 @@ def test_finding_12_a_slowly_sent_body_is_cut_off(app):
     assert time.monotonic() - started < 1.0
 
 
-def test_finding_8_a_bad_chunk_is_a_json_400(app):
+def test_a_bad_chunk_is_a_json_400(app):
+    """Issue 11, finding 8."""
     r = call(app, Broken())
     assert r.status_code == 400 and r.is_json and r.json["errors"][0]["code"] == "body_unreadable"
 
 
-def test_finding_8_an_oversize_chunked_body_is_413(app):
+def test_an_oversize_chunked_body_is_413(app):
+    """Issue 11, finding 8."""
     r = call(app, io.BytesIO(b"x" * 5000))
     assert r.status_code == 413 and r.is_json
 

@@ -14,7 +14,7 @@ from app.orders.durability import Durability
 from app.orders.records import fingerprint, new_record
 from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
-from tests.unit.helpers import create_order
+from tests.support.factories import create_order
 
 
 class Posts:

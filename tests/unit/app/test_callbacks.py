@@ -9,12 +9,11 @@ import pytest
 from app import jsonio, signing
 from app.callbacks import CallbackSender, Delivery, forbidden_address
 from app.orders import records
-from app.orders.records import fingerprint
 from app.orders.store import OrderStore
 from app.settings import load_settings
-from bin.sample import sample_order
 from tests.conftest import BASE_ENV
-from tests.unit.helpers import LocalServer, create_order
+from tests.support.factories import final_order
+from tests.support.helpers import LocalServer
 
 
 @pytest.mark.parametrize("url", [
@@ -66,21 +65,6 @@ def sender(redis_client, allow_private: bool):
     return CallbackSender(settings, OrderStore(redis_client)), settings
 
 
-def final_order(store, url, status="placed", uid="ord-cb"):
-    """A handed-off order made final by a worker (so its callback is owed)."""
-    request = sample_order(uid=uid, callback_url=url)
-    request["order_details"]["loyalty"] = {"member": "L-1"}
-    _, token = create_order(store, uid, fingerprint(request), records.new_record(request, 1_795_456_800.0), None, 900,
-                            "web", 0.0, "menu:none")
-    store.hand_off(uid, token, "web")
-    if status != "pending":
-        claim = store.claim("o", uid, 5)
-        doc = dict(store.get(uid).doc, status=status, completed_at="2026-11-23T18:00:01.000Z")
-        doc["order_details"] = dict(doc["order_details"], pos_order_id="P-1")
-        store.finish(uid, claim.token, doc, "worker", status)
-    return uid
-
-
 def test_a_private_callback_is_refused_without_calling(redis_client, server):
     send, _ = sender(redis_client, allow_private=False)
     uid = final_order(send.store, server.url + "/ok")
@@ -115,7 +99,7 @@ def test_a_failing_endpoint_is_not_delivered_and_not_permanent(redis_client, ser
 
 
 def test_an_unreachable_endpoint_is_a_transient_failure(redis_client):
-    from tests.unit.helpers import free_port
+    from tests.support.helpers import free_port
 
     send, _ = sender(redis_client, allow_private=True)
     uid = final_order(send.store, f"http://127.0.0.1:{free_port()}/cb")
@@ -146,7 +130,8 @@ def test_a_failing_callback_is_retried_on_the_schedule_then_kept_for_replay(redi
     assert send.store.dead_callbacks() == [] and send.store.get(uid).callback == "owed"
 
 
-def test_finding_6_a_port_out_of_range_is_a_permanent_refusal(redis_client):
+def test_a_port_out_of_range_is_a_permanent_refusal(redis_client):
+    """Issue 11, finding 6."""
     send, _ = sender(redis_client, allow_private=True)
     uid = final_order(send.store, "http://127.0.0.1:99999/cb")
     delivery = send.deliver(send.store.get(uid))

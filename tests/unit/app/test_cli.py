@@ -17,7 +17,7 @@ from app.cli import main
 from app.orders.store import DEAD_KEY, OrderStore
 from app.times import parse_time
 from tests.conftest import BASE_ENV, SHARED_ID
-from tests.unit.helpers import create_order
+from tests.support.factories import create_order
 
 ESCAPES = "\x1b[2J\x1b]0;owned\x07\r\x9b31m\u202e"
 

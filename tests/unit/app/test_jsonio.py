@@ -12,14 +12,16 @@ from app import jsonio
 
 
 @pytest.mark.parametrize("number", ["1e999999", "1e1000000", "-1e300000", "1e-999999", "0e999999999", "1E41"])
-def test_finding_2_a_huge_exponent_is_refused_at_once(number):
+def test_a_huge_exponent_is_refused_at_once(number):
+    """Issue 11, finding 2."""
     started = time.perf_counter()
     with pytest.raises(jsonio.BadJson):
         jsonio.dumps(jsonio.loads('{"order_details": {"extra": ' + number + "}}"))
     assert time.perf_counter() - started < 0.05
 
 
-def test_finding_3_a_number_that_would_be_infinity_is_refused():
+def test_a_number_that_would_be_infinity_is_refused():
+    """Issue 11, finding 3."""
     with pytest.raises(jsonio.BadJson, match="characters"):
         jsonio.loads('{"x": 1' + "0" * 310 + ".5}")
 
@@ -119,8 +121,8 @@ def test_what_becomes_a_non_finite_number_on_the_way_out_is_refused_never_writte
     '{"name": "Ana"}'.encode("utf-32-be"),
     b'\xef\xbb\xbf{"name": "Ana"}',  # a UTF-8 BOM
 ])
-def test_issue_23_finding_6_a_body_is_utf8_json_or_refused(raw):
-    """json.loads(bytes) guesses UTF-16/32 and decodes with surrogatepass: a raw surrogate reached
+def test_a_body_is_utf8_json_or_refused(raw):
+    """Issue 23, finding 6: json.loads(bytes) guesses UTF-16/32 and decodes with surrogatepass: a raw surrogate reached
     the Redis write (a 500), and UTF-16, UTF-32 and BOM bodies were read as JSON."""
     with pytest.raises(jsonio.BadJson):
         jsonio.loads(raw)

@@ -15,7 +15,8 @@ import pytest
 from app import jsonio, menus
 from app.menus import MenuCache, MenuUnavailable, menu_key
 from app.orders.store import OrderStore
-from tests.unit.helpers import Clock, create_order
+from tests.support.factories import create_order
+from tests.support.helpers import Clock
 
 NOW = 1_795_456_800.0
 MENU = {"location_id": "loc-001", "location": {"tax_rate": "0.0825"}, "items": {"a": {"price": 100}},

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from app.menus import LOCATIONS_KEY, UNKNOWN_SECONDS, MenuCache, MenuUnavailable
-from tests.unit.helpers import Clock
+from tests.support.helpers import Clock
 
 NOW = 1_795_456_800.0
 

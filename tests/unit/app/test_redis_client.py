@@ -11,9 +11,9 @@ from redis.sentinel import MasterNotFoundError, SentinelConnectionPool
 from app import celery_config, jsonio
 from app import redis_client as clients
 from app.settings import ConfigError, load_settings
-from bin.sample import sample_order
 from tests.conftest import BASE_ENV
-from tests.unit.helpers import build_app, send
+from tests.support.factories import sample_order
+from tests.support.helpers import build_app, send
 
 SENTINELS = "10.0.0.1:26379, sentinel-b:26380,[::1]:26381"
 
@@ -219,3 +219,22 @@ def test_the_web_notices_a_frozen_redis_in_a_second_the_worker_waits_out_a_slow_
     replica = settings_with(DURABILITY="replica", DURABILITY_TIMEOUT_MS="2000")
     assert create_app(replica).extensions["posbridge"].redis.connection_pool.connection_kwargs[
         "socket_timeout"] == 2.5  # WAIT's own time and a margin
+
+
+@pytest.mark.parametrize("said", ["ERR Error running script (call to f_0): @user_script:1: "
+                                  "-READONLY You can't write against a read only replica.",
+                                  "WAIT cannot be used with replica instances. Please also note that since Redis 4.0"])
+def test_a_replicas_refusal_inside_a_script_or_of_wait_is_read_as_readonly(monkeypatch, said):
+    # Regression (issue 21's cluster run): a resubmit's pipeline (the create script, which found
+    # the order and wrote nothing, then WAIT 1) reached a demoted primary: the WAIT's refusal was a
+    # plain ResponseError, neither retried on the new primary nor a 503, so PAR got a 500.
+    def refuse(self, *args, **kwargs):
+        raise redis.exceptions.ResponseError(said)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "read_response", refuse)
+    with pytest.raises(ReadOnlyError):
+        clients.ReadOnlyAwareConnection().read_response()
+    said = "WRONGTYPE Operation against a key holding the wrong kind of value"  # any other error stays itself
+    with pytest.raises(redis.exceptions.ResponseError) as other:
+        clients.ReadOnlyAwareConnection().read_response()
+    assert not isinstance(other.value, ReadOnlyError)

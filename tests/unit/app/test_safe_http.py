@@ -9,7 +9,7 @@ import pytest
 import urllib3.util.connection
 
 from app import safe_http
-from tests.unit.helpers import LocalServer
+from tests.support.helpers import LocalServer
 
 
 def flip_flop(first: str, then: str):
@@ -26,14 +26,14 @@ def flip_flop(first: str, then: str):
     return resolve, asked
 
 
-def test_finding_5_a_rebinding_name_never_reaches_loopback(monkeypatch, redis_client):
-    """The sender resolves cb.example once (public), and connects to that address: a resolver
+def test_a_rebinding_name_never_reaches_loopback(monkeypatch, redis_client):
+    """Issue 11, finding 5: the sender resolves cb.example once (public), and connects to that address: a resolver
     answering 127.0.0.1 the second time is never asked."""
     from app.callbacks import CallbackSender
     from app.orders.store import OrderStore
     from app.settings import load_settings
     from tests.conftest import BASE_ENV
-    from tests.unit.app.test_callbacks import final_order
+    from tests.support.factories import final_order
 
     resolve, asked = flip_flop("93.184.216.34", "127.0.0.1")
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
@@ -95,8 +95,8 @@ def test_bad_ports_and_schemes_are_forbidden(url):
     "64:ff9b::7f00:1", "::ffff:127.0.0.1", "2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:db8::1",
     "2002:808:808::1", "100.64.0.1", "198.18.0.1", "240.0.0.1", "fc00::1", "fe80::1", "ff02::1", "::", "::1", "0.0.0.0",
 ])
-def test_issue_23_finding_10_only_global_unicast_is_public(address):
-    """6to4 forms of loopback and link-local, site-local, 192.0.0.0/24, NAT64 and Teredo were
+def test_only_global_unicast_is_public(address):
+    """Issue 23, finding 10: 6to4 forms of loopback and link-local, site-local, 192.0.0.0/24, NAT64 and Teredo were
     passed (Python's is_global says True for several of them)."""
     assert not safe_http.public(ipaddress.ip_address(address))
 

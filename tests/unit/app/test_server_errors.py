@@ -10,7 +10,8 @@ from gunicorn import util
 from app import server_errors
 
 
-def test_finding_8_gunicorns_error_answers_are_json(monkeypatch):
+def test_gunicorns_error_answers_are_json(monkeypatch):
+    """Issue 11, finding 8."""
     monkeypatch.setattr(util, "write_error", util.write_error)  # restored after the test
     server_errors.install()
     left, right = socket.socketpair()

@@ -11,7 +11,7 @@ import pytest
 
 from app.settings import DOCUMENTED, ConfigError, load_settings
 from tests.conftest import BASE_ENV
-from tests.unit.helpers import rsa_pair
+from tests.support.factories import rsa_pair
 
 ROOT = Path(__file__).resolve().parents[3]
 MINIMAL = {"REDIS_URL": "redis://cache.internal:6379/0", "POS_BASE_URL": "http://pos.internal:9000/",
@@ -200,15 +200,16 @@ EXAMPLES = [
 
 
 @pytest.mark.parametrize(("name", "value"), EXAMPLES)
-def test_issue_23_finding_5_a_documented_example_is_refused_as_a_secret(name, value):
-    """Before: `cp .env.example .env` gave a service that accepted the repository's own values."""
+def test_a_documented_example_is_refused_as_a_secret(name, value):
+    """Issue 23, finding 5: before: `cp .env.example .env` gave a service that accepted the repository's own values."""
     with pytest.raises(ConfigError) as caught:
         load(**{name: value})
     assert caught.value.name == name and value not in str(caught.value)
 
 
-def test_issue_23_finding_5_a_shared_id_with_an_examples_key_is_refused():
-    """Only the first 10 characters key x-pch-digest: `devshared0` + anything signs as the example."""
+def test_a_shared_id_with_an_examples_key_is_refused():
+    """Issue 23, finding 5:
+    only the first 10 characters key x-pch-digest: `devshared0` + anything signs as the example."""
     with pytest.raises(ConfigError, match="PAR_SHARED_ID"):
         load(PAR_SHARED_ID="devshared0-and-more")
 
@@ -220,14 +221,16 @@ def test_issue_23_finding_5_a_shared_id_with_an_examples_key_is_refused():
     ("REDIS_URL", "redis://:" + "p" * 15 + "@r:6379/0", "redis://:" + "p" * 16 + "@r:6379/0"),
     ("CELERY_BROKER_URL", "redis://:" + "p" * 15 + "@r:6379/0", "redis://:" + "p" * 16 + "@r:6379/0"),
 ])
-def test_issue_23_finding_5_short_secrets_we_choose_are_refused(name, short, enough):
+def test_short_secrets_we_choose_are_refused(name, short, enough):
+    """Issue 23, finding 5."""
     with pytest.raises(ConfigError) as caught:
         load(**{name: short})
     assert caught.value.name == name
     load(**{name: enough})
 
 
-def test_issue_23_finding_5_env_example_carries_no_secret():
+def test_env_example_carries_no_secret():
+    """Issue 23, finding 5."""
     values = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
                   if line and not line.startswith("#"))
     for name in ("POS_API_TOKEN", "PAR_SHARED_ID", "PAR_JWT_SECRET", "FLOWER_BASIC_AUTH", "REDIS_PASSWORD",

@@ -169,7 +169,8 @@ def test_verify_compares_in_constant_time(monkeypatch):
     assert seen == [(GOOD.encode(), GOOD.encode()), (GOOD.encode(), b"0" * 64)]  # bytes: any header compares
 
 
-def test_finding_16_two_orders_sharing_a_message_do_not_verify():
+def test_two_orders_sharing_a_message_do_not_verify():
+    """Issue 11, finding 16."""
     from app import signing as s
 
     key = s.key_from_shared_id("SharedId-0123456789")

@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from app import tracing
 from app.pos.rest import RestPos
 from app.tasks import PLACE_ORDER, CeleryTasks
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 
 SIM_TOKEN = "pos-token-123"
 

@@ -27,8 +27,8 @@ SCRIPT = textwrap.dedent("""
     from app import create_app, tracing
     from app.settings import load_settings
     from app.tasks import CeleryTasks
-    from bin.sample import encode, sample_order
-    from bin.token import make_token
+    from tests.support.factories import encode, sample_order
+    from tests.support.factories import make_token
     from tests.conftest import BASE_ENV, JWT_SECRET, SHARED_ID
     from tests.support.fakes import FakePos
 

@@ -11,9 +11,9 @@ from app import create_app
 from app.archive import Archive
 from app.archive.mover import ArchiveMover
 from app.archive.schema import migrate
-from bin.token import make_token
 from tests.conftest import JWT_SECRET
 from tests.support import postgres
+from tests.support.factories import make_token
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

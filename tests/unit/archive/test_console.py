@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.console import create_console
-from bin.sample import sample_order
-from tests.unit.app.console.conftest import PASSWORD, USER, Browser
+from tests.support.console import PASSWORD, USER, Browser
+from tests.support.factories import sample_order
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from app import jsonio
 from app.archive import Archive, ArchiveUnavailable
 from app.archive.mover import FAILURES, ArchiveMover
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 
 
 def _placed(post, uid: str, **kwargs) -> dict:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from app import jsonio
 from app.archive import Archive
 from app.cli import main
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 
 
 def _placed(post, uid: str, **kwargs) -> dict:

@@ -14,8 +14,8 @@ from app.archive.mover import LOCK_KEY
 from app.archive.schema import LATEST, current
 from app.cli import main
 from app.settings import load_settings
-from bin.sample import sample_order
 from tests.conftest import BASE_ENV
+from tests.support.factories import sample_order
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +71,31 @@ def test_migrate_is_idempotent(archive_url, monkeypatch, tmp_path):
         indexes = {i["name"] for i in sa.inspect(conn).get_indexes("archived_orders")}
     engine.dispose()
     assert {"archived_orders_by_location", "archived_orders_by_created"} <= indexes
+
+
+def test_a_killed_movers_lock_lapses_within_seconds_and_each_batch_renews_it(app, services, post, monkeypatch):
+    # Regression (issue 21, the reliability run): the lock was taken for 600 s and given back
+    # only in `finally`, so a worker SIGKILLed mid-run stopped every mover for ten minutes.
+    import os
+    import socket
+
+    from workers import archive as tasks
+
+    services.settings = dataclasses.replace(services.settings, archive_after_seconds=-60)
+    assert post("/posnext/order/submit", sample_order(uid="t-2")).status_code == 200
+    seen, real = [], tasks.ArchiveMover
+
+    class Spy(real):
+        def __init__(self, *args, on_written=None, **kwargs):
+            def hook(committed):
+                services.redis.expire(LOCK_KEY, 1)  # nearly lapsed by the time the batch is written
+                on_written(committed)
+                seen.append((services.redis.get(LOCK_KEY), services.redis.ttl(LOCK_KEY)))
+            super().__init__(*args, on_written=hook, **kwargs)
+
+    monkeypatch.setattr(tasks, "ArchiveMover", Spy)
+    with app.app_context():
+        assert tasks.move_finals.run() == 1
+    assert tasks.LOCK_SECONDS <= 60
+    assert seen == [(f"{socket.gethostname()}:{os.getpid()}".encode(), tasks.LOCK_SECONDS)]
+    assert not services.redis.exists(LOCK_KEY)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from possim.app import create_app
-from tests.unit.possim.test_possim_app import AUTH, TOKEN, error_code, knobs, ledger, order_body, post
+from tests.support.possim import AUTH, TOKEN, error_code, knobs, ledger, order_body, post
 
 
 def iso(moment: datetime) -> str:

@@ -9,9 +9,9 @@ import pytest
 
 from app.orders import records
 from app.pos import square_wire
-from bin.sample import sample_order
 from possim.app import create_app
-from tests.unit.possim.test_possim_app import AUTH, TOKEN, knobs
+from tests.support.factories import sample_order
+from tests.support.possim import AUTH, TOKEN, knobs
 
 SEARCH = {"location_ids": ["loc-001"], "query": {"sort": {"sort_field": "CREATED_AT", "sort_order": "DESC"}}}
 

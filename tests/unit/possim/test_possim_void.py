@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from possim.app import create_app
-from tests.unit.possim.test_possim_app import AUTH, TOKEN, error_code, knobs, ledger, order_body
+from tests.support.possim import AUTH, TOKEN, error_code, knobs, ledger, order_body
 
 
 @pytest.fixture

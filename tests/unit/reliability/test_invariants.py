@@ -139,6 +139,9 @@ def test_one_resend_after_its_sender_was_killed_is_the_only_second_delivery_allo
     assert sorted(v.split(":")[0] for v in check_callbacks_once(ev).violations) == ["nokey", "thrice"]
     ev.windows = [Window("kill_worker", T0 + 20, T0 + 25)]  # killed later: the resend is a violation
     assert sorted(v.split(":")[0] for v in check_callbacks_once(ev).violations) == ["killed", "nokey", "thrice"]
+    # the cluster run (issue 21): worker1 cut off from Redis 40 ms after its delivery's 204
+    ev.windows = [Window("worker_cut", T0 + 0.04, T0 + 20)]
+    assert sorted(v.split(":")[0] for v in check_callbacks_once(ev).violations) == ["nokey", "thrice"]
 
 
 def test_pos_calls_beyond_the_backoff_bound_are_a_violation(receiver):

@@ -4,7 +4,7 @@ order's page; what is refused says why and does nothing."""
 
 from __future__ import annotations
 
-from tests.unit.app.console.conftest import USER, given_up, order_with
+from tests.support.console import USER, given_up, order_with
 
 
 def test_redrive_asks_first_then_hands_the_order_to_a_worker(browser, services, tasks):

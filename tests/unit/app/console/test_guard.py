@@ -9,7 +9,7 @@ import pytest
 
 from app.console import create_console
 from app.settings import ConfigError
-from tests.unit.app.console.conftest import PASSWORD, USER, basic, order_with
+from tests.support.console import PASSWORD, USER, basic, order_with
 
 PATHS = ["/", "/find?uid=x", "/orders/ord-1", "/orders/ord-1/redrive", "/lists/open", "/recent",
          "/static/console.css"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from app.orders.store import FOUND_KEY
-from tests.unit.app.console.conftest import given_up, order_with
+from tests.support.console import given_up, order_with
 
 
 def test_the_front_page_counts_each_list(browser, services):

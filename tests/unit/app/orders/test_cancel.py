@@ -10,10 +10,9 @@ import pytest
 from app import signing
 from app.orders.records import fingerprint, new_record
 from app.pos.base import Placed, Transient
-from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
 from tests.conftest import SHARED_ID
-from tests.unit.helpers import create_order
+from tests.support.factories import create_order, sample_order
 
 SCHEMA = OrderRequestSchema()
 
@@ -150,3 +149,50 @@ def test_a_cancel_recorded_while_a_worker_posts_is_decided_by_that_worker(client
 def test_another_method_on_the_cancel_route_is_405_with_allow(client, auth):
     response = client.get("/posnext/orders/ord-1/cancel", headers=auth)
     assert response.status_code == 405 and response.headers["Allow"] == "POST"
+
+
+def test_a_cancel_recorded_after_a_worker_took_the_order_stops_its_post(client, auth, services, pos, post,
+                                                                        monkeypatch):
+    """Issue 19: a worker that claimed a validated order before the cancel was recorded sent its
+    POST anyway (the cancel landed during its durability check). Every POST now passes
+    `OrderStore.may_post` just before it goes."""
+    uid = overrun(post, pos)
+    services.redis.hset(f"order:{uid}", "o_until", "0")  # the web's claim over: a worker's turn
+    mover = services.service.mover
+    real_confirm = mover.answers.confirm
+
+    cancels: list[int] = []
+
+    def cancel_meanwhile(order):  # the cancel arrives while the worker confirms the record
+        if not cancels:  # (the cancel's own answer confirms too)
+            cancels.append(0)
+            cancels[0] = cancel(client, auth, uid).status_code
+        return real_confirm(order)
+    monkeypatch.setattr(mover.answers, "confirm", cancel_meanwhile)
+    posts = len(pos.bodies)
+    assert mover.move_order(uid) == "cancelled"
+    assert cancels == [202]  # the worker held the claim: the cancel was recorded, not decided
+    assert len(pos.bodies) == posts  # no POST after the cancel was recorded
+    assert services.store.get(uid).status == "cancelled" and uid in pos.voided
+
+
+def test_a_cancel_recorded_while_the_webs_validation_waits_for_the_replica_stops_its_post(
+        client, auth, services, pos, post, monkeypatch):
+    """The same on the web's inline path under DURABILITY=replica: a cancel recorded while the
+    validation's WAIT runs (modelled by the cancel's write queued where the WAIT is): the web
+    sends nothing and hands the order on; the cancel's move voids and decides it."""
+    durability = services.store.durability
+    monkeypatch.setattr(durability, "waits", True)
+    monkeypatch.setattr(durability, "acknowledged", lambda results: True)
+    monkeypatch.setattr(durability, "confirm", lambda redis: True)
+    cancels: list[str] = []
+
+    def cancel_lands(pipe):
+        if pipe.command_stack and not cancels:  # the validation's pipeline (a final's has none left)
+            cancels.append("recorded")
+            pipe.hset("order:ord-9", mapping={"cx": "requested", "cx_at": "1", "cx_by": "test"})
+    monkeypatch.setattr(durability, "after", cancel_lands)
+    response = post("/posnext/order/submit", sample_order(uid="ord-9"))
+    assert cancels == ["recorded"] and response.status_code == 202 and pos.bodies == []
+    monkeypatch.undo()
+    assert services.service.advance("ord-9") == "cancelled" and "ord-9" in pos.voided

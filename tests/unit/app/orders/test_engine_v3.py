@@ -17,9 +17,8 @@ from app.orders.answers import NotDurable
 from app.orders.durability import Durability
 from app.orders.records import fingerprint, new_record
 from app.pos.base import KeyUsed, Placed, Transient
-from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
-from tests.unit.helpers import create_order
+from tests.support.factories import create_order, sample_order
 
 SCHEMA = OrderRequestSchema()
 
@@ -300,7 +299,7 @@ def late_mover(store, late_pos, menus, settings, tasks, clock):
 
 def _late_placement(store, late_mover, late_pos, clock, refuse_voids=False):
     """Every POST times out; the POS (ignoring not_after) creates the order 8 s past its deadline."""
-    from tests.unit.app.orders.test_moves import UID, handed_off, until_final
+    from tests.support.factories import UID, handed_off, until_final
 
     deadline = handed_off(store, ttl=4, validated=True)
     late_pos.outcomes.extend([Transient("timeout")] * 100)

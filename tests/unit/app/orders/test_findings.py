@@ -14,8 +14,8 @@ from app.orders import backoff
 from app.orders.durability import Durability
 from app.orders.moves import MARGIN
 from app.pos.base import Placed, Transient
-from tests.unit.app.orders.test_moves import UID, handed_off, until_final
-from tests.unit.helpers import keys
+from tests.support.factories import UID, handed_off, until_final
+from tests.support.helpers import keys
 
 
 @pytest.fixture
@@ -24,9 +24,9 @@ def settings(settings):
                                  "retry_base_seconds": 0.5, "retry_cap_seconds": 30.0})
 
 
-def test_finding_1_a_pos_slower_than_the_timeouts_never_creates_the_order_after_it_was_errored(
+def test_a_pos_slower_than_the_timeouts_never_creates_the_order_after_it_was_errored(
         store, mover, pos, clock):
-    """The POST times out; the POS would create the order 8 s later, after the deadline: it
+    """Issue 10, finding 1: the POST times out; the POS would create the order 8 s later, after the deadline: it
     refuses (not_after), and the deciding lookup after the deadline finds nothing."""
     deadline = handed_off(store, ttl=4, validated=True)
     late = []
@@ -40,8 +40,8 @@ def test_finding_1_a_pos_slower_than_the_timeouts_never_creates_the_order_after_
     assert UID not in pos.placed and type(late[0]).__name__ == "Expired"
 
 
-def test_finding_2_a_frozen_holder_that_wakes_after_its_claim_changes_nothing(store, mover, pos, clock):
-    """The web's claim lapses while it is frozen; a worker takes the order and finishes it; the
+def test_a_frozen_holder_that_wakes_after_its_claim_changes_nothing(store, mover, pos, clock):
+    """Issue 10, finding 2: the web's claim lapses while it is frozen; a worker takes the order and finishes it; the
     web wakes: its write is refused and its POST after the deadline creates nothing."""
     request_deadline = handed_off(store, ttl=6)
     web_token = store.claim("o", UID, 1.0).token  # what the web held (re-claimed here for the test)
@@ -55,8 +55,8 @@ def test_finding_2_a_frozen_holder_that_wakes_after_its_claim_changes_nothing(st
     assert keys(store.redis) == before and UID not in pos.placed
 
 
-def test_finding_3_a_claim_outlasts_the_whole_move_it_covers(store, mover, pos, settings):
-    """The lease was shorter than one attempt (lookup + POST + two menu fetches). A claim now
+def test_a_claim_outlasts_the_whole_move_it_covers(store, mover, pos, settings):
+    """Issue 10, finding 3: the lease was shorter than one attempt (lookup + POST + two menu fetches). A claim now
     covers a move's every call, each bounded: no two movers call the POS at once."""
     handed_off(store)
     claim_seconds = mover.claim_seconds
@@ -75,7 +75,8 @@ def test_finding_3_a_claim_outlasts_the_whole_move_it_covers(store, mover, pos, 
     assert post_timeout <= claim_seconds - MARGIN - 0.3  # what the fetch used is not given again
 
 
-def test_finding_4_with_lookups_failing_an_order_is_pending_at_most_reconcile_seconds(store, mover, pos, clock):
+def test_with_lookups_failing_an_order_is_pending_at_most_reconcile_seconds(store, mover, pos, clock):
+    """Issue 10, finding 4."""
     deadline = handed_off(store, ttl=30, validated=True)
     pos.down = True
     clock.now = deadline
@@ -84,7 +85,8 @@ def test_finding_4_with_lookups_failing_an_order_is_pending_at_most_reconcile_se
     assert clock.now <= deadline + 60 + 1
 
 
-def test_finding_5_no_write_after_a_lost_key_creates_a_record(store, redis_client):
+def test_no_write_after_a_lost_key_creates_a_record(store, redis_client):
+    """Issue 10, finding 5."""
     handed_off(store)
     claim = store.claim("o", UID, 5)
     redis_client.delete(f"order:{UID}")  # lost: expired, or a Redis that lost its data
@@ -95,7 +97,8 @@ def test_finding_5_no_write_after_a_lost_key_creates_a_record(store, redis_clien
     assert not redis_client.exists(f"order:{UID}")
 
 
-def test_finding_6_a_callback_is_posted_once_however_many_tasks_and_sweeps_ask(store, mover, pos, clock, settings):
+def test_a_callback_is_posted_once_however_many_tasks_and_sweeps_ask(store, mover, pos, clock, settings):
+    """Issue 10, finding 6."""
     handed_off(store, validated=True, callback_url="https://par.example/cb")
     mover.move_order(UID)
     posts = []
@@ -114,8 +117,8 @@ def test_finding_6_a_callback_is_posted_once_however_many_tasks_and_sweeps_ask(s
     assert results == ["delivered", "settled", "settled", "settled"] and len(posts) == 1
 
 
-def test_finding_7_a_final_state_not_yet_durable_is_not_answered_as_final(store, services, monkeypatch):
-    """DURABILITY=replica: a final whose write no replica acknowledged is answered pending."""
+def test_a_final_state_not_yet_durable_is_not_answered_as_final(store, services, monkeypatch):
+    """Issue 10, finding 7: DURABILITY=replica: a final whose write no replica acknowledged is answered pending."""
     service = services.service
     store = services.store
     handed_off(store, validated=True)
@@ -135,7 +138,8 @@ def test_finding_7_a_final_state_not_yet_durable_is_not_answered_as_final(store,
     assert service.answer(UID)[1]["status"] == "rejected"  # the confirmation was recorded with the record
 
 
-def test_finding_7_fsync_is_what_the_embedded_redis_and_compose_run(redis_client):
+def test_fsync_is_what_the_embedded_redis_and_compose_run(redis_client):
+    """Issue 10, finding 7."""
     import inspect
 
     from bin.stack import EmbeddedRedis
@@ -143,9 +147,9 @@ def test_finding_7_fsync_is_what_the_embedded_redis_and_compose_run(redis_client
     assert '"--appendfsync", "always"' in inspect.getsource(EmbeddedRedis.start)
 
 
-def test_finding_9_every_kind_of_retry_backs_off_and_a_redrive_starts_no_second_chain(store, mover, pos, clock,
+def test_every_kind_of_retry_backs_off_and_a_redrive_starts_no_second_chain(store, mover, pos, clock,
                                                                                        settings, services):
-    """POS down for a 15-minute deadline: POSTs then lookups, each counted, growing delays;
+    """Issue 10, finding 9: POS down for a 15-minute deadline: POSTs then lookups, each counted, growing delays;
     redrives during the outage add at most one move each."""
     window = 900
     handed_off(store, ttl=window, validated=True)
@@ -167,7 +171,8 @@ def test_finding_9_every_kind_of_retry_backs_off_and_a_redrive_starts_no_second_
     assert len(store.history(UID)) <= calls + redrives + 10
 
 
-def test_finding_10_beat_keeps_its_schedule_in_redis_with_a_lock_and_needs_no_file(settings):
+def test_beat_keeps_its_schedule_in_redis_with_a_lock_and_needs_no_file(settings):
+    """Issue 10, finding 10."""
     from bin.stack import procfile
 
     conf = create_app(settings).extensions["celery"].conf
@@ -175,8 +180,8 @@ def test_finding_10_beat_keeps_its_schedule_in_redis_with_a_lock_and_needs_no_fi
     assert "--schedule" not in procfile()["beat"] and "var/" not in procfile()["beat"]
 
 
-def test_finding_11_the_deciding_lookup_comes_at_the_deadline_not_after_a_backoff(store, mover, pos, clock):
-    """POS answering 503 to everything with a long backoff grown: the move after the deadline is
+def test_the_deciding_lookup_comes_at_the_deadline_not_after_a_backoff(store, mover, pos, clock):
+    """Issue 10, finding 11: POS answering 503 to everything with a long backoff grown: the move after the deadline is
     planned at deadline + skew, and the lookup then decides."""
     deadline = handed_off(store, ttl=30, validated=True)
     pos.outcomes.extend([Transient("HTTP 503")] * 100)

@@ -4,48 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from app.orders import records
 from app.pos.base import Expired, InProgress, Placed, Refused, Transient
-from bin.sample import sample_order
-from schemas.orders import OrderRequestSchema
-from tests.support.fakes import FakePos
-from tests.unit.helpers import create_order
-
-SCHEMA = OrderRequestSchema()
-UID = "ord-1"
+from tests.support.factories import UID, handed_off, until_final
 
 
 @pytest.fixture
 def settings(settings):
     return settings.__class__(**{**settings.__dict__, "clock_skew_seconds": 1.0, "reconcile_seconds": 60,
                                  "retry_base_seconds": 0.5, "retry_cap_seconds": 30.0})
-
-
-def handed_off(store, uid=UID, ttl=None, validated=False, deadline=None, **overrides):
-    """An order as the web leaves it after a 202: recorded, (validated,) handed off, due now."""
-    if "ttl_override" in overrides:
-        overrides["ttl"] = overrides.pop("ttl_override")
-    request = SCHEMA.load(sample_order(uid=uid, **overrides))
-    doc = records.new_record(request, store.now())
-    deadline = deadline or (store.now() + ttl if ttl else None)
-    created, token = create_order(store, uid, records.fingerprint(request), doc, deadline, 900, "web", 1.0,
-                                  f"menu:{doc['location_id']}")
-    if validated:
-        store.mark_validated(uid, token, "web", FakePos().order_body(store.get(uid).doc, created.deadline))
-    store.hand_off(uid, token, "web")
-    return created.deadline
-
-
-def until_final(store, mover, clock, limit=10_000):
-    """Run the order's moves at the times the schedule plans them, as the sweep would."""
-    for _ in range(limit):
-        order = store.get(UID)
-        if order.final:
-            return order
-        due = store.next_move(UID)
-        clock.now = max(clock.now, due)
-        mover.move_order(UID)
-    raise AssertionError("never final")
 
 
 def test_a_handed_off_order_is_validated_then_placed(store, mover, pos):

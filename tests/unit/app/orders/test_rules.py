@@ -9,9 +9,8 @@ import pytest
 
 from app.orders.rules import check_order, compute_totals, expired
 from app.times import format_time
-from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
-from tests.unit.helpers import menu, with_totals
+from tests.support.factories import menu, sample_order, with_totals
 
 NOW = datetime(2026, 11, 23, 18, 0, 0, tzinfo=UTC)
 D = Decimal
@@ -297,7 +296,7 @@ def test_a_request_older_than_the_max_age_or_from_the_future_is_expired():
 
     from app.orders.rules import check_order, request_time_problem
     from app.times import format_time
-    from bin.sample import sample_order
+    from tests.support.factories import sample_order
 
     now = datetime(2026, 12, 1, 21, 0, tzinfo=UTC)
     at = lambda seconds: sample_order(request_datetime=format_time(now + timedelta(seconds=seconds)))  # noqa: E731

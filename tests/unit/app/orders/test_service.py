@@ -12,10 +12,10 @@ from app import jsonio
 from app.orders.service import Conflict, NotFound
 from app.pos.base import InProgress, Refused, Transient
 from app.times import format_time
-from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
+from tests.support.factories import sample_order
 from tests.support.fakes import FakePos, GatedPos
-from tests.unit.helpers import keys
+from tests.support.helpers import keys
 
 SCHEMA = OrderRequestSchema()
 
@@ -78,12 +78,10 @@ def test_a_transient_answer_hands_off_at_once_with_the_move_due_now(service, pos
 
 @pytest.mark.parametrize("pos", ["gated"], indirect=True)
 def test_an_overrun_answers_202_within_the_budget_and_the_worker_finishes(service, pos, tasks, services):
-    started = time.monotonic()
-    status, body = submit(service)
+    service.budget = 1.0  # room for the call on a loaded machine; the gate, shut, makes the overrun
+    status, body = submit(service)  # an answer while the gate is shut: 202 without waiting for the POS
     assert (status, body["status"]) == (202, "pending")
-    # a call, if the budget left room for one (on a loaded machine it may not), got no more than was left
-    assert all(timeout <= 0.3 for timeout in pos.timeouts)
-    assert time.monotonic() - started < 5
+    assert pos.timeouts and all(t <= 1.0 for t in pos.timeouts)  # each call got no more than was left
     assert "pos_order_id" not in body["order_details"]
     assert tasks.sent == [("place_order", "ord-1")]
     pos.gate.set()

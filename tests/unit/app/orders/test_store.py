@@ -7,7 +7,8 @@ import pytest
 
 from app import jsonio
 from app.orders.store import OPEN_KEY, SCHEDULE_KEY, OrderStore
-from tests.unit.helpers import create_order, keys
+from tests.support.factories import create_order
+from tests.support.helpers import keys
 
 UID = "ord-1"
 
@@ -78,7 +79,7 @@ def test_a_write_under_a_lost_claim_changes_nothing(store, redis_client, clock, 
     before = keys(redis_client)
     assert store.finish(UID, created, doc(status="placed"), "web", "late")[:2] == (False, "claim_lost")
     assert store.retry(UID, created, "web", "late", 1.0) == 0.0
-    assert not store.mark_validated(UID, created, "web", b"{}")
+    assert store.mark_validated(UID, created, "web", b"{}") == "claim_lost"
     assert not store.hand_off(UID, created, "web")
     assert keys(redis_client) == before
     assert store.finish(UID, taken.token, doc(status="placed"), "worker", "placed")[0]

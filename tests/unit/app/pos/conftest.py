@@ -9,9 +9,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from app.pos.rest import RestPos
-from tests.unit.helpers import LocalServer
-
-SIM_TOKEN = "pos-token-123"
+from tests.support.helpers import LocalServer
+from tests.support.pos import SIM_TOKEN
 
 
 @pytest.fixture(scope="module")

@@ -27,9 +27,9 @@ from app.pos.base import (
 )
 from app.pos.rest import RestPos
 from app.pos.square import SquarePos
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 from tests.support.fakes import FakePos
-from tests.unit.app.pos.conftest import SIM_TOKEN as TOKEN
+from tests.support.pos import SIM_TOKEN as TOKEN
 
 
 @pytest.fixture(params=["fake", "rest", "square"])

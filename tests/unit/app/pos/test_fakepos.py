@@ -6,9 +6,9 @@ import pytest
 
 from app.orders import records
 from app.pos.base import KeyUsed, NotVoidable, Placed, Refused, Voided, VoidedKey
-from bin.sample import sample_order
+from tests.support.factories import sample_order
 from tests.support.fakes import FakePos
-from tests.unit.helpers import NOW, Clock
+from tests.support.helpers import NOW, Clock
 
 
 @pytest.fixture

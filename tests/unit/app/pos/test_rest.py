@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 import requests
 
-from app.orders import records
 from app.pos.base import (
     Expired,
     InProgress,
@@ -22,33 +21,16 @@ from app.pos.base import (
 )
 from app.pos.rest import RestPos, normalise_menu
 from app.pos.wire import body_fields
-from bin.sample import sample_order
 from tests.conftest import JWT_SECRET
-from tests.unit.app.pos.conftest import SIM_TOKEN as TOKEN
-from tests.unit.helpers import build_app, free_port, send, token
-
-SLOW = 2.0
-
-
-NOT_AFTER = 1_795_457_700.0
-
-
-def record(uid="ord-1", **overrides):
-    """An order record as the engine hands it to the adapter."""
-    return records.new_record(sample_order(uid=uid, **overrides), 1_795_456_800.0)
+from tests.support.factories import sample_order, token
+from tests.support.helpers import build_app, free_port, send
+from tests.support.pos import CREATED, NOT_AFTER, ORDER, SLOW, place, record
+from tests.support.pos import SIM_TOKEN as TOKEN
 
 
 def body(uid="ord-1"):
     return body_fields(record(uid), NOT_AFTER)
 
-
-def place(rest, order=None, timeout=5.0):
-    return rest.place_order(order or record(), NOT_AFTER, timeout)
-
-
-ORDER = {"pos_order_id": "P-000042", "external_id": "ord-1", "status": "accepted", "total": 2687,
-         "created_at": "2026-11-23T18:00:00.250Z"}
-CREATED = 1_795_456_800.25
 
 PLACE_ANSWERS = [
     (201, ORDER, Placed("P-000042", 2687, replayed=False, created_at=CREATED)),

@@ -11,8 +11,8 @@ import pytest
 from app.logs import JsonFormatter
 from app.pos.base import NotVoidable, PosUnavailable, Transient
 from app.pos.rest import RestPos
-from tests.unit.app.pos.conftest import SIM_TOKEN as TOKEN
-from tests.unit.app.pos.test_rest import ORDER, SLOW, place
+from tests.support.pos import ORDER, SLOW, place
+from tests.support.pos import SIM_TOKEN as TOKEN
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_a_warning_line_carries_neither_the_token_nor_the_body(rest, script, war
 
 
 def test_a_refused_connection_is_one_warning_line(warnings):
-    from tests.unit.helpers import free_port
+    from tests.support.helpers import free_port
 
     rest = RestPos(f"http://127.0.0.1:{free_port()}", TOKEN, connect_timeout=0.5, read_timeout=0.5)
     assert isinstance(place(rest), Transient)

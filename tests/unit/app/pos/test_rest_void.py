@@ -8,8 +8,8 @@ import pytest
 
 from app.pos.base import NotVoidable, Placed, PosUnavailable, Voided
 from app.pos.rest import RestPos
-from tests.unit.app.pos.conftest import SIM_TOKEN as TOKEN
-from tests.unit.app.pos.test_rest import CREATED, NOT_AFTER, ORDER, SLOW, record
+from tests.support.pos import CREATED, NOT_AFTER, ORDER, SLOW, record
+from tests.support.pos import SIM_TOKEN as TOKEN
 
 VOID_ANSWERS = [
     (200, {"external_id": "ord-1", "status": "voided", "pos_order_id": "P-000042"}, Voided("P-000042")),

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from app.pos.session import LeanSession
-from tests.unit.helpers import LocalServer
+from tests.support.helpers import LocalServer
 
 
 @pytest.fixture

@@ -23,9 +23,9 @@ from app.pos.base import (
     VoidedKey,
 )
 from app.pos.square import SquarePos
-from bin.sample import sample_order
-from tests.unit.app.pos.conftest import SIM_TOKEN as TOKEN
-from tests.unit.helpers import LocalServer
+from tests.support.factories import sample_order
+from tests.support.helpers import LocalServer
+from tests.support.pos import SIM_TOKEN as TOKEN
 
 NOT_AFTER = 1_795_457_700.0
 ORDER = {"id": "SQ-O1", "location_id": "loc-001", "reference_id": "ord-1", "metadata": {"request_uid": "ord-1"},

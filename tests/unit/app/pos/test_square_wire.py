@@ -10,8 +10,7 @@ from app.orders import records
 from app.pos import square_menu, square_wire
 from app.pos.base import Placed
 from app.times import parse_time
-from bin.sample import sample_order
-from tests.unit.helpers import with_totals
+from tests.support.factories import sample_order, with_totals
 
 NOT_AFTER = 1_795_457_700.0
 

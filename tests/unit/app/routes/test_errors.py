@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app import jsonio, signing
-from bin.sample import sample_order
 from tests.conftest import SHARED_ID
-from tests.unit.helpers import broken_redis, build_app, keys, send, token
+from tests.support.factories import sample_order, token
+from tests.support.helpers import broken_redis, build_app, keys, send
 
 SUBMIT, VALIDATE = "/posnext/order/submit", "/posnext/order/validate"
 KEY = signing.key_from_shared_id(SHARED_ID)
@@ -234,15 +234,16 @@ def test_metrics_carry_the_sweep_gauge_the_reconcile_list_and_the_schedule(clien
     assert "posbridge_schedule_overdue_seconds" in text and "posbridge_unreadable_records_total" in text
 
 
-def test_finding_8_a_long_url_and_many_headers_are_the_apps_json(client, good):
+def test_a_long_url_and_many_headers_are_the_apps_json(client, good):
+    """Issue 11, finding 8."""
     long_url = client.get("/posnext/orders/" + "a" * 5000, headers={"Authorization": f"Bearer {good}"})
     assert_envelope(long_url, 414, "uri_too_long")
     many = {f"X-H{i}": "v" for i in range(150)}
     assert_envelope(client.get("/healthz", headers=many), 431, "header_fields_too_large")
 
 
-def test_issue_23_finding_2_a_head_over_32_kib_in_all_is_the_apps_431(client):
-    """Before: 100 headers of 8,190 bytes each (800 KB) were within the app's limits."""
+def test_a_head_over_32_kib_in_all_is_the_apps_431(client):
+    """Issue 23, finding 2: before: 100 headers of 8,190 bytes each (800 KB) were within the app's limits."""
     assert client.get("/healthz", headers={f"X-Pad-{i}": "a" * 1000 for i in range(30)}).status_code == 200
     big = {f"X-Pad-{i}": "a" * 1000 for i in range(34)}
     assert_envelope(client.get("/healthz", headers=big), 431, "header_fields_too_large")
@@ -270,9 +271,9 @@ class _Body:
     ("POST", VALIDATE, False, 401), ("POST", "/nowhere", False, 404), ("PUT", "/healthz", False, 405),
     ("POST", "/posnext/menus", True, 415),
 ])
-def test_issue_23_finding_1_an_answer_without_reading_the_body_closes_the_connection(client, good, method, path,
-                                                                                      auth, status):
-    """Before: the answer kept the connection, so gunicorn read and discarded the rest of the body."""
+def test_an_answer_without_reading_the_body_closes_the_connection(client, good, method, path, auth, status):
+    """Issue 23, finding 1:
+    before: the answer kept the connection, so gunicorn read and discarded the rest of the body."""
     body = _Body(b"x" * 5000)
     headers = {"Authorization": f"Bearer {good}"} if auth else {}
     r = client.open(path, method=method, headers={**headers, "Content-Type": "text/plain"},

@@ -98,13 +98,14 @@ def test_other_methods_are_405_json(client, auth):
 
 @pytest.mark.parametrize("body", [b'{"location_id": "\\ud800"}', b'{"location_id": "a:b"}',
                                   b'{"location_id": 1e999999}'])
-def test_finding_7_a_bad_location_id_on_post_is_a_json_400(client, auth, body):
+def test_a_bad_location_id_on_post_is_a_json_400(client, auth, body):
+    """Issue 11, finding 7."""
     r = client.post("/posnext/menus", data=body, headers={**auth, "Content-Type": "application/json"})
     assert r.status_code == 400 and r.is_json and "x-pch-digest" not in r.headers
 
 
-def test_issue_23_finding_9_fresh_unknown_locations_are_limited_per_client(client, auth, pos, token, redis_client):
-    """Before: every fresh location id cost a POS call and a Redis key, without limit."""
+def test_fresh_unknown_locations_are_limited_per_client(client, auth, pos, token, redis_client):
+    """Issue 23, finding 9: before: every fresh location id cost a POS call and a Redis key, without limit."""
     answers = [get(client, auth, f"nowhere-{i}").status_code for i in range(UNKNOWN_PER_CLIENT + 10)]
     assert answers == [404] * UNKNOWN_PER_CLIENT + [429] * 10
     assert pos.count("menu") == UNKNOWN_PER_CLIENT
@@ -121,6 +122,6 @@ UNKNOWN_PER_CLIENT = 20  # app/menus.py's
 
 def _token_for(subject: str) -> str:
     from tests.conftest import JWT_SECRET
-    from tests.unit.helpers import token
+    from tests.support.factories import token
 
     return token(JWT_SECRET, sub=subject)

@@ -9,8 +9,8 @@ import pytest
 
 from app import jsonio, signing
 from app.times import format_time, parse_time
-from bin.sample import sample_order
 from tests.conftest import SHARED_ID
+from tests.support.factories import sample_order
 from tests.support.fakes import FakePos, GatedPos
 
 
@@ -178,7 +178,8 @@ def raw_post(client, path, data: bytes, token, digest=None):
     return client.post(path, data=data, headers=headers)
 
 
-def test_finding_1_no_signature_over_fields_a_client_chose(client, token, auth):
+def test_no_signature_over_fields_a_client_chose(client, token, auth):
+    """Issue 11, finding 1."""
     r = raw_post(client, "/posnext/order/validate", b'{"request_uid": "U", "location_id": "loc-001"}', token)
     assert r.status_code == 400 and r.json["request_uid"] == "U"
     assert "x-pch-digest" not in r.headers
@@ -186,7 +187,8 @@ def test_finding_1_no_signature_over_fields_a_client_chose(client, token, auth):
     assert missing.status_code == 404 and "x-pch-digest" not in missing.headers
 
 
-def test_finding_1_validate_signs_with_the_requests_own_time(post):
+def test_validate_signs_with_the_requests_own_time(post):
+    """Issue 11, finding 1."""
     order = sample_order(request_type="validate-order")
     r = post("/posnext/order/validate", order)
     assert r.status_code == 200 and r.body["request_datetime"] == order["request_datetime"]
@@ -195,7 +197,8 @@ def test_finding_1_validate_signs_with_the_requests_own_time(post):
     assert r.headers["x-pch-digest"] == signing.sign(signing.key_from_shared_id(SHARED_ID), r.body)
 
 
-def test_finding_1_an_error_after_the_digest_is_not_signed_either(post):
+def test_an_error_after_the_digest_is_not_signed_either(post):
+    """Issue 11, finding 1."""
     order = sample_order(uid="ord-409")
     assert post("/posnext/order/submit", order).status_code == 200
     order["order_details"]["customer"]["name"] = "Bea"
@@ -204,7 +207,8 @@ def test_finding_1_an_error_after_the_digest_is_not_signed_either(post):
 
 
 @pytest.mark.parametrize("uid", ["ord:history", "ord:lease", "a|b", "x/y", "é", "x" * 129])
-def test_finding_4_an_id_outside_the_key_set_is_400_and_touches_nothing(post, client, auth, redis_client, uid):
+def test_an_id_outside_the_key_set_is_400_and_touches_nothing(post, client, auth, redis_client, uid):
+    """Issue 11, finding 4."""
     assert post("/posnext/order/submit", sample_order(uid="ord")).status_code == 200
     before = redis_client.dbsize()
     r = post("/posnext/order/submit", sample_order(uid=uid))
@@ -216,14 +220,16 @@ def test_finding_4_an_id_outside_the_key_set_is_400_and_touches_nothing(post, cl
 
 
 @pytest.mark.parametrize("field", ["request_uid", "location_id"])
-def test_finding_7_a_lone_surrogate_is_a_json_400(client, token, field):
+def test_a_lone_surrogate_is_a_json_400(client, token, field):
+    """Issue 11, finding 7."""
     body = jsonio.dumps(sample_order()).replace('"loc-001"' if field == "location_id" else '"request_uid":"',
                                                 '"x\\ud800"' if field == "location_id" else '"request_uid":"\\ud800')
     r = raw_post(client, "/posnext/order/submit", body.encode(), token, digest="0" * 64)
     assert r.status_code == 400 and r.is_json and r.json["status"] == "errored"
 
 
-def test_finding_9_a_client_supplied_pos_order_id_is_never_taken(post, client, auth):
+def test_a_client_supplied_pos_order_id_is_never_taken(post, client, auth):
+    """Issue 11, finding 9."""
     order = sample_order(uid="ord-inj", location_id="loc-003", tax_rate="0.0700")
     order["order_details"].update(pos_order_id="INJECTED", status="placed", completed_at="2026-01-01T00:00:00.000Z")
     order["completed_at"] = "2026-01-01T00:00:00.000Z"
@@ -235,7 +241,8 @@ def test_finding_9_a_client_supplied_pos_order_id_is_never_taken(post, client, a
         assert body.get("completed_at") != "2026-01-01T00:00:00.000Z"
 
 
-def test_finding_11_thousands_of_bad_items_cost_one_error(client, token):
+def test_thousands_of_bad_items_cost_one_error(client, token):
+    """Issue 11, finding 11."""
     order = sample_order()
     order["order_details"]["items"] = [{}] * 6500  # 3 errors each on main: 19,500
     started = time.perf_counter()
@@ -244,7 +251,8 @@ def test_finding_11_thousands_of_bad_items_cost_one_error(client, token):
     assert time.perf_counter() - started < 0.3
 
 
-def test_finding_10_a_recovery_page_is_bounded_in_bytes(post, client, auth, monkeypatch):
+def test_a_recovery_page_is_bounded_in_bytes(post, client, auth, monkeypatch):
+    """Issue 11, finding 10."""
     from app.routes import orders as routes
 
     for index in range(6):
@@ -265,8 +273,9 @@ def test_finding_10_a_recovery_page_is_bounded_in_bytes(post, client, auth, monk
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 7, 50])
-def test_issue_10_finding_12_paging_visits_every_order_once_however_many_share_a_time(
+def test_paging_visits_every_order_once_however_many_share_a_time(
         post, client, auth, redis_client, limit):
+    """Issue 10, finding 12."""
     uids = [f"same-{index:02d}" for index in range(12)]
     for uid in uids:
         assert post("/posnext/order/submit", sample_order(uid=uid)).status_code == 200

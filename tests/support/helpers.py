@@ -1,19 +1,9 @@
-"""Small helpers shared by the unit tests: clocks, menus, keys, Redis snapshots."""
+"""Small helpers shared by the unit tests: a clock, Redis snapshots, the app and requests to it, local servers."""
 
 from __future__ import annotations
 
-import functools
 import json
 import time
-from decimal import Decimal
-
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from app.orders.rules import compute_totals
-from app.pos.rest import normalise_menu
-from tests.support.fakes import seeded_menu
 
 NOW = 1_795_456_800.0  # a fixed Unix time for the clocks of unit tests
 
@@ -29,19 +19,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-def menu(location_id: str = "loc-001", fetched_at: float = 0.0) -> dict:
-    """The simulator's seeded menu for a location, as the menu cache holds it."""
-    location, items = seeded_menu(location_id)
-    return dict(normalise_menu(location, items), fetched_at=fetched_at)
-
-
-def with_totals(order: dict, tax_rate: str = "0.0825") -> dict:
-    """The order with its five totals recomputed from its lines (after a test changed them)."""
-    details = order["order_details"]
-    details.update(compute_totals(details, Decimal(tax_rate)).as_dict())
-    return order
 
 
 def keys(redis_client) -> dict[bytes, object]:
@@ -60,23 +37,6 @@ def keys(redis_client) -> dict[bytes, object]:
         else:
             out[key] = redis_client.get(key)
     return out
-
-
-@functools.cache
-def rsa_pair() -> tuple[bytes, str]:
-    """(private key PEM, public key PEM) for RS256 tokens."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption())
-    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
-    return private_pem, public_pem.decode()
-
-
-def token(key, algorithm: str = "HS256", seconds: int = 600, **claims) -> str:
-    payload = {"sub": "par-ordering", "iat": int(time.time()), "exp": int(time.time()) + seconds}
-    payload.update(claims)
-    return jwt.encode(payload, key, algorithm=algorithm)
 
 
 def build_app(redis_client=None, pos=None, tasks=None, **env):
@@ -192,10 +152,3 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def create_order(store, uid, fp, doc, ttl_deadline, max_async, by, claim_seconds, menu_key, menu_version=""):
-    """store.create with the record as a dict (tests build records as dicts)."""
-    from app import jsonio
-
-    return store.create(uid, fp=fp, doc_text=jsonio.dumps(doc), location=doc.get("location_id") or "",
-                        ttl_deadline=ttl_deadline, max_async=max_async, by=by, claim_seconds=claim_seconds,
-                        menu_key=menu_key, menu_version=menu_version)

@@ -10,7 +10,8 @@ import time
 
 import click
 
-from app.cli_output import Trouble, safe, say
+from app.cli.output import Trouble, safe, say
+from app.cli.services import services
 from app.settings_files import cli_environment
 
 
@@ -36,7 +37,6 @@ def migrate() -> None:
 
 def _mover():
     from app.archive.mover import ArchiveMover
-    from app.cli import services
 
     found = services()
     if found.archive is None:

@@ -1,4 +1,5 @@
-"""On-call commands: `posbridge orders|callbacks|menus ...` (also under `flask --app app.wsgi`).
+"""`posbridge orders show|list|summary|redrive|cancel` (also under `flask --app app.wsgi`): find,
+understand and re-drive orders.
 
 Every engine call is the store's or the service's (app/orders/); this module is presentation:
 what is printed has its control characters escaped, and who asked is recorded as cli/<operator>.
@@ -10,43 +11,16 @@ import time
 
 import click
 
-from app import jsonio
-from app.cli_output import Trouble, safe, say
-from app.settings_files import operator
+from app.cli.output import Trouble, echo_json, safe, say, when
+from app.cli.services import asked_by, current_services
+from app.order_reads import claim_until, stuck_engine_list
 
-
-def _services():
-    from flask import current_app, has_app_context
-
-    if has_app_context() and "posbridge" in current_app.extensions:
-        return current_app.extensions["posbridge"]
-    from app.cli import services
-
-    return services()
-
-
-def _when(at) -> str:
-    from app.times import format_time
-
-    return format_time(at) if at else "-"
-
-
-def _echo_json(value) -> None:
-    say(jsonio.dumps(value, indent=2))
+orders = click.Group("orders", help="Find, understand and re-drive orders.")
 
 
 def _row(order) -> str:
     return (f"{safe(order.uid):<36} {safe(order.status):<9} {safe(order.doc.get('location_id', '')):<12} "
-            f"{_when(order.created)}  calls={order.calls} path={safe(order.path)}")
-
-
-def _by() -> str:
-    return f"cli/{operator()}"
-
-
-orders = click.Group("orders", help="Find, understand and re-drive orders.")
-callbacks = click.Group("callbacks", help="See and replay callbacks.")
-menus = click.Group("menus", help="See and refresh cached menus.")
+            f"{when(order.created)}  calls={order.calls} path={safe(order.path)}")
 
 
 @orders.command("show")
@@ -54,34 +28,25 @@ menus = click.Group("menus", help="See and refresh cached menus.")
 @click.option("--text", "as_text", is_flag=True, help="a timeline for a person instead of JSON")
 def show_order(request_uid: str, as_text: bool) -> None:
     """An order's record, its history of transitions and who holds it now."""
-    store = _services().store
+    store = current_services().store
     order = store.get(request_uid)
     if order is None:
         raise Trouble(f"no order {request_uid!r}")
     next_move = store.next_move(request_uid)
     history = store.history(request_uid)
-    holder, until = store.field(request_uid, "o_claim")[:8], _claim_until(store, request_uid)
+    holder, until = store.field(request_uid, "o_claim")[:8], claim_until(store, request_uid)
     if as_text:
         _show_text(store, order, next_move, (holder, until), history)
         return
-    _echo_json({"record": order.doc, "status": order.status, "deadline": _when(order.deadline),
+    echo_json({"record": order.doc, "status": order.status, "deadline": when(order.deadline),
                 "pos_calls": order.calls, "path": order.path, "validated": order.validated,
-                "next_move_at": _when(next_move) if next_move else None,
-                "claim": {"held_by": holder, "until": _when(until)} if until else None,
+                "next_move_at": when(next_move) if next_move else None,
+                "claim": {"held_by": holder, "until": when(until)} if until else None,
                 "callback": {"state": order.callback or None, "attempts": order.callback_attempts,
                              "last_result": store.field(request_uid, "cb_result") or None,
                              "replayed_by": order.callback_by or None},
                 "reconcile": order.reconcile or None,
-                "history": [dict(h, at=_when(h.get("at"))) for h in history]})
-
-
-def _claim_until(store, uid: str) -> float | None:
-    """When the order's move claim (o_claim, o_until: Redis ms) lapses; None when nobody holds it."""
-    try:
-        until = float(store.field(uid, "o_until") or 0) / 1000
-    except ValueError:
-        return None
-    return until if store.field(uid, "o_claim") and until > 0 else None
+                "history": [dict(h, at=when(h.get("at"))) for h in history]})
 
 
 def _show_text(store, order, next_move, claim: tuple[str, float | None], history: list[dict]) -> None:
@@ -89,12 +54,12 @@ def _show_text(store, order, next_move, claim: tuple[str, float | None], history
     uid = order.uid
     say(f"{safe(uid)}  {safe(order.status)}  {safe(order.doc.get('location_id', ''))}  "
         f"(path {safe(order.path or '-')}, {order.calls} POS call(s), validated: {'yes' if order.validated else 'no'})")
-    say(f"deadline: {_when(order.deadline)}   next move: {_when(next_move) if next_move else '-'}")
+    say(f"deadline: {when(order.deadline)}   next move: {when(next_move) if next_move else '-'}")
     holder, until = claim
     if until:
         left = until - store.now()
         state = f"lapses in {left:.1f} s" if left > 0 else f"lapsed {-left:.1f} s ago"
-        say(f"claim: held by {safe(holder)} until {_when(until)} ({state}; "
+        say(f"claim: held by {safe(holder)} until {when(until)} ({state}; "
             f"taken by: {safe(_last_by(history))})")
     else:
         say("claim: none (nobody is moving it)")
@@ -107,17 +72,12 @@ def _show_text(store, order, next_move, claim: tuple[str, float | None], history
         say(f"reconcile: {safe(order.reconcile)}")
     say("history:")
     for entry in history:
-        say(f"  {_when(entry.get('at'))}  {safe(entry.get('status', '-')):<9} {safe(entry.get('by', '-')):<12} "
+        say(f"  {when(entry.get('at'))}  {safe(entry.get('status', '-')):<9} {safe(entry.get('by', '-')):<12} "
             f"{safe(entry.get('note', ''))}")
 
 
 def _last_by(history: list[dict]) -> str:
     return next((str(h["by"]) for h in reversed(history) if h.get("by")), "-")
-
-
-def stuck_engine_list(services) -> list[str]:
-    """Open orders whose next move is overdue: nobody took them (the sweep is not running?)."""
-    return services.store.overdue_orders(services.settings.dispatch_grace)
 
 
 @orders.command("list")
@@ -130,13 +90,13 @@ def stuck_engine_list(services) -> list[str]:
 def list_orders(stuck: bool, open_only: bool, reconcile: bool, location: str | None, minutes: int,
                 limit: int) -> None:
     """Recent orders (newest first), or the open, stuck or to-reconcile ones."""
-    services = _services()
+    services = current_services()
     store = services.store
     if reconcile:
         rows = store.reconcile_list(limit)
         for uid, state, since in rows:
             pos_order_id = store.field(uid, "rc_pos_order_id")
-            say(f"{safe(uid):<36} {safe(state):<6} since {_when(since)}"
+            say(f"{safe(uid):<36} {safe(state):<6} since {when(since)}"
                 + (f"  PLACED AT THE POS as {safe(pos_order_id)}" if state == "found" else "  still looked up"))
         say(f"{len(rows)} order(s) to reconcile")
         return
@@ -160,9 +120,9 @@ def summary() -> None:
     """What on-call looks at first: open orders, the oldest one's age, queues, undelivered callbacks."""
     from app.tasks import queue_depths
 
-    services = _services()
+    services = current_services()
     store, redis = services.store, services.redis
-    _echo_json({"open_orders": store.open_count(), "stuck_orders": len(stuck_engine_list(services)),
+    echo_json({"open_orders": store.open_count(), "stuck_orders": len(stuck_engine_list(services)),
                 "oldest_open_seconds": round(store.oldest_open_age(), 1),
                 "queue_depth": queue_depths(redis),
                 "callbacks_undelivered": store.dead_callback_count(), "final_orders": store.stats(),
@@ -175,7 +135,7 @@ def summary() -> None:
 def redrive(request_uids: tuple[str, ...], stuck: bool) -> None:
     """Hand open orders to a worker now (safe: the POS call is idempotent and leased); exit 1 when
     one named was not re-driven (no such order, already final)."""
-    services = _services()
+    services = current_services()
     if not request_uids and not stuck:
         raise click.UsageError("name one or more request_uids, or --stuck")
     uids = list(request_uids) + (stuck_engine_list(services) if stuck else [])
@@ -186,7 +146,7 @@ def redrive(request_uids: tuple[str, ...], stuck: bool) -> None:
             say(f"skipped: {safe(uid)} ({'no such order' if order is None else 'already ' + order.status})")
             failed = True  # not re-driven: a placed order is not an error, but not what was asked either
             continue
-        moved, why = services.service.redrive(uid, _by())
+        moved, why = services.service.redrive(uid, asked_by())
         say(f"re-driven: {safe(uid)}" if moved else f"skipped: {safe(uid)} ({safe(why)}: a move is in flight)")
     if not uids:
         say("no stuck order")
@@ -207,9 +167,9 @@ def cancel(request_uid: str, reason: str, wait_seconds: float) -> None:
 
     if len(reason) > 200:
         raise click.UsageError("--reason: at most 200 characters")
-    services = _services()
+    services = current_services()
     try:
-        status, body = services.service.cancel(request_uid, _by(), reason, time.monotonic())
+        status, body = services.service.cancel(request_uid, asked_by(), reason, time.monotonic())
     except NotFound:
         say(f"no order {safe(request_uid)}", err=True)
         raise SystemExit(1) from None
@@ -226,102 +186,3 @@ def cancel(request_uid: str, reason: str, wait_seconds: float) -> None:
     say(f"{safe(request_uid)}: cancel requested at {body.get('cancel_requested_at')}; the POS is being asked "
         f"(`posbridge orders show {safe(request_uid)}`)")
     raise SystemExit(1)
-
-
-@callbacks.command("list")
-def list_callbacks() -> None:
-    """Callbacks given up on, kept for replay."""
-    store = _services().store
-    dead = store.dead_callbacks()
-    for uid, at in dead:
-        order = store.get(uid)
-        last = store.field(uid, "cb_result") if order else "record expired"
-        say(f"{safe(uid):<36} given up {_when(at)}  last: {safe(last)}")
-    say(f"{len(dead)} undelivered callback(s)")
-
-
-@callbacks.command("replay")
-@click.argument("request_uids", nargs=-1)
-@click.option("--all", "every", is_flag=True, help="every undelivered callback (what `callbacks list` shows)")
-@click.option("--now", "inline", is_flag=True, help="deliver from this process (with the service's settings) "
-              "and show the answer, instead of through a worker")
-def replay(request_uids: tuple[str, ...], every: bool, inline: bool) -> None:
-    """Send orders' callbacks again; the order's history records who asked (by: cli/<operator>)."""
-    services = _services()
-    if not request_uids and not every:
-        raise click.UsageError("name one or more request_uids, or --all")
-    uids = list(request_uids) + ([uid for uid, _ in services.store.dead_callbacks(10000)] if every else [])
-    if not uids:
-        say("no undelivered callback")
-    failed = False
-    for uid in uids:
-        try:
-            ok = _replay_one(services, uid, inline)
-        except Trouble as exc:
-            if exc.exit_code != 1:
-                raise
-            say(f"skipped: {exc.message}")
-            ok = False
-        failed = failed or not ok
-    if failed:
-        raise SystemExit(1)
-
-
-OUTCOMES = {"delivered": "delivered", "retry": "failed, a worker retries it", "dead": "failed, kept for replay"}
-
-
-def _replay_one(services, uid: str, inline: bool) -> bool:
-    from app.callbacks import CallbackSender
-
-    order = services.store.get(uid)
-    if order is None or not order.doc.get("callback_url"):
-        raise Trouble(f"{uid!r} has no callback to replay")
-    if not order.final:
-        raise Trouble(f"{uid} is not final yet; its callback goes when it is")
-    if inline:  # from this process, with the service's settings (cli_environment), as the operator
-        replayed, why = services.store.replay_callback(uid, _by())
-        outcome = CallbackSender(services.settings, services.store).move(uid) if replayed else why
-        label = OUTCOMES.get(outcome, outcome)
-        say(f"{safe(label)}: {safe(uid)}: {safe(services.store.field(uid, 'cb_result'))}")
-        return outcome == "delivered"
-    replayed, why = services.service.replay_callback(uid, _by())
-    say(f"replay queued: {safe(uid)}" if replayed else f"skipped: {safe(uid)} ({safe(why)})")
-    return replayed
-
-
-@menus.command("refresh")
-@click.argument("location_ids", nargs=-1)
-def refresh_menus(location_ids: tuple[str, ...]) -> None:
-    """Fetch menus from the POS now (all cached locations if none is named); exit 1 unless every
-    one was fetched (a POS that fails keeps the cached menu, and this says so)."""
-    from app.menus import MenuUnavailable
-
-    cache = _services().menus
-    failed = False
-    for location_id in location_ids or cache.locations():
-        try:
-            entry = cache.refresh(location_id, fallback=False)
-        except MenuUnavailable as exc:
-            failed = True
-            kept = cache.cached(location_id)
-            if kept is not None and not kept.get("unknown"):
-                say(f"{safe(location_id)}: NOT refreshed: the POS did not answer ({safe(exc)}); serving the cached "
-                    f"menu ({len(kept.get('items') or {})} items, {round(cache.age(kept))} s old)")
-            else:
-                say(f"{safe(location_id)}: unavailable: the POS did not answer ({safe(exc)}) and no menu is cached")
-            continue
-        state = "unknown location" if entry.get("unknown") else f"{len(entry['items'])} items"
-        say(f"{safe(location_id)}: {state}")
-    if failed:
-        raise SystemExit(1)
-
-
-@menus.command("show")
-@click.argument("location_id")
-def show_menu(location_id: str) -> None:
-    """The cached menu and its age."""
-    cache = _services().menus
-    entry = cache.cached(location_id)
-    if entry is None or entry.get("unknown"):
-        raise Trouble(f"no menu cached for {location_id!r}")
-    _echo_json(cache.public(entry))

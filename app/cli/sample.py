@@ -11,16 +11,17 @@ import time
 import click
 
 from app import jsonio
-from app.cli_output import Trouble, say
+from app.cli.output import Trouble, say
+from app.dev_defaults import DEV_DEFAULTS
+from app.samples import encode, sample_order
 from app.settings import read_value
 from app.settings_files import cli_environment
+from app.tokens import make_token
 
 EXIT_UNREACHABLE = 3
 
 
 def _config(name: str) -> str:
-    from bin.run import DEV_DEFAULTS
-
     return read_value(cli_environment(), name) or DEV_DEFAULTS[name]
 
 
@@ -29,8 +30,6 @@ def shared_id() -> str:
 
 
 def jwt_token(seconds: int = 3600) -> str:
-    from bin.token import make_token
-
     env = cli_environment()
     claims = {name: env[var] for name, var in (("iss", "PAR_JWT_ISSUER"), ("aud", "PAR_JWT_AUDIENCE"))
               if env.get(var)}
@@ -79,8 +78,6 @@ def _tax_rate(base_url: str, location: str) -> str:
 
 def _post(kind: str, base_url: str | None, location: str, uid: str | None, ttl: int | None,
           callback_url: str | None, quantity: int):
-    from bin.sample import encode, sample_order
-
     base_url = base_url or default_base_url()
 
     overrides: dict = {}

@@ -7,6 +7,9 @@ import unicodedata
 
 import click
 
+from app import jsonio
+from app.times import format_time
+
 
 class Trouble(click.ClickException):
     """One line on stderr and a chosen exit code: configuration, Redis, broker or POS trouble."""
@@ -38,3 +41,12 @@ def say(text: object = "", err: bool = False) -> None:
 
 def fail(message: str, exit_code: int = 1) -> Trouble:
     return Trouble(message, exit_code)
+
+
+def when(at) -> str:
+    """A time as the CLI prints it ("-" for none)."""
+    return format_time(at) if at else "-"
+
+
+def echo_json(value) -> None:
+    say(jsonio.dumps(value, indent=2))

@@ -1,0 +1,5 @@
+"""`python -m app.cli` is `posbridge`."""
+
+from app.cli import run
+
+run()
