@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from app.pos import ADAPTERS
 from app.settings_parsers import (
     HS256_KEY_BYTES,
     PASSWORD_MIN,
@@ -104,7 +105,7 @@ class Settings:
         "none (development and tests only)")
     durability_replicas: int = setting("DURABILITY_REPLICAS", 1, whole(1), "replica: replicas that must acknowledge")
     durability_timeout_ms: int = setting("DURABILITY_TIMEOUT_MS", 1000, whole(1), "replica: how long to wait for them")
-    pos_adapter: str = setting("POS_ADAPTER", "rest", choice("rest", "square"),
+    pos_adapter: str = setting("POS_ADAPTER", "rest", choice(*ADAPTERS),
         "which POS adapter: rest (pos-api.md) or square (Square's Orders API; POS_API_TOKEN is its access token)")
     pos_base_url: str = setting("POS_BASE_URL", REQUIRED, url("http", "https", strip_slash=True), "the POS the service "
         "calls")

@@ -1,25 +1,41 @@
-"""POS adapters, chosen by POS_ADAPTER (see base.py for the interface)."""
+"""POS adapters (base.py: the interface), chosen by POS_ADAPTER from one registry, ADAPTERS:
+its name -> the function that builds it from the settings (the adapter's module is imported
+only when chosen). The settings' choices and the adapter contract test read the same registry;
+CONTRIBUTING.md, "A new POS adapter"."""
 
 from __future__ import annotations
 
-from app.pos.base import PosAdapter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.pos.base import PosAdapter
+    from app.settings import Settings
 
 
-def make_adapter(settings, observe=None) -> PosAdapter:
+def _rest(settings: Settings, observe: Any = None) -> PosAdapter:
+    from app.pos.rest import RestPos
+
+    return RestPos(settings.pos_base_url, settings.pos_api_token, settings.pos_connect_timeout,
+                   settings.pos_read_timeout, observe=observe, ca_bundle=settings.pos_ca_bundle)
+
+
+def _square(settings: Settings, observe: Any = None) -> PosAdapter:
+    from app.pos.square import SquarePos
+
+    return SquarePos(settings.pos_base_url, settings.pos_api_token, settings.pos_connect_timeout,
+                     settings.pos_read_timeout, observe=observe, ca_bundle=settings.pos_ca_bundle,
+                     version=settings.square_version, location_map=settings.square_location_map,
+                     search_window=settings.square_search_window_seconds, currency=settings.square_currency)
+
+
+ADAPTERS: dict[str, Callable[..., PosAdapter]] = {"rest": _rest, "square": _square}
+
+
+def make_adapter(settings: Settings, observe: Any = None) -> PosAdapter:
     """The adapter POS_ADAPTER names, configured from the settings."""
-    if settings.pos_adapter == "rest":
-        from app.pos.rest import RestPos
-
-        return RestPos(settings.pos_base_url, settings.pos_api_token, settings.pos_connect_timeout,
-                       settings.pos_read_timeout, observe=observe, ca_bundle=settings.pos_ca_bundle)
-    if settings.pos_adapter == "square":
-        from app.pos.square import SquarePos
-
-        return SquarePos(settings.pos_base_url, settings.pos_api_token, settings.pos_connect_timeout,
-                         settings.pos_read_timeout, observe=observe, ca_bundle=settings.pos_ca_bundle,
-                         version=settings.square_version, location_map=settings.square_location_map,
-                         search_window=settings.square_search_window_seconds, currency=settings.square_currency)
-    raise ValueError(f"unknown POS_ADAPTER {settings.pos_adapter!r}")
-
-
-ADAPTERS = ("rest", "square")
+    try:
+        build = ADAPTERS[settings.pos_adapter]
+    except KeyError:
+        raise ValueError(f"unknown POS_ADAPTER {settings.pos_adapter!r}") from None
+    return build(settings, observe)

@@ -32,12 +32,11 @@ import pytest
 import requests
 
 from app.settings import load_settings
-from bin.sample import sample_order
 from bin.stack import Stack, free_port, wait_for_http, wait_for_port
-from bin.token import make_token
 from cluster.celeryping import wait_for_workers
 from cluster.proxy import Proxy
 from cluster.redisgroup import Node, RedisGroup
+from tests.support.factories import make_token, sample_order
 from tests.support.live import JWT_SECRET, POS_TOKEN, CallbackReceiver, Live, live_env, wait_until
 
 LOOP = "127.0.0.1"

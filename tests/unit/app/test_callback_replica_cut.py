@@ -12,9 +12,8 @@ import pytest
 from app.callbacks import CallbackSender
 from app.orders.durability import Durability
 from app.orders.records import fingerprint, new_record
-from bin.sample import sample_order
 from schemas.orders import OrderRequestSchema
-from tests.support.factories import create_order
+from tests.support.factories import create_order, sample_order
 
 
 class Posts:

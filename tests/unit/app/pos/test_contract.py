@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from app.orders import records
+from app.pos import ADAPTERS, make_adapter
 from app.pos.base import (
     Expired,
     KeyUsed,
@@ -25,20 +26,22 @@ from app.pos.base import (
     Voided,
     VoidedKey,
 )
-from app.pos.rest import RestPos
-from app.pos.square import SquarePos
+from app.settings import load_settings
+from tests.conftest import BASE_ENV
 from tests.support.factories import sample_order
 from tests.support.fakes import FakePos
 from tests.support.pos import SIM_TOKEN as TOKEN
 
 
-@pytest.fixture(params=["fake", "rest", "square"])
+@pytest.fixture(params=["fake", *ADAPTERS])
 def adapter(request, possim) -> PosAdapter:
+    """The fake, and every adapter of the registry built as the service builds it (a new one
+    joins by registering: CONTRIBUTING.md)."""
     if request.param == "fake":
         return FakePos()
-    if request.param == "square":
-        return SquarePos(possim, TOKEN, connect_timeout=1.0, read_timeout=5.0)
-    return RestPos(possim, TOKEN, connect_timeout=1.0, read_timeout=5.0)
+    env = {**BASE_ENV, "POS_ADAPTER": request.param, "POS_BASE_URL": possim, "POS_API_TOKEN": TOKEN,
+           "POS_CONNECT_TIMEOUT": "1", "POS_READ_TIMEOUT": "5"}
+    return make_adapter(load_settings(env))
 
 
 def unreachable(adapter):
