@@ -47,8 +47,10 @@ logconfig_dict = {
     "formatters": {"json": {"()": "app.logs.JsonFormatter", "process_kind": "web"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
     "root": {"level": "INFO", "handlers": ["console"]},
-    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
-                "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True}},  # off, as accesslog
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+        "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
+    },  # off, as accesslog
 }
 logging.captureWarnings(True)
 

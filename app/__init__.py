@@ -93,8 +93,11 @@ def celery_config(settings: Settings) -> dict:
         "broker_transport_options": clients.broker_transport_options(settings),
         "broker_connection_retry_on_startup": True,
         "task_default_queue": "orders",
-        "task_routes": {"workers.callbacks.*": {"queue": "callbacks"},
-                        "workers.sweep.*": {"queue": "maintenance"}, "workers.archive.*": {"queue": "maintenance"}},
+        "task_routes": {
+            "workers.callbacks.*": {"queue": "callbacks"},
+            "workers.sweep.*": {"queue": "maintenance"},
+            "workers.archive.*": {"queue": "maintenance"},
+        },
         "task_serializer": "json",
         "accept_content": ["json"],
         "worker_send_task_events": True,
@@ -112,8 +115,10 @@ def celery_config(settings: Settings) -> dict:
             "sweep-orders": {"task": "workers.sweep.sweep_orders", "schedule": float(settings.sweep_seconds)},
             "trim": {"task": "workers.sweep.trim", "schedule": 3600.0},
             # no-ops without ARCHIVE_URL (workers/archive.py)
-            "archive-move": {"task": "workers.archive.move_finals",
-                             "schedule": float(max(1, min(ARCHIVE_MOVE_SECONDS, settings.archive_after_seconds // 4)))},
+            "archive-move": {
+                "task": "workers.archive.move_finals",
+                "schedule": float(max(1, min(ARCHIVE_MOVE_SECONDS, settings.archive_after_seconds // 4))),
+            },
             "archive-retention": {"task": "workers.archive.retention", "schedule": 3600.0},
         },
         "imports": ("workers.orders", "workers.callbacks", "workers.sweep", "workers.archive"),
@@ -131,8 +136,15 @@ def check_durability_at_start(app: Flask) -> str | None:
     return problem
 
 
-def create_app(settings: Settings | None = None, *, redis_client=None, pos=None, tasks: Tasks | None = None,
-               redis_timeout: float | None = None, archive=None) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    redis_client=None,
+    pos=None,
+    tasks: Tasks | None = None,
+    redis_timeout: float | None = None,
+    archive=None,
+) -> Flask:
     """redis_timeout: the Redis client's read timeout (the worker's; default the web's, 1 s)."""
     from flask import Flask
 
@@ -163,8 +175,9 @@ def create_app(settings: Settings | None = None, *, redis_client=None, pos=None,
     store = OrderStore(redis_client, settings.order_retention_days, durability, archive=archive)
     menu_cache = MenuCache(redis_client, pos, settings.menu_refresh_seconds)
     service = OrderService(settings, store, menu_cache, pos, tasks)
-    app.extensions["posbridge"] = Services(settings, redis_client, store, menu_cache, pos, service, tasks, celery,
-                                           archive)
+    app.extensions["posbridge"] = Services(
+        settings, redis_client, store, menu_cache, pos, service, tasks, celery, archive
+    )
     errors.register(app)
     metrics.register_request_hooks(app)
     app.after_request(close_if_unread)

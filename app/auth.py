@@ -31,15 +31,25 @@ def require_jwt() -> dict:
         raise _unauthorized("unauthorized", "a Bearer token is required")
     key = settings.jwt_public_key or settings.jwt_secret
     algorithm = "RS256" if settings.jwt_public_key else "HS256"
-    options: Options = {"require": ["exp"], "verify_aud": bool(settings.jwt_audience),
-               "verify_iss": bool(settings.jwt_issuer)}
+    options: Options = {
+        "require": ["exp"],
+        "verify_aud": bool(settings.jwt_audience),
+        "verify_iss": bool(settings.jwt_issuer),
+    }
     cache_key = (token.strip(), key, algorithm, settings.jwt_audience, settings.jwt_issuer)
     claims = _verified.get(cache_key)
     if claims is not None and int(claims["exp"]) > time.time() - LEEWAY:
         return claims
     try:
-        claims = jwt.decode(token.strip(), key, algorithms=[algorithm], audience=settings.jwt_audience,
-                            issuer=settings.jwt_issuer, options=options, leeway=LEEWAY)
+        claims = jwt.decode(
+            token.strip(),
+            key,
+            algorithms=[algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options=options,
+            leeway=LEEWAY,
+        )
     except jwt.ExpiredSignatureError:
         raise _unauthorized("token_expired", "the token has expired") from None
     except jwt.PyJWTError:

@@ -76,14 +76,18 @@ def read_body(limit: int, timeout: float = BODY_READ_TIMEOUT_SECONDS) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
     except (_ReadTimeout, TimeoutError):
-        raise ApiError(408, "request_timeout",
-                       f"the body was not received within {timeout:g} seconds",
-                       headers={"Connection": "close"}) from None
+        raise ApiError(
+            408,
+            "request_timeout",
+            f"the body was not received within {timeout:g} seconds",
+            headers={"Connection": "close"},
+        ) from None
     except RequestEntityTooLarge:
         raise too_large(limit) from None
     except (ClientDisconnected, _ServerParseError, OSError, ValueError):
-        raise ApiError(400, "body_unreadable", "the request body could not be read",
-                       headers={"Connection": "close"}) from None
+        raise ApiError(
+            400, "body_unreadable", "the request body could not be read", headers={"Connection": "close"}
+        ) from None
     finally:
         if guard is not None:
             guard.close()

@@ -71,13 +71,17 @@ class CallbackSender:
         body = view(order.doc)
         # the same key on every send of this final state: a sender killed between the receiver's
         # answer and its record sends once more (docs/ENGINE.md, Callbacks), and the receiver can drop it
-        headers = {"Content-Type": "application/json", "Idempotency-Key": f"{order.uid}:{order.status}",
-                   "x-pch-digest": signing.sign(self.settings.digest_key, body)}
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"{order.uid}:{order.status}",
+            "x-pch-digest": signing.sign(self.settings.digest_key, body),
+        }
         started = time.monotonic()
         try:
             with hard_deadline(self.timeout):  # resolve, connect, send and read together
-                response = self.session.post(url, data=jsonio.dumps(body).encode(), headers=headers,
-                                             timeout=self.timeout, allow_redirects=False)
+                response = self.session.post(
+                    url, data=jsonio.dumps(body).encode(), headers=headers, timeout=self.timeout, allow_redirects=False
+                )
                 response.content  # noqa: B018 - read the whole answer inside the bound
         except (safe_http.Forbidden, requests.exceptions.InvalidURL) as exc:  # vetted where it connects
             return Delivery(False, f"refused: {exc}", permanent=True)
@@ -114,12 +118,15 @@ class CallbackSender:
             outcome = "dead"
         else:
             outcome = "retry"
-        delay = backoff.delay(attempts, self.settings.callback_backoff_base_seconds,
-                              self.settings.callback_backoff_cap_seconds)
+        delay = backoff.delay(
+            attempts, self.settings.callback_backoff_base_seconds, self.settings.callback_backoff_cap_seconds
+        )
         self.store.settle_callback(uid, claim.token, outcome, delay, delivery.reason)
         if not delivery.ok:  # one line per failed delivery (operations.md, Logs): the receiver's trouble
-            log.warning("callback delivery failed", extra={"request_uid": uid, "outcome": outcome,
-                                                           "reason": delivery.reason, "attempt": attempts})
+            log.warning(
+                "callback delivery failed",
+                extra={"request_uid": uid, "outcome": outcome, "reason": delivery.reason, "attempt": attempts},
+            )
         metrics.count_callback(self.store.redis, {"delivered": "delivered", "dead": "given_up"}.get(outcome, "failed"))
         return outcome
 

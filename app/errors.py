@@ -17,9 +17,18 @@ from schemas.fields import is_key
 
 log = logging.getLogger(__name__)
 
-HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-              408: "request_timeout", 409: "idempotency_conflict", 413: "payload_too_large",
-              415: "unsupported_media_type", 429: "too_many_requests", 503: "service_unavailable"}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    409: "idempotency_conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    503: "service_unavailable",
+}
 # The app's limits, below gunicorn's (gunicorn.conf.py) so that these answers are the app's JSON.
 MAX_URL_BYTES = 4096
 MAX_HEADERS = 100
@@ -28,8 +37,15 @@ MAX_HEAD_BYTES = 32 * 1024  # the request line and every header, in all (operati
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 errors: list[dict] | None = None, headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        errors: list[dict] | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(message)
         self.status = status
         item = {"code": code, "message": message}
@@ -43,7 +59,7 @@ def error_response(status: int, errors: list[dict], headers: dict | None = None)
     """The error envelope, never signed: an error vouches for nothing (posnext-api.md,
     "Authentication and signing"), and only ids of the key character set are echoed."""
     known = {k: v for k, v in (getattr(g, "order_ids", None) or {}).items() if is_key(v)}
-    return json_response(envelope("errored", errors[:MAX_ERRORS + 1], known), status, headers or {})
+    return json_response(envelope("errored", errors[: MAX_ERRORS + 1], known), status, headers or {})
 
 
 def check_limits() -> None:
@@ -54,11 +70,17 @@ def check_limits() -> None:
         raise ApiError(414, "uri_too_long", f"the URL is longer than {MAX_URL_BYTES} bytes")
     headers = list(request.headers.items())
     head = len(request.method) + len(uri) + 11 + sum(len(k) + len(v) + 4 for k, v in headers)
-    if (len(headers) > MAX_HEADERS or head > MAX_HEAD_BYTES
-            or any(len(k) + len(v) > MAX_HEADER_BYTES for k, v in headers)):
-        raise ApiError(431, "header_fields_too_large",
-                       f"at most {MAX_HEADERS} headers of at most {MAX_HEADER_BYTES} bytes each, "
-                       f"{MAX_HEAD_BYTES} bytes in all with the request line")
+    if (
+        len(headers) > MAX_HEADERS
+        or head > MAX_HEAD_BYTES
+        or any(len(k) + len(v) > MAX_HEADER_BYTES for k, v in headers)
+    ):
+        raise ApiError(
+            431,
+            "header_fields_too_large",
+            f"at most {MAX_HEADERS} headers of at most {MAX_HEADER_BYTES} bytes each, "
+            f"{MAX_HEAD_BYTES} bytes in all with the request line",
+        )
 
 
 def register(app: Flask) -> None:
@@ -86,16 +108,20 @@ def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _unavailable(exc):
         log.warning("store or broker unreachable", extra={"error": type(exc).__name__, "path": request.path})
-        return error_response(503, [{"code": "service_unavailable",
-                                     "message": "the order store is unreachable; retry later"}],
-                              {"Retry-After": "5"})
+        return error_response(
+            503,
+            [{"code": "service_unavailable", "message": "the order store is unreachable; retry later"}],
+            {"Retry-After": "5"},
+        )
 
     @app.errorhandler(ArchiveUnavailable)
     def _archive_away(exc):  # an order that may be archived cannot be read: say nothing of it yet
         log.warning("archive unreachable", extra={"error": str(exc), "path": request.path})
-        return error_response(503, [{"code": "service_unavailable",
-                                     "message": "the order archive is unreachable; retry later"}],
-                              {"Retry-After": "5"})
+        return error_response(
+            503,
+            [{"code": "service_unavailable", "message": "the order archive is unreachable; retry later"}],
+            {"Retry-After": "5"},
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

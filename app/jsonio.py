@@ -164,18 +164,19 @@ def dumps(value, **kwargs) -> str:
         else:
             if b"null" not in text or not _non_finite_float(value):
                 return text.decode()
-    return json.dumps(value, default=_default, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-                      **kwargs)
+    return json.dumps(value, default=_default, separators=(",", ":"), ensure_ascii=False, allow_nan=False, **kwargs)
 
 
 def canonical(value) -> str:
     """Sorted keys and normalised decimals: two equal payloads give one string."""
+
     def norm(v):
         if isinstance(v, Decimal):
             if not v.is_finite():
                 raise ValueError(f"{v} is not a JSON number")
             return format(v.normalize(), "f")
         raise TypeError(type(v).__name__)
+
     return json.dumps(value, default=norm, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 

@@ -62,6 +62,7 @@ if version == ARGV[2] then return {now, version, false} end
 return {now, version, menu}
 """
 
+
 @dataclass(frozen=True)
 class Held:
     """An entry this process decoded, and its version."""
@@ -193,7 +194,7 @@ class MenuCache:
         if isinstance(raw, str):
             raw = raw.encode()
         if raw.startswith(PREFIX):
-            raw = raw[len(PREFIX) + 41:]
+            raw = raw[len(PREFIX) + 41 :]
         try:
             entry = jsonio.loads(raw)
         except ValueError:

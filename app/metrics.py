@@ -30,23 +30,33 @@ log = logging.getLogger(__name__)
 disable_created_metrics()  # no `_created` series: the counters' own values are what is scraped
 CALLBACK_STATS_KEY = "stats:callbacks"
 
-REQUESTS = Counter("posbridge_requests_total", "HTTP answers by endpoint and status code",
-                   ["endpoint", "code"])
-ORDERS = Counter("posbridge_orders_total", "orders answered or finished by this process, by endpoint, status and path",
-                 ["endpoint", "status", "path"])
+REQUESTS = Counter("posbridge_requests_total", "HTTP answers by endpoint and status code", ["endpoint", "code"])
+ORDERS = Counter(
+    "posbridge_orders_total",
+    "orders answered or finished by this process, by endpoint, status and path",
+    ["endpoint", "status", "path"],
+)
 OVERRUNS = Counter("posbridge_inline_budget_overruns_total", "submits answered 202 because the budget ran out")
-POS_LATENCY = Histogram("posbridge_pos_call_seconds", "POS call latency by operation and outcome",
-                        ["operation", "outcome"],
-                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-REQUEST_LATENCY = Histogram("posbridge_request_seconds", "HTTP request latency by endpoint and status code",
-                            ["endpoint", "code"],
-                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+POS_LATENCY = Histogram(
+    "posbridge_pos_call_seconds",
+    "POS call latency by operation and outcome",
+    ["operation", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+REQUEST_LATENCY = Histogram(
+    "posbridge_request_seconds",
+    "HTTP request latency by endpoint and status code",
+    ["endpoint", "code"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 CALLBACKS = Counter("posbridge_callbacks_total", "callback delivery attempts by outcome", ["outcome"])
-RECONCILE_OPENED = Counter("posbridge_reconcile_opened_total",
-                           "orders errored as pos_outcome_unknown whose lookups go on")
-RECONCILE_FOUND = Counter("posbridge_reconcile_found_total",
-                          "orders errored as pos_outcome_unknown that the POS turned out to have (on-call: see "
-                          "`orders list --reconcile`)")
+RECONCILE_OPENED = Counter(
+    "posbridge_reconcile_opened_total", "orders errored as pos_outcome_unknown whose lookups go on"
+)
+RECONCILE_FOUND = Counter(
+    "posbridge_reconcile_found_total",
+    "orders errored as pos_outcome_unknown that the POS turned out to have (on-call: see `orders list --reconcile`)",
+)
 SWEEP_KEY = "sweep:last_success"
 WORKER_STEPS = Counter("posbridge_worker_steps_total", "worker attempts at an order by result", ["result"])
 
@@ -147,8 +157,13 @@ def register_request_hooks(app) -> None:
         endpoint = request.url_rule.endpoint if request.url_rule else "unrouted"
         seconds = time.monotonic() - g.get("started", time.monotonic())
         observe_request(endpoint, response.status_code, seconds)
-        extra = {"method": request.method, "path": request.path[:200], "endpoint": endpoint,
-                 "code": response.status_code, "ms": round(seconds * 1000, 1)}
+        extra = {
+            "method": request.method,
+            "path": request.path[:200],
+            "endpoint": endpoint,
+            "code": response.status_code,
+            "ms": round(seconds * 1000, 1),
+        }
         if g.get("answer_status"):
             extra["status"] = g.get("answer_status")
         if request.view_args and isinstance(request.view_args.get("request_uid"), str):

@@ -51,9 +51,15 @@ class HealthSchema(Schema):
 
 class ReadySchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(("ready", "unavailable")))
-    checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
-                         metadata={"description": "redis and broker: `ok` or `unreachable: <error>`; "
-                                                   "durability: `ok` or the problem, naming the setting"})
+    checks = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={
+            "description": "redis and broker: `ok` or `unreachable: <error>`; "
+            "durability: `ok` or the problem, naming the setting"
+        },
+    )
 
 
 ERRORS = {
@@ -71,12 +77,27 @@ ERRORS = {
 # posnext-api.md's example, priced from the simulator's seeded menu for loc-001: what Swagger UI
 # shows, and what schemathesis sends first.
 EXAMPLE_DETAILS = {
-    "online_order_id": "ON-1001", "fulfillment": {"mode": "pickup"},
+    "online_order_id": "ON-1001",
+    "fulfillment": {"mode": "pickup"},
     "customer": {"name": "Ana", "phone": "+15555550100", "email": "ana@example.com"},
-    "items": [{"id": "item-001", "name": "Burger", "item_type": "Item", "quantity": 2, "unit_price": 8.99,
-               "children": [{"id": "mod-001", "name": "Large", "item_type": "Modifier", "quantity": 1,
-                             "unit_price": 1.50}], "note": "no onions"}],
-    "subtotal": 20.98, "discount_total": 0, "tax": 1.73, "tip": 2.00, "grand_total": 24.71,
+    "items": [
+        {
+            "id": "item-001",
+            "name": "Burger",
+            "item_type": "Item",
+            "quantity": 2,
+            "unit_price": 8.99,
+            "children": [
+                {"id": "mod-001", "name": "Large", "item_type": "Modifier", "quantity": 1, "unit_price": 1.50}
+            ],
+            "note": "no onions",
+        }
+    ],
+    "subtotal": 20.98,
+    "discount_total": 0,
+    "tax": 1.73,
+    "tip": 2.00,
+    "grand_total": 24.71,
     "payments": [{"type": "card", "amount": 24.71, "reference": "ch_123"}],
 }
 
@@ -84,9 +105,13 @@ EXAMPLE_DETAILS = {
 def example_order(request_type: str) -> dict:
     """A fresh example: a new request_uid and the current time each call, so a POST tried from
     /docs (or `posbridge sign --example`) is neither expired nor a used uid."""
-    return {"request_uid": f"example-{request_type}-{secrets.token_hex(4)}", "request_type": request_type,
-            "request_datetime": format_time(time.time()), "location_id": "loc-001",
-            "order_details": EXAMPLE_DETAILS}
+    return {
+        "request_uid": f"example-{request_type}-{secrets.token_hex(4)}",
+        "request_type": request_type,
+        "request_datetime": format_time(time.time()),
+        "location_id": "loc-001",
+        "order_details": EXAMPLE_DETAILS,
+    }
 
 
 def with_fresh_examples(doc: dict) -> dict:
@@ -123,112 +148,227 @@ def _errors(*codes: int, signed: bool = False) -> dict:
         if code == 503:
             headers["Retry-After"] = dict(RETRY_AFTER, required=True)
         if code == 401:
-            headers["WWW-Authenticate"] = {"schema": {"type": "string"}, "description": "Bearer realm=\"posnext\""}
+            headers["WWW-Authenticate"] = {"schema": {"type": "string"}, "description": 'Bearer realm="posnext"'}
         out[str(code)] = _json(OrderResponseSchema, f"{ERRORS[code]} The error envelope (status errored).", headers)
     return out
 
 
 def _order_post(summary: str, body: type[Schema], request_type: str, ok: dict, *errors: int) -> dict:
     return {
-        "summary": summary, "tags": ["orders"], "security": BEARER,
+        "summary": summary,
+        "tags": ["orders"],
+        "security": BEARER,
         "parameters": ["XPchDigest"],
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": body, "example": example_order(request_type)}}},
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": body, "example": example_order(request_type)}},
+        },
         "responses": {**ok, **_errors(*errors)},
     }
 
 
 def _plain(summary: str, tag: str, media: str, schema: dict | type[Schema], description: str, **extra) -> dict:
-    return {"summary": summary, "tags": [tag], "security": [],
-            "responses": {"200": {"description": description, "content": {media: {"schema": schema}}}}, **extra}
+    return {
+        "summary": summary,
+        "tags": [tag],
+        "security": [],
+        "responses": {"200": {"description": description, "content": {media: {"schema": schema}}}},
+        **extra,
+    }
 
 
 SIGNED = {"x-pch-digest": DIGEST_HEADER}
 VALIDATE = _order_post(
-    "Check an order against the cached menu; never creates a POS order", ValidateRequestSchema, "validate-order",
-    {"200": _json(OrderResponseSchema, "validated (with computed totals), rejected (every problem listed), or "
-                  "errored when no menu can be had.", SIGNED)},
-    400, 401, 413, 415, 503)
+    "Check an order against the cached menu; never creates a POS order",
+    ValidateRequestSchema,
+    "validate-order",
+    {
+        "200": _json(
+            OrderResponseSchema,
+            "validated (with computed totals), rejected (every problem listed), or errored when no menu can be had.",
+            SIGNED,
+        )
+    },
+    400,
+    401,
+    413,
+    415,
+    503,
+)
 SUBMIT = _order_post(
     "Place an order: 200 within the inline budget, else 202 and a worker finishes it",
-    SubmitRequestSchema, "place-order",
-    {"200": _json(OrderResponseSchema, "Final: placed (pos_order_id in order_details), rejected or errored.",
-                  SIGNED),
-     "202": _json(OrderResponseSchema, "pending: poll Location, or wait for the callback.",
-                  {**SIGNED, "Location": {"required": True, "schema": {"type": "string"},
-                                          "description": "/posnext/orders/{request_uid}"},
-                   "Retry-After": dict(RETRY_AFTER, required=True)})},
-    400, 401, 409, 413, 415, 503)
-MENU_ANSWER = _json(MenuSchema, "The menu as cached, with its age (prices in major units).",
-                    {"Age": {"schema": {"type": "integer"}, "description": "seconds since it was fetched"}})
+    SubmitRequestSchema,
+    "place-order",
+    {
+        "200": _json(
+            OrderResponseSchema, "Final: placed (pos_order_id in order_details), rejected or errored.", SIGNED
+        ),
+        "202": _json(
+            OrderResponseSchema,
+            "pending: poll Location, or wait for the callback.",
+            {
+                **SIGNED,
+                "Location": {
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "/posnext/orders/{request_uid}",
+                },
+                "Retry-After": dict(RETRY_AFTER, required=True),
+            },
+        ),
+    },
+    400,
+    401,
+    409,
+    413,
+    415,
+    503,
+)
+MENU_ANSWER = _json(
+    MenuSchema,
+    "The menu as cached, with its age (prices in major units).",
+    {"Age": {"schema": {"type": "integer"}, "description": "seconds since it was fetched"}},
+)
 
 OPERATIONS = {
     ("orders.validate", "POST"): VALIDATE,
     ("orders.submit", "POST"): SUBMIT,
     ("orders.get_order", "GET"): {
-        "summary": "An order's current state, by its request_uid", "tags": ["orders"], "security": BEARER,
-        "parameters": [{"in": "path", "name": "request_uid", "required": True,
-                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._~-]{1,128}$"},
-                        "description": "the order's request_uid (an id of any other characters is a 400)"}],
-        "responses": {"200": _json(OrderResponseSchema, "The order's whole record.",
-                                   {**SIGNED, "Retry-After": dict(RETRY_AFTER, description="while pending")}),
-                      **_errors(400, 401, 404, 503)},
+        "summary": "An order's current state, by its request_uid",
+        "tags": ["orders"],
+        "security": BEARER,
+        "parameters": [
+            {
+                "in": "path",
+                "name": "request_uid",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9._~-]{1,128}$"},
+                "description": "the order's request_uid (an id of any other characters is a 400)",
+            }
+        ],
+        "responses": {
+            "200": _json(
+                OrderResponseSchema,
+                "The order's whole record.",
+                {**SIGNED, "Retry-After": dict(RETRY_AFTER, description="while pending")},
+            ),
+            **_errors(400, 401, 404, 503),
+        },
     },
     ("orders.cancel_order", "POST"): {
         "summary": "Cancel an order: stopped if pending, voided at the POS if a call may have reached it",
-        "tags": ["orders"], "security": BEARER,
-        "parameters": [{"in": "path", "name": "request_uid", "required": True,
-                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._~-]{1,128}$"},
-                        "description": "the order's request_uid"}],
-        "requestBody": {"required": False, "content": {"application/json": {
-            "schema": {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 200}},
-                       "additionalProperties": True},
-            "example": {"reason": "the guest cancelled"}}}},
-        "responses": {"200": _json(OrderResponseSchema, "Decided: cancelled (nothing live at the POS), or placed "
-                                   "when the POS would not void it; a cancelled order again: the same.", SIGNED),
-                      "202": _json(OrderResponseSchema, "pending, with cancel_requested_at: the POS is being asked; "
-                                   "poll Location.", {**SIGNED, "Location": {"required": True,
-                                                                            "schema": {"type": "string"}},
-                                                      "Retry-After": dict(RETRY_AFTER, required=True)}),
-                      **_errors(400, 401, 404, 409, 413, 415, 503)},
+        "tags": ["orders"],
+        "security": BEARER,
+        "parameters": [
+            {
+                "in": "path",
+                "name": "request_uid",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9._~-]{1,128}$"},
+                "description": "the order's request_uid",
+            }
+        ],
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"reason": {"type": "string", "maxLength": 200}},
+                        "additionalProperties": True,
+                    },
+                    "example": {"reason": "the guest cancelled"},
+                }
+            },
+        },
+        "responses": {
+            "200": _json(
+                OrderResponseSchema,
+                "Decided: cancelled (nothing live at the POS), or placed "
+                "when the POS would not void it; a cancelled order again: the same.",
+                SIGNED,
+            ),
+            "202": _json(
+                OrderResponseSchema,
+                "pending, with cancel_requested_at: the POS is being asked; poll Location.",
+                {
+                    **SIGNED,
+                    "Location": {"required": True, "schema": {"type": "string"}},
+                    "Retry-After": dict(RETRY_AFTER, required=True),
+                },
+            ),
+            **_errors(400, 401, 404, 409, 413, 415, 503),
+        },
     },
     ("orders.list_orders", "GET"): {
         "summary": "Recovery list: a location's orders since a time, for a client that lost an id",
-        "tags": ["orders"], "security": BEARER, "parameters": [{"in": "query", "schema": OrderListQuerySchema}],
-        "responses": {"200": _json(OrderListSchema, "Orders oldest first; `next` (also in `next_since`) pages on."),
-                      **_errors(400, 401, 503)},
+        "tags": ["orders"],
+        "security": BEARER,
+        "parameters": [{"in": "query", "schema": OrderListQuerySchema}],
+        "responses": {
+            "200": _json(OrderListSchema, "Orders oldest first; `next` (also in `next_since`) pages on."),
+            **_errors(400, 401, 503),
+        },
     },
     ("menus.menus", "GET"): {
-        "summary": "A location's menu as the service has it cached", "tags": ["menus"], "security": BEARER,
+        "summary": "A location's menu as the service has it cached",
+        "tags": ["menus"],
+        "security": BEARER,
         "parameters": [{"in": "query", "schema": MenuQuerySchema}],
         "responses": {"200": MENU_ANSWER, **_errors(400, 401, 404, 429, 503)},
     },
     ("menus.menus", "POST"): {
-        "summary": "The same, with location_id in a JSON body", "tags": ["menus"], "security": BEARER,
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": MenuQueryBodySchema, "example": {"location_id": "loc-001"}}}},
+        "summary": "The same, with location_id in a JSON body",
+        "tags": ["menus"],
+        "security": BEARER,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": MenuQueryBodySchema, "example": {"location_id": "loc-001"}}},
+        },
         "responses": {"200": MENU_ANSWER, **_errors(400, 401, 404, 413, 415, 429, 503)},
     },
-    ("health.healthz", "GET"): _plain("The process is up", "operations", "application/json", HealthSchema,
-                                      "Always, while the process runs."),
+    ("health.healthz", "GET"): _plain(
+        "The process is up", "operations", "application/json", HealthSchema, "Always, while the process runs."
+    ),
     ("health.readyz", "GET"): {
-        "summary": "Redis and the broker answer", "tags": ["operations"], "security": [],
-        "responses": {"200": _json(ReadySchema, "Ready."),
-                      "503": _json(ReadySchema, "Not ready: the checks say which.",
-                                   {"Retry-After": dict(RETRY_AFTER, required=True)})},
+        "summary": "Redis and the broker answer",
+        "tags": ["operations"],
+        "security": [],
+        "responses": {
+            "200": _json(ReadySchema, "Ready."),
+            "503": _json(
+                ReadySchema, "Not ready: the checks say which.", {"Retry-After": dict(RETRY_AFTER, required=True)}
+            ),
+        },
     },
-    ("health.metrics", "GET"): _plain("Prometheus metrics of this process and of the order store", "operations",
-                                      "text/plain", {"type": "string"}, "Prometheus text exposition format."),
-    ("docs.openapi_json", "GET"): _plain("This document", "docs", "application/json", {"type": "object"},
-                                         "OpenAPI 3.0 document."),
-    ("docs.docs_page", "GET"): _plain("Browsable documentation (Swagger UI, served from this app)", "docs",
-                                      "text/html", {"type": "string"}, "An HTML page."),
+    ("health.metrics", "GET"): _plain(
+        "Prometheus metrics of this process and of the order store",
+        "operations",
+        "text/plain",
+        {"type": "string"},
+        "Prometheus text exposition format.",
+    ),
+    ("docs.openapi_json", "GET"): _plain(
+        "This document", "docs", "application/json", {"type": "object"}, "OpenAPI 3.0 document."
+    ),
+    ("docs.docs_page", "GET"): _plain(
+        "Browsable documentation (Swagger UI, served from this app)",
+        "docs",
+        "text/html",
+        {"type": "string"},
+        "An HTML page.",
+    ),
     ("docs.docs_asset", "GET"): {
-        "summary": "The documentation page's scripts and styles", "tags": ["docs"], "security": [],
-        "parameters": [{"in": "path", "name": "filename", "required": True,
-                        "schema": {"type": "string", "enum": list(DOC_ASSETS)}}],
-        "responses": {"200": {"description": "The file.", "content": {"*/*": {"schema": {"type": "string"}}}},
-                      **_errors(404)},
+        "summary": "The documentation page's scripts and styles",
+        "tags": ["docs"],
+        "security": [],
+        "parameters": [
+            {"in": "path", "name": "filename", "required": True, "schema": {"type": "string", "enum": list(DOC_ASSETS)}}
+        ],
+        "responses": {
+            "200": {"description": "The file.", "content": {"*/*": {"schema": {"type": "string"}}}},
+            **_errors(404),
+        },
     },
 }
 
@@ -244,8 +384,11 @@ def _operation_id(method: str, path: str) -> str:
 
 def _money_range(self, field, **kwargs) -> dict:
     if isinstance(field, Money):
-        return {"minimum": 0, "maximum": float(MAX_MONEY),
-                "description": field.metadata.get("description", "money: a JSON number with at most two decimals")}
+        return {
+            "minimum": 0,
+            "maximum": float(MAX_MONEY),
+            "description": field.metadata.get("description", "money: a JSON number with at most two decimals"),
+        }
     return {}
 
 
@@ -259,36 +402,66 @@ def _version() -> str:
 def new_spec() -> APISpec:
     plugin = MarshmallowPlugin()
     spec = APISpec(
-        title="posbridge: the POS Next API", version=_version(), openapi_version=OPENAPI_VERSION,
+        title="posbridge: the POS Next API",
+        version=_version(),
+        openapi_version=OPENAPI_VERSION,
         plugins=[plugin],
-        info={"description": "What PAR Ordering calls on this service (docs/ and the spec's posnext-api.md). "
-                             "Order requests carry a Bearer JWT and x-pch-digest: lowercase hex HMAC-SHA256, "
-                             "keyed by the first 10 characters of PAR's SharedId, of "
-                             "`RequestUid|LocationId|OnlineOrderId|GrandTotalCents|SubtotalCents|"
-                             "ReceivedAtSeconds`. Every order answer and every error carries it too."})
+        info={
+            "description": "What PAR Ordering calls on this service (docs/ and the spec's posnext-api.md). "
+            "Order requests carry a Bearer JWT and x-pch-digest: lowercase hex HMAC-SHA256, "
+            "keyed by the first 10 characters of PAR's SharedId, of "
+            "`RequestUid|LocationId|OnlineOrderId|GrandTotalCents|SubtotalCents|"
+            "ReceivedAtSeconds`. Every order answer and every error carries it too."
+        },
+    )
     plugin.map_to_openapi_type(Money, "number", None)
     plugin.map_to_openapi_type(Timestamp, "string", "date-time")
     plugin.map_to_openapi_type(fields.Url, "string", "uri")
     assert plugin.converter is not None  # set by APISpec(plugins=[plugin])
     plugin.converter.add_attribute_function(_money_range)
-    for tag, description in (("orders", "What PAR Ordering calls"), ("menus", "The cached menus"),
-                             ("operations", "Probes and metrics (no JWT)"), ("docs", "This documentation")):
+    for tag, description in (
+        ("orders", "What PAR Ordering calls"),
+        ("menus", "The cached menus"),
+        ("operations", "Probes and metrics (no JWT)"),
+        ("docs", "This documentation"),
+    ):
         spec.tag({"name": tag, "description": description})
-    spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                                                   "description": "PAR's client JWT: HS256 (or RS256), exp "
-                                                                  "required, iss/aud when configured"})
-    spec.components.parameter("XPchDigest", "header", {
-        "name": "x-pch-digest", "required": True, "schema": {"type": "string"},
-        "description": "HMAC-SHA256 of the order's digest message (see the description above). To try a POST "
-                       "from this page: `posbridge token` prints a JWT for Authorize, `posbridge sign "
-                       "--example submit` prints this operation's example body and its x-pch-digest, and "
-                       "`posbridge sign < body.json` the digest of any body you paste here."})
-    spec.components.header("XPchDigest", {"required": True, "schema": {"type": "string"},
-                                          "description": "the answer's digest, by the same recipe"})
-    for name, schema in (("ValidateRequest", ValidateRequestSchema), ("SubmitRequest", SubmitRequestSchema),
-                         ("OrderResponse", OrderResponseSchema),
-                         ("OrderList", OrderListSchema), ("MenuQuery", MenuQueryBodySchema), ("Menu", MenuSchema),
-                         ("Health", HealthSchema), ("Ready", ReadySchema)):
+    spec.components.security_scheme(
+        "bearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "PAR's client JWT: HS256 (or RS256), exp required, iss/aud when configured",
+        },
+    )
+    spec.components.parameter(
+        "XPchDigest",
+        "header",
+        {
+            "name": "x-pch-digest",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "HMAC-SHA256 of the order's digest message (see the description above). To try a POST "
+            "from this page: `posbridge token` prints a JWT for Authorize, `posbridge sign "
+            "--example submit` prints this operation's example body and its x-pch-digest, and "
+            "`posbridge sign < body.json` the digest of any body you paste here.",
+        },
+    )
+    spec.components.header(
+        "XPchDigest",
+        {"required": True, "schema": {"type": "string"}, "description": "the answer's digest, by the same recipe"},
+    )
+    for name, schema in (
+        ("ValidateRequest", ValidateRequestSchema),
+        ("SubmitRequest", SubmitRequestSchema),
+        ("OrderResponse", OrderResponseSchema),
+        ("OrderList", OrderListSchema),
+        ("MenuQuery", MenuQueryBodySchema),
+        ("Menu", MenuSchema),
+        ("Health", HealthSchema),
+        ("Ready", ReadySchema),
+    ):
         spec.components.schema(name, schema=schema)
     return spec
 
@@ -305,8 +478,9 @@ def build(app: Flask) -> dict:
             try:
                 operation = copy.deepcopy(OPERATIONS[(rule.endpoint, method)])
             except KeyError:
-                raise LookupError(f"{method} {rule.rule} ({rule.endpoint}) is not described in app/openapi.py") \
-                    from None
+                raise LookupError(
+                    f"{method} {rule.rule} ({rule.endpoint}) is not described in app/openapi.py"
+                ) from None
             operation["operationId"] = _operation_id(method, path)
             paths.setdefault(path, {})[method.lower()] = operation
     for path, operations in paths.items():

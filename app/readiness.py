@@ -34,8 +34,9 @@ class Readiness:
     def checks(self) -> dict[str, str]:
         checks = {"redis": self._probe(self.services.redis.ping)}
         settings = self.services.settings
-        checks["broker"] = checks["redis"] if settings.broker_url == settings.redis_url \
-            else self._probe(self._broker_ping)
+        checks["broker"] = (
+            checks["redis"] if settings.broker_url == settings.redis_url else self._probe(self._broker_ping)
+        )
         if checks["redis"] == "ok":
             checks["durability"] = self._durability_problem() or "ok"
         return checks

@@ -84,15 +84,23 @@ class ReadOnlyAwareSentinelConnection(SentinelManagedConnection, ScriptReadOnlyA
     SCRIPT EXISTS or HMGET expected a list, a 500; or a reply of the right shape, taken for the
     wrong one). A connection whose read failed is closed, as everywhere else."""
 
-    def read_response(self, disable_decoding=False, *, timeout=SENTINEL, disconnect_on_error: bool | None = True,
-                      push_request: bool | None = False):
-        return super().read_response(disable_decoding, timeout=timeout, disconnect_on_error=disconnect_on_error,
-                                     push_request=push_request)
+    def read_response(
+        self,
+        disable_decoding=False,
+        *,
+        timeout=SENTINEL,
+        disconnect_on_error: bool | None = True,
+        push_request: bool | None = False,
+    ):
+        return super().read_response(
+            disable_decoding, timeout=timeout, disconnect_on_error=disconnect_on_error, push_request=push_request
+        )
 
 
 def retry_policy(retries: int = RETRIES) -> Retry:
-    return Retry(ExponentialWithJitterBackoff(base=0.1, cap=2.0), retries,
-                 supported_errors=(RedisConnectionError, ReadOnlyError))
+    return Retry(
+        ExponentialWithJitterBackoff(base=0.1, cap=2.0), retries, supported_errors=(RedisConnectionError, ReadOnlyError)
+    )
 
 
 def read_timeout(settings: Settings, base: float = SOCKET_TIMEOUT) -> float:
@@ -112,10 +120,16 @@ def client_options(retries: int = RETRIES, socket_timeout: float = SOCKET_TIMEOU
     The cost, on a managed Redis that sends them: its maintenance is seen as timeouts and drops,
     which the retries and the 503 with Retry-After already handle."""
     parser = {"parser_class": HiredisParser} if HIREDIS_AVAILABLE else {}  # app/redis_parser.py
-    return {"socket_timeout": socket_timeout, "socket_connect_timeout": CONNECT_TIMEOUT,
-            "health_check_interval": 30, "max_connections": MAX_CONNECTIONS, "retry": retry_policy(retries),
-            "retry_on_error": [RedisConnectionError, ReadOnlyError],
-            "maint_notifications_config": MaintNotificationsConfig(enabled=False), **parser}
+    return {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "health_check_interval": 30,
+        "max_connections": MAX_CONNECTIONS,
+        "retry": retry_policy(retries),
+        "retry_on_error": [RedisConnectionError, ReadOnlyError],
+        "maint_notifications_config": MaintNotificationsConfig(enabled=False),
+        **parser,
+    }
 
 
 def _url_parts(url: str) -> tuple[int, str | None, str | None]:
@@ -123,19 +137,31 @@ def _url_parts(url: str) -> tuple[int, str | None, str | None]:
     parsed = urlparse(url)
     path = parsed.path.lstrip("/")
     db = int(path) if path.isdigit() else 0
-    return db, unquote(parsed.username) if parsed.username else None, \
-        unquote(parsed.password) if parsed.password else None
+    return (
+        db,
+        unquote(parsed.username) if parsed.username else None,
+        unquote(parsed.password) if parsed.password else None,
+    )
 
 
 def make_sentinel(settings: Settings) -> Sentinel:
     _, username, password = _url_parts(settings.redis_url)
     auth = {"password": password, "username": username} if password else {}
-    return Sentinel(list(settings.sentinel_hosts), socket_timeout=SENTINEL_TIMEOUT,
-                    socket_connect_timeout=SENTINEL_TIMEOUT, sentinel_kwargs=dict(auth))
+    return Sentinel(
+        list(settings.sentinel_hosts),
+        socket_timeout=SENTINEL_TIMEOUT,
+        socket_connect_timeout=SENTINEL_TIMEOUT,
+        sentinel_kwargs=dict(auth),
+    )
 
 
-def make_client(settings: Settings, url: str | None = None, decode_responses: bool = False,
-                retries: int = RETRIES, socket_timeout: float = SOCKET_TIMEOUT) -> redis.Redis:
+def make_client(
+    settings: Settings,
+    url: str | None = None,
+    decode_responses: bool = False,
+    retries: int = RETRIES,
+    socket_timeout: float = SOCKET_TIMEOUT,
+) -> redis.Redis:
     """The client for the order store and the menu cache (url: another Redis URL of the same
     deployment, such as the broker's; through the same Sentinels when they are set;
     socket_timeout: the worker's WORKER_SOCKET_TIMEOUT, else the web's and the CLI's)."""
@@ -143,10 +169,15 @@ def make_client(settings: Settings, url: str | None = None, decode_responses: bo
     timeout = read_timeout(settings, socket_timeout)
     if settings.sentinel_hosts:
         db, username, password = _url_parts(url)
-        return make_sentinel(settings).master_for(settings.redis_sentinel_master, db=db, username=username,
-                                                  password=password, connection_class=ReadOnlyAwareSentinelConnection,
-                                                  decode_responses=decode_responses,
-                                                  **client_options(retries, timeout))
+        return make_sentinel(settings).master_for(
+            settings.redis_sentinel_master,
+            db=db,
+            username=username,
+            password=password,
+            connection_class=ReadOnlyAwareSentinelConnection,
+            decode_responses=decode_responses,
+            **client_options(retries, timeout),
+        )
     scheme = urlparse(url).scheme
     classes = {"redis": ReadOnlyAwareConnection, "rediss": ReadOnlyAwareSSLConnection}
     extra = {"connection_class": classes[scheme]} if scheme in classes else {}
@@ -209,8 +240,11 @@ def sentinel_options(settings: Settings) -> dict:
 
 def broker_transport_options(settings: Settings) -> dict:
     """Socket limits, a pool large enough for a gevent worker, and the Sentinel master's name."""
-    options = {"socket_timeout": BROKER_SOCKET_TIMEOUT, "socket_connect_timeout": BROKER_CONNECT_TIMEOUT,
-               "max_connections": MAX_CONNECTIONS}
+    options = {
+        "socket_timeout": BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": BROKER_CONNECT_TIMEOUT,
+        "max_connections": MAX_CONNECTIONS,
+    }
     if uses_sentinel(settings, settings.broker_url):
         options.update(sentinel_options(settings))
     return options

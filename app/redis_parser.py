@@ -31,8 +31,13 @@ except ImportError:  # no gevent: select.poll is the OS's
 class HiredisParser(_HiredisParser):
     def can_read(self, timeout: float = 0) -> bool:
         sock, reader = self._sock, self._reader
-        if timeout == 0 and sock is not None and reader is not None and not hasattr(sock, "pending") \
-                and not reader.has_data():
+        if (
+            timeout == 0
+            and sock is not None
+            and reader is not None
+            and not hasattr(sock, "pending")
+            and not reader.has_data()
+        ):
             poller = _os_poll()
             poller.register(sock, select.POLLIN)
             if not poller.poll(0):

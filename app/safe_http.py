@@ -47,22 +47,46 @@ def target(url: str) -> tuple[str, str, int]:
 # `is_global` and none of Python's special kinds. Python's is_global passes 6to4 (2002::/16, which
 # embeds any IPv4 address, loopback's too), fec0::/10 and 192.0.0.8, so they are named here.
 _GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
-_NOT_PUBLIC_V6 = tuple(ipaddress.ip_network(n) for n in (
-    "2001::/23",  # IETF protocol assignments, Teredo (2001::/32) among them
-    "2001:db8::/32",  # documentation
-    "2002::/16",  # 6to4: the address of a relay's IPv4 host, any of them
-    "3fff::/20",  # documentation
-))
-_NOT_PUBLIC_V4 = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
-    "203.0.113.0/24", "224.0.0.0/3",
-))
+_NOT_PUBLIC_V6 = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "2001::/23",  # IETF protocol assignments, Teredo (2001::/32) among them
+        "2001:db8::/32",  # documentation
+        "2002::/16",  # 6to4: the address of a relay's IPv4 host, any of them
+        "3fff::/20",  # documentation
+    )
+)
+_NOT_PUBLIC_V4 = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/3",
+    )
+)
 
 
 def public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    special = (address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-               or address.is_multicast or address.is_unspecified or not address.is_global)
+    special = (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+        or not address.is_global
+    )
     if special:
         return False
     if isinstance(address, ipaddress.IPv6Address):

@@ -12,13 +12,33 @@ from app.orders.rules import compute_totals
 from app.times import format_time
 
 
-def sample_order(uid: str | None = None, location_id: str = "loc-001", request_type: str = "place-order",
-                 quantity: int = 2, tax_rate: str = "0.0825", **overrides) -> dict:
+def sample_order(
+    uid: str | None = None,
+    location_id: str = "loc-001",
+    request_type: str = "place-order",
+    quantity: int = 2,
+    tax_rate: str = "0.0825",
+    **overrides,
+) -> dict:
     """A valid order: burgers with a Large modifier and a soda, totals computed."""
     items = [
-        {"id": "item-001", "name": "Burger", "item_type": "Item", "quantity": quantity, "unit_price": Decimal("8.99"),
-         "children": [{"id": "mod-001", "name": "Large", "item_type": "Modifier", "quantity": 1,
-                       "unit_price": Decimal("1.50")}], "note": "no onions"},
+        {
+            "id": "item-001",
+            "name": "Burger",
+            "item_type": "Item",
+            "quantity": quantity,
+            "unit_price": Decimal("8.99"),
+            "children": [
+                {
+                    "id": "mod-001",
+                    "name": "Large",
+                    "item_type": "Modifier",
+                    "quantity": 1,
+                    "unit_price": Decimal("1.50"),
+                }
+            ],
+            "note": "no onions",
+        },
         {"id": "item-003", "name": "Soda", "item_type": "Item", "quantity": 1, "unit_price": Decimal("1.99")},
     ]
     subtotal = (Decimal("10.49") * quantity + Decimal("1.99")).quantize(Decimal("0.01"))
@@ -45,6 +65,9 @@ def sample_order(uid: str | None = None, location_id: str = "loc-001", request_t
 
 def encode(body: dict, shared_id: str, token: str) -> tuple[bytes, dict]:
     """The wire bytes and headers PAR would send: JWT and x-pch-digest."""
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
-               "x-pch-digest": signing.sign(signing.key_from_shared_id(shared_id), body)}
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {token}",
+        "x-pch-digest": signing.sign(signing.key_from_shared_id(shared_id), body),
+    }
     return jsonio.dumps(body).encode(), headers

@@ -12,16 +12,34 @@ from __future__ import annotations
 
 import json
 
-CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 417: "expectation_failed",
-         431: "header_fields_too_large", 500: "internal_error", 501: "not_implemented"}
+CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    414: "uri_too_long",
+    417: "expectation_failed",
+    431: "header_fields_too_large",
+    500: "internal_error",
+    501: "not_implemented",
+}
 
 
 def json_error(status_int: int, reason: str) -> bytes:
-    body = json.dumps({"status": "errored", "errors": [
-        {"code": CODES.get(status_int, "http_error"), "message": f"the server could not read the request: {reason}"}
-    ]}, separators=(",", ":"))
-    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
+    body = json.dumps(
+        {
+            "status": "errored",
+            "errors": [
+                {
+                    "code": CODES.get(status_int, "http_error"),
+                    "message": f"the server could not read the request: {reason}",
+                }
+            ],
+        },
+        separators=(",", ":"),
+    )
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
     return (head + body).encode("latin-1")
 
 

@@ -47,15 +47,21 @@ def readme_table() -> str:
 
 def env_example() -> str:
     """.env.example, from the table: `posbridge config env-example > .env.example`."""
-    lines = ["# posbridge configuration: `cp .env.example .env`, then fill in every blank secret.",
-             "# Generated from app/settings.py VARIABLES (posbridge config env-example); a test keeps it so.",
-             "# docker compose reads .env for every service; ./dev serve and the posbridge CLI read it too.",
-             "# A line left commented out means the default shown. A secret may come from a file instead:",
-             "# NAME_FILE=/run/secrets/name. The secrets are blank on purpose: each comment says where to",
-             "# find or how to make one; no process takes a value this repository ever documented as an",
-             "# example. ./dev serve needs none of them: it makes its own, per checkout, under var/."]
-    titles = {S: "the service (app/)", P: "the processes (Procfile, gunicorn.conf.py, workers/flower.py)",
-              "compose": "docker compose only", D: "./dev serve only"}
+    lines = [
+        "# posbridge configuration: `cp .env.example .env`, then fill in every blank secret.",
+        "# Generated from app/settings.py VARIABLES (posbridge config env-example); a test keeps it so.",
+        "# docker compose reads .env for every service; ./dev serve and the posbridge CLI read it too.",
+        "# A line left commented out means the default shown. A secret may come from a file instead:",
+        "# NAME_FILE=/run/secrets/name. The secrets are blank on purpose: each comment says where to",
+        "# find or how to make one; no process takes a value this repository ever documented as an",
+        "# example. ./dev serve needs none of them: it makes its own, per checkout, under var/.",
+    ]
+    titles = {
+        S: "the service (app/)",
+        P: "the processes (Procfile, gunicorn.conf.py, workers/flower.py)",
+        "compose": "docker compose only",
+        D: "./dev serve only",
+    }
     for group, title in titles.items():
         lines += ["", f"# --- {title} " + "-" * (90 - len(title))]
         for var in (v for v in VARIABLES if v.group == group):

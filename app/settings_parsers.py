@@ -22,6 +22,7 @@ def whole(minimum: int = 1, maximum: int | None = None) -> Callable[[str], int]:
         if maximum is not None and number > maximum:
             raise ValueError(f"must be at most {maximum}")
         return number
+
     return parse
 
 
@@ -32,9 +33,11 @@ def number(allow_zero: bool = False) -> Callable[[str], float]:
         except ValueError:
             raise ValueError(f"must be a number, got {value!r}") from None
         if not (result >= 0 if allow_zero else result > 0) or result == float("inf"):
-            raise ValueError(f"must be a finite number {'of at least' if allow_zero else 'greater than'} 0, "
-                             f"got {value!r}")
+            raise ValueError(
+                f"must be a finite number {'of at least' if allow_zero else 'greater than'} 0, got {value!r}"
+            )
         return result
+
     return parse
 
 
@@ -49,27 +52,39 @@ def boolean(value: str) -> bool:
 # Every value the repository ever documented as an example secret (.env.example, the settings
 # table's `example`s, ./dev serve's old DEV_DEFAULTS; `git log -p -S<value>` finds each): anyone
 # who read the repository knows them, so no process takes one as a secret.
-DOCUMENTED_EXAMPLES = frozenset({
-    "dev-pos-token", "change-me-pos-token", "devshared0123456789", "change-me-shared-id",
-    "dev-jwt-secret-change-me-0123456789", "dev-jwt-secret-change-me", "change-me-jwt-secret",
-    "oncall:change-me-flower-password", "change-me-flower-password", "change-me-redis-password",
-    "change-me-grafana",
-})
+DOCUMENTED_EXAMPLES = frozenset(
+    {
+        "dev-pos-token",
+        "change-me-pos-token",
+        "devshared0123456789",
+        "change-me-shared-id",
+        "dev-jwt-secret-change-me-0123456789",
+        "dev-jwt-secret-change-me",
+        "change-me-jwt-secret",
+        "oncall:change-me-flower-password",
+        "change-me-flower-password",
+        "change-me-redis-password",
+        "change-me-grafana",
+    }
+)
 PASSWORD_MIN = 16  # a password we choose (Flower's, Redis's, Grafana's)
 HS256_KEY_BYTES = 32  # RFC 7518 3.2: an HMAC key of at least the hash's size
 
 
 def _not_an_example(value: str, key_chars: int | None = None) -> None:
     known = value in DOCUMENTED_EXAMPLES or (
-        key_chars is not None and any(value[:key_chars] == e[:key_chars] for e in DOCUMENTED_EXAMPLES))
+        key_chars is not None and any(value[:key_chars] == e[:key_chars] for e in DOCUMENTED_EXAMPLES)
+    )
     if known:
-        raise ValueError("is a value the repository documents as an example, so public: make your own "
-                         "(.env.example says how)")
+        raise ValueError(
+            "is a value the repository documents as an example, so public: make your own (.env.example says how)"
+        )
 
 
 def url(*schemes: str, strip_slash: bool = False, password_min: int = 0) -> Callable[[str], str]:
     """A URL of one of `schemes`; a password in it must be at least `password_min` characters and
     no documented example."""
+
     def parse(value: str) -> str:
         parsed = urlparse(value)
         if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
@@ -79,6 +94,7 @@ def url(*schemes: str, strip_slash: bool = False, password_min: int = 0) -> Call
             if len(unquote(parsed.password)) < password_min:
                 raise ValueError(f"its password must be at least {password_min} characters")
         return value.rstrip("/") if strip_slash else value
+
     return parse
 
 
@@ -87,6 +103,7 @@ def choice(*options: str) -> Callable[[str], str]:
         if value.lower() not in options:
             raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
         return value.lower()
+
     return parse
 
 
@@ -94,6 +111,7 @@ def secret(min_length: int = 1, *, min_bytes: int = 0, key_chars: int | None = N
     """A secret: no documented example (nor, with `key_chars`, one whose first `key_chars`
     characters are an example's: they alone are the key), at least `min_length` characters and
     `min_bytes` bytes of UTF-8. A problem never echoes the value."""
+
     def parse(value: str) -> str:
         _not_an_example(value, key_chars)
         if len(value) < min_length:
@@ -101,6 +119,7 @@ def secret(min_length: int = 1, *, min_bytes: int = 0, key_chars: int | None = N
         if len(value.encode("utf-8")) < min_bytes:
             raise ValueError(f"must be at least {min_bytes} bytes")
         return value
+
     return parse
 
 

@@ -63,8 +63,10 @@ def ambiguous(body: Mapping) -> bool:
     so two different orders one digest. The schema refuses such ids; verify() refuses them too."""
     details = body.get("order_details")
     details = details if isinstance(details, Mapping) else {}
-    return any("|" in _id(value) for value in
-               (body.get("request_uid"), body.get("location_id"), details.get("online_order_id")))
+    return any(
+        "|" in _id(value)
+        for value in (body.get("request_uid"), body.get("location_id"), details.get("online_order_id"))
+    )
 
 
 def verify(key: bytes, body: Mapping, digest: str | None) -> bool:

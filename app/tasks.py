@@ -56,12 +56,15 @@ class CeleryTasks:
                 self.celery.send_task(name, args=[uid], queue=queue, retry=True, retry_policy=PUBLISH_RETRY)
             else:
                 with self.traces.sending(name, uid, again) as headers:
-                    self.celery.send_task(name, args=[uid], queue=queue, retry=True, retry_policy=PUBLISH_RETRY,
-                                          headers=headers)
+                    self.celery.send_task(
+                        name, args=[uid], queue=queue, retry=True, retry_policy=PUBLISH_RETRY, headers=headers
+                    )
             return True
         except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; the sweep recovers all
-            log.warning("enqueue failed; the sweep will send it again",
-                        extra={"request_uid": uid, "task": name, "error": type(exc).__name__})
+            log.warning(
+                "enqueue failed; the sweep will send it again",
+                extra={"request_uid": uid, "task": name, "error": type(exc).__name__},
+            )
             return False
 
     def place_order(self, uid: str) -> bool:

@@ -68,8 +68,7 @@ def setup(settings: Settings) -> bool:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
-    provider = TracerProvider(resource=Resource.create({"service.name": settings.otel_service_name}),
-                              sampler=sampler())
+    provider = TracerProvider(resource=Resource.create({"service.name": settings.otel_service_name}), sampler=sampler())
     if settings.otel_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -130,8 +129,9 @@ def sampler():
     from opentelemetry.trace import SpanKind
 
     class Roots(Sampler):
-        def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None,
-                          trace_state=None):
+        def should_sample(
+            self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None
+        ):
             chosen = ALWAYS_OFF if kind == SpanKind.CLIENT else ALWAYS_ON
             return chosen.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
@@ -196,10 +196,14 @@ class OrderTraces:
             if stored:
                 parent = extract({"traceparent": stored})
                 links = [trace.Link(here)] if here.is_valid else None
-        attributes: dict[str, str | bool] = {"celery.task_name": name, "posbridge.request_uid": uid,
-                                             "posbridge.resend": again}
-        with self.tracer.start_as_current_span(f"send {name}", context=parent, kind=trace.SpanKind.PRODUCER,
-                                               links=links, attributes=attributes):
+        attributes: dict[str, str | bool] = {
+            "celery.task_name": name,
+            "posbridge.request_uid": uid,
+            "posbridge.resend": again,
+        }
+        with self.tracer.start_as_current_span(
+            f"send {name}", context=parent, kind=trace.SpanKind.PRODUCER, links=links, attributes=attributes
+        ):
             headers: dict[str, str] = {}
             inject(headers)
             yield headers

@@ -24,8 +24,12 @@ from bench.runner import MODES, Runner
 from bench.stacks import BenchStack
 from bin.stack import ROOT
 
-WEB_VARIANTS = (("web", "web", {}), ("bare", "bare", {}), ("naive", "naive", {"WEB_WORKER_CLASS": "gthread"}),
-                ("gthread", "web", {"WEB_WORKER_CLASS": "gthread"}))
+WEB_VARIANTS = (
+    ("web", "web", {}),
+    ("bare", "bare", {}),
+    ("naive", "naive", {"WEB_WORKER_CLASS": "gthread"}),
+    ("gthread", "web", {"WEB_WORKER_CLASS": "gthread"}),
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,8 +40,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="measured seconds of each load")
     parser.add_argument("--reps", type=int, help="loads per figure (the median is reported)")
     parser.add_argument("--soak", type=float, help="seconds of load on the web process before RSS is read again")
-    parser.add_argument("--baseline", metavar="REF[,REF]", help="earlier mains to run beside ours (default: the "
-                        "commits in bench/BASELINE); 'none' skips them")
+    parser.add_argument(
+        "--baseline",
+        metavar="REF[,REF]",
+        help="earlier mains to run beside ours (default: the commits in bench/BASELINE); 'none' skips them",
+    )
     parser.add_argument("--out", help="where to write the report (default: docs/BENCHMARKS.md in the full mode)")
     return parser.parse_args(argv)
 
@@ -85,9 +92,13 @@ def run(args: argparse.Namespace) -> tuple[list, dict]:
         def versus(r: Runner) -> list:
             return speed_cases.versus_earlier(r, [label for label, _ in earlier], skipped)
 
-        for name, case in (("earlier mains", versus), ("validate", web_cases.validate), ("submit", web_cases.submit),
-                           ("overrun", web_cases.overrun),
-                           ("memory", lambda r: memory_case.soak(r, fresh, warm))):
+        for name, case in (
+            ("earlier mains", versus),
+            ("validate", web_cases.validate),
+            ("submit", web_cases.submit),
+            ("overrun", web_cases.overrun),
+            ("memory", lambda r: memory_case.soak(r, fresh, warm)),
+        ):
             section = case(runner)
             rows += section
             say(f"--- {name} done at {time.monotonic() - started:.0f} s\n{text_table(section)}")
@@ -100,8 +111,13 @@ def run(args: argparse.Namespace) -> tuple[list, dict]:
     finally:
         runner.close()
         stack.close()
-    meta = {"mode": mode, "elapsed": time.monotonic() - started, "load_before": load_before,
-            "load_after": os.getloadavg(), "argv": " ".join(sys.argv[1:])}
+    meta = {
+        "mode": mode,
+        "elapsed": time.monotonic() - started,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+        "argv": " ".join(sys.argv[1:]),
+    }
     return rows, meta
 
 
@@ -110,8 +126,10 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on the way out
     rows, meta = run(args)
     print(text_table(rows))
-    print(f"\n{len(rows)} rows, {sum(r.met is False for r in rows)} goals not met, "
-          f"{meta['elapsed']:.0f} s, mode {meta['mode'].name}")
+    print(
+        f"\n{len(rows)} rows, {sum(r.met is False for r in rows)} goals not met, "
+        f"{meta['elapsed']:.0f} s, mode {meta['mode'].name}"
+    )
     out = args.out or (None if args.smoke or args.quick else str(ROOT / "docs" / "BENCHMARKS.md"))
     if out:
         docs.write(out, rows, meta)

@@ -37,8 +37,15 @@ from tests.support import postgres
 from tests.support.fakes import FakePos, FakeTasks
 
 SECRET, SHARED = "bench-jwt-secret-0123456789abcdef0123", "BenchShared-0123456789"
-ENV = {"REDIS_URL": "redis://127.0.0.1:1/0", "POS_BASE_URL": "http://127.0.0.1:1", "POS_API_TOKEN": "bench",
-       "PAR_SHARED_ID": SHARED, "PAR_JWT_SECRET": SECRET, "DURABILITY": "none", "INLINE_BUDGET_MS": "2000"}
+ENV = {
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+    "POS_BASE_URL": "http://127.0.0.1:1",
+    "POS_API_TOKEN": "bench",
+    "PAR_SHARED_ID": SHARED,
+    "PAR_JWT_SECRET": SECRET,
+    "DURABILITY": "none",
+    "INLINE_BUDGET_MS": "2000",
+}
 
 
 def used(client) -> int:
@@ -52,8 +59,10 @@ def redis_cpu(client) -> float:
 
 def ms(samples: list[float]) -> dict:
     ordered = sorted(samples)
-    return {"p50_ms": round(statistics.median(ordered) * 1000, 3),
-            "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 3)}
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 3),
+        "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 3),
+    }
 
 
 def timed(call, count: int) -> dict:
@@ -78,8 +87,13 @@ def copy(client, real: int, total: int) -> None:
     sources = []
     for index in range(real):
         uid = f"a-{index}"
-        sources.append((client.hgetall(f"order:{uid}"), client.lrange(f"order:{uid}:history", 0, -1),
-                        client.zscore("orders:by_time", uid)))
+        sources.append(
+            (
+                client.hgetall(f"order:{uid}"),
+                client.lrange(f"order:{uid}:history", 0, -1),
+                client.zscore("orders:by_time", uid),
+            )
+        )
     top = max(score for _, _, score in sources)
     pipe = client.pipeline(transaction=False)
     for index in range(real, total):
@@ -105,6 +119,7 @@ def reads(app, total: int, count: int) -> dict:
 
     def poll():
         assert web.get(f"/posnext/orders/a-{rng.randrange(total)}", headers=auth).status_code == 200
+
     pages = []
 
     def page():
@@ -114,6 +129,7 @@ def reads(app, total: int, count: int) -> dict:
         answer = web.get(query, headers=auth).json
         assert len(answer["orders"]) == 100
         pages.append(answer["next"])
+
     return {"poll": timed(poll, count), "recovery_page_of_100": timed(page, min(count, total // 100 - 1))}
 
 
@@ -156,16 +172,24 @@ def one(kind: str, url: str, path: str | None, client, args) -> dict:
     size = archive_bytes(archive, path)
     on_archive = reads(app, args.orders, args.reads)
     archive.engine.dispose()
-    return {"archive": kind, "orders": args.orders, "placed_through_the_app": args.real,
-            "redis_bytes_per_order": round((placed - empty) / args.real),
-            "redis_bytes_per_order_with_copies": round((full - empty) / args.orders),
-            "moved": run.moved, "left_in_redis": run.backlog,
-            "mover_wall_ms_per_order": round(wall * 1000 / run.moved, 4),
-            "mover_cpu_ms_per_order": round(cpu * 1000 / run.moved, 4),
-            "redis_cpu_ms_per_order": round(rcpu * 1000 / run.moved, 4),
-            "redis_bytes_after_move_with_marks": marked - empty, "redis_bytes_after_move": after - empty,
-            "archive_bytes_per_order": round(size / run.moved), "reads_on_redis": on_redis,
-            "reads_half_moved": across, "reads_on_archive": on_archive}
+    return {
+        "archive": kind,
+        "orders": args.orders,
+        "placed_through_the_app": args.real,
+        "redis_bytes_per_order": round((placed - empty) / args.real),
+        "redis_bytes_per_order_with_copies": round((full - empty) / args.orders),
+        "moved": run.moved,
+        "left_in_redis": run.backlog,
+        "mover_wall_ms_per_order": round(wall * 1000 / run.moved, 4),
+        "mover_cpu_ms_per_order": round(cpu * 1000 / run.moved, 4),
+        "redis_cpu_ms_per_order": round(rcpu * 1000 / run.moved, 4),
+        "redis_bytes_after_move_with_marks": marked - empty,
+        "redis_bytes_after_move": after - empty,
+        "archive_bytes_per_order": round(size / run.moved),
+        "reads_on_redis": on_redis,
+        "reads_half_moved": across,
+        "reads_on_archive": on_archive,
+    }
 
 
 def main() -> None:
@@ -190,8 +214,7 @@ def main() -> None:
                 figures.append(one("postgresql", url, None, client, args))
     finally:
         server.stop()
-    text = json.dumps({"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": figures},
-                      indent=2)
+    text = json.dumps({"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": figures}, indent=2)
     print(text)
     if args.out:
         with open(args.out, "w") as fh:

@@ -31,8 +31,9 @@ from app.archive.schema import migrate, orders
 from tests.support import postgres
 
 DAY = 86400.0
-RECORD = json.dumps({"request_uid": "", "status": "placed", "location_id": "loc-001",
-                     "body": "x" * 1400, "pos_order_id": "P-000001"})  # about an order's archived record
+RECORD = json.dumps(
+    {"request_uid": "", "status": "placed", "location_id": "loc-001", "body": "x" * 1400, "pos_order_id": "P-000001"}
+)  # about an order's archived record
 HISTORY = json.dumps([json.dumps({"at": "2026-12-07T10:00:00.000Z", "what": "placed", "by": "web"})] * 4)
 
 
@@ -40,22 +41,36 @@ def _rows(days: int, per_day: int, start: float):
     for day in range(days):
         for index in range(per_day):
             uid = f"o-{day:02d}-{index:06d}"
-            yield {"request_uid": uid, "location_id": f"loc-{index % 50:03d}", "created": start + day * DAY + index,
-                   "status": "placed", "fp": "f" * 64, "record": RECORD.replace('""', f'"{uid}"', 1),
-                   "history": HISTORY, "moved_at": start + day * DAY + index + 1}
+            yield {
+                "request_uid": uid,
+                "location_id": f"loc-{index % 50:03d}",
+                "created": start + day * DAY + index,
+                "status": "placed",
+                "fp": "f" * 64,
+                "record": RECORD.replace('""', f'"{uid}"', 1),
+                "history": HISTORY,
+                "moved_at": start + day * DAY + index + 1,
+            }
 
 
 def _partitioned(conn: sa.Connection, days: int, start: float) -> None:
-    conn.execute(sa.text(
-        "CREATE TABLE p_orders (request_uid varchar(128) COLLATE \"C\" NOT NULL, location_id varchar(128) NOT NULL, "
-        "created double precision NOT NULL, status varchar(32) NOT NULL, fp varchar(64) NOT NULL, "
-        "record text NOT NULL, history text NOT NULL, moved_at double precision NOT NULL, "
-        "PRIMARY KEY (request_uid, created)) "
-        "PARTITION BY RANGE (created)"))
+    conn.execute(
+        sa.text(
+            'CREATE TABLE p_orders (request_uid varchar(128) COLLATE "C" NOT NULL, location_id varchar(128) NOT NULL, '
+            "created double precision NOT NULL, status varchar(32) NOT NULL, fp varchar(64) NOT NULL, "
+            "record text NOT NULL, history text NOT NULL, moved_at double precision NOT NULL, "
+            "PRIMARY KEY (request_uid, created)) "
+            "PARTITION BY RANGE (created)"
+        )
+    )
     conn.execute(sa.text("CREATE INDEX p_orders_by_location ON p_orders (location_id, created, request_uid)"))
     for day in range(days):
-        conn.execute(sa.text(f"CREATE TABLE p_orders_{day:02d} PARTITION OF p_orders "
-                             f"FOR VALUES FROM ({start + day * DAY}) TO ({start + (day + 1) * DAY})"))
+        conn.execute(
+            sa.text(
+                f"CREATE TABLE p_orders_{day:02d} PARTITION OF p_orders "
+                f"FOR VALUES FROM ({start + day * DAY}) TO ({start + (day + 1) * DAY})"
+            )
+        )
 
 
 def _wal(conn: sa.Connection) -> int:
@@ -66,7 +81,7 @@ def _fill(engine: sa.Engine, table: sa.TableClause | sa.Table, rows: list[dict])
     started = time.perf_counter()
     for offset in range(0, len(rows), 1000):
         with engine.begin() as conn:
-            conn.execute(table.insert(), rows[offset:offset + 1000])
+            conn.execute(table.insert(), rows[offset : offset + 1000])
     return len(rows) / (time.perf_counter() - started)
 
 

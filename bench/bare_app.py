@@ -28,8 +28,14 @@ def bare():
 def bare_redis():
     body = request.get_json(force=True, silent=True) or {}
     menu = json.loads(store.get(f"menu:{body.get('location_id')}") or "{}")
-    return jsonify({"request_uid": body.get("request_uid"), "status": "validated", "errors": [],
-                    "items": len(menu.get("items") or {})})
+    return jsonify(
+        {
+            "request_uid": body.get("request_uid"),
+            "status": "validated",
+            "errors": [],
+            "items": len(menu.get("items") or {}),
+        }
+    )
 
 
 @application.get("/healthz")

@@ -235,8 +235,13 @@ def bounds(rows: list[Row]) -> list[str]:
             f"Redis, load generator), so 2 cores place at most {cpu.baseline}; Little's limit "
             f"({little.baseline.split()[0]} orders/s) would take {needed:.1f} cores. Measured {little.ours} orders/s "
             f"({little.ratio} of Little, {naive.ratio} of the naive peer's {naive.baseline.split()[0]})."
-            + (" Past the CPU ceiling the extra clients only queue: the latency overhead is that queue, "
-               "not the inline path." if needed > CORES * 0.8 else ""))
+            + (
+                " Past the CPU ceiling the extra clients only queue: the latency overhead is that queue, "
+                "not the inline path."
+                if needed > CORES * 0.8
+                else ""
+            )
+        )
     lines += [
         "- **The naive peer** does less per order (no schema, no menu, no Redis record, no lease), so it "
         "needs less CPU; where the POS is fast it is CPU-bound too and ahead of us. Where the POS is "
@@ -246,16 +251,23 @@ def bounds(rows: list[Row]) -> list[str]:
     ]
     validate, with_get = _find(rows, "validate", "requests/s"), _find(rows, "validate", "requests/s vs bare Flask")
     if validate and with_get:
-        lines.append(f"- **validate** reaches {validate.ratio} of the bare view and {with_get.ratio} of the bare view "
-                     "plus the one Redis GET validate needs for the menu: that round trip, the schema, the rules "
-                     "and the signed answer are the difference.")
+        lines.append(
+            f"- **validate** reaches {validate.ratio} of the bare view and {with_get.ratio} of the bare view "
+            "plus the one Redis GET validate needs for the menu: that round trip, the schema, the rules "
+            "and the signed answer are the difference."
+        )
     scale = _find(rows, "workers, 1 -> 2", "orders/s scaling")
     if scale:
-        lines.append(f"- **Workers 1 -> 2 processes**: {scale.ours} (no-op Celery: {scale.baseline}). Two worker "
-                     "processes share the 2 cores with the POS simulator, redis-server and the process sending the "
-                     "tasks, so a second process cannot double the rate; 4 processes on 2 cores add nothing.")
-    lines += ["- **Other work on the machine**: the load average before and after the run (above) counts the "
-              "other sessions' tests sharing these 2 cores; figures move by 10-30% between runs.", ""]
+        lines.append(
+            f"- **Workers 1 -> 2 processes**: {scale.ours} (no-op Celery: {scale.baseline}). Two worker "
+            "processes share the 2 cores with the POS simulator, redis-server and the process sending the "
+            "tasks, so a second process cannot double the rate; 4 processes on 2 cores add nothing."
+        )
+    lines += [
+        "- **Other work on the machine**: the load average before and after the run (above) counts the "
+        "other sessions' tests sharing these 2 cores; figures move by 10-30% between runs.",
+        "",
+    ]
     return lines
 
 
@@ -264,15 +276,19 @@ def choices(rows: list[Row]) -> list[str]:
     for case in dict.fromkeys(r.case for r in rows if r.case.startswith("web worker class")):
         rps, p99 = _find(rows, case, "orders/s gevent"), _find(rows, case, "p99 ms gevent")
         if rps and p99:
-            lines.append(f"- **gunicorn worker class: gevent** ({case}): {rps.ours} orders/s and p99 {p99.ours} ms "
-                         f"against gthread's {rps.baseline.split()[0]} orders/s and p99 {p99.baseline.split()[0]} ms. "
-                         "A request held for the POS holds a thread under gthread; under gevent it holds a greenlet.")
+            lines.append(
+                f"- **gunicorn worker class: gevent** ({case}): {rps.ours} orders/s and p99 {p99.ours} ms "
+                f"against gthread's {rps.baseline.split()[0]} orders/s and p99 {p99.baseline.split()[0]} ms. "
+                "A request held for the POS holds a thread under gthread; under gevent it holds a greenlet."
+            )
     held, noop = _find(rows, "Celery pool, POS 200", "orders/s"), _find(rows, "Celery pool, no-op", "tasks/s")
     if held and noop:
-        lines.append(f"- **Celery pool: gevent** (Procfile `--pool gevent --concurrency 100`): with the POS at 200 ms "
-                     f"one gevent process places {held.ours} orders/s, prefork with 4 processes "
-                     f"{held.baseline.split()[0]}: a POS call holds a prefork process for its whole length. On no-op "
-                     f"tasks the pools are close (gevent {noop.ours}, prefork {noop.baseline.split()[0]} tasks/s).")
+        lines.append(
+            f"- **Celery pool: gevent** (Procfile `--pool gevent --concurrency 100`): with the POS at 200 ms "
+            f"one gevent process places {held.ours} orders/s, prefork with 4 processes "
+            f"{held.baseline.split()[0]}: a POS call holds a prefork process for its whole length. On no-op "
+            f"tasks the pools are close (gevent {noop.ours}, prefork {noop.baseline.split()[0]} tasks/s)."
+        )
     return [*lines, ""]
 
 

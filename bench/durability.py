@@ -38,8 +38,23 @@ class Server:
     def __init__(self, fsync: str, replica_of: int | None = None):
         self.dir = tempfile.mkdtemp(prefix="posbridge-durability-")
         self.port = free_port()
-        args = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                "--appendonly", "yes", "--appendfsync", fsync, "--save", "", "--daemonize", "no"]
+        args = [
+            redis_server_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.dir,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            fsync,
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+        ]
         if replica_of:
             args += ["--replicaof", "127.0.0.1", str(replica_of)]
         import subprocess
@@ -65,13 +80,22 @@ def one_order(store: OrderStore, uid: str, v2: OrderStore | None = None) -> None
     """`v2`: the writes and waits of the engine before issue 18, with this store (no WAIT) for
     the creation, and the reader's probe instead of a recorded confirmation."""
     waits = store.durability.waits
-    created, token = (v2 or store).create(uid, fp="fp", doc_text=jsonio.dumps(dict(DOC, request_uid=uid)),
-                                          location="loc-001", ttl_deadline=None, max_async=900, by="web",
-                                          claim_seconds=5, menu_key="menu:loc-001")
+    created, token = (v2 or store).create(
+        uid,
+        fp="fp",
+        doc_text=jsonio.dumps(dict(DOC, request_uid=uid)),
+        location="loc-001",
+        ttl_deadline=None,
+        max_async=900,
+        by="web",
+        claim_seconds=5,
+        menu_key="menu:loc-001",
+    )
     assert created.created and created.acked
     store.mark_validated(uid, token, "web", BODY, acked=created.acked)
-    applied, _, _, acked, _ = store.finish(uid, token, dict(DOC, request_uid=uid, status="placed"), "web", "x",
-                                           answering=v2 is None)
+    applied, _, _, acked, _ = store.finish(
+        uid, token, dict(DOC, request_uid=uid, status="placed"), "web", "x", answering=v2 is None
+    )
     assert applied and acked
     if v2:
         assert store.durability.confirm(store.redis)
@@ -111,20 +135,27 @@ def main(argv=None) -> None:
                 break
             time.sleep(0.1)
         options = {
-            "everysec (baseline, loses the last second)": (OrderStore(everysec.client(), durability=Durability()),
-                                                           None),
+            "everysec (baseline, loses the last second)": (
+                OrderStore(everysec.client(), durability=Durability()),
+                None,
+            ),
             "fsync: appendfsync always": (OrderStore(always.client(), durability=Durability("fsync")), None),
             "replica, engine v2: WAIT after the final, a reader's probe": (
                 OrderStore(primary.client(), durability=Durability("replica", 1, 1000)),
-                OrderStore(primary.client(), durability=Durability("none"))),
+                OrderStore(primary.client(), durability=Durability("none")),
+            ),
             "replica, engine v3: WAIT after creation and final, recorded": (
-                OrderStore(primary.client(), durability=Durability("replica", 1, 1000)), None),
+                OrderStore(primary.client(), durability=Durability("replica", 1, 1000)),
+                None,
+            ),
         }
         for index, (name, (store, v2)) in enumerate(options.items()):
             tag = f"o{index}"
             run(store, 200, 4, f"warm{tag}", v2)
-            results[name] = (run(store, args.orders // 4, 1, f"seq{tag}", v2),
-                             run(store, args.orders, args.clients, f"par{tag}", v2))
+            results[name] = (
+                run(store, args.orders // 4, 1, f"seq{tag}", v2),
+                run(store, args.orders, args.clients, f"par{tag}", v2),
+            )
     finally:
         for server in (replica, primary, always, everysec):
             server.stop()
@@ -132,8 +163,9 @@ def main(argv=None) -> None:
     print(f"| option | 1 client: orders/s | ms/order | vs baseline | {args.clients} clients: orders/s | vs baseline |")
     print("|---|---|---|---|---|---|")
     for name, (seq, par) in results.items():
-        print(f"| {name} | {seq:,.0f} | {1000 / seq:.2f} | {seq / base_seq:.2f}x | {par:,.0f} "
-              f"| {par / base_par:.2f}x |")
+        print(
+            f"| {name} | {seq:,.0f} | {1000 / seq:.2f} | {seq / base_seq:.2f}x | {par:,.0f} | {par / base_par:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def send(port: int, head: bytes, body: bytes = b"", seconds: float = 60.0) -> tu
             sock.sendall(head)
             view = memoryview(body)
             for start in range(0, len(body), 1 << 16):
-                sock.sendall(view[start:start + (1 << 16)])
+                sock.sendall(view[start : start + (1 << 16)])
         except OSError:
             pass
         sock.settimeout(5)
@@ -87,8 +87,16 @@ def main(argv=None) -> None:
     tmp = tempfile.mkdtemp(prefix="front-door-")
     redis = EmbeddedRedis(directory=os.path.join(tmp, "redis"), appendonly=False).start()
     web_port, pos_port = free_port(), free_port()
-    env = short_env(redis.url, "front-door-pos-token", SHARED_ID, JWT_SECRET, PORT=web_port, POSSIM_PORT=pos_port,
-                    POS_BASE_URL=f"http://127.0.0.1:{pos_port}", WEB_CONCURRENCY="1")
+    env = short_env(
+        redis.url,
+        "front-door-pos-token",
+        SHARED_ID,
+        JWT_SECRET,
+        PORT=web_port,
+        POSSIM_PORT=pos_port,
+        POS_BASE_URL=f"http://127.0.0.1:{pos_port}",
+        WEB_CONCURRENCY="1",
+    )
     stack = Stack(env, log_dir=os.path.join(tmp, "logs"), root=args.root)
     nginx = None
     try:
@@ -105,18 +113,28 @@ def main(argv=None) -> None:
         bomb_body = text(bomb).encode()
         token = make_token(JWT_SECRET)
         cases = {
-            "chunked flood, 30 MB, no JWT": (b"POST /posnext/order/validate HTTP/1.1\r\nHost: x\r\n"
-                                             b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-                                             b"1\r\n \r\n" * (30_000_000 // 7)),
-            "header flood, 190 x 16,000 bytes": (b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(
-                b"X-Flood-%d: %s\r\n" % (i, b"a" * 16000) for i in range(190)) + b"\r\n", b""),
+            "chunked flood, 30 MB, no JWT": (
+                b"POST /posnext/order/validate HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"1\r\n \r\n" * (30_000_000 // 7),
+            ),
+            "header flood, 190 x 16,000 bytes": (
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                + b"".join(b"X-Flood-%d: %s\r\n" % (i, b"a" * 16000) for i in range(190))
+                + b"\r\n",
+                b"",
+            ),
             "children bomb, 200 x 50 of {}": (
                 f"POST /posnext/order/validate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
                 f"Content-Type: application/json\r\nx-pch-digest: {'f' * 64}\r\n"
-                f"Content-Length: {len(bomb_body)}\r\n\r\n".encode(), bomb_body),
+                f"Content-Length: {len(bomb_body)}\r\n\r\n".encode(),
+                bomb_body,
+            ),
         }
-        print(f"root {args.root}{' through nginx' if args.nginx else ', gunicorn bare'} (1 gevent worker; "
-              f"gunicorn_h1c {'importable' if h1c() else 'absent'})")
+        print(
+            f"root {args.root}{' through nginx' if args.nginx else ', gunicorn bare'} (1 gevent worker; "
+            f"gunicorn_h1c {'importable' if h1c() else 'absent'})"
+        )
         for name, (head, body) in cases.items():
             time.sleep(1)
             before = web_cpu(stack.processes["web"].pid)
@@ -130,8 +148,10 @@ def main(argv=None) -> None:
         statuses = validates(port, token, 500)
         seconds = time.monotonic() - started
         cpu = web_cpu(stack.processes["web"].pid) - before
-        print(f"  {'500 signed validates, keep-alive':36} web CPU {cpu * 2:6.3f} ms/request   "
-              f"client {seconds * 2:6.3f} ms/request   {statuses}")
+        print(
+            f"  {'500 signed validates, keep-alive':36} web CPU {cpu * 2:6.3f} ms/request   "
+            f"client {seconds * 2:6.3f} ms/request   {statuses}"
+        )
     finally:
         if nginx:
             nginx.stop()

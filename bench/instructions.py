@@ -69,13 +69,29 @@ def _child(args) -> None:
         uid = f"{prefix}{next(counter):07d}"
         request_type = "place-order" if kind == "submit" else "validate-order"
         data, headers = encode(sample_order(uid=uid, request_type=request_type), SHARED_ID, token)
-        return {"REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": f"/posnext/order/{kind}",
-                "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
-                "REMOTE_ADDR": "127.0.0.1", "CONTENT_TYPE": headers["Content-Type"], "CONTENT_LENGTH": str(len(data)),
-                "HTTP_AUTHORIZATION": headers["Authorization"], "HTTP_X_PCH_DIGEST": headers["x-pch-digest"],
-                "HTTP_HOST": "127.0.0.1:8000", "wsgi.input": io.BytesIO(data), "wsgi.errors": sys.stderr,
-                "wsgi.url_scheme": "http", "wsgi.version": (1, 0), "wsgi.multithread": False,
-                "wsgi.multiprocess": True, "wsgi.run_once": False, "RAW_URI": f"/posnext/order/{kind}"}
+        return {
+            "REQUEST_METHOD": "POST",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": f"/posnext/order/{kind}",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "CONTENT_TYPE": headers["Content-Type"],
+            "CONTENT_LENGTH": str(len(data)),
+            "HTTP_AUTHORIZATION": headers["Authorization"],
+            "HTTP_X_PCH_DIGEST": headers["x-pch-digest"],
+            "HTTP_HOST": "127.0.0.1:8000",
+            "wsgi.input": io.BytesIO(data),
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "RAW_URI": f"/posnext/order/{kind}",
+        }
 
     def drive(environs: list[dict]) -> list[tuple[str, bytes]]:
         out = []
@@ -136,7 +152,7 @@ def _annotate(path: Path, top: int) -> str:
     done = subprocess.run(["callgrind_annotate", "--threshold=99", str(path)], capture_output=True, text=True)
     lines = [_short(line) for line in done.stdout.splitlines() if line.strip()]
     start = next((i for i, line in enumerate(lines) if "file:function" in line), 0)
-    return "\n".join(lines[start:start + top + 1])
+    return "\n".join(lines[start : start + top + 1])
 
 
 def _short(line: str) -> str:
@@ -149,15 +165,29 @@ def _short(line: str) -> str:
 def _measure(root: Path, label: str, args, env: dict, work: Path, helper: str) -> dict:
     out_file = work / f"callgrind.{label}.out"
     report_file = work / f"report.{label}.json"
-    command = [_interpreter(root), str(HERE), "--child", "--helper", helper, "--report", str(report_file),
-               "--requests", str(args.requests), "--warmup", str(args.warmup)] + (["--no-gevent"] * args.no_gevent)
+    command = [
+        _interpreter(root),
+        str(HERE),
+        "--child",
+        "--helper",
+        helper,
+        "--report",
+        str(report_file),
+        "--requests",
+        str(args.requests),
+        "--warmup",
+        str(args.warmup),
+    ] + (["--no-gevent"] * args.no_gevent)
     if args.profile:
         command += ["--profile-out", str(work / f"profile.{label}.pstats")]
     if not args.native:
-        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}",
-                   *command]
-    child_env = {**env, "PYTHONPATH": str(root), "PYTHONHASHSEED": "0",
-                 "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="pb-metrics-", dir=work)}
+        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out_file}", *command]
+    child_env = {
+        **env,
+        "PYTHONPATH": str(root),
+        "PYTHONHASHSEED": "0",
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="pb-metrics-", dir=work),
+    }
     with open(work / f"child.{label}.log", "wb") as log:
         subprocess.run(command, cwd=root, env=child_env, stdout=log, stderr=log, check=True)
     report = json.loads(report_file.read_text())
@@ -168,8 +198,9 @@ def _measure(root: Path, label: str, args, env: dict, work: Path, helper: str) -
             report[kind]["profile"] = _annotate(dump, args.top)
             report[kind]["dump"] = str(dump)
         if report[kind]["ok"] != args.requests:
-            raise RuntimeError(f"{label} {kind}: {report[kind]['ok']}/{args.requests} as expected: "
-                               f"{report[kind]['sample']}")
+            raise RuntimeError(
+                f"{label} {kind}: {report[kind]['ok']}/{args.requests} as expected: {report[kind]['sample']}"
+            )
     return report
 
 
@@ -177,8 +208,12 @@ def _markdown(results: dict, args) -> str:
     labels = list(results)
     base = results[labels[0]]
     what = "CPU ms (native, noisy)" if args.native else "instructions"
-    lines = [f"# Instructions per request (web, in-process): {args.requests} of each, warm-up {args.warmup}", "",
-             f"| checkout | validate {what} | ratio | submit {what} | ratio |", "|---|---|---|---|---|"]
+    lines = [
+        f"# Instructions per request (web, in-process): {args.requests} of each, warm-up {args.warmup}",
+        "",
+        f"| checkout | validate {what} | ratio | submit {what} | ratio |",
+        "|---|---|---|---|---|",
+    ]
     key = "cpu_ms" if args.native else "instructions"
     for label in labels:
         row = results[label]
@@ -187,8 +222,14 @@ def _markdown(results: dict, args) -> str:
     if not args.native:
         for label in labels:
             for kind in KINDS:
-                lines += ["", f"## {label}: {kind}, top functions (self)", "", "```",
-                          results[label][kind]["profile"], "```"]
+                lines += [
+                    "",
+                    f"## {label}: {kind}, top functions (self)",
+                    "",
+                    "```",
+                    results[label][kind]["profile"],
+                    "```",
+                ]
     return "\n".join(lines) + "\n"
 
 
@@ -200,8 +241,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", help="write the report (markdown) here; a .json beside it")
     parser.add_argument("--native", action="store_true", help="no valgrind: CPU time only (noisy)")
     parser.add_argument("--profile", action="store_true", help="cProfile over the loops (pstats in the work dir)")
-    parser.add_argument("--no-gevent", action="store_true",
-                        help="no monkey-patching: blocking sockets, so no count depends on whether a read waited")
+    parser.add_argument(
+        "--no-gevent",
+        action="store_true",
+        help="no monkey-patching: blocking sockets, so no count depends on whether a read waited",
+    )
     parser.add_argument("--top", type=int, default=25, help="functions listed per profile")
     parser.add_argument("--keep", help="a directory for the dumps and logs (default: a new temporary one)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -222,12 +266,22 @@ def main(argv: list[str] | None = None) -> None:
     server = None if os.environ.get("REDIS_URL") else EmbeddedRedis(directory=str(work / "redis")).start()
     redis_url = os.environ.get("REDIS_URL") or server.url
     pos_port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "POS_BASE_URL": f"http://127.0.0.1:{pos_port}",
-           "POS_API_TOKEN": POS_TOKEN, "PAR_SHARED_ID": SHARED_ID, "PAR_JWT_SECRET": JWT_SECRET,
-           "REQUEST_MAX_AGE_SECONDS": "86400"}
-    possim = subprocess.Popen([sys.executable, "-m", "possim", "--host", "127.0.0.1", "--port", str(pos_port)],
-                              cwd=HERE.parent.parent, env={**env, "PYTHONPATH": str(HERE.parent.parent)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "POS_BASE_URL": f"http://127.0.0.1:{pos_port}",
+        "POS_API_TOKEN": POS_TOKEN,
+        "PAR_SHARED_ID": SHARED_ID,
+        "PAR_JWT_SECRET": JWT_SECRET,
+        "REQUEST_MAX_AGE_SECONDS": "86400",
+    }
+    possim = subprocess.Popen(
+        [sys.executable, "-m", "possim", "--host", "127.0.0.1", "--port", str(pos_port)],
+        cwd=HERE.parent.parent,
+        env={**env, "PYTHONPATH": str(HERE.parent.parent)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     results: dict = {}
     try:
         wait_for_port(pos_port, 30, possim)
@@ -238,8 +292,11 @@ def main(argv: list[str] | None = None) -> None:
 
             redis.Redis.from_url(redis_url).flushdb()
             started = time.monotonic()
-            results[label] = dict(_measure(root, label, args, env, work, helper), root=str(root),
-                                  seconds=round(time.monotonic() - started, 1))
+            results[label] = dict(
+                _measure(root, label, args, env, work, helper),
+                root=str(root),
+                seconds=round(time.monotonic() - started, 1),
+            )
             counts = {k: results[label][k].get("instructions", results[label][k]["cpu_ms"]) for k in KINDS}
             print(f"{label}: " + ", ".join(f"{k} {v:,.2f}" for k, v in counts.items()), file=sys.stderr, flush=True)
     finally:

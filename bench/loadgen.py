@@ -45,8 +45,7 @@ class Requests:
 
     def _make(self, uid: str) -> tuple[bytes, dict]:
         digest = hmac.new(self.key, f"{uid}|{self.rest}".encode(), hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}",
-                   "x-pch-digest": digest}
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}", "x-pch-digest": digest}
         return self.head + uid.encode() + self.tail, headers
 
     def next(self) -> tuple[bytes, dict]:
@@ -99,11 +98,22 @@ async def run(spec: dict) -> dict:
     statuses: dict[str, int] = {}
     for _, _, status in timed:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
-    return {"kind": spec["kind"], "clients": clients, "seconds": window, "completed": len(done),
-            "rps": len(done) / window, "started": len(timed), "statuses": statuses,
-            "p50_ms": percentile(latencies, 0.50), "p90_ms": percentile(latencies, 0.90),
-            "p99_ms": percentile(latencies, 0.99), "max_ms": max(latencies, default=0.0),
-            "cpu_s": cpu, "total": len(samples), "wall_s": time.perf_counter() - started}
+    return {
+        "kind": spec["kind"],
+        "clients": clients,
+        "seconds": window,
+        "completed": len(done),
+        "rps": len(done) / window,
+        "started": len(timed),
+        "statuses": statuses,
+        "p50_ms": percentile(latencies, 0.50),
+        "p90_ms": percentile(latencies, 0.90),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": max(latencies, default=0.0),
+        "cpu_s": cpu,
+        "total": len(samples),
+        "wall_s": time.perf_counter() - started,
+    }
 
 
 def main() -> None:

@@ -50,10 +50,17 @@ def soak(runner: Runner, fresh: dict[str, int], warm: dict[str, int]) -> list[Ro
     for name in ("web", "worker"):
         growth = end[name] / warm[name] - 1 if warm[name] else 0.0
         peak = max(sample[name] for sample in samples)
-        rows.append(Row(f"memory, {name} (RSS, all its processes)",
-                        f"after warm-up -> after {minutes:.1f} min of load (MB)",
-                        f"{warm[name] / MB:.0f} -> {end[name] / MB:.0f} (peak {peak / MB:.0f})",
-                        f"{fresh[name] / MB:.0f} fresh", f"{100 * growth:+.1f}%", "< +10%", growth < 0.10))
+        rows.append(
+            Row(
+                f"memory, {name} (RSS, all its processes)",
+                f"after warm-up -> after {minutes:.1f} min of load (MB)",
+                f"{warm[name] / MB:.0f} -> {end[name] / MB:.0f} (peak {peak / MB:.0f})",
+                f"{fresh[name] / MB:.0f} fresh",
+                f"{100 * growth:+.1f}%",
+                "< +10%",
+                growth < 0.10,
+            )
+        )
     for name in ("web", "worker"):
         rows.append(Row("memory", f"soak samples ({name} MB)", " ".join(num(s[name] / MB) for s in samples[-8:])))
     return rows

@@ -39,14 +39,19 @@ def submit():
         return jsonify({"status": "errored"}), 401
     try:
         body = order_body(order, time.time() + 900)  # the same wire body ours sends, not_after included
-        answer = session.post(f"{POS_URL}/orders", data=jsonio.dumps(body), timeout=(2, 10),
-                              headers={"Idempotency-Key": order["request_uid"], "Content-Type": "application/json"})
+        answer = session.post(
+            f"{POS_URL}/orders",
+            data=jsonio.dumps(body),
+            timeout=(2, 10),
+            headers={"Idempotency-Key": order["request_uid"], "Content-Type": "application/json"},
+        )
     except requests.RequestException:
         return jsonify({"request_uid": order["request_uid"], "status": "errored"}), 502
     if answer.status_code not in (200, 201):
         return jsonify({"request_uid": order["request_uid"], "status": "errored"}), 502
-    return jsonify({"request_uid": order["request_uid"], "status": "placed",
-                    "pos_order_id": answer.json()["pos_order_id"]})
+    return jsonify(
+        {"request_uid": order["request_uid"], "status": "placed", "pos_order_id": answer.json()["pos_order_id"]}
+    )
 
 
 @application.get("/healthz")

@@ -37,8 +37,11 @@ def baselines(refs: str | None) -> list[tuple[str, str]]:
 
 
 def resolve(ref: str) -> str:
-    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise Unavailable(f"commit {ref} is not in this clone (git fetch --unshallow, or --baseline REF)")
     return done.stdout.strip()
@@ -54,12 +57,18 @@ def checkout(ref: str) -> Path:
             shutil.rmtree(path, ignore_errors=True)
         CACHE.mkdir(parents=True, exist_ok=True)
         subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=True, capture_output=True)
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit], check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), commit], check=True, capture_output=True
+        )
         # its own ./dev installs its own lock into its own .venv (hashes checked); `lint` is the
         # cheapest subcommand that installs, and what it prints is no concern of ours
-        subprocess.run(["./dev", "lint"], cwd=path, capture_output=True, timeout=900,
-                       env={k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")})
+        subprocess.run(
+            ["./dev", "lint"],
+            cwd=path,
+            capture_output=True,
+            timeout=900,
+            env={k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")},
+        )
         if not (path / ".venv" / ".installed").exists():
             raise Unavailable(f"the baseline's ./dev could not install its lock in {path}")
     return path

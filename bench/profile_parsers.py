@@ -14,17 +14,20 @@ from bin.stack import ROOT
 OTHER = "other"
 # The first that matches a frame's file; a frame of no component (the stdlib's email, hmac, uuid...)
 # counts for the next outer frame that has one.
-COMPONENTS = [(name, re.compile(pattern)) for name, pattern in (
-    ("gunicorn", r"(^|/)gunicorn(/|\.conf\.py$)"),  # gunicorn.conf.py: its logger class
-    ("gevent hub/greenlet/libev", r"(^|/)(gevent|greenlet)/|greenlet|libev"),
-    ("flask+werkzeug", r"(^|/)(flask|werkzeug)/"),
-    ("redis-py (+hiredis)", r"(^|/)(redis|hiredis)/|hiredis"),
-    ("requests/urllib3/http.client", r"(^|/)(requests|urllib3)/|(^|/)http/client\.py$"),
-    ("json/orjson", r"(^|/)json/|orjson|_json\.c$"),
-    ("logging", r"(^|/)logging/"),
-    ("marshmallow", r"(^|/)marshmallow/"),
-    ("our app", rf"^(app|schemas)/|^{re.escape(str(ROOT))}/(app|schemas)/"),
-)]
+COMPONENTS = [
+    (name, re.compile(pattern))
+    for name, pattern in (
+        ("gunicorn", r"(^|/)gunicorn(/|\.conf\.py$)"),  # gunicorn.conf.py: its logger class
+        ("gevent hub/greenlet/libev", r"(^|/)(gevent|greenlet)/|greenlet|libev"),
+        ("flask+werkzeug", r"(^|/)(flask|werkzeug)/"),
+        ("redis-py (+hiredis)", r"(^|/)(redis|hiredis)/|hiredis"),
+        ("requests/urllib3/http.client", r"(^|/)(requests|urllib3)/|(^|/)http/client\.py$"),
+        ("json/orjson", r"(^|/)json/|orjson|_json\.c$"),
+        ("logging", r"(^|/)logging/"),
+        ("marshmallow", r"(^|/)marshmallow/"),
+        ("our app", rf"^(app|schemas)/|^{re.escape(str(ROOT))}/(app|schemas)/"),
+    )
+]
 SITE = {name.split(".")[0] for name in os.listdir(sysconfig.get_paths()["purelib"]) if not name.endswith("-info")}
 SOCKET = re.compile(r"(^|/)gevent/(_socket\d*|_socketcommon|socket)\.py$|^socket\.py$|/python3\.\d+/socket\.py$")
 FRAME = re.compile(r"^(.*) \(([^()]*)\)$")
@@ -46,8 +49,10 @@ def attribute(raw: str) -> dict:
         if not stack or not count.isdigit():
             continue
         samples = int(count)
-        chain = [(m[1], re.sub(r":\d+$", "", m[2])) if (m := FRAME.match(frame)) else (frame, "?")
-                 for frame in stack.split(";")]  # (function, file), outermost first
+        chain = [
+            (m[1], re.sub(r":\d+$", "", m[2])) if (m := FRAME.match(frame)) else (frame, "?")
+            for frame in stack.split(";")
+        ]  # (function, file), outermost first
         total += samples
         named = [(name, where) for name, where in reversed(chain) if not SOCKET.search(where)]
         components[next((c for _, where in named if (c := component(where))), OTHER)] += samples

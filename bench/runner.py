@@ -22,8 +22,12 @@ import psutil
 from bench.stacks import SHARED_ID, BenchStack
 from bin.stack import ROOT
 
-PATHS = {"validate": "/posnext/order/validate", "submit": "/posnext/order/submit", "bare": "/bare",
-         "bare_redis": "/bare-redis"}
+PATHS = {
+    "validate": "/posnext/order/validate",
+    "submit": "/posnext/order/submit",
+    "bare": "/bare",
+    "bare_redis": "/bare-redis",
+}
 
 
 @dataclass
@@ -79,8 +83,14 @@ class Runner:
         """One load by the generator process (started on first use, kept for the run)."""
         if self.generator is None or self.generator.poll() is not None:
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            self.generator = subprocess.Popen([sys.executable, "-m", "bench.loadgen"], cwd=ROOT, env=env, text=True,
-                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self.generator = subprocess.Popen(
+                [sys.executable, "-m", "bench.loadgen"],
+                cwd=ROOT,
+                env=env,
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
         self.generator.stdin.write(json.dumps(spec) + "\n")
         self.generator.stdin.flush()
         ready, _, _ = select.select([self.generator.stdout], [], [], limit)
@@ -105,14 +115,23 @@ class Runner:
         snap["redis"] = self.stack.redis_cpu()
         return snap
 
-    def load(self, label: str, kind: str, clients: int, seconds: float | None = None,
-             location_id: str = "loc-001") -> dict:
+    def load(
+        self, label: str, kind: str, clients: int, seconds: float | None = None, location_id: str = "loc-001"
+    ) -> dict:
         """One closed-loop load against a web variant; its summary with `cpu_ms` per request."""
         seconds = seconds or self.mode.seconds
         path = PATHS[kind]
-        spec = {"url": self.stack.url(label, path), "kind": kind, "clients": clients, "seconds": seconds,
-                "warmup": self.mode.warmup, "shared_id": SHARED_ID, "token": self.stack.token,
-                "location_id": location_id, "ramp": self.mode.warmup / 2}
+        spec = {
+            "url": self.stack.url(label, path),
+            "kind": kind,
+            "clients": clients,
+            "seconds": seconds,
+            "warmup": self.mode.warmup,
+            "shared_id": SHARED_ID,
+            "token": self.stack.token,
+            "location_id": location_id,
+            "ramp": self.mode.warmup / 2,
+        }
         others = [name for name in self.stack.stack.processes if name.startswith(("possim", "worker"))]
         labels = [label, *others]
         before, machine, started = self.cpu_snapshot(labels), busy_seconds(), time.monotonic()

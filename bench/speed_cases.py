@@ -27,15 +27,36 @@ def versus_earlier(runner: Runner, labels: list[str], skipped: list[str]) -> lis
         mine, goal = _web_ms(ours, "web"), GOALS_MS[kind] if latency <= 50 else None
         for label, load in zip(labels, before, strict=True):
             theirs = _web_ms(load, label)
-            rows.append(Row(case, f"web CPU ms/request vs {label}", num(mine, 2), f"{num(theirs, 2)} {label}",
-                            f"{mine / theirs:.2f}" if theirs else ""))
+            rows.append(
+                Row(
+                    case,
+                    f"web CPU ms/request vs {label}",
+                    num(mine, 2),
+                    f"{num(theirs, 2)} {label}",
+                    f"{mine / theirs:.2f}" if theirs else "",
+                )
+            )
             rate, base = ours.median("rps"), load.median("rps")
-            rows.append(Row(case, f"requests/s vs {label}", num(rate), f"{num(base)} {label}",
-                            f"{rate / base:.2f}" if base else ""))
-            rows.append(Row(case, f"share of 200s vs {label}", f"{100 * ours.share('200'):.1f}%",
-                            f"{100 * load.share('200'):.1f}% {label}"))
+            rows.append(
+                Row(
+                    case,
+                    f"requests/s vs {label}",
+                    num(rate),
+                    f"{num(base)} {label}",
+                    f"{rate / base:.2f}" if base else "",
+                )
+            )
+            rows.append(
+                Row(
+                    case,
+                    f"share of 200s vs {label}",
+                    f"{100 * ours.share('200'):.1f}%",
+                    f"{100 * load.share('200'):.1f}% {label}",
+                )
+            )
         if goal:
-            rows.append(Row(case, "web CPU ms/request, issue 14's goal", num(mine, 2), "", "", f"<= {goal}",
-                            mine <= goal))
+            rows.append(
+                Row(case, "web CPU ms/request, issue 14's goal", num(mine, 2), "", "", f"<= {goal}", mine <= goal)
+            )
     runner.stack.knobs("loc-001", latency_ms=0)
     return rows

@@ -32,20 +32,28 @@ class BenchStack:
         self.redis_server = EmbeddedRedis(directory=os.path.join(self.dir, "redis")).start()
         self.pos_port = free_port()
         self.pos_url = f"http://127.0.0.1:{self.pos_port}"
-        self.env = {"REDIS_URL": self.redis_server.url, "POS_BASE_URL": self.pos_url, "POS_API_TOKEN": POS_TOKEN,
-                    "PAR_SHARED_ID": SHARED_ID, "PAR_JWT_SECRET": JWT_SECRET, "WEB_BIND": "127.0.0.1",
-                    "POSSIM_PORT": str(self.pos_port)}
+        self.env = {
+            "REDIS_URL": self.redis_server.url,
+            "POS_BASE_URL": self.pos_url,
+            "POS_API_TOKEN": POS_TOKEN,
+            "PAR_SHARED_ID": SHARED_ID,
+            "PAR_JWT_SECRET": JWT_SECRET,
+            "WEB_BIND": "127.0.0.1",
+            "POSSIM_PORT": str(self.pos_port),
+        }
         self.env.update(overrides)
         self.stack = Stack(self.env, log_dir=os.path.join(self.dir, "logs"))
         worker = self.stack.commands["worker"]
         noop = worker.replace("-A workers", "-A bench.noop_worker")
-        self.stack.commands.update({
-            "bare": GUNICORN.format("bench.bare_app:application"),
-            "naive": GUNICORN.format("bench.naive_peer:application"),
-            "noop": noop,
-            "worker_prefork": worker.replace("--pool gevent", "--pool prefork"),
-            "noop_prefork": noop.replace("--pool gevent", "--pool prefork"),
-        })
+        self.stack.commands.update(
+            {
+                "bare": GUNICORN.format("bench.bare_app:application"),
+                "naive": GUNICORN.format("bench.naive_peer:application"),
+                "noop": noop,
+                "worker_prefork": worker.replace("--pool gevent", "--pool prefork"),
+                "noop_prefork": noop.replace("--pool gevent", "--pool prefork"),
+            }
+        )
         self.redis = redis.Redis.from_url(self.redis_server.url)
         self.pos = requests.Session()
         self.pos.headers["Authorization"] = f"Bearer {POS_TOKEN}"

@@ -55,8 +55,14 @@ def walk() -> list[str]:
 
     server = EmbeddedRedis().start()  # AOF with appendfsync always: DURABILITY=fsync holds on any checkout
     try:
-        env = {"REDIS_URL": server.url, "POS_BASE_URL": "http://127.0.0.1:1", "POS_API_TOKEN": "trace-walk-pos-token",
-               "PAR_SHARED_ID": SHARED, "PAR_JWT_SECRET": SECRET, "DURABILITY": "fsync"}
+        env = {
+            "REDIS_URL": server.url,
+            "POS_BASE_URL": "http://127.0.0.1:1",
+            "POS_API_TOKEN": "trace-walk-pos-token",
+            "PAR_SHARED_ID": SHARED,
+            "PAR_JWT_SECRET": SECRET,
+            "DURABILITY": "fsync",
+        }
         app = create_app(load_settings(env), pos=Pos(), tasks=FakeTasks())
         client, token = app.test_client(), make_token(SECRET)
         for uid in ("warm-1", "walk-1"):
@@ -88,8 +94,10 @@ def main() -> None:
     for name in files:
         returns += name in seen
         seen.add(name)
-    print(f"one inline submit: {len(seen)} product files, {len(files) - 1} moves between files, "
-          f"{returns} returns to a file it had left ({time.perf_counter() - started:.1f} s)")
+    print(
+        f"one inline submit: {len(seen)} product files, {len(files) - 1} moves between files, "
+        f"{returns} returns to a file it had left ({time.perf_counter() - started:.1f} s)"
+    )
     print(" -> ".join(files))
 
 

@@ -93,8 +93,14 @@ class Sink(BaseHTTPRequestHandler):
 
 
 def run_child(env: dict, n: int) -> dict:
-    done = subprocess.run([sys.executable, "-m", "bench.tracing", "--child", "--n", str(n)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.tracing", "--child", "--n", str(n)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode:
         raise RuntimeError(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -102,8 +108,9 @@ def run_child(env: dict, n: int) -> dict:
 
 def import_seconds(hide: bool) -> float:
     code = (HIDE_OTEL if hide else "") + IMPORT_REDIS
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
     return float(done.stdout.strip())
 
 
@@ -119,14 +126,25 @@ def main(argv=None) -> int:
 
     redis_server = EmbeddedRedis(directory=tempfile.mkdtemp(prefix="bench-tracing-"), appendonly=False).start()
     pos_port = free_port()
-    possim = subprocess.Popen([sys.executable, "-m", "possim", "--port", str(pos_port), "--token", POS_TOKEN],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    possim = subprocess.Popen(
+        [sys.executable, "-m", "possim", "--port", str(pos_port), "--token", POS_TOKEN],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     try:
         wait_for_port(pos_port, 20, possim)
-        base = {**os.environ, **live_env(redis_server.url, POS_BASE_URL=f"http://127.0.0.1:{pos_port}",
-                                         DURABILITY="none", INLINE_BUDGET_MS="5000")}
+        base = {
+            **os.environ,
+            **live_env(
+                redis_server.url,
+                POS_BASE_URL=f"http://127.0.0.1:{pos_port}",
+                DURABILITY="none",
+                INLINE_BUDGET_MS="5000",
+            ),
+        }
         base.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
         base.pop("POSBRIDGE_TRACES_FILE", None)
         on = {**base, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.server_port}"}
@@ -149,14 +167,18 @@ def main(argv=None) -> int:
         return statistics.median(f[key] for f in figures[kind])
 
     hidden, installed = statistics.median(imports["hidden"]), statistics.median(imports["installed"])
-    print(f"\n{args.reps} children of each kind, {args.n} submits each (medians); OTLP bytes received: "
-          f"{Sink.spans_bytes}\n")
+    print(
+        f"\n{args.reps} children of each kind, {args.n} submits each (medians); OTLP bytes received: "
+        f"{Sink.spans_bytes}\n"
+    )
     print("| figure | traces off | traces on | on / off |\n|---|---|---|---|")
     for key, label in (("cpu", "web CPU per submit"), ("wall", "wall time per submit")):
         off_value, on_value = med("off", key), med("on", key)
         print(f"| {label} | {off_value * 1e3:.2f} ms | {on_value * 1e3:.2f} ms | {on_value / off_value:.2f} |")
-    print(f"| `import redis`, once per process | {installed * 1e3:.0f} ms (SDK installed) | | "
-          f"{installed / hidden:.2f} of {hidden * 1e3:.0f} ms with it hidden |")
+    print(
+        f"| `import redis`, once per process | {installed * 1e3:.0f} ms (SDK installed) | | "
+        f"{installed / hidden:.2f} of {hidden * 1e3:.0f} ms with it hidden |"
+    )
     return 0
 
 

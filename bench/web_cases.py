@@ -29,13 +29,34 @@ def validate(runner: Runner) -> list[Row]:
     bare, bare_redis, ours = runner.repeat([("bare", "bare", 50), ("bare", "bare_redis", 50), ("web", "validate", 50)])
     case = "validate, 50 conns"
     rps, rps_get = _ratio(ours.median("rps"), bare.median("rps")), _ratio(ours.median("rps"), bare_redis.median("rps"))
-    rows = [Row(case, "requests/s", num(ours.median("rps")), num(bare.median("rps")) + " bare Flask",
-                f"{rps:.2f}", ">= 0.50", rps >= 0.5),
-            Row(case, "requests/s vs bare Flask + 1 Redis GET", num(ours.median("rps")),
-                num(bare_redis.median("rps")) + " bare+GET", f"{rps_get:.2f}")]
+    rows = [
+        Row(
+            case,
+            "requests/s",
+            num(ours.median("rps")),
+            num(bare.median("rps")) + " bare Flask",
+            f"{rps:.2f}",
+            ">= 0.50",
+            rps >= 0.5,
+        ),
+        Row(
+            case,
+            "requests/s vs bare Flask + 1 Redis GET",
+            num(ours.median("rps")),
+            num(bare_redis.median("rps")) + " bare+GET",
+            f"{rps_get:.2f}",
+        ),
+    ]
     for key, label in (("p50_ms", "p50 ms"), ("p99_ms", "p99 ms")):
-        rows.append(Row(case, label, num(ours.median(key), 1), num(bare.median(key), 1),
-                        f"{_ratio(ours.median(key), bare.median(key)):.2f}"))
+        rows.append(
+            Row(
+                case,
+                label,
+                num(ours.median(key), 1),
+                num(bare.median(key), 1),
+                f"{_ratio(ours.median(key), bare.median(key)):.2f}",
+            )
+        )
     rows.append(_cpu_row(case, ours, bare, "bare"))
     return rows
 
@@ -67,11 +88,26 @@ def submit(runner: Runner) -> list[Row]:
     for latency, clients, gevent, gthread in held:
         case = f"web worker class, POS {latency} ms x {clients}"
         ratio = _ratio(gevent.median("rps"), gthread.median("rps"))
-        rows.append(Row(case, "orders/s gevent vs gthread x16", num(gevent.median("rps")),
-                        num(gthread.median("rps")) + " gthread", f"{ratio:.2f}", "> 1 (choose gevent)", ratio > 1))
-        rows.append(Row(case, "p99 ms gevent vs gthread", num(gevent.median("p99_ms")),
-                        num(gthread.median("p99_ms")) + " gthread",
-                        f"{_ratio(gevent.median('p99_ms'), gthread.median('p99_ms')):.2f}"))
+        rows.append(
+            Row(
+                case,
+                "orders/s gevent vs gthread x16",
+                num(gevent.median("rps")),
+                num(gthread.median("rps")) + " gthread",
+                f"{ratio:.2f}",
+                "> 1 (choose gevent)",
+                ratio > 1,
+            )
+        )
+        rows.append(
+            Row(
+                case,
+                "p99 ms gevent vs gthread",
+                num(gevent.median("p99_ms")),
+                num(gthread.median("p99_ms")) + " gthread",
+                f"{_ratio(gevent.median('p99_ms'), gthread.median('p99_ms')):.2f}",
+            )
+        )
     return rows
 
 
@@ -88,17 +124,50 @@ def _submit_rows(latency: int, clients: int, ours: Load, naive: Load) -> list[Ro
     others = _median_of(ours, lambda run: run["others_cores"])
     return [
         Row(case, "share of 200s", f"{100 * ok:.1f}%", f"{100 * naive.share('200'):.1f}% naive", "", "100%", ok == 1.0),
-        Row(case, "orders/s vs Little", num(rps), num(little) + " Little", f"{vs_little:.2f}", ">= 0.90",
-            vs_little >= 0.9),
-        Row(case, "orders/s vs naive peer", num(rps), num(naive.median("rps")) + " naive", f"{vs_naive:.2f}",
-            f">= {want:g}", vs_naive >= want),
-        Row(case, "p50 - POS latency ms", num(p50, 1), num(naive.median("p50_ms") - latency, 1) + " naive", "",
-            "<= 5", p50 <= 5),
-        Row(case, "p99 - POS latency ms", num(p99, 1), num(naive.median("p99_ms") - latency, 1) + " naive", "",
-            "<= 25", p99 <= 25),
-        Row(case, "CPU ms/order (all procs) -> 2-core ceiling", f"{num(cpu, 2)} (web {num(web, 2)})",
+        Row(
+            case,
+            "orders/s vs Little",
+            num(rps),
+            num(little) + " Little",
+            f"{vs_little:.2f}",
+            ">= 0.90",
+            vs_little >= 0.9,
+        ),
+        Row(
+            case,
+            "orders/s vs naive peer",
+            num(rps),
+            num(naive.median("rps")) + " naive",
+            f"{vs_naive:.2f}",
+            f">= {want:g}",
+            vs_naive >= want,
+        ),
+        Row(
+            case,
+            "p50 - POS latency ms",
+            num(p50, 1),
+            num(naive.median("p50_ms") - latency, 1) + " naive",
+            "",
+            "<= 5",
+            p50 <= 5,
+        ),
+        Row(
+            case,
+            "p99 - POS latency ms",
+            num(p99, 1),
+            num(naive.median("p99_ms") - latency, 1) + " naive",
+            "",
+            "<= 25",
+            p99 <= 25,
+        ),
+        Row(
+            case,
+            "CPU ms/order (all procs) -> 2-core ceiling",
+            f"{num(cpu, 2)} (web {num(web, 2)})",
             f"{num(_ceiling(cpu, CORES))} orders/s; {num(_ceiling(cpu, CORES - others))} on the "
-            f"{CORES - others:.1f} cores other work left", ""),
+            f"{CORES - others:.1f} cores other work left",
+            "",
+        ),
     ]
 
 
@@ -137,20 +206,42 @@ def overrun(runner: Runner) -> list[Row]:
     for thread in threads:
         thread.join(30)
     stack.knobs(OVERRUN_LOCATION, latency_ms=0)
-    created = {o["external_id"]: _epoch(o["created_at"]) for o in stack.ledger()
-               if o["location_id"] == OVERRUN_LOCATION}
+    created = {
+        o["external_id"]: _epoch(o["created_at"]) for o in stack.ledger() if o["location_id"] == OVERRUN_LOCATION
+    }
     late = sorted((answers[uid][1] - budget) * 1000 for uid in answers)
     visible = sorted((seen[uid] - created[uid]) * 1000 for uid in seen if uid in created)
     accepted = sum(1 for status, _ in answers.values() if status == 202)
     case = f"overrun, POS {int((budget + 0.5) * 1000)} ms, budget {int(budget * 1000)} ms"
     worst_late, worst_visible = max(late, default=float("inf")), max(visible, default=float("inf"))
     return [
-        Row(case, "answered 202 / placed", f"{accepted}/{len(orders)} / {len(visible)}/{len(orders)}", "", "",
-            "all", accepted == len(orders) == len(visible)),
-        Row(case, "202 after the budget ms p50 / max", f"{_mid(late):.1f} / {worst_late:.1f}",
-            f"{budget * 1000:.0f} budget", "", "<= 50", worst_late <= 50),
-        Row(case, "final visible after POS answer ms p50 / max", f"{_mid(visible):.1f} / {worst_visible:.1f}",
-            "POS ledger created_at", "", "<= 100", worst_visible <= 100),
+        Row(
+            case,
+            "answered 202 / placed",
+            f"{accepted}/{len(orders)} / {len(visible)}/{len(orders)}",
+            "",
+            "",
+            "all",
+            accepted == len(orders) == len(visible),
+        ),
+        Row(
+            case,
+            "202 after the budget ms p50 / max",
+            f"{_mid(late):.1f} / {worst_late:.1f}",
+            f"{budget * 1000:.0f} budget",
+            "",
+            "<= 50",
+            worst_late <= 50,
+        ),
+        Row(
+            case,
+            "final visible after POS answer ms p50 / max",
+            f"{_mid(visible):.1f} / {worst_visible:.1f}",
+            "POS ledger created_at",
+            "",
+            "<= 100",
+            worst_visible <= 100,
+        ),
     ]
 
 

@@ -131,10 +131,12 @@ class Profile:
         before, master_before = [w.cpu_times() for w in workers], master.cpu_times()
         time.sleep(seconds)
         after, master_after = [w.cpu_times() for w in workers], master.cpu_times()
-        return {"user": sum(a.user - b.user for a, b in zip(after, before, strict=True)),
-                "system": sum(a.system - b.system for a, b in zip(after, before, strict=True)),
-                "master": master_after.user + master_after.system - master_before.user - master_before.system,
-                "workers": [w.pid for w in workers]}
+        return {
+            "user": sum(a.user - b.user for a, b in zip(after, before, strict=True)),
+            "system": sum(a.system - b.system for a, b in zip(after, before, strict=True)),
+            "master": master_after.user + master_after.system - master_before.user - master_before.system,
+            "workers": [w.pid for w in workers],
+        }
 
     def strace(self, pids: list[int], seconds: float) -> dict[str, tuple[int, int]]:
         out = os.path.join(self.stack.dir, "strace.txt")
@@ -152,10 +154,33 @@ class Profile:
         before = sum(w.cpu_times().user for w in workers)
         for pid in pids:
             out = os.path.join(self.stack.dir, f"py-spy-{pid}{flags[0]}.txt")
-            started.append((self._tool([PY_SPY, "record", "--gil", *flags, "-r", str(RATE), "-f", "raw",
-                                        "-d", str(max(1, round(seconds))), "-o", out, "-p", str(pid)]), out))
-        said = [re.findall(r"Samples: \d+ Errors: \d+|behind in sampling[^\n]*", self._finish(tool, seconds + 60))
-                for tool, _ in started]
+            started.append(
+                (
+                    self._tool(
+                        [
+                            PY_SPY,
+                            "record",
+                            "--gil",
+                            *flags,
+                            "-r",
+                            str(RATE),
+                            "-f",
+                            "raw",
+                            "-d",
+                            str(max(1, round(seconds))),
+                            "-o",
+                            out,
+                            "-p",
+                            str(pid),
+                        ]
+                    ),
+                    out,
+                )
+            )
+        said = [
+            re.findall(r"Samples: \d+ Errors: \d+|behind in sampling[^\n]*", self._finish(tool, seconds + 60))
+            for tool, _ in started
+        ]
         user = sum(w.cpu_times().user for w in workers) - before
         return "".join(Path(out).read_text() for _, out in started), [s for one in said for s in one], user
 
@@ -167,12 +192,20 @@ class Profile:
         load, cpu = self.window(kind, seconds, lambda: self.cpu(seconds))
         pids, answered = cpu["workers"], max(load["completed"], 1)
         total_ms = 1000 * (cpu["user"] + cpu["system"]) / answered
-        report = {"kind": kind, "latency_ms": args.latency if kind == "submit" else 0, "clients": args.clients,
-                  "workers": len(pids),
-                  "load": {k: load[k] for k in ("seconds", "completed", "rps", "p50_ms", "p99_ms", "statuses")},
-                  "cpu": {"user_ms": 1000 * cpu["user"] / answered, "system_ms": 1000 * cpu["system"] / answered,
-                          "total_ms": total_ms, "master_ms": 1000 * cpu["master"] / answered,
-                          "bench_web_cpu_ms": load["cpu_ms"]["web"]}}
+        report = {
+            "kind": kind,
+            "latency_ms": args.latency if kind == "submit" else 0,
+            "clients": args.clients,
+            "workers": len(pids),
+            "load": {k: load[k] for k in ("seconds", "completed", "rps", "p50_ms", "p99_ms", "statuses")},
+            "cpu": {
+                "user_ms": 1000 * cpu["user"] / answered,
+                "system_ms": 1000 * cpu["system"] / answered,
+                "total_ms": total_ms,
+                "master_ms": 1000 * cpu["master"] / answered,
+                "bench_web_cpu_ms": load["cpu_ms"]["web"],
+            },
+        }
         for name, section in (("syscalls", self.syscalls), ("components", self.components), ("perf", self.dsos)):
             print(f"{kind}: {name} window", file=sys.stderr)
             try:
@@ -185,8 +218,10 @@ class Profile:
         seconds = min(self.args.seconds, STRACE_SECONDS)
         load, calls = self.window(kind, seconds, lambda: self.strace(pids, seconds))
         n, every = max(load["completed"], 1), sum(c for c, _ in calls.values()) or 1
-        rows = [{"name": name, "per_request": c / n, "share": c / every, "errors_per_request": e / n}
-                for name, (c, e) in sorted(calls.items(), key=lambda item: -item[1][0])]
+        rows = [
+            {"name": name, "per_request": c / n, "share": c / every, "errors_per_request": e / n}
+            for name, (c, e) in sorted(calls.items(), key=lambda item: -item[1][0])
+        ]
         return {"seconds": seconds, "answered": load["completed"], "per_request": every / n, "rows": rows}
 
     def components(self, kind: str, pids: list[int], cpu: dict) -> dict:
@@ -202,40 +237,67 @@ class Profile:
             coverage = found["samples"] / RATE / max(user, 1e-9)
             if found["samples"] and (coverage <= MAX_COVERAGE or flags is SAMPLERS[-1]):
                 break
-            rejected.append(f"{sampler} not used: {found['samples']} samples ({', '.join(said)}) came to "
-                            f"{100 * coverage:.0f}% of the workers' user CPU seconds while it sampled (its ptrace "
-                            "stops stall the workers, and wall-clock samples pile up where one stands)")
+            rejected.append(
+                f"{sampler} not used: {found['samples']} samples ({', '.join(said)}) came to "
+                f"{100 * coverage:.0f}% of the workers' user CPU seconds while it sampled (its ptrace "
+                "stops stall the workers, and wall-clock samples pile up where one stands)"
+            )
         else:
             raise RuntimeError("; ".join(rejected))
-        return {"sampler": sampler, "rejected": rejected, "py_spy_said": said, "samples": found["samples"],
-                "coverage": coverage, "under_socket_share": found["under_socket"] / max(found["samples"], 1),
-                "rows": shares(found["components"].most_common(), cpu["user_ms"]),
-                "leaves": shares(found["leaves"].most_common(), cpu["user_ms"])[:15]}
+        return {
+            "sampler": sampler,
+            "rejected": rejected,
+            "py_spy_said": said,
+            "samples": found["samples"],
+            "coverage": coverage,
+            "under_socket_share": found["under_socket"] / max(found["samples"], 1),
+            "rows": shares(found["components"].most_common(), cpu["user_ms"]),
+            "leaves": shares(found["leaves"].most_common(), cpu["user_ms"])[:15],
+        }
 
     def dsos(self, kind: str, pids: list[int], cpu: dict) -> dict:
         if not shutil.which("perf"):
             raise RuntimeError("perf is not installed")
-        stat = subprocess.run(["perf", "stat", "-e", "task-clock,cycles", "true"], capture_output=True, text=True,
-                              timeout=30).stderr
+        stat = subprocess.run(
+            ["perf", "stat", "-e", "task-clock,cycles", "true"], capture_output=True, text=True, timeout=30
+        ).stderr
         cycles = "not supported" if re.search(r"<not (supported|counted)>\s+cycles", stat) else "counted"
         data, seconds = os.path.join(self.stack.dir, f"perf-{kind}.data"), self.args.seconds
-        command = ["perf", "record", "-e", "cpu-clock", "-F", "499", "-o", data, "-p", ",".join(map(str, pids)),
-                   "--", "sleep", str(seconds)]
+        command = [
+            "perf",
+            "record",
+            "-e",
+            "cpu-clock",
+            "-F",
+            "499",
+            "-o",
+            data,
+            "-p",
+            ",".join(map(str, pids)),
+            "--",
+            "sleep",
+            str(seconds),
+        ]
         self.window(kind, seconds + SLACK, lambda: self._finish(self._tool(command), seconds + 60))
         dsos = parse_perf(perf_report(data, "dso"))
         if not dsos:
             raise RuntimeError("perf recorded no samples")
         symbols = [(s.split("[k]")[-1].strip(), n) for s, n in parse_perf(perf_report(data, "dso,sym")) if "[k]" in s]
         every, kernel, total_ms = sum(n for _, n in dsos), sum(n for _, n in symbols) or 1, cpu["total_ms"]
-        return {"check": f"`perf stat -e task-clock,cycles true`: hardware cycles {cycles}; recorded cpu-clock",
-                "rows": shares(dsos, total_ms), "kernel_symbols": [  # shares of every sample, and of the kernel's
-                    {"name": s, "samples": n, "share": n / every, "ms": total_ms * n / every,
-                     "share_of_kernel": n / kernel} for s, n in symbols[:10]]}
+        return {
+            "check": f"`perf stat -e task-clock,cycles true`: hardware cycles {cycles}; recorded cpu-clock",
+            "rows": shares(dsos, total_ms),
+            "kernel_symbols": [  # shares of every sample, and of the kernel's
+                {"name": s, "samples": n, "share": n / every, "ms": total_ms * n / every, "share_of_kernel": n / kernel}
+                for s, n in symbols[:10]
+            ],
+        }
 
 
 def perf_report(data: str, sort: str) -> str:
-    return subprocess.run(["perf", "report", "-i", data, "--stdio", "-n", "--sort", sort], capture_output=True,
-                          text=True, timeout=300).stdout
+    return subprocess.run(
+        ["perf", "report", "-i", data, "--stdio", "-n", "--sort", sort], capture_output=True, text=True, timeout=300
+    ).stdout
 
 
 # -- the report ------------------------------------------------------------------------------------
@@ -247,43 +309,58 @@ def table(rows: list[dict], label: str, limit: int = 40) -> list[str]:
 
 def text(report: dict) -> str:
     load, cpu, total = report["load"], report["cpu"], report["cpu"]["total_ms"]
-    lines = [f"== {report['kind']}: POS {report['latency_ms']} ms, {report['clients']} clients, "
-             f"{report['workers']} gunicorn workers ==",
-             f"load: {load['completed']} answered in {load['seconds']:.1f} s ({load['rps']:.0f}/s), "
-             f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, statuses {load['statuses']}",
-             "", "1. CPU per request of the gunicorn workers (psutil cpu_times)",
-             *[f"  {name:<7} {cpu[key]:.3f} ms  {100 * cpu[key] / total:5.1f}%"
-               for name, key in (("user", "user_ms"), ("system", "system_ms"), ("total", "total_ms"))],
-             f"  (the master: {cpu['master_ms']:.3f} ms; bench's own whole-load figure, master included: "
-             f"{cpu['bench_web_cpu_ms']:.3f} ms)"]
+    lines = [
+        f"== {report['kind']}: POS {report['latency_ms']} ms, {report['clients']} clients, "
+        f"{report['workers']} gunicorn workers ==",
+        f"load: {load['completed']} answered in {load['seconds']:.1f} s ({load['rps']:.0f}/s), "
+        f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, statuses {load['statuses']}",
+        "",
+        "1. CPU per request of the gunicorn workers (psutil cpu_times)",
+        *[
+            f"  {name:<7} {cpu[key]:.3f} ms  {100 * cpu[key] / total:5.1f}%"
+            for name, key in (("user", "user_ms"), ("system", "system_ms"), ("total", "total_ms"))
+        ],
+        f"  (the master: {cpu['master_ms']:.3f} ms; bench's own whole-load figure, master included: "
+        f"{cpu['bench_web_cpu_ms']:.3f} ms)",
+    ]
     calls, parts, perf = report["syscalls"], report["components"], report["perf"]
     lines.append("")
     if "error" in calls:
         lines.append(f"2. syscalls: strace did not work: {calls['error']}")
     else:
-        lines += [f"2. syscalls per request (strace -c -f, counts only; {calls['answered']} answered in "
-                  f"{calls['seconds']:.0f} s): {calls['per_request']:.1f} in all",
-                  f"  {'syscall':<24} {'per req':>8} {'share':>7} {'errors/req':>11}"]
-        lines += [f"  {r['name']:<24} {r['per_request']:8.2f} {100 * r['share']:6.1f}% {r['errors_per_request']:11.2f}"
-                  for r in calls["rows"]]
+        lines += [
+            f"2. syscalls per request (strace -c -f, counts only; {calls['answered']} answered in "
+            f"{calls['seconds']:.0f} s): {calls['per_request']:.1f} in all",
+            f"  {'syscall':<24} {'per req':>8} {'share':>7} {'errors/req':>11}",
+        ]
+        lines += [
+            f"  {r['name']:<24} {r['per_request']:8.2f} {100 * r['share']:6.1f}% {r['errors_per_request']:11.2f}"
+            for r in calls["rows"]
+        ]
     lines.append("")
     if "error" in parts:
         lines.append(f"3. components: py-spy did not work: {parts['error']}")
     else:
-        lines += [*[f"note: {why}" for why in parts["rejected"]],
-                  f"3. user CPU by component ({parts['sampler']} -r {RATE}: {', '.join(parts['py_spy_said'])}; "
-                  f"samples holding the GIL only, {100 * parts['coverage']:.0f}% of the workers' user CPU seconds "
-                  f"while sampled; ms = share x {cpu['user_ms']:.3f} ms user; "
-                  f"{100 * parts['under_socket_share']:.1f}% of samples in or under gevent's or stdlib socket code)",
-                  *table(parts["rows"], "component"), "  top 15 leaf functions:",
-                  *table(parts["leaves"], "leaf function (file)")]
+        lines += [
+            *[f"note: {why}" for why in parts["rejected"]],
+            f"3. user CPU by component ({parts['sampler']} -r {RATE}: {', '.join(parts['py_spy_said'])}; "
+            f"samples holding the GIL only, {100 * parts['coverage']:.0f}% of the workers' user CPU seconds "
+            f"while sampled; ms = share x {cpu['user_ms']:.3f} ms user; "
+            f"{100 * parts['under_socket_share']:.1f}% of samples in or under gevent's or stdlib socket code)",
+            *table(parts["rows"], "component"),
+            "  top 15 leaf functions:",
+            *table(parts["leaves"], "leaf function (file)"),
+        ]
     lines.append("")
     if "error" in perf:
         lines.append(f"4. DSOs: perf did not work: {perf['error']}")
     else:
-        lines += [f"4. CPU by shared object (perf record -e cpu-clock -F 499; {perf['check']})",
-                  *table(perf["rows"], "DSO"), "  top 10 kernel symbols (share of all samples):",
-                  *table(perf["kernel_symbols"], "symbol")]
+        lines += [
+            f"4. CPU by shared object (perf record -e cpu-clock -F 499; {perf['check']})",
+            *table(perf["rows"], "DSO"),
+            "  top 10 kernel symbols (share of all samples):",
+            *table(perf["kernel_symbols"], "symbol"),
+        ]
     return "\n".join(lines)
 
 

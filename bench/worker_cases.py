@@ -46,10 +46,17 @@ class Enqueuer:
         for index in range(count):
             order = dict(self.template, request_uid=f"w{prefix}-{index:07d}")
             doc = records.new_record(order, now)
-            _, token = self.store.create(order["request_uid"], fp=records.fingerprint(order),
-                                         doc_text=jsonio.dumps(doc), location=order["location_id"],
-                                         ttl_deadline=records.ttl_deadline(order), max_async=900, by="bench",
-                                         claim_seconds=5.0, menu_key="menu:none")
+            _, token = self.store.create(
+                order["request_uid"],
+                fp=records.fingerprint(order),
+                doc_text=jsonio.dumps(doc),
+                location=order["location_id"],
+                ttl_deadline=records.ttl_deadline(order),
+                max_async=900,
+                by="bench",
+                claim_seconds=5.0,
+                menu_key="menu:none",
+            )
             self.store.mark_validated(order["request_uid"], token, "bench", b"")
             self.store.hand_off(order["request_uid"], token, "bench")
             uids.append(order["request_uid"])
@@ -151,16 +158,49 @@ def _rows(placed: dict, done: dict, held: dict) -> list[Row]:
     rows = []
     for count in (1, 2, 4):
         ratio = placed[count] / done[count]
-        rows.append(Row(f"workers, {count} process(es), POS 0 ms", "orders/s vs bare Celery no-op tasks/s",
-                        num(placed[count]), num(done[count]) + " no-op", f"{ratio:.2f}", ">= 0.50", ratio >= 0.5))
+        rows.append(
+            Row(
+                f"workers, {count} process(es), POS 0 ms",
+                "orders/s vs bare Celery no-op tasks/s",
+                num(placed[count]),
+                num(done[count]) + " no-op",
+                f"{ratio:.2f}",
+                ">= 0.50",
+                ratio >= 0.5,
+            )
+        )
     for count in (2, 4):
         scale, noop_scale = placed[count] / placed[1], done[count] / done[1]
-        rows.append(Row(f"workers, 1 -> {count} processes", "orders/s scaling (no-op scaling as baseline)",
-                        f"{scale:.2f}x", f"{noop_scale:.2f}x no-op", f"{scale / noop_scale:.2f}",
-                        ">= 1.7x" if count == 2 else "", scale >= 1.7 if count == 2 else None))
-    rows.append(Row("Celery pool, no-op tasks", "tasks/s gevent 100 vs prefork 4", num(done[1]),
-                    num(done["prefork"]) + " prefork", f"{done[1] / done['prefork']:.2f}"))
+        rows.append(
+            Row(
+                f"workers, 1 -> {count} processes",
+                "orders/s scaling (no-op scaling as baseline)",
+                f"{scale:.2f}x",
+                f"{noop_scale:.2f}x no-op",
+                f"{scale / noop_scale:.2f}",
+                ">= 1.7x" if count == 2 else "",
+                scale >= 1.7 if count == 2 else None,
+            )
+        )
+    rows.append(
+        Row(
+            "Celery pool, no-op tasks",
+            "tasks/s gevent 100 vs prefork 4",
+            num(done[1]),
+            num(done["prefork"]) + " prefork",
+            f"{done[1] / done['prefork']:.2f}",
+        )
+    )
     ratio = held["gevent"] / held["prefork"]
-    rows.append(Row("Celery pool, POS 200 ms", "orders/s gevent 100 vs prefork 4", num(held["gevent"]),
-                    num(held["prefork"]) + " prefork", f"{ratio:.2f}", "> 1 (choose gevent)", ratio > 1))
+    rows.append(
+        Row(
+            "Celery pool, POS 200 ms",
+            "orders/s gevent 100 vs prefork 4",
+            num(held["gevent"]),
+            num(held["prefork"]) + " prefork",
+            f"{ratio:.2f}",
+            "> 1 (choose gevent)",
+            ratio > 1,
+        )
+    )
     return rows

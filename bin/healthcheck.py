@@ -34,8 +34,10 @@ def check(kind: str) -> None:
         auth = base64.b64encode((read_value(env, "FLOWER_BASIC_AUTH") or "").encode()).decode()
         _get(f"http://127.0.0.1:{process_value('CONSOLE_PORT')}/", {"Authorization": f"Basic {auth}"})
     elif kind == "possim":
-        _get(f"http://127.0.0.1:{process_value('POSSIM_PORT')}/_admin/stats",
-             {"Authorization": f"Bearer {read_value(env, 'POS_API_TOKEN') or ''}"})
+        _get(
+            f"http://127.0.0.1:{process_value('POSSIM_PORT')}/_admin/stats",
+            {"Authorization": f"Bearer {read_value(env, 'POS_API_TOKEN') or ''}"},
+        )
     elif kind == "beat":
         from app import celery_config
         from app import redis_client as clients

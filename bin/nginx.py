@@ -25,7 +25,8 @@ def render(listen_port: int, web_port: int) -> str:
     text = CONF.read_text()
     assert text.count(LISTEN) == 1 and text.count(UPSTREAM) == 1, "deploy/nginx/posbridge.conf's addresses moved"
     return text.replace(LISTEN, f"listen 127.0.0.1:{listen_port} default_server;").replace(
-        UPSTREAM, f"server 127.0.0.1:{web_port};")
+        UPSTREAM, f"server 127.0.0.1:{web_port};"
+    )
 
 
 class Nginx:
@@ -53,10 +54,12 @@ class Nginx:
             f"http {{\n  access_log off;\n  client_body_temp_path {temp}/body;\n"
             f"  proxy_temp_path {temp}/proxy;\n  fastcgi_temp_path {temp}/fastcgi;\n"
             f"  uwsgi_temp_path {temp}/uwsgi;\n  scgi_temp_path {temp}/scgi;\n"
-            f"  include {self.directory}/posbridge.conf;\n}}\n")
+            f"  include {self.directory}/posbridge.conf;\n}}\n"
+        )
         stderr = open(self.directory / "stderr.log", "ab")  # noqa: SIM115 - nginx's own
-        self.process = subprocess.Popen([nginx, "-c", str(main), "-p", str(self.directory)],
-                                        stdout=subprocess.DEVNULL, stderr=stderr)
+        self.process = subprocess.Popen(
+            [nginx, "-c", str(main), "-p", str(self.directory)], stdout=subprocess.DEVNULL, stderr=stderr
+        )
         wait_for_port(self.listen_port, 10, self.process)
         return self
 

@@ -95,19 +95,22 @@ def main() -> None:
     where = f" (embedded, AOF in {var / 'redis'})" if redis else ""
     secret = env["PAR_JWT_SECRET"] if not os.environ.get("PAR_JWT_SECRET") else None
     mine = [name for name in SECRET_MAKERS if not os.environ.get(name)]
-    print(f"""
+    print(
+        f"""
 posbridge is running (Ctrl-C stops everything; a process that exits is started again; logs in {stack.log_dir}):
-  API          http://{env['WEB_BIND']}:{env['PORT']}  (/posnext/..., /healthz, /readyz, /metrics, /docs)
-  POS sim      {env['POS_BASE_URL']}  (admin: /_admin/knobs, /_admin/ledger)
-  Flower       http://127.0.0.1:{env['FLOWER_PORT']}  (user:password {env['FLOWER_BASIC_AUTH']})
-  console      http://127.0.0.1:{env['CONSOLE_PORT']}  (orders for on-call: find, redrive, replay; Flower's login)
-  Redis        {env['REDIS_URL']}{where}
-  Archive      {archive_shown(env['ARCHIVE_URL'])}  (final orders after ARCHIVE_AFTER_SECONDS)
+  API          http://{env["WEB_BIND"]}:{env["PORT"]}  (/posnext/..., /healthz, /readyz, /metrics, /docs)
+  POS sim      {env["POS_BASE_URL"]}  (admin: /_admin/knobs, /_admin/ledger)
+  Flower       http://127.0.0.1:{env["FLOWER_PORT"]}  (user:password {env["FLOWER_BASIC_AUTH"]})
+  console      http://127.0.0.1:{env["CONSOLE_PORT"]}  (orders for on-call: find, redrive, replay; Flower's login)
+  Redis        {env["REDIS_URL"]}{where}
+  Archive      {archive_shown(env["ARCHIVE_URL"])}  (final orders after ARCHIVE_AFTER_SECONDS)
   worker, beat running
   try it       ./dev posbridge sample submit --wait   (README: the newcomer path)
-  secrets      this checkout's, in {var / SECRETS_FILE}: {' '.join(f"{n}={env[n]}" for n in mine) or '(all set by you)'}
-  a JWT for trying it: {make_token(secret) if secret else '(set by you: sign one with PAR_JWT_SECRET)'}
-""", flush=True)
+  secrets      this checkout's, in {var / SECRETS_FILE}: {" ".join(f"{n}={env[n]}" for n in mine) or "(all set by you)"}
+  a JWT for trying it: {make_token(secret) if secret else "(set by you: sign one with PAR_JWT_SECRET)"}
+""",
+        flush=True,
+    )
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     try:
@@ -160,12 +163,18 @@ def supervise(stack: Stack, stopping: list[int], poll: float = 0.5, on_start=lam
             while recent and now - recent[0] > 60:
                 recent.popleft()
             if len(recent) >= RESTARTS_PER_MINUTE:
-                print(f"{label} exited {len(recent)} times within a minute; stopping. Its log:\n"
-                      f"{stack.log(label)[-2000:]}", flush=True)
+                print(
+                    f"{label} exited {len(recent)} times within a minute; stopping. Its log:\n"
+                    f"{stack.log(label)[-2000:]}",
+                    flush=True,
+                )
                 return
             delay = 2 ** (len(recent) - 1)
-            print(f"{label} exited with {process.returncode}; starting it again in {delay} s "
-                  f"(log: {stack.log_dir / (label + '.log')})", flush=True)
+            print(
+                f"{label} exited with {process.returncode}; starting it again in {delay} s "
+                f"(log: {stack.log_dir / (label + '.log')})",
+                flush=True,
+            )
             due[label] = now + delay
         time.sleep(poll)
 

@@ -66,11 +66,30 @@ class EmbeddedRedis:
     def start(self) -> EmbeddedRedis:
         Path(self.directory).mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.directory,
-             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
-             "--save", "", "--maxmemory-policy", "noeviction",
-             "--daemonize", "no", "--logfile", os.path.join(self.directory, "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                redis_server_binary(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                self.directory,
+                "--appendonly",
+                "yes" if self.appendonly else "no",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--maxmemory-policy",
+                "noeviction",
+                "--daemonize",
+                "no",
+                "--logfile",
+                os.path.join(self.directory, "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for_port(self.port, 10, self.process)
         return self
 
@@ -181,8 +200,14 @@ class Stack:
         env = {**self.env, **extra_env}
         log = open(self.log_dir / f"{label}.log", "ab")  # noqa: SIM115 - the process owns it
         command = f"exec {wrap + ' ' if wrap else ''}{self.commands[name]}"
-        process = subprocess.Popen(["bash", "-c", command], cwd=self.root, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=self.root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes[label] = process
         return process
 

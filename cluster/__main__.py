@@ -81,9 +81,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=8.0, help="scenarios started per second (default 8)")
     parser.add_argument("--rounds", type=int, help="rounds of every fault kind at least (default 5, --short 1)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--harsh", action="store_true",
-                        help="kill the next primary as soon as the returned node's link is up, before it holds "
-                             "a full copy (what only DURABILITY=replica's WAIT survives)")
+    parser.add_argument(
+        "--harsh",
+        action="store_true",
+        help="kill the next primary as soon as the returned node's link is up, before it holds "
+        "a full copy (what only DURABILITY=replica's WAIT survives)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs) even when green")
     parser.add_argument("--report", metavar="FILE", help="also write the checks and the summary there, as JSON")
     return parser.parse_args(argv)
@@ -119,8 +122,12 @@ def run(args: argparse.Namespace) -> int:
         client = SpreadClient(top.web_urls(), top.token(), journal)
         for url in top.web_urls():  # menus cached before the load
             for location in ("loc-001", "loc-002", "loc-003"):
-                client.session().get(f"{url}/posnext/menus", params={"location_id": location}, timeout=30,
-                                     headers={"Authorization": f"Bearer {client.token}"}).raise_for_status()
+                client.session().get(
+                    f"{url}/posnext/menus",
+                    params={"location_id": location},
+                    timeout=30,
+                    headers={"Authorization": f"Bearer {client.token}"},
+                ).raise_for_status()
         injector = Injector(top, journal, args.seed, args.short, rounds, harsh=args.harsh)
         reads = archive.Reads(client, top.redis, args.seed).start()  # polls answered orders throughout
         log(f"load: {orders} scenarios at {args.rate}/s; faults: {rounds} round(s) of {REDIS_KINDS + HOST_KINDS}")
@@ -141,13 +148,22 @@ def run(args: argparse.Namespace) -> int:
         top.settle(max((o.deadline for o in records.values() if o is not None), default=0.0))
         records = records_of(top, journal)
         reads.stop()
-        evidence = Evidence(journal, receiver, injector.windows, records, top.ledger(),
-                            {uid for uid, _ in top.store.dead_callbacks(limit=100000)})
+        evidence = Evidence(
+            journal,
+            receiver,
+            injector.windows,
+            records,
+            top.ledger(),
+            {uid for uid, _ in top.store.dead_callbacks(limit=100000)},
+        )
         checks, stats = check_all(evidence, time.time())
         more, stats["archive"] = archive_checks.checks(journal, reads, injector.windows, top.redis, top.archive)
         checks.extend(more)
-        resent = sum(excuse_lost_delivery_marks(c, receiver, injector.failovers, injector.windows) for c in checks
-                     if c.name.startswith("no callback delivered twice automatically"))
+        resent = sum(
+            excuse_lost_delivery_marks(c, receiver, injector.failovers, injector.windows)
+            for c in checks
+            if c.name.startswith("no callback delivered twice automatically")
+        )
         checks.append(check_failover_finals(injector.failovers, records))
         checks.append(check_accepted_kept(injector.failovers))
         checks.append(check_fault_counts(injector.count(), REDIS_KINDS + HOST_KINDS, rounds))
@@ -155,13 +171,23 @@ def run(args: argparse.Namespace) -> int:
             checks.append(report.fault_errors(injector.errors))
         summary = report.summary(journal, records, evidence, injector, stats, time.time() - started)
         summary["callbacks_resent_after_a_lost_delivery_record"] = resent
-        summary["fault_windows"] = [{"kind": w.kind, "start": round(w.start, 3), "end": round(w.end, 3),
-                                     "detail": w.detail} for w in injector.windows]
+        summary["fault_windows"] = [
+            {"kind": w.kind, "start": round(w.start, 3), "end": round(w.end, 3), "detail": w.detail}
+            for w in injector.windows
+        ]
         summary["stale_connection_resets"] = sum(  # no answer, excused: reliability/faults.py STALE_CONNECTIONS
-            1 for call in journal.calls if call.status is None and stale_reset(call, injector.windows))
-        summary["failovers"] = [{"kind": f.kind, "old": f.old[0], "new": f.new[0] if f.new else None,
-                                 "finals_read_back": len(f.after), "answered_read_back": len(f.accepted)}
-                                for f in injector.failovers]
+            1 for call in journal.calls if call.status is None and stale_reset(call, injector.windows)
+        )
+        summary["failovers"] = [
+            {
+                "kind": f.kind,
+                "old": f.old[0],
+                "new": f.new[0] if f.new else None,
+                "finals_read_back": len(f.after),
+                "answered_read_back": len(f.accepted),
+            }
+            for f in injector.failovers
+        ]
         print(report.table(checks, summary, args, round(orders / args.rate / 60, 2)))
         for path in filter(None, (os.path.join(work_dir, "report.json"), args.report)):
             report.write_json(path, checks, summary)

@@ -74,8 +74,10 @@ class Injector:
         self.rounds: dict[str, int] = {}
         self.stopping = threading.Event()
         self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._track, args=(kinds, name), name=f"faults-{name}", daemon=True)
-                        for kinds, name in ((REDIS_KINDS, "redis"), (HOST_KINDS, "hosts"))]
+        self.threads = [
+            threading.Thread(target=self._track, args=(kinds, name), name=f"faults-{name}", daemon=True)
+            for kinds, name in ((REDIS_KINDS, "redis"), (HOST_KINDS, "hosts"))
+        ]
 
     def start(self) -> None:
         for thread in self.threads:
@@ -102,8 +104,10 @@ class Injector:
             round_ = list(kinds)
             self.rng.shuffle(round_)
             for kind in round_:
-                if self.stopping.wait(self.rng.uniform(1.0, 3.0) * self.scale) \
-                        and self.rounds[name] >= self.rounds_wanted:
+                if (
+                    self.stopping.wait(self.rng.uniform(1.0, 3.0) * self.scale)
+                    and self.rounds[name] >= self.rounds_wanted
+                ):
                     return
                 started = time.time()
                 try:
@@ -132,16 +136,23 @@ class Injector:
         """Orders answered 200 or 202 before `before` (a validate-only request records nothing)."""
         with self.journal.lock:
             recorded = {uid for uid, p in self.journal.planned.items() if p.expect not in ("validated", "refused")}
-            return {c.uid for c in self.journal.calls if c.status in (200, 202) and c.ended < before
-                    and c.uid in recorded}
+            return {
+                c.uid for c in self.journal.calls if c.status in (200, 202) and c.ended < before and c.uid in recorded
+            }
 
     def _kill_primary(self, kind: str, host_dies: bool = False) -> tuple[Node, FailoverEvidence]:
         """SIGKILL the primary, noting first what PAR was answered; `host_dies`: its host's link
         goes down first (the machine is gone: its kernel sends no byte more, not even to a replica)."""
         node = self.top.group.primary()
         killed_at = time.time()
-        evidence = FailoverEvidence(killed_at, node.address, None, self._answered_final(killed_at), kind=kind,
-                                    accepted=self._accepted(killed_at))
+        evidence = FailoverEvidence(
+            killed_at,
+            node.address,
+            None,
+            self._answered_final(killed_at),
+            kind=kind,
+            accepted=self._accepted(killed_at),
+        )
         if host_dies:
             self._host_of(node).link(False)
         node.kill()
@@ -177,8 +188,10 @@ class Injector:
         self._read_back(evidence)
         group.restart(node)
         group.wait_replicated(node, 60, offsets=not self.harsh)
-        return f"SIGKILL primary {node.name}; {evidence.new[0]} promoted after {took:.1f}s; " \
-               f"{len(evidence.answered)} finals, {len(evidence.accepted)} answered orders read back"
+        return (
+            f"SIGKILL primary {node.name}; {evidence.new[0]} promoted after {took:.1f}s; "
+            f"{len(evidence.answered)} finals, {len(evidence.accepted)} answered orders read back"
+        )
 
     def _replica_cut_promoted(self) -> str:
         """The replica's host cut off (WAIT can no longer be acknowledged: under DURABILITY=replica
@@ -205,9 +218,11 @@ class Injector:
         finally:
             group.restart(node)
             group.wait_replicated(node, 60)
-        return f"{replica.name} cut off {lasting:.1f}s (answers then: {self._answers(cut_at, evidence.killed_at)}); " \
-               f"then {node.name}'s host died; {replica.name} promoted after {took:.1f}s; " \
-               f"{len(evidence.answered)} finals, {len(evidence.accepted)} answered orders read back"
+        return (
+            f"{replica.name} cut off {lasting:.1f}s (answers then: {self._answers(cut_at, evidence.killed_at)}); "
+            f"then {node.name}'s host died; {replica.name} promoted after {took:.1f}s; "
+            f"{len(evidence.answered)} finals, {len(evidence.accepted)} answered orders read back"
+        )
 
     def _answers(self, start: float, end: float) -> str:
         """What PAR's submits sent and answered between `start` and `end` got, by HTTP status."""
@@ -222,12 +237,38 @@ class Injector:
         name = self.rng.choice(("worker1", "worker2"))
         host = self.top.hosts[name]
         source = host.ip.rsplit(".", 1)[0] + "." + str(100 + int(host.ip.rsplit(".", 1)[1]))
-        rule = ["OUTPUT", "-p", "tcp", "--dport", str(REDIS_PORT), "!", "-s", source,
-                "-j", "REDIRECT", "--to-ports", str(PROXY_PORT)]
+        rule = [
+            "OUTPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            str(REDIS_PORT),
+            "!",
+            "-s",
+            source,
+            "-j",
+            "REDIRECT",
+            "--to-ports",
+            str(PROXY_PORT),
+        ]
         host.run("ip", "addr", "add", f"{source}/24", "dev", "eth0", check=False)
-        proxy = subprocess.Popen([*host.prefix, sys.executable, "-m", "cluster.proxy", "--listen",
-                                  f"0.0.0.0:{PROXY_PORT}", "--delay", "1.0", "--source", source],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proxy = subprocess.Popen(
+            [
+                *host.prefix,
+                sys.executable,
+                "-m",
+                "cluster.proxy",
+                "--listen",
+                f"0.0.0.0:{PROXY_PORT}",
+                "--delay",
+                "1.0",
+                "--source",
+                source,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         lasting = self.rng.uniform(8.0, 15.0) * self.scale
         try:
             time.sleep(0.5)
@@ -277,8 +318,15 @@ class Injector:
             url = next(u for u in self.top.web_urls() if f"//{host.ip}:" in u)
             with self.lock:  # see WEB_CUT_OFF, STALE_CONNECTIONS; tests/integration/test_cluster_stale_connection.py
                 self.windows.append(Window(WEB_CUT_OFF, cut, back, f"{name}: cut off from Redis mid-request", host=url))
-                self.windows.append(Window(STALE_CONNECTIONS, back, back + lasting + 1.0,
-                                           f"{name}: keep-alive connections closed during the cut", host=url))
+                self.windows.append(
+                    Window(
+                        STALE_CONNECTIONS,
+                        back,
+                        back + lasting + 1.0,
+                        f"{name}: keep-alive connections closed during the cut",
+                        host=url,
+                    )
+                )
         return f"{name} cut off for {lasting:.1f}s"
 
     def _skew(self, name: str) -> str:

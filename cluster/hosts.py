@@ -52,8 +52,9 @@ class HostStack(Stack):
         env = {**self.env, **extra_env}
         log = open(self.log_dir / f"{label}.log", "ab")  # noqa: SIM115 - the process owns it
         command = [*host.prefix, *wrap, "bash", "-c", f"exec {self.commands[name]}"]
-        process = subprocess.Popen(command, cwd=os.getcwd(), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=os.getcwd(), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.processes[label] = process
         return process
 
@@ -88,11 +89,20 @@ class Topology:
         self.group = RedisGroup(
             os.path.join(self.work_dir, "redis"),
             [(h["redis1"].ip, REDIS_PORT, h["redis1"].prefix), (h["redis2"].ip, REDIS_PORT, h["redis2"].prefix)],
-            [(h[n].ip, SENTINEL_PORT, h[n].prefix) for n in ("redis1", "redis2", "redis3")]).start()
-        self.env = stack_env(f"redis://{h['redis1'].ip}:{REDIS_PORT}/0", REDIS_SENTINELS=self.group.sentinel_list,
-                             PORT=WEB_PORT, WEB_BIND="0.0.0.0", POSSIM_HOST=h["possim"].ip, POSSIM_PORT=POS_PORT,
-                             POS_BASE_URL=self.pos_url, DURABILITY="replica",
-                             **archive.settings(h[archive.HOST].ip), **self.overrides)
+            [(h[n].ip, SENTINEL_PORT, h[n].prefix) for n in ("redis1", "redis2", "redis3")],
+        ).start()
+        self.env = stack_env(
+            f"redis://{h['redis1'].ip}:{REDIS_PORT}/0",
+            REDIS_SENTINELS=self.group.sentinel_list,
+            PORT=WEB_PORT,
+            WEB_BIND="0.0.0.0",
+            POSSIM_HOST=h["possim"].ip,
+            POSSIM_PORT=POS_PORT,
+            POS_BASE_URL=self.pos_url,
+            DURABILITY="replica",
+            **archive.settings(h[archive.HOST].ip),
+            **self.overrides,
+        )
         self.settings = load_settings(self.env)
         self.redis = clients.make_client(self.settings)
         self.archive = Archive(self.archive_server.url, timeout=5.0)
@@ -103,8 +113,9 @@ class Topology:
         for name in ("web1", "web2"):
             self.start_web(name)
         for index, name in enumerate(("web1", "web2"), 1):
-            self.stack.start_on(h[name], "beat", f"beat{index}",
-                                BEAT_SCHEDULE_FILE=os.path.join(self.work_dir, f"beat{index}-schedule"))
+            self.stack.start_on(
+                h[name], "beat", f"beat{index}", BEAT_SCHEDULE_FILE=os.path.join(self.work_dir, f"beat{index}-schedule")
+            )
         for name in ("worker1", "worker2"):
             self.start_worker(name)
         self.wait_for_workers(2, 90)
@@ -160,8 +171,11 @@ class Topology:
         read = float(self.env["POS_READ_TIMEOUT"])
         while time.time() < end:
             try:
-                if self.store.open_count() == 0 and time.time() > latest_deadline + read + 1 \
-                        and not self.callbacks_owed():
+                if (
+                    self.store.open_count() == 0
+                    and time.time() > latest_deadline + read + 1
+                    and not self.callbacks_owed()
+                ):
                     return
             except Exception:  # noqa: BLE001, S110 - a failover may still be settling
                 pass

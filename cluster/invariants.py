@@ -45,11 +45,13 @@ def check_failover_finals(failovers: list[FailoverEvidence], records: dict) -> C
             if after != status or order is None or order.status != status:
                 reported.add(uid)
             if after != status:
-                check.fail(f"failover {number} ({failover.old[0]} killed): {uid} answered {status}, "
-                           f"read back as {after}")
+                check.fail(
+                    f"failover {number} ({failover.old[0]} killed): {uid} answered {status}, read back as {after}"
+                )
             elif order is None or order.status != status:
-                check.fail(f"failover {number}: {uid} answered {status}, at the end "
-                           f"{order.status if order else 'missing'}")
+                check.fail(
+                    f"failover {number}: {uid} answered {status}, at the end {order.status if order else 'missing'}"
+                )
     return check
 
 
@@ -61,8 +63,10 @@ def check_accepted_kept(failovers: list[FailoverEvidence]) -> Check:
             check.checked += 1
             if uid not in failover.kept:
                 lost.add(uid)
-                check.fail(f"{failover.kind} {number} ({failover.old[0]} killed): {uid} was answered 200/202, "
-                           f"no record on the promoted node")
+                check.fail(
+                    f"{failover.kind} {number} ({failover.old[0]} killed): {uid} was answered 200/202, "
+                    f"no record on the promoted node"
+                )
     return check
 
 
@@ -80,11 +84,14 @@ def lost_with(prev_end: float, resent_at: float, failovers: list[FailoverEvidenc
     again at `resent_at`: lost with a primary killed between them (the record made while the
     replica was cut off, or within LAG of the kill), or never written by its sender (its host cut
     off, or on the slow link, while the receiver's answer was on its way: its claim lapsed first)."""
-    if any(min(f.cut_at or f.killed_at, f.killed_at - LAG) <= prev_end <= f.killed_at < resent_at
-           for f in failovers):
+    if any(min(f.cut_at or f.killed_at, f.killed_at - LAG) <= prev_end <= f.killed_at < resent_at for f in failovers):
         return True
-    return any(w.kind in SENDER_TROUBLE and w.start - SENDER_TROUBLE[w.kind][0] <= prev_end
-               <= w.end + SENDER_TROUBLE[w.kind][1] and prev_end < resent_at for w in windows)
+    return any(
+        w.kind in SENDER_TROUBLE
+        and w.start - SENDER_TROUBLE[w.kind][0] <= prev_end <= w.end + SENDER_TROUBLE[w.kind][1]
+        and prev_end < resent_at
+        for w in windows
+    )
 
 
 def excuse_lost_delivery_marks(check: Check, receiver, failovers: list[FailoverEvidence], windows=()) -> int:
@@ -99,8 +106,10 @@ def excuse_lost_delivery_marks(check: Check, receiver, failovers: list[FailoverE
         first = next((n for n, d in enumerate(deliveries) if d.answered < 300), None)
         chain = deliveries[first:] if first is not None else []
         pairs = itertools.pairwise(chain)
-        if len(chain) > 1 and all(nxt.key == f"{uid}:{nxt.status}" and prev.answered < 300
-                                  and lost_with(prev.end, nxt.at, failovers, windows) for prev, nxt in pairs):
+        if len(chain) > 1 and all(
+            nxt.key == f"{uid}:{nxt.status}" and prev.answered < 300 and lost_with(prev.end, nxt.at, failovers, windows)
+            for prev, nxt in pairs
+        ):
             continue
         kept.append(violation)
     excused = len(check.violations) - len(kept)

@@ -73,8 +73,22 @@ class Net:
         sh("ip", "netns", "add", f"{PREFIX}-probe", check=False)
         try:
             sh("ip", "netns", "exec", f"{PREFIX}-probe", "ip", "link", "set", "lo", "up", check=False)
-            result = sh("ip", "netns", "exec", f"{PREFIX}-probe", "tc", "qdisc", "add", "dev", "lo", "root",
-                        "netem", "delay", "1ms", check=False)
+            result = sh(
+                "ip",
+                "netns",
+                "exec",
+                f"{PREFIX}-probe",
+                "tc",
+                "qdisc",
+                "add",
+                "dev",
+                "lo",
+                "root",
+                "netem",
+                "delay",
+                "1ms",
+                check=False,
+            )
             return result.returncode == 0
         finally:
             sh("ip", "netns", "del", f"{PREFIX}-probe", check=False)
@@ -90,8 +104,11 @@ class Net:
         sh("ip", "link", "del", BRIDGE, check=False)
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            links = [line.split(":")[1].strip().split("@")[0] for line in
-                     sh("ip", "-o", "link", "show", check=False).stdout.splitlines() if line.count(":") >= 2]
+            links = [
+                line.split(":")[1].strip().split("@")[0]
+                for line in sh("ip", "-o", "link", "show", check=False).stdout.splitlines()
+                if line.count(":") >= 2
+            ]
             left = [link for link in links if link.startswith(f"{PREFIX}v-")]
             if not left:
                 return

@@ -23,8 +23,9 @@ SO_ORIGINAL_DST = 80  # linux/netfilter_ipv4.h: where a REDIRECTed connection wa
 
 
 class Proxy:
-    def __init__(self, listen: tuple[str, int], target: tuple[str, int] | None, delay: float = 0.0,
-                 source: str | None = None):
+    def __init__(
+        self, listen: tuple[str, int], target: tuple[str, int] | None, delay: float = 0.0, source: str | None = None
+    ):
         """target None: each connection goes where it was going before iptables REDIRECTed it
         here; source: the address upstream connections leave from (one the REDIRECT rule skips)."""
         self.listen = listen
@@ -60,8 +61,9 @@ class Proxy:
             self.accepted += 1
             try:
                 target = self.target or _original_dst(client)
-                upstream = socket.create_connection(target, timeout=2,
-                                                    source_address=(self.source, 0) if self.source else None)
+                upstream = socket.create_connection(
+                    target, timeout=2, source_address=(self.source, 0) if self.source else None
+                )
             except OSError:
                 client.close()
                 continue

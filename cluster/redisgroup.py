@@ -37,8 +37,9 @@ class Node:
         return self.host, self.port
 
     def client(self, **kwargs) -> redis.Redis:
-        return redis.Redis(host=self.host, port=self.port, socket_timeout=2, socket_connect_timeout=1,
-                           decode_responses=True, **kwargs)
+        return redis.Redis(
+            host=self.host, port=self.port, socket_timeout=2, socket_connect_timeout=1, decode_responses=True, **kwargs
+        )
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -46,8 +47,9 @@ class Node:
     def launch(self, args: list[str]) -> None:
         Path(self.directory).mkdir(parents=True, exist_ok=True)
         log = open(os.path.join(self.directory, f"{self.name}.log"), "ab")  # noqa: SIM115 - the process owns it
-        self.process = subprocess.Popen([*self.prefix, redis_server_binary(), *args], stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            [*self.prefix, redis_server_binary(), *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         end = time.monotonic() + 15
         while time.monotonic() < end:
             if self.process.poll() is not None:
@@ -76,13 +78,21 @@ class Node:
 class RedisGroup:
     """data: two (host, port, prefix) for the primary and the replica; sentinels: three."""
 
-    def __init__(self, directory: str, data: list[tuple[str, int, list[str]]],
-                 sentinels: list[tuple[str, int, list[str]]], quorum: int = 2):
+    def __init__(
+        self,
+        directory: str,
+        data: list[tuple[str, int, list[str]]],
+        sentinels: list[tuple[str, int, list[str]]],
+        quorum: int = 2,
+    ):
         self.directory = directory
-        self.nodes = [Node(f"redis{i}", h, p, os.path.join(directory, f"redis{i}"), pre)
-                      for i, (h, p, pre) in enumerate(data, 1)]
-        self.sentinels = [Node(f"sentinel{i}", h, p, os.path.join(directory, f"sentinel{i}"), pre)
-                          for i, (h, p, pre) in enumerate(sentinels, 1)]
+        self.nodes = [
+            Node(f"redis{i}", h, p, os.path.join(directory, f"redis{i}"), pre) for i, (h, p, pre) in enumerate(data, 1)
+        ]
+        self.sentinels = [
+            Node(f"sentinel{i}", h, p, os.path.join(directory, f"sentinel{i}"), pre)
+            for i, (h, p, pre) in enumerate(sentinels, 1)
+        ]
         self.quorum = quorum
 
     @property
@@ -90,10 +100,32 @@ class RedisGroup:
         return ",".join(f"{n.host}:{n.port}" for n in self.sentinels)
 
     def _data_args(self, node: Node, replica_of: Node | None) -> list[str]:
-        args = ["--port", str(node.port), "--bind", node.host, "--dir", node.directory, "--appendonly", "yes",
-                "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction", "--daemonize", "no",
-                "--protected-mode", "no", "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
-                "--replica-announce-ip", node.host]
+        args = [
+            "--port",
+            str(node.port),
+            "--bind",
+            node.host,
+            "--dir",
+            node.directory,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--maxmemory-policy",
+            "noeviction",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+            "--replica-announce-ip",
+            node.host,
+        ]
         if replica_of is not None:
             args += ["--replicaof", replica_of.host, str(replica_of.port)]
         return args
@@ -111,13 +143,22 @@ class RedisGroup:
     def start_sentinel(self, node: Node, primary: Node) -> None:
         Path(node.directory).mkdir(parents=True, exist_ok=True)
         conf = os.path.join(node.directory, "sentinel.conf")
-        Path(conf).write_text("\n".join([
-            f"port {node.port}", f"bind {node.host}", "protected-mode no", f"dir {node.directory}",
-            f"sentinel announce-ip {node.host}",
-            f"sentinel monitor {MASTER} {primary.host} {primary.port} {self.quorum}",
-            f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}",
-            f"sentinel failover-timeout {MASTER} {FAILOVER_TIMEOUT_MS}",
-            f"sentinel parallel-syncs {MASTER} 1", ""]))
+        Path(conf).write_text(
+            "\n".join(
+                [
+                    f"port {node.port}",
+                    f"bind {node.host}",
+                    "protected-mode no",
+                    f"dir {node.directory}",
+                    f"sentinel announce-ip {node.host}",
+                    f"sentinel monitor {MASTER} {primary.host} {primary.port} {self.quorum}",
+                    f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}",
+                    f"sentinel failover-timeout {MASTER} {FAILOVER_TIMEOUT_MS}",
+                    f"sentinel parallel-syncs {MASTER} 1",
+                    "",
+                ]
+            )
+        )
         node.launch([conf, "--sentinel"])
 
     def restart(self, node: Node) -> None:

@@ -56,10 +56,22 @@ def loadgen(urls: list[str], token: str, clients: int, seconds: float) -> list[d
     """One bench/loadgen.py process per URL, all at once; their summaries."""
     procs = []
     for url in urls:
-        spec = {"url": f"{url}/posnext/order/submit", "kind": "submit", "clients": clients, "seconds": seconds,
-                "warmup": 2.0, "shared_id": SHARED_ID, "token": token, "timeout": 30, "ramp": 1.0}
-        procs.append(subprocess.Popen([sys.executable, "-m", "bench.loadgen", json.dumps(spec)],
-                                      stdout=subprocess.PIPE, text=True))
+        spec = {
+            "url": f"{url}/posnext/order/submit",
+            "kind": "submit",
+            "clients": clients,
+            "seconds": seconds,
+            "warmup": 2.0,
+            "shared_id": SHARED_ID,
+            "token": token,
+            "timeout": 30,
+            "ramp": 1.0,
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "bench.loadgen", json.dumps(spec)], stdout=subprocess.PIPE, text=True
+            )
+        )
     return [json.loads(p.communicate(timeout=seconds + 120)[0].strip().splitlines()[-1]) for p in procs]
 
 
@@ -69,12 +81,17 @@ def measure_web(top: Topology, hosts: int, clients: int, seconds: float) -> dict
     calls, cpu, redis_cpu = redis_calls(top), cpu_of(top, labels), redis_cpu_s(top)
     results = loadgen(urls, top.token(), clients, seconds)
     orders = sum(r["total"] for r in results)
-    return {"web_hosts": hosts, "clients_per_host": clients, "orders_per_s": round(sum(r["rps"] for r in results), 1),
-            "p50_ms": max(r["p50_ms"] for r in results), "p99_ms": max(r["p99_ms"] for r in results),
-            "statuses": [r["statuses"] for r in results],
-            "redis_commands_per_order": round((redis_calls(top) - calls) / max(orders, 1), 1),
-            "redis_cpu_ms_per_order": round((redis_cpu_s(top) - redis_cpu) * 1000 / max(orders, 1), 3),
-            "web_cpu_ms_per_order": round((cpu_of(top, labels) - cpu) * 1000 / max(orders, 1), 2)}
+    return {
+        "web_hosts": hosts,
+        "clients_per_host": clients,
+        "orders_per_s": round(sum(r["rps"] for r in results), 1),
+        "p50_ms": max(r["p50_ms"] for r in results),
+        "p99_ms": max(r["p99_ms"] for r in results),
+        "statuses": [r["statuses"] for r in results],
+        "redis_commands_per_order": round((redis_calls(top) - calls) / max(orders, 1), 1),
+        "redis_cpu_ms_per_order": round((redis_cpu_s(top) - redis_cpu) * 1000 / max(orders, 1), 3),
+        "web_cpu_ms_per_order": round((cpu_of(top, labels) - cpu) * 1000 / max(orders, 1), 2),
+    }
 
 
 def measure_workers(top: Topology, hosts: int, burst_s: float) -> dict:
@@ -98,11 +115,16 @@ def measure_workers(top: Topology, hosts: int, burst_s: float) -> dict:
     while top.store.open_count() > 0 and time.time() - started < 900:
         time.sleep(0.1)
     elapsed = time.time() - started
-    return {"worker_hosts": hosts, "orders_queued": queued, "answers": [r["statuses"] for r in results],
-            "orders_per_s": round(queued / elapsed, 1), "drain_seconds": round(elapsed, 1),
-            "redis_commands_per_order": round((redis_calls(top) - calls) / max(queued, 1), 1),
-            "redis_cpu_ms_per_order": round((redis_cpu_s(top) - redis_cpu) * 1000 / max(queued, 1), 3),
-            "worker_cpu_ms_per_order": round((cpu_of(top, names[:hosts]) - cpu) * 1000 / max(queued, 1), 2)}
+    return {
+        "worker_hosts": hosts,
+        "orders_queued": queued,
+        "answers": [r["statuses"] for r in results],
+        "orders_per_s": round(queued / elapsed, 1),
+        "drain_seconds": round(elapsed, 1),
+        "redis_commands_per_order": round((redis_calls(top) - calls) / max(queued, 1), 1),
+        "redis_cpu_ms_per_order": round((redis_cpu_s(top) - redis_cpu) * 1000 / max(queued, 1), 3),
+        "worker_cpu_ms_per_order": round((cpu_of(top, names[:hosts]) - cpu) * 1000 / max(queued, 1), 2),
+    }
 
 
 def wait_cost(top: Topology, rounds: int) -> dict:
@@ -123,8 +145,12 @@ def wait_cost(top: Topology, rounds: int) -> dict:
     alone, waited = timed(False), timed(True)
     client.delete(*[f"scaling:wait:{i}" for i in range(rounds)])
     pick = lambda values, share: round(values[min(len(values) - 1, int(share * len(values)))], 3)  # noqa: E731
-    return {"write_ms_p50": pick(alone, 0.5), "write_ms_p99": pick(alone, 0.99),
-            "write_then_wait_ms_p50": pick(waited, 0.5), "write_then_wait_ms_p99": pick(waited, 0.99)}
+    return {
+        "write_ms_p50": pick(alone, 0.5),
+        "write_ms_p99": pick(alone, 0.99),
+        "write_then_wait_ms_p50": pick(waited, 0.5),
+        "write_then_wait_ms_p99": pick(waited, 0.99),
+    }
 
 
 def redis_cpu_s(top: Topology) -> float:
@@ -135,9 +161,25 @@ def redis_cpu_s(top: Topology) -> float:
 def redis_benchmark(requests: int) -> dict:
     server = EmbeddedRedis(appendonly=False).start()
     try:
-        out = subprocess.run(["redis-benchmark", "-p", str(server.port), "-q", "-n", str(requests), "-c", "50",
-                              "-t", "set,get,incr,lpush,rpop,hset,zadd", "--csv"],
-                             capture_output=True, text=True, timeout=600, check=True).stdout
+        out = subprocess.run(
+            [
+                "redis-benchmark",
+                "-p",
+                str(server.port),
+                "-q",
+                "-n",
+                str(requests),
+                "-c",
+                "50",
+                "-t",
+                "set,get,incr,lpush,rpop,hset,zadd",
+                "--csv",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        ).stdout
     finally:
         server.stop()
     figures = {}

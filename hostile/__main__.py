@@ -31,9 +31,11 @@ def main(argv=None) -> int:
     if args.report:
         with open(args.report, "w", encoding="utf-8") as fh:
             json.dump(result, fh, indent=2)
-    print(f"{result['requests']} requests in {result['seconds']} s; answers {result['status_counts']}; "
-          f"slowest {result['slowest_seconds']} s; web RSS {result['rss_mb'][0]} -> {result['rss_mb'][1]} MB; "
-          f"findings: {len(result['findings'])}")
+    print(
+        f"{result['requests']} requests in {result['seconds']} s; answers {result['status_counts']}; "
+        f"slowest {result['slowest_seconds']} s; web RSS {result['rss_mb'][0]} -> {result['rss_mb'][1]} MB; "
+        f"findings: {len(result['findings'])}"
+    )
     for finding in result["findings"][:40]:
         print("  FINDING", json.dumps(finding)[:400])
     return 1 if result["findings"] else 0

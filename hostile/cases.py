@@ -11,8 +11,7 @@ from app import jsonio, signing
 from hostile.wire import Answer
 
 SLOW_SECONDS = 1.0
-ORDER_PATHS = ("/posnext/order/validate", "/posnext/orders/validate", "/posnext/order/submit",
-               "/posnext/orders/submit")
+ORDER_PATHS = ("/posnext/order/validate", "/posnext/orders/validate", "/posnext/order/submit", "/posnext/orders/submit")
 
 
 @dataclass

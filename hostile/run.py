@@ -34,11 +34,21 @@ class Run:
     def __init__(self, tmp_dir: str, nginx: bool = False):
         self.redis_server = EmbeddedRedis(directory=os.path.join(tmp_dir, "redis"), appendonly=False).start()
         self.pos_port, self.web_port, self.flower_port = free_port(), free_port(), free_port()
-        env = short_env(self.redis_server.url, POS_TOKEN, SHARED_ID, JWT_SECRET, PORT=self.web_port,
-                        POSSIM_PORT=self.pos_port, POS_BASE_URL=f"http://127.0.0.1:{self.pos_port}",
-                        FLOWER_BASIC_AUTH=FLOWER_AUTH, FLOWER_PORT=self.flower_port, FLOWER_ADDRESS="127.0.0.1",
-                        CALLBACK_ALLOW_PRIVATE="false", DURABILITY="none",
-                        BEAT_SCHEDULE_FILE=os.path.join(tmp_dir, "beat"))
+        env = short_env(
+            self.redis_server.url,
+            POS_TOKEN,
+            SHARED_ID,
+            JWT_SECRET,
+            PORT=self.web_port,
+            POSSIM_PORT=self.pos_port,
+            POS_BASE_URL=f"http://127.0.0.1:{self.pos_port}",
+            FLOWER_BASIC_AUTH=FLOWER_AUTH,
+            FLOWER_PORT=self.flower_port,
+            FLOWER_ADDRESS="127.0.0.1",
+            CALLBACK_ALLOW_PRIVATE="false",
+            DURABILITY="none",
+            BEAT_SCHEDULE_FILE=os.path.join(tmp_dir, "beat"),
+        )
         self.stack = Stack(env, log_dir=os.path.join(tmp_dir, "logs"))
         self.redis = redis.Redis.from_url(self.redis_server.url)
         # with `nginx`: every request goes through deploy/nginx/posbridge.conf (bin/nginx.py)
@@ -64,8 +74,12 @@ class Run:
         wait_for_workers(self.redis_server.url, 1, 60)
         wait_for_port(self.flower_port, 30, self.stack.processes["flower"])
         for location in ("loc-001", "loc-002", "loc-003"):
-            self.http.get(f"{self.base}/posnext/menus", params={"location_id": location},
-                          headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
+            self.http.get(
+                f"{self.base}/posnext/menus",
+                params={"location_id": location},
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=10,
+            )
         return self
 
     def stop(self) -> None:
@@ -94,10 +108,17 @@ class Run:
         else:
             started = time.monotonic()
             try:
-                r = self.http.request(case.method, self.base + case.path, data=case.body, headers=case.headers,
-                                      timeout=30, allow_redirects=False)
-                answer = Answer(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content,
-                                time.monotonic() - started)
+                r = self.http.request(
+                    case.method,
+                    self.base + case.path,
+                    data=case.body,
+                    headers=case.headers,
+                    timeout=30,
+                    allow_redirects=False,
+                )
+                answer = Answer(
+                    r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content, time.monotonic() - started
+                )
             except requests.RequestException as exc:
                 answer = Answer(0, {}, b"", time.monotonic() - started, error=type(exc).__name__)
         after = self._state(case)
@@ -105,8 +126,15 @@ class Run:
         if case.raw is None:
             self.slowest = max(self.slowest, answer.seconds)
         for problem in judge(case, answer, before, after):
-            self.findings.append({"case": case.name, "path": case.path[:120], "problem": problem,
-                                  "status": answer.status, "body": answer.body[:300].decode("utf-8", "replace")})
+            self.findings.append(
+                {
+                    "case": case.name,
+                    "path": case.path[:120],
+                    "problem": problem,
+                    "status": answer.status,
+                    "body": answer.body[:300].decode("utf-8", "replace"),
+                }
+            )
 
     # -- the parts of a run -----------------------------------------------------------
     def run_corpus(self) -> int:
@@ -118,8 +146,14 @@ class Run:
     def run_generated(self, count: int, seed: int) -> int:
         sent = [0]
 
-        @settings(max_examples=count, phases=[Phase.generate], database=None, deadline=None, derandomize=False,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=count,
+            phases=[Phase.generate],
+            database=None,
+            deadline=None,
+            derandomize=False,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(st.data())
         def one(data):
             self.send(data.draw(generated.cases(self.key, self.token)))
@@ -134,13 +168,26 @@ class Run:
             r = requests.get(f"http://127.0.0.1:{self.flower_port}{path}", timeout=10, allow_redirects=False)
             self.counts[f"flower {r.status_code}"] += 1
             if r.status_code != 401:
-                self.findings.append({"case": "13 flower without auth", "path": path,
-                                      "problem": f"HTTP {r.status_code} without credentials", "status": r.status_code})
-        ok = requests.get(f"http://127.0.0.1:{self.flower_port}/healthcheck", timeout=10,
-                          auth=tuple(FLOWER_AUTH.split(":", 1)))
+                self.findings.append(
+                    {
+                        "case": "13 flower without auth",
+                        "path": path,
+                        "problem": f"HTTP {r.status_code} without credentials",
+                        "status": r.status_code,
+                    }
+                )
+        ok = requests.get(
+            f"http://127.0.0.1:{self.flower_port}/healthcheck", timeout=10, auth=tuple(FLOWER_AUTH.split(":", 1))
+        )
         if ok.status_code != 200:
-            self.findings.append({"case": "13 flower with auth", "path": "/healthcheck",
-                                  "problem": f"HTTP {ok.status_code} with credentials", "status": ok.status_code})
+            self.findings.append(
+                {
+                    "case": "13 flower with auth",
+                    "path": "/healthcheck",
+                    "problem": f"HTTP {ok.status_code} with credentials",
+                    "status": ok.status_code,
+                }
+            )
         return 5
 
     def web_rss_mb(self) -> float:
@@ -159,9 +206,14 @@ def hostile_run(tmp_dir: str, generated_count: int, seed: int, warmup: int, ngin
         if rss_end - rss_start > RSS_GROWTH_MB:
             grew = f"web RSS grew {rss_end - rss_start:.1f} MB ({rss_start:.0f} -> {rss_end:.0f})"
             run.findings.append({"case": "rss", "path": "", "status": 0, "problem": grew})
-        return {"requests": sent + warm, "warmup": warm, "seconds": round(time.monotonic() - started, 1),
-                "status_counts": {str(k): v for k, v in sorted(run.counts.items(), key=str)},
-                "slowest_seconds": round(run.slowest, 3), "rss_mb": [round(rss_start, 1), round(rss_end, 1)],
-                "findings": run.findings}
+        return {
+            "requests": sent + warm,
+            "warmup": warm,
+            "seconds": round(time.monotonic() - started, 1),
+            "status_counts": {str(k): v for k, v in sorted(run.counts.items(), key=str)},
+            "slowest_seconds": round(run.slowest, 3),
+            "rss_mb": [round(rss_start, 1), round(rss_end, 1)],
+            "findings": run.findings,
+        }
     finally:
         run.stop()

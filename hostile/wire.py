@@ -53,8 +53,9 @@ class Answer:
     extra: dict = field(default_factory=dict)
 
 
-def raw_request(port: int, data: bytes, timeout: float = 5.0, pause: float = 0.0, trickle: bytes = b"",
-                trickle_every: float = 1.0) -> Answer:
+def raw_request(
+    port: int, data: bytes, timeout: float = 5.0, pause: float = 0.0, trickle: bytes = b"", trickle_every: float = 1.0
+) -> Answer:
     """Send `data` (then `trickle`, one byte every `trickle_every` s); read the answer until close."""
     started = time.monotonic()
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -123,7 +124,7 @@ def flood(port: int, head: bytes, piece: bytes, seconds: float = 4.0, total: int
         sock.settimeout(0.02)
         while time.monotonic() - started < seconds and closed_at is None:
             if total is None or sent < total:
-                part = piece if total is None else piece[:total - sent]
+                part = piece if total is None else piece[: total - sent]
                 try:
                     sock.sendall(part)
                     sent += len(part)
@@ -146,8 +147,11 @@ def flood(port: int, head: bytes, piece: bytes, seconds: float = 4.0, total: int
     finally:
         sock.close()
     answer = parse(received, (answered_at or time.monotonic()) - started)
-    answer.extra.update(body_sent=body_sent_at_answer, sent=sent,
-                        closed_after=None if closed_at is None or answered_at is None else closed_at - answered_at)
+    answer.extra.update(
+        body_sent=body_sent_at_answer,
+        sent=sent,
+        closed_after=None if closed_at is None or answered_at is None else closed_at - answered_at,
+    )
     return answer
 
 

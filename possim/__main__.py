@@ -43,8 +43,7 @@ def main(argv=None) -> int:
         sys.exit(f"possim: bad knobs in {args.knobs}: {exc}")
     except UnknownLocation as exc:
         sys.exit(f"possim: bad knobs in {args.knobs}: unknown location {exc}")
-    server = WSGIServer((args.host, args.port), app, backlog=2048,
-                        log=sys.stderr if args.access_log else None)
+    server = WSGIServer((args.host, args.port), app, backlog=2048, log=sys.stderr if args.access_log else None)
     server.init_socket()
     # pywsgi writes the headers and the body in two sends: without TCP_NODELAY (inherited by
     # accepted sockets) Nagle holds the body for the client's delayed ACK, ~40 ms a call.

@@ -24,8 +24,7 @@ def put_knobs(location_id):
         return error(400, "invalid_knobs", str(exc))
     except UnknownLocation:
         return error(404, "location_unknown", f"unknown location {location_id}")
-    return jsonify({"location_id": location_id, "knobs": entry,
-                    "effective": ledger.knobs_for(location_id)})
+    return jsonify({"location_id": location_id, "knobs": entry, "effective": ledger.knobs_for(location_id)})
 
 
 @admin.put("/locations/<location_id>/items/<item_id>")
@@ -39,8 +38,7 @@ def put_item(location_id, item_id):
         return error(404, "location_unknown", f"unknown location {location_id}")
     except UnknownItem:
         return error(404, "item_unknown", f"no item {item_id} at {location_id}")
-    return jsonify({"location_id": location_id, "item_id": item_id,
-                    "available": body["available"]})
+    return jsonify({"location_id": location_id, "item_id": item_id, "available": body["available"]})
 
 
 @admin.get("/ledger")

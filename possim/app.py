@@ -22,8 +22,9 @@ from possim.voids import void_order
 log = logging.getLogger("possim")
 
 
-def create_app(token: str, seed: dict | None = None, knobs: dict | None = None,
-               rng: random.Random | None = None) -> Flask:
+def create_app(
+    token: str, seed: dict | None = None, knobs: dict | None = None, rng: random.Random | None = None
+) -> Flask:
     """The simulator app. ``seed`` defaults to possim.seed; ``knobs`` (``{"*"|location_id:
     entry}``) are the knobs at start, which ``POST /_admin/reset`` returns to."""
     if not token:
@@ -36,8 +37,12 @@ def create_app(token: str, seed: dict | None = None, knobs: dict | None = None,
     def check_token():
         given = request.headers.get("Authorization", "").encode()
         if not hmac.compare_digest(given, expected):
-            return error(401, "unauthorized", "Authorization: Bearer <POS_API_TOKEN> required",
-                         {"WWW-Authenticate": 'Bearer realm="possim"'})
+            return error(
+                401,
+                "unauthorized",
+                "Authorization: Bearer <POS_API_TOKEN> required",
+                {"WWW-Authenticate": 'Bearer realm="possim"'},
+            )
         return None
 
     @app.after_request
@@ -111,8 +116,7 @@ def post_order():
     if claim.kind == "replay":
         return jsonify(claim.order), 200
     if claim.kind == "reused":
-        return error(422, "idempotency_key_reused",
-                     "this Idempotency-Key was already used with another body")
+        return error(422, "idempotency_key_reused", "this Idempotency-Key was already used with another body")
     if claim.kind == "in_progress":
         return error(409, "in_progress", "a call with this Idempotency-Key is in progress")
     try:
@@ -141,8 +145,9 @@ def _process(ledger: Ledger, claim: Claim, body: dict, knobs: dict, received_at:
     if placement.order is None:
         return error(422, placement.code, placement.message)
     if _chance(ledger, knobs["ambiguous_error_rate"]):
-        return error(500, "injected_ambiguous_error",
-                     "the order was created, then the POS failed (knob 'ambiguous_error_rate')")
+        return error(
+            500, "injected_ambiguous_error", "the order was created, then the POS failed (knob 'ambiguous_error_rate')"
+        )
     return jsonify(placement.order), 201
 
 

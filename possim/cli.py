@@ -10,11 +10,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100, help="0 picks a free port")
     parser.add_argument("--token", help="the bearer token to require (default: $POS_API_TOKEN)")
-    parser.add_argument("--knobs", metavar="FILE",
-                        help='knobs at start, JSON: {"*": {...}, "loc-001": {...}}')
-    parser.add_argument("--slower-than", type=float, metavar="SECONDS",
-                        help="every POST /orders sleeps SECONDS + 1 before it creates the order: slower than a "
-                             "client's connect + read timeout of SECONDS (over the knobs file's latency_ms)")
+    parser.add_argument("--knobs", metavar="FILE", help='knobs at start, JSON: {"*": {...}, "loc-001": {...}}')
+    parser.add_argument(
+        "--slower-than",
+        type=float,
+        metavar="SECONDS",
+        help="every POST /orders sleeps SECONDS + 1 before it creates the order: slower than a "
+        "client's connect + read timeout of SECONDS (over the knobs file's latency_ms)",
+    )
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
     return parser.parse_args(argv)
 

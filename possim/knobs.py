@@ -41,6 +41,7 @@ def _number(low, high):
             raise KnobError(f"{name} must be a number")
         if not math.isfinite(value) or not low <= value <= high:
             raise KnobError(f"{name} must be between {low} and {high}")
+
     return check
 
 

@@ -49,8 +49,7 @@ class Ledger:
     def __init__(self, seed: dict, knobs: dict | None = None, rng: random.Random | None = None):
         self._lock = threading.Lock()
         self._locations = copy.deepcopy(seed["locations"])
-        self._item_ids = {loc_id: {item["id"] for item in loc["items"]}
-                          for loc_id, loc in self._locations.items()}
+        self._item_ids = {loc_id: {item["id"] for item in loc["items"]} for loc_id, loc in self._locations.items()}
         self._rng = rng or random.Random()
         self._sequence = itertools.count(1)  # never reset: a pos_order_id is never reused
         base = {}
@@ -90,10 +89,11 @@ class Ledger:
 
     def knobs_view(self) -> dict:
         with self._lock:
-            return {"defaults": copy.deepcopy(knobs_mod.DEFAULTS),
-                    "knobs": copy.deepcopy(self._knobs),
-                    "effective": {loc_id: knobs_mod.effective(self._knobs, loc_id)
-                                  for loc_id in self._locations}}
+            return {
+                "defaults": copy.deepcopy(knobs_mod.DEFAULTS),
+                "knobs": copy.deepcopy(self._knobs),
+                "effective": {loc_id: knobs_mod.effective(self._knobs, loc_id) for loc_id in self._locations},
+            }
 
     def patch_knobs(self, location_id: str, patch: dict) -> dict:
         """Merge ``patch`` into the entry of ``location_id`` (or ``"*"``); its stored entry."""
@@ -102,7 +102,7 @@ class Ledger:
             entry = knobs_mod.merge(self._knobs.get(location_id, {}), patch)
             self._knobs[location_id] = entry
             if "items" in patch:
-                changed = (self._locations if location_id == knobs_mod.STAR else [location_id])
+                changed = self._locations if location_id == knobs_mod.STAR else [location_id]
                 stamp = now_iso()
                 self._menu_changed_at.update(dict.fromkeys(changed, stamp))
             return copy.deepcopy(entry)
@@ -180,14 +180,14 @@ class Ledger:
         if location_id not in self._locations:
             return Placement(code="location_unknown", message=f"unknown location {location_id}")
         if not self._accepting(location_id, knobs):
-            return Placement(code="location_closed",
-                             message=f"location {location_id} is not accepting orders")
-        available = {item["id"]: knobs["items"].get(item["id"], item["available"])
-                     for item in self._locations[location_id]["items"]}
+            return Placement(code="location_closed", message=f"location {location_id} is not accepting orders")
+        available = {
+            item["id"]: knobs["items"].get(item["id"], item["available"])
+            for item in self._locations[location_id]["items"]
+        }
         missing = [i for i in order_item_ids(body["items"]) if not available.get(i, False)]
         if missing:
-            return Placement(code="item_unavailable",
-                             message=f"unavailable items: {', '.join(dict.fromkeys(missing))}")
+            return Placement(code="item_unavailable", message=f"unavailable items: {', '.join(dict.fromkeys(missing))}")
         return None
 
     def place(self, claim: Claim, body: dict, received_at: str) -> Placement:
@@ -204,17 +204,26 @@ class Ledger:
             knobs = knobs_mod.effective(self._knobs, body["location_id"])
             now = datetime.now(UTC)
             if deadline is not None and now > deadline and knobs["honour_not_after"]:
-                return Placement(code="expired", message=f"the order would be created at {iso(now)}, "
-                                                         f"after its not_after {body['not_after']}")
+                return Placement(
+                    code="expired",
+                    message=f"the order would be created at {iso(now)}, after its not_after {body['not_after']}",
+                )
             refusal = self._refusal(body, knobs)
             if refusal is not None:
                 return refusal
-            order = {"pos_order_id": f"P-{next(self._sequence):06d}",
-                     "external_id": body["external_id"], "idempotency_key": claim.key,
-                     "location_id": body["location_id"], "total": body["totals"]["grand_total"],
-                     "status": ACCEPTED, "received_at": received_at, "created_at": iso(now),
-                     "not_after": body.get("not_after"), "body_hash": claim.body_hash,
-                     "created_ts": time.monotonic()}
+            order = {
+                "pos_order_id": f"P-{next(self._sequence):06d}",
+                "external_id": body["external_id"],
+                "idempotency_key": claim.key,
+                "location_id": body["location_id"],
+                "total": body["totals"]["grand_total"],
+                "status": ACCEPTED,
+                "received_at": received_at,
+                "created_at": iso(now),
+                "not_after": body.get("not_after"),
+                "body_hash": claim.body_hash,
+                "created_ts": time.monotonic(),
+            }
             self._orders.append(order)
             self._by_key[claim.key] = order
             self._by_external_id.setdefault(order["external_id"], []).append(order)
@@ -230,8 +239,11 @@ class Ledger:
                 window = knobs_mod.effective(self._knobs, order["location_id"])["void_window_ms"]
                 age_ms = (time.monotonic() - order["created_ts"]) * 1000
                 if age_ms >= window:
-                    return Void("not_voidable", order["pos_order_id"],
-                                f"the order is {age_ms:.0f} ms old: past the void window of {window} ms")
+                    return Void(
+                        "not_voidable",
+                        order["pos_order_id"],
+                        f"the order is {age_ms:.0f} ms old: past the void window of {window} ms",
+                    )
                 order.update(status=VOIDED, voided_at=now_iso(), void_reason=reason)
             elif not orders:
                 in_flight = [loc for _, ext, loc in self._claims.values() if ext == external_id]
@@ -258,8 +270,7 @@ class Ledger:
         """Every order made (``count`` of them) and the calls per external_id; with
         ``external_id``, only that one's."""
         with self._lock:
-            orders = [self._record(o) for o in self._orders
-                      if external_id is None or o["external_id"] == external_id]
+            orders = [self._record(o) for o in self._orders if external_id is None or o["external_id"] == external_id]
             calls = {k: dict(v) for k, v in self._calls.items() if external_id is None or k == external_id}
             return {"orders": orders, "count": len(orders), "calls": calls}
 
@@ -271,9 +282,11 @@ class Ledger:
 
     def stats_view(self) -> dict:
         with self._lock:
-            return {"post_orders": dict(sorted(self._stats.items())),
-                    "post_orders_total": sum(self._stats.values()),
-                    "orders_created": len(self._orders),
-                    "orders_voided": sum(1 for o in self._orders if o["status"] == VOIDED),
-                    "lookups_total": sum(c["lookups"] for c in self._calls.values()),
-                    "in_progress": len(self._claims)}
+            return {
+                "post_orders": dict(sorted(self._stats.items())),
+                "post_orders_total": sum(self._stats.values()),
+                "orders_created": len(self._orders),
+                "orders_voided": sum(1 for o in self._orders if o["status"] == VOIDED),
+                "lookups_total": sum(c["lookups"] for c in self._calls.values()),
+                "in_progress": len(self._claims),
+            }

@@ -48,8 +48,13 @@ def now_iso() -> str:
 
 def order_answer(order: dict) -> dict:
     """The body of the 201 (and of the 200 replay, and each of a lookup's) for an order."""
-    return {"pos_order_id": order["pos_order_id"], "external_id": order["external_id"],
-            "status": order["status"], "total": order["total"], "created_at": order["created_at"]}
+    return {
+        "pos_order_id": order["pos_order_id"],
+        "external_id": order["external_id"],
+        "status": order["status"],
+        "total": order["total"],
+        "created_at": order["created_at"],
+    }
 
 
 def order_item_ids(items) -> list[str]:

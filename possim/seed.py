@@ -8,17 +8,13 @@ import copy
 
 MENU_UPDATED_AT = "2026-11-23T10:00:00Z"
 
-_SIZE = {"id": "grp-size", "name": "Size", "min": 0, "max": 1,
-         "modifier_ids": ["mod-001", "mod-002"]}
-_EXTRAS = {"id": "grp-extras", "name": "Extras", "min": 0, "max": 3,
-           "modifier_ids": ["mod-003", "mod-004"]}
-_SIDE = {"id": "grp-side", "name": "Side", "min": 1, "max": 1,
-         "modifier_ids": ["mod-005", "mod-006"]}
+_SIZE = {"id": "grp-size", "name": "Size", "min": 0, "max": 1, "modifier_ids": ["mod-001", "mod-002"]}
+_EXTRAS = {"id": "grp-extras", "name": "Extras", "min": 0, "max": 3, "modifier_ids": ["mod-003", "mod-004"]}
+_SIDE = {"id": "grp-side", "name": "Side", "min": 1, "max": 1, "modifier_ids": ["mod-005", "mod-006"]}
 
 
 def _item(item_id, name, item_type, price, available=True, groups=()):
-    item = {"id": item_id, "name": name, "item_type": item_type, "price": price,
-            "available": available}
+    item = {"id": item_id, "name": name, "item_type": item_type, "price": price, "available": available}
     if groups:
         item["modifier_groups"] = [dict(g, modifier_ids=list(g["modifier_ids"])) for g in groups]
     return item
@@ -43,9 +39,15 @@ def _menu():
 
 
 def _location(name, timezone, tax_rate, accepting_orders):
-    return {"name": name, "accepting_orders": accepting_orders, "timezone": timezone,
-            "tax_rate": tax_rate, "currency": "USD", "updated_at": MENU_UPDATED_AT,
-            "items": _menu()}
+    return {
+        "name": name,
+        "accepting_orders": accepting_orders,
+        "timezone": timezone,
+        "tax_rate": tax_rate,
+        "currency": "USD",
+        "updated_at": MENU_UPDATED_AT,
+        "items": _menu(),
+    }
 
 
 SEED = {

@@ -121,8 +121,9 @@ def create_order():
     if claim.kind == "voided":
         return error(400, "BAD_REQUEST", "this reference was voided through the REST routes")
     if claim.kind == "reused":
-        return error(400, "IDEMPOTENCY_KEY_REUSED", "The provided idempotency key has already been used.",
-                     "idempotency_key")
+        return error(
+            400, "IDEMPOTENCY_KEY_REUSED", "The provided idempotency key has already been used.", "idempotency_key"
+        )
     if claim.kind == "in_progress":
         return error(409, "CONFLICT", "a call with this idempotency_key is in progress")
     try:
@@ -131,9 +132,11 @@ def create_order():
         ledger.release(claim)
 
 
-REFUSALS = {"location_unknown": (404, "NOT_FOUND", "order.location_id"),
-            "location_closed": (400, "BAD_REQUEST", "order.location_id"),
-            "item_unavailable": (400, "INVALID_VALUE", "order.line_items")}
+REFUSALS = {
+    "location_unknown": (404, "NOT_FOUND", "order.location_id"),
+    "location_closed": (400, "BAD_REQUEST", "order.location_id"),
+    "item_unavailable": (400, "INVALID_VALUE", "order.line_items"),
+}
 
 
 def _create(ledger: Ledger, claim, order: dict, knobs: dict, received_at: str):
@@ -145,10 +148,15 @@ def _create(ledger: Ledger, claim, order: dict, knobs: dict, received_at: str):
         time.sleep(delay_ms / 1000)
     if knobs["error_rate"] > 0 and ledger.random() < knobs["error_rate"]:
         status = knobs["error_status"]
-        code = {429: "RATE_LIMITED", 503: "SERVICE_UNAVAILABLE"}.get(status, "INTERNAL_SERVER_ERROR"
-                                                                     if status >= 500 else "BAD_REQUEST")
-        return error(status, code, "injected failure (knob 'error_rate')",
-                     headers={"Retry-After": "1"} if status in (429, 503) else None)
+        code = {429: "RATE_LIMITED", 503: "SERVICE_UNAVAILABLE"}.get(
+            status, "INTERNAL_SERVER_ERROR" if status >= 500 else "BAD_REQUEST"
+        )
+        return error(
+            status,
+            code,
+            "injected failure (knob 'error_rate')",
+            headers={"Retry-After": "1"} if status in (429, 503) else None,
+        )
     rate = (ledger.location(order["location_id"]) or {}).get("tax_rate", "0")
     placement = ledger.place(claim, ledger_body(order, rate), received_at)
     if placement.order is None:
@@ -158,8 +166,9 @@ def _create(ledger: Ledger, claim, order: dict, knobs: dict, received_at: str):
     with book.lock:
         book.entry(placement.order["pos_order_id"])["request"] = order
     if knobs["ambiguous_error_rate"] > 0 and ledger.random() < knobs["ambiguous_error_rate"]:
-        return error(500, "INTERNAL_SERVER_ERROR", "the order was created, then the POS failed "
-                                                   "(knob 'ambiguous_error_rate')")
+        return error(
+            500, "INTERNAL_SERVER_ERROR", "the order was created, then the POS failed (knob 'ambiguous_error_rate')"
+        )
     return jsonify({"order": _show(ledger, _record(ledger, placement.order["pos_order_id"]))})
 
 
@@ -184,11 +193,12 @@ def search_orders():
     if any(k["lookup_down"] for k in knobs):
         return error(503, "SERVICE_UNAVAILABLE", "lookups are down (knob 'lookup_down')")
     start, end = created.get("start_at") or "", created.get("end_at") or "9999"
-    found = [o for o in ledger.ledger_view()["orders"]
-             if o["location_id"] in ids and start <= o["created_at"] <= end]  # ISO UTC strings compare in time order
+    found = [
+        o for o in ledger.ledger_view()["orders"] if o["location_id"] in ids and start <= o["created_at"] <= end
+    ]  # ISO UTC strings compare in time order
     found.sort(key=lambda o: (o["created_at"], o["pos_order_id"]), reverse=sort.get("sort_order", "DESC") == "DESC")
     offset, limit = int(body.get("cursor") or 0), min(int(body.get("limit") or 500), 1000)
-    page = {"orders": [_show(ledger, o) for o in found[offset:offset + limit]]}
+    page = {"orders": [_show(ledger, o) for o in found[offset : offset + limit]]}
     if offset + limit < len(found):
         page["cursor"] = str(offset + limit)
     return jsonify(page)
@@ -214,9 +224,13 @@ def update_order(order_id):
         if state != OPEN:
             return error(400, "BAD_REQUEST", f"Orders with a {state} state cannot be updated", "order.state")
         if sparse.get("version") != entry["version"]:
-            return error(400, "VERSION_MISMATCH", f"Supplied version {sparse.get('version')} does not match the "
-                                                  f"current version {entry['version']} of order {order_id}.",
-                         "order.version")
+            return error(
+                400,
+                "VERSION_MISMATCH",
+                f"Supplied version {sparse.get('version')} does not match the "
+                f"current version {entry['version']} of order {order_id}.",
+                "order.version",
+            )
         if sparse.get("state") != CANCELED:
             return error(400, "BAD_REQUEST", "the simulator's UpdateOrder only cancels", "order.state")
         fulfillments = (entry["request"] or {}).get("fulfillments") or []

@@ -66,7 +66,7 @@ def _quantity(value, field) -> int:
 def check_create(body) -> None:
     """Raise SquareError unless `body` is a CreateOrder request the simulator takes."""
     if not isinstance(body, dict) or not isinstance(body.get("order"), dict):
-        raise SquareError("EXPECTED_JSON_BODY", "the body must be {\"order\": {...}, \"idempotency_key\": ...}")
+        raise SquareError("EXPECTED_JSON_BODY", 'the body must be {"order": {...}, "idempotency_key": ...}')
     _text(body.get("idempotency_key"), "idempotency_key", 192)
     order = body["order"]
     _text(order.get("location_id"), "order.location_id")
@@ -84,8 +84,10 @@ def check_create(body) -> None:
             raise SquareError("VALUE_TOO_LOW", f"{at}.quantity must be at least 1", f"{at}.quantity")
         _money(line.get("base_price_money"), f"{at}.base_price_money")
         for m, modifier in enumerate(line.get("modifiers") or []):
-            _text(modifier.get("catalog_object_id") if isinstance(modifier, dict) else None,
-                  f"{at}.modifiers[{m}].catalog_object_id")
+            _text(
+                modifier.get("catalog_object_id") if isinstance(modifier, dict) else None,
+                f"{at}.modifiers[{m}].catalog_object_id",
+            )
             _money(modifier.get("base_price_money"), f"{at}.modifiers[{m}].base_price_money")
             _quantity(modifier.get("quantity", "1"), f"{at}.modifiers[{m}].quantity")
 
@@ -100,21 +102,44 @@ def ledger_body(order: dict, tax_rate: str) -> dict:
     items, subtotal = [], 0
     for line in order["line_items"]:
         quantity = int(Decimal(line["quantity"]))
-        children = [{"id": m["catalog_object_id"], "item_type": "Modifier",
-                     "quantity": int(Decimal(m.get("quantity", "1"))), "unit_price": _cents(m["base_price_money"])}
-                    for m in line.get("modifiers") or []]
+        children = [
+            {
+                "id": m["catalog_object_id"],
+                "item_type": "Modifier",
+                "quantity": int(Decimal(m.get("quantity", "1"))),
+                "unit_price": _cents(m["base_price_money"]),
+            }
+            for m in line.get("modifiers") or []
+        ]
         unit = _cents(line["base_price_money"]) + sum(c["unit_price"] * c["quantity"] for c in children)
         subtotal += unit * quantity
-        items.append({"id": line["catalog_object_id"], "item_type": "Item", "quantity": quantity,
-                      "unit_price": _cents(line["base_price_money"]), "children": children})
+        items.append(
+            {
+                "id": line["catalog_object_id"],
+                "item_type": "Item",
+                "quantity": quantity,
+                "unit_price": _cents(line["base_price_money"]),
+                "children": children,
+            }
+        )
     discount = sum(_cents(d.get("amount_money")) for d in order.get("discounts") or [] if d.get("scope") == "ORDER")
     taxed = (Decimal(max(subtotal - discount, 0)) * Decimal(tax_rate or "0")).quantize(Decimal(1), ROUND_HALF_UP)
     tax = int(taxed) if (order.get("pricing_options") or {}).get("auto_apply_taxes") else 0
     service = sum(_cents(s.get("amount_money")) for s in order.get("service_charges") or [])
-    totals = {"subtotal": subtotal, "discount_total": discount, "tax": tax, "tip": service,
-              "grand_total": max(subtotal - discount, 0) + tax + service}
-    return {"external_id": order.get("reference_id") or "", "location_id": order["location_id"], "items": items,
-            "totals": totals, "not_after": None}
+    totals = {
+        "subtotal": subtotal,
+        "discount_total": discount,
+        "tax": tax,
+        "tip": service,
+        "grand_total": max(subtotal - discount, 0) + tax + service,
+    }
+    return {
+        "external_id": order.get("reference_id") or "",
+        "location_id": order["location_id"],
+        "items": items,
+        "totals": totals,
+        "not_after": None,
+    }
 
 
 def state_of(record: dict, void_window_ms: float, now: datetime | None = None) -> tuple[str, str | None]:
@@ -135,17 +160,24 @@ def order_json(record: dict, request: dict | None, version: int, void_window_ms:
     state, closed_at = state_of(record, void_window_ms)
     request = request or {}
     fulfillment_state = {OPEN: None, COMPLETED: COMPLETED, CANCELED: CANCELED}[state]
-    out = {"id": record["pos_order_id"], "location_id": record["location_id"],
-           "reference_id": request.get("reference_id", record["external_id"]),
-           "line_items": request.get("line_items", []), "state": state, "version": version,
-           "created_at": record["created_at"], "updated_at": closed_at or record["created_at"],
-           "total_money": {"amount": record["total"], "currency": currency}}
+    out = {
+        "id": record["pos_order_id"],
+        "location_id": record["location_id"],
+        "reference_id": request.get("reference_id", record["external_id"]),
+        "line_items": request.get("line_items", []),
+        "state": state,
+        "version": version,
+        "created_at": record["created_at"],
+        "updated_at": closed_at or record["created_at"],
+        "total_money": {"amount": record["total"], "currency": currency},
+    }
     for name in ("source", "metadata", "discounts", "service_charges", "pricing_options"):
         if name in request:
             out[name] = request[name]
     if request.get("fulfillments"):
-        out["fulfillments"] = [dict(f, state=fulfillment_state or f.get("state", "PROPOSED"))
-                               for f in request["fulfillments"]]
+        out["fulfillments"] = [
+            dict(f, state=fulfillment_state or f.get("state", "PROPOSED")) for f in request["fulfillments"]
+        ]
     if closed_at:
         out["closed_at"] = closed_at
     return out

@@ -11,8 +11,12 @@ def void_order():
     if not key:
         return error(400, "idempotency_key_missing", "the Idempotency-Key header is required (void:<request_uid>)")
     body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("external_id"), str) or not body["external_id"] \
-            or not isinstance(body.get("reason", ""), str):
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("external_id"), str)
+        or not body["external_id"]
+        or not isinstance(body.get("reason", ""), str)
+    ):
         return error(400, "invalid_body", 'the body must be {"external_id": "...", "reason": "..."}')
     external_id = body["external_id"]
     if key != f"void:{external_id}":

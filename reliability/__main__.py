@@ -36,19 +36,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__.split("\n")[0])
     parser.add_argument("--short", action="store_true", help="the CI run: under 2 minutes, hundreds of orders")
     parser.add_argument("--minutes", type=float, help="minutes of load with faults (default 7, --short 0.6)")
-    parser.add_argument("--orders", type=int, metavar="N",
-                        help="instead of minutes: load until N scenarios that submit an order have started "
-                             "(the full run: --orders 10000, about 23 min of load at the default rate)")
+    parser.add_argument(
+        "--orders",
+        type=int,
+        metavar="N",
+        help="instead of minutes: load until N scenarios that submit an order have started "
+        "(the full run: --orders 10000, about 23 min of load at the default rate)",
+    )
     parser.add_argument("--rate", type=float, default=8.0, help="scenarios started per second (default 8)")
     parser.add_argument("--seed", type=int, default=1, help="seeds the order mix and the fault schedule")
     parser.add_argument("--fuzz", type=int, help="schemathesis requests (default 5000, --short 300; 0: skip)")
-    parser.add_argument("--adapter", choices=("rest", "square"), default="rest",
-                        help="the POS adapter the whole stack runs (POS_ADAPTER; square: possim's Square mode, "
-                             "which has no not_after and voids by POS order id)")
+    parser.add_argument(
+        "--adapter",
+        choices=("rest", "square"),
+        default="rest",
+        help="the POS adapter the whole stack runs (POS_ADAPTER; square: possim's Square mode, "
+        "which has no not_after and voids by POS order id)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, AOF) even when green")
     parser.add_argument("--report", metavar="FILE", help="also write the checks and the summary there, as JSON")
-    parser.add_argument("--doc", metavar="FILE", help="write the markdown report there (default: docs/RELIABILITY.md "
-                                                      "after a full run, none after --short)")
+    parser.add_argument(
+        "--doc",
+        metavar="FILE",
+        help="write the markdown report there (default: docs/RELIABILITY.md after a full run, none after --short)",
+    )
     return parser.parse_args(argv)
 
 
@@ -127,18 +138,28 @@ def run(args: argparse.Namespace) -> int:
         client = Client(cluster.base_url, cluster.token, journal)
         reads = archive.Reads(client, cluster.redis, args.seed).start()
         for location in ("loc-001", "loc-002", "loc-003"):  # menus cached before the POS misbehaves
-            client.session().get(f"{cluster.base_url}/posnext/menus", params={"location_id": location},
-                                 headers={"Authorization": f"Bearer {cluster.token}"}, timeout=30).raise_for_status()
+            client.session().get(
+                f"{cluster.base_url}/posnext/menus",
+                params={"location_id": location},
+                headers={"Authorization": f"Bearer {cluster.token}"},
+                timeout=30,
+            ).raise_for_status()
         scenarios = Scenarios(client, args.seed)
-        injector = Injector(cluster, args.seed, int(cluster.settings["INLINE_BUDGET_MS"]), short=args.short,
-                            journal=journal, scenarios=scenarios, callback_base=receiver.base_url)
+        injector = Injector(
+            cluster,
+            args.seed,
+            int(cluster.settings["INLINE_BUDGET_MS"]),
+            short=args.short,
+            journal=journal,
+            scenarios=scenarios,
+            callback_base=receiver.base_url,
+        )
         size = f"{args.orders} orders (about {minutes} min)" if args.orders else f"{minutes} min"
         log(f"load: {size} at {args.rate} scenarios/s with faults (seed {args.seed})")
         started = time.time()
         injector.start()
         try:
-            count = drive(scenarios, journal, receiver.base_url, minutes * 60, args.rate, args.seed,
-                          orders=args.orders)
+            count = drive(scenarios, journal, receiver.base_url, minutes * 60, args.rate, args.seed, orders=args.orders)
         finally:
             injector.stop()
         cluster.clear_knobs()
@@ -149,11 +170,21 @@ def run(args: argparse.Namespace) -> int:
         exited = cluster.exited()
         ledger = cluster.ledger_view()
         final_at, final_by = _finals(cluster, records)
-        evidence = Evidence(journal, receiver, injector.windows, records, ledger["orders"],
-                            {uid for uid, _ in cluster.store.dead_callbacks(limit=100000)},
-                            pos_calls=ledger.get("calls", {}), settings=cluster.settings,
-                            final_at=final_at, exited=exited, final_by=final_by, found=cluster.found(),
-                            late_locations=LOCATIONS if args.adapter == "square" else LATE_LOCATIONS)
+        evidence = Evidence(
+            journal,
+            receiver,
+            injector.windows,
+            records,
+            ledger["orders"],
+            {uid for uid, _ in cluster.store.dead_callbacks(limit=100000)},
+            pos_calls=ledger.get("calls", {}),
+            settings=cluster.settings,
+            final_at=final_at,
+            exited=exited,
+            final_by=final_by,
+            found=cluster.found(),
+            late_locations=LOCATIONS if args.adapter == "square" else LATE_LOCATIONS,
+        )
         checks, stats = check_all(evidence, time.time())
         more, stats["archive"] = archive_checks.checks(journal, reads, injector.windows, cluster.redis, archived)
         checks.extend(more)

@@ -118,8 +118,10 @@ def inject(cluster, kind: str, rng: random.Random, scale: float) -> str:
         time.sleep(down)
         started = time.monotonic()
         server.restart()
-        return f"SIGKILL PostgreSQL ({killed} processes), down {down:.1f}s, back after recovery in " \
-               f"{time.monotonic() - started:.1f}s"
+        return (
+            f"SIGKILL PostgreSQL ({killed} processes), down {down:.1f}s, back after recovery in "
+            f"{time.monotonic() - started:.1f}s"
+        )
     return _kill_mover(cluster, rng)
 
 
@@ -182,8 +184,10 @@ def _writing(held, seconds: float) -> bool:
 def _waits(conn, seconds: float) -> bool:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        waiting = conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                       "AND query ILIKE :insert"), {"insert": f"INSERT INTO {orders.name}%"}).scalar()
+        waiting = conn.execute(
+            sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE :insert"),
+            {"insert": f"INSERT INTO {orders.name}%"},
+        ).scalar()
         if waiting:
             return True
         time.sleep(0.005)
@@ -195,8 +199,14 @@ def _holder(cluster, holder: bytes | None) -> str | None:
     if not holder:
         return None
     pid = holder.decode().rpartition(":")[2]
-    return next((label for label in WORKERS if label in cluster.stack.processes
-                 and str(cluster.stack.processes[label].pid) == pid), None)
+    return next(
+        (
+            label
+            for label in WORKERS
+            if label in cluster.stack.processes and str(cluster.stack.processes[label].pid) == pid
+        ),
+        None,
+    )
 
 
 # -- the reader --------------------------------------------------------------------------------
@@ -238,7 +248,7 @@ class Reads:
 
     def _refresh(self) -> None:
         with self.journal.lock:
-            calls = self.journal.calls[self._seen:]
+            calls = self.journal.calls[self._seen :]
             self._seen = len(self.journal.calls)
         for call in calls:  # submits answered 2xx (not validate-only: never recorded)
             planned = self.journal.planned.get(call.uid)
@@ -279,4 +289,3 @@ class Reads:
         except Exception:  # noqa: BLE001 - Redis away: where it was read from is unknown
             archived = False
         return Read(uid, started, ended, status, shown, retry_after, archived, error, base)
-

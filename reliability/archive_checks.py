@@ -27,8 +27,10 @@ def _during(started: float, ended: float, windows: list[Window], kinds: tuple[st
 
 
 def check_reads(reads: Reads, windows: list[Window]) -> tuple[Check, dict]:
-    check = Check("every answered order readable the whole time: no poll 404s; 503 + Retry-After only while the "
-                  "archive (or Redis) was away; no answer only while the web was")
+    check = Check(
+        "every answered order readable the whole time: no poll 404s; 503 + Retry-After only while the "
+        "archive (or Redis) was away; no answer only while the web was"
+    )
     stats: Counter = Counter()
     for read in reads.reads:
         check.checked += 1
@@ -46,8 +48,11 @@ def check_reads(reads: Reads, windows: list[Window]) -> tuple[Check, dict]:
                 check.fail(f"{read.uid}: 503 at {read.started:.3f}, the archive and Redis both up")
         elif read.status is None:
             call = _as_call(read, reads)
-            if not (_during(read.started, read.ended, windows, WEB_AWAY, 0.5) or stale_reset(call, windows)
-                    or cut_off(call, windows)):
+            if not (
+                _during(read.started, read.ended, windows, WEB_AWAY, 0.5)
+                or stale_reset(call, windows)
+                or cut_off(call, windows)
+            ):
                 check.fail(f"{read.uid}: no answer ({read.error}) at {read.started:.3f}")
         elif read.status >= 400:
             check.fail(f"{read.uid}: poll answered {read.status} at {read.started:.3f}")
@@ -73,8 +78,10 @@ def _held(redis, uids: list[str]) -> dict[str, tuple[str, str]]:
 
 def check_placement(journal, reads: Reads, redis, archive) -> tuple[Check, Check, dict]:
     """Where each answered order is after the run, and the finals it was ever shown in."""
-    one = Check("every order in exactly one final state across Redis and the archive: in Redis or the archive, "
-                "never neither; where in both, the same status and payload")
+    one = Check(
+        "every order in exactly one final state across Redis and the archive: in Redis or the archive, "
+        "never neither; where in both, the same status and payload"
+    )
     finals = Check("no order shown in two different finals (answers, polls, Redis, the archive)")
     with journal.lock:
         calls = list(journal.calls)
@@ -96,7 +103,7 @@ def check_placement(journal, reads: Reads, redis, archive) -> tuple[Check, Check
     held = _held(redis, uids)
     rows = {}
     for start in range(0, len(uids), 500):
-        rows.update(archive.get_many(uids[start:start + 500]))
+        rows.update(archive.get_many(uids[start : start + 500]))
     stats = Counter()
     for uid in uids:
         one.checked += 1
@@ -106,8 +113,10 @@ def check_placement(journal, reads: Reads, redis, archive) -> tuple[Check, Check
         if in_redis is None and row is None:
             one.fail(f"{uid}: answered 2xx, in neither Redis nor the archive")
         elif in_redis is not None and row is not None and in_redis != (row.status, row.fp):
-            one.fail(f"{uid}: Redis holds {in_redis[0]}, the archive {row.status}"
-                     + (" (other payloads)" if in_redis[1] != row.fp else ""))
+            one.fail(
+                f"{uid}: Redis holds {in_redis[0]}, the archive {row.status}"
+                + (" (other payloads)" if in_redis[1] != row.fp else "")
+            )
         seen = set(shown.get(uid, ()))
         if in_redis is not None and in_redis[0] in FINAL:
             seen.add(in_redis[0])
@@ -121,8 +130,7 @@ def check_placement(journal, reads: Reads, redis, archive) -> tuple[Check, Check
 def checks(journal, reads: Reads, windows: list[Window], redis, archive) -> tuple[list[Check], dict]:
     readable, read_stats = check_reads(reads, windows)
     one, finals, where = check_placement(journal, reads, redis, archive)
-    return [readable, finals, one], {"polls": read_stats, "where_after_the_run": where,
-                                      "archive_rows": archive.count()}
+    return [readable, finals, one], {"polls": read_stats, "where_after_the_run": where, "archive_rows": archive.count()}
 
 
 # docs/RELIABILITY.md, "What the run does" (reliability/docs.py appends it)

@@ -67,8 +67,12 @@ def send_cancel(client, uid: str, reason: str):
     started, base = time.time(), client.base_url
     call = Call(uid, KIND, started, started, None, None, host=base)
     try:
-        response = client.session().post(f"{base}/posnext/orders/{uid}/cancel", json={"reason": reason}, timeout=30,
-                                          headers={"Authorization": f"Bearer {client.token}"})
+        response = client.session().post(
+            f"{base}/posnext/orders/{uid}/cancel",
+            json={"reason": reason},
+            timeout=30,
+            headers={"Authorization": f"Bearer {client.token}"},
+        )
     except requests.RequestException as exc:
         call.error = type(exc).__name__
         client.session().close()
@@ -80,8 +84,9 @@ def send_cancel(client, uid: str, reason: str):
             call.error = "answer is not JSON"
         call.digest_present = "x-pch-digest" in response.headers
         if isinstance(call.body, dict):
-            call.digest_ok = signing.verify(key_from_shared_id(SHARED_ID), call.body,
-                                            response.headers.get("x-pch-digest"))
+            call.digest_ok = signing.verify(
+                key_from_shared_id(SHARED_ID), call.body, response.headers.get("x-pch-digest")
+            )
     call.ended = time.time()
     client.journal.add(call)
     return call
@@ -102,8 +107,9 @@ def resend_cancel(client, uid: str, reason: str, rng: random.Random):
 def run(scenarios, planned: Planned, rng: random.Random) -> None:
     """Submit (resent as PAR would) in a thread of its own; cancel 0-3 s after it was sent."""
     submits: list = []
-    thread = threading.Thread(target=lambda: submits.append(scenarios.resend(planned, planned.body, "submit", rng)),
-                              daemon=True)
+    thread = threading.Thread(
+        target=lambda: submits.append(scenarios.resend(planned, planned.body, "submit", rng)), daemon=True
+    )
     thread.start()
     # half of them inside the inline budget, where the web's own POST is the one in flight
     time.sleep(rng.uniform(DELAY[0], 0.3) if rng.random() < 0.5 else rng.uniform(*DELAY))
@@ -148,8 +154,10 @@ def check_cancels(ev: Evidence) -> tuple[list[Check], dict]:
         no_post.checked += 1
         last = (ev.pos_calls.get(uid) or {}).get("last_post_at")
         if last and epoch(last) > recorded + TRANSIT:
-            no_post.fail(f"{uid}: {order.status}, a POST reached the POS {epoch(last) - recorded:.3f}s after "
-                         "the cancel was recorded")
+            no_post.fail(
+                f"{uid}: {order.status}, a POST reached the POS {epoch(last) - recorded:.3f}s after "
+                "the cancel was recorded"
+            )
         stats[_path(order)] += 1
     for uid, planned in ev.journal.planned.items():
         order = ev.records.get(uid)
@@ -162,10 +170,13 @@ def check_cancels(ev: Evidence) -> tuple[list[Check], dict]:
             shown = body.get("status")
             if call.status == 409:
                 error_codes = [e.get("code") for e in body.get("errors") or []]
-                if order is None or order.status not in FINAL or order.status == "cancelled" \
-                        or error_codes != ["not_cancellable"]:
-                    answers.fail(f"{uid}: cancel answered 409 {error_codes}, record "
-                                 f"{order.status if order else None}")
+                if (
+                    order is None
+                    or order.status not in FINAL
+                    or order.status == "cancelled"
+                    or error_codes != ["not_cancellable"]
+                ):
+                    answers.fail(f"{uid}: cancel answered 409 {error_codes}, record {order.status if order else None}")
             elif call.status == 200 and (order is None or shown != order.status):
                 answers.fail(f"{uid}: cancel answered 200 {shown}, record {order.status if order else None}")
             elif call.status == 202 and (shown != "pending" or not body.get("cancel_requested_at")):
@@ -182,8 +193,12 @@ def cancel_kept(ev: Evidence, uid: str, order) -> bool:
     (not_voidable) it lists the order for on-call: the one live POS order a cancelled order may
     keep, on such a POS only, made after the cancel was recorded and listed."""
     recorded = _recorded_at(ev, uid, order)
-    return ev.settings.get("POS_ADAPTER", "rest") != "rest" and recorded is not None and uid in ev.found \
+    return (
+        ev.settings.get("POS_ADAPTER", "rest") != "rest"
+        and recorded is not None
+        and uid in ev.found
         and all(epoch(e["created_at"]) > recorded for e in ev.live(uid))
+    )
 
 
 def _path(order) -> str:

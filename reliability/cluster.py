@@ -20,16 +20,37 @@ from bin.token import make_token
 JWT_SECRET = "reliability-jwt-secret-0123456789abcdef"  # noqa: S105 - a throwaway stack's own secrets
 SHARED_ID = "Reliability-Shared-0123"
 POS_TOKEN = "reliability-pos-token"  # noqa: S105
-KNOB_FIELDS = ("latency_ms", "latency_jitter_ms", "error_rate", "error_status", "ambiguous_error_rate", "down",
-               "hang_seconds", "accepting_orders", "items", "lookup_down", "lookup_latency_ms", "void_window_ms")
+KNOB_FIELDS = (
+    "latency_ms",
+    "latency_jitter_ms",
+    "error_rate",
+    "error_status",
+    "ambiguous_error_rate",
+    "down",
+    "hang_seconds",
+    "accepting_orders",
+    "items",
+    "lookup_down",
+    "lookup_latency_ms",
+    "void_window_ms",
+)
 LOCATIONS = ("loc-001", "loc-002")
 # locations whose POS ignores not_after (possim's honour_not_after false, for the whole run): an
 # order POSTed in time may be created after its deadline, and the engine must void it
 LATE_LOCATIONS = ("loc-002",)
 BEATS = (1, 2)
-SETTINGS = ("INLINE_BUDGET_MS", "POS_CONNECT_TIMEOUT", "POS_READ_TIMEOUT", "ORDER_MAX_ASYNC_SECONDS",
-            "RETRY_BASE_SECONDS", "RETRY_CAP_SECONDS", "RECONCILE_SECONDS", "CLOCK_SKEW_SECONDS", "SWEEP_SECONDS",
-            "CALLBACK_TIMEOUT_SECONDS")
+SETTINGS = (
+    "INLINE_BUDGET_MS",
+    "POS_CONNECT_TIMEOUT",
+    "POS_READ_TIMEOUT",
+    "ORDER_MAX_ASYNC_SECONDS",
+    "RETRY_BASE_SECONDS",
+    "RETRY_CAP_SECONDS",
+    "RECONCILE_SECONDS",
+    "CLOCK_SKEW_SECONDS",
+    "SWEEP_SECONDS",
+    "CALLBACK_TIMEOUT_SECONDS",
+)
 ENSURE_FAKETIME = ["bash", str(ROOT / "bin" / "ensure-faketime")]
 
 
@@ -38,10 +59,23 @@ def stack_env(redis_url: str, **overrides) -> dict[str, str]:
     sweep; a retry cap (4 s) small enough for retries to happen within a deadline and large
     enough for the backoff bound (reliability.bounds) to tell backing off from not; a callback
     bounded to 3 s as a whole (the trickling receiver answers for longer), retried within seconds."""
-    return short_env(redis_url, POS_TOKEN, SHARED_ID, JWT_SECRET,
-                     **{"ORDER_MAX_ASYNC_SECONDS": "15", "WEB_GRACEFUL_TIMEOUT": "5", "RECONCILE_SECONDS": "8",
-                        "CLOCK_SKEW_SECONDS": "1", "RETRY_CAP_SECONDS": "4", "CALLBACK_TIMEOUT_SECONDS": "3",
-                        "CALLBACK_BACKOFF_BASE_SECONDS": "0.5", "CALLBACK_BACKOFF_CAP_SECONDS": "2", **overrides})
+    return short_env(
+        redis_url,
+        POS_TOKEN,
+        SHARED_ID,
+        JWT_SECRET,
+        **{
+            "ORDER_MAX_ASYNC_SECONDS": "15",
+            "WEB_GRACEFUL_TIMEOUT": "5",
+            "RECONCILE_SECONDS": "8",
+            "CLOCK_SKEW_SECONDS": "1",
+            "RETRY_CAP_SECONDS": "4",
+            "CALLBACK_TIMEOUT_SECONDS": "3",
+            "CALLBACK_BACKOFF_BASE_SECONDS": "0.5",
+            "CALLBACK_BACKOFF_CAP_SECONDS": "2",
+            **overrides,
+        },
+    )
 
 
 def ensure_faketime() -> str | None:
@@ -59,9 +93,9 @@ class Cluster:
         self.pos_port, self.web_port = free_port(), free_port()
         self.pos_url = f"http://127.0.0.1:{self.pos_port}"
         self.base_url = f"http://127.0.0.1:{self.web_port}"
-        self.env = stack_env(self.redis_server.url, PORT=self.web_port, POSSIM_PORT=self.pos_port,
-                             POS_BASE_URL=self.pos_url,
-                             **overrides)
+        self.env = stack_env(
+            self.redis_server.url, PORT=self.web_port, POSSIM_PORT=self.pos_port, POS_BASE_URL=self.pos_url, **overrides
+        )
         self.stack = Stack(self.env, log_dir=os.path.join(work_dir, "logs"))
         self.workers = workers
         self.redis = redis.Redis.from_url(self.redis_server.url, socket_timeout=5, socket_connect_timeout=2)
@@ -88,8 +122,9 @@ class Cluster:
 
     def start_beat(self, index: int) -> None:
         """beat1, beat2: the Procfile's line twice (each its own schedule file, should the line use one)."""
-        self.stack.start("beat", label=f"beat{index}",
-                         BEAT_SCHEDULE_FILE=os.path.join(self.work_dir, f"beat{index}-schedule"))
+        self.stack.start(
+            "beat", label=f"beat{index}", BEAT_SCHEDULE_FILE=os.path.join(self.work_dir, f"beat{index}-schedule")
+        )
 
     def stop(self) -> None:
         for label in list(self.stack.processes):
@@ -129,8 +164,13 @@ class Cluster:
         left real, as on a host whose wall clock is wrong)."""
         if ensure_faketime() is None:
             raise RuntimeError("faketime is not installed and bin/ensure-faketime could not install it")
-        self.stack.start("worker", label=label, wrap=f"faketime -f {offset_seconds:+d}s", WORKER_NAME=label,
-                         FAKETIME_DONT_FAKE_MONOTONIC="1")
+        self.stack.start(
+            "worker",
+            label=label,
+            wrap=f"faketime -f {offset_seconds:+d}s",
+            WORKER_NAME=label,
+            FAKETIME_DONT_FAKE_MONOTONIC="1",
+        )
 
     def stop_process(self, label: str, timeout: float = 10) -> None:
         self.stack.stop(label, timeout=timeout)

@@ -152,17 +152,23 @@ def render(report: dict, command: str, written: float) -> str:
     ]
     lines += [f"| {c['name'].replace('|', '/')} | {c['checked']:,} | {len(c['violations'])} |" for c in checks]
     lines += ["", "## What ran", "", "| | |", "|---|---|"]
-    rows = [("scenarios by kind", summary.get("scenario_kinds")), ("requests", summary.get("requests")),
-            ("answers by HTTP status ('none': the web process was down)", summary.get("answers")),
-            ("orders recorded", summary.get("orders_recorded")), ("final status", summary.get("final_status")),
-            ("placed, by path", summary.get("placed_by_path")), ("orders in the POS ledger", summary.get("pos_orders")),
-            ("callback deliveries by the receiver's answer", summary.get("callback_deliveries")),
-            ("callbacks kept for replay (given up after CALLBACK_MAX_ATTEMPTS)",
-             summary.get("callbacks_kept_for_replay")),
-            ("POS orders created after their order's deadline (a POST sent in time, landing late)",
-             summary.get("created_after_deadline")),
-            ("POS orders sent without not_after", summary.get("orders_sent_without_not_after")),
-            ("cancels: answers, and the outcomes of those recorded", summary.get("cancels"))]
+    rows = [
+        ("scenarios by kind", summary.get("scenario_kinds")),
+        ("requests", summary.get("requests")),
+        ("answers by HTTP status ('none': the web process was down)", summary.get("answers")),
+        ("orders recorded", summary.get("orders_recorded")),
+        ("final status", summary.get("final_status")),
+        ("placed, by path", summary.get("placed_by_path")),
+        ("orders in the POS ledger", summary.get("pos_orders")),
+        ("callback deliveries by the receiver's answer", summary.get("callback_deliveries")),
+        ("callbacks kept for replay (given up after CALLBACK_MAX_ATTEMPTS)", summary.get("callbacks_kept_for_replay")),
+        (
+            "POS orders created after their order's deadline (a POST sent in time, landing late)",
+            summary.get("created_after_deadline"),
+        ),
+        ("POS orders sent without not_after", summary.get("orders_sent_without_not_after")),
+        ("cancels: answers, and the outcomes of those recorded", summary.get("cancels")),
+    ]
     lines += [f"| {name} | {_cell(value)} |" for name, value in rows if value is not None]
     lines += ["", "## Faults injected, by kind", "", "| fault | times |", "|---|---|"]
     lines += [f"| {kind} | {count} |" for kind, count in sorted(summary["faults"].items())]

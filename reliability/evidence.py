@@ -13,10 +13,17 @@ from reliability.receiver import Receiver
 
 ROUNDING = 0.001  # the ledger's times (and not_after) are to the millisecond
 OUTAGE = 5.0  # the longest the injector keeps Redis away (stopped up to 4 s, then its restart): no write then
-DEFAULTS = {"RECONCILE_SECONDS": "900", "CLOCK_SKEW_SECONDS": "1.0", "SWEEP_SECONDS": "2", "POS_CONNECT_TIMEOUT": "2",
-            "POS_READ_TIMEOUT": "10", "RETRY_BASE_SECONDS": "0.5", "RETRY_CAP_SECONDS": "30",
-            "ORDER_MAX_ASYNC_SECONDS": "900",
-            "CALLBACK_TIMEOUT_SECONDS": "10"}  # the engine's defaults, for evidence that names no settings
+DEFAULTS = {
+    "RECONCILE_SECONDS": "900",
+    "CLOCK_SKEW_SECONDS": "1.0",
+    "SWEEP_SECONDS": "2",
+    "POS_CONNECT_TIMEOUT": "2",
+    "POS_READ_TIMEOUT": "10",
+    "RETRY_BASE_SECONDS": "0.5",
+    "RETRY_CAP_SECONDS": "30",
+    "ORDER_MAX_ASYNC_SECONDS": "900",
+    "CALLBACK_TIMEOUT_SECONDS": "10",
+}  # the engine's defaults, for evidence that names no settings
 
 
 def epoch(text: str | None) -> float:
@@ -96,13 +103,23 @@ class Evidence:
         worker may have held the order's claim, which lapses after a move's length
         (Mover.claim_seconds: 3 x (connect + read) + 0.5); each Redis outage after the first
         costs another OUTAGE."""
-        slack = reconcile_slack(self.setting("CLOCK_SKEW_SECONDS"), self.setting("SWEEP_SECONDS"),
-                                self.setting("POS_CONNECT_TIMEOUT"), self.setting("POS_READ_TIMEOUT")) + OUTAGE
+        slack = (
+            reconcile_slack(
+                self.setting("CLOCK_SKEW_SECONDS"),
+                self.setting("SWEEP_SECONDS"),
+                self.setting("POS_CONNECT_TIMEOUT"),
+                self.setting("POS_READ_TIMEOUT"),
+            )
+            + OUTAGE
+        )
         bound = max(self.deadline(uid, order), self.arrival(uid, order)) + self.setting("RECONCILE_SECONDS") + slack
         claim = 3 * (self.setting("POS_CONNECT_TIMEOUT") + self.setting("POS_READ_TIMEOUT")) + 0.5
-        costs = {"kill_beat": max(10.0, 5 * self.setting("SWEEP_SECONDS")), "kill_worker": claim,
-                 "worker_cut": claim,  # the cluster's: a worker host cut off holding a claim
-                 **dict.fromkeys(REDIS_DOWN, OUTAGE)}
+        costs = {
+            "kill_beat": max(10.0, 5 * self.setting("SWEEP_SECONDS")),
+            "kill_worker": claim,
+            "worker_cut": claim,  # the cluster's: a worker host cut off holding a claim
+            **dict.fromkeys(REDIS_DOWN, OUTAGE),
+        }
         start, outages = self.deadline(uid, order) - max(costs.values()), 0
         for window in sorted((w for w in self.windows if w.kind in costs), key=lambda w: w.start):
             if start <= window.start <= bound:

@@ -30,11 +30,28 @@ from reliability.cluster import BEATS, LATE_LOCATIONS, LOCATIONS, Cluster
 from reliability.orders import with_callback
 
 log = logging.getLogger("reliability")
-PROCESS_KINDS = ("kill_worker", "kill_web", "restart_redis", "freeze_web", "kill_redis_after_final", "kill_beat",
-                 "skewed_worker", "kill_web_at_pos")
+PROCESS_KINDS = (
+    "kill_worker",
+    "kill_web",
+    "restart_redis",
+    "freeze_web",
+    "kill_redis_after_final",
+    "kill_beat",
+    "skewed_worker",
+    "kill_web_at_pos",
+)
 PROCESS_KINDS += archive.KINDS  # the mover's worker and PostgreSQL SIGKILLed (reliability/archive.py)
-POS_KINDS = ("pos_down", "pos_errors", "pos_ambiguous", "pos_hang", "slow_above_budget", "slow_below_budget",
-             "pos_refuses", "slow_beyond_read", "pos_late")
+POS_KINDS = (
+    "pos_down",
+    "pos_errors",
+    "pos_ambiguous",
+    "pos_hang",
+    "slow_above_budget",
+    "slow_below_budget",
+    "pos_refuses",
+    "slow_beyond_read",
+    "pos_late",
+)
 REDIS_DOWN = ("restart_redis", "kill_redis_after_final")  # the kinds during which Redis is away
 WEB_AWAY = ("kill_web", "freeze_web", "kill_web_at_pos")  # the kinds during which the web process cannot answer
 # after a host's link comes back, a keep-alive connection its web closed during the cut (the FIN
@@ -62,8 +79,16 @@ class Window:
 
 
 class Injector:
-    def __init__(self, cluster: Cluster, seed: int, budget_ms: int, short: bool = False, journal=None,
-                 scenarios=None, callback_base: str = ""):
+    def __init__(
+        self,
+        cluster: Cluster,
+        seed: int,
+        budget_ms: int,
+        short: bool = False,
+        journal=None,
+        scenarios=None,
+        callback_base: str = "",
+    ):
         self.cluster = cluster
         self.journal = journal  # reliability.load.Journal: kill_redis_after_final watches it for a final answer
         self.scenarios = scenarios  # reliability.load.Scenarios: kill_web_at_pos submits through it
@@ -77,10 +102,14 @@ class Injector:
         self.errors: list[str] = []
         self.stopping = threading.Event()
         self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._track, args=(PROCESS_KINDS, self._process, (2.0, 6.0)),
-                                         name="faults-process", daemon=True),
-                        threading.Thread(target=self._track, args=(POS_KINDS, self._pos, (0.5, 2.0)),
-                                         name="faults-pos", daemon=True)]
+        self.threads = [
+            threading.Thread(
+                target=self._track, args=(PROCESS_KINDS, self._process, (2.0, 6.0)), name="faults-process", daemon=True
+            ),
+            threading.Thread(
+                target=self._track, args=(POS_KINDS, self._pos, (0.5, 2.0)), name="faults-pos", daemon=True
+            ),
+        ]
 
     def start(self) -> None:
         for thread in self.threads:
@@ -186,8 +215,17 @@ class Injector:
             end = since + 10
             while time.time() < end:
                 with self.journal.lock:
-                    hit = next((c for c in reversed(self.journal.calls[-50:]) if c.ended >= since and c.status == 200
-                                and isinstance(c.body, dict) and c.body.get("status") in FINAL), None)
+                    hit = next(
+                        (
+                            c
+                            for c in reversed(self.journal.calls[-50:])
+                            if c.ended >= since
+                            and c.status == 200
+                            and isinstance(c.body, dict)
+                            and c.body.get("status") in FINAL
+                        ),
+                        None,
+                    )
                 if hit is not None:
                     late_ms = (time.time() - hit.ended) * 1000
                     seen = f"{late_ms:.0f} ms after {hit.uid} was answered {hit.body['status']}"

@@ -61,8 +61,9 @@ class Fuzzer:
         self.sent += 1
         where = f"{case.method} {case.path}"
         try:
-            response = case.call(base_url=self.cluster.base_url, session=self.session,
-                                 headers=self.headers(case, self.sent), timeout=30)
+            response = case.call(
+                base_url=self.cluster.base_url, session=self.session, headers=self.headers(case, self.sent), timeout=30
+            )
         except Exception as exc:  # noqa: BLE001 - no answer at all is a crash of the service
             self.crashes.append(f"{where}: no answer ({type(exc).__name__})")
             self.session = requests.Session()
@@ -79,8 +80,14 @@ class Fuzzer:
         """Up to `examples` requests; False when the operation has no (more) inputs in this mode."""
         before = self.sent
 
-        @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck), derandomize=False)
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            derandomize=False,
+        )
         @given(case=operation.as_strategy(generation_mode=mode))
         def one(case):
             self.send(case)
@@ -110,10 +117,14 @@ def run(cluster: Cluster, count: int, seed: int) -> list[Check]:
 
 
 def checks(fuzzer: Fuzzer, cluster: Cluster, started: float, operations: int) -> list[Check]:
-    five = Check(f"schemathesis: no 5xx ({operations} operations, answers {dict(sorted(fuzzer.statuses.items()))})",
-                 checked=fuzzer.sent, violations=list(fuzzer.five))
-    crashes = Check("schemathesis: every generated request answered", checked=fuzzer.sent,
-                    violations=list(fuzzer.crashes))
+    five = Check(
+        f"schemathesis: no 5xx ({operations} operations, answers {dict(sorted(fuzzer.statuses.items()))})",
+        checked=fuzzer.sent,
+        violations=list(fuzzer.five),
+    )
+    crashes = Check(
+        "schemathesis: every generated request answered", checked=fuzzer.sent, violations=list(fuzzer.crashes)
+    )
     made = [u.decode() for u in cluster.redis.zrangebyscore("orders:by_time", started, "+inf")]
     state = Check("schemathesis: no record created by a request refused with a 4xx", checked=len(made))
     for uid in made:

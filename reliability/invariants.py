@@ -36,9 +36,23 @@ FINAL = ("placed", "errored", "rejected", "cancelled")
 REDIS_MARGIN = 1.0  # a request may see the store come back a moment after the restart
 TRANSIT = 0.25  # a POST sent before the deadline may reach the POS this much later (loopback, loaded)
 _schema = OrderRequestSchema()
-__all__ = ["DEFAULTS", "FINAL", "OUTAGE", "ROUNDING", "Check", "Evidence", "check_all", "check_callbacks_apart",
-           "check_callbacks_once", "check_completed_at", "check_created_in_time", "check_final",
-           "check_late_placements", "check_pos_calls", "check_processes"]
+__all__ = [
+    "DEFAULTS",
+    "FINAL",
+    "OUTAGE",
+    "ROUNDING",
+    "Check",
+    "Evidence",
+    "check_all",
+    "check_callbacks_apart",
+    "check_callbacks_once",
+    "check_completed_at",
+    "check_created_in_time",
+    "check_final",
+    "check_late_placements",
+    "check_pos_calls",
+    "check_processes",
+]
 
 
 def payload_fp(body: dict) -> str:
@@ -70,8 +84,10 @@ def check_recorded(ev: Evidence) -> Check:
 def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
     """Only live POS orders count: one the engine voided (a late placement) is no order."""
     one = Check("exactly one live (not voided) POS order per placed order, same pos_order_id")
-    none = Check("no live POS order for rejected, errored or unrecorded orders (but one found by reconciliation, "
-                 "or made late, not voidable and listed)")
+    none = Check(
+        "no live POS order for rejected, errored or unrecorded orders (but one found by reconciliation, "
+        "or made late, not voidable and listed)"
+    )
     known = set(ev.journal.planned)
     for uid, order in ev.records.items():
         if order is None:
@@ -86,14 +102,23 @@ def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
             none.checked += 1
             # posnext-api.md, bounded reconciliation: errored/pos_outcome_unknown after
             # RECONCILE_SECONDS, lookups go on, and a placement found later is listed for on-call
-            found_later = order.status == "errored" and "pos_outcome_unknown" in codes(order) \
-                and order.reconcile == "found" and len(entries) == 1
+            found_later = (
+                order.status == "errored"
+                and "pos_outcome_unknown" in codes(order)
+                and order.reconcile == "found"
+                and len(entries) == 1
+            )
             # a placement made after the deadline whose void the POS refused: listed for on-call
-            late_kept = order.reconcile == "found" and uid in ev.found and all(
-                epoch(e["created_at"]) > ev.deadline(uid, order) + ROUNDING for e in entries)
+            late_kept = (
+                order.reconcile == "found"
+                and uid in ev.found
+                and all(epoch(e["created_at"]) > ev.deadline(uid, order) + ROUNDING for e in entries)
+            )
             if entries and not (found_later or late_kept or cancel_kept(ev, uid, order)):
-                none.fail(f"{uid}: {order.status} ({codes(order)}) but the POS has "
-                          f"{[e['pos_order_id'] for e in entries]} live")
+                none.fail(
+                    f"{uid}: {order.status} ({codes(order)}) but the POS has "
+                    f"{[e['pos_order_id'] for e in entries]} live"
+                )
     for entry in ev.ledger:
         if entry["external_id"] not in known or ev.records.get(entry["external_id"]) is None:
             none.checked += 1
@@ -128,8 +153,10 @@ def check_callbacks(ev: Evidence) -> Check:
     a submit's hand-off, a duplicate that waited, a resubmit of a pending order, store trouble
     after it was recorded), and by one whose final a worker wrote; each owed one is delivered
     (the receiver answered 2xx) or kept for replay (callbacks:dead). Polls promise nothing."""
-    check = Check("every callback owed (a 202 answered, or a worker's final) delivered or kept for replay; "
-                  "each signed, with the final status")
+    check = Check(
+        "every callback owed (a 202 answered, or a worker's final) delivered or kept for replay; "
+        "each signed, with the final status"
+    )
     promised = {c.uid for c in ev.journal.calls if c.status == 202 and c.kind != "poll"}
     for uid, order in ev.records.items():
         if order is None or not order.doc.get("callback_url"):
@@ -137,8 +164,10 @@ def check_callbacks(ev: Evidence) -> Check:
         deliveries = ev.receiver.for_uid(uid)
         for delivery in deliveries:
             if not delivery.digest_ok or delivery.status != order.status:
-                check.fail(f"{uid}: callback with status {delivery.status} (record {order.status}), "
-                           f"digest ok={delivery.digest_ok}")
+                check.fail(
+                    f"{uid}: callback with status {delivery.status} (record {order.status}), "
+                    f"digest ok={delivery.digest_ok}"
+                )
         why = "answered 202" if uid in promised else "final by a worker" if ev.final_by.get(uid) == "worker" else ""
         if not (order.final and why):
             continue
@@ -146,15 +175,18 @@ def check_callbacks(ev: Evidence) -> Check:
         delivered = any(d.answered < 300 for d in deliveries)
         if not delivered and uid not in ev.dead_callbacks:
             state = _callback_state(order.callback)
-            check.fail(f"{uid}: {order.status} ({why}), callback neither delivered nor kept ({state}, "
-                       f"{len(deliveries)} deliveries)")
+            check.fail(
+                f"{uid}: {order.status} ({why}), callback neither delivered nor kept ({state}, "
+                f"{len(deliveries)} deliveries)"
+            )
     return check
 
 
 def stale_reset(call: Call, windows: list[Window]) -> bool:
     """A reset (no answer, no timeout) on a connection to a host just back from a link cut."""
     return call.error == "ConnectionError" and any(
-        w.kind == STALE_CONNECTIONS and w.host == call.host and w.start <= call.started <= w.end for w in windows)
+        w.kind == STALE_CONNECTIONS and w.host == call.host and w.start <= call.started <= w.end for w in windows
+    )
 
 
 CUT_LAG = 0.25  # `ip netns exec ... ip link set down` lands this long after the window's start
@@ -164,8 +196,10 @@ def cut_off(call: Call, windows: list[Window]) -> bool:
     """A call already in flight to a web host when its link (to Redis too) went down. One sent
     during the cut reaches the web only once the link is back, when Redis answers again: a 503
     to it would be a recovery bug, not excused."""
-    return any(w.kind == WEB_CUT_OFF and w.host == call.host and call.started <= w.start + CUT_LAG
-               and call.ended >= w.start for w in windows)
+    return any(
+        w.kind == WEB_CUT_OFF and w.host == call.host and call.started <= w.start + CUT_LAG and call.ended >= w.start
+        for w in windows
+    )
 
 
 def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
@@ -175,11 +209,15 @@ def check_http(ev: Evidence) -> tuple[Check, Check, Check]:
     for call in ev.journal.calls:
         five.checked += 1
         unanswered.checked += 1
-        if call.status is not None and call.status >= 500 and (
-                call.status != 503 or not (_overlaps(call, ev.windows, UNAVAILABLE, REDIS_MARGIN)
-                                           or cut_off(call, ev.windows))):
-                five.fail(f"{call.uid}: HTTP {call.status} on {call.kind} at {call.started:.3f}: "
-                          f"{_errors(call.body)}")
+        if (
+            call.status is not None
+            and call.status >= 500
+            and (
+                call.status != 503
+                or not (_overlaps(call, ev.windows, UNAVAILABLE, REDIS_MARGIN) or cut_off(call, ev.windows))
+            )
+        ):
+            five.fail(f"{call.uid}: HTTP {call.status} on {call.kind} at {call.started:.3f}: {_errors(call.body)}")
         if call.status is None and not _overlaps(call, ev.windows, WEB_AWAY, 0.5) and not stale_reset(call, ev.windows):
             unanswered.fail(f"{call.uid}: {call.kind} got no answer ({call.error}) at {call.started:.3f}")
         if call.status is None or call.kind == "poll":
@@ -246,10 +284,26 @@ def check_all(ev: Evidence, now: float) -> tuple[list[Check], dict]:
     deadline_check, stats = check_deadlines(ev)
     late, stats["late_placements"] = check_late_placements(ev)
     five, unanswered, signed = check_http(ev)
-    checks = [check_final(ev, now), check_recorded(ev), one, none, deadline_check, check_created_in_time(ev), late,
-              check_callbacks(ev), check_callbacks_once(ev), check_callbacks_apart(ev), check_pos_calls(ev, now),
-              five, unanswered, signed, check_idempotency(ev), check_rules(ev), check_completed_at(ev),
-              check_processes(ev)]
+    checks = [
+        check_final(ev, now),
+        check_recorded(ev),
+        one,
+        none,
+        deadline_check,
+        check_created_in_time(ev),
+        late,
+        check_callbacks(ev),
+        check_callbacks_once(ev),
+        check_callbacks_apart(ev),
+        check_pos_calls(ev, now),
+        five,
+        unanswered,
+        signed,
+        check_idempotency(ev),
+        check_rules(ev),
+        check_completed_at(ev),
+        check_processes(ev),
+    ]
     cancel_checks, stats["cancels"] = check_cancels(ev)
     checks[4:4] = cancel_checks  # after the POS-order checks
     return checks, stats

@@ -31,8 +31,10 @@ def late_entries(ev: Evidence) -> list[tuple[dict, object]]:
 
 def check_late_placements(ev: Evidence) -> tuple[Check, dict]:
     skew = ev.setting("CLOCK_SKEW_SECONDS")
-    check = Check(f"no POS order created after its deadline (+{skew:g}s CLOCK_SKEW_SECONDS) left live unnoticed "
-                  "(voided, or listed for on-call)")
+    check = Check(
+        f"no POS order created after its deadline (+{skew:g}s CLOCK_SKEW_SECONDS) left live unnoticed "
+        "(voided, or listed for on-call)"
+    )
     stats = {"voided": 0, "listed": 0, "within_skew": 0, "unnoticed": 0}
     for entry, order in late_entries(ev):
         check.checked += 1
@@ -45,6 +47,8 @@ def check_late_placements(ev: Evidence) -> tuple[Check, dict]:
         else:
             stats["unnoticed"] += 1
             late = epoch(entry["created_at"]) - ev.deadline(order.uid, order)
-            check.fail(f"{order.uid}: {order.status}, POS order {entry['pos_order_id']} created {late:.3f}s after "
-                       "the deadline is live and not listed for on-call")
+            check.fail(
+                f"{order.uid}: {order.status}, POS order {entry['pos_order_id']} created {late:.3f}s after "
+                "the deadline is live and not listed for on-call"
+            )
     return check, stats

@@ -91,8 +91,16 @@ class Client:
         if bad == "digest":
             headers["x-pch-digest"] = "0" * 64
         started, base = time.time(), self.base_url
-        call = Call(planned.uid, kind, started, started, None, None,
-                    payload="changed" if body is planned.changed else "original", host=base)
+        call = Call(
+            planned.uid,
+            kind,
+            started,
+            started,
+            None,
+            None,
+            payload="changed" if body is planned.changed else "original",
+            host=base,
+        )
         try:
             response = self.session().post(base + planned.path, data=data, headers=headers, timeout=30)
         except requests.RequestException as exc:
@@ -106,8 +114,9 @@ class Client:
                 call.error = "answer is not JSON"
             call.digest_present = "x-pch-digest" in response.headers
             if isinstance(call.body, dict):
-                call.digest_ok = signing.verify(key_from_shared_id(SHARED_ID), call.body,
-                                                response.headers.get("x-pch-digest"))
+                call.digest_ok = signing.verify(
+                    key_from_shared_id(SHARED_ID), call.body, response.headers.get("x-pch-digest")
+                )
         call.ended = time.time()
         self.journal.add(call)
         return call
@@ -116,8 +125,9 @@ class Client:
         started, base = time.time(), self.base_url
         call = Call(uid, "poll", started, started, None, None, host=base)
         try:
-            response = self.session().get(f"{base}/posnext/orders/{uid}", timeout=30,
-                                          headers={"Authorization": f"Bearer {self.token}"})
+            response = self.session().get(
+                f"{base}/posnext/orders/{uid}", timeout=30, headers={"Authorization": f"Bearer {self.token}"}
+            )
             call.status = response.status_code
             call.body = jsonio.loads(response.content)
         except (requests.RequestException, jsonio.BadJson) as exc:
@@ -190,8 +200,16 @@ class Scenarios:
             self.client.poll(planned.uid)
 
 
-def drive(scenarios: Scenarios, journal: Journal, callback_base: str, seconds: float, rate: float,
-          seed: int, threads: int = 48, orders: int | None = None) -> int:
+def drive(
+    scenarios: Scenarios,
+    journal: Journal,
+    callback_base: str,
+    seconds: float,
+    rate: float,
+    seed: int,
+    threads: int = 48,
+    orders: int | None = None,
+) -> int:
     """Start scenarios at `rate` per second for `seconds` (or, given `orders`, until that many
     scenarios that submit an order have started); wait for them all. Returns the count."""
     from reliability import cancels  # it imports this module

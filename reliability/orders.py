@@ -47,8 +47,12 @@ def valid(rng: random.Random, kind: str, ttl: int | None = None, callback_url: s
 
 def changed_payload(body: dict) -> dict:
     """The same request_uid with another quantity (so other totals): must get 409."""
-    other = sample_order(body["request_uid"], location_id=body["location_id"],
-                         quantity=body["order_details"]["items"][0]["quantity"] + 1, tax_rate=TAX[body["location_id"]])
+    other = sample_order(
+        body["request_uid"],
+        location_id=body["location_id"],
+        quantity=body["order_details"]["items"][0]["quantity"] + 1,
+        tax_rate=TAX[body["location_id"]],
+    )
     other["request_datetime"] = body["request_datetime"]
     return other
 
@@ -63,8 +67,9 @@ def broken_by_rules(rng: random.Random) -> dict:
     if how == "price":
         items[0]["unit_price"] = items[0]["unit_price"] + Decimal("1.00")
     elif how == "unavailable":
-        items.append({"id": "item-004", "name": "Salad", "item_type": "Item", "quantity": 1,
-                      "unit_price": Decimal("7.49")})
+        items.append(
+            {"id": "item-004", "name": "Salad", "item_type": "Item", "quantity": 1, "unit_price": Decimal("7.49")}
+        )
     else:
         body["request_datetime"] = format_time(time.time() - 120)
         body["ttl"] = 30

@@ -87,8 +87,14 @@ class Receiver:
             trickle = mode == "trickle" and earlier == 0
             fail = mode == "dead" or (mode == "flaky" and earlier == 0)
             status = body.get("status") if isinstance(body, dict) else None
-            delivery = Delivery(uid, arrived, status, ok, 200 if trickle else 500 if fail else 204,
-                                request.headers.get("Idempotency-Key"))
+            delivery = Delivery(
+                uid,
+                arrived,
+                status,
+                ok,
+                200 if trickle else 500 if fail else 204,
+                request.headers.get("Idempotency-Key"),
+            )
             self.deliveries.append(delivery)
         if trickle:
             request.close_connection = True

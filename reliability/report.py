@@ -35,13 +35,17 @@ def summary(journal, records: dict, evidence, injector, stats: dict, seconds: fl
         "callback_deliveries": {str(k): v for k, v in sorted(callbacks.items())},
         "callbacks_kept_for_replay": len(evidence.dead_callbacks),
         # kill_web_at_pos: the answers PAR's resubmits got after the web was killed mid-POST
-        "web_kill_resubmits": dict(Counter(str(c.status or "none") for c in journal.calls
-                                           if c.kind == "resubmit" and c.uid.startswith("rel-web_kill-"))),
+        "web_kill_resubmits": dict(
+            Counter(
+                str(c.status or "none")
+                for c in journal.calls
+                if c.kind == "resubmit" and c.uid.startswith("rel-web_kill-")
+            )
+        ),
         "listed_for_on_call": len(getattr(evidence, "found", ())),
         "seconds": round(seconds, 1),
         "fault_log": _fault_log(injector.windows),
-        "pos_calls_max": max((c.get("posts", 0) + c.get("lookups", 0) for c in evidence.pos_calls.values()),
-                             default=0),
+        "pos_calls_max": max((c.get("posts", 0) + c.get("lookups", 0) for c in evidence.pos_calls.values()), default=0),
         **stats,
     }
 
@@ -49,8 +53,10 @@ def summary(journal, records: dict, evidence, injector, stats: dict, seconds: fl
 def _fault_log(windows) -> list[str]:
     """Every fault in the order it began: its kind, when (from the first), how long, what."""
     first = min((w.start for w in windows), default=0.0)
-    return [f"{w.kind} at +{w.start - first:.1f}s for {w.end - w.start:.1f}s: {w.detail}"
-            for w in sorted(windows, key=lambda w: w.start)]
+    return [
+        f"{w.kind} at +{w.start - first:.1f}s for {w.end - w.start:.1f}s: {w.detail}"
+        for w in sorted(windows, key=lambda w: w.start)
+    ]
 
 
 def table(checks: list[Check], info: dict, args, minutes: float) -> str:
@@ -64,11 +70,28 @@ def table(checks: list[Check], info: dict, args, minutes: float) -> str:
     lines.append("")
     mode = "--short" if args.short else "full"
     lines.append(f"run: {mode}, {minutes} min of load at {args.rate}/s, seed {args.seed}, {info['seconds']} s")
-    for key in ("scenarios", "requests", "orders_recorded", "final_status", "placed_by_path", "pos_orders",
-                "answers", "scenario_kinds", "faults", "callback_deliveries", "callbacks_kept_for_replay",
-                "created_after_deadline", "late_placements", "listed_for_on_call", "web_kill_resubmits",
-                "max_received_lateness_ms", "orders_sent_without_not_after", "pos_calls_max", "cancels",
-                "archive"):
+    for key in (
+        "scenarios",
+        "requests",
+        "orders_recorded",
+        "final_status",
+        "placed_by_path",
+        "pos_orders",
+        "answers",
+        "scenario_kinds",
+        "faults",
+        "callback_deliveries",
+        "callbacks_kept_for_replay",
+        "created_after_deadline",
+        "late_placements",
+        "listed_for_on_call",
+        "web_kill_resubmits",
+        "max_received_lateness_ms",
+        "orders_sent_without_not_after",
+        "pos_calls_max",
+        "cancels",
+        "archive",
+    ):
         if key in info:
             lines.append(f"  {key}: {info[key]}")
     for check in checks:
@@ -80,8 +103,15 @@ def table(checks: list[Check], info: dict, args, minutes: float) -> str:
 
 
 def as_json(checks: list[Check], info: dict) -> dict:
-    return json.loads(json.dumps({"checks": [{"name": c.name, "checked": c.checked, "violations": c.violations}
-                                             for c in checks], "summary": info}, default=str))
+    return json.loads(
+        json.dumps(
+            {
+                "checks": [{"name": c.name, "checked": c.checked, "violations": c.violations} for c in checks],
+                "summary": info,
+            },
+            default=str,
+        )
+    )
 
 
 def write_json(path: str, checks: list[Check], info: dict) -> None:

@@ -28,18 +28,21 @@ def check_final(ev: Evidence, now: float) -> Check:
             continue
         completed = ev.final_at.get(uid) or epoch(order.doc.get("completed_at"))
         if completed > bound:
-            check.fail(f"{uid}: {order.status} only {completed - deadline:.1f}s past its deadline "
-                       f"(bound +{bound - deadline:.1f}s)")
+            check.fail(
+                f"{uid}: {order.status} only {completed - deadline:.1f}s past its deadline "
+                f"(bound +{bound - deadline:.1f}s)"
+            )
     return check
-
 
 
 def check_created_in_time(ev: Evidence) -> Check:
     """No POS order created after its deadline (the ledger's created_at, the POS's clock) where
     the POS honours not_after (elsewhere a late one is voided or listed: reliability.late), and
     none sent with a not_after later than the order's deadline, anywhere."""
-    check = Check("no POS order created after its deadline where the POS honours not_after (ledger created_at; "
-                  "not_after = the deadline)")
+    check = Check(
+        "no POS order created after its deadline where the POS honours not_after (ledger created_at; "
+        "not_after = the deadline)"
+    )
     for entry in ev.ledger:
         order = ev.records.get(entry["external_id"])
         if order is None:
@@ -49,11 +52,14 @@ def check_created_in_time(ev: Evidence) -> Check:
         created = epoch(entry["created_at"])
         not_after = epoch(entry.get("not_after")) if entry.get("not_after") else None
         if created > deadline + ROUNDING and entry.get("location_id") not in ev.late_locations:
-            check.fail(f"{order.uid}: POS order {entry['pos_order_id']} created {created - deadline:.3f}s after "
-                       f"the deadline (not_after {entry.get('not_after')})")
+            check.fail(
+                f"{order.uid}: POS order {entry['pos_order_id']} created {created - deadline:.3f}s after "
+                f"the deadline (not_after {entry.get('not_after')})"
+            )
         elif not_after is not None and not_after > deadline + ROUNDING:
-            check.fail(f"{order.uid}: sent with not_after {entry['not_after']}, {not_after - deadline:.3f}s after "
-                       "its deadline")
+            check.fail(
+                f"{order.uid}: sent with not_after {entry['not_after']}, {not_after - deadline:.3f}s after its deadline"
+            )
     return check
 
 
@@ -71,11 +77,12 @@ def check_completed_at(ev: Evidence) -> Check:
         if not completed:
             continue
         check.checked += 1
-        held = any(w.kind in HELD and w.start <= max(completed, at) and min(completed, at) <= w.end
-                   for w in ev.windows)
+        held = any(w.kind in HELD and w.start <= max(completed, at) and min(completed, at) <= w.end for w in ev.windows)
         if abs(completed - at) > allowance and not held:
-            check.fail(f"{uid}: completed_at {order.doc['completed_at']} is {completed - at:+.1f}s from the "
-                       f"store's final transition")
+            check.fail(
+                f"{uid}: completed_at {order.doc['completed_at']} is {completed - at:+.1f}s from the "
+                f"store's final transition"
+            )
     return check
 
 
@@ -94,8 +101,10 @@ def sender_killed(ev: Evidence, delivered_at: float, after: list) -> bool:
     its host cut off from Redis (the cluster's worker_cut): its sender could not record the
     answer, so the next mover sent it once more, the one resend the engine allows
     (docs/ENGINE.md, Callbacks). One resend only, and with the same Idempotency-Key."""
-    killed = any(w.kind in ("kill_worker", *SENDER_CUT) and w.start - SENDER_WINDOW <= delivered_at <= w.start + 0.5
-                 for w in ev.windows)
+    killed = any(
+        w.kind in ("kill_worker", *SENDER_CUT) and w.start - SENDER_WINDOW <= delivered_at <= w.start + 0.5
+        for w in ev.windows
+    )
     return killed and len(after) == 1 and after[0].key == f"{after[0].uid}:{after[0].status}"
 
 
@@ -106,10 +115,15 @@ def check_callbacks_once(ev: Evidence) -> Check:
         check.checked += 1
         deliveries = sorted(ev.receiver.for_uid(uid), key=lambda d: d.at)
         first_ok = next((n for n, d in enumerate(deliveries) if d.answered < 300), None)
-        if first_ok is not None and first_ok + 1 < len(deliveries) \
-                and not sender_killed(ev, deliveries[first_ok].at, deliveries[first_ok + 1:]):
-            check.fail(f"{uid}: {count} deliveries, {len(deliveries) - first_ok - 1} after the one answered "
-                       f"{deliveries[first_ok].answered}")
+        if (
+            first_ok is not None
+            and first_ok + 1 < len(deliveries)
+            and not sender_killed(ev, deliveries[first_ok].at, deliveries[first_ok + 1 :])
+        ):
+            check.fail(
+                f"{uid}: {count} deliveries, {len(deliveries) - first_ok - 1} after the one answered "
+                f"{deliveries[first_ok].answered}"
+            )
     return check
 
 
@@ -125,8 +139,9 @@ def check_callbacks_apart(ev: Evidence) -> Check:
     (the receiver's spans, from arrival to its answer or the sender hanging up), and none lasts
     longer than CALLBACK_TIMEOUT_SECONDS: a trickling receiver holds the sender no longer."""
     bound = ev.setting("CALLBACK_TIMEOUT_SECONDS") + DELIVERY_SLACK
-    check = Check(f"no two deliveries of one callback at once; none longer than CALLBACK_TIMEOUT_SECONDS "
-                  f"(+{DELIVERY_SLACK:g}s)")
+    check = Check(
+        f"no two deliveries of one callback at once; none longer than CALLBACK_TIMEOUT_SECONDS (+{DELIVERY_SLACK:g}s)"
+    )
     for uid in sorted(ev.receiver.counts()):
         check.checked += 1
         busy_until = 0.0
@@ -159,6 +174,8 @@ def check_pos_calls(ev: Evidence, now: float) -> Check:
         seconds = max(end, ev.arrival(uid, order)) - ev.arrival(uid, order)
         bound = pos_call_bound(seconds, base, cap)
         if total > bound:
-            check.fail(f"{uid}: {total} POS calls ({calls.get('posts', 0)} POSTs, {calls.get('lookups', 0)} "
-                       f"lookups) in {seconds:.1f}s, bound {bound:.1f}")
+            check.fail(
+                f"{uid}: {total} POS calls ({calls.get('posts', 0)} POSTs, {calls.get('lookups', 0)} "
+                f"lookups) in {seconds:.1f}s, bound {bound:.1f}"
+            )
     return check

@@ -85,10 +85,15 @@ def _no_children(value) -> list:
 
 
 def _line_fields(children) -> dict:
-    return {"id": lambda v: _text(v, 1, 128), **_strings(name=200),
-            "item_type": lambda v: _member(v, ITEM_TYPES), "quantity": lambda v: _int(v, 1, 999),
-            "unit_price": (lambda v: None if v is None else _money(v), lambda: None), "note": _note,
-            "children": children}
+    return {
+        "id": lambda v: _text(v, 1, 128),
+        **_strings(name=200),
+        "item_type": lambda v: _member(v, ITEM_TYPES),
+        "quantity": lambda v: _int(v, 1, 999),
+        "unit_price": (lambda v: None if v is None else _money(v), lambda: None),
+        "note": _note,
+        "children": children,
+    }
 
 
 def _member(value, allowed) -> str:
@@ -102,6 +107,7 @@ def _list(reader, high: int, low: int = 0):
         if type(value) is not list or not low <= len(value) <= high:
             raise _Refuse
         return [reader(each) for each in value]
+
     return read
 
 
@@ -112,14 +118,14 @@ def _nested(declared: dict, required: tuple = ()):
         if type(value) is not dict or any(name not in value for name in required):
             raise _Refuse
         return _object(value, declared, known)
+
     return read
 
 
 _LINE_REQUIRED = ("id", "item_type", "quantity")
 _CHILD = _nested(_line_fields(_no_children), _LINE_REQUIRED)
 _LINE = _nested(_line_fields((_list(_CHILD, 50), list)), _LINE_REQUIRED)
-_PAYMENT = _nested({"type": lambda v: _text(v, 1, 32), "amount": _money, **_strings(reference=128)},
-                   ("type", "amount"))
+_PAYMENT = _nested({"type": lambda v: _text(v, 1, 32), "amount": _money, **_strings(reference=128)}, ("type", "amount"))
 _FULFILLMENT = _nested({**_strings(mode=32), "promised_at": lambda v: None if v is None else _time(v)})
 _CUSTOMER = _nested(_strings(name=200, phone=40, email=254))
 
@@ -130,11 +136,18 @@ def _online_order_id(value) -> str:
     return value
 
 
-_DETAILS_FIELDS = {"online_order_id": _online_order_id, "fulfillment": _FULFILLMENT, "customer": _CUSTOMER,
-                   "items": _list(_LINE, 200, low=1), "subtotal": _money,
-                   "discount_total": (lambda v: None if v is None else _money(v), lambda: None), "tax": _money,
-                   "tip": (lambda v: None if v is None else _money(v), lambda: None), "grand_total": _money,
-                   "payments": _list(_PAYMENT, 20)}
+_DETAILS_FIELDS = {
+    "online_order_id": _online_order_id,
+    "fulfillment": _FULFILLMENT,
+    "customer": _CUSTOMER,
+    "items": _list(_LINE, 200, low=1),
+    "subtotal": _money,
+    "discount_total": (lambda v: None if v is None else _money(v), lambda: None),
+    "tax": _money,
+    "tip": (lambda v: None if v is None else _money(v), lambda: None),
+    "grand_total": _money,
+    "payments": _list(_PAYMENT, 20),
+}
 _DETAILS_KNOWN = frozenset(_DETAILS_FIELDS)
 _DETAILS_REQUIRED = ("items", "subtotal", "tax", "grand_total")
 
@@ -158,10 +171,14 @@ def load(body) -> dict | None:
                 return None
         if not (is_key(body["request_uid"]) and is_key(body["location_id"])):
             return None
-        out = {"request_uid": body["request_uid"], "request_type": _member(body["request_type"], REQUEST_TYPES),
-               "request_datetime": _time(body["request_datetime"]), "location_id": body["location_id"],
-               "order_details": _details(body["order_details"]),
-               "schedule_type": _member(body.get("schedule_type", "current"), ("current", "future"))}
+        out = {
+            "request_uid": body["request_uid"],
+            "request_type": _member(body["request_type"], REQUEST_TYPES),
+            "request_datetime": _time(body["request_datetime"]),
+            "location_id": body["location_id"],
+            "order_details": _details(body["order_details"]),
+            "schedule_type": _member(body.get("schedule_type", "current"), ("current", "future")),
+        }
         if "callback_url" in body:
             out["callback_url"] = None
         if "ttl" in body:

@@ -42,8 +42,9 @@ class ChildLineSchema(Schema):
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(1, 999))
     unit_price = Money(load_default=None)
     note = fields.String(validate=validate.Length(max=500), allow_none=True)
-    children = BoundedList(fields.Raw(), max_length=0,
-                           too_many="nesting deeper than one level of children is not supported")
+    children = BoundedList(
+        fields.Raw(), max_length=0, too_many="nesting deeper than one level of children is not supported"
+    )
 
 
 class LineSchema(ChildLineSchema):
@@ -68,8 +69,7 @@ class OrderDetailsSchema(Schema):
     online_order_id = fields.String(validate=validate.Length(max=128))
     fulfillment = fields.Nested(FulfillmentSchema)
     customer = fields.Nested(CustomerSchema)
-    items = BoundedList(fields.Nested(LineSchema), max_length=MAX_LINES, required=True,
-                        validate=validate.Length(min=1))
+    items = BoundedList(fields.Nested(LineSchema), max_length=MAX_LINES, required=True, validate=validate.Length(min=1))
     subtotal = Money(required=True)
     discount_total = Money(load_default=None)
     tax = Money(required=True)
@@ -111,8 +111,9 @@ class OrderRequestSchema(Schema):
     location_id = Key(required=True)
     order_details = fields.Nested(OrderDetailsSchema, required=True)
     schedule_type = fields.String(load_default="current", validate=validate.OneOf(("current", "future")))
-    callback_url = fields.Url(schemes={"http", "https"}, require_tld=False, allow_none=True,
-                              validate=validate.Length(max=2048))
+    callback_url = fields.Url(
+        schemes={"http", "https"}, require_tld=False, allow_none=True, validate=validate.Length(max=2048)
+    )
     ttl = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 7 * 24 * 3600))
     received_at = Timestamp(allow_none=True)
     completed_at = Timestamp(allow_none=True)
@@ -133,9 +134,12 @@ class ErrorItemSchema(Schema):
     code = fields.String(required=True)
     message = fields.String(required=True)
     field = fields.String()
-    expected = fields.Dict(metadata={
-        "description": "totals_mismatch: the computed subtotal, discount_total, tax, tip and grand_total (never "
-                       "in the signed fields)"})
+    expected = fields.Dict(
+        metadata={
+            "description": "totals_mismatch: the computed subtotal, discount_total, tax, tip and grand_total (never "
+            "in the signed fields)"
+        }
+    )
 
 
 class OrderResponseSchema(Schema):
@@ -149,19 +153,25 @@ class OrderResponseSchema(Schema):
     callback_url = fields.String(allow_none=True)
     ttl = fields.Integer(allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    order_details = fields.Dict(metadata={
-        "description": "order_details as sent, totals computed, pos_order_id once placed, unknown fields kept"})
+    order_details = fields.Dict(
+        metadata={
+            "description": "order_details as sent, totals computed, pos_order_id once placed, unknown fields kept"
+        }
+    )
     received_at = fields.String()
     completed_at = fields.String(allow_none=True)
-    cancel_requested_at = fields.String(metadata={
-        "description": "while a cancel waits for the POS's answer (POST /posnext/orders/{orderId}/cancel)"})
+    cancel_requested_at = fields.String(
+        metadata={"description": "while a cancel waits for the POS's answer (POST /posnext/orders/{orderId}/cancel)"}
+    )
     errors = fields.List(fields.Nested(ErrorItemSchema), dump_default=list)
 
 
 class OrderListSchema(Schema):
     orders = fields.List(fields.Nested(OrderResponseSchema), required=True)
-    next = fields.String(allow_none=True, metadata={
-        "description": "opaque cursor of the next page (pass it as `cursor`); null at the end"})
+    next = fields.String(
+        allow_none=True,
+        metadata={"description": "opaque cursor of the next page (pass it as `cursor`); null at the end"},
+    )
     next_since = fields.String(allow_none=True, metadata={"description": "the same cursor, for `since`"})
     skipped = fields.Integer(metadata={"description": "records on this page that could not be read"})
 
@@ -173,8 +183,10 @@ class OrderListQuerySchema(Schema):
         unknown = EXCLUDE
 
     location_id = Key(required=True)
-    since = fields.String(validate=validate.Length(max=512), metadata={
-        "description": "orders received at or after this ISO 8601 time (default 24 hours ago), or a cursor"})
+    since = fields.String(
+        validate=validate.Length(max=512),
+        metadata={"description": "orders received at or after this ISO 8601 time (default 24 hours ago), or a cursor"},
+    )
     cursor = fields.String(validate=validate.Length(max=512), metadata={"description": "`next` of the last page"})
     status = fields.String(validate=validate.OneOf(STATUSES))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))

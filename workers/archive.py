@@ -26,8 +26,9 @@ def _mover(on_written=None) -> ArchiveMover | None:
     services = current_app.extensions["posbridge"]
     if services.archive is None:
         return None
-    return ArchiveMover(services.store, services.archive, services.settings.archive_after_seconds,
-                        on_written=on_written)
+    return ArchiveMover(
+        services.store, services.archive, services.settings.archive_after_seconds, on_written=on_written
+    )
 
 
 @shared_task(name="workers.archive.move_finals", ignore_result=True, send_events=False)

@@ -18,8 +18,12 @@ from redbeat import RedBeatScheduler
 from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, get_redis
 
 log = logging.getLogger(__name__)
-REDIS_TROUBLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ResponseError,
-                 redis.exceptions.LockError)
+REDIS_TROUBLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ResponseError,
+    redis.exceptions.LockError,
+)
 
 
 class Scheduler(RedBeatScheduler):
@@ -32,8 +36,10 @@ class Scheduler(RedBeatScheduler):
             self.schedule_written = True
         except REDIS_TROUBLE as exc:  # stock redbeat would end beat here (the scheduler is made at start)
             self.schedule_written = False
-            log.warning("beat: Redis trouble while writing the schedule; the next tick writes it",
-                        extra={"error": type(exc).__name__})
+            log.warning(
+                "beat: Redis trouble while writing the schedule; the next tick writes it",
+                extra={"error": type(exc).__name__},
+            )
 
     def _hold_lock(self, client) -> bool:
         if self.lock is None:

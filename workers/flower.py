@@ -40,8 +40,15 @@ def main() -> None:
     protect()
     from celery.bin.celery import main as celery_main
 
-    sys.argv = ["celery", "-A", "workers", "flower", f"--port={port}", f"--address={address}",
-                "--purge_offline_workers=60"]
+    sys.argv = [
+        "celery",
+        "-A",
+        "workers",
+        "flower",
+        f"--port={port}",
+        f"--address={address}",
+        "--purge_offline_workers=60",
+    ]
     from app.logs import configure
 
     configure("worker")  # again, now that argv says flower: its lines carry process "flower"

@@ -22,12 +22,22 @@ from app.orders.store import OrderStore
 
 log = logging.getLogger(__name__)
 MOVED = Counter("posbridge_archive_moved_total", "final orders moved from Redis to the archive")
-FAILURES = Counter("posbridge_archive_failures_total", "mover runs or retention passes stopped because the "
-                   "archive was away or slow (nothing left Redis)", ["step"])
-LAST_SUCCESS = Gauge("posbridge_archive_last_success_timestamp_seconds", "when the mover last finished a run "
-                     "(Unix s)", multiprocess_mode="max")
-BACKLOG = Gauge("posbridge_archive_backlog_orders", "orders older than ARCHIVE_AFTER_SECONDS still in Redis at the "
-                "end of the last run (finals waiting to move, and open orders)", multiprocess_mode="max")
+FAILURES = Counter(
+    "posbridge_archive_failures_total",
+    "mover runs or retention passes stopped because the archive was away or slow (nothing left Redis)",
+    ["step"],
+)
+LAST_SUCCESS = Gauge(
+    "posbridge_archive_last_success_timestamp_seconds",
+    "when the mover last finished a run (Unix s)",
+    multiprocess_mode="max",
+)
+BACKLOG = Gauge(
+    "posbridge_archive_backlog_orders",
+    "orders older than ARCHIVE_AFTER_SECONDS still in Redis at the "
+    "end of the last run (finals waiting to move, and open orders)",
+    multiprocess_mode="max",
+)
 BUSY = (Callback.OWED,)  # a dead callback moves: it stays listed in callbacks:dead, replay restores it
 LOCK_KEY = "archive:mover"
 MOVED_MARK_SECONDS = 300  # outlives any submit's archive lookup before its CREATE (a budget is seconds)
@@ -45,8 +55,7 @@ def _text(value) -> str:
 
 
 class ArchiveMover:
-    def __init__(self, store: OrderStore, archive: Archive, after_seconds: float, batch: int = 500,
-                 on_written=None):
+    def __init__(self, store: OrderStore, archive: Archive, after_seconds: float, batch: int = 500, on_written=None):
         self.store = store
         self.redis = store.redis
         self.archive = archive
@@ -61,8 +70,9 @@ class ArchiveMover:
         cutoff = self.store.now() - self.after
         try:
             for _ in range(max_batches):
-                members = self.redis.zrangebyscore(ALL_KEY, "-inf", cutoff, start=offset, num=self.batch,
-                                                   withscores=True)
+                members = self.redis.zrangebyscore(
+                    ALL_KEY, "-inf", cutoff, start=offset, num=self.batch, withscores=True
+                )
                 if not members:
                     break
                 moved = self._batch([(_text(m), float(s)) for m, s in members])
@@ -106,15 +116,20 @@ class ArchiveMover:
             status = record.get("status", "")
             if status in FINAL and record.get("acked") != status:
                 unconfirmed.append((uid, status))
-            if (status not in FINAL or record.get("acked") != status or record.get("cb", "") in BUSY
-                    or record.get("rc") == "open"):
+            if (
+                status not in FINAL
+                or record.get("acked") != status
+                or record.get("cb", "") in BUSY
+                or record.get("rc") == "open"
+            ):
                 continue  # open, unconfirmed, or a callback or lookup still to come: it stays
             location = _location(record)
             if location is None:
                 continue
             record.pop("pos_body", None)  # never sent again once final
-            rows.append(Row(uid, location, score, status, record.get("fp", ""), record,
-                            [_text(h) for h in history], now))
+            rows.append(
+                Row(uid, location, score, status, record.get("fp", ""), record, [_text(h) for h in history], now)
+            )
             guards[uid] = (location, status, scripts.digest(fields), len(history))
         self._confirm(unconfirmed)
         if not rows:
@@ -126,9 +141,18 @@ class ArchiveMover:
         order = [uid for uid in guards if uid in committed]
         for uid in order:
             location, status, sha, length = guards[uid]
-            self._remove(keys=[f"order:{uid}", f"order:{uid}:history", ALL_KEY, location_key(location),
-                               f"order:{uid}:moved", location_key(location, status)],
-                         args=[uid, sha, length, MOVED_MARK_SECONDS], client=pipe)
+            self._remove(
+                keys=[
+                    f"order:{uid}",
+                    f"order:{uid}:history",
+                    ALL_KEY,
+                    location_key(location),
+                    f"order:{uid}:moved",
+                    location_key(location, status),
+                ],
+                args=[uid, sha, length, MOVED_MARK_SECONDS],
+                client=pipe,
+            )
         results = pipe.execute()
         moved = sum(1 for result in results if int(result[0]) == 1)
         MOVED.inc(moved)

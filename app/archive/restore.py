@@ -23,7 +23,14 @@ def restore(store, uid: str) -> bool:
         return False  # past its retention: as good as gone
     fields = [item for name, value in row.record.items() for item in (name, value)]
     script = store.redis.register_script(scripts.RESTORE)
-    script(keys=[f"order:{uid}", f"order:{uid}:history", ALL_KEY, location_key(row.location),
-                 location_key(row.location, row.status)],
-           args=[uid, ttl, repr(row.created), len(row.record), *fields, *row.history])
+    script(
+        keys=[
+            f"order:{uid}",
+            f"order:{uid}:history",
+            ALL_KEY,
+            location_key(row.location),
+            location_key(row.location, row.status),
+        ],
+        args=[uid, ttl, repr(row.created), len(row.record), *fields, *row.history],
+    )
     return True

@@ -16,7 +16,8 @@ metadata = sa.MetaData()
 UID = sa.String(128).with_variant(sa.String(128, collation="C"), "postgresql")
 
 orders = sa.Table(
-    "archived_orders", metadata,
+    "archived_orders",
+    metadata,
     sa.Column("request_uid", UID, primary_key=True),  # polling, resubmits, the CLI
     sa.Column("location_id", sa.String(128), nullable=False),
     sa.Column("created", sa.Float(precision=53), nullable=False),  # Unix s, the Redis index score
@@ -29,8 +30,12 @@ orders = sa.Table(
     sa.Index("archived_orders_by_created", "created"),  # retention
 )
 
-versions = sa.Table("archive_schema", metadata, sa.Column("version", sa.Integer, primary_key=True),
-                    sa.Column("applied_at", sa.Float(precision=53), nullable=False))
+versions = sa.Table(
+    "archive_schema",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", sa.Float(precision=53), nullable=False),
+)
 
 
 def _v1(conn: sa.Connection) -> None:

@@ -37,7 +37,9 @@ def digest(fields: dict[bytes, bytes]) -> str:
 #       how long the `moved` mark stays (s): CREATE answers the uid as taken while it does, so a submit
 #       that looked in the archive just before the order got there cannot make it anew
 # Returns {1, 'removed'} or {0, why}: missing, not_final, not_confirmed, busy, changed
-REMOVE = _PRELUDE + """
+REMOVE = (
+    _PRELUDE
+    + """
 local all = redis.call('HGETALL', KEYS[1])
 if #all == 0 then return {0, 'missing'} end
 local h, names = {}, {}
@@ -59,6 +61,7 @@ redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[6], ARGV[1])
 return {1, 'removed'}
 """
+)
 
 # Put an archived order back (only where Redis has no record of it), in its indexes at its score.
 # KEYS: order, history, by_time, by_location, by_location_and_status

@@ -68,8 +68,15 @@ def _register_subcommands() -> None:
 
     for group in (config, sign, token, orders, callbacks, menus, sample, archive):
         main.add_command(group)
-    main.add_command(FlaskCommands(name="flask", create_app=_flask_app, add_version_option=False,
-                                   load_dotenv=False, help="Flask's own commands (routes, shell) on the app."))
+    main.add_command(
+        FlaskCommands(
+            name="flask",
+            create_app=_flask_app,
+            add_version_option=False,
+            load_dotenv=False,
+            help="Flask's own commands (routes, shell) on the app.",
+        )
+    )
 
 
 _register_subcommands()

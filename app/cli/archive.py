@@ -49,8 +49,7 @@ def _mover():
 def move(batches: int) -> None:
     """Move the final orders that are due now (what beat's mover does every minute)."""
     run = _mover().run(max_batches=batches)
-    say(f"moved {run.moved}; kept in Redis {run.kept}; older than ARCHIVE_AFTER_SECONDS still in Redis "
-        f"{run.backlog}")
+    say(f"moved {run.moved}; kept in Redis {run.kept}; older than ARCHIVE_AFTER_SECONDS still in Redis {run.backlog}")
 
 
 @archive.command("status")
@@ -60,6 +59,8 @@ def status() -> None:
 
     mover = _mover()
     cutoff = mover.store.now() - mover.after
-    say(f"archive {safe(mover.archive.engine.url.render_as_string(hide_password=True))}: "
+    say(
+        f"archive {safe(mover.archive.engine.url.render_as_string(hide_password=True))}: "
         f"{mover.archive.count()} orders; due to move, still in Redis: "
-        f"{mover.redis.zcount(ALL_KEY, '-inf', cutoff)}")
+        f"{mover.redis.zcount(ALL_KEY, '-inf', cutoff)}"
+    )

@@ -25,8 +25,12 @@ def list_callbacks() -> None:
 @callbacks.command("replay")
 @click.argument("request_uids", nargs=-1)
 @click.option("--all", "every", is_flag=True, help="every undelivered callback (what `callbacks list` shows)")
-@click.option("--now", "inline", is_flag=True, help="deliver from this process (with the service's settings) "
-              "and show the answer, instead of through a worker")
+@click.option(
+    "--now",
+    "inline",
+    is_flag=True,
+    help="deliver from this process (with the service's settings) and show the answer, instead of through a worker",
+)
 def replay(request_uids: tuple[str, ...], every: bool, inline: bool) -> None:
     """Send orders' callbacks again; the order's history records who asked (by: cli/<operator>)."""
     services = current_services()

@@ -11,6 +11,7 @@ from app.settings_files import cli_environment, env_example, readme_table
 
 config = PosbridgeGroup("config", help="Check the configuration; print .env.example.")
 
+
 @config.command("check")
 def config_check() -> None:
     """Every configuration problem at once (exit 2), or `configuration ok`."""

@@ -26,8 +26,10 @@ def refresh_menus(location_ids: tuple[str, ...]) -> None:
             failed = True
             kept = cache.cached(location_id)
             if kept is not None and not kept.get("unknown"):
-                say(f"{safe(location_id)}: NOT refreshed: the POS did not answer ({safe(exc)}); serving the cached "
-                    f"menu ({len(kept.get('items') or {})} items, {round(cache.age(kept))} s old)")
+                say(
+                    f"{safe(location_id)}: NOT refreshed: the POS did not answer ({safe(exc)}); serving the cached "
+                    f"menu ({len(kept.get('items') or {})} items, {round(cache.age(kept))} s old)"
+                )
             else:
                 say(f"{safe(location_id)}: unavailable: the POS did not answer ({safe(exc)}) and no menu is cached")
             continue

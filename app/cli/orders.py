@@ -19,8 +19,10 @@ orders = click.Group("orders", help="Find, understand and re-drive orders.")
 
 
 def _row(order) -> str:
-    return (f"{safe(order.uid):<36} {safe(order.status):<9} {safe(order.doc.get('location_id', '')):<12} "
-            f"{when(order.created)}  calls={order.calls} path={safe(order.path)}")
+    return (
+        f"{safe(order.uid):<36} {safe(order.status):<9} {safe(order.doc.get('location_id', '')):<12} "
+        f"{when(order.created)}  calls={order.calls} path={safe(order.path)}"
+    )
 
 
 @orders.command("show")
@@ -38,42 +40,58 @@ def show_order(request_uid: str, as_text: bool) -> None:
     if as_text:
         _show_text(store, order, next_move, (holder, until), history)
         return
-    echo_json({"record": order.doc, "status": order.status, "deadline": when(order.deadline),
-                "pos_calls": order.calls, "path": order.path, "validated": order.validated,
-                "next_move_at": when(next_move) if next_move else None,
-                "claim": {"held_by": holder, "until": when(until)} if until else None,
-                "callback": {"state": order.callback or None, "attempts": order.callback_attempts,
-                             "last_result": store.field(request_uid, "cb_result") or None,
-                             "replayed_by": order.callback_by or None},
-                "reconcile": order.reconcile or None,
-                "history": [dict(h, at=when(h.get("at"))) for h in history]})
+    echo_json(
+        {
+            "record": order.doc,
+            "status": order.status,
+            "deadline": when(order.deadline),
+            "pos_calls": order.calls,
+            "path": order.path,
+            "validated": order.validated,
+            "next_move_at": when(next_move) if next_move else None,
+            "claim": {"held_by": holder, "until": when(until)} if until else None,
+            "callback": {
+                "state": order.callback or None,
+                "attempts": order.callback_attempts,
+                "last_result": store.field(request_uid, "cb_result") or None,
+                "replayed_by": order.callback_by or None,
+            },
+            "reconcile": order.reconcile or None,
+            "history": [dict(h, at=when(h.get("at"))) for h in history],
+        }
+    )
 
 
 def _show_text(store, order, next_move, claim: tuple[str, float | None], history: list[dict]) -> None:
     """The order for a person: one line of what it is, then what holds it, then its history."""
     uid = order.uid
-    say(f"{safe(uid)}  {safe(order.status)}  {safe(order.doc.get('location_id', ''))}  "
-        f"(path {safe(order.path or '-')}, {order.calls} POS call(s), validated: {'yes' if order.validated else 'no'})")
+    say(
+        f"{safe(uid)}  {safe(order.status)}  {safe(order.doc.get('location_id', ''))}  "
+        f"(path {safe(order.path or '-')}, {order.calls} POS call(s), validated: {'yes' if order.validated else 'no'})"
+    )
     say(f"deadline: {when(order.deadline)}   next move: {when(next_move) if next_move else '-'}")
     holder, until = claim
     if until:
         left = until - store.now()
         state = f"lapses in {left:.1f} s" if left > 0 else f"lapsed {-left:.1f} s ago"
-        say(f"claim: held by {safe(holder)} until {when(until)} ({state}; "
-            f"taken by: {safe(_last_by(history))})")
+        say(f"claim: held by {safe(holder)} until {when(until)} ({state}; taken by: {safe(_last_by(history))})")
     else:
         say("claim: none (nobody is moving it)")
     callback = order.callback or "-"
     if order.doc.get("callback_url") or order.callback:
-        say(f"callback: {safe(callback)}, {order.callback_attempts} attempt(s), last: "
-            f"{safe(store.field(uid, 'cb_result') or '-')}" + (f", replayed by {safe(order.callback_by)}"
-                                                               if order.callback_by else ""))
+        say(
+            f"callback: {safe(callback)}, {order.callback_attempts} attempt(s), last: "
+            f"{safe(store.field(uid, 'cb_result') or '-')}"
+            + (f", replayed by {safe(order.callback_by)}" if order.callback_by else "")
+        )
     if order.reconcile:
         say(f"reconcile: {safe(order.reconcile)}")
     say("history:")
     for entry in history:
-        say(f"  {when(entry.get('at'))}  {safe(entry.get('status', '-')):<9} {safe(entry.get('by', '-')):<12} "
-            f"{safe(entry.get('note', ''))}")
+        say(
+            f"  {when(entry.get('at'))}  {safe(entry.get('status', '-')):<9} {safe(entry.get('by', '-')):<12} "
+            f"{safe(entry.get('note', ''))}"
+        )
 
 
 def _last_by(history: list[dict]) -> str:
@@ -87,8 +105,7 @@ def _last_by(history: list[dict]) -> str:
 @click.option("--location", default=None, help="only this location")
 @click.option("--minutes", default=60, show_default=True, help="how far back for recent orders")
 @click.option("--limit", default=50, show_default=True)
-def list_orders(stuck: bool, open_only: bool, reconcile: bool, location: str | None, minutes: int,
-                limit: int) -> None:
+def list_orders(stuck: bool, open_only: bool, reconcile: bool, location: str | None, minutes: int, limit: int) -> None:
     """Recent orders (newest first), or the open, stuck or to-reconcile ones."""
     services = current_services()
     store = services.store
@@ -96,8 +113,10 @@ def list_orders(stuck: bool, open_only: bool, reconcile: bool, location: str | N
         rows = store.reconcile_list(limit)
         for uid, state, since in rows:
             pos_order_id = store.field(uid, "rc_pos_order_id")
-            say(f"{safe(uid):<36} {safe(state):<6} since {when(since)}"
-                + (f"  PLACED AT THE POS as {safe(pos_order_id)}" if state == "found" else "  still looked up"))
+            say(
+                f"{safe(uid):<36} {safe(state):<6} since {when(since)}"
+                + (f"  PLACED AT THE POS as {safe(pos_order_id)}" if state == "found" else "  still looked up")
+            )
         say(f"{len(rows)} order(s) to reconcile")
         return
     if stuck:
@@ -122,11 +141,17 @@ def summary() -> None:
 
     services = current_services()
     store, redis = services.store, services.redis
-    echo_json({"open_orders": store.open_count(), "stuck_orders": len(stuck_engine_list(services)),
-                "oldest_open_seconds": round(store.oldest_open_age(), 1),
-                "queue_depth": queue_depths(redis),
-                "callbacks_undelivered": store.dead_callback_count(), "final_orders": store.stats(),
-                "menus_cached": services.menus.locations()})
+    echo_json(
+        {
+            "open_orders": store.open_count(),
+            "stuck_orders": len(stuck_engine_list(services)),
+            "oldest_open_seconds": round(store.oldest_open_age(), 1),
+            "queue_depth": queue_depths(redis),
+            "callbacks_undelivered": store.dead_callback_count(),
+            "final_orders": store.stats(),
+            "menus_cached": services.menus.locations(),
+        }
+    )
 
 
 @orders.command("redrive")
@@ -157,8 +182,15 @@ def redrive(request_uids: tuple[str, ...], stuck: bool) -> None:
 @orders.command("cancel")
 @click.argument("request_uid")
 @click.option("--reason", default="", help="kept in the order's history (at most 200 characters)")
-@click.option("--wait", "wait_seconds", type=float, default=0.0, is_flag=False, flag_value=30.0,
-              help="when the POS is being asked, wait for its answer (seconds; 30 with no value)")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    default=0.0,
+    is_flag=False,
+    flag_value=30.0,
+    help="when the POS is being asked, wait for its answer (seconds; 30 with no value)",
+)
 def cancel(request_uid: str, reason: str, wait_seconds: float) -> None:
     """Cancel an order as PAR's cancel route does (posnext-api.md, Cancel): a pending order is
     stopped, voided at the POS if a call may have reached it; prints the outcome. Exit 1 when
@@ -183,6 +215,8 @@ def cancel(request_uid: str, reason: str, wait_seconds: float) -> None:
     if status == 200:
         say(f"{safe(request_uid)}: {body['status']}")
         return
-    say(f"{safe(request_uid)}: cancel requested at {body.get('cancel_requested_at')}; the POS is being asked "
-        f"(`posbridge orders show {safe(request_uid)}`)")
+    say(
+        f"{safe(request_uid)}: cancel requested at {body.get('cancel_requested_at')}; the POS is being asked "
+        f"(`posbridge orders show {safe(request_uid)}`)"
+    )
     raise SystemExit(1)

@@ -30,8 +30,9 @@ def _escape(char: str) -> str:
 def safe(value: object, keep_newlines: bool = False) -> str:
     """`value` as text with every control and format character (C0, DEL, C1, bidi) escaped."""
     text = str(value)
-    return "".join(_escape(c) if unicodedata.category(c) in ("Cc", "Cf") and not (keep_newlines and c == "\n")
-                   else c for c in text)
+    return "".join(
+        _escape(c) if unicodedata.category(c) in ("Cc", "Cf") and not (keep_newlines and c == "\n") else c for c in text
+    )
 
 
 def say(text: object = "", err: bool = False) -> None:

@@ -31,8 +31,7 @@ def shared_id() -> str:
 
 def jwt_token(seconds: int = 3600) -> str:
     env = cli_environment()
-    claims = {name: env[var] for name, var in (("iss", "PAR_JWT_ISSUER"), ("aud", "PAR_JWT_AUDIENCE"))
-              if env.get(var)}
+    claims = {name: env[var] for name, var in (("iss", "PAR_JWT_ISSUER"), ("aud", "PAR_JWT_AUDIENCE")) if env.get(var)}
     return make_token(_config("PAR_JWT_SECRET"), seconds, **claims)
 
 
@@ -50,8 +49,10 @@ def _http(method: str, url: str, **kwargs):
 
 
 def _show(response) -> None:
-    say(f"HTTP {response.status_code}" + (f"  Location: {response.headers['Location']}"
-                                          if "Location" in response.headers else ""))
+    say(
+        f"HTTP {response.status_code}"
+        + (f"  Location: {response.headers['Location']}" if "Location" in response.headers else "")
+    )
     try:
         say(jsonio.dumps(jsonio.loads(response.content), indent=2))
     except ValueError:
@@ -68,16 +69,28 @@ def sample() -> None:
 
 def _tax_rate(base_url: str, location: str) -> str:
     """The location's tax rate as the service has it cached (GET /posnext/menus), so the totals agree."""
-    response = _http("GET", f"{base_url}/posnext/menus", params={"location_id": location},
-                     headers={"Authorization": f"Bearer {jwt_token()}"}, timeout=30)
+    response = _http(
+        "GET",
+        f"{base_url}/posnext/menus",
+        params={"location_id": location},
+        headers={"Authorization": f"Bearer {jwt_token()}"},
+        timeout=30,
+    )
     try:
         return str(jsonio.loads(response.content)["location"]["tax_rate"])
     except (ValueError, KeyError, TypeError):
         return "0.0825"  # no menu: the service will say why it rejects the order
 
 
-def _post(kind: str, base_url: str | None, location: str, uid: str | None, ttl: int | None,
-          callback_url: str | None, quantity: int):
+def _post(
+    kind: str,
+    base_url: str | None,
+    location: str,
+    uid: str | None,
+    ttl: int | None,
+    callback_url: str | None,
+    quantity: int,
+):
     base_url = base_url or default_base_url()
 
     overrides: dict = {}
@@ -85,9 +98,14 @@ def _post(kind: str, base_url: str | None, location: str, uid: str | None, ttl: 
         overrides["ttl"] = ttl
     if callback_url:
         overrides["callback_url"] = callback_url
-    body = sample_order(uid, location_id=location, request_type="place-order" if kind == "submit"
-                        else "validate-order", quantity=quantity, tax_rate=_tax_rate(base_url, location),
-                        **overrides)
+    body = sample_order(
+        uid,
+        location_id=location,
+        request_type="place-order" if kind == "submit" else "validate-order",
+        quantity=quantity,
+        tax_rate=_tax_rate(base_url, location),
+        **overrides,
+    )
     data, headers = encode(body, shared_id(), jwt_token())
     url = f"{base_url}/posnext/order/{kind}"
     response = _http("POST", url, data=data, headers=headers)
@@ -96,13 +114,16 @@ def _post(kind: str, base_url: str | None, location: str, uid: str | None, ttl: 
 
 
 def order_options(command):
-    for option in reversed((
+    for option in reversed(
+        (
             click.option("--location", default="loc-001", show_default=True, help="location_id"),
             click.option("--uid", default=None, help="request_uid (default: a fresh ord-...)"),
             click.option("--ttl", type=int, default=None, help="seconds the order may be tried"),
             click.option("--callback-url", default=None, help="where the final order is POSTed"),
             click.option("--quantity", type=int, default=2, show_default=True, help="burgers"),
-            base_option)):
+            base_option,
+        )
+    ):
         command = option(command)
     return command
 
@@ -172,8 +193,10 @@ def receive(port: int, status: int, count: int) -> None:
             try:
                 body = jsonio.loads(raw)
                 verified = signing.verify(key, body, self.headers.get("x-pch-digest"))
-                say(f"callback {body.get('request_uid')}: {body.get('status')} "
-                    f"(x-pch-digest {'ok' if verified else 'WRONG'}); answering {status}")
+                say(
+                    f"callback {body.get('request_uid')}: {body.get('status')} "
+                    f"(x-pch-digest {'ok' if verified else 'WRONG'}); answering {status}"
+                )
             except ValueError:
                 say(f"callback with a body that is not JSON ({len(raw)} bytes); answering {status}")
             self.send_response(status)

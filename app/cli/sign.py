@@ -12,8 +12,12 @@ from app.cli.sample import jwt_token, shared_id
 
 @click.command()
 @click.argument("body", type=click.File("rb"), default="-")
-@click.option("--example", type=click.Choice(["submit", "validate"]), default=None,
-              help="sign the /docs example body of this operation (and print it) instead of reading one")
+@click.option(
+    "--example",
+    type=click.Choice(["submit", "validate"]),
+    default=None,
+    help="sign the /docs example body of this operation (and print it) instead of reading one",
+)
 def sign(body, example: str | None) -> None:
     """Print the x-pch-digest of an order body (a file, or stdin) with the configured PAR_SHARED_ID."""
     if example:

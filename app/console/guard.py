@@ -25,7 +25,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
 }
 
 
@@ -52,16 +52,23 @@ def by() -> str:
 def install(app: Flask, credentials: str) -> None:
     from flask_wtf.csrf import CSRFError, CSRFProtect
 
-    app.config.update(SECRET_KEY=secret_key(credentials), SESSION_COOKIE_NAME="posbridge_console",
-                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
-                      WTF_CSRF_TIME_LIMIT=3600)
+    app.config.update(
+        SECRET_KEY=secret_key(credentials),
+        SESSION_COOKIE_NAME="posbridge_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        WTF_CSRF_TIME_LIMIT=3600,
+    )
 
     @app.before_request
     def login():  # registered before CSRFProtect's check: without the login, 401 first
         user = user_of(credentials)
         if user is None:
-            return Response("the order console needs the on-call login (FLOWER_BASIC_AUTH)\n", 401,
-                            {"WWW-Authenticate": REALM, "Content-Type": "text/plain; charset=utf-8"})
+            return Response(
+                "the order console needs the on-call login (FLOWER_BASIC_AUTH)\n",
+                401,
+                {"WWW-Authenticate": REALM, "Content-Type": "text/plain; charset=utf-8"},
+            )
         g.console_user = user
         return None
 

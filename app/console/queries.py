@@ -11,9 +11,12 @@ from app.orders.store import Order, location_key
 
 LIMIT = 100
 STATUS_SCAN = 1000  # a status filter without a location reads at most this many recent orders
-LISTS = {"open": "Open orders (oldest first)", "stuck": "Stuck orders (next move overdue, nobody took it)",
-         "reconcile": "To reconcile (errored as pos_outcome_unknown: still looked up, or found at the POS)",
-         "dead-callbacks": "Dead callbacks (given up, kept for replay)"}
+LISTS = {
+    "open": "Open orders (oldest first)",
+    "stuck": "Stuck orders (next move overdue, nobody took it)",
+    "reconcile": "To reconcile (errored as pos_outcome_unknown: still looked up, or found at the POS)",
+    "dead-callbacks": "Dead callbacks (given up, kept for replay)",
+}
 STATUSES = tuple(status.value for status in Status)
 
 
@@ -28,8 +31,12 @@ class Row:
 def counts(services) -> dict[str, int]:
     store = services.store
     reconcile = store.reconcile_counts()
-    return {"open": store.open_count(), "stuck": len(stuck_engine_list(services)),
-            "reconcile": reconcile["open"] + reconcile["found"], "dead-callbacks": store.dead_callback_count()}
+    return {
+        "open": store.open_count(),
+        "stuck": len(stuck_engine_list(services)),
+        "reconcile": reconcile["open"] + reconcile["found"],
+        "dead-callbacks": store.dead_callback_count(),
+    }
 
 
 def _rows(store, pairs: list[tuple[str, float | None]]) -> list[Row]:

@@ -17,23 +17,35 @@ THREADS = 4
 def options() -> dict:
     """gunicorn's settings for the console; SystemExit naming the setting that is wrong."""
     try:
-        auth, port, address = (process_value(name) for name in ("FLOWER_BASIC_AUTH", "CONSOLE_PORT",
-                                                                  "CONSOLE_ADDRESS"))
+        auth, port, address = (process_value(name) for name in ("FLOWER_BASIC_AUTH", "CONSOLE_PORT", "CONSOLE_ADDRESS"))
     except ConfigError as exc:
         sys.exit(str(exc))
     if auth is None:
         sys.exit("configuration error: FLOWER_BASIC_AUTH: is required by the order console as user:password")
-    return {"bind": f"{address}:{port}", "workers": 1, "worker_class": "gthread", "threads": THREADS,
-            "timeout": 30, "graceful_timeout": 10, "accesslog": None, "errorlog": "-",
-            "control_socket_disable": True,
-            "logconfig_dict": {
-                "version": 1, "disable_existing_loggers": False,
-                "formatters": {"json": {"()": "app.logs.JsonFormatter", "process_kind": "console"}},
-                "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json",
-                                         "stream": "ext://sys.stderr"}},
-                "root": {"level": "INFO", "handlers": ["console"]},
-                "loggers": {"gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
-                            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True}}}}
+    return {
+        "bind": f"{address}:{port}",
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": THREADS,
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "accesslog": None,
+        "errorlog": "-",
+        "control_socket_disable": True,
+        "logconfig_dict": {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"json": {"()": "app.logs.JsonFormatter", "process_kind": "console"}},
+            "handlers": {
+                "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+            },
+            "root": {"level": "INFO", "handlers": ["console"]},
+            "loggers": {
+                "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+                "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
+            },
+        },
+    }
 
 
 def main() -> None:

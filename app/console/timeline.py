@@ -14,10 +14,28 @@ from app.times import format_time
 FAILED = frozenset({Status.ERRORED.value, Status.REJECTED.value})
 BASE_KEYS = ("at", "status", "by", "note")
 # notes the engine writes (app/orders/decide.py, moves.py, scripts.py), by what they tell
-POS_NOTES = ("POS attempt", "POS refused", "lookup failed", "found at the POS", "a POS order made", "placed",
-             "voided", "a late placement")
-FAILURE_NOTES = ("POS attempt", "POS refused", "lookup failed", "callback retry", "callback dead", "refused",
-                 "deadline_exceeded", "pos_outcome_unknown", "menu_unavailable", "a late placement")
+POS_NOTES = (
+    "POS attempt",
+    "POS refused",
+    "lookup failed",
+    "found at the POS",
+    "a POS order made",
+    "placed",
+    "voided",
+    "a late placement",
+)
+FAILURE_NOTES = (
+    "POS attempt",
+    "POS refused",
+    "lookup failed",
+    "callback retry",
+    "callback dead",
+    "refused",
+    "deadline_exceeded",
+    "pos_outcome_unknown",
+    "menu_unavailable",
+    "a late placement",
+)
 LATENCY_KEYS = {"latency_ms": " ms", "elapsed_ms": " ms", "latency_s": " s", "latency": ""}  # shown if carried
 
 
@@ -86,14 +104,21 @@ def view(store, order: Order) -> View:
     history = store.history(uid)
     next_move = store.next_move(uid)
     details = order.doc.get("order_details") or {}
-    facts = [("location", str(order.doc.get("location_id", "-"))), ("created", when(order.created)),
-             ("deadline", when(order.deadline)), ("path", order.path), ("POS calls", str(order.calls)),
-             ("validated", "yes" if order.validated else "no"),
-             ("next move", when(next_move) if next_move else "-"),
-             ("POS order id", str(details.get("pos_order_id") or "-"))]
+    facts = [
+        ("location", str(order.doc.get("location_id", "-"))),
+        ("created", when(order.created)),
+        ("deadline", when(order.deadline)),
+        ("path", order.path),
+        ("POS calls", str(order.calls)),
+        ("validated", "yes" if order.validated else "no"),
+        ("next move", when(next_move) if next_move else "-"),
+        ("POS order id", str(details.get("pos_order_id") or "-")),
+    ]
     if order.doc.get("callback_url") or order.callback:
-        facts += [("callback", f"{order.callback or '-'}, {order.callback_attempts} attempt(s)"),
-                  ("callback last result", store.field(uid, "cb_result") or "-")]
+        facts += [
+            ("callback", f"{order.callback or '-'}, {order.callback_attempts} attempt(s)"),
+            ("callback last result", store.field(uid, "cb_result") or "-"),
+        ]
         if order.callback_by:
             facts.append(("callback replayed by", order.callback_by))
     if order.reconcile:
@@ -101,5 +126,12 @@ def view(store, order: Order) -> View:
         facts.append(("reconcile", order.reconcile + (f" (at the POS as {found})" if found else "")))
     errors = [e for e in order.doc.get("errors") or [] if isinstance(e, dict)]
     can_replay = order.final and bool(order.doc.get("callback_url"))
-    return View(order, errors, facts, claim_text(store, uid, history), [entry(h) for h in history],
-                can_redrive=not order.final, can_replay=can_replay)
+    return View(
+        order,
+        errors,
+        facts,
+        claim_text(store, uid, history),
+        [entry(h) for h in history],
+        can_redrive=not order.final,
+        can_replay=can_replay,
+    )

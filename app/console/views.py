@@ -18,8 +18,11 @@ from schemas.fields import is_key
 log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__)
 ACTIONS = {
-    "redrive": ("Re-drive", "make its next move due now and hand it to a worker (safe: the POS call is "
-                            "idempotent and leased; nothing starts while a move is in flight)"),
+    "redrive": (
+        "Re-drive",
+        "make its next move due now and hand it to a worker (safe: the POS call is "
+        "idempotent and leased; nothing starts while a move is in flight)",
+    ),
     "replay": ("Replay callback", "send its callback to PAR again, from the first attempt"),
 }
 
@@ -37,8 +40,9 @@ def _order_or_404(uid: str):
 
 @bp.get("/")
 def index():
-    return render_template("index.html", counts=queries.counts(_services()), lists=queries.LISTS,
-                           statuses=queries.STATUSES)
+    return render_template(
+        "index.html", counts=queries.counts(_services()), lists=queries.LISTS, statuses=queries.STATUSES
+    )
 
 
 @bp.get("/find")
@@ -76,8 +80,11 @@ def recent():
     if (location and not is_key(location)) or (status and status not in queries.STATUSES):
         abort(400, "location is an id of A-Z a-z 0-9 . _ ~ -; status one of " + ", ".join(queries.STATUSES))
     rows = queries.recent(_services(), time.time() - minutes * 60, location, status, queries.LIMIT)
-    title = f"Recent orders: last {minutes} min" + (f", at {location}" if location else "") + \
-        (f", {status}" if status else "")
+    title = (
+        f"Recent orders: last {minutes} min"
+        + (f", at {location}" if location else "")
+        + (f", {status}" if status else "")
+    )
     return render_template("list.html", title=title, kind="recent", rows=rows, limit=queries.LIMIT)
 
 
@@ -87,11 +94,13 @@ def act(uid: str, action: str):
         abort(404, f"no action {action!r}")
     found = _order_or_404(uid)
     if request.method == "GET":
-        return render_template("confirm.html", order=found, action=action, label=ACTIONS[action][0],
-                               what=ACTIONS[action][1])
+        return render_template(
+            "confirm.html", order=found, action=action, label=ACTIONS[action][0], what=ACTIONS[action][1]
+        )
     done, message = (_redrive if action == "redrive" else _replay)(found)
-    log.info("console action", extra={"request_uid": uid, "action": action, "by": by(), "done": done,
-                                      "outcome": message})
+    log.info(
+        "console action", extra={"request_uid": uid, "action": action, "by": by(), "done": done, "outcome": message}
+    )
     flash(message, "ok" if done else "failed")
     return redirect(url_for("console.order", uid=uid))
 
@@ -100,8 +109,13 @@ def _redrive(found) -> tuple[bool, str]:
     if found.final:
         return False, f"not re-driven: the order is already {found.status}"
     moved, why = _services().service.redrive(found.uid, by())
-    return moved, (f"re-driven by {by()}: a worker takes it now" if moved
-                   else f"not re-driven: {why} (a move is in flight)" if why == "busy" else f"not re-driven: {why}")
+    return moved, (
+        f"re-driven by {by()}: a worker takes it now"
+        if moved
+        else f"not re-driven: {why} (a move is in flight)"
+        if why == "busy"
+        else f"not re-driven: {why}"
+    )
 
 
 def _replay(found) -> tuple[bool, str]:
@@ -110,8 +124,11 @@ def _replay(found) -> tuple[bool, str]:
     if not found.final:
         return False, "not replayed: the order is not final yet; its callback goes when it is"
     replayed, why = _services().service.replay_callback(found.uid, by())
-    return replayed, (f"callback replay queued by {by()}" if replayed
-                      else f"not replayed: {why}" + (" (a delivery is in flight)" if why == "busy" else ""))
+    return replayed, (
+        f"callback replay queued by {by()}"
+        if replayed
+        else f"not replayed: {why}" + (" (a delivery is in flight)" if why == "busy" else "")
+    )
 
 
 @bp.app_errorhandler(400)
@@ -124,8 +141,9 @@ def trouble(error: Exception):
     """Redis or the broker not answering: said as such (503), as the CLI says it, not a bare 500."""
     log.warning("console: Redis or broker trouble", extra={"error": type(error).__name__})
     where = "Redis" if isinstance(error, RedisError) else "the broker"
-    return render_template("problem.html", code=503, message=f"{where} does not answer: "
-                           f"{type(error).__name__}: {error}"), 503
+    return render_template(
+        "problem.html", code=503, message=f"{where} does not answer: {type(error).__name__}: {error}"
+    ), 503
 
 
 for _kind in (RedisError, OperationalError):

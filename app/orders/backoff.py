@@ -22,5 +22,5 @@ def delay(retries: int, base: float, cap: float, rng: random.Random | None = Non
 def expected_calls(window: float, base: float, cap: float) -> float:
     """About how many calls a window of `window` seconds of failures costs one order."""
     growing = max(0.0, math.log2(max(cap / base, 1.0)))
-    grown_after = base * (2 ** growing) / 2  # the mean time spent while the delay grows
+    grown_after = base * (2**growing) / 2  # the mean time spent while the delay grows
     return growing + 1 + max(0.0, window - grown_after) / (cap / 2)

@@ -10,9 +10,11 @@ from app.orders import rules
 
 
 def menu_unavailable(request: dict) -> dict:
-    return {"code": "menu_unavailable",
-            "message": f"no menu for {request.get('location_id')!r} is cached and the POS cannot be reached",
-            "field": "location_id"}
+    return {
+        "code": "menu_unavailable",
+        "message": f"no menu for {request.get('location_id')!r} is cached and the POS cannot be reached",
+        "field": "location_id",
+    }
 
 
 class OrderChecks:
@@ -21,8 +23,9 @@ class OrderChecks:
         self.horizon = timedelta(days=settings.future_horizon_days)
         self.max_age = settings.request_max_age_seconds
 
-    def verdict(self, request: dict, now: float, raw=NOT_READ, timeout: float | None = None,
-                new: bool = False) -> rules.Verdict | None:
+    def verdict(
+        self, request: dict, now: float, raw=NOT_READ, timeout: float | None = None, new: bool = False
+    ) -> rules.Verdict | None:
         """The rules' verdict at `now` (Unix seconds, Redis's clock); None when no menu can be
         had within `timeout` seconds (`raw`: the cache entry as already read from Redis). `new`:
         a request not yet recorded, whose request_datetime must also be recent (REQUEST_MAX_AGE_SECONDS);
@@ -31,5 +34,6 @@ class OrderChecks:
             menu = self.menus.get(request["location_id"], raw, timeout)
         except MenuUnavailable:
             return None
-        return rules.check_order(request, menu, datetime.fromtimestamp(now, UTC), self.horizon,
-                                 max_age_seconds=self.max_age if new else None)
+        return rules.check_order(
+            request, menu, datetime.fromtimestamp(now, UTC), self.horizon, max_age_seconds=self.max_age if new else None
+        )

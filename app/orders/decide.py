@@ -47,8 +47,9 @@ class Decision:
 
 def deadline_exceeded(why: str) -> Decision:
     message = f"the order could not be placed before its deadline: {why}"
-    return Decision(Next.FINISH, Status.ERRORED, [{"code": "deadline_exceeded", "message": message}],
-                    note="deadline_exceeded")
+    return Decision(
+        Next.FINISH, Status.ERRORED, [{"code": "deadline_exceeded", "message": message}], note="deadline_exceeded"
+    )
 
 
 def after_post(outcome: Outcome, deadline: float = float("inf"), skew: float = 0.0) -> Decision:
@@ -58,14 +59,21 @@ def after_post(outcome: Outcome, deadline: float = float("inf"), skew: float = 0
             return Decision(Next.VOID, pos_order_id=outcome.pos_order_id, note="created after the deadline")
         return _placed(outcome, deadline, Status.PLACED)
     if isinstance(outcome, Refused):
-        return Decision(Next.FINISH, Status.REJECTED, [{"code": outcome.code, "message": outcome.message}],
-                        note=f"POS refused: {outcome.code}")
+        return Decision(
+            Next.FINISH,
+            Status.REJECTED,
+            [{"code": outcome.code, "message": outcome.message}],
+            note=f"POS refused: {outcome.code}",
+        )
     if isinstance(outcome, Expired):
         return deadline_exceeded("the POS refused it past its deadline")
     if isinstance(outcome, VoidedKey):
-        return Decision(Next.FINISH, Status.ERRORED, [{"code": "voided", "message": "the POS voided this order's "
-                                                                                  "key: it is never created"}],
-                        note="voided")
+        return Decision(
+            Next.FINISH,
+            Status.ERRORED,
+            [{"code": "voided", "message": "the POS voided this order's key: it is never created"}],
+            note="voided",
+        )
     if isinstance(outcome, KeyUsed):
         return Decision(Next.LOOK_UP, note="POS attempt: our key is used: looked up")
     if isinstance(outcome, InProgress):
@@ -90,30 +98,50 @@ def _placed(found: Placed, deadline: float, note: str) -> Decision:
     """Placed. Made after the deadline by the POS's clock but within the clocks' stated allowance
     (CLOCK_SKEW_SECONDS: two hosts' clocks are compared): neither voided nor silent, listed."""
     doubtful = found.created_at is not None and found.created_at > deadline
-    return Decision(Next.FINISH, Status.PLACED, pos_order_id=found.pos_order_id, listed=doubtful,
-                    note=f"{note}; made {found.created_at - deadline:.3f}s after the deadline by the POS's clock, "
-                         "within the clocks' allowance: listed for on-call" if doubtful and found.created_at
-                    else note)
+    return Decision(
+        Next.FINISH,
+        Status.PLACED,
+        pos_order_id=found.pos_order_id,
+        listed=doubtful,
+        note=f"{note}; made {found.created_at - deadline:.3f}s after the deadline by the POS's clock, "
+        "within the clocks' allowance: listed for on-call"
+        if doubtful and found.created_at
+        else note,
+    )
 
 
 def after_void(result: Voided | NotVoidable, pos_order_id: str) -> Decision:
     if isinstance(result, Voided):
-        return Decision(Next.FINISH, Status.ERRORED, [{"code": "placed_late", "message": "the POS created the "
-                                                                                       "order after its deadline; "
-                                                                                       "it was voided"}],
-                        note="placed_late")
-    return Decision(Next.FINISH, Status.PLACED, pos_order_id=pos_order_id, listed=True,
-                    note="placed after its deadline and not voidable: listed for on-call")
+        return Decision(
+            Next.FINISH,
+            Status.ERRORED,
+            [{"code": "placed_late", "message": "the POS created the order after its deadline; it was voided"}],
+            note="placed_late",
+        )
+    return Decision(
+        Next.FINISH,
+        Status.PLACED,
+        pos_order_id=pos_order_id,
+        listed=True,
+        note="placed after its deadline and not voidable: listed for on-call",
+    )
 
 
 def after_cancel(result: Voided | NotVoidable, found: Placed | None) -> Decision:
     """A recorded cancel's void: voided (or nothing there, the key closed) -> cancelled; the POS
     will not void it -> placed, the truth (needs the order the lookup found)."""
     if isinstance(result, Voided):
-        return Decision(Next.FINISH, Status.CANCELLED, [{"code": "cancelled", "message": "cancelled on request; "
-                                                                                       "nothing live at the POS"}],
-                        note="cancelled: nothing live at the POS")
+        return Decision(
+            Next.FINISH,
+            Status.CANCELLED,
+            [{"code": "cancelled", "message": "cancelled on request; nothing live at the POS"}],
+            note="cancelled: nothing live at the POS",
+        )
     if found is None or found.voided:
         return Decision(Next.RETRY, note="cancel: not voidable, and no order found yet")
-    return Decision(Next.FINISH, Status.PLACED, pos_order_id=found.pos_order_id,
-                    note="cancel refused by the POS (not voidable): placed")
+    return Decision(
+        Next.FINISH,
+        Status.PLACED,
+        pos_order_id=found.pos_order_id,
+        note="cancel refused by the POS (not voidable): placed",
+    )

@@ -73,13 +73,17 @@ class Durability:
         try:
             policy = _config(redis, "maxmemory-policy")
             if policy is not None and policy != "noeviction":
-                return (f"maxmemory-policy is {policy}, not noeviction: Redis may evict an order's record "
-                        f"while its schedule entry stays")
+                return (
+                    f"maxmemory-policy is {policy}, not noeviction: Redis may evict an order's record "
+                    f"while its schedule entry stays"
+                )
             if self.mode is Mode.FSYNC:
                 aof, fsync = _config(redis, "appendonly"), _config(redis, "appendfsync")
                 if aof is not None and (aof != "yes" or fsync != "always"):
-                    return (f"DURABILITY=fsync needs appendonly yes and appendfsync always; the server has "
-                            f"appendonly {aof}, appendfsync {fsync}: an answered state can be lost")
+                    return (
+                        f"DURABILITY=fsync needs appendonly yes and appendfsync always; the server has "
+                        f"appendonly {aof}, appendfsync {fsync}: an answered state can be lost"
+                    )
             elif self.mode is Mode.REPLICA:
                 connected = int(redis.info("replication").get("connected_slaves", 0))
                 if connected < self.replicas:

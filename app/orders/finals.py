@@ -32,26 +32,49 @@ class Finals:
         self.tasks = tasks
         self.clock = clock or time.time  # only when the caller does not say when (`at`)
 
-    def finish(self, order: Order, token: str, status: str, by: str, errors: list[dict] | None = None, *,
-               pos_order_id: str | None = None, note: str = "", endpoint: str = "submit",
-               reconcile_in: float | None = None, listed: bool = True, decides_cancel: bool = False,
-               at: float | None = None) -> Final:
+    def finish(
+        self,
+        order: Order,
+        token: str,
+        status: str,
+        by: str,
+        errors: list[dict] | None = None,
+        *,
+        pos_order_id: str | None = None,
+        note: str = "",
+        endpoint: str = "submit",
+        reconcile_in: float | None = None,
+        listed: bool = True,
+        decides_cancel: bool = False,
+        at: float | None = None,
+    ) -> Final:
         """`at`: now on Redis's clock, as the mover knows it (the host's clock may be off).
         `Final.acked`: the final and the mark that it was confirmed are durable (it may be answered)."""
-        doc = dict(order.doc, status=status, errors=errors or [],
-                   completed_at=format_time(self.clock() if at is None else at))
+        doc = dict(
+            order.doc, status=status, errors=errors or [], completed_at=format_time(self.clock() if at is None else at)
+        )
         if pos_order_id:
             doc["order_details"] = dict(doc["order_details"], pos_order_id=pos_order_id)
         applied, previous, path, acked, owed = self.store.finish(
-            order.uid, token, doc, by, note or status, endpoint=endpoint,
-            reconcile_in=reconcile_in, listed=listed, decides_cancel=decides_cancel)
+            order.uid,
+            token,
+            doc,
+            by,
+            note or status,
+            endpoint=endpoint,
+            reconcile_in=reconcile_in,
+            listed=listed,
+            decides_cancel=decides_cancel,
+        )
         if not applied:
             return Final(False, previous)
         if acked and self.store.durability.waits:  # confirmed by its WAIT: recorded, that mark waited for too
             acked = self._record_confirmed(order.uid, status)
         metrics.child(metrics.ORDERS, endpoint, status, path).inc()
-        log.info("order final", extra={"request_uid": order.uid, "status": status, "by": by, "path": path,
-                                       "reason": note or status})
+        log.info(
+            "order final",
+            extra={"request_uid": order.uid, "status": status, "by": by, "path": path, "reason": note or status},
+        )
         if owed:
             self.tasks.deliver_callback(order.uid)
         if reconcile_in is not None and listed:

@@ -54,8 +54,8 @@ class Reconcile(StrEnum):
     """An order errored with `pos_outcome_unknown` is still looked up at the POS (`rc`)."""
 
     NONE = ""
-    OPEN = "open"      # still being looked up
-    FOUND = "found"    # the POS had it after all: listed for on-call
+    OPEN = "open"  # still being looked up
+    FOUND = "found"  # the POS had it after all: listed for on-call
     ABSENT = "absent"  # the POS answered: no such order; nothing to do
 
 

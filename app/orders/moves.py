@@ -37,8 +37,15 @@ MIN_CLAIM = 1.0  # a cancel decided inline still claims this long (its closing w
 
 
 class Mover:
-    def __init__(self, store: OrderStore, pos: PosAdapter, checks: OrderChecks, finals: Finals, settings,
-                 answers: Answers | None = None):
+    def __init__(
+        self,
+        store: OrderStore,
+        pos: PosAdapter,
+        checks: OrderChecks,
+        finals: Finals,
+        settings,
+        answers: Answers | None = None,
+    ):
         self.answers = answers or Answers(store)
         self.store = store
         self.pos = pos
@@ -84,7 +91,6 @@ class Mover:
         def finish(*args, **kwargs):
             return self.finals.finish(*args, at=now(), **kwargs)
 
-
         if not self.answers.confirm(order):  # no POS call for a record that could still be lost
             self.store.retry(uid, token, "worker", "waiting for the record to be durable", self._backoff(order.calls))
             return "retry"
@@ -93,12 +99,19 @@ class Mover:
             if not order.validated:
                 verdict = self.checks.verdict(order.doc, now(), timeout=min(left(), order.deadline - now()))
                 if verdict is None:
-                    self.store.retry(uid, token, "worker", "no menu to validate against",
-                                     self._backoff(order.calls), latest=order.deadline + skew)
+                    self.store.retry(
+                        uid,
+                        token,
+                        "worker",
+                        "no menu to validate against",
+                        self._backoff(order.calls),
+                        latest=order.deadline + skew,
+                    )
                     return "retry"
                 if not verdict.ok:
-                    return str(finish(order, token, Status.REJECTED, "worker", verdict.problems,
-                                      note="refused by validation"))
+                    return str(
+                        finish(order, token, Status.REJECTED, "worker", verdict.problems, note="refused by validation")
+                    )
                 ready = self.store.mark_validated(uid, token, "worker", body)
             else:  # validated by an earlier move: a cancel may have been recorded since
                 ready = self.store.may_post(uid, token)
@@ -111,8 +124,9 @@ class Mover:
             if decision.next is Next.VOID:  # made after its deadline: the lookup's own path voids it
                 return self._decide(claim, order, now, left, finish)
             if decision.next is Next.RETRY:
-                self.store.retry(uid, token, "worker", decision.note, self._backoff(order.calls),
-                                 latest=order.deadline + skew)
+                self.store.retry(
+                    uid, token, "worker", decision.note, self._backoff(order.calls), latest=order.deadline + skew
+                )
                 return "retry"
             if decision.status is Status.REJECTED and order.pos_body:
                 # an earlier POST (the web's, cut; a move's that timed out) may have made the order
@@ -124,13 +138,25 @@ class Mover:
             # deadline already, say) is rejected whichever path it took, never errored
             verdict = self.checks.verdict(order.doc, order.created, timeout=max(left(), 0.0))
             if verdict is not None and not verdict.ok:
-                return str(finish(order, token, Status.REJECTED, "worker", verdict.problems,
-                                  note="refused by validation (as on its arrival)"))
+                return str(
+                    finish(
+                        order,
+                        token,
+                        Status.REJECTED,
+                        "worker",
+                        verdict.problems,
+                        note="refused by validation (as on its arrival)",
+                    )
+                )
             if verdict is None:
-                return str(finish(order, token, Status.ERRORED, "worker", [menu_unavailable(order.doc)],
-                                  note="menu_unavailable"))
-            return self._carry_out(decide.deadline_exceeded("never sent to the POS before its deadline"), claim,
-                                   order, finish)
+                return str(
+                    finish(
+                        order, token, Status.ERRORED, "worker", [menu_unavailable(order.doc)], note="menu_unavailable"
+                    )
+                )
+            return self._carry_out(
+                decide.deadline_exceeded("never sent to the POS before its deadline"), claim, order, finish
+            )
         if now() < order.deadline + skew - 0.001:  # the clocks' millisecond: decided now, not re-planned
             self.store.retry(uid, token, "worker", "deciding after the deadline", order.deadline + skew - now())
             return "retry"
@@ -143,29 +169,49 @@ class Mover:
         except PosUnavailable as exc:
             give_up = order.deadline + self.settings.reconcile_seconds
             if now() >= give_up:
-                return str(finish(order, token, Status.ERRORED, "worker",
-                                  [{"code": "pos_outcome_unknown",
-                                    "message": "the POS could not say whether it has this order"}],
-                                  note="pos_outcome_unknown", reconcile_in=self._backoff(0)))
-            self.store.retry(order.uid, token, "worker", f"lookup failed: {exc}", self._backoff(order.calls),
-                             latest=give_up)
+                return str(
+                    finish(
+                        order,
+                        token,
+                        Status.ERRORED,
+                        "worker",
+                        [{"code": "pos_outcome_unknown", "message": "the POS could not say whether it has this order"}],
+                        note="pos_outcome_unknown",
+                        reconcile_in=self._backoff(0),
+                    )
+                )
+            self.store.retry(
+                order.uid, token, "worker", f"lookup failed: {exc}", self._backoff(order.calls), latest=give_up
+            )
             return "retry"
         return self._found(claim, order, found, left, finish, before_deadline)
 
-    def _found(self, claim: Claim, order: Order, found: Placed | None, left, finish,
-               before_deadline: bool = False) -> str:
+    def _found(
+        self, claim: Claim, order: Order, found: Placed | None, left, finish, before_deadline: bool = False
+    ) -> str:
         """What a lookup's answer decides (decide.after_lookup), a late placement voided first."""
         decision = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds, before_deadline)
         if decision.next is Next.VOID and found is not None:
             voided = self._void_late(order.uid, found, left())
             if voided is None:  # the void could not be answered: decided on a later move
-                self.store.retry(order.uid, claim.token, "worker", "a late placement found; its void failed",
-                                 self._backoff(order.calls))
+                self.store.retry(
+                    order.uid,
+                    claim.token,
+                    "worker",
+                    "a late placement found; its void failed",
+                    self._backoff(order.calls),
+                )
                 return "retry"
             decision = decide.after_void(voided, found.pos_order_id)
         if decision.next is Next.RETRY:
-            self.store.retry(order.uid, claim.token, "worker", decision.note, self._backoff(order.calls),
-                             latest=order.deadline + self.settings.clock_skew_seconds)
+            self.store.retry(
+                order.uid,
+                claim.token,
+                "worker",
+                decision.note,
+                self._backoff(order.calls),
+                latest=order.deadline + self.settings.clock_skew_seconds,
+            )
             return "retry"
         return self._carry_out(decision, claim, order, finish)
 
@@ -173,8 +219,9 @@ class Mover:
         try:
             found = self.pos.find_order(order.uid, timeout=max(left(), 0.05))
         except PosUnavailable as exc:
-            self.store.retry(order.uid, claim.token, "worker", f"refused; the lookup failed: {exc}",
-                             self._backoff(order.calls))
+            self.store.retry(
+                order.uid, claim.token, "worker", f"refused; the lookup failed: {exc}", self._backoff(order.calls)
+            )
             return "retry"
         if found is None or found.voided:
             return self._carry_out(refused, claim, order, finish)
@@ -188,9 +235,19 @@ class Mover:
         if decision.listed:
             self.store.list_found(order.uid)
         late_check = decision.status is Status.ERRORED and bool(order.pos_body)
-        return str(finish(order, claim.token, decision.status, "worker", decision.errors,
-                          pos_order_id=decision.pos_order_id, note=decision.note,
-                          reconcile_in=self._backoff(0) if late_check else None, listed=False))
+        return str(
+            finish(
+                order,
+                claim.token,
+                decision.status,
+                "worker",
+                decision.errors,
+                pos_order_id=decision.pos_order_id,
+                note=decision.note,
+                reconcile_in=self._backoff(0) if late_check else None,
+                listed=False,
+            )
+        )
 
     # -- a recorded cancel ----------------------------------------------------------------
     def cancel_now(self, uid: str, seconds: float) -> str:
@@ -212,21 +269,38 @@ class Mover:
 
         try:
             result = self.pos.void_order(order.uid, "cancelled on request", timeout=max(left(), 0.05))
-            found = self.pos.find_order(order.uid, timeout=max(left(), 0.05)) \
-                if isinstance(result, NotVoidable) else None
+            found = (
+                self.pos.find_order(order.uid, timeout=max(left(), 0.05)) if isinstance(result, NotVoidable) else None
+            )
         except PosUnavailable as exc:
-            self.store.retry(order.uid, claim.token, "worker", f"cancel: the POS could not void it: {exc}",
-                             self._backoff(order.calls))
+            self.store.retry(
+                order.uid,
+                claim.token,
+                "worker",
+                f"cancel: the POS could not void it: {exc}",
+                self._backoff(order.calls),
+            )
             return "retry"
         decision = decide.after_cancel(result, found)
         if decision.next is Next.RETRY or decision.status is None:
             self.store.retry(order.uid, claim.token, "worker", decision.note, self._backoff(order.calls))
             return "retry"
         watch = decision.status is Status.CANCELLED and self.pos.voids != "key"
-        return str(self.finals.finish(order, claim.token, decision.status, "worker", decision.errors,
-                                      pos_order_id=decision.pos_order_id, note=decision.note, decides_cancel=True,
-                                      reconcile_in=self._backoff(0) if watch else None, listed=False,
-                                      at=claim.now + time.monotonic() - started))
+        return str(
+            self.finals.finish(
+                order,
+                claim.token,
+                decision.status,
+                "worker",
+                decision.errors,
+                pos_order_id=decision.pos_order_id,
+                note=decision.note,
+                decides_cancel=True,
+                reconcile_in=self._backoff(0) if watch else None,
+                listed=False,
+                at=claim.now + time.monotonic() - started,
+            )
+        )
 
     def _void_late(self, uid: str, found: Placed, timeout: float) -> Voided | NotVoidable | None:
         """Void a late placement; None when the POS could not answer."""
@@ -235,8 +309,10 @@ class Mover:
         except PosUnavailable:
             return None
         metrics.RECONCILE_FOUND.inc()
-        log.error("a POS order created after its deadline was found", extra={
-            "request_uid": uid, "pos_order_id": found.pos_order_id, "voided": isinstance(result, Voided)})
+        log.error(
+            "a POS order created after its deadline was found",
+            extra={"request_uid": uid, "pos_order_id": found.pos_order_id, "voided": isinstance(result, Voided)},
+        )
         return result
 
     # -- reconciliation ---------------------------------------------------------------------
@@ -271,6 +347,8 @@ class Mover:
             return outcome
         if self.store.settle_reconcile(uid, claim.token, "found", pos_order_id=found.pos_order_id):
             metrics.RECONCILE_FOUND.inc()
-            log.error("order errored as pos_outcome_unknown was placed at the POS after all",
-                      extra={"request_uid": uid, "pos_order_id": found.pos_order_id, "status": order.status})
+            log.error(
+                "order errored as pos_outcome_unknown was placed at the POS after all",
+                extra={"request_uid": uid, "pos_order_id": found.pos_order_id, "status": order.status},
+            )
         return "found"

@@ -39,7 +39,7 @@ def decode_cursor(text: str) -> Position:
     """The position a cursor names; ValueError for anything this module did not make."""
     if not isinstance(text, str) or not text.startswith(CURSOR_PREFIX) or len(text) > 512:
         raise ValueError("not a cursor")
-    body = text[len(CURSOR_PREFIX):]
+    body = text[len(CURSOR_PREFIX) :]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         score_text, member = json.loads(raw)
@@ -70,8 +70,7 @@ def _offset_after(redis, key: str, after: Position) -> int:
     return sum(1 for tie in ties if (tie if isinstance(tie, bytes) else str(tie).encode()) <= member)
 
 
-def members(redis, key: str, count: int, since: float | None = None,
-            after: Position | None = None) -> list[Position]:
+def members(redis, key: str, count: int, since: float | None = None, after: Position | None = None) -> list[Position]:
     """Up to `count` members after `after` (else from `since`, inclusive; else from the start)."""
     if after is not None:
         offset = _offset_after(redis, key, after)
@@ -82,8 +81,16 @@ def members(redis, key: str, count: int, since: float | None = None,
     return [Position(float(score), _text(member)) for member, score in rows]
 
 
-def across(redis, key: str, archive, location: str, count: int, since: float | None = None,
-           after: Position | None = None, status: str | None = None) -> list[Position]:
+def across(
+    redis,
+    key: str,
+    archive,
+    location: str,
+    count: int,
+    since: float | None = None,
+    after: Position | None = None,
+    status: str | None = None,
+) -> list[Position]:
     """Up to `count` positions after `after` (else from `since`) in Redis's index `key` and in
     the archive's rows of `location` (in `status`, when `key` is that status's index) together,
     each once. Each source gives its first `count`, so the first `count` of their union are the
@@ -91,7 +98,8 @@ def across(redis, key: str, archive, location: str, count: int, since: float | N
     found = members(redis, key, count, since=since, after=after)
     if archive is None:
         return found
-    rows = archive.page(location, count, since=since, after=(after.score, after.member) if after else None,
-                        status=status)
+    rows = archive.page(
+        location, count, since=since, after=(after.score, after.member) if after else None, status=status
+    )
     union = set(found) | {Position(score, member) for score, member in rows}
     return sorted(union, key=lambda p: (p.score, p.member.encode()))[:count]

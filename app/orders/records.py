@@ -8,8 +8,16 @@ from datetime import timedelta
 from app import jsonio
 from app.times import format_time, parse_time
 
-REQUEST_FIELDS = ("request_uid", "request_type", "request_datetime", "location_id", "schedule_type",
-                  "callback_url", "ttl", "order_details")
+REQUEST_FIELDS = (
+    "request_uid",
+    "request_type",
+    "request_datetime",
+    "location_id",
+    "schedule_type",
+    "callback_url",
+    "ttl",
+    "order_details",
+)
 
 
 def new_record(request: dict, arrived: float, totals: dict | None = None) -> dict:
@@ -17,8 +25,7 @@ def new_record(request: dict, arrived: float, totals: dict | None = None) -> dic
     details = dict(request["order_details"])
     for name, value in (totals or {}).items():
         details[name] = value
-    doc.update(order_details=details, status="pending", errors=[], received_at=format_time(arrived),
-               completed_at=None)
+    doc.update(order_details=details, status="pending", errors=[], received_at=format_time(arrived), completed_at=None)
     return doc
 
 
@@ -37,8 +44,12 @@ def view(doc: dict) -> dict:
 def envelope(status: str, errors: list[dict], request: dict | None = None, **extra) -> dict:
     """The body of an answer that is not a stored order: validate, and every error."""
     request = request or {}
-    body = {"request_uid": request.get("request_uid"), "location_id": request.get("location_id"),
-            "status": status, "errors": errors}
+    body = {
+        "request_uid": request.get("request_uid"),
+        "location_id": request.get("location_id"),
+        "status": status,
+        "errors": errors,
+    }
     if request.get("request_type"):
         body["request_type"] = request["request_type"]
     body.update(extra)

@@ -32,8 +32,7 @@ class Totals:
     grand_total: Decimal = Decimal("0.00")
 
     def as_dict(self) -> dict:
-        return {name: getattr(self, name) for name in
-                ("subtotal", "discount_total", "tax", "tip", "grand_total")}
+        return {name: getattr(self, name) for name in ("subtotal", "discount_total", "tax", "tip", "grand_total")}
 
 
 @dataclass
@@ -49,8 +48,9 @@ class Verdict:
     def add(self, code: str, message: str, where: str | None = None) -> None:
         if len(self.problems) >= MAX_PROBLEMS:
             self.unlisted += 1
-            self.problems[MAX_PROBLEMS:] = [{"code": "too_many_errors",
-                                             "message": f"{self.unlisted} more problems not listed"}]
+            self.problems[MAX_PROBLEMS:] = [
+                {"code": "too_many_errors", "message": f"{self.unlisted} more problems not listed"}
+            ]
             return
         problem = {"code": code, "message": message}
         if where:
@@ -70,14 +70,14 @@ def compute_totals(details: dict, tax_rate: Decimal) -> Totals:
         children = line.get("children") or []
         if kind in ("Item", "Combo"):
             each = _price(line) + sum(
-                (_price(c) * c["quantity"] for c in children if c["item_type"] == "Modifier"),
-                Decimal("0.00"))
+                (_price(c) * c["quantity"] for c in children if c["item_type"] == "Modifier"), Decimal("0.00")
+            )
             totals.subtotal += each * quantity
         elif kind in TAKEN_OFF:
             totals.discount_total += _price(line) * quantity
         totals.discount_total += sum(
-            (_price(c) * c["quantity"] * quantity for c in children if c["item_type"] in TAKEN_OFF),
-            Decimal("0.00"))
+            (_price(c) * c["quantity"] * quantity for c in children if c["item_type"] in TAKEN_OFF), Decimal("0.00")
+        )
     taxable = max(totals.subtotal - totals.discount_total, Decimal("0.00"))
     totals.tax = (taxable * tax_rate).quantize(CENT, rounding=ROUND_HALF_UP)
     totals.grand_total = totals.subtotal - totals.discount_total + totals.tax + totals.tip
@@ -97,16 +97,17 @@ def _check_line(verdict: Verdict, line: dict, items: dict, where: str, top: bool
         return None
     entry = items.get(line["id"])
     if entry is None or entry.get("item_type") != kind:
-        verdict.add("item_unknown", f"{kind} {line['id']!r} is not on this location's menu",
-                    f"{where}.id")
+        verdict.add("item_unknown", f"{kind} {line['id']!r} is not on this location's menu", f"{where}.id")
         return None
     if not entry.get("available", True):
         verdict.add("item_unavailable", f"{line['id']!r} is not available now", f"{where}.id")
     menu_price = Decimal(int(entry.get("price") or 0)) / 100
     if line.get("unit_price") is None or line["unit_price"] != menu_price:
-        verdict.add("price_mismatch",
-                    f"{line['id']!r} costs {menu_price} on the menu, not {line.get('unit_price')}",
-                    f"{where}.unit_price")
+        verdict.add(
+            "price_mismatch",
+            f"{line['id']!r} costs {menu_price} on the menu, not {line.get('unit_price')}",
+            f"{where}.unit_price",
+        )
     return entry
 
 
@@ -121,20 +122,25 @@ def _check_children(verdict: Verdict, line: dict, entry: dict, items: dict, wher
             continue
         group = next((g for g in groups if child["id"] in (g.get("modifier_ids") or [])), None)
         if group is None:
-            verdict.add("modifier_not_allowed",
-                        f"{child['id']!r} is not a modifier of {line['id']!r}", f"{child_where}.id")
+            verdict.add(
+                "modifier_not_allowed", f"{child['id']!r} is not a modifier of {line['id']!r}", f"{child_where}.id"
+            )
         else:
             counts[group["id"]] += child["quantity"]
     for group in groups:
         count, low, high = counts[group["id"]], group.get("min", 0), group.get("max")
         if count < low:
-            verdict.add("modifier_group_min",
-                        f"{line['id']!r} needs at least {low} of {group.get('name', group['id'])}, has {count}",
-                        f"{where}.children")
+            verdict.add(
+                "modifier_group_min",
+                f"{line['id']!r} needs at least {low} of {group.get('name', group['id'])}, has {count}",
+                f"{where}.children",
+            )
         if high is not None and count > high:
-            verdict.add("modifier_group_max",
-                        f"{line['id']!r} allows at most {high} of {group.get('name', group['id'])}, has {count}",
-                        f"{where}.children")
+            verdict.add(
+                "modifier_group_max",
+                f"{line['id']!r} allows at most {high} of {group.get('name', group['id'])}, has {count}",
+                f"{where}.children",
+            )
 
 
 def _check_schedule(verdict: Verdict, order: dict, now: datetime, horizon: timedelta) -> None:
@@ -165,16 +171,27 @@ def request_time_problem(sent: datetime | None, now: datetime, max_age_seconds: 
     if sent is None:
         return {"code": "request_expired", "message": "request_datetime does not parse", "field": where}
     if sent < now - timedelta(seconds=max_age_seconds):
-        return {"code": "request_expired",
-                "message": f"request_datetime is more than {max_age_seconds:g} seconds old", "field": where}
+        return {
+            "code": "request_expired",
+            "message": f"request_datetime is more than {max_age_seconds:g} seconds old",
+            "field": where,
+        }
     if sent > now + FUTURE_SKEW:
-        return {"code": "request_expired",
-                "message": f"request_datetime is more than {FUTURE_SKEW.seconds} seconds ahead", "field": where}
+        return {
+            "code": "request_expired",
+            "message": f"request_datetime is more than {FUTURE_SKEW.seconds} seconds ahead",
+            "field": where,
+        }
     return None
 
 
-def check_order(order: dict, menu: dict | None, now: datetime,
-                horizon: timedelta = timedelta(days=7), max_age_seconds: float | None = None) -> Verdict:
+def check_order(
+    order: dict,
+    menu: dict | None,
+    now: datetime,
+    horizon: timedelta = timedelta(days=7),
+    max_age_seconds: float | None = None,
+) -> Verdict:
     """Every problem of the order, not only the first; totals computed from the menu's tax rate.
     `max_age_seconds`: check request_datetime's age too (a NEW order; see request_time_problem)."""
     verdict = Verdict()

@@ -15,8 +15,25 @@ from __future__ import annotations
 from app.orders.lifecycle import FINAL, Callback, lua_enum, lua_set, lua_transitions
 
 # Fields an order move reads back with its claim (store.ORDER_FIELDS must match).
-FIELDS = ("status", "doc", "fp", "deadline", "created", "handed", "validated", "calls", "cb", "cb_attempts",
-          "rc", "rc_calls", "cb_by", "acked", "pos_body", "cx", "cx_at")
+FIELDS = (
+    "status",
+    "doc",
+    "fp",
+    "deadline",
+    "created",
+    "handed",
+    "validated",
+    "calls",
+    "cb",
+    "cb_attempts",
+    "rc",
+    "rc_calls",
+    "cb_by",
+    "acked",
+    "pos_body",
+    "cx",
+    "cx_at",
+)
 _FIELDS = ", ".join(f"'{name}'" for name in FIELDS)
 
 PRELUDE = f"""
@@ -47,7 +64,9 @@ end
 # The menu (app/menus.py): its version (the writer's SHA-1 in front of it, else SHA-1 of its bytes; ''
 # when there is none), and its bytes
 # unless they are the version the caller holds.
-CREATE = PRELUDE + """
+CREATE = (
+    PRELUDE
+    + """
 local now = clock(ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local seen = redis.call('HMGET', KEYS[1], 'fp', 'status', 'acked')
@@ -75,12 +94,15 @@ redis.call('ZADD', KEYS[8], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[6], claimed, 'o:' .. ARGV[7])
 return {1, ARGV[2], 'pending', now, menu or false, deadline, menu_version, ARGV[12]}
 """
+)
 
 # A record whose creation the replica did not acknowledge (answered 503, nothing promised) is taken
 # back by its creator: nothing half-written stays for a worker to place. Only a pending record under
 # the creator's claim, never validated. KEYS: order, history, open, by_time, by_location,
 # by_location_and_status (pending), schedule; ARGV: now, uid, token
-DISCARD = PRELUDE + """
+DISCARD = (
+    PRELUDE
+    + """
 local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'pos_body')
 if state[1] ~= 'pending' or state[2] ~= ARGV[3] or (state[3] and state[3] ~= '') then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
@@ -88,10 +110,13 @@ for i = 3, 6 do redis.call('ZREM', KEYS[i], ARGV[2]) end
 redis.call('ZREM', KEYS[7], 'o:' .. ARGV[2])
 return 1
 """
+)
 
 # Claim the next move of one kind: 'o' (the order), 'c' (its callback), 'r' (its reconciliation).
 # KEYS: order, schedule, queued; ARGV: now, kind, uid, token, claim_ms
-CLAIM = PRELUDE + """
+CLAIM = (
+    PRELUDE
+    + """
 local now = clock(ARGV[1])
 local kind, member = ARGV[2], ARGV[2] .. ':' .. ARGV[3]
 redis.call('ZREM', KEYS[3], member)
@@ -117,6 +142,7 @@ redis.call('HSET', KEYS[1], kind .. '_claim', ARGV[4], kind .. '_until', claimed
 redis.call('ZADD', KEYS[2], claimed, member)
 return {1, 'claimed', now, claimed, fields(KEYS[1])}
 """
+)
 
 # One order move's outcome. KEYS: order, history, schedule, open, stats, reconcile, and for `final` the
 # location's status indexes: pending, and the final status's (the recovery list's status filter)
@@ -132,7 +158,9 @@ return {1, 'claimed', now, claimed, fields(KEYS[1])}
 #   retry:     delay ms, latest due ms ('' none)
 #   validated: the POS request body (built once, sent by every POST)
 #   handoff:   delay ms
-SETTLE = PRELUDE + """
+SETTLE = (
+    PRELUDE
+    + """
 local now = clock(ARGV[1])
 local uid, token, by, text, what, acked = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'handed', 'calls', 'cx', 'pos_body', 'o_until')
@@ -200,10 +228,13 @@ elseif what == 'handoff' then
 end
 return redis.error_reply('unknown settle: ' .. what)
 """
+)
 
 # Just before a POST: it goes only while the caller holds the order's claim and no cancel is
 # recorded (a cancel recorded after this finds the POST's key to void). KEYS: order; ARGV: now, token
-MAY_POST = PRELUDE + """
+MAY_POST = (
+    PRELUDE
+    + """
 local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'cx')
 if not state[1] then return 'missing' end
 if state[1] ~= 'pending' then return state[1] end
@@ -211,20 +242,26 @@ if state[2] ~= ARGV[2] then return 'claim_lost' end
 if state[3] == 'requested' then return 'cancel_requested' end
 return 'ok'
 """
+)
 
 # The record's state was confirmed durable (the writer's or a reader's WAIT): recorded with it, so
 # later reads answer it without a fresh wait (a WAIT after this write makes the mark durable too).
 # KEYS: order; ARGV: now, status
-CONFIRMED = PRELUDE + """
+CONFIRMED = (
+    PRELUDE
+    + """
 if redis.call('HGET', KEYS[1], 'status') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'acked', ARGV[2])
 return 1
 """
+)
 
 
 # A callback delivery's outcome. KEYS: order, history, schedule, dead
 # ARGV: now, uid, token, outcome (delivered | retry | dead), delay ms, result (text)
-SETTLE_CALLBACK = PRELUDE + """
+SETTLE_CALLBACK = (
+    PRELUDE
+    + """
 local now = clock(ARGV[1])
 local uid, outcome = ARGV[2], ARGV[4]
 local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'c_claim', 'cb_attempts')
@@ -248,10 +285,13 @@ end
 note(KEYS[2], state[1], 'worker', 'callback ' .. outcome .. ': ' .. ARGV[6], now)
 return {1, outcome, attempts}
 """
+)
 
 # A reconciliation lookup's outcome. KEYS: order, history, schedule, reconcile, found
 # ARGV: now, uid, token, outcome (found | voided | absent | retry), delay ms, pos_order_id
-SETTLE_RECONCILE = PRELUDE + """
+SETTLE_RECONCILE = (
+    PRELUDE
+    + """
 local now = clock(ARGV[1])
 local uid, outcome = ARGV[2], ARGV[4]
 local state = redis.call('HMGET', KEYS[1], 'status', 'rc', 'r_claim', 'rc_calls')
@@ -279,6 +319,7 @@ else
 end
 return {1, outcome}
 """
+)
 
 # Due moves to hand to Celery. KEYS: schedule, queued; ARGV: now, limit, grace ms, the kinds whose queue
 # has messages waiting (e.g. 'or': the orders queue; 'c': the callbacks queue).
@@ -286,7 +327,9 @@ return {1, outcome}
 # empty (a task still waiting in a queue is not lost, so nothing piles up while no worker consumes),
 # or, whatever the queue holds, five claim periods after it was sent (a lost task under a queue that
 # load keeps busy: at most one task more per move every five periods).
-DISPATCH = PRELUDE + """
+DISPATCH = (
+    PRELUDE
+    + """
 local now = clock(ARGV[1])
 local limit, grace, waiting = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local out, offset = {}, 0
@@ -307,17 +350,23 @@ while #out < limit and offset < limit * 10 do
 end
 return {now, out}
 """
+)
 
 # Mark a move as sent to Celery (so the sweep does not send it again within its grace).
 # KEYS: queued; ARGV: now, member
-QUEUED = PRELUDE + """
+QUEUED = (
+    PRELUDE
+    + """
 redis.call('ZADD', KEYS[1], clock(ARGV[1]), ARGV[2])
 return 1
 """
+)
 
 # An operator's re-drive: the order's next move is due now, unless one is in flight.
 # KEYS: order, history, schedule; ARGV: now, uid, by
-REDRIVE = PRELUDE + """
+REDRIVE = (
+    PRELUDE
+    + """
 local now = clock(ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'o_until')
 if not state[1] then return {0, 'missing'} end
@@ -327,10 +376,13 @@ redis.call('ZADD', KEYS[3], now, 'o:' .. ARGV[2])
 note(KEYS[2], state[1], ARGV[3], 're-driven', now)
 return {1, state[1]}
 """
+)
 
 # An operator's replay of a final order's callback: owed again, due now.
 # KEYS: order, history, schedule, dead; ARGV: now, uid, by
-REPLAY = PRELUDE + """
+REPLAY = (
+    PRELUDE
+    + """
 local now = clock(ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'c_claim', 'c_until')
 if not state[1] then return {0, 'missing'} end
@@ -342,11 +394,15 @@ redis.call('ZREM', KEYS[4], ARGV[2])
 note(KEYS[2], state[1], ARGV[3], 'callback replay requested', now)
 return {1, state[1]}
 """
+)
 
 # Append a history note to an existing order (nothing else). KEYS: order, history; ARGV: now, by, note
-NOTE = PRELUDE + """
+NOTE = (
+    PRELUDE
+    + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 0 end
 note(KEYS[2], status, ARGV[2], ARGV[3], clock(ARGV[1]))
 return 1
 """
+)

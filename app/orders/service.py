@@ -103,10 +103,17 @@ class OrderService:
         location = request["location_id"]
         held = self.menus.held(location)
         created, token = self.store.create(
-            uid, fp=fp, doc_text=doc_text, location=location, ttl_deadline=records.ttl_deadline(request),
-            max_async=self.settings.order_max_async_seconds, by="web",
-            claim_seconds=max(budget_end - time.monotonic(), 0.0) + CLAIM_MARGIN, menu_key=menu_key(location),
-            menu_version=held.version if held else "")
+            uid,
+            fp=fp,
+            doc_text=doc_text,
+            location=location,
+            ttl_deadline=records.ttl_deadline(request),
+            max_async=self.settings.order_max_async_seconds,
+            by="web",
+            claim_seconds=max(budget_end - time.monotonic(), 0.0) + CLAIM_MARGIN,
+            menu_key=menu_key(location),
+            menu_version=held.version if held else "",
+        )
         if not created.created:
             if created.fp != fp:
                 raise Conflict(uid)
@@ -115,17 +122,30 @@ class OrderService:
             try:  # and nothing half-written stays for a worker to place
                 self.store.discard(uid, token, location)
             except UNAVAILABLE as exc:
-                log.warning("an unacknowledged record not taken back", extra={"request_uid": uid,
-                                                                              "error": type(exc).__name__})
+                log.warning(
+                    "an unacknowledged record not taken back", extra={"request_uid": uid, "error": type(exc).__name__}
+                )
             raise NotDurable(uid)
         # the record as stored (parsed from the bytes written), so every reader builds the same POS body
-        order = Order(uid=uid, status=Status.PENDING, doc=jsonio.loads(doc_text), fp=fp, deadline=created.deadline,
-                      created=created.now, handed_off=False, validated=False, calls=0, acked=created.acked)
+        order = Order(
+            uid=uid,
+            status=Status.PENDING,
+            doc=jsonio.loads(doc_text),
+            fp=fp,
+            deadline=created.deadline,
+            created=created.now,
+            handed_off=False,
+            validated=False,
+            calls=0,
+            acked=created.acked,
+        )
         try:
             return self._inline(order, token, created, budget_end, held)
         except UNAVAILABLE as exc:  # recorded durably: the schedule finishes it, and PAR gets a 202
-            log.warning("store trouble after the order was recorded; answered 202",
-                        extra={"request_uid": uid, "error": type(exc).__name__})
+            log.warning(
+                "store trouble after the order was recorded; answered 202",
+                extra={"request_uid": uid, "error": type(exc).__name__},
+            )
             return 202, pending_view(order.doc)
 
     def _inline(self, order: Order, token: str, created, budget_end: float, held) -> tuple[int, dict]:
@@ -148,9 +168,13 @@ class OrderService:
         if verdict is None:
             return self._hand_off(order, token, "no menu within the budget: a worker validates it")
         if not verdict.ok:
-            return self._answer_final(self.finals.finish(order, token, Status.REJECTED, "web", verdict.problems,
-                                                         note="refused by validation",
-                                                         at=redis_now()), order, token)
+            return self._answer_final(
+                self.finals.finish(
+                    order, token, Status.REJECTED, "web", verdict.problems, note="refused by validation", at=redis_now()
+                ),
+                order,
+                token,
+            )
         body = self.pos.order_body(order.doc, order.deadline)
         ready = self.store.mark_validated(uid, token, "web", body, acked=order.acked)
         if ready == "cancel_requested":  # recorded while the validation was made durable: its move decides
@@ -168,9 +192,20 @@ class OrderService:
             return self._hand_off(order, token, decision.note)
         if decision.listed:
             self.store.list_found(order.uid)
-        return self._answer_final(self.finals.finish(order, token, decision.status, "web", decision.errors,
-                                                     pos_order_id=decision.pos_order_id, note=decision.note,
-                                                     at=redis_now()), order, token)
+        return self._answer_final(
+            self.finals.finish(
+                order,
+                token,
+                decision.status,
+                "web",
+                decision.errors,
+                pos_order_id=decision.pos_order_id,
+                note=decision.note,
+                at=redis_now(),
+            ),
+            order,
+            token,
+        )
 
     def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, dict]:
         if self.store.hand_off(order.uid, token, "web", why, acked=order.acked):
@@ -197,8 +232,12 @@ class OrderService:
         if order.final and order.status != Status.CANCELLED:
             raise NotCancellable(order.status)
         if not order.final:
-            doc = dict(order.doc, status=Status.CANCELLED, completed_at=format_time(self.store.now()),
-                       errors=[{"code": "cancelled", "message": reason or "cancelled on request"}])
+            doc = dict(
+                order.doc,
+                status=Status.CANCELLED,
+                completed_at=format_time(self.store.now()),
+                errors=[{"code": "cancelled", "message": reason or "cancelled on request"}],
+            )
             outcome, _, _ = self.store.cancel(uid, doc, by, reason)
             if outcome == "missing":
                 raise NotFound(uid)

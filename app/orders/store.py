@@ -61,9 +61,13 @@ log = logging.getLogger(__name__)
 # Redis is away, or cannot take writes (a demoted primary, a full one under noeviction): the errors
 # that make a request's answer a 503 (app/errors.py), unless the order it concerns was already
 # recorded durably (then it is a 202).
-UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                                            redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError,
-                                            redis.exceptions.OutOfMemoryError)
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+)
 ORDER_FIELDS = scripts.FIELDS
 
 
@@ -135,17 +139,30 @@ def _text(value) -> str:
 
 
 class OrderStore:
-    def __init__(self, redis, retention_days: int = 30, durability: Durability | None = None, clock=None,
-                 archive=None):
+    def __init__(self, redis, retention_days: int = 30, durability: Durability | None = None, clock=None, archive=None):
         self.redis = redis
         self.archive = archive  # app.archive.Archive, or None: nothing leaves Redis
         self.retention = int(retention_days * 86400)
         self.durability = durability or Durability()
         self.clock = clock  # tests only: otherwise every script reads Redis's TIME
-        self._scripts = {name: redis.register_script(getattr(scripts, name))
-                         for name in ("CREATE", "CLAIM", "SETTLE", "SETTLE_CALLBACK", "SETTLE_RECONCILE",
-                                      "DISPATCH", "QUEUED", "REDRIVE", "REPLAY", "NOTE", "CONFIRMED",
-                                      "DISCARD", "MAY_POST")}
+        self._scripts = {
+            name: redis.register_script(getattr(scripts, name))
+            for name in (
+                "CREATE",
+                "CLAIM",
+                "SETTLE",
+                "SETTLE_CALLBACK",
+                "SETTLE_RECONCILE",
+                "DISPATCH",
+                "QUEUED",
+                "REDRIVE",
+                "REPLAY",
+                "NOTE",
+                "CONFIRMED",
+                "DISCARD",
+                "MAY_POST",
+            )
+        }
 
     def now_arg(self) -> str:
         """The `now` argument of a script: '' (Redis's TIME), or a test's clock in ms."""
@@ -161,14 +178,24 @@ class OrderStore:
         if not raw["status"] or not raw["doc"]:
             return None
         try:
-            return Order(uid=uid, status=raw["status"], doc=jsonio.loads(raw["doc"]), fp=raw["fp"],
-                         deadline=float(raw["deadline"] or 0) / 1000, created=float(raw["created"] or 0) / 1000,
-                         handed_off=raw["handed"] == "1", validated=raw["validated"] == "1",
-                         calls=int(raw["calls"] or 0), callback=raw["cb"],
-                         callback_attempts=int(raw["cb_attempts"] or 0), reconcile=raw["rc"],
-                         callback_by=raw["cb_by"], acked=raw["acked"],
-                         pos_body=raw["pos_body"].encode(),
-                         cancel_requested_at=int(raw["cx_at"]) / 1000 if raw["cx"] == "requested" else None)
+            return Order(
+                uid=uid,
+                status=raw["status"],
+                doc=jsonio.loads(raw["doc"]),
+                fp=raw["fp"],
+                deadline=float(raw["deadline"] or 0) / 1000,
+                created=float(raw["created"] or 0) / 1000,
+                handed_off=raw["handed"] == "1",
+                validated=raw["validated"] == "1",
+                calls=int(raw["calls"] or 0),
+                callback=raw["cb"],
+                callback_attempts=int(raw["cb_attempts"] or 0),
+                reconcile=raw["rc"],
+                callback_by=raw["cb_by"],
+                acked=raw["acked"],
+                pos_body=raw["pos_body"].encode(),
+                cancel_requested_at=int(raw["cx_at"]) / 1000 if raw["cx"] == "requested" else None,
+            )
         except (ValueError, TypeError) as exc:
             log.error("unreadable order record skipped", extra={"request_uid": uid, "error": type(exc).__name__})
             with contextlib.suppress(Exception):  # counting it must not stop the reader either
@@ -176,20 +203,50 @@ class OrderStore:
             return None
 
     # -- creating ---------------------------------------------------------------------
-    def create(self, uid: str, *, fp: str, doc_text: str, location: str, ttl_deadline: float | None,
-               max_async: float, by: str, claim_seconds: float, menu_key: str,
-               menu_version: str = "") -> tuple[Created, str]:
+    def create(
+        self,
+        uid: str,
+        *,
+        fp: str,
+        doc_text: str,
+        location: str,
+        ttl_deadline: float | None,
+        max_async: float,
+        by: str,
+        claim_seconds: float,
+        menu_key: str,
+        menu_version: str = "",
+    ) -> tuple[Created, str]:
         """Record a new open order (`doc_text`: its record as JSON), claimed by its creator for
         `claim_seconds`, and read the location's menu in the same round trip (its bytes only if
         they are not `menu_version`, app/menus.py). Returns what is stored, and the claim token.
         `Created.acked` is 'pending' once the new record is confirmed durable (durability.py):
         under DURABILITY=replica that is this write and its WAIT together."""
         token = secrets.token_hex(8)
-        keys = [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, LOCATION_KEY.format(location), SCHEDULE_KEY,
-                menu_key, LOCATION_STATUS_KEY.format(location, Status.PENDING), f"{_key(uid)}:moved"]
-        args = [fp, doc_text, "" if ttl_deadline is None else int(ttl_deadline * 1000), int(max_async * 1000),
-                self.retention, uid, by, token, int(claim_seconds * 1000), menu_version,
-                "" if self.durability.waits else "pending"]
+        keys = [
+            _key(uid),
+            f"{_key(uid)}:history",
+            OPEN_KEY,
+            ALL_KEY,
+            LOCATION_KEY.format(location),
+            SCHEDULE_KEY,
+            menu_key,
+            LOCATION_STATUS_KEY.format(location, Status.PENDING),
+            f"{_key(uid)}:moved",
+        ]
+        args = [
+            fp,
+            doc_text,
+            "" if ttl_deadline is None else int(ttl_deadline * 1000),
+            int(max_async * 1000),
+            self.retention,
+            uid,
+            by,
+            token,
+            int(claim_seconds * 1000),
+            menu_version,
+            "" if self.durability.waits else "pending",
+        ]
         if not self.durability.waits:
             result = self._run("CREATE", keys, args)
         else:
@@ -201,13 +258,28 @@ class OrderStore:
             if int(result[0]) == 1 and self.durability.acknowledged(results):
                 result = [*result[:7], "pending"]
         created, stored_fp, status, now, menu, deadline, version, acked = result
-        return Created(bool(created), _text(stored_fp), _text(status), int(now) / 1000, menu or None,
-                       int(deadline) / 1000, _text(version), _text(acked)), token
+        return Created(
+            bool(created),
+            _text(stored_fp),
+            _text(status),
+            int(now) / 1000,
+            menu or None,
+            int(deadline) / 1000,
+            _text(version),
+            _text(acked),
+        ), token
 
     def discard(self, uid: str, token: str, location: str) -> bool:
         """Take back a record whose creation was not acknowledged (answered 503, nothing promised)."""
-        keys = [_key(uid), f"{_key(uid)}:history", OPEN_KEY, ALL_KEY, location_key(location),
-                location_key(location, Status.PENDING), SCHEDULE_KEY]
+        keys = [
+            _key(uid),
+            f"{_key(uid)}:history",
+            OPEN_KEY,
+            ALL_KEY,
+            location_key(location),
+            location_key(location, Status.PENDING),
+            SCHEDULE_KEY,
+        ]
         return int(self._run("DISCARD", keys, [uid, token])) == 1
 
     # -- moves ------------------------------------------------------------------------
@@ -220,8 +292,18 @@ class OrderStore:
             return Claim(False, reason, now, until=(int(result[3]) / 1000) if len(result) > 3 else 0.0)
         return Claim(True, reason, now, until=int(result[3]) / 1000, token=token, order=self._order(uid, result[4]))
 
-    def _settle(self, uid: str, token: str, by: str, note: str, what: str, *extra, acked: str = "",
-                durable: bool = False, indexes: tuple[str, ...] = ()):
+    def _settle(
+        self,
+        uid: str,
+        token: str,
+        by: str,
+        note: str,
+        what: str,
+        *extra,
+        acked: str = "",
+        durable: bool = False,
+        indexes: tuple[str, ...] = (),
+    ):
         keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, OPEN_KEY, STATS_KEY, RECONCILE_KEY, *indexes]
         args = [uid, token, by, note, what, acked, *extra]
         if not durable or not self.durability.waits:
@@ -232,20 +314,41 @@ class OrderStore:
         results = pipe.execute()
         return results[0], self.durability.acknowledged(results)
 
-    def finish(self, uid: str, token: str, doc: dict, by: str, note: str, *, endpoint: str = "submit",
-               reconcile_in: float | None = None, listed: bool = True,
-               decides_cancel: bool = False) -> tuple[bool, str, str, bool, bool]:
+    def finish(
+        self,
+        uid: str,
+        token: str,
+        doc: dict,
+        by: str,
+        note: str,
+        *,
+        endpoint: str = "submit",
+        reconcile_in: float | None = None,
+        listed: bool = True,
+        decides_cancel: bool = False,
+    ) -> tuple[bool, str, str, bool, bool]:
         """Make an open order final (doc['status']). With a callback_url its callback is owed from
         this write on, whoever writes it (every path that answered 202 is covered by it).
         `reconcile_in`: looked up at the POS from then on; `listed`: and on on-call's list.
         Returns (applied, previous status or why not, path, confirmed durable, callback owed now)."""
         status = doc["status"]
-        result, acked = self._settle(uid, token, by, note, "final", status, jsonio.dumps(doc), endpoint,
-                                     "1" if doc.get("callback_url") else "0",
-                                     "0" if reconcile_in is None else "1" if listed else "2",
-                                     int((reconcile_in or 0) * 1000), "1" if decides_cancel else "0",
-                                     acked="" if self.durability.waits else status, durable=True,
-                                     indexes=self._indexes(doc, status))
+        result, acked = self._settle(
+            uid,
+            token,
+            by,
+            note,
+            "final",
+            status,
+            jsonio.dumps(doc),
+            endpoint,
+            "1" if doc.get("callback_url") else "0",
+            "0" if reconcile_in is None else "1" if listed else "2",
+            int((reconcile_in or 0) * 1000),
+            "1" if decides_cancel else "0",
+            acked="" if self.durability.waits else status,
+            durable=True,
+            indexes=self._indexes(doc, status),
+        )
         applied = int(result[0]) == 1
         if not applied:
             return False, _text(result[1]), "", False, False
@@ -256,10 +359,24 @@ class OrderStore:
         POST can have been sent; else the cancel is recorded and its move made due. Returns
         (cancelled | requested | the final status it has | missing, when the cancel was
         requested (Unix s), confirmed durable)."""
-        result, acked = self._settle(uid, "", by, reason or "cancelled", "cancel", Status.CANCELLED, jsonio.dumps(doc),
-                                     "cancel", "1" if doc.get("callback_url") else "0", "0", 0, "1", reason,
-                                     acked="" if self.durability.waits else Status.CANCELLED, durable=True,
-                                     indexes=self._indexes(doc, Status.CANCELLED))
+        result, acked = self._settle(
+            uid,
+            "",
+            by,
+            reason or "cancelled",
+            "cancel",
+            Status.CANCELLED,
+            jsonio.dumps(doc),
+            "cancel",
+            "1" if doc.get("callback_url") else "0",
+            "0",
+            0,
+            "1",
+            reason,
+            acked="" if self.durability.waits else Status.CANCELLED,
+            durable=True,
+            indexes=self._indexes(doc, Status.CANCELLED),
+        )
         if int(result[0]) != 1:
             return _text(result[1]), 0.0, False
         if _text(result[1]) == "requested":
@@ -269,8 +386,11 @@ class OrderStore:
     @staticmethod
     def _indexes(doc: dict, status: str) -> tuple[str, ...]:
         location = doc.get("location_id")
-        return (LOCATION_STATUS_KEY.format(location, Status.PENDING), LOCATION_STATUS_KEY.format(location, status)) \
-            if location else ()
+        return (
+            (LOCATION_STATUS_KEY.format(location, Status.PENDING), LOCATION_STATUS_KEY.format(location, status))
+            if location
+            else ()
+        )
 
     def record_confirmed(self, uid: str, status: str) -> bool:
         """Record that the order's state was confirmed durable (after a WAIT that covered it), and,
@@ -287,8 +407,9 @@ class OrderStore:
     def retry(self, uid: str, token: str, by: str, note: str, delay: float, latest: float | None = None) -> float:
         """Plan the order's next move `delay` seconds from now (never after `latest`); 0.0 if the
         claim was lost or the order is final. Returns when it is due."""
-        result, _ = self._settle(uid, token, by, note, "retry", math.ceil(delay * 1000),
-                                 "" if latest is None else int(latest * 1000))
+        result, _ = self._settle(
+            uid, token, by, note, "retry", math.ceil(delay * 1000), "" if latest is None else int(latest * 1000)
+        )
         return int(result[2]) / 1000 if int(result[0]) == 1 else 0.0
 
     def mark_validated(self, uid: str, token: str, by: str, pos_body: bytes, acked: str = "") -> str:
@@ -321,14 +442,19 @@ class OrderStore:
         return int(result[0]) == 1
 
     def settle_callback(self, uid: str, token: str, outcome: str, delay: float, result_text: str) -> bool:
-        result = self._run("SETTLE_CALLBACK", [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, DEAD_KEY],
-                           [uid, token, outcome, int(delay * 1000), result_text])
+        result = self._run(
+            "SETTLE_CALLBACK",
+            [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, DEAD_KEY],
+            [uid, token, outcome, int(delay * 1000), result_text],
+        )
         return int(result[0]) == 1
 
-    def settle_reconcile(self, uid: str, token: str, outcome: str, delay: float = 0.0,
-                         pos_order_id: str = "") -> bool:
-        result = self._run("SETTLE_RECONCILE", [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, RECONCILE_KEY,
-                                                FOUND_KEY], [uid, token, outcome, int(delay * 1000), pos_order_id])
+    def settle_reconcile(self, uid: str, token: str, outcome: str, delay: float = 0.0, pos_order_id: str = "") -> bool:
+        result = self._run(
+            "SETTLE_RECONCILE",
+            [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, RECONCILE_KEY, FOUND_KEY],
+            [uid, token, outcome, int(delay * 1000), pos_order_id],
+        )
         return int(result[0]) == 1
 
     def list_found(self, uid: str) -> None:
@@ -428,8 +554,9 @@ class OrderStore:
     def open_orders(self, limit: int = 1000) -> list[tuple[str, float]]:
         return [(_text(u), s) for u, s in self.redis.zrange(OPEN_KEY, 0, limit - 1, withscores=True)]
 
-    def recent(self, since: float = 0, limit: int = 100, location_id: str | None = None,
-               newest_first: bool = False) -> list[str]:
+    def recent(
+        self, since: float = 0, limit: int = 100, location_id: str | None = None, newest_first: bool = False
+    ) -> list[str]:
         """Orders created at `since` or later (at one location), oldest first unless `newest_first`;
         with an archive, its orders too (Redis read first: a moved order is in the archive by then)."""
         key = location_key(location_id) if location_id else ALL_KEY

@@ -16,17 +16,31 @@ if TYPE_CHECKING:
 def _rest(settings: Settings, observe: Any = None) -> PosAdapter:
     from app.pos.rest import RestPos
 
-    return RestPos(settings.pos_base_url, settings.pos_api_token, settings.pos_connect_timeout,
-                   settings.pos_read_timeout, observe=observe, ca_bundle=settings.pos_ca_bundle)
+    return RestPos(
+        settings.pos_base_url,
+        settings.pos_api_token,
+        settings.pos_connect_timeout,
+        settings.pos_read_timeout,
+        observe=observe,
+        ca_bundle=settings.pos_ca_bundle,
+    )
 
 
 def _square(settings: Settings, observe: Any = None) -> PosAdapter:
     from app.pos.square import SquarePos
 
-    return SquarePos(settings.pos_base_url, settings.pos_api_token, settings.pos_connect_timeout,
-                     settings.pos_read_timeout, observe=observe, ca_bundle=settings.pos_ca_bundle,
-                     version=settings.square_version, location_map=settings.square_location_map,
-                     search_window=settings.square_search_window_seconds, currency=settings.square_currency)
+    return SquarePos(
+        settings.pos_base_url,
+        settings.pos_api_token,
+        settings.pos_connect_timeout,
+        settings.pos_read_timeout,
+        observe=observe,
+        ca_bundle=settings.pos_ca_bundle,
+        version=settings.square_version,
+        location_map=settings.square_location_map,
+        search_window=settings.square_search_window_seconds,
+        currency=settings.square_currency,
+    )
 
 
 ADAPTERS: dict[str, Callable[..., PosAdapter]] = {"rest": _rest, "square": _square}

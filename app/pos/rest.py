@@ -121,8 +121,16 @@ class RestPos:
     enforces_not_after: bool = True
     voids: VoidBy = "key"
 
-    def __init__(self, base_url: str, token: str, connect_timeout: float = 2.0,
-                 read_timeout: float = 10.0, pool_size: int = 100, observe=None, ca_bundle: str | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 10.0,
+        pool_size: int = 100,
+        observe=None,
+        ca_bundle: str | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -151,8 +159,9 @@ class RestPos:
             extra["request_uid"] = uid
         log.warning("POS call failed: %s %s", operation, outcome, extra=extra)
 
-    def _call(self, method: str, path: str, operation: str, timeout: float | None = None,
-              uid: str | None = None, **kw) -> tuple[requests.Response, float]:
+    def _call(
+        self, method: str, path: str, operation: str, timeout: float | None = None, uid: str | None = None, **kw
+    ) -> tuple[requests.Response, float]:
         """The answer and the call's seconds; requests.Timeout (BudgetCut when the caller's own
         shorter time ran out) or another RequestException."""
         bound, total = self._timeout(timeout)
@@ -194,8 +203,13 @@ class RestPos:
         data = _json(response) if response.status_code == 200 else None
         if not isinstance(data, dict):
             self._unexpected(operation, response, seconds, None)
-            why = " (a redirect, not followed: POS_BASE_URL must be the final address)" \
-                if 300 <= response.status_code < 400 else ": not a JSON object" if response.status_code == 200 else ""
+            why = (
+                " (a redirect, not followed: POS_BASE_URL must be the final address)"
+                if 300 <= response.status_code < 400
+                else ": not a JSON object"
+                if response.status_code == 200
+                else ""
+            )
             raise PosUnavailable(f"{operation}: HTTP {response.status_code}{why}")
         return data
 
@@ -208,8 +222,9 @@ class RestPos:
 
     def find_order(self, external_id: str, timeout: float | None = None) -> Placed | None:
         try:
-            response, seconds = self._call("GET", "/orders", "lookup", timeout, uid=external_id,
-                                           params={"external_id": external_id})
+            response, seconds = self._call(
+                "GET", "/orders", "lookup", timeout, uid=external_id, params={"external_id": external_id}
+            )
         except requests.RequestException:
             raise PosUnavailable("lookup failed") from None
         found = _json(response) if response.status_code == 200 else None
@@ -227,8 +242,7 @@ class RestPos:
         return self.send_order(order["request_uid"], self.order_body(order, not_after), timeout)
 
     def send_order(self, key: str, body: bytes, timeout: float) -> Outcome:
-        return self._post_order("/orders", key, body, {"Idempotency-Key": key, "Content-Type": JSON}, _outcome,
-                                timeout)
+        return self._post_order("/orders", key, body, {"Idempotency-Key": key, "Content-Type": JSON}, _outcome, timeout)
 
     def _post_order(self, path: str, key: str, body: bytes, headers: dict, outcome_of, timeout: float) -> Outcome:
         """POST a create request; a failed call is Transient, an answer `outcome_of` cannot map is
@@ -250,8 +264,15 @@ class RestPos:
     def void_order(self, external_id: str, reason: str, timeout: float) -> Voided | NotVoidable:
         body = jsonio.dumps({"external_id": external_id, "reason": reason}).encode()
         try:
-            response, seconds = self._call("POST", "/orders/void", "void", timeout, uid=external_id, data=body,
-                                           headers={"Idempotency-Key": f"void:{external_id}", "Content-Type": JSON})
+            response, seconds = self._call(
+                "POST",
+                "/orders/void",
+                "void",
+                timeout,
+                uid=external_id,
+                data=body,
+                headers={"Idempotency-Key": f"void:{external_id}", "Content-Type": JSON},
+            )
         except requests.RequestException as exc:
             raise PosUnavailable(f"void: {type(exc).__name__}") from None
         data = _json(response)
@@ -292,8 +313,9 @@ def _unexpected_outcome(status: int) -> Transient:
     # Not a placement (a 4xx we do not expect, a 2xx without an id): retrying with the same key
     # is safe, and the deadline bounds it.
     if 300 <= status < 400:  # not followed: an order is POSTed only to POS_BASE_URL, the final address
-        return Transient(f"unexpected HTTP {status} (a redirect: POS_BASE_URL must be the POS's final address)",
-                         ambiguous=True)
+        return Transient(
+            f"unexpected HTTP {status} (a redirect: POS_BASE_URL must be the POS's final address)", ambiguous=True
+        )
     return Transient(f"unexpected HTTP {status}", ambiguous=status < 400)
 
 

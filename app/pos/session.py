@@ -42,8 +42,15 @@ class LeanSession(Session):
         return known
 
     def request(self, method, url, *args, **kwargs):
-        if args or not LEAN.issuperset(kwargs) or self.trust_env or self.cookies or self.auth or self.proxies \
-                or "@" in url:  # credentials in the URL: requests' own path applies them, as before
+        if (
+            args
+            or not LEAN.issuperset(kwargs)
+            or self.trust_env
+            or self.cookies
+            or self.auth
+            or self.proxies
+            or "@" in url
+        ):  # credentials in the URL: requests' own path applies them, as before
             return super().request(method, url, *args, **kwargs)
         prepared = PreparedRequest()
         prepared.prepare_method(method)
@@ -54,5 +61,6 @@ class LeanSession(Session):
         prepared.hooks = default_hooks()
         adapter = self.get_adapter(prepared.url)
         verify = cast("bool | str", self.verify)  # Session.verify is typed Optional: passed on as it is
-        return adapter.send(prepared, stream=False, timeout=kwargs.get("timeout"), verify=verify, cert=self.cert,
-                            proxies={})
+        return adapter.send(
+            prepared, stream=False, timeout=kwargs.get("timeout"), verify=verify, cert=self.cert, proxies={}
+        )

@@ -64,10 +64,20 @@ class SquarePos(RestPos):
     enforces_not_after: bool = False
     voids: VoidBy = "pos_order_id"
 
-    def __init__(self, base_url: str, token: str, connect_timeout: float = 2.0, read_timeout: float = 10.0,
-                 pool_size: int = 100, observe=None, ca_bundle: str | None = None, version: str = "2025-05-21",
-                 location_map: dict[str, str] | None = None, search_window: float = 86400.0,
-                 currency: str = "USD"):
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 10.0,
+        pool_size: int = 100,
+        observe=None,
+        ca_bundle: str | None = None,
+        version: str = "2025-05-21",
+        location_map: dict[str, str] | None = None,
+        search_window: float = 86400.0,
+        currency: str = "USD",
+    ):
         super().__init__(base_url, token, connect_timeout, read_timeout, pool_size, observe, ca_bundle)
         self.session.headers["Square-Version"] = version
         self.location_map = dict(location_map or {})
@@ -87,13 +97,22 @@ class SquarePos(RestPos):
             raise PosUnavailable(f"{operation}: out of time")
         return left
 
-    def _ask(self, method: str, path: str, operation: str, end: float, uid: str | None = None,
-             body: dict | None = None, **kw) -> dict:
+    def _ask(
+        self, method: str, path: str, operation: str, end: float, uid: str | None = None, body: dict | None = None, **kw
+    ) -> dict:
         """A 200 answer's object; LocationUnknown on 404, PosUnavailable otherwise."""
         data = None if body is None else jsonio.dumps(body).encode()
         try:
-            response, seconds = self._call(method, path, operation, self._left(end, operation), uid=uid,
-                                           data=data, headers=JSON if body is not None else None, **kw)
+            response, seconds = self._call(
+                method,
+                path,
+                operation,
+                self._left(end, operation),
+                uid=uid,
+                data=data,
+                headers=JSON if body is not None else None,
+                **kw,
+            )
         except requests.RequestException as exc:
             raise PosUnavailable(f"{operation}: {type(exc).__name__}") from None
         if response.status_code == 404:
@@ -141,7 +160,7 @@ class SquarePos(RestPos):
         for start in range(0, len(locations), SEARCH_BATCH):
             cursor = None
             while True:
-                body = square_wire.search_body(locations[start:start + SEARCH_BATCH], since, cursor)
+                body = square_wire.search_body(locations[start : start + SEARCH_BATCH], since, cursor)
                 try:
                     page = self._ask("POST", "/v2/orders/search", "lookup", end, uid=external_id, body=body)
                 except LocationUnknown:
@@ -179,8 +198,14 @@ class SquarePos(RestPos):
             if state == square_wire.COMPLETED:
                 return NotVoidable(f"the Square order {order_id} is COMPLETED: it can no longer be canceled")
             try:
-                answer = self._ask("PUT", f"/v2/orders/{path_segment(order_id)}", "void", end, uid=external_id,
-                                   body=square_wire.cancel_body(order, external_id, reason))
+                answer = self._ask(
+                    "PUT",
+                    f"/v2/orders/{path_segment(order_id)}",
+                    "void",
+                    end,
+                    uid=external_id,
+                    body=square_wire.cancel_body(order, external_id, reason),
+                )
             except (PosUnavailable, LocationUnknown):
                 continue  # 400 (VERSION_MISMATCH, or no longer OPEN) and the like: the next read decides
             updated = answer.get("order")

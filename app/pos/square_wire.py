@@ -58,9 +58,14 @@ def _modifiers(children: list, prefix: str, currency: str) -> list[dict]:
     """A line's children, and theirs, as Square modifiers (Square has no nested line items)."""
     out: list[dict] = []
     for child in children or []:
-        out.append({"uid": f"{prefix}-m{len(out) + 1}", "catalog_object_id": child["id"],
-                    "quantity": str(child["quantity"]),
-                    "base_price_money": money(money_to_cents(child.get("unit_price")), currency)})
+        out.append(
+            {
+                "uid": f"{prefix}-m{len(out) + 1}",
+                "catalog_object_id": child["id"],
+                "quantity": str(child["quantity"]),
+                "base_price_money": money(money_to_cents(child.get("unit_price")), currency),
+            }
+        )
         for nested in _modifiers(child.get("children") or [], prefix, currency):
             out.append(dict(nested, uid=f"{prefix}-m{len(out) + 1}"))
     return out
@@ -68,8 +73,12 @@ def _modifiers(children: list, prefix: str, currency: str) -> list[dict]:
 
 def _line(line: dict, n: int, currency: str) -> dict:
     uid = f"line-{n}"
-    out = {"uid": uid, "catalog_object_id": line["id"], "quantity": str(line["quantity"]),
-           "base_price_money": money(money_to_cents(line.get("unit_price")), currency)}
+    out = {
+        "uid": uid,
+        "catalog_object_id": line["id"],
+        "quantity": str(line["quantity"]),
+        "base_price_money": money(money_to_cents(line.get("unit_price")), currency),
+    }
     modifiers = _modifiers(line.get("children") or [], uid, currency)
     if modifiers:
         out["modifiers"] = modifiers
@@ -83,15 +92,26 @@ def _fulfillment(order: dict) -> dict:
     details = order["order_details"]
     wanted = details.get("fulfillment") or {}
     customer = details.get("customer") or {}
-    recipient = {k: v for k, v in (("display_name", customer.get("name")), ("phone_number", customer.get("phone")),
-                                   ("email_address", customer.get("email"))) if v}
+    recipient = {
+        k: v
+        for k, v in (
+            ("display_name", customer.get("name")),
+            ("phone_number", customer.get("phone")),
+            ("email_address", customer.get("email")),
+        )
+        if v
+    }
     scheduled = order.get("schedule_type") == "future" and wanted.get("promised_at")
     kind = "DELIVERY" if wanted.get("mode") == "delivery" else "PICKUP"
     when = {"schedule_type": "SCHEDULED" if scheduled else "ASAP"}
     if scheduled:
         when["deliver_at" if kind == "DELIVERY" else "pickup_at"] = wanted["promised_at"]
-    return {"uid": FULFILLMENT_UID, "type": kind, "state": "PROPOSED",
-            f"{kind.lower()}_details": {"recipient": recipient, **when}}
+    return {
+        "uid": FULFILLMENT_UID,
+        "type": kind,
+        "state": "PROPOSED",
+        f"{kind.lower()}_details": {"recipient": recipient, **when},
+    }
 
 
 def body_fields(order: dict, not_after: float, location_id: str, currency: str = "USD") -> dict:
@@ -109,12 +129,20 @@ def body_fields(order: dict, not_after: float, location_id: str, currency: str =
     }
     discount = money_to_cents(details.get("discount_total"))
     if discount:
-        body["discounts"] = [{"uid": "discount", "name": "Discount", "type": "FIXED_AMOUNT",
-                              "amount_money": money(discount, currency), "scope": "ORDER"}]
+        body["discounts"] = [
+            {
+                "uid": "discount",
+                "name": "Discount",
+                "type": "FIXED_AMOUNT",
+                "amount_money": money(discount, currency),
+                "scope": "ORDER",
+            }
+        ]
     tip = money_to_cents(details.get("tip"))
     if tip:
-        body["service_charges"] = [{"uid": "tip", "name": "Tip", "amount_money": money(tip, currency),
-                                    "calculation_phase": "TOTAL_PHASE"}]
+        body["service_charges"] = [
+            {"uid": "tip", "name": "Tip", "amount_money": money(tip, currency), "calculation_phase": "TOTAL_PHASE"}
+        ]
     return {"idempotency_key": uid, "order": body}
 
 
@@ -126,9 +154,13 @@ def order_body(order: dict, not_after: float, location_id: str, currency: str = 
 def placed(order: dict, replayed: bool = False) -> Placed:
     """A Square Order as Placed: `voided` when CANCELED (no live order, and never again)."""
     total = (order.get("total_money") or {}).get("amount")
-    return Placed(str(order["id"]), total if isinstance(total, int) and not isinstance(total, bool) else None,
-                  replayed=replayed, created_at=unix_time(order.get("created_at")),
-                  voided=order.get("state") == CANCELED)
+    return Placed(
+        str(order["id"]),
+        total if isinstance(total, int) and not isinstance(total, bool) else None,
+        replayed=replayed,
+        created_at=unix_time(order.get("created_at")),
+        voided=order.get("state") == CANCELED,
+    )
 
 
 def is_ours(order, request_uid: str) -> bool:
@@ -142,10 +174,14 @@ def is_ours(order, request_uid: str) -> bool:
 def search_body(location_ids: list[str], since: float, cursor: str | None = None, limit: int = 500) -> dict:
     """SearchOrders for orders created since `since` (Unix seconds) at up to 10 locations, newest
     first (a timed-out create is recent)."""
-    body: dict = {"location_ids": location_ids,
-                  "query": {"filter": {"date_time_filter": {"created_at": {"start_at": format_time(since)}}},
-                            "sort": {"sort_field": "CREATED_AT", "sort_order": "DESC"}},
-                  "limit": limit}
+    body: dict = {
+        "location_ids": location_ids,
+        "query": {
+            "filter": {"date_time_filter": {"created_at": {"start_at": format_time(since)}}},
+            "sort": {"sort_field": "CREATED_AT", "sort_order": "DESC"},
+        },
+        "limit": limit,
+    }
     if cursor:
         body["cursor"] = cursor
     return body
@@ -163,8 +199,11 @@ def cancel_body(order: dict, request_uid: str, reason: str = "") -> dict:
     """UpdateOrder moving the order (and its fulfillments, with the reason) to CANCELED at its
     current version. The key names the version: a retry of this update is the same update."""
     sparse: dict = {"location_id": order.get("location_id"), "version": order.get("version"), "state": CANCELED}
-    fulfillments = [_canceled(f, reason) for f in order.get("fulfillments") or []
-                    if isinstance(f, dict) and f.get("uid") and f.get("state") not in (CANCELED, COMPLETED)]
+    fulfillments = [
+        _canceled(f, reason)
+        for f in order.get("fulfillments") or []
+        if isinstance(f, dict) and f.get("uid") and f.get("state") not in (CANCELED, COMPLETED)
+    ]
     if fulfillments:
         sparse["fulfillments"] = fulfillments
     return {"order": sparse, "idempotency_key": f"cancel-v{order.get('version')}-{request_uid}"}

@@ -12,9 +12,13 @@ TOTALS = ("subtotal", "discount_total", "tax", "tip", "grand_total")
 
 
 def _line(line: dict) -> dict:
-    out = {"id": line["id"], "item_type": line["item_type"], "quantity": line["quantity"],
-           "unit_price": money_to_cents(line.get("unit_price")),
-           "children": [_line(child) for child in line.get("children") or []]}
+    out = {
+        "id": line["id"],
+        "item_type": line["item_type"],
+        "quantity": line["quantity"],
+        "unit_price": money_to_cents(line.get("unit_price")),
+        "children": [_line(child) for child in line.get("children") or []],
+    }
     if line.get("note"):
         out["note"] = line["note"]
     return out
@@ -62,5 +66,10 @@ def unix_time(text) -> float | None:
 def placed(answer: dict, replayed: bool) -> Placed:
     """An order answer (201/200 body, or one of a lookup's) as Placed."""
     total = answer.get("total")
-    return Placed(str(answer["pos_order_id"]), total if isinstance(total, int) else None, replayed=replayed,
-                  created_at=unix_time(answer.get("created_at")), voided=answer.get("status") == "voided")
+    return Placed(
+        str(answer["pos_order_id"]),
+        total if isinstance(total, int) else None,
+        replayed=replayed,
+        created_at=unix_time(answer.get("created_at")),
+        voided=answer.get("status") == "voided",
+    )

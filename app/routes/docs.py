@@ -54,11 +54,18 @@ def openapi_json():
 @bp.get("/docs", strict_slashes=False)
 def docs_page():
     doc = document(current_app)
-    rows = "".join(f"<tr><td>{escape(method.upper())}</td><td>{escape(path)}</td>"
-                   f"<td>{escape(operation.get('summary', ''))}</td></tr>"
-                   for path, operations in doc["paths"].items() for method, operation in operations.items())
-    page = PAGE.format(root=escape(request.script_root), title=escape(doc["info"]["title"]),
-                       version=escape(doc["info"]["version"]), rows=rows)
+    rows = "".join(
+        f"<tr><td>{escape(method.upper())}</td><td>{escape(path)}</td>"
+        f"<td>{escape(operation.get('summary', ''))}</td></tr>"
+        for path, operations in doc["paths"].items()
+        for method, operation in operations.items()
+    )
+    page = PAGE.format(
+        root=escape(request.script_root),
+        title=escape(doc["info"]["title"]),
+        version=escape(doc["info"]["version"]),
+        rows=rows,
+    )
     return current_app.response_class(page, mimetype="text/html")
 
 

@@ -55,47 +55,66 @@ class StoreCollector:
         except RedisError as exc:
             log.warning("metrics without Redis", extra={"error": type(exc).__name__})
             families = []
-        yield GaugeMetricFamily("posbridge_metrics_redis_up", "1 when the figures read from Redis are in this "
-                                "scrape, 0 when Redis did not answer", value=1 if families else 0)
+        yield GaugeMetricFamily(
+            "posbridge_metrics_redis_up",
+            "1 when the figures read from Redis are in this scrape, 0 when Redis did not answer",
+            value=1 if families else 0,
+        )
         yield from families
 
     def _families(self):
         store, redis = self.services.store, self.services.redis
-        finals = CounterMetricFamily("posbridge_orders_final", "orders that reached a final status, all processes",
-                                     labels=["endpoint", "status", "path"])
+        finals = CounterMetricFamily(
+            "posbridge_orders_final",
+            "orders that reached a final status, all processes",
+            labels=["endpoint", "status", "path"],
+        )
         for key, count in store.stats().items():
             finals.add_metric(key.split("|", 2), count)
         yield finals
         yield GaugeMetricFamily("posbridge_orders_open", "orders not yet final", value=store.open_count())
-        yield GaugeMetricFamily("posbridge_oldest_pending_order_seconds", "age of the oldest open order",
-                                value=store.oldest_open_age())
-        depth = GaugeMetricFamily("posbridge_queue_depth", "messages waiting in each Celery queue",
-                                  labels=["queue"])
+        yield GaugeMetricFamily(
+            "posbridge_oldest_pending_order_seconds", "age of the oldest open order", value=store.oldest_open_age()
+        )
+        depth = GaugeMetricFamily("posbridge_queue_depth", "messages waiting in each Celery queue", labels=["queue"])
         for queue, count in queue_depths(redis).items():
             depth.add_metric([queue], count)
         yield depth
-        yield GaugeMetricFamily("posbridge_callbacks_undelivered", "callbacks given up on, kept for replay",
-                                value=store.dead_callback_count())
-        deliveries = CounterMetricFamily("posbridge_callback_deliveries", "callback attempts by outcome "
-                                         "(delivered, failed, given_up), all workers", labels=["outcome"])
+        yield GaugeMetricFamily(
+            "posbridge_callbacks_undelivered",
+            "callbacks given up on, kept for replay",
+            value=store.dead_callback_count(),
+        )
+        deliveries = CounterMetricFamily(
+            "posbridge_callback_deliveries",
+            "callback attempts by outcome (delivered, failed, given_up), all workers",
+            labels=["outcome"],
+        )
         for outcome, count in redis.hgetall(CALLBACK_STATS_KEY).items():
             deliveries.add_metric([outcome.decode() if isinstance(outcome, bytes) else outcome], int(count))
         yield deliveries
         last_sweep = redis.get(SWEEP_KEY)
-        yield GaugeMetricFamily("posbridge_sweep_last_success_timestamp_seconds",
-                                "Unix time of the last completed sweep (0: none yet): alert when it stops",
-                                value=float(last_sweep or 0))
-        yield GaugeMetricFamily("posbridge_schedule_overdue_seconds",
-                                "how long the most overdue move in the schedule has been due",
-                                value=store.overdue_open())
-        reconcile = GaugeMetricFamily("posbridge_reconcile_orders", "orders errored as pos_outcome_unknown: "
-                                      "still looked up (open) or found at the POS after all (found)",
-                                      labels=["state"])
+        yield GaugeMetricFamily(
+            "posbridge_sweep_last_success_timestamp_seconds",
+            "Unix time of the last completed sweep (0: none yet): alert when it stops",
+            value=float(last_sweep or 0),
+        )
+        yield GaugeMetricFamily(
+            "posbridge_schedule_overdue_seconds",
+            "how long the most overdue move in the schedule has been due",
+            value=store.overdue_open(),
+        )
+        reconcile = GaugeMetricFamily(
+            "posbridge_reconcile_orders",
+            "orders errored as pos_outcome_unknown: still looked up (open) or found at the POS after all (found)",
+            labels=["state"],
+        )
         for state, count in store.reconcile_counts().items():
             reconcile.add_metric([state], count)
         yield reconcile
-        yield CounterMetricFamily("posbridge_unreadable_records", "order records skipped as unreadable",
-                                  value=store.corrupt_count())
+        yield CounterMetricFamily(
+            "posbridge_unreadable_records", "order records skipped as unreadable", value=store.corrupt_count()
+        )
 
 
 @bp.get("/metrics")

@@ -35,20 +35,31 @@ def menus():
     try:
         location_id = _query.load({"location_id": source.get("location_id")})["location_id"]
     except ValidationError as exc:
-        raise ApiError(400, "schema_invalid", "location_id is required and must be an id",
-                       errors=flatten(exc.messages)) from None
+        raise ApiError(
+            400, "schema_invalid", "location_id is required and must be an id", errors=flatten(exc.messages)
+        ) from None
     g.order_ids = {"location_id": location_id}
     cache = current_app.extensions["posbridge"].menus
     client = str(claims.get("sub") or "")
     cached = cache.read(location_id)[1]
     if cached.entry is None and cache.unknown_budget_spent(client):
-        raise ApiError(429, "too_many_requests", "too many unknown locations asked for; retry later",
-                       field="location_id", headers={"Retry-After": str(UNKNOWN_SECONDS)})
+        raise ApiError(
+            429,
+            "too_many_requests",
+            "too many unknown locations asked for; retry later",
+            field="location_id",
+            headers={"Retry-After": str(UNKNOWN_SECONDS)},
+        )
     try:
         entry = cache.get(location_id, raw=cached)
     except MenuUnavailable:
-        raise ApiError(503, "menu_unavailable", "no menu is cached and the POS cannot be reached",
-                       field="location_id", headers={"Retry-After": "30"}) from None
+        raise ApiError(
+            503,
+            "menu_unavailable",
+            "no menu is cached and the POS cannot be reached",
+            field="location_id",
+            headers={"Retry-After": "30"},
+        ) from None
     if entry.get("unknown"):
         if cached.entry is None:  # a fresh id, asked of the POS
             cache.spend_unknown(client)

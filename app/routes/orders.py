@@ -55,11 +55,13 @@ def read_order(expected_type: str) -> dict:
     try:  # the plainly valid body, loaded without marshmallow's machinery; anything else by the schema
         order = fast_orders.load(body) or _request_schema.load(body)
     except ValidationError as exc:
-        raise ApiError(400, "schema_invalid", "the body does not match the schema",
-                       errors=flatten(exc.messages)) from None
+        raise ApiError(
+            400, "schema_invalid", "the body does not match the schema", errors=flatten(exc.messages)
+        ) from None
     if order["request_type"] != expected_type:
-        raise ApiError(400, "request_type_mismatch", f"request_type must be {expected_type!r} here",
-                       field="request_type")
+        raise ApiError(
+            400, "request_type_mismatch", f"request_type must be {expected_type!r} here", field="request_type"
+        )
     require_digest(body)
     return order
 
@@ -85,11 +87,19 @@ def submit():
     try:
         status, body = _services().service.submit(order, arrived)
     except Conflict:
-        raise ApiError(409, "idempotency_conflict",
-                       "this request_uid was already used with a different payload", field="request_uid") from None
+        raise ApiError(
+            409,
+            "idempotency_conflict",
+            "this request_uid was already used with a different payload",
+            field="request_uid",
+        ) from None
     except NotDurable:
-        raise ApiError(503, "service_unavailable", "the order could not be recorded durably; nothing was "
-                       "promised: retry later", headers={"Retry-After": "5"}) from None
+        raise ApiError(
+            503,
+            "service_unavailable",
+            "the order could not be recorded durably; nothing was promised: retry later",
+            headers={"Retry-After": "5"},
+        ) from None
     return _order_response(status, body)
 
 
@@ -112,8 +122,12 @@ def get_order(request_uid: str):
     try:
         _, body = _services().service.answer(request_uid)
     except NotDurable:
-        raise ApiError(503, "service_unavailable", "the order's record is not confirmed durable yet; retry later",
-                       headers={"Retry-After": "1"}) from None
+        raise ApiError(
+            503,
+            "service_unavailable",
+            "the order's record is not confirmed durable yet; retry later",
+            headers={"Retry-After": "1"},
+        ) from None
     except NotFound:
         raise ApiError(404, "order_unknown", f"no order with request_uid {request_uid!r}") from None
     headers = {"Retry-After": RETRY_AFTER} if body["status"] == "pending" else {}
@@ -135,11 +149,18 @@ def cancel_order(request_uid: str):
     except NotFound:
         raise ApiError(404, "order_unknown", f"no order with request_uid {request_uid!r}") from None
     except NotCancellable as exc:
-        raise ApiError(409, "not_cancellable", f"the order is {exc.status}: a final state never changes "
-                       "(void a placed order in the POS itself)") from None
+        raise ApiError(
+            409,
+            "not_cancellable",
+            f"the order is {exc.status}: a final state never changes (void a placed order in the POS itself)",
+        ) from None
     except NotDurable:
-        raise ApiError(503, "service_unavailable", "the order's record is not confirmed durable yet; retry later",
-                       headers={"Retry-After": "1"}) from None
+        raise ApiError(
+            503,
+            "service_unavailable",
+            "the order's record is not confirmed durable yet; retry later",
+            headers={"Retry-After": "1"},
+        ) from None
     return _order_response(status, body, stored=True)
 
 
@@ -159,8 +180,9 @@ def _cancel_reason() -> str:
         raise ApiError(400, "invalid_json", str(exc)) from None
     reason = body.get("reason", "") if isinstance(body, dict) else None
     if not isinstance(reason, str) or len(reason) > REASON_MAX:
-        raise ApiError(400, "schema_invalid", f"reason must be a string of at most {REASON_MAX} characters",
-                       field="reason")
+        raise ApiError(
+            400, "schema_invalid", f"reason must be a string of at most {REASON_MAX} characters", field="reason"
+        )
     return reason
 
 
@@ -188,13 +210,21 @@ def list_orders():
     size, skipped, examined, more, full = 0, 0, 0, True, False
     while more and not full and len(texts) < limit and examined < limit * PAGE_SCAN_FACTOR:
         want = min(limit * PAGE_SCAN_FACTOR - examined, limit - len(texts) + (20 if query.get("status") else 0))
-        batch = paging.across(_services().redis, key, store.archive, query["location_id"], want, since=since,
-                              after=after, status=query.get("status"))
+        batch = paging.across(
+            _services().redis,
+            key,
+            store.archive,
+            query["location_id"],
+            want,
+            since=since,
+            after=after,
+            status=query.get("status"),
+        )
         more = len(batch) == want
         found: dict[str, Order | None] = {}
         for index, position in enumerate(batch):
             if position.member not in found:  # read as many as the page still needs, at once
-                chunk = [p.member for p in batch[index:index + max(1, limit - len(texts))]]
+                chunk = [p.member for p in batch[index : index + max(1, limit - len(texts))]]
                 found.update(zip(chunk, store.get_many(chunk), strict=True))
             text, bad = _listed(store, judge, position.member, query.get("status"), found[position.member])
             skipped += bad
@@ -211,8 +241,7 @@ def list_orders():
                     break
     cursor = paging.encode_cursor(after) if more and after is not None else None
     tail = jsonio.dumps({"next": cursor, "next_since": cursor, "skipped": skipped})
-    return current_app.response_class('{"orders":[' + ",".join(texts) + "]," + tail[1:],
-                                      mimetype="application/json")
+    return current_app.response_class('{"orders":[' + ",".join(texts) + "]," + tail[1:], mimetype="application/json")
 
 
 def _start(query: dict) -> tuple[float | None, paging.Position | None]:
@@ -230,8 +259,9 @@ def _start(query: dict) -> tuple[float | None, paging.Position | None]:
     if query.get("since"):
         moment = parse_time(query["since"])
         if moment is None:
-            raise ApiError(400, "schema_invalid", "since must be an ISO 8601 time with a zone or a cursor",
-                           field="since")
+            raise ApiError(
+                400, "schema_invalid", "since must be an ISO 8601 time with a zone or a cursor", field="since"
+            )
         return moment.timestamp(), None
     return time.time() - 86400, None
 

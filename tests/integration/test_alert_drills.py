@@ -68,8 +68,12 @@ def drill(live, step) -> list[dict[str, float]]:
     steps = []
     for _ in range(STEPS):
         step()
-        steps.append({**scraped(f"{live.base_url}/metrics", "posbridge-web", "web"),
-                      **scraped(live.worker_metrics, "posbridge-worker", "worker")})
+        steps.append(
+            {
+                **scraped(f"{live.base_url}/metrics", "posbridge-web", "web"),
+                **scraped(live.worker_metrics, "posbridge-worker", "worker"),
+            }
+        )
     return steps
 
 
@@ -77,13 +81,23 @@ def fired(promtool: str, steps: list[dict[str, float]], tmp_path: Path) -> set[s
     """The alerts firing at the last step: each is expected silent, and promtool names those that are not."""
     rules = yaml.safe_load((ROOT / "ops" / "alerts.yml").read_text())["groups"][0]["rules"]
     names = sorted({key for step in steps for key in step})
-    series = [{"series": key, "values": " ".join(repr(step[key]) if key in step else "_" for step in steps)}
-              for key in names]
-    test = {"rule_files": [str(ROOT / "ops" / "alerts.yml")], "evaluation_interval": "1m",
-            "tests": [{"interval": "1m", "external_labels": {"runbook_base": "https://example.org"},
-                       "input_series": series,
-                       "alert_rule_test": [{"eval_time": f"{len(steps) - 1}m", "alertname": rule["alert"],
-                                            "exp_alerts": []} for rule in rules]}]}
+    series = [
+        {"series": key, "values": " ".join(repr(step[key]) if key in step else "_" for step in steps)} for key in names
+    ]
+    test = {
+        "rule_files": [str(ROOT / "ops" / "alerts.yml")],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "external_labels": {"runbook_base": "https://example.org"},
+                "input_series": series,
+                "alert_rule_test": [
+                    {"eval_time": f"{len(steps) - 1}m", "alertname": rule["alert"], "exp_alerts": []} for rule in rules
+                ],
+            }
+        ],
+    }
     path = tmp_path / "drill_test.yml"
     path.write_text(yaml.safe_dump(test))
     done = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=120)
@@ -97,6 +111,7 @@ def submits(live, count: int = 2):
     def step():
         for _ in range(count):
             live.submit(sample_order(), timeout=30)
+
     return step
 
 

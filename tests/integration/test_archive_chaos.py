@@ -121,8 +121,9 @@ def test_the_mover_and_postgresql_killed_at_random_lose_and_change_nothing(world
         assert jsonio.loads(archive.get(uid).record["doc"]) == expected[uid]
     web, auth, seen, cursor = app.test_client(), {"Authorization": f"Bearer {make_token(SECRET)}"}, [], None
     while True:
-        query = "/posnext/orders?location_id=loc-001&limit=97&" + (f"cursor={cursor}" if cursor else
-                                                                    "since=2000-01-01T00:00:00Z")
+        query = "/posnext/orders?location_id=loc-001&limit=97&" + (
+            f"cursor={cursor}" if cursor else "since=2000-01-01T00:00:00Z"
+        )
         page = web.get(query, headers=auth).json
         seen += [o["request_uid"] for o in page["orders"]]
         cursor = page["next"]

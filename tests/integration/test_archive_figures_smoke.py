@@ -12,9 +12,27 @@ from bin.stack import ROOT
 
 def test_the_archive_figures_run(tmp_path):
     out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, "-m", "bench.archive_figures", "--orders", "400", "--real", "100",
-                           "--batch", "50", "--reads", "3", "--out", str(out)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.archive_figures",
+            "--orders",
+            "400",
+            "--real",
+            "100",
+            "--batch",
+            "50",
+            "--reads",
+            "3",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     runs = {run["archive"]: run for run in json.loads(out.read_text())["runs"]}
     for run in runs.values():

@@ -22,8 +22,10 @@ NS, BRIDGE, VETH = "arch-pg", "archpgbr0", "archpgv"
 GATEWAY, ADDRESS = "10.215.0.1", "10.215.0.10"
 CUT_SECONDS = 15.0
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                                reason="needs root for ip netns, and PostgreSQL's binaries")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+    reason="needs root for ip netns, and PostgreSQL's binaries",
+)
 
 
 def sh(*args: str, check: bool = True) -> None:
@@ -45,8 +47,11 @@ def postgres_host():
     sh("ip", "link", "add", VETH, "type", "veth", "peer", "name", "eth0", "netns", NS)
     sh("ip", "link", "set", VETH, "master", BRIDGE)
     sh("ip", "link", "set", VETH, "up")
-    for args in (("ip", "addr", "add", f"{ADDRESS}/24", "dev", "eth0"), ("ip", "link", "set", "eth0", "up"),
-                 ("ip", "link", "set", "lo", "up")):
+    for args in (
+        ("ip", "addr", "add", f"{ADDRESS}/24", "dev", "eth0"),
+        ("ip", "link", "set", "eth0", "up"),
+        ("ip", "link", "set", "lo", "up"),
+    ):
         sh("ip", "netns", "exec", NS, *args)
     cluster = Cluster(listen=ADDRESS, prefix=("ip", "netns", "exec", NS))
     try:

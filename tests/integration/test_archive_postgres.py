@@ -54,6 +54,7 @@ def test_postgresql_stopped_mid_batch_then_restarted(post, client, services, red
         commits.append(1)
         if len(commits) == 2:
             cluster.stop("immediate")
+
     sa.event.listen(archive.engine, "commit", crash)
     mover = ArchiveMover(services.store, archive, after_seconds=-60, batch=2)
     with pytest.raises(ArchiveUnavailable):

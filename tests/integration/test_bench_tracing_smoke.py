@@ -11,8 +11,13 @@ from bin.stack import ROOT
 
 
 def test_the_tracing_bench_runs_and_prints_its_table():
-    done = subprocess.run([sys.executable, "-m", "bench.tracing", "--n", "20", "--reps", "1"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.tracing", "--n", "20", "--reps", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split("|")[1].strip() for line in done.stdout.splitlines() if line.startswith("| ")]
     assert rows == ["figure", "web CPU per submit", "wall time per submit", "`import redis`, once per process"], rows

@@ -18,8 +18,11 @@ def callback_state(live, uid: str) -> dict:
     record = live.record(uid)
     if not record.get("cb"):
         return {}
-    return {"state": record["cb"], "attempts": int(record.get("cb_attempts") or 0),
-            "last_result": record.get("cb_result")}
+    return {
+        "state": record["cb"],
+        "attempts": int(record.get("cb_attempts") or 0),
+        "last_result": record.get("cb_result"),
+    }
 
 
 def dead(live) -> list[str]:

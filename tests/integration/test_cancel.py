@@ -26,8 +26,12 @@ TRANSIT = 0.25  # a POST sent before the cancel may reach the POS this much late
 
 def cancel(live, uid: str, reason: str | None = None):
     body = {} if reason is None else {"json": {"reason": reason}}
-    return live.http.post(f"{live.base_url}/posnext/orders/{uid}/cancel", timeout=30,
-                          headers={"Authorization": f"Bearer {live.token}"}, **body)
+    return live.http.post(
+        f"{live.base_url}/posnext/orders/{uid}/cancel",
+        timeout=30,
+        headers={"Authorization": f"Bearer {live.token}"},
+        **body,
+    )
 
 
 @contextmanager

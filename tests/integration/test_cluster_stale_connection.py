@@ -20,8 +20,10 @@ import requests
 
 NS, BRIDGE, VETH = "stale-web", "stalebr0", "stalev"
 GATEWAY, ADDRESS, PORT = "10.214.0.1", "10.214.0.10", 8000
-APP = "def application(environ, start_response):\n" \
-      "    start_response('200 OK', [('Content-Length', '2')])\n    return [b'ok']\n"
+APP = (
+    "def application(environ, start_response):\n"
+    "    start_response('200 OK', [('Content-Length', '2')])\n    return [b'ok']\n"
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for ip netns")
 
@@ -50,9 +52,29 @@ def web_host(tmp_path: Path):
     inside("ip", "link", "set", "lo", "up")
     (tmp_path / "tiny.py").write_text(APP)
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    server = subprocess.Popen(["ip", "netns", "exec", NS, gunicorn, "tiny:application", "-c", "/dev/null",
-                               "-b", f"{ADDRESS}:{PORT}", "-k", "gevent", "-w", "1", "--keep-alive", "1"],
-                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            NS,
+            gunicorn,
+            "tiny:application",
+            "-c",
+            "/dev/null",
+            "-b",
+            f"{ADDRESS}:{PORT}",
+            "-k",
+            "gevent",
+            "-w",
+            "1",
+            "--keep-alive",
+            "1",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -94,5 +116,3 @@ def test_once_the_fin_retransmission_lands_the_pooled_connection_is_dropped_and_
     cut(3.0)
     time.sleep(3.0 + 1.0)  # one cut-length (+1 s) after the link's return: STALE_CONNECTIONS' window
     assert session.get(web_host, timeout=5).status_code == 200
-
-

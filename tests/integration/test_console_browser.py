@@ -19,8 +19,10 @@ from tests.support.factories import sample_order
 from tests.support.live import CONSOLE_PASSWORD, CONSOLE_USER, CallbackReceiver, start_live, wait_until
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif((CHROMIUM is None or CHROMEDRIVER is None) and not os.environ.get("CI"),
-                                reason="no chromium/chromedriver here: bin/ensure-chromium installs them (CI runs it)")
+pytestmark = pytest.mark.skipif(
+    (CHROMIUM is None or CHROMEDRIVER is None) and not os.environ.get("CI"),
+    reason="no chromium/chromedriver here: bin/ensure-chromium installs them (CI runs it)",
+)
 BY = f"console:{CONSOLE_USER}"
 
 
@@ -45,11 +47,16 @@ def browser(live):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM or "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000",
-                 "--disable-gpu", "--hide-scrollbars"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        "--disable-gpu",
+        "--hide-scrollbars",
+    ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER or "/usr/bin/chromedriver"),
-                              options=options)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER or "/usr/bin/chromedriver"), options=options)
     # the on-call login on every request, as the browser would send it once the user typed it
     login = base64.b64encode(f"{CONSOLE_USER}:{CONSOLE_PASSWORD}".encode()).decode()
     driver.execute_cdp_cmd("Network.enable", {})
@@ -102,8 +109,12 @@ def console(browser, live, shots):
 def test_the_console_needs_the_login(live):
     assert requests.get(live.console_url + "/", timeout=10).status_code == 401
     assert requests.get(live.console_url + "/", auth=(CONSOLE_USER, CONSOLE_PASSWORD), timeout=10).status_code == 200
-    assert requests.post(live.console_url + "/orders/x/redrive", auth=(CONSOLE_USER, CONSOLE_PASSWORD),
-                         timeout=10).status_code == 403  # no CSRF token
+    assert (
+        requests.post(
+            live.console_url + "/orders/x/redrive", auth=(CONSOLE_USER, CONSOLE_PASSWORD), timeout=10
+        ).status_code
+        == 403
+    )  # no CSRF token
 
 
 def test_a_rejected_order_reads_as_a_failure(live, console):
@@ -125,8 +136,11 @@ def test_a_failing_order_is_redriven_with_a_confirmation(live, console):
     uid = "console-redrive"
     answer = live.submit(sample_order(uid, location_id="loc-002", tax_rate="0.0600"))
     assert answer.json()["status"] == "pending", answer.text
-    wait_until(lambda: sum("POS attempt" in h.get("note", "") for h in live.history(uid)) >= 2, 20,
-               message="two failed POS attempts")
+    wait_until(
+        lambda: sum("POS attempt" in h.get("note", "") for h in live.history(uid)) >= 2,
+        20,
+        message="two failed POS attempts",
+    )
     console.find(uid)
     attempts = [li for li in console.all("#timeline li.pos") if "POS attempt" in li.text]
     assert attempts and all("failed" in li.get_attribute("class") for li in attempts)
@@ -146,8 +160,13 @@ def test_a_failing_order_is_redriven_with_a_confirmation(live, console):
     assert flash == f"re-driven by {BY}: a worker takes it now", flash
     assert any("re-driven" in line and BY in line for line in console.timeline())
     logged = [json.loads(line) for line in live.stack.log("console").splitlines() if line.startswith("{")]
-    assert any(entry.get("msg") == "console action" and entry.get("by") == BY and entry.get("request_uid") == uid
-               and entry.get("process") == "console" for entry in logged), logged[-5:]
+    assert any(
+        entry.get("msg") == "console action"
+        and entry.get("by") == BY
+        and entry.get("request_uid") == uid
+        and entry.get("process") == "console"
+        for entry in logged
+    ), logged[-5:]
     assert live.wait_final(uid)["status"] == "placed"
     console.open(f"/orders/{uid}")
     assert console.text("h1 .status") == "placed" and "placed" in console.timeline()[-1]
@@ -175,8 +194,11 @@ def test_a_dead_callback_is_replayed_with_a_confirmation(live, console):
         receiver.status = 200
         console.click("#confirm")
         assert console.text(".flash") == f"callback replay queued by {BY}"
-        wait_until(lambda: receiver.bodies(uid) and live.record(uid).get("cb") == "delivered", 20,
-                   message="the replayed callback delivered")
+        wait_until(
+            lambda: receiver.bodies(uid) and live.record(uid).get("cb") == "delivered",
+            20,
+            message="the replayed callback delivered",
+        )
         console.open(f"/orders/{uid}")
         assert any("callback replay requested" in line and BY in line for line in console.timeline())
         assert "callback delivered" in console.timeline()[-1]

@@ -30,10 +30,22 @@ def commands(process: psutil.Process) -> list[str]:
 def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
     ports = {name: free_port() for name in ("PORT", "POSSIM_PORT", "FLOWER_PORT", "CONSOLE_PORT", "REDIS_PORT")}
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
-    env.update({k: str(v) for k, v in ports.items()}, POSBRIDGE_VAR_DIR=str(tmp_path), WEB_CONCURRENCY="1",
-               WORKER_CONCURRENCY="10", ARCHIVE_AFTER_SECONDS="2")
-    run = subprocess.Popen([sys.executable, "-m", "bin.run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    env.update(
+        {k: str(v) for k, v in ports.items()},
+        POSBRIDGE_VAR_DIR=str(tmp_path),
+        WEB_CONCURRENCY="1",
+        WORKER_CONCURRENCY="10",
+        ARCHIVE_AFTER_SECONDS="2",
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "bin.run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [*map(lines.put, run.stdout), lines.put(None)], daemon=True).start()
     seen: list[str] = []
@@ -52,13 +64,20 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
         kept = (tmp_path / "dev-secrets.env").read_text()
         assert f"PAR_SHARED_ID='{shared_id}'" in kept and (tmp_path / "dev-secrets.env").stat().st_mode & 0o077 == 0
         assert not {"dev-pos-token", "devshared0123456789", "dev-jwt-secret-change-me-0123456789"} & set(
-            re.findall(r"='([^']*)'", kept))
+            re.findall(r"='([^']*)'", kept)
+        )
         assert f"API          http://127.0.0.1:{ports['PORT']}" in banner
 
         children = psutil.Process(run.pid).children(recursive=True)
         running = commands(psutil.Process(run.pid))
-        for needle in ("gunicorn app.wsgi:application", "celery_command --quiet -A workers worker", "-A workers beat",
-                       "-m workers.flower", "-m possim", "-m app.console"):
+        for needle in (
+            "gunicorn app.wsgi:application",
+            "celery_command --quiet -A workers worker",
+            "-A workers beat",
+            "-m workers.flower",
+            "-m possim",
+            "-m app.console",
+        ):
             assert any(needle in command for command in running), (needle, running)
 
         api = f"http://127.0.0.1:{ports['PORT']}"
@@ -77,8 +96,9 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
             time.sleep(0.5)
         assert not store.exists(f"order:{uid}"), "the mover did not move the final order"
         assert (tmp_path / "archive.sqlite3").exists() and f"sqlite:///{tmp_path / 'archive.sqlite3'}" in banner
-        polled = requests.get(f"{api}/posnext/orders/{uid}", headers={"Authorization": headers["Authorization"]},
-                              timeout=10)
+        polled = requests.get(
+            f"{api}/posnext/orders/{uid}", headers={"Authorization": headers["Authorization"]}, timeout=10
+        )
         assert polled.status_code == 200 and polled.json() == answer.json()
 
         broker = Celery(broker=redis_url)
@@ -109,6 +129,10 @@ def test_the_run_command_brings_up_the_whole_service_and_stops_it(tmp_path):
 
 def _web_on_loopback(pid: int, port: int) -> bool:
     """Whether whatever listens on the API's port listens on 127.0.0.1 only."""
-    listening = [c for p in psutil.Process(pid).children(recursive=True) for c in p.net_connections()
-                 if c.status == psutil.CONN_LISTEN and c.laddr.port == port]
+    listening = [
+        c
+        for p in psutil.Process(pid).children(recursive=True)
+        for c in p.net_connections()
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+    ]
     return bool(listening) and all(c.laddr.ip == "127.0.0.1" for c in listening)

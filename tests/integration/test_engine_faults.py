@@ -81,8 +81,9 @@ def test_a_web_process_frozen_past_its_claim_creates_no_order_after_the_deadline
     assert (status == "placed") == bool(placed), f"{status} but the POS has {placed}"
     if answers and not isinstance(answers[0], Exception) and answers[0].status_code == 200:
         assert answers[0].json()["status"] == status  # what the thawed web answered is the record
-    assert decided_while_frozen in FINAL, f"still {decided_while_frozen} {frozen_until - deadline:.0f}s past the " \
-                                          "deadline with the web frozen"
+    assert decided_while_frozen in FINAL, (
+        f"still {decided_while_frozen} {frozen_until - deadline:.0f}s past the deadline with the web frozen"
+    )
 
 
 def test_a_final_answered_survives_redis_killed_right_after_it(stacks):
@@ -102,8 +103,10 @@ def test_a_final_answered_survives_redis_killed_right_after_it(stacks):
         wait_until(lambda u=uid: live.get_order(u).status_code == 200, 30, 0.2, "the web answering again")
         assert live.get_order(uid).json()["status"] == "placed"
         again = live.submit(body)
-        assert again.status_code == 200 and again.json()["order_details"]["pos_order_id"] \
-            == answer.json()["order_details"]["pos_order_id"]
+        assert (
+            again.status_code == 200
+            and again.json()["order_details"]["pos_order_id"] == answer.json()["order_details"]["pos_order_id"]
+        )
         assert len(live.ledger(uid)) == 1
     # A SIGKILL loses nothing redis-server has written to the kernel; a power cut loses what
     # was not fsynced. Under the contract's default DURABILITY=fsync the answered final
@@ -143,10 +146,15 @@ def test_two_beats_one_killed_the_sweep_goes_on(stacks):
     uid, deadline = web_killed_mid_submit(live)
     status, answer = state_by(live, uid, deadline + 5 + reconcile_slack(1, 2, 1, 3))
     assert status in FINAL, f"{uid} still {status} {time.time() - deadline:+.1f}s from its deadline"
-    assert [e["pos_order_id"] for e in live.ledger(uid)] == ([answer["order_details"]["pos_order_id"]]
-                                                              if status == "placed" else [])
-    swept = wait_until(lambda: (live.metric("posbridge_sweep_last_success_timestamp_seconds") or 0) > killed_at,
-                       10, 0.5, "posbridge_sweep_last_success_timestamp_seconds past the kill")
+    assert [e["pos_order_id"] for e in live.ledger(uid)] == (
+        [answer["order_details"]["pos_order_id"]] if status == "placed" else []
+    )
+    swept = wait_until(
+        lambda: (live.metric("posbridge_sweep_last_success_timestamp_seconds") or 0) > killed_at,
+        10,
+        0.5,
+        "posbridge_sweep_last_success_timestamp_seconds past the kill",
+    )
     assert swept <= time.time() + 1
 
 
@@ -172,9 +180,15 @@ def test_a_fresh_clone_starts_beat_from_the_procfile_and_recovers_a_killed_submi
 
 def test_a_pos_answering_503_to_every_post_errors_the_order_promptly(stacks):
     """Issue 10, finding 11."""
-    settings = {"ORDER_MAX_ASYNC_SECONDS": "8", "RETRY_BASE_SECONDS": "0.5", "RETRY_CAP_SECONDS": "30",
-                "POS_CONNECT_TIMEOUT": "1", "POS_READ_TIMEOUT": "2", "CLOCK_SKEW_SECONDS": "1",
-                "RECONCILE_SECONDS": "60"}
+    settings = {
+        "ORDER_MAX_ASYNC_SECONDS": "8",
+        "RETRY_BASE_SECONDS": "0.5",
+        "RETRY_CAP_SECONDS": "30",
+        "POS_CONNECT_TIMEOUT": "1",
+        "POS_READ_TIMEOUT": "2",
+        "CLOCK_SKEW_SECONDS": "1",
+        "RECONCILE_SECONDS": "60",
+    }
     live = stacks(**settings)
     live.warm_menu()
     live.knobs("*", error_rate=1.0, error_status=503)  # lookups answer (and show no order)
@@ -184,16 +198,22 @@ def test_a_pos_answering_503_to_every_post_errors_the_order_promptly(stacks):
     deadline = time.time() + 8  # the arrival was before this answer
     bound = deadline + 1 + 1 + 2 + 2  # + clock skew + one lookup (connect + read) + 2 s slack
     status, answer = state_by(live, uid, bound)
-    assert status == "errored", f"{uid} still {status} {time.time() - deadline:+.1f}s from its deadline " \
-                                f"(bound +{bound - deadline:.0f}s)"
+    assert status == "errored", (
+        f"{uid} still {status} {time.time() - deadline:+.1f}s from its deadline (bound +{bound - deadline:.0f}s)"
+    )
     assert codes(answer) == ["deadline_exceeded"], brief(answer)
     assert live.ledger(uid) == []
 
 
 def test_pos_lookups_down_pending_at_most_reconcile_seconds_past_the_deadline(stacks):
     """Issue 10, finding 4."""
-    live = stacks(ORDER_MAX_ASYNC_SECONDS="5", RECONCILE_SECONDS="4", CLOCK_SKEW_SECONDS="1",
-                  RETRY_BASE_SECONDS="0.2", RETRY_CAP_SECONDS="1")
+    live = stacks(
+        ORDER_MAX_ASYNC_SECONDS="5",
+        RECONCILE_SECONDS="4",
+        CLOCK_SKEW_SECONDS="1",
+        RETRY_BASE_SECONDS="0.2",
+        RETRY_CAP_SECONDS="1",
+    )
     live.warm_menu()
     # POSTs fail (nothing created, but the service cannot know) and lookups fail: the POS cannot tell
     live.knobs("*", error_rate=1.0, error_status=503, lookup_down=True)
@@ -203,16 +223,22 @@ def test_pos_lookups_down_pending_at_most_reconcile_seconds_past_the_deadline(st
     deadline = time.time() + 5
     bound = deadline + 4 + reconcile_slack(1, 1, 1, 3)
     status, answer = state_by(live, uid, bound)
-    assert status == "errored", f"{uid} still {status} {time.time() - deadline:+.1f}s past its deadline " \
-                                f"(RECONCILE_SECONDS 4, bound +{bound - deadline:.0f}s)"
+    assert status == "errored", (
+        f"{uid} still {status} {time.time() - deadline:+.1f}s past its deadline "
+        f"(RECONCILE_SECONDS 4, bound +{bound - deadline:.0f}s)"
+    )
     assert codes(answer) == ["pos_outcome_unknown"], brief(answer)
 
 
 def test_pos_down_calls_per_order_within_the_backoff_bound_and_a_redrive_does_not_double_them(stacks):
     """Issue 10, finding 9."""
     seconds, base, cap = 16, 0.5, 8
-    live = stacks(ORDER_MAX_ASYNC_SECONDS=str(seconds), RETRY_BASE_SECONDS=str(base), RETRY_CAP_SECONDS=str(cap),
-                  RECONCILE_SECONDS="60")
+    live = stacks(
+        ORDER_MAX_ASYNC_SECONDS=str(seconds),
+        RETRY_BASE_SECONDS=str(base),
+        RETRY_CAP_SECONDS=str(cap),
+        RECONCILE_SECONDS="60",
+    )
     live.warm_menu()
     live.knobs("*", down=True)
     body = sample_order()
@@ -226,5 +252,7 @@ def test_pos_down_calls_per_order_within_the_backoff_bound_and_a_redrive_does_no
     calls = live.pos_calls(uid)
     bound = pos_call_bound(seconds, base, cap)
     total = calls["posts"] + calls["lookups"]
-    assert total <= bound, f"{total} POS calls ({calls['posts']} POSTs, {calls['lookups']} lookups) in " \
-                           f"{seconds}s of outage with a redrive; bound {bound:.1f}"
+    assert total <= bound, (
+        f"{total} POS calls ({calls['posts']} POSTs, {calls['lookups']} lookups) in "
+        f"{seconds}s of outage with a redrive; bound {bound:.1f}"
+    )

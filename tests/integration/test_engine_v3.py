@@ -18,8 +18,14 @@ from tests.support.live import CallbackReceiver, wait_until
 def test_a_pos_that_ignores_not_after_has_its_late_placement_voided(stacks):
     """Finding 10: POS latency 6 s, ttl 4, a POS without not_after: the order is errored, the POS
     creates it after the deadline, and reconciliation voids it."""
-    live = stacks(POS_CONNECT_TIMEOUT="1", POS_READ_TIMEOUT="2", INLINE_BUDGET_MS="800", RECONCILE_SECONDS="30",
-                  RETRY_BASE_SECONDS="0.5", RETRY_CAP_SECONDS="2")
+    live = stacks(
+        POS_CONNECT_TIMEOUT="1",
+        POS_READ_TIMEOUT="2",
+        INLINE_BUDGET_MS="800",
+        RECONCILE_SECONDS="30",
+        RETRY_BASE_SECONDS="0.5",
+        RETRY_CAP_SECONDS="2",
+    )
     live.warm_menu()
     live.knobs("loc-001", latency_ms=6000, honour_not_after=False)
     body = sample_order(ttl=4)
@@ -27,8 +33,9 @@ def test_a_pos_that_ignores_not_after_has_its_late_placement_voided(stacks):
     assert live.submit(body).status_code in (200, 202)
     status, answer = state_by(live, uid, deadline + 20)
     assert status == "errored" and "deadline_exceeded" in codes(answer)
-    wait_until(lambda: any(entry["status"] == "voided" for entry in live.ledger(uid)), 45, 0.5,
-               "the late placement voided")
+    wait_until(
+        lambda: any(entry["status"] == "voided" for entry in live.ledger(uid)), 45, 0.5, "the late placement voided"
+    )
     assert all(entry["status"] == "voided" for entry in live.ledger(uid))
     assert live.get_order(uid).json()["status"] == "errored"  # a final never changes
     assert any("voided" in (entry.get("note") or "") for entry in live.history(uid))
@@ -97,8 +104,13 @@ def test_a_trickling_callback_receiver_never_gets_two_deliveries_at_once(stacks)
     before its claim does."""
     receiver = TrickleReceiver(gap=0.4)  # 38 bytes: about 15 s, each byte well inside a read timeout
     try:
-        live = stacks(CALLBACK_ALLOW_PRIVATE="true", CALLBACK_TIMEOUT_SECONDS="3", CALLBACK_BACKOFF_BASE_SECONDS="0.5",
-                      CALLBACK_BACKOFF_CAP_SECONDS="1", SWEEP_SECONDS="1")
+        live = stacks(
+            CALLBACK_ALLOW_PRIVATE="true",
+            CALLBACK_TIMEOUT_SECONDS="3",
+            CALLBACK_BACKOFF_BASE_SECONDS="0.5",
+            CALLBACK_BACKOFF_CAP_SECONDS="1",
+            SWEEP_SECONDS="1",
+        )
         live.warm_menu()
         live.knobs("loc-001", latency_ms=4000)  # past the inline budget: a 202, so the callback is owed
         body = sample_order(ttl=60, callback_url=receiver.url)

@@ -18,8 +18,9 @@ REFRESH = 1
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    stack = start_live(str(tmp_path_factory.mktemp("failures")),
-                       ORDER_MAX_ASYNC_SECONDS=MAX_ASYNC, MENU_REFRESH_SECONDS=REFRESH)
+    stack = start_live(
+        str(tmp_path_factory.mktemp("failures")), ORDER_MAX_ASYNC_SECONDS=MAX_ASYNC, MENU_REFRESH_SECONDS=REFRESH
+    )
     stack.warm_menu("loc-001")
     yield stack
     stack.stop()
@@ -52,8 +53,13 @@ def test_a_pos_down_for_good_is_asked_ever_less_often_and_the_order_errored_once
     window = 6
     wait_until(lambda: time.time() > deadline + window, timeout=30, message="the deadline long past")
     assert fresh.record(uid)["status"] == "pending"
-    retries = [h for h in fresh.history(uid) if h["by"] == "worker"
-               and h.get("note", "").startswith("lookup failed") and deadline < h["at"] <= deadline + window]
+    retries = [
+        h
+        for h in fresh.history(uid)
+        if h["by"] == "worker"
+        and h.get("note", "").startswith("lookup failed")
+        and deadline < h["at"] <= deadline + window
+    ]
     assert 0 < len(retries) < 25  # RETRY_BASE_SECONDS=0.2: a backoff stuck at its start would be ~40
 
     fresh.knobs("*", down=False)
@@ -67,8 +73,9 @@ def test_a_pos_down_for_good_is_asked_ever_less_often_and_the_order_errored_once
 def test_pos_down_serves_the_cached_menu_stale_with_its_age(fresh):
     fresh.warm_menu("loc-001")
     fresh.knobs("*", down=True)
-    stale = wait_until(lambda: (m := fresh.warm_menu("loc-001"))["stale"] and m, timeout=30,
-                       message="the menu going stale")
+    stale = wait_until(
+        lambda: (m := fresh.warm_menu("loc-001"))["stale"] and m, timeout=30, message="the menu going stale"
+    )
     assert stale["age_seconds"] > 2 * REFRESH
     assert stale["location_id"] == "loc-001"
     assert {item["id"] for item in stale["items"]} >= {"item-001", "item-003"}

@@ -47,14 +47,23 @@ def _closed_within(sock: socket.socket, seconds: float, keep_sending: bytes = b"
     return False
 
 
-@pytest.mark.parametrize(("name", "request_head"), [
-    ("401 chunked", f"POST {VALIDATE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    "Transfer-Encoding: chunked\r\n\r\n"),
-    ("401 by length", f"POST {VALIDATE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      "Content-Length: 100000000\r\n\r\n"),
-    ("404 chunked", "POST /nowhere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"),
-    ("405 by length", "PUT /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"),
-])
+@pytest.mark.parametrize(
+    ("name", "request_head"),
+    [
+        (
+            "401 chunked",
+            f"POST {VALIDATE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n",
+        ),
+        (
+            "401 by length",
+            f"POST {VALIDATE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 100000000\r\n\r\n",
+        ),
+        ("404 chunked", "POST /nowhere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        ("405 by length", "PUT /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"),
+    ],
+)
 def test_an_answer_without_the_body_closes_the_connection(live, name, request_head):
     """Issue 23, finding 1: before: gunicorn answered, then read and discarded the rest of the body in the same worker
     (finish_body: no deadline, no byte cap), for as long as the client kept sending."""

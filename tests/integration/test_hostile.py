@@ -18,8 +18,13 @@ pytestmark = pytest.mark.integration
 @pytest.mark.timeout(240)
 def test_the_short_hostile_run_finds_nothing(tmp_path):
     report = tmp_path / "hostile.json"
-    run = subprocess.run([sys.executable, "-m", "hostile", "--short", "--report", str(report)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=200)
+    run = subprocess.run(
+        [sys.executable, "-m", "hostile", "--short", "--report", str(report)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
     result = json.loads(report.read_text())
     assert result["findings"] == [], run.stdout[-4000:]
     assert run.returncode == 0

@@ -20,8 +20,10 @@ from bin.stack import ROOT, free_port
 from tests.support.factories import encode, sample_order
 from tests.support.live import SHARED_ID
 
-pytestmark = pytest.mark.skipif(front.binary() is None and not os.environ.get("CI"),
-                                reason="no nginx here: bin/ensure-nginx installs it (CI runs it)")
+pytestmark = pytest.mark.skipif(
+    front.binary() is None and not os.environ.get("CI"),
+    reason="no nginx here: bin/ensure-nginx installs it (CI runs it)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +46,42 @@ def test_only_pars_paths_and_the_probes_reach_the_web(live, door):
         assert r.json()["errors"][0]["code"] == "not_found"
 
 
-@pytest.mark.parametrize(("name", "data", "status", "code"), [
-    ("headers over 32 KiB", b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(
-        b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(34)) + b"\r\n", 431, "header_fields_too_large"),
-    ("a request line over 8 KiB", b"GET /posnext/orders/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414,
-     "uri_too_long"),
-    ("a body over MAX_CONTENT_LENGTH", b"POST /posnext/order/submit HTTP/1.1\r\nHost: x\r\n"
-     b"Content-Length: 262145\r\n\r\n", 413, "payload_too_large"),
-    ("a chunked body over it", b"POST /posnext/order/submit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-     + b"8000\r\n" + b" " * 0x8000 + b"\r\n" * 1 + (b"8000\r\n" + b" " * 0x8000 + b"\r\n") * 8 + b"0\r\n\r\n", 413,
-     "payload_too_large"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "status", "code"),
+    [
+        (
+            "headers over 32 KiB",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(34))
+            + b"\r\n",
+            431,
+            "header_fields_too_large",
+        ),
+        (
+            "a request line over 8 KiB",
+            b"GET /posnext/orders/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            414,
+            "uri_too_long",
+        ),
+        (
+            "a body over MAX_CONTENT_LENGTH",
+            b"POST /posnext/order/submit HTTP/1.1\r\nHost: x\r\nContent-Length: 262145\r\n\r\n",
+            413,
+            "payload_too_large",
+        ),
+        (
+            "a chunked body over it",
+            b"POST /posnext/order/submit HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"8000\r\n"
+            + b" " * 0x8000
+            + b"\r\n" * 1
+            + (b"8000\r\n" + b" " * 0x8000 + b"\r\n") * 8
+            + b"0\r\n\r\n",
+            413,
+            "payload_too_large",
+        ),
+    ],
+)
 def test_the_caps_answer_as_json(door, name, data, status, code):
     _base, server = door
     with socket.create_connection(("127.0.0.1", server.listen_port), timeout=5) as sock:
@@ -74,8 +101,13 @@ def test_the_caps_answer_as_json(door, name, data, status, code):
 @pytest.mark.timeout(300)
 def test_the_short_hostile_run_through_nginx_finds_nothing(tmp_path):
     report = tmp_path / "hostile.json"
-    run = subprocess.run([sys.executable, "-m", "hostile", "--short", "--nginx", "--report", str(report)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=280)
+    run = subprocess.run(
+        [sys.executable, "-m", "hostile", "--short", "--nginx", "--report", str(report)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     result = json.loads(report.read_text())
     assert result["findings"] == [], run.stdout[-4000:]
     assert run.returncode == 0

@@ -63,8 +63,14 @@ def test_orders_show_list_and_summary(live):
     assert uid not in ok(live, "orders", "list", "--location", "loc-002")
     summary = json.loads(ok(live, "orders", "summary"))
     assert summary["final_orders"].get("submit|placed|inline", 0) >= 1
-    assert {"open_orders", "stuck_orders", "oldest_open_seconds", "queue_depth", "callbacks_undelivered",
-            "menus_cached"} <= set(summary)
+    assert {
+        "open_orders",
+        "stuck_orders",
+        "oldest_open_seconds",
+        "queue_depth",
+        "callbacks_undelivered",
+        "menus_cached",
+    } <= set(summary)
     assert "loc-001" in summary["menus_cached"]
 
 
@@ -107,8 +113,9 @@ def test_callbacks_list_and_replay(live):
             orders.append(order["request_uid"])
         live.knobs("*", latency_ms=None)
         first, second = orders
-        wait_until(lambda: all(uid in ok(live, "callbacks", "list") for uid in orders), 60, 0.5,
-                   "both callbacks given up")
+        wait_until(
+            lambda: all(uid in ok(live, "callbacks", "list") for uid in orders), 60, 0.5, "both callbacks given up"
+        )
         receiver.status = 200
         assert f"replay queued: {first}" in ok(live, "callbacks", "replay", first)
         wait_until(lambda: first not in ok(live, "callbacks", "list"), 30, 0.5, "the replay delivered")
@@ -151,8 +158,21 @@ def test_help_works_with_no_configuration(live):
 
 def test_sample_submit_validate_poll_and_sign(live):
     with CallbackReceiver(200) as receiver:  # answered 200 inline (its final is called back too)
-        out = ok(live, "sample", "submit", "--base-url", live.base_url, "--location", "loc-002", "--uid", "ord-cli-1",
-                 "--ttl", "60", "--callback-url", receiver.url)
+        out = ok(
+            live,
+            "sample",
+            "submit",
+            "--base-url",
+            live.base_url,
+            "--location",
+            "loc-002",
+            "--uid",
+            "ord-cli-1",
+            "--ttl",
+            "60",
+            "--callback-url",
+            receiver.url,
+        )
         head, _, body = out.partition("\n")
         assert head == "HTTP 200" and json.loads(body)["request_uid"] == "ord-cli-1", out
         assert json.loads(body)["status"] == "placed"
@@ -162,8 +182,18 @@ def test_sample_submit_validate_poll_and_sign(live):
     assert json.loads(polled)["status"] == "placed"
     live.knobs("*", latency_ms=1500)
     with CallbackReceiver(200) as receiver:  # a 202: the worker finishes it and sends the callback
-        out = ok(live, "sample", "submit", "--base-url", live.base_url, "--uid", "ord-cli-2", "--wait",
-                 "--callback-url", receiver.url)
+        out = ok(
+            live,
+            "sample",
+            "submit",
+            "--base-url",
+            live.base_url,
+            "--uid",
+            "ord-cli-2",
+            "--wait",
+            "--callback-url",
+            receiver.url,
+        )
         wait_until(lambda: receiver.bodies("ord-cli-2"), 30, 0.2, "the callback")
     live.knobs("*", latency_ms=None)
     assert out.startswith("HTTP 202") and out.count('"status":"pending"') == 1 and out.count('"status":"placed"') == 1
@@ -212,8 +242,12 @@ def test_metrics_latency_histogram_one_charset_and_an_access_line_per_get(live):
     assert 'posbridge_request_seconds_count{code="200",endpoint="menus.menus"}' in metrics.text
     lines = [json.loads(line) for line in live.stack.log("web").splitlines() if line.startswith("{")]
     answered = [entry for entry in lines if entry.get("logger") == "app.requests"]
-    assert any(e.get("endpoint") == "orders.get_order" and e.get("request_uid") == order["request_uid"]
-               and e.get("method") == "GET" for e in answered)
+    assert any(
+        e.get("endpoint") == "orders.get_order"
+        and e.get("request_uid") == order["request_uid"]
+        and e.get("method") == "GET"
+        for e in answered
+    )
     assert any(e.get("endpoint") == "menus.menus" and e.get("code") == 200 for e in answered)
 
 
@@ -221,21 +255,33 @@ def test_container_health_checks_answer_for_a_live_stack(live):
     from bin.stack import ROOT
 
     for kind in ("web", "possim", "beat"):
-        done = subprocess.run([sys.executable, "-m", "bin.healthcheck", kind], cwd=ROOT, env=live.stack.env,
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            [sys.executable, "-m", "bin.healthcheck", kind],
+            cwd=ROOT,
+            env=live.stack.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert done.returncode == 0, (kind, done.stderr)
     dead = dict(live.stack.env, PORT="1")
-    done = subprocess.run([sys.executable, "-m", "bin.healthcheck", "web"], cwd=ROOT, env=dead,
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "bin.healthcheck", "web"], cwd=ROOT, env=dead, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 1 and done.stderr.startswith("unhealthy:")
 
 
 def test_dev_posbridge_needs_nothing_activated():
     from bin.stack import ROOT
 
-    done = subprocess.run([str(ROOT / "dev"), "posbridge", "sample", "submit", "--help"], cwd="/",
-                          env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp"}, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [str(ROOT / "dev"), "posbridge", "sample", "submit", "--help"],
+        cwd="/",
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert all(option in done.stdout for option in ("--location", "--uid", "--ttl", "--callback-url"))
 

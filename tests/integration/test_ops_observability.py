@@ -34,8 +34,9 @@ def ops(tmp_path_factory):
 @pytest.fixture(scope="module")
 def flower(ops):
     port = free_port()
-    ops.stack.start("flower", FLOWER_PORT=str(port), FLOWER_ADDRESS="127.0.0.1",
-                    FLOWER_BASIC_AUTH=f"oncall:{FLOWER_PASSWORD}")
+    ops.stack.start(
+        "flower", FLOWER_PORT=str(port), FLOWER_ADDRESS="127.0.0.1", FLOWER_BASIC_AUTH=f"oncall:{FLOWER_PASSWORD}"
+    )
     wait_for_port(port, 60, ops.stack.processes["flower"])
     yield f"http://127.0.0.1:{port}"
     ops.stack.stop("flower")
@@ -52,8 +53,11 @@ def scrape(url: str) -> dict[tuple, float]:
     """{(sample name, sorted labels): value} of a Prometheus text page."""
     response = requests.get(url, timeout=10)
     assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(response.text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
 
 
 def value(samples: dict, name: str, **labels) -> float:
@@ -80,9 +84,19 @@ def test_metrics_move_as_orders_flow(pos):
         failing = overrun(pos, callback_url=bad.url)
         for order in (delivered, failing):
             assert pos.wait_final(order["request_uid"])["status"] == "placed"
-        after = wait_until(lambda: (lambda s: s if value(s, "posbridge_callback_deliveries_total", outcome="failed")
-                                    >= 1 and value(s, "posbridge_callback_deliveries_total", outcome="delivered")
-                                    >= 1 else None)(scrape(web)), 30, 0.3, "callback counters")
+        after = wait_until(
+            lambda: (
+                lambda s: (
+                    s
+                    if value(s, "posbridge_callback_deliveries_total", outcome="failed") >= 1
+                    and value(s, "posbridge_callback_deliveries_total", outcome="delivered") >= 1
+                    else None
+                )
+            )(scrape(web)),
+            30,
+            0.3,
+            "callback counters",
+        )
         assert good.bodies(delivered["request_uid"]) and bad.bodies(failing["request_uid"])
 
     def rose(name, by=1, **labels):
@@ -96,8 +110,12 @@ def test_metrics_move_as_orders_flow(pos):
     rose("posbridge_pos_call_seconds_bucket", by=1, operation="place", outcome="201", le="+Inf")
     rose("posbridge_requests_total", by=1, endpoint="orders.submit", code="200")
     rose("posbridge_requests_total", by=2, endpoint="orders.submit", code="202")
-    for name in ("posbridge_queue_depth", "posbridge_oldest_pending_order_seconds", "posbridge_orders_open",
-                 "posbridge_callbacks_undelivered"):
+    for name in (
+        "posbridge_queue_depth",
+        "posbridge_oldest_pending_order_seconds",
+        "posbridge_orders_open",
+        "posbridge_callbacks_undelivered",
+    ):
         assert any(key[0] == name for key in after), name
     worker = scrape(pos.worker_metrics_url)
     assert value(worker, "posbridge_callbacks_total", outcome="delivered") >= 1
@@ -111,18 +129,37 @@ def test_queue_depth_and_oldest_pending_follow_a_stopped_worker(pos):
         pos.knobs("*", error_rate=1.0)  # the inline attempts fail: the order waits for a worker
         order = sample_order()
         assert pos.submit(order).status_code == 202
-        waiting = wait_until(lambda: (lambda s: s if value(s, "posbridge_queue_depth", queue="orders") >= 1
-                                      and value(s, "posbridge_oldest_pending_order_seconds") > 0 else None)(
-            scrape(web)), 30, 0.3, "queue depth and pending age")
+        waiting = wait_until(
+            lambda: (
+                lambda s: (
+                    s
+                    if value(s, "posbridge_queue_depth", queue="orders") >= 1
+                    and value(s, "posbridge_oldest_pending_order_seconds") > 0
+                    else None
+                )
+            )(scrape(web)),
+            30,
+            0.3,
+            "queue depth and pending age",
+        )
         assert value(waiting, "posbridge_orders_open") >= 1
         pos.knobs("*", error_rate=None)
     finally:
         pos.start_worker(1)
         pos.wait_for_workers(1)
     assert pos.wait_final(order["request_uid"])["status"] == "placed"
-    drained = wait_until(lambda: (lambda s: s if value(s, "posbridge_orders_open") == 0
-                                  and value(s, "posbridge_queue_depth", queue="orders") == 0 else None)(
-        scrape(web)), 30, 0.3, "drained queue")
+    drained = wait_until(
+        lambda: (
+            lambda s: (
+                s
+                if value(s, "posbridge_orders_open") == 0 and value(s, "posbridge_queue_depth", queue="orders") == 0
+                else None
+            )
+        )(scrape(web)),
+        30,
+        0.3,
+        "drained queue",
+    )
     assert value(drained, "posbridge_oldest_pending_order_seconds") == 0
     worker = scrape(pos.worker_metrics_url)  # the new worker placed it: its own POS call and step
     assert value(worker, "posbridge_pos_call_seconds_count", operation="place", outcome="201") >= 1
@@ -144,8 +181,12 @@ def test_flower_is_behind_basic_auth_and_finds_an_order_task_by_request_uid(pos,
     # Maintenance tasks send no events (Flower shows order tasks): the order's task is the first seen.
     order = overrun(pos)
     uid = order["request_uid"]
-    found = wait_until(lambda: [t for t in tasks(search=uid).values() if t["name"] == "workers.orders.place_order"],
-                       60, 0.5, f"Flower listing the task of {uid}")
+    found = wait_until(
+        lambda: [t for t in tasks(search=uid).values() if t["name"] == "workers.orders.place_order"],
+        60,
+        0.5,
+        f"Flower listing the task of {uid}",
+    )
     for task in found:
         assert list(ast.literal_eval(task["args"])) == [uid]  # the uid, never the payload
         assert task["kwargs"] == "{}"
@@ -158,8 +199,14 @@ def test_logs_are_json_lines_with_request_uid_and_no_secret(pos, flower):
         uid = order["request_uid"]
         assert pos.wait_final(uid)["status"] == "placed"
         wait_until(lambda: receiver.bodies(uid), 30, 0.2, "the callback")
-    wait_until(lambda: f'"request_uid": "{uid}"' in pos.stack.log("worker1")
-               and "deliver_callback" in pos.stack.log("worker1"), 30, 0.2, "the worker's lines")
+    wait_until(
+        lambda: (
+            f'"request_uid": "{uid}"' in pos.stack.log("worker1") and "deliver_callback" in pos.stack.log("worker1")
+        ),
+        30,
+        0.2,
+        "the worker's lines",
+    )
     lines = {}
     for label in ("web", "worker1", "beat", "flower"):
         parsed = []

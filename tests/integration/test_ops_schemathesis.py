@@ -56,9 +56,11 @@ def before_call(context, case, kwargs):
         case.body["request_datetime"] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
     case.headers["x-pch-digest"] = signing.sign(KEY, case.body)
 '''
-CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,"
-          "response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,"
-          "ignored_auth")
+CHECKS = (
+    "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,"
+    "response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,"
+    "ignored_auth"
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +79,35 @@ def test_the_live_service_conforms_to_its_own_document(live, tmp_path):
     (tmp_path / "posbridge_st_hooks.py").write_text(HOOKS)
     (tmp_path / "schemathesis.toml").write_text('[auth.openapi.bearerAuth]\nbearer = "${POSBRIDGE_JWT}"\n')
     root = Path(__file__).resolve().parents[2]
-    env = {**live.stack.env, "POSBRIDGE_JWT": live.token, "PAR_SHARED_ID": SHARED_ID,
-           "SCHEMATHESIS_HOOKS": "posbridge_st_hooks", "PYTHONPATH": f"{tmp_path}:{root}"}
-    command = [str(Path(sys.executable).parent / "schemathesis"), "--config-file", "schemathesis.toml", "run",
-               f"{live.base_url}/openapi.json", "--checks", CHECKS, "--max-examples", "30", "--seed", "1",
-               "--workers", "1", "--request-timeout", "20", "--no-color", "--report", "junit",
-               "--report-dir", str(tmp_path / "report")]
+    env = {
+        **live.stack.env,
+        "POSBRIDGE_JWT": live.token,
+        "PAR_SHARED_ID": SHARED_ID,
+        "SCHEMATHESIS_HOOKS": "posbridge_st_hooks",
+        "PYTHONPATH": f"{tmp_path}:{root}",
+    }
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "--config-file",
+        "schemathesis.toml",
+        "run",
+        f"{live.base_url}/openapi.json",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        "30",
+        "--seed",
+        "1",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "20",
+        "--no-color",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path / "report"),
+    ]
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=280)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-12000:]

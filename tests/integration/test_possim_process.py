@@ -26,8 +26,7 @@ def start_possim(*args, env=None, token=TOKEN):
     if token:
         command += ["--token", token]
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 15)
         line = proc.stdout.readline() if ready else ""
@@ -82,21 +81,42 @@ def pos(possim_url):
 
 
 def order_body(external_id, location_id="loc-001"):
-    return {"external_id": external_id, "location_id": location_id,
-            "items": [{"id": "combo-001", "item_type": "Combo", "quantity": 1,
-                       "unit_price": 1299,
-                       "children": [{"id": "mod-006", "item_type": "Modifier", "quantity": 1,
-                                     "unit_price": 100, "children": [], "note": None}],
-                       "note": None}],
-            "totals": {"subtotal": 1399, "discount_total": 0, "tax": 115, "tip": 0,
-                       "grand_total": 1514},
-            "fulfillment": {"type": "pickup"}, "customer": {"name": "Bo"},
-            "scheduled_for": None}
+    return {
+        "external_id": external_id,
+        "location_id": location_id,
+        "items": [
+            {
+                "id": "combo-001",
+                "item_type": "Combo",
+                "quantity": 1,
+                "unit_price": 1299,
+                "children": [
+                    {
+                        "id": "mod-006",
+                        "item_type": "Modifier",
+                        "quantity": 1,
+                        "unit_price": 100,
+                        "children": [],
+                        "note": None,
+                    }
+                ],
+                "note": None,
+            }
+        ],
+        "totals": {"subtotal": 1399, "discount_total": 0, "tax": 115, "tip": 0, "grand_total": 1514},
+        "fulfillment": {"type": "pickup"},
+        "customer": {"name": "Bo"},
+        "scheduled_for": None,
+    }
 
 
 def post_order(url, external_id, key=None, timeout=10):
-    return requests.post(f"{url}/orders", json=order_body(external_id), timeout=timeout,
-                         headers={**AUTH, "Idempotency-Key": key or external_id})
+    return requests.post(
+        f"{url}/orders",
+        json=order_body(external_id),
+        timeout=timeout,
+        headers={**AUTH, "Idempotency-Key": key or external_id},
+    )
 
 
 def run_together(count, call):
@@ -133,8 +153,7 @@ def test_serves_the_contract_over_http(pos):
 
 def test_twenty_concurrent_calls_with_one_key_make_one_order(pos):
     session, url = pos
-    assert session.put(f"{url}/_admin/knobs/*", json={"latency_ms": 100},
-                       timeout=5).status_code == 200
+    assert session.put(f"{url}/_admin/knobs/*", json={"latency_ms": 100}, timeout=5).status_code == 200
     statuses = [r.status_code for r in run_together(20, lambda n: post_order(url, "req-race"))]
     assert statuses.count(201) == 1, statuses
     assert set(statuses) <= {201, 200, 409}, statuses
@@ -170,20 +189,14 @@ def test_timed_out_call_still_creates_and_lookup_finds_it(pos):
 def test_knobs_file_token_from_env_and_reset_keeps_start_knobs(tmp_path):
     knobs_file = tmp_path / "knobs.json"
     knobs_file.write_text(json.dumps({"loc-001": {"down": True}, "*": {"latency_ms": 1}}))
-    proc, url = start_possim("--knobs", str(knobs_file), token=None,
-                             env={"POS_API_TOKEN": TOKEN})
+    proc, url = start_possim("--knobs", str(knobs_file), token=None, env={"POS_API_TOKEN": TOKEN})
     try:
-        assert requests.get(f"{url}/locations/loc-001", headers=AUTH, timeout=5).status_code \
-            == 503
-        assert requests.get(f"{url}/locations/loc-002", headers=AUTH, timeout=5).status_code \
-            == 200
-        requests.put(f"{url}/_admin/knobs/loc-001", json={"down": False}, headers=AUTH,
-                     timeout=5)
-        assert requests.get(f"{url}/locations/loc-001", headers=AUTH, timeout=5).status_code \
-            == 200
+        assert requests.get(f"{url}/locations/loc-001", headers=AUTH, timeout=5).status_code == 503
+        assert requests.get(f"{url}/locations/loc-002", headers=AUTH, timeout=5).status_code == 200
+        requests.put(f"{url}/_admin/knobs/loc-001", json={"down": False}, headers=AUTH, timeout=5)
+        assert requests.get(f"{url}/locations/loc-001", headers=AUTH, timeout=5).status_code == 200
         requests.post(f"{url}/_admin/reset", headers=AUTH, timeout=5)
-        assert requests.get(f"{url}/locations/loc-001", headers=AUTH, timeout=5).status_code \
-            == 503
+        assert requests.get(f"{url}/locations/loc-001", headers=AUTH, timeout=5).status_code == 503
     finally:
         stop_possim(proc)
 
@@ -198,15 +211,24 @@ def test_sigterm_stops_it_cleanly():
         stop_possim(proc)
 
 
-@pytest.mark.parametrize("args, message", [
-    ((), "POS_API_TOKEN"),
-    (("--token", "t", "--knobs", "/nonexistent/knobs.json"), "knobs"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "POS_API_TOKEN"),
+        (("--token", "t", "--knobs", "/nonexistent/knobs.json"), "knobs"),
+    ],
+)
 def test_bad_start_exits_with_a_clear_message(args, message):
     env = {k: v for k, v in os.environ.items() if k != "POS_API_TOKEN"}
     env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run([sys.executable, "-m", "possim", "--port", "0", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "possim", "--port", "0", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode != 0
     assert message in done.stderr
 
@@ -238,8 +260,12 @@ def test_a_call_slower_than_the_read_timeout_never_creates_after_not_after(pos):
 
 
 def void_order(url, external_id, timeout=10):
-    return requests.post(f"{url}/orders/void", json={"external_id": external_id, "reason": "cancelled"},
-                         timeout=timeout, headers={**AUTH, "Idempotency-Key": f"void:{external_id}"})
+    return requests.post(
+        f"{url}/orders/void",
+        json={"external_id": external_id, "reason": "cancelled"},
+        timeout=timeout,
+        headers={**AUTH, "Idempotency-Key": f"void:{external_id}"},
+    )
 
 
 def test_a_void_while_the_post_sleeps_in_the_latency_knob_closes_the_key(pos):
@@ -255,8 +281,11 @@ def test_a_void_while_the_post_sleeps_in_the_latency_knob_closes_the_key(pos):
         time.sleep(0.02)
     voided = void_order(url, "req-held")
     thread.join(10)
-    assert voided.status_code == 200 and voided.json() == {"external_id": "req-held", "status": "voided",
-                                                            "pos_order_id": None}
+    assert voided.status_code == 200 and voided.json() == {
+        "external_id": "req-held",
+        "status": "voided",
+        "pos_order_id": None,
+    }
     assert held["answer"].status_code == 422 and held["answer"].json()["error"]["code"] == "voided"
     view = session.get(f"{url}/_admin/ledger", params={"external_id": "req-held"}, timeout=5).json()
     assert view["count"] == 0 and view["calls"]["req-held"]["voids"] == 1

@@ -19,8 +19,7 @@ HANG = 2.5  # past the budget, within the 3 s POS read timeout: the call fails w
 def live(tmp_path_factory):
     # A long deadline: the order must outlive a lapsed claim, a sweep and a worker's start.
     # A 2 s budget: the web holds a request long enough for a test to kill it mid-request.
-    stack = start_live(str(tmp_path_factory.mktemp("recovery")), ORDER_MAX_ASYNC_SECONDS=60,
-                       INLINE_BUDGET_MS=BUDGET_MS)
+    stack = start_live(str(tmp_path_factory.mktemp("recovery")), ORDER_MAX_ASYNC_SECONDS=60, INLINE_BUDGET_MS=BUDGET_MS)
     stack.warm_menu("loc-001")
     yield stack
     stack.stop()
@@ -29,14 +28,20 @@ def live(tmp_path_factory):
 def pos_call_in_flight(live, uid: str, by_worker: bool) -> bool:
     """A call for the order is at the POS now, made under the web's claim or (handed off) a worker's."""
     record = live.record(uid)
-    return (record.get("o_claim") not in (None, "") and record.get("handed") == ("1" if by_worker else "0")
-            and live.pos_stats()["in_progress"] >= 1)
+    return (
+        record.get("o_claim") not in (None, "")
+        and record.get("handed") == ("1" if by_worker else "0")
+        and live.pos_stats()["in_progress"] >= 1
+    )
 
 
-@pytest.mark.parametrize(("worker_call", "found_at_pos"), [
-    pytest.param({"hang_seconds": 0, "latency_ms": 2500}, True, id="pos-creates-the-order-anyway"),
-    pytest.param({"hang_seconds": HANG}, False, id="pos-creates-nothing"),
-])
+@pytest.mark.parametrize(
+    ("worker_call", "found_at_pos"),
+    [
+        pytest.param({"hang_seconds": 0, "latency_ms": 2500}, True, id="pos-creates-the-order-anyway"),
+        pytest.param({"hang_seconds": HANG}, False, id="pos-creates-nothing"),
+    ],
+)
 def test_a_worker_killed_mid_call_leaves_the_order_final_with_one_pos_order(fresh, worker_call, found_at_pos):
     # The web's inline call hangs past the budget: 202, and the call is cut. Once the POS has
     # dropped that call too, the worker calls it with `worker_call` in force, and is killed

@@ -135,8 +135,12 @@ def test_readonly_from_a_demoted_primary_behind_one_endpoint_is_retried_on_a_new
 def stack(group, tmp_path):
     env = live_env("redis://127.0.0.1:1/0", REDIS_SENTINELS=group.sentinel_list)
     web_port, pos_port = free_port(), free_port()
-    env.update(PORT=str(web_port), POSSIM_PORT=str(pos_port), POS_BASE_URL=f"http://{LOOP}:{pos_port}",
-               ORDER_MAX_ASYNC_SECONDS="60")
+    env.update(
+        PORT=str(web_port),
+        POSSIM_PORT=str(pos_port),
+        POS_BASE_URL=f"http://{LOOP}:{pos_port}",
+        ORDER_MAX_ASYNC_SECONDS="60",
+    )
     stack = Stack(env, log_dir=os.path.join(tmp_path, "logs"))
     live = Live.__new__(Live)  # Live's calls (submit, knobs, wait_final) on this stack
     live.stack, live.env = stack, env
@@ -201,8 +205,10 @@ def test_gunicorn_and_a_celery_worker_follow_a_failover_and_consume_again_by_the
         history = live_history(group, order["request_uid"])
         assert any(h["by"] == "worker" for h in history), history
     after = live.wait_final(placed["request_uid"])
-    assert (after["status"], after["order_details"]["pos_order_id"]) == \
-        ("placed", before["order_details"]["pos_order_id"])
+    assert (after["status"], after["order_details"]["pos_order_id"]) == (
+        "placed",
+        before["order_details"]["pos_order_id"],
+    )
     assert set(seen) <= {200, 202, 503}, seen  # never a 500, never unanswered
     ready = live.http.get(f"{live.base_url}/readyz", timeout=10)  # (appendfsync everysec: durability is not ok)
     assert ready.json()["checks"]["redis"] == ready.json()["checks"]["broker"] == "ok", ready.text

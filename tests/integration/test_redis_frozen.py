@@ -38,8 +38,10 @@ def test_a_frozen_redis_is_answered_within_about_1_5_s_on_every_path(live):
     pid = live.redis_server.process.pid
     os.kill(pid, signal.SIGSTOP)
     try:
-        for path, body in (("/posnext/order/submit", sample_order()),
-                           ("/posnext/order/validate", sample_order(request_type="validate-order"))):
+        for path, body in (
+            ("/posnext/order/submit", sample_order()),
+            ("/posnext/order/validate", sample_order(request_type="validate-order")),
+        ):
             answer, seconds = timed(lambda path=path, body=body: live.post(path, body))
             assert answer.status_code == 503 and int(answer.headers["Retry-After"]) > 0, (path, answer.text)
             assert seconds < WITHIN, (path, seconds)
@@ -55,7 +57,9 @@ def test_a_frozen_redis_is_answered_within_about_1_5_s_on_every_path(live):
         assert seconds < cli_start + WITHIN, (seconds, cli_start)
     finally:
         os.kill(pid, signal.SIGCONT)
-    wait_until(lambda: requests.get(f"{live.base_url}/readyz", timeout=30).json()["checks"]["redis"] == "ok",
-               message="/readyz: redis back")
+    wait_until(
+        lambda: requests.get(f"{live.base_url}/readyz", timeout=30).json()["checks"]["redis"] == "ok",
+        message="/readyz: redis back",
+    )
     assert "posbridge_metrics_redis_up 1.0" in requests.get(f"{live.base_url}/metrics", timeout=30).text
     assert live.submit(sample_order()).status_code == 200

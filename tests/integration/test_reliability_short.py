@@ -21,8 +21,13 @@ from reliability.faults import POS_KINDS, PROCESS_KINDS
 @pytest.mark.timeout(600)
 def test_the_short_reliability_run_holds_every_invariant(tmp_path):
     report = tmp_path / "report.json"
-    run = subprocess.run([sys.executable, "-m", "reliability", "--short", "--report", str(report)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=540)
+    run = subprocess.run(
+        [sys.executable, "-m", "reliability", "--short", "--report", str(report)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-4000:]
     result = json.loads(report.read_text())
     violations = {c["name"]: c["violations"][:3] for c in result["checks"] if c["violations"]}
@@ -31,6 +36,7 @@ def test_the_short_reliability_run_holds_every_invariant(tmp_path):
     assert set(summary["faults"]) == set(PROCESS_KINDS) | set(POS_KINDS)
     assert summary["scenarios"] >= 200
     assert summary["placed_by_path"].get("inline", 0) > 0 and summary["placed_by_path"].get("worker", 0) > 0
+
     def checked(prefix: str) -> int:
         return next(c["checked"] for c in result["checks"] if c["name"].startswith(prefix))
 
@@ -62,8 +68,9 @@ def test_workers_keep_consuming_after_redis_restarts_under_their_feet(tmp_path):
     try:
         for round_ in range(5):
             for n in range(20):
-                sender.send_task("workers.orders.place_order", args=[f"absent-{round_}-{n}"], countdown=4,
-                                 queue="orders")
+                sender.send_task(
+                    "workers.orders.place_order", args=[f"absent-{round_}-{n}"], countdown=4, queue="orders"
+                )
             time.sleep(1)
             cluster.stop_redis()
             time.sleep(1.5)

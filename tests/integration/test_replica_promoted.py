@@ -68,8 +68,14 @@ class Bed:
 
     def _stack(self, redis_url: str) -> Live:
         web_port, pos_port = free_port(), free_port()
-        env = live_env(redis_url, DURABILITY="replica", PORT=str(web_port), POSSIM_PORT=str(pos_port),
-                       POS_BASE_URL=f"http://{LOOP}:{pos_port}", ORDER_MAX_ASYNC_SECONDS="90")
+        env = live_env(
+            redis_url,
+            DURABILITY="replica",
+            PORT=str(web_port),
+            POSSIM_PORT=str(pos_port),
+            POS_BASE_URL=f"http://{LOOP}:{pos_port}",
+            ORDER_MAX_ASYNC_SECONDS="90",
+        )
         root = os.environ.get("ENGINE_ROOT")
         if root:
             env["PYTHONPATH"] = root
@@ -157,8 +163,10 @@ def test_a_replica_cut_off_then_promoted_keeps_every_answered_order_and_places_e
             held = bed.replica_holds(uid)
             status = response.json()["status"]
             if not held or (response.status_code == 200 and held != status):
-                problems.append(f"{uid}: answered {response.status_code} {status} during the cut; "
-                                f"the replica holds {held or 'no record'}")
+                problems.append(
+                    f"{uid}: answered {response.status_code} {status} during the cut; "
+                    f"the replica holds {held or 'no record'}"
+                )
 
     live.knobs(AMBIGUOUS, ambiguous_error_rate=1)
     # 1. linked: the POS makes an order and answers 500; PAR gets 202; its worker is held until the cut
@@ -168,23 +176,27 @@ def test_a_replica_cut_off_then_promoted_keeps_every_answered_order_and_places_e
     assert response.status_code == 202, response.text
     note(held, response, during_cut=False)
     uid = held["request_uid"]
-    wait_until(lambda: bed.replica.client().hget(f"order:{uid}", "handed") == "1", 10,
-               message="the hand-off on the replica")
+    wait_until(
+        lambda: bed.replica.client().hget(f"order:{uid}", "handed") == "1", 10, message="the hand-off on the replica"
+    )
 
     # 2. the cable pulled; the worker places the held order on the primary alone; PAR submits
     bed.link.cut()
     live.thaw("worker1")
     plain = [sample_order() for _ in range(3)]
-    made = [sample_order(location_id=AMBIGUOUS, tax_rate="0.0600", callback_url=bed.receiver.url)
-            for _ in range(2)]
+    made = [sample_order(location_id=AMBIGUOUS, tax_rate="0.0600", callback_url=bed.receiver.url) for _ in range(2)]
     for order in (*plain, *made):
         note(order, live.submit(order, timeout=15), during_cut=True)
-    wait_until(lambda: bed.primary.client().hget(f"order:{uid}", "status") == "placed", 20,
-               message="the held order placed on the primary")
+    wait_until(
+        lambda: bed.primary.client().hget(f"order:{uid}", "status") == "placed",
+        20,
+        message="the held order placed on the primary",
+    )
     poll = live.get_order(uid)
     if poll.status_code == 200 and bed.replica_holds(uid) != poll.json()["status"]:
-        problems.append(f"{uid}: polled 200 {poll.json()['status']} during the cut; the replica holds "
-                        f"{bed.replica_holds(uid)}")
+        problems.append(
+            f"{uid}: polled 200 {poll.json()['status']} during the cut; the replica holds {bed.replica_holds(uid)}"
+        )
 
     # 3. the primary dies, the cut-off replica is promoted
     bed.promote()

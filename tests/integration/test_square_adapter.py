@@ -27,8 +27,11 @@ def square_live(tmp_path_factory):
 
 def square_orders(live: Live, uid: str) -> list[dict]:
     """The orders Square's SearchOrders shows for this request_uid."""
-    answer = live.pos.post(f"{live.pos_url}/v2/orders/search", timeout=5, json={
-        "location_ids": ["loc-001"], "query": {"sort": {"sort_field": "CREATED_AT", "sort_order": "DESC"}}})
+    answer = live.pos.post(
+        f"{live.pos_url}/v2/orders/search",
+        timeout=5,
+        json={"location_ids": ["loc-001"], "query": {"sort": {"sort_field": "CREATED_AT", "sort_order": "DESC"}}},
+    )
     answer.raise_for_status()
     return [o for o in answer.json()["orders"] if o["reference_id"] == uid]
 
@@ -58,8 +61,11 @@ def test_an_order_square_creates_after_its_deadline_is_canceled(square_live):
         final = square_live.wait_final(uid, timeout=60)
         assert final["status"] == "errored", final
         # the lookups after the deadline find it by the search window and cancel it
-        made = wait_until(lambda: [o for o in square_orders(square_live, uid) if o["state"] == "CANCELED"],
-                          timeout=40, message="the late Square order canceled")
+        made = wait_until(
+            lambda: [o for o in square_orders(square_live, uid) if o["state"] == "CANCELED"],
+            timeout=40,
+            message="the late Square order canceled",
+        )
         assert len(made) == 1 and len(square_live.ledger(uid)) == 1
     finally:
         square_live.knobs("*", latency_ms=None)
@@ -79,15 +85,21 @@ def test_a_cancel_while_square_makes_the_order_ends_with_it_canceled(square_live
         first_post_seen(square_live, uid)
         thread.join(10)
         assert answers[0].status_code == 202, answers[0].text
-        cancel = square_live.http.post(f"{square_live.base_url}/posnext/orders/{uid}/cancel", timeout=30,
-                                       headers={"Authorization": f"Bearer {square_live.token}"})
+        cancel = square_live.http.post(
+            f"{square_live.base_url}/posnext/orders/{uid}/cancel",
+            timeout=30,
+            headers={"Authorization": f"Bearer {square_live.token}"},
+        )
         assert cancel.status_code in (200, 202), cancel.text
         final = square_live.wait_final(uid, timeout=30)
         assert final["status"] == "cancelled"
         made = wait_until(lambda: square_live.ledger(uid), timeout=20, message="Square making the order")
         assert len(made) == 1 and epoch(made[0]["created_at"]) > epoch(final["completed_at"])  # after the cancel
-        wait_until(lambda: [o for o in square_orders(square_live, uid) if o["state"] == "CANCELED"],
-                   timeout=40, message="the order made after the cancel canceled")
+        wait_until(
+            lambda: [o for o in square_orders(square_live, uid) if o["state"] == "CANCELED"],
+            timeout=40,
+            message="the order made after the cancel canceled",
+        )
         assert square_live.get_order(uid).json()["status"] == "cancelled"
     finally:
         square_live.knobs("*", latency_ms=None)

@@ -83,10 +83,13 @@ def test_slow_pos_answers_202_then_polling_shows_pending_then_placed(fresh):
     assert fresh.record(uid)["handed"] == "1"
 
 
-@pytest.mark.parametrize(("knobs", "code"), [
-    ({"items": {"item-003": False}}, "item_unavailable"),
-    ({"accepting_orders": False}, "location_closed"),
-])
+@pytest.mark.parametrize(
+    ("knobs", "code"),
+    [
+        ({"items": {"item-003": False}}, "item_unavailable"),
+        ({"accepting_orders": False}, "location_closed"),
+    ],
+)
 def test_pos_refusal_is_rejected_with_the_pos_code(fresh, knobs, code):
     # The cached menu still says the item is available and the location open: only the POS knows.
     fresh.knobs("loc-002", **knobs)
@@ -219,8 +222,9 @@ def test_twenty_identical_concurrent_submits_to_a_slow_pos_make_one_pos_order(fr
     final = fresh.wait_final(uid)
     assert final["status"] == "placed"
     assert ledger_ids(fresh, uid) == [final["order_details"]["pos_order_id"]]
-    assert {body_of(a)["order_details"]["pos_order_id"] for a in answers if a.status_code == 200} <= \
-        {final["order_details"]["pos_order_id"]}
+    assert {body_of(a)["order_details"]["pos_order_id"] for a in answers if a.status_code == 200} <= {
+        final["order_details"]["pos_order_id"]
+    }
     assert fresh.pos_stats()["orders_created"] == 1  # the worker's calls under the key: 409, then 200
 
 
@@ -229,12 +233,17 @@ def test_a_hundred_simultaneous_submits_all_answer_200(fresh):
     fresh.knobs("*", latency_ms=50)
     fresh.warm_menu("loc-001")
     orders = [sample_order() for _ in range(100)]
-    answers = at_once([
-        (lambda order=order: post_signed(fresh.base_url, "/posnext/order/submit", order, fresh.token))
-        for order in orders
-    ])
-    failed = [a if isinstance(a, Exception) else (a.status_code, a.text[:200]) for a in answers
-              if isinstance(a, Exception) or a.status_code != 200]
+    answers = at_once(
+        [
+            (lambda order=order: post_signed(fresh.base_url, "/posnext/order/submit", order, fresh.token))
+            for order in orders
+        ]
+    )
+    failed = [
+        a if isinstance(a, Exception) else (a.status_code, a.text[:200])
+        for a in answers
+        if isinstance(a, Exception) or a.status_code != 200
+    ]
     assert failed == []
     bodies = [jsonio.loads(a.content) for a in answers]
     assert {b["status"] for b in bodies} == {"placed"}

@@ -45,8 +45,13 @@ def collector():
 @pytest.fixture(scope="module")
 def live(tmp_path_factory, collector):
     where = tmp_path_factory.mktemp("traces")
-    stack = start_live(str(where), workers=0, POSBRIDGE_TRACES_FILE=str(where / "spans.jsonl"),
-                       OTEL_EXPORTER_OTLP_ENDPOINT=collector, OTEL_BSP_SCHEDULE_DELAY="200")
+    stack = start_live(
+        str(where),
+        workers=0,
+        POSBRIDGE_TRACES_FILE=str(where / "spans.jsonl"),
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector,
+        OTEL_BSP_SCHEDULE_DELAY="200",
+    )
     stack.traces_file = str(where / "spans.jsonl")
     yield stack
     stack.stop()
@@ -75,8 +80,11 @@ def spans(live) -> list[dict]:
 
 
 def running_workers(live) -> list[str]:
-    return [label for label, process in live.stack.processes.items()
-            if label.startswith("worker") and process.poll() is None]
+    return [
+        label
+        for label, process in live.stack.processes.items()
+        if label.startswith("worker") and process.poll() is None
+    ]
 
 
 def with_a_worker(live) -> None:
@@ -105,10 +113,12 @@ def handed_off(live, order: dict) -> None:
 
 def order_trace(live, uid: str, resent: bool = False) -> tuple[str, list[dict]]:
     """The trace of the web's submit of `uid` once the worker's run of place_order is in it."""
+
     def found():
         every = spans(live)
-        server = [s for s in every if s["kind"] == "SpanKind.SERVER"
-                  and s["attributes"].get("posbridge.request_uid") == uid]
+        server = [
+            s for s in every if s["kind"] == "SpanKind.SERVER" and s["attributes"].get("posbridge.request_uid") == uid
+        ]
         if not server:
             return None
         trace_id = server[0]["context"]["trace_id"]
@@ -132,10 +142,17 @@ def test_a_handed_off_order_is_one_trace_from_the_request_to_the_workers_pos_cal
     (send,) = [s for s in mine if s["name"] == "send workers.orders.place_order"]
     run = next(s for s in mine if s["name"] == "run/workers.orders.place_order")
     assert descends(send, server, by_id) and run["parent_id"] == send["context"]["span_id"]
-    worker_pos = [s for s in mine if s["kind"] == "SpanKind.CLIENT" and s["name"] in ("POST", "GET")
-                  and descends(s, run, by_id)]
-    web_pos = [s for s in mine if s["kind"] == "SpanKind.CLIENT" and s["name"] == "POST" and descends(s, server, by_id)
-               and not descends(s, run, by_id)]
+    worker_pos = [
+        s for s in mine if s["kind"] == "SpanKind.CLIENT" and s["name"] in ("POST", "GET") and descends(s, run, by_id)
+    ]
+    web_pos = [
+        s
+        for s in mine
+        if s["kind"] == "SpanKind.CLIENT"
+        and s["name"] == "POST"
+        and descends(s, server, by_id)
+        and not descends(s, run, by_id)
+    ]
     assert worker_pos and web_pos, [s["name"] for s in mine]
     assert any(s["attributes"].get("db.system") == "redis" and descends(s, run, by_id) for s in mine)
 
@@ -153,8 +170,11 @@ def test_a_lost_task_sent_again_by_the_sweep_joins_the_orders_trace(live):
 
     by_id = {s["context"]["span_id"]: s for s in mine}
     (resend,) = [s for s in mine if s["attributes"].get("posbridge.resend")]
-    (first,) = [s for s in mine if s["name"] == "send workers.orders.place_order"
-                and not s["attributes"].get("posbridge.resend")]
+    (first,) = [
+        s
+        for s in mine
+        if s["name"] == "send workers.orders.place_order" and not s["attributes"].get("posbridge.resend")
+    ]
     assert resend["parent_id"] == first["context"]["span_id"]
     (link,) = resend["links"]
     sweep = [s for s in spans(live) if s["context"]["span_id"] == link["context"]["span_id"]]
@@ -186,8 +206,9 @@ def test_concurrent_orders_keep_their_traces_apart_in_gevent_web_and_worker(live
     orders = [sample_order() for _ in range(6)]
     live.knobs(**SLOW_POS)
     try:
-        answers = at_once([lambda o=o: post_signed(live.base_url, "/posnext/order/submit", o, live.token)
-                           for o in orders])
+        answers = at_once(
+            [lambda o=o: post_signed(live.base_url, "/posnext/order/submit", o, live.token) for o in orders]
+        )
     finally:
         live.reset_pos()
     assert [getattr(a, "status_code", a) for a in answers] == [202] * len(orders)

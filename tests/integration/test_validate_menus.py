@@ -42,8 +42,13 @@ def test_validate_answers_computed_totals_and_creates_nothing(fresh, path):
     assert body["errors"] == []
     details = body["order_details"]
     # 2 x (8.99 + 1.50) + 1.99 = 22.97; tax 22.97 x 0.0825 = 1.895025 -> 1.90; tip 2.00
-    assert (details["subtotal"], details["discount_total"], details["tax"], details["tip"], details["grand_total"]) \
-        == (Decimal("22.97"), 0, Decimal("1.90"), 2, Decimal("26.87"))
+    assert (details["subtotal"], details["discount_total"], details["tax"], details["tip"], details["grand_total"]) == (
+        Decimal("22.97"),
+        0,
+        Decimal("1.90"),
+        2,
+        Decimal("26.87"),
+    )
     assert "pos_order_id" not in details
     assert fresh.get_order(uid).status_code == 404
     assert fresh.redis.exists(f"order:{uid}") == 0
@@ -167,16 +172,19 @@ def not_json_content_type(live):
     return "post", SUBMIT, data, headers
 
 
-@pytest.mark.parametrize(("case", "status", "code"), [
-    (not_json, 400, "invalid_json"),
-    (schema_broken, 400, "schema_invalid"),
-    (wrong_request_type, 400, "request_type_mismatch"),
-    (no_jwt, 401, "unauthorized"),
-    (bad_digest, 401, "signature_invalid"),
-    (unknown_order, 404, "order_unknown"),
-    (too_large, 413, "payload_too_large"),
-    (not_json_content_type, 415, "unsupported_media_type"),
-])
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        (not_json, 400, "invalid_json"),
+        (schema_broken, 400, "schema_invalid"),
+        (wrong_request_type, 400, "request_type_mismatch"),
+        (no_jwt, 401, "unauthorized"),
+        (bad_digest, 401, "signature_invalid"),
+        (unknown_order, 404, "order_unknown"),
+        (too_large, 413, "payload_too_large"),
+        (not_json_content_type, 415, "unsupported_media_type"),
+    ],
+)
 def test_each_error_status_is_json_in_the_envelope(live, case, status, code):
     method, path, data, headers = case(live)
     response = live.http.request(method, live.base_url + path, data=data, headers=headers, timeout=30)
@@ -224,8 +232,10 @@ def test_redis_away_gives_503_with_retry_after_and_back_to_normal_when_it_return
 
     # Redis and the broker back (this stack's Redis runs without AOF: /readyz's durability check
     # names that, and stays 503 for it: tests/unit/app/routes/test_health.py)
-    wait_until(lambda: _ready_but_durability(requests.get(f"{live.base_url}/readyz", timeout=30).json()),
-               message="/readyz: redis and broker back")
+    wait_until(
+        lambda: _ready_but_durability(requests.get(f"{live.base_url}/readyz", timeout=30).json()),
+        message="/readyz: redis and broker back",
+    )
     again = live.submit(order)  # nothing was half-written: the same request is simply new
     assert again.status_code == 200, again.text
     assert jsonio.loads(again.content)["status"] == "placed"
@@ -233,8 +243,7 @@ def test_redis_away_gives_503_with_retry_after_and_back_to_normal_when_it_return
     live.knobs("*", down=True)  # and the workers are back too: a 202 finished by one
     later = sample_order()
     assert live.submit(later).status_code == 202
-    wait_until(lambda: any(h["by"] == "worker" for h in live.history(later["request_uid"])),
-               message="a worker attempt")
+    wait_until(lambda: any(h["by"] == "worker" for h in live.history(later["request_uid"])), message="a worker attempt")
     live.knobs("*", down=False)
     assert live.wait_final(later["request_uid"])["status"] == "placed"
     assert len(live.ledger(order["request_uid"])) == 1

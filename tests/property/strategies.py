@@ -10,11 +10,18 @@ from app import jsonio
 
 # What jsonio.loads can hand the schemas: None, bools, ints, Decimals (never floats), strings,
 # lists and objects with string keys.
-SCALARS = (st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
-           | st.decimals(min_value=-10**12, max_value=10**12, places=4, allow_nan=False, allow_infinity=False)
-           | st.text(max_size=40))
-JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
-                    | st.dictionaries(st.text(max_size=12), inner, max_size=5), max_leaves=25)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.decimals(min_value=-(10**12), max_value=10**12, places=4, allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=25,
+)
 OBJECTS = st.dictionaries(st.text(max_size=16), JSON, max_size=8)
 DIGESTS = st.none() | st.text(max_size=80) | st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
 

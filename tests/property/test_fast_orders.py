@@ -26,11 +26,25 @@ def schema_load(body):
 
 def bodies() -> list[dict]:
     plain = through_json(sample_order(uid="ord-1"))
-    rich = through_json(sample_order(
-        uid="ord-2", request_type="validate-order", schedule_type="future", ttl=600, callback_url=None,
-        received_at="2026-11-23T18:00:00.000Z", completed_at=None, extra_top="dropped"))
-    rich["order_details"].update(pos_order_id="P-9", status="placed", kept={"any": [1, "x"]}, discount_total=None,
-                                 fulfillment={"mode": "delivery", "promised_at": "2026-11-24T18:00:00.000Z", "x": 1})
+    rich = through_json(
+        sample_order(
+            uid="ord-2",
+            request_type="validate-order",
+            schedule_type="future",
+            ttl=600,
+            callback_url=None,
+            received_at="2026-11-23T18:00:00.000Z",
+            completed_at=None,
+            extra_top="dropped",
+        )
+    )
+    rich["order_details"].update(
+        pos_order_id="P-9",
+        status="placed",
+        kept={"any": [1, "x"]},
+        discount_total=None,
+        fulfillment={"mode": "delivery", "promised_at": "2026-11-24T18:00:00.000Z", "x": 1},
+    )
     rich["order_details"]["items"][0]["children"][0].update(children=[], note=None, extra=True)
     rich["order_details"]["items"][1].update(unit_price=None, note="n")
     return [plain, rich]
@@ -48,8 +62,28 @@ def test_a_plain_body_is_loaded_fast_as_the_schema_loads_it(body):
 def test_a_body_broken_anywhere_is_the_schema_s_or_left_to_it(data):
     body = data.draw(st.sampled_from(bodies()))
     path = data.draw(st.sampled_from(list(paths(body))))
-    new = data.draw(JSON | st.sampled_from([None, True, 0, -1, 1000, "", "x" * 129, "a|b", Decimal("1.005"),
-                                            Decimal("-1"), [], {}, "2026-11-23T18:00:00Z", "item", "Modifier"]))
+    new = data.draw(
+        JSON
+        | st.sampled_from(
+            [
+                None,
+                True,
+                0,
+                -1,
+                1000,
+                "",
+                "x" * 129,
+                "a|b",
+                Decimal("1.005"),
+                Decimal("-1"),
+                [],
+                {},
+                "2026-11-23T18:00:00Z",
+                "item",
+                "Modifier",
+            ]
+        )
+    )
     broken = replaced(body, path, new)
     fast = fast_orders.load(broken)
     if fast is not None:

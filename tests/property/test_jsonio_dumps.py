@@ -10,17 +10,24 @@ from hypothesis import strategies as st
 
 from app import jsonio
 
-SCALARS = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=20)
-           | st.floats(allow_nan=True, allow_infinity=True)
-           | st.decimals(min_value=-10**9, max_value=10**9, places=2, allow_nan=False))
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                           max_size=4), max_leaves=25)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.text(max_size=20)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.decimals(min_value=-(10**9), max_value=10**9, places=2, allow_nan=False)
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=25,
+)
 
 
 def json_only(value):
     try:
-        return json.dumps(value, default=jsonio._default, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False)
+        return json.dumps(value, default=jsonio._default, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except ValueError as exc:
         return exc
 

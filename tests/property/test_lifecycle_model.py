@@ -129,8 +129,13 @@ class Lifecycle(RuleBasedStateMachine):
     @initialize()
     def start(self):
         self.clock = Clock(NOW)
-        env = {**BASE_ENV, "RETRY_BASE_SECONDS": "0.5", "RETRY_CAP_SECONDS": "8", "RECONCILE_SECONDS": "30",
-               "CLOCK_SKEW_SECONDS": "1"}
+        env = {
+            **BASE_ENV,
+            "RETRY_BASE_SECONDS": "0.5",
+            "RETRY_CAP_SECONDS": "8",
+            "RECONCILE_SECONDS": "30",
+            "CLOCK_SKEW_SECONDS": "1",
+        }
         self.settings = load_settings(env)
         self.redis = FakeRedis()
         self.pos = ModelPos(self.clock)
@@ -138,8 +143,9 @@ class Lifecycle(RuleBasedStateMachine):
         self.tasks = FakeTasks()
         menus = MenuCache(self.redis, self.pos, 300, self.clock)
         self.finals = Finals(self.store, self.tasks, self.clock)
-        self.workers = [Mover(self.store, self.pos, OrderChecks(menus, self.settings), self.finals, self.settings)
-                        for _ in range(2)]
+        self.workers = [
+            Mover(self.store, self.pos, OrderChecks(menus, self.settings), self.finals, self.settings) for _ in range(2)
+        ]
         self.frozen: dict[str, str] = {}  # uid -> the frozen web request's claim token
         self.seen_final: dict[str, str] = {}
         self.deadlines: dict[str, float] = {}
@@ -151,8 +157,9 @@ class Lifecycle(RuleBasedStateMachine):
         request = SCHEMA.load(sample_order(uid=uid, ttl=ttl))
         doc = records.new_record(request, self.clock())
         deadline = self.clock() + ttl if ttl else None
-        created, token = create_order(self.store, uid, records.fingerprint(request), doc, deadline, 120, "web", 2.0,
-                                           "menu:loc-001")
+        created, token = create_order(
+            self.store, uid, records.fingerprint(request), doc, deadline, 120, "web", 2.0, "menu:loc-001"
+        )
         if not created.created:
             return
         self.deadlines[uid] = created.deadline
@@ -174,8 +181,15 @@ class Lifecycle(RuleBasedStateMachine):
         result = self.pos.send_order(uid, body, timeout=1)
         decision = decide.after_post(result, order.deadline, 1.0)  # the web's inline path decides as service.py does
         if decision.next is Next.FINISH:
-            self.finals.finish(order, token, decision.status, "web", decision.errors,
-                               pos_order_id=decision.pos_order_id, note=decision.note)
+            self.finals.finish(
+                order,
+                token,
+                decision.status,
+                "web",
+                decision.errors,
+                pos_order_id=decision.pos_order_id,
+                note=decision.note,
+            )
         else:
             self.store.hand_off(uid, token, "web")
 
@@ -309,6 +323,7 @@ class Lifecycle(RuleBasedStateMachine):
                 assert uid in listed, (uid, order.status, "a live POS order, not listed")
 
 
-Lifecycle.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None,
-                                       suppress_health_check=[HealthCheck.too_slow])
+Lifecycle.TestCase.settings = settings(
+    max_examples=300, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 TestLifecycle = Lifecycle.TestCase

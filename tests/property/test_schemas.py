@@ -21,9 +21,16 @@ from tests.support.fakes import FakePos, FakeTasks
 
 SHARED_ID = "PropShared-0123456789"
 SECRET = "property-jwt-secret-0123456789abcdef"
-ENV = {"REDIS_URL": "redis://127.0.0.1:1/0", "POS_BASE_URL": "http://127.0.0.1:1", "POS_API_TOKEN": "t",
-       "PAR_SHARED_ID": SHARED_ID, "PAR_JWT_SECRET": SECRET, "INLINE_BUDGET_MS": "200",
-       "RETRY_BASE_SECONDS": "0.01", "RETRY_CAP_SECONDS": "0.02"}
+ENV = {
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+    "POS_BASE_URL": "http://127.0.0.1:1",
+    "POS_API_TOKEN": "t",
+    "PAR_SHARED_ID": SHARED_ID,
+    "PAR_JWT_SECRET": SECRET,
+    "INLINE_BUDGET_MS": "200",
+    "RETRY_BASE_SECONDS": "0.01",
+    "RETRY_CAP_SECONDS": "0.02",
+}
 SAMPLE = through_json(sample_order(uid="prop-1"))
 SAMPLE_PATHS = list(paths(SAMPLE))
 

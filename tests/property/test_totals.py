@@ -17,11 +17,21 @@ from app.orders.rules import compute_totals
 from tests.property.strategies import money
 
 RATES = st.integers(min_value=0, max_value=2500).map(lambda n: Decimal(n) / 10000)  # 0 to 25 %, 4 places
-CHILD = st.fixed_dictionaries({"item_type": st.sampled_from(["Modifier", "Discount", "Memo"]),
-                               "quantity": st.integers(1, 20), "unit_price": money(5_000)})
-LINE = st.fixed_dictionaries({"item_type": st.sampled_from(["Item", "Combo", "Promotion", "Discount", "Memo"]),
-                              "quantity": st.integers(1, 50), "unit_price": money(),
-                              "children": st.lists(CHILD, max_size=4)})
+CHILD = st.fixed_dictionaries(
+    {
+        "item_type": st.sampled_from(["Modifier", "Discount", "Memo"]),
+        "quantity": st.integers(1, 20),
+        "unit_price": money(5_000),
+    }
+)
+LINE = st.fixed_dictionaries(
+    {
+        "item_type": st.sampled_from(["Item", "Combo", "Promotion", "Discount", "Memo"]),
+        "quantity": st.integers(1, 50),
+        "unit_price": money(),
+        "children": st.lists(CHILD, max_size=4),
+    }
+)
 DETAILS = st.fixed_dictionaries({"items": st.lists(LINE, min_size=1, max_size=8), "tip": money(10_000)})
 
 
@@ -35,18 +45,25 @@ def expected(details: dict, rate: Decimal) -> dict[str, int]:
     for line in details["items"]:
         kind, quantity = line["item_type"], line["quantity"]
         if kind in ("Item", "Combo"):
-            modifiers = sum(cents(c["unit_price"]) * c["quantity"] for c in line["children"]
-                            if c["item_type"] == "Modifier")
+            modifiers = sum(
+                cents(c["unit_price"]) * c["quantity"] for c in line["children"] if c["item_type"] == "Modifier"
+            )
             subtotal += (cents(line["unit_price"]) + modifiers) * quantity
         if kind in ("Discount", "Promotion"):
             discount += cents(line["unit_price"]) * quantity
-        discount += sum(cents(c["unit_price"]) * c["quantity"] * quantity for c in line["children"]
-                        if c["item_type"] == "Discount")
+        discount += sum(
+            cents(c["unit_price"]) * c["quantity"] * quantity for c in line["children"] if c["item_type"] == "Discount"
+        )
     exact = Fraction(max(subtotal - discount, 0)) * Fraction(rate)
     tax = (exact.numerator * 2 + exact.denominator) // (exact.denominator * 2)  # half-up, exact >= 0
     tip = cents(details["tip"])
-    return {"subtotal": subtotal, "discount_total": discount, "tax": tax, "tip": tip,
-            "grand_total": subtotal - discount + tax + tip}
+    return {
+        "subtotal": subtotal,
+        "discount_total": discount,
+        "tax": tax,
+        "tip": tip,
+        "grand_total": subtotal - discount + tax + tip,
+    }
 
 
 @given(DETAILS, RATES)
@@ -72,8 +89,9 @@ def test_the_order_of_lines_and_children_changes_nothing(details, rate, rnd):
 
 @given(st.integers(0, 10_000_000), RATES)
 def test_tax_rounds_half_up_at_the_cent(taxable_cents, rate):
-    details = {"items": [{"item_type": "Item", "quantity": 1, "unit_price": Decimal(taxable_cents) / 100,
-                          "children": []}]}
+    details = {
+        "items": [{"item_type": "Item", "quantity": 1, "unit_price": Decimal(taxable_cents) / 100, "children": []}]
+    }
     tax = compute_totals(details, rate).tax
     exact = Fraction(taxable_cents, 100) * Fraction(rate)
     assert Fraction(tax) - Fraction(1, 200) <= exact < Fraction(tax) + Fraction(1, 200)

@@ -36,13 +36,25 @@ class Browser:
 def order_with(services, uid: str, location: str = "loc-001", status: str | None = None, errors=None, **doc):
     """An order as the engine writes one: open (nobody holds it), or made final with `status`."""
     store: OrderStore = services.store
-    body = {"request_uid": uid, "location_id": location, "status": "pending", "request_type": "place-order",
-            "order_details": {}, "errors": [], **doc}
+    body = {
+        "request_uid": uid,
+        "location_id": location,
+        "status": "pending",
+        "request_type": "place-order",
+        "order_details": {},
+        "errors": [],
+        **doc,
+    }
     _, token = create_order(store, uid, "fp", body, None, 60, "web", 5 if status else 0.001, "menu:none")
     time.sleep(0.01)
     if status:
-        applied, why, *_ = store.finish(uid, token, {**body, "status": status, "errors": errors or []}, "worker",
-                                        "POS refused: item_unavailable" if status == "rejected" else status)
+        applied, why, *_ = store.finish(
+            uid,
+            token,
+            {**body, "status": status, "errors": errors or []},
+            "worker",
+            "POS refused: item_unavailable" if status == "rejected" else status,
+        )
         assert applied, why
     return body
 

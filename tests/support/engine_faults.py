@@ -25,8 +25,10 @@ def codes(answer: dict | None) -> list[str]:
 def brief(answer: dict | None) -> str:
     if not answer:
         return "no answer"
-    return (f"{answer.get('status')} {codes(answer)} completed_at {answer.get('completed_at')} "
-            f"pos_order_id {(answer.get('order_details') or {}).get('pos_order_id')}")
+    return (
+        f"{answer.get('status')} {codes(answer)} completed_at {answer.get('completed_at')} "
+        f"pos_order_id {(answer.get('order_details') or {}).get('pos_order_id')}"
+    )
 
 
 def status_in_redis(live, uid: str) -> str | None:
@@ -53,8 +55,10 @@ def late_creations(live, uid: str, deadline: float) -> list[str]:
         created = epoch(entry["created_at"])
         bound = min(deadline, epoch(entry.get("not_after")) or deadline)
         if created > bound + ROUNDING:
-            late.append(f"{entry['pos_order_id']} created {created - deadline:+.3f}s from the deadline "
-                        f"(not_after {entry.get('not_after')})")
+            late.append(
+                f"{entry['pos_order_id']} created {created - deadline:+.3f}s from the deadline "
+                f"(not_after {entry.get('not_after')})"
+            )
     return late
 
 

@@ -20,8 +20,20 @@ from app.tokens import make_token
 from schemas.orders import OrderRequestSchema
 from tests.support.fakes import FakePos, seeded_menu
 
-__all__ = ["UID", "create_order", "encode", "final_order", "handed_off", "make_token", "menu", "rsa_pair",
-           "sample_order", "token", "until_final", "with_totals"]
+__all__ = [
+    "UID",
+    "create_order",
+    "encode",
+    "final_order",
+    "handed_off",
+    "make_token",
+    "menu",
+    "rsa_pair",
+    "sample_order",
+    "token",
+    "until_final",
+    "with_totals",
+]
 
 SCHEMA = OrderRequestSchema()
 
@@ -43,10 +55,12 @@ def with_totals(order: dict, tax_rate: str = "0.0825") -> dict:
 def rsa_pair() -> tuple[bytes, str]:
     """(private key PEM, public key PEM) for RS256 tokens."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption())
-    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return private_pem, public_pem.decode()
 
 
@@ -58,9 +72,18 @@ def token(key, algorithm: str = "HS256", seconds: int = 600, **claims) -> str:
 
 def create_order(store, uid, fp, doc, ttl_deadline, max_async, by, claim_seconds, menu_key, menu_version=""):
     """store.create with the record as a dict (tests build records as dicts)."""
-    return store.create(uid, fp=fp, doc_text=jsonio.dumps(doc), location=doc.get("location_id") or "",
-                        ttl_deadline=ttl_deadline, max_async=max_async, by=by, claim_seconds=claim_seconds,
-                        menu_key=menu_key, menu_version=menu_version)
+    return store.create(
+        uid,
+        fp=fp,
+        doc_text=jsonio.dumps(doc),
+        location=doc.get("location_id") or "",
+        ttl_deadline=ttl_deadline,
+        max_async=max_async,
+        by=by,
+        claim_seconds=claim_seconds,
+        menu_key=menu_key,
+        menu_version=menu_version,
+    )
 
 
 UID = "ord-1"
@@ -73,8 +96,9 @@ def handed_off(store, uid=UID, ttl=None, validated=False, deadline=None, **overr
     request = SCHEMA.load(sample_order(uid=uid, **overrides))
     doc = records.new_record(request, store.now())
     deadline = deadline or (store.now() + ttl if ttl else None)
-    created, token = create_order(store, uid, records.fingerprint(request), doc, deadline, 900, "web", 1.0,
-                                  f"menu:{doc['location_id']}")
+    created, token = create_order(
+        store, uid, records.fingerprint(request), doc, deadline, 900, "web", 1.0, f"menu:{doc['location_id']}"
+    )
     if validated:
         store.mark_validated(uid, token, "web", FakePos().order_body(store.get(uid).doc, created.deadline))
     store.hand_off(uid, token, "web")
@@ -97,8 +121,17 @@ def final_order(store, url, status="placed", uid="ord-cb"):
     """A handed-off order made final by a worker (so its callback is owed)."""
     request = sample_order(uid=uid, callback_url=url)
     request["order_details"]["loyalty"] = {"member": "L-1"}
-    _, token = create_order(store, uid, records.fingerprint(request), records.new_record(request, 1_795_456_800.0),
-                            None, 900, "web", 0.0, "menu:none")
+    _, token = create_order(
+        store,
+        uid,
+        records.fingerprint(request),
+        records.new_record(request, 1_795_456_800.0),
+        None,
+        900,
+        "web",
+        0.0,
+        "menu:none",
+    )
     store.hand_off(uid, token, "web")
     if status != "pending":
         claim = store.claim("o", uid, 5)

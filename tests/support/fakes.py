@@ -90,8 +90,12 @@ class FakePos:
             placed = self.placed.get(external_id)
             if placed is None:
                 return None
-            return replace(placed, replayed=True, created_at=self.created_at.get(external_id, placed.created_at),
-                           voided=external_id in self.voided)
+            return replace(
+                placed,
+                replayed=True,
+                created_at=self.created_at.get(external_id, placed.created_at),
+                voided=external_id in self.voided,
+            )
 
     def order_body(self, order: dict, not_after: float) -> bytes:
         return wire.order_body(order, not_after)

@@ -54,8 +54,12 @@ def build_app(redis_client=None, pos=None, tasks=None, **env):
             values.pop(name, None)
         else:
             values[name] = value
-    app = create_app(load_settings(values), redis_client=redis_client or fakeredis.FakeRedis(),
-                     pos=pos or FakePos(), tasks=tasks or FakeTasks())
+    app = create_app(
+        load_settings(values),
+        redis_client=redis_client or fakeredis.FakeRedis(),
+        pos=pos or FakePos(),
+        tasks=tasks or FakeTasks(),
+    )
     app.testing = True
     return app
 
@@ -112,8 +116,15 @@ class LocalServer:
             def _serve(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                server.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                    "body": body, "client_port": self.client_address[1]})
+                server.seen.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                        "client_port": self.client_address[1],
+                    }
+                )
                 status, payload, *rest = server.answer(self.command, self.path, self.headers, body)
                 if rest and rest[0]:
                     time.sleep(rest[0])
@@ -150,5 +161,3 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-

@@ -31,8 +31,16 @@ def live_env(redis_url: str, **overrides) -> dict[str, str]:
 class Live:
     """One running stack and the calls a test makes against it."""
 
-    def __init__(self, tmp_dir: str, beat: bool = True, workers: int = 1, redis_aof: bool = False,
-                 root: str | None = None, console: bool = False, **overrides):
+    def __init__(
+        self,
+        tmp_dir: str,
+        beat: bool = True,
+        workers: int = 1,
+        redis_aof: bool = False,
+        root: str | None = None,
+        console: bool = False,
+        **overrides,
+    ):
         self.tmp_dir = tmp_dir
         self.redis_server = EmbeddedRedis(directory=os.path.join(tmp_dir, "redis"), appendonly=redis_aof).start()
         self.pos_port, self.web_port = free_port(), free_port()
@@ -43,9 +51,15 @@ class Live:
         overrides.setdefault("FLOWER_BASIC_AUTH", f"{CONSOLE_USER}:{CONSOLE_PASSWORD}")
         self.console, self.console_port = console, free_port()
         self.console_url = f"http://127.0.0.1:{self.console_port}"
-        self.env = live_env(self.redis_server.url, PORT=self.web_port, POSSIM_PORT=self.pos_port,
-                            POS_BASE_URL=self.pos_url, CONSOLE_PORT=self.console_port,
-                            CONSOLE_ADDRESS="127.0.0.1", **overrides)
+        self.env = live_env(
+            self.redis_server.url,
+            PORT=self.web_port,
+            POSSIM_PORT=self.pos_port,
+            POS_BASE_URL=self.pos_url,
+            CONSOLE_PORT=self.console_port,
+            CONSOLE_ADDRESS="127.0.0.1",
+            **overrides,
+        )
         self.stack = Stack(self.env, log_dir=os.path.join(tmp_dir, "logs"), root=root or ROOT)
         self.redis = redis.Redis.from_url(self.redis_server.url)
         self.http = requests.Session()
@@ -94,8 +108,9 @@ class Live:
         return self.post("/posnext/order/submit", body, timeout=timeout)
 
     def get_order(self, uid: str):
-        return self.http.get(f"{self.base_url}/posnext/orders/{uid}",
-                             headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
+        return self.http.get(
+            f"{self.base_url}/posnext/orders/{uid}", headers={"Authorization": f"Bearer {self.token}"}, timeout=10
+        )
 
     def wait_final(self, uid: str, timeout: float = 30) -> dict:
         end = time.monotonic() + timeout
@@ -126,8 +141,12 @@ class Live:
     # -- helpers added for the submit, failure and recovery tests ---------------------
     def get(self, path: str, timeout: float = 10, **params):
         """A GET with PAR's JWT."""
-        return self.http.get(self.base_url + path, params=params or None,
-                             headers={"Authorization": f"Bearer {self.token}"}, timeout=timeout)
+        return self.http.get(
+            self.base_url + path,
+            params=params or None,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=timeout,
+        )
 
     def pos_stats(self) -> dict:
         """The simulator's counters: post_orders by status, orders_created, in_progress."""
@@ -144,11 +163,18 @@ class Live:
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """`flask --app app.wsgi ARGS` with the stack's environment."""
-        return subprocess.run(["flask", "--app", "app.wsgi", *args], cwd=ROOT, env=self.stack.env,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            ["flask", "--app", "app.wsgi", *args],
+            cwd=ROOT,
+            env=self.stack.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
-    def posbridge(self, *args: str, timeout: float = 60, cwd: str | None = None,
-                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def posbridge(
+        self, *args: str, timeout: float = 60, cwd: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         """The `posbridge` console script with the stack's environment (or `env`), from `cwd` (default:
         a directory of its own, so no .env or var/serve.env of the checkout is read)."""
         import shutil
@@ -156,15 +182,20 @@ class Live:
 
         where = cwd or tempfile.mkdtemp(prefix="posbridge-cli-")
         script = shutil.which("posbridge", path=self.stack.env["PATH"]) or "posbridge"
-        return subprocess.run([script, *args], cwd=where, env=self.stack.env if env is None else env,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [script, *args],
+            cwd=where,
+            env=self.stack.env if env is None else env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def warm_menu(self, location_id: str = "loc-001") -> dict:
         """Have the service cache the location's menu (GET /posnext/menus)."""
         response = self.get("/posnext/menus", location_id=location_id)
         response.raise_for_status()
         return response.json()
-
 
     # -- helpers added for the engine fault tests (tests/integration/test_engine_faults.py) --
     def freeze(self, label: str) -> None:
@@ -262,8 +293,9 @@ def at_once(calls, timeout: float = 60) -> list:
     return results
 
 
-def post_signed(base_url: str, path: str, body: dict, token: str, timeout: float = 30,
-                shared_id: str = SHARED_ID) -> requests.Response:
+def post_signed(
+    base_url: str, path: str, body: dict, token: str, timeout: float = 30, shared_id: str = SHARED_ID
+) -> requests.Response:
     """One signed POST on its own connection (safe from many threads at once)."""
     data, headers = encode(body, shared_id, token)
     return requests.post(base_url + path, data=data, headers=headers, timeout=timeout)

@@ -12,8 +12,13 @@ SLOW = 2.0
 
 NOT_AFTER = 1_795_457_700.0
 
-ORDER = {"pos_order_id": "P-000042", "external_id": "ord-1", "status": "accepted", "total": 2687,
-         "created_at": "2026-11-23T18:00:00.250Z"}
+ORDER = {
+    "pos_order_id": "P-000042",
+    "external_id": "ord-1",
+    "status": "accepted",
+    "total": 2687,
+    "created_at": "2026-11-23T18:00:00.250Z",
+}
 
 CREATED = 1_795_456_800.25
 

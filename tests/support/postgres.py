@@ -24,8 +24,9 @@ SHARED = ("127.0.0.1", 5432)
 
 def _answers(host: str, port: int) -> bool:
     try:
-        engine = sa.create_engine(f"postgresql+psycopg://postgres@{host}:{port}/postgres",
-                                  connect_args={"connect_timeout": 2})
+        engine = sa.create_engine(
+            f"postgresql+psycopg://postgres@{host}:{port}/postgres", connect_args={"connect_timeout": 2}
+        )
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         engine.dispose()
@@ -69,8 +70,9 @@ class Cluster:
                 hba.write("host all all all trust\n")
 
     def _run(self, tool: str, *args: str) -> None:
-        subprocess.run([*self.as_user, os.path.join(self.bin, tool), *args], check=True, capture_output=True,
-                       timeout=60)
+        subprocess.run(
+            [*self.as_user, os.path.join(self.bin, tool), *args], check=True, capture_output=True, timeout=60
+        )
 
     def start(self) -> None:
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses={self.listen} -c fsync=off"

@@ -5,8 +5,18 @@ from __future__ import annotations
 import queue
 import time
 
-UNSET = ("REDIS_URL", "CELERY_BROKER_URL", "POS_BASE_URL", "FLOWER_BASIC_AUTH", "PAR_JWT_SECRET", "PAR_SHARED_ID",
-         "POS_API_TOKEN", "BEAT_SCHEDULE_FILE", "ARCHIVE_URL", "ARCHIVE_AFTER_SECONDS")
+UNSET = (
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "POS_BASE_URL",
+    "FLOWER_BASIC_AUTH",
+    "PAR_JWT_SECRET",
+    "PAR_SHARED_ID",
+    "POS_API_TOKEN",
+    "BEAT_SCHEDULE_FILE",
+    "ARCHIVE_URL",
+    "ARCHIVE_AFTER_SECONDS",
+)
 
 
 def read_until(lines: queue.Queue, marker: str, timeout: float, seen: list[str]) -> None:

@@ -29,14 +29,21 @@ except ConnectionError:
     pass
 print(tries[1] - tries[0])
 """
-OURS = "from bin.celery_command import patch_first; patch_first(sys.argv[1:])\n" \
-       "from celery.__main__ import maybe_patch_concurrency; maybe_patch_concurrency()"
+OURS = (
+    "from bin.celery_command import patch_first; patch_first(sys.argv[1:])\n"
+    "from celery.__main__ import maybe_patch_concurrency; maybe_patch_concurrency()"
+)
 CELERYS = "import celery\nfrom celery.__main__ import maybe_patch_concurrency; maybe_patch_concurrency()"
 
 
 def _ticks_during_a_broker_retry(bootstrap: str) -> int:
-    done = subprocess.run([sys.executable, "-c", PROBE.format(bootstrap=bootstrap)], capture_output=True, text=True,
-                          timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(bootstrap=bootstrap)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return int(done.stdout.split()[-1])
 
 
@@ -50,14 +57,17 @@ def test_celerys_own_entry_point_freezes_them_which_is_why_the_worker_does_not_u
     assert _ticks_during_a_broker_retry(CELERYS) == 0
 
 
-@pytest.mark.parametrize(("argv", "expected"), [
-    (["-A", "workers", "worker", "--pool", "gevent"], "gevent"),
-    (["-A", "workers", "worker", "--pool=gevent"], "gevent"),
-    (["-A", "workers", "worker", "-P", "gevent"], "gevent"),
-    (["-A", "workers", "worker", "-Pgevent"], "gevent"),
-    (["-A", "workers", "worker", "--pool", "prefork"], "prefork"),
-    (["-A", "workers", "beat"], None),
-    (["-A", "workers", "worker", "--pool"], None),
-])
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-A", "workers", "worker", "--pool", "gevent"], "gevent"),
+        (["-A", "workers", "worker", "--pool=gevent"], "gevent"),
+        (["-A", "workers", "worker", "-P", "gevent"], "gevent"),
+        (["-A", "workers", "worker", "-Pgevent"], "gevent"),
+        (["-A", "workers", "worker", "--pool", "prefork"], "prefork"),
+        (["-A", "workers", "beat"], None),
+        (["-A", "workers", "worker", "--pool"], None),
+    ],
+)
 def test_the_pool_is_read_as_celery_reads_it(argv, expected):
     assert pool(argv) == expected

@@ -21,10 +21,20 @@ from tests.conftest import BASE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-FILES = ("config.yaml", "web.yaml", "worker.yaml", "beat.yaml", "console.yaml", "network.yaml", "ingress.yaml",
-         "archive-migrate.yaml")
-CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): "keda-scaledobject-v1alpha1.json",
-               ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda-triggerauthentication-v1alpha1.json"}
+FILES = (
+    "config.yaml",
+    "web.yaml",
+    "worker.yaml",
+    "beat.yaml",
+    "console.yaml",
+    "network.yaml",
+    "ingress.yaml",
+    "archive-migrate.yaml",
+)
+CRD_SCHEMAS = {
+    ("keda.sh/v1alpha1", "ScaledObject"): "keda-scaledobject-v1alpha1.json",
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda-triggerauthentication-v1alpha1.json",
+}
 K8S_VERSION = "1.30.0"
 
 
@@ -163,9 +173,19 @@ def test_the_redis_is_found_through_sentinels_and_finals_wait_for_the_replica():
 
 
 def test_the_cli_validator_ci_runs_passes_the_builtin_kinds():
-    result = subprocess.run([str(Path(sys.executable).parent / "kubernetes-validate"), "--strict", "--quiet",
-                             "-k", K8S_VERSION, *[str(K8S / name) for name in FILES]],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "kubernetes-validate"),
+            "--strict",
+            "--quiet",
+            "-k",
+            K8S_VERSION,
+            *[str(K8S / name) for name in FILES],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -195,14 +215,18 @@ def test_a_network_policy_lets_in_only_the_front_door():
     assert policies, "no NetworkPolicy"
     selected = {p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/name") for p in policies.values()}
     assert selected == {"posbridge"}
-    web_in = [p for p in policies.values() if p["spec"]["podSelector"]["matchLabels"].get(
-        "app.kubernetes.io/component") == "web"]
+    web_in = [
+        p
+        for p in policies.values()
+        if p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/component") == "web"
+    ]
     assert len(web_in) == 1 and web_in[0]["spec"]["policyTypes"] == ["Ingress"]
     (rule,) = web_in[0]["spec"]["ingress"]
     assert [port["port"] for port in rule["ports"]] == ["http"]
     assert all("namespaceSelector" in peer or "podSelector" in peer for peer in rule["from"])
-    default = [p for p in policies.values() if set(p["spec"]["podSelector"]["matchLabels"]) == {
-        "app.kubernetes.io/name"}]
+    default = [
+        p for p in policies.values() if set(p["spec"]["podSelector"]["matchLabels"]) == {"app.kubernetes.io/name"}
+    ]
     assert len(default) == 1 and set(default[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in default[0]["spec"], "the pods take no traffic but the web's front door"
 

@@ -21,6 +21,11 @@ def test_dev_honcho_gives_the_procfile_the_venvs_commands_and_port_8000(tmp_path
     procfile.write_text("web: sh -c 'echo gunicorn=$(command -v gunicorn) PORT=$PORT'\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PORT", "VIRTUAL_ENV")}
     env["PATH"] = "/usr/bin:/bin"  # nothing activated: not the venv's bin
-    done = subprocess.run([str(ROOT / "dev"), "honcho", "start", "-f", str(procfile), "-d", str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(ROOT / "dev"), "honcho", "start", "-f", str(procfile), "-d", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert f"gunicorn={ROOT / '.venv' / 'bin' / 'gunicorn'} PORT=8000" in done.stdout, done.stdout + done.stderr

@@ -19,6 +19,7 @@ def test_beat_is_checked_through_the_sentinels(monkeypatch):
     def make_client(settings, url=None, **kwargs):
         made.append(settings.sentinel_hosts)
         return server
+
     monkeypatch.setattr("app.redis_client.make_client", make_client)
     with pytest.raises(OSError, match="no beat"):
         healthcheck.check("beat")

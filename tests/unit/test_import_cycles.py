@@ -34,7 +34,8 @@ def module_files() -> dict[str, Path]:
 def _type_checking_only(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST):
@@ -56,7 +57,7 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     base = module.split(".")
     if not is_package:
         base = base[:-1]
-    base = base[:len(base) - (node.level - 1)]
+    base = base[: len(base) - (node.level - 1)]
     return ".".join(base + ([node.module] if node.module else []))
 
 
@@ -81,8 +82,9 @@ def import_graph() -> dict[str, dict[str, int]]:
                 targets = [alias.name for alias in node.names]
             else:
                 source = _resolve(module, path.name == "__init__.py", node)
-                targets = [f"{source}.{alias.name}" if f"{source}.{alias.name}" in modules else source
-                           for alias in node.names]
+                targets = [
+                    f"{source}.{alias.name}" if f"{source}.{alias.name}" in modules else source for alias in node.names
+                ]
             for target in targets:
                 known = _known(target, modules)
                 if known is not None and known != module:
@@ -157,7 +159,10 @@ def test_no_import_cycle_in_app_workers_schemas():
     graph = import_graph()
     found = [c for c in cycles(graph) if any(m.split(".")[0] in CHECKED for m in c)]
     report = "\n".join(
-        f"cycle between {', '.join(c)}:\n  e.g. " + "\n       ".join(_one_loop(graph, c))
-        + "\n  its imports: " + "; ".join(f"{a}:{graph[a][b]} -> {b}" for a in c for b in sorted(graph[a]) if b in c)
-        for c in found)
+        f"cycle between {', '.join(c)}:\n  e.g. "
+        + "\n       ".join(_one_loop(graph, c))
+        + "\n  its imports: "
+        + "; ".join(f"{a}:{graph[a][b]} -> {b}" for a in c for b in sorted(graph[a]) if b in c)
+        for c in found
+    )
     assert not found, f"{len(found)} import cycle(s):\n{report}"

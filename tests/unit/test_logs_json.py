@@ -11,8 +11,12 @@ import pytest
 from app import logs
 from app.logs import JsonFormatter, bind_request_uid, process_kind, secret_values, task_uid
 
-SECRETS_ENV = {"PAR_JWT_SECRET": "jwt-secret-value-123", "PAR_SHARED_ID": "SharedKey9-rest-of-it",
-               "POS_API_TOKEN": "pos-token-value-456", "FLOWER_BASIC_AUTH": "oncall:flower-pass-789"}
+SECRETS_ENV = {
+    "PAR_JWT_SECRET": "jwt-secret-value-123",
+    "PAR_SHARED_ID": "SharedKey9-rest-of-it",
+    "POS_API_TOKEN": "pos-token-value-456",
+    "FLOWER_BASIC_AUTH": "oncall:flower-pass-789",
+}
 
 
 @pytest.fixture
@@ -37,8 +41,12 @@ def test_each_line_is_one_json_object_with_the_fixed_fields(capture):
     logger.warning("second\nwith a newline")
     first, second = lines()
     assert {k: first[k] for k in ("level", "logger", "process", "msg", "location_id")} == {
-        "level": "info", "logger": "tests.logs_json", "process": "worker", "msg": "first line",
-        "location_id": "loc-001"}
+        "level": "info",
+        "logger": "tests.logs_json",
+        "process": "worker",
+        "msg": "first line",
+        "location_id": "loc-001",
+    }
     assert first["ts"].endswith("Z") and "T" in first["ts"]
     assert second["msg"] == "second\nwith a newline" and second["level"] == "warning"
 
@@ -56,9 +64,12 @@ def test_request_uid_comes_from_extra_then_the_bound_one(capture):
 
 def test_celery_lines_of_order_and_callback_tasks_carry_the_task_argument(capture):
     logger, lines = capture
-    for name, args in (("workers.orders.place_order", "['ord-1']"), ("workers.callbacks.deliver_callback",
-                                                                     "('ord-2',)"),
-                       ("workers.sweep.sweep_orders", "()"), ("workers.orders.place_order", "not python")):
+    for name, args in (
+        ("workers.orders.place_order", "['ord-1']"),
+        ("workers.callbacks.deliver_callback", "('ord-2',)"),
+        ("workers.sweep.sweep_orders", "()"),
+        ("workers.orders.place_order", "not python"),
+    ):
         logger.info("Task received", extra={"data": {"id": "t", "name": name, "args": args}})
     received = [line.get("request_uid") for line in lines()]
     assert received == ["ord-1", "ord-2", None, None]
@@ -82,9 +93,16 @@ def test_a_task_is_bound_to_its_uid_before_it_runs_and_others_are_not(capture):
 
 def test_no_secret_value_reaches_a_line(capture):
     logger, lines = capture
-    logger.info("connecting with %s and %s", SECRETS_ENV["POS_API_TOKEN"], SECRETS_ENV["PAR_JWT_SECRET"],
-                extra={"detail": f"key {SECRETS_ENV['PAR_SHARED_ID'][:10]} pw flower-pass-789",
-                       "api_token": "anything", "Authorization": "Bearer abc"})
+    logger.info(
+        "connecting with %s and %s",
+        SECRETS_ENV["POS_API_TOKEN"],
+        SECRETS_ENV["PAR_JWT_SECRET"],
+        extra={
+            "detail": f"key {SECRETS_ENV['PAR_SHARED_ID'][:10]} pw flower-pass-789",
+            "api_token": "anything",
+            "Authorization": "Bearer abc",
+        },
+    )
     try:
         raise ValueError(f"bad {SECRETS_ENV['PAR_SHARED_ID']}")
     except ValueError:
@@ -156,8 +174,12 @@ def test_the_time_of_each_line_is_its_own_across_seconds():
     for created, msecs in times:
         record = logging.makeLogRecord({"msg": "x", "created": created, "msecs": msecs})
         stamps.append(json.loads(formatter.format(record))["ts"])
-    assert stamps == ["2026-11-23T18:00:00.999Z", "2026-11-23T18:00:00.001Z", "2026-11-23T18:00:01.500Z",
-                      "2026-11-23T17:59:59.250Z"]
+    assert stamps == [
+        "2026-11-23T18:00:00.999Z",
+        "2026-11-23T18:00:00.001Z",
+        "2026-11-23T18:00:01.500Z",
+        "2026-11-23T17:59:59.250Z",
+    ]
 
 
 def test_a_secret_field_is_redacted_every_time():

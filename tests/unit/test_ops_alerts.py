@@ -31,8 +31,9 @@ def alerts() -> list[dict]:
 
 
 def test_the_rules_pass_their_promtool_tests(promtool):
-    done = subprocess.run([promtool, "test", "rules", "alerts_test.yml"], cwd=OPS, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [promtool, "test", "rules", "alerts_test.yml"], cwd=OPS, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
 
@@ -41,15 +42,22 @@ def test_a_broken_threshold_fails_them(promtool, tmp_path):
     for name in ("alerts_test.yml",):
         shutil.copy(OPS / name, tmp_path / name)
     (tmp_path / "alerts.yml").write_text((OPS / "alerts.yml").read_text().replace("> 960", "> 5000"))
-    done = subprocess.run([promtool, "test", "rules", "alerts_test.yml"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [promtool, "test", "rules", "alerts_test.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode != 0 and "PosbridgeOldestPendingPastDeadline" in done.stdout + done.stderr
 
 
 def test_every_alert_the_issue_names_exists_and_is_tested():
     names = {rule["alert"] for rule in alerts()}
-    assert {"PosbridgeSweepStale", "PosbridgeOldestPendingPastDeadline", "PosbridgeCallbacksKeptForReplay",
-            "PosbridgePosErrorRatio", "PosbridgeQueueDepth", "PosbridgeReconcileListNonEmpty"} <= names
+    assert {
+        "PosbridgeSweepStale",
+        "PosbridgeOldestPendingPastDeadline",
+        "PosbridgeCallbacksKeptForReplay",
+        "PosbridgePosErrorRatio",
+        "PosbridgeQueueDepth",
+        "PosbridgeReconcileListNonEmpty",
+    } <= names
     tested = set(re.findall(r"alertname: (\w+)", (OPS / "alerts_test.yml").read_text()))
     assert names <= tested, names - tested
     sweep = next(r for r in alerts() if r["alert"] == "PosbridgeSweepStale")
@@ -79,7 +87,7 @@ def test_every_runbook_link_is_absolute_from_a_documented_base():
         link = rule["annotations"].get("runbook_url", "")
         prefix = "{{ $externalLabels.runbook_base }}/docs/RUNBOOK.md#"
         assert link.startswith(prefix), (rule["alert"], link)
-        assert link[len(prefix):].split(" ")[0] in anchors, (rule["alert"], link)
+        assert link[len(prefix) :].split(" ")[0] in anchors, (rule["alert"], link)
 
 
 def test_the_dashboard_shows_every_alerts_figure():

@@ -88,8 +88,10 @@ def test_services_find_each_other_and_the_pos_is_never_defaulted(compose):
     services = compose["services"]
     for name in ("web", "worker", "beat", "flower", "console"):
         environment = services[name]["environment"]
-        assert environment["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?") and "@redis:6379/0" in \
-            environment["REDIS_URL"]
+        assert (
+            environment["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?")
+            and "@redis:6379/0" in environment["REDIS_URL"]
+        )
         assert environment["POS_BASE_URL"].startswith("${POS_BASE_URL:?"), "an unset POS_BASE_URL must stop compose"
     assert services["flower"]["environment"]["FLOWER_ADDRESS"] == "0.0.0.0"
     assert services["flower"]["ports"] == ["127.0.0.1:5555:5555"]  # published on the host's loopback only
@@ -117,8 +119,17 @@ def test_the_image_installs_from_the_lock_and_checks_its_health():
     assert re.search(r"^RUN pip install --no-deps --no-build-isolation \.", dockerfile, re.M)
     assert re.search(r"^HEALTHCHECK .*bin\.healthcheck", dockerfile, re.M)
     assert re.search(r"^USER \w+", dockerfile, re.M)  # not root
-    for needed in ("app", "workers", "schemas", "possim", "bin", "Procfile", "gunicorn.conf.py", "pyproject.toml",
-                   "requirements.lock"):
+    for needed in (
+        "app",
+        "workers",
+        "schemas",
+        "possim",
+        "bin",
+        "Procfile",
+        "gunicorn.conf.py",
+        "pyproject.toml",
+        "requirements.lock",
+    ):
         assert re.search(rf"^COPY .*\b{re.escape(needed)}\b", dockerfile, re.M), needed
 
 
@@ -182,8 +193,12 @@ def test_env_example_documents_every_process_variable(example):
     assert read <= set(BY_NAME), read - set(BY_NAME)
     assert {"WORKER_CONCURRENCY", "WEB_CONCURRENCY", "FLOWER_PORT", "WORKER_METRICS_PORT"} <= read
     assert not read - set(example), f".env.example does not document {sorted(read - set(example))}"
-    for name, default in (("WORKER_CONCURRENCY", "100"), ("WORKER_NAME", "1"), ("POSSIM_PORT", "9100"),
-                          ("POSSIM_HOST", "127.0.0.1")):
+    for name, default in (
+        ("WORKER_CONCURRENCY", "100"),
+        ("WORKER_NAME", "1"),
+        ("POSSIM_PORT", "9100"),
+        ("POSSIM_HOST", "127.0.0.1"),
+    ):
         assert f"${{{name}:-{default}}}" in (ROOT / "Procfile").read_text() and example[name] == default
 
 
@@ -200,8 +215,10 @@ def test_issue_23_nginx_is_the_front_door_and_the_web_is_not_published(compose):
     nginx = services["nginx"]
     assert re.fullmatch(r"nginx:\d+\.\d+\.\d+-\w+", nginx["image"])
     assert nginx["volumes"] == ["./deploy/nginx/posbridge.conf:/etc/nginx/conf.d/default.conf:ro"]
-    assert nginx["ports"] == ["8000:8080"] and "listen 8080 default_server;" in (
-        ROOT / "deploy" / "nginx" / "posbridge.conf").read_text()
+    assert (
+        nginx["ports"] == ["8000:8080"]
+        and "listen 8080 default_server;" in (ROOT / "deploy" / "nginx" / "posbridge.conf").read_text()
+    )
     assert "server web:8000;" in (ROOT / "deploy" / "nginx" / "posbridge.conf").read_text()
     assert nginx["depends_on"]["web"]["condition"] == "service_healthy"
     assert "/healthz" in " ".join(nginx["healthcheck"]["test"])

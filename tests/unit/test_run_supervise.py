@@ -59,6 +59,7 @@ def test_a_process_that_keeps_exiting_stops_everything(monkeypatch, capsys):
 
     def sleep(_seconds):
         clock[0] += 1.0
+
     monkeypatch.setattr("bin.run.time.sleep", sleep)
     stack = FakeStack(exit_after_start=True)
     supervise(stack, [], poll=0)  # returns: gave up

@@ -25,8 +25,12 @@ def test_no_test_module_imports_another():
     for path in sorted(TESTS.rglob("*.py")):
         for line, name in _imported(ast.parse(path.read_text(), filename=str(path))):
             parts = name.split(".")
-            if parts[0] == "tests" and (parts[-1].startswith("test_") or (parts[-1] == "conftest" and len(parts) > 2)
-                                        or parts[:2] in (["tests", "unit"], ["tests", "integration"])):
+            if parts[0] == "tests" and (
+                parts[-1].startswith("test_")
+                or (parts[-1] == "conftest" and len(parts) > 2)
+                or parts[:2] in (["tests", "unit"], ["tests", "integration"])
+            ):
                 offending.append(f"{path.relative_to(TESTS.parent)}:{line} imports {name}")
     assert not offending, "tests importing test modules (move what they share to tests/support/):\n" + "\n".join(
-        sorted(set(offending)))
+        sorted(set(offending))
+    )

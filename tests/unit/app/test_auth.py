@@ -87,14 +87,18 @@ def strict():
     return build_app(PAR_JWT_ISSUER="https://par.example", PAR_JWT_AUDIENCE="posbridge").test_client()
 
 
-@pytest.mark.parametrize(("claims", "expected"), [
-    ({"iss": "https://par.example", "aud": "posbridge"}, 200),
-    ({"iss": "https://par.example", "aud": ["other", "posbridge"]}, 200),
-    ({"iss": "https://evil.example", "aud": "posbridge"}, 401),
-    ({"iss": "https://par.example", "aud": "other"}, 401),
-    ({"aud": "posbridge"}, 401),
-    ({"iss": "https://par.example"}, 401),
-], ids=["right", "aud list", "wrong iss", "wrong aud", "no iss", "no aud"])
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        ({"iss": "https://par.example", "aud": "posbridge"}, 200),
+        ({"iss": "https://par.example", "aud": ["other", "posbridge"]}, 200),
+        ({"iss": "https://evil.example", "aud": "posbridge"}, 401),
+        ({"iss": "https://par.example", "aud": "other"}, 401),
+        ({"aud": "posbridge"}, 401),
+        ({"iss": "https://par.example"}, 401),
+    ],
+    ids=["right", "aud list", "wrong iss", "wrong aud", "no iss", "no aud"],
+)
 def test_iss_and_aud_when_configured(strict, claims, expected):
     assert send(strict, VALIDATE, order(), token=token(JWT_SECRET, **claims)).status_code == expected
 
@@ -116,12 +120,14 @@ def test_rs256_refuses_hs256_tokens_and_other_keys(rs256):
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     assert send(rs256, VALIDATE, order(), token=token(other, "RS256")).status_code == 401
     assert send(rs256, VALIDATE, order(), token=token(JWT_SECRET)).status_code == 401
 
 
 # -- x-pch-digest in -------------------------------------------------------------------------
+
 
 def test_an_uppercase_digest_is_accepted(client):
     body = order()
@@ -156,9 +162,13 @@ def test_the_digest_is_checked_on_the_body_as_sent_with_unknown_fields(client):
 
 # -- x-pch-digest out ------------------------------------------------------------------------
 
+
 def test_every_order_answer_is_signed(client, post):
-    answers = [post(VALIDATE, order()), post("/posnext/order/submit", sample_order(uid="ord-a")),
-               client.get("/posnext/orders/ord-a", headers={"Authorization": f"Bearer {token(JWT_SECRET)}"})]
+    answers = [
+        post(VALIDATE, order()),
+        post("/posnext/order/submit", sample_order(uid="ord-a")),
+        client.get("/posnext/orders/ord-a", headers={"Authorization": f"Bearer {token(JWT_SECRET)}"}),
+    ]
     for r in answers:
         assert r.status_code == 200
         body = jsonio.loads(r.data)

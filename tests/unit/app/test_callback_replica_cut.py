@@ -33,8 +33,17 @@ class Posts:
 def placed_with_a_callback_owed(services) -> str:
     """An order placed, its final confirmed durable (recorded with it), its callback owed."""
     request = OrderRequestSchema().load(sample_order(uid="ord-cb", callback_url="https://par.example/cb"))
-    create_order(services.store, "ord-cb", fingerprint(request), new_record(request, time.time()), None, 900, "web",
-                 5, "menu:none")
+    create_order(
+        services.store,
+        "ord-cb",
+        fingerprint(request),
+        new_record(request, time.time()),
+        None,
+        900,
+        "web",
+        5,
+        "menu:none",
+    )
     token = services.redis.hget("order:ord-cb", "o_claim").decode()
     services.store.finish("ord-cb", token, dict(services.store.get("ord-cb").doc, status="placed"), "worker", "placed")
     order = services.store.get("ord-cb")
@@ -43,8 +52,9 @@ def placed_with_a_callback_owed(services) -> str:
 
 
 @pytest.mark.parametrize(("replica_answers", "posts", "outcome"), [(False, 0, "not_durable"), (True, 1, "delivered")])
-def test_a_callback_is_posted_only_while_a_replica_answers(services, settings, monkeypatch, replica_answers, posts,
-                                                           outcome):
+def test_a_callback_is_posted_only_while_a_replica_answers(
+    services, settings, monkeypatch, replica_answers, posts, outcome
+):
     uid = placed_with_a_callback_owed(services)
     durability = Durability("replica", 1, 10)  # fakeredis has no replica: the probe's WAIT answers as told
     monkeypatch.setattr(durability, "confirm", lambda client: replica_answers)

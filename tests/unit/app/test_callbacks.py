@@ -16,19 +16,37 @@ from tests.support.factories import final_order
 from tests.support.helpers import LocalServer
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1/cb", "http://127.8.9.10:8080/cb", "http://localhost/cb", "http://[::1]/cb",
-    "http://10.1.2.3/cb", "http://172.16.0.9/cb", "http://192.168.1.20/cb", "http://[fd00::1]/cb",
-    "http://169.254.169.254/latest/meta-data", "http://[fe80::1]/cb", "http://0.0.0.0/cb",
-    "http://224.0.0.1/cb", "http://240.0.0.1/cb", "https://100.64.0.1/cb", "http://100.100.100.200/cb",
-    "http://[::ffff:127.0.0.1]/cb", "http://[::ffff:10.0.0.1]/cb", "http://198.18.0.1/cb",
-], ids=lambda u: u.split("/")[2])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/cb",
+        "http://127.8.9.10:8080/cb",
+        "http://localhost/cb",
+        "http://[::1]/cb",
+        "http://10.1.2.3/cb",
+        "http://172.16.0.9/cb",
+        "http://192.168.1.20/cb",
+        "http://[fd00::1]/cb",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fe80::1]/cb",
+        "http://0.0.0.0/cb",
+        "http://224.0.0.1/cb",
+        "http://240.0.0.1/cb",
+        "https://100.64.0.1/cb",
+        "http://100.100.100.200/cb",
+        "http://[::ffff:127.0.0.1]/cb",
+        "http://[::ffff:10.0.0.1]/cb",
+        "http://198.18.0.1/cb",
+    ],
+    ids=lambda u: u.split("/")[2],
+)
 def test_non_public_addresses_are_forbidden(url):
     assert forbidden_address(url)
 
 
-@pytest.mark.parametrize("url", ["https://93.184.216.34/cb", "http://8.8.8.8:8080/cb",
-                                 "https://[2606:4700:4700::1111]/cb"])
+@pytest.mark.parametrize(
+    "url", ["https://93.184.216.34/cb", "http://8.8.8.8:8080/cb", "https://[2606:4700:4700::1111]/cb"]
+)
 def test_public_addresses_are_allowed(url):
     assert forbidden_address(url) is None
 
@@ -39,9 +57,14 @@ def test_only_http_urls_with_a_host(url):
 
 
 def test_a_name_that_resolves_to_a_private_address_is_forbidden(monkeypatch):
-    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port: [
-        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
-        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port))])
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port: [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port)),
+        ],
+    )
     assert "non-public" in forbidden_address("https://par-callbacks.example/cb")
 
 

@@ -30,6 +30,7 @@ def run(app, monkeypatch, tmp_path):
     def invoke(*args, **kwargs):
         with app.app_context():
             return CliRunner().invoke(main, list(args), catch_exceptions=False, **kwargs)
+
     return invoke
 
 
@@ -37,8 +38,7 @@ def bare(*args, env=None, tmp_path=None):
     """posbridge ARGS with nothing configured (or only `env`), no app context."""
     runner = CliRunner()
     with runner.isolated_filesystem(temp_dir=tmp_path):
-        return runner.invoke(main, list(args), env={**dict.fromkeys(BASE_ENV), **(env or {})},
-                             catch_exceptions=False)
+        return runner.invoke(main, list(args), env={**dict.fromkeys(BASE_ENV), **(env or {})}, catch_exceptions=False)
 
 
 def test_help_needs_no_configuration(tmp_path):
@@ -75,6 +75,7 @@ def test_config_comes_from_dotenv_and_a_running_serve(tmp_path):
         with open(".env", "w") as fh:
             fh.write("".join(f"{k}={v}\n" for k, v in BASE_ENV.items() if k != "PAR_JWT_SECRET"))
         import os
+
         os.mkdir("var")
         with open("var/serve.env", "w") as fh:
             fh.write("PAR_JWT_SECRET='from-serve-0123456789012345678901'\n")
@@ -85,8 +86,14 @@ def test_config_comes_from_dotenv_and_a_running_serve(tmp_path):
 def order_with(services, uid: str, location: str, final: bool = False, **doc):
     """An order written through the store as the engine writes one: open, or made final."""
     store: OrderStore = services.store
-    body = {"request_uid": uid, "location_id": location, "status": "pending", "request_type": "place-order",
-            "order_details": {}, **doc}
+    body = {
+        "request_uid": uid,
+        "location_id": location,
+        "status": "pending",
+        "request_type": "place-order",
+        "order_details": {},
+        **doc,
+    }
     # an open order's creator claim lapses at once (nobody holds it); a final one is finished under it
     _, token = create_order(store, uid, "fp", body, None, 60, "test", 5 if final else 0.001, "menu:none")
     time.sleep(0.01)
@@ -106,9 +113,14 @@ def test_control_characters_are_escaped_in_every_output(run, services):
     uid = "ord-escape"
     order_with(services, uid, f"loc{ESCAPES}")
     given_up(services, uid, f"HTTP 500 {ESCAPES}")
-    outputs = [run("orders", "list").output, run("orders", "list", "--open").output,
-               run("orders", "show", uid).output, run("callbacks", "list").output,
-               run("orders", "show", f"x{ESCAPES}").output, run("menus", "show", f"x{ESCAPES}").output]
+    outputs = [
+        run("orders", "list").output,
+        run("orders", "list", "--open").output,
+        run("orders", "show", uid).output,
+        run("callbacks", "list").output,
+        run("orders", "show", f"x{ESCAPES}").output,
+        run("menus", "show", f"x{ESCAPES}").output,
+    ]
     for output in outputs:
         assert not [c for c in output if unicodedata.category(c) in ("Cc", "Cf") and c != "\n"], repr(output)
     assert "loc\\x1b[2J" in outputs[0] and "\\x9b31m" in outputs[0] and "\\u202e" in outputs[0]
@@ -133,8 +145,9 @@ def test_a_replay_is_recorded_as_the_operators(run, services, tasks):
     given_up(services, uid, "HTTP 500")
     done = run("callbacks", "replay", uid)
     assert done.exit_code == 0 and f"replay queued: {uid}" in done.output, done.output
-    assert any(str(h.get("by", "")).startswith("cli/") for h in services.store.history(uid)), \
-        services.store.history(uid)
+    assert any(str(h.get("by", "")).startswith("cli/") for h in services.store.history(uid)), services.store.history(
+        uid
+    )
     assert services.store.get(uid).callback_by.startswith("cli/")
 
 
@@ -150,16 +163,24 @@ def test_redrive_notes_the_operator(run, services, tasks):
     order_with(services, "ord-redrive", "loc-001")
     done = run("orders", "redrive", "ord-redrive")
     assert done.exit_code == 0 and "re-driven: ord-redrive" in done.output
-    assert any(str(h.get("by", "")).startswith("cli/") for h in services.store.history("ord-redrive")), \
+    assert any(str(h.get("by", "")).startswith("cli/") for h in services.store.history("ord-redrive")), (
         services.store.history("ord-redrive")
+    )
 
 
 def test_sign_prints_the_digest_of_a_body(tmp_path):
     env = {**BASE_ENV}
-    body = {"request_uid": "u1", "location_id": "loc-001", "order_details": {"online_order_id": "o",
-            "grand_total": 10.0, "subtotal": 9.0}, "request_datetime": "2026-12-01T10:00:00.000Z"}
-    done = bare("sign", input=None, env=env, tmp_path=tmp_path) if False else CliRunner().invoke(
-        main, ["sign"], input=json.dumps(body), env=env)
+    body = {
+        "request_uid": "u1",
+        "location_id": "loc-001",
+        "order_details": {"online_order_id": "o", "grand_total": 10.0, "subtotal": 9.0},
+        "request_datetime": "2026-12-01T10:00:00.000Z",
+    }
+    done = (
+        bare("sign", input=None, env=env, tmp_path=tmp_path)
+        if False
+        else CliRunner().invoke(main, ["sign"], input=json.dumps(body), env=env)
+    )
     assert done.exit_code == 0
     assert done.output.strip() == signing.sign(signing.key_from_shared_id(SHARED_ID), body)
     example = CliRunner().invoke(main, ["sign", "--example", "submit"], env=env).output.splitlines()
@@ -174,8 +195,13 @@ def test_orders_show_text_is_a_timeline_with_who_holds_the_claim(run, services):
     """Issue 20, finding 7: `orders show --text`, for a person: status, deadline, the claim's
     holder (o_claim/o_until), the callback, and the history one line per move."""
     uid = "ord-text"
-    body = {"request_uid": uid, "location_id": "loc-001", "status": "pending", "request_type": "place-order",
-            "order_details": {}}
+    body = {
+        "request_uid": uid,
+        "location_id": "loc-001",
+        "status": "pending",
+        "request_type": "place-order",
+        "order_details": {},
+    }
     _, token = create_order(services.store, uid, "fp", body, None, 60, "web", 30, "menu:none")
     done = run("orders", "show", "--text", uid)
     assert done.exit_code == 0, done.output

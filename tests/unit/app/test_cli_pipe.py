@@ -21,9 +21,15 @@ def test_a_closed_stdout_is_not_an_error(args, tmp_path):
     read, write = os.pipe()
     os.close(read)  # the reader is gone before the first line is written
     try:
-        done = subprocess.run([SCRIPT, *args], stdout=write, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-                              env={**os.environ, **BASE_ENV}, timeout=60)
+        done = subprocess.run(
+            [SCRIPT, *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, **BASE_ENV},
+            timeout=60,
+        )
     finally:
         os.close(write)
     assert (done.returncode, done.stderr) == (0, "")
-

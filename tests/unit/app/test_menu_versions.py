@@ -19,8 +19,7 @@ from tests.support.factories import create_order
 from tests.support.helpers import Clock
 
 NOW = 1_795_456_800.0
-MENU = {"location_id": "loc-001", "location": {"tax_rate": "0.0825"}, "items": {"a": {"price": 100}},
-        "fetched_at": NOW}
+MENU = {"location_id": "loc-001", "location": {"tax_rate": "0.0825"}, "items": {"a": {"price": 100}}, "fetched_at": NOW}
 
 
 @pytest.fixture
@@ -57,8 +56,9 @@ def test_the_writer_puts_the_version_in_front_and_redis_reads_it_without_hashing
     _, read = cache.read("loc-001")
     assert read.entry == MENU and cache.held("loc-001").version == "f" * 40
     store = OrderStore(redis_client, clock=Clock(NOW))
-    created, _ = create_order(store, "u-prefix", "fp", {"location_id": "loc-001"}, None, 900, "web", 5.0,
-                              menu_key("loc-001"), "f" * 40)
+    created, _ = create_order(
+        store, "u-prefix", "fp", {"location_id": "loc-001"}, None, 900, "web", 5.0, menu_key("loc-001"), "f" * 40
+    )
     assert created.menu_version == "f" * 40 and created.menu is None
 
 
@@ -177,11 +177,13 @@ def test_create_sends_the_bytes_only_when_the_version_differs(redis_client):
     doc = {"request_uid": "u1", "location_id": "loc-001"}
     first, _ = create_order(store, "u1", "fp", doc, None, 900, "web", 3.0, menu_key("loc-001"))
     assert (first.menu, first.menu_version) == (raw, version)
-    again, _ = create_order(store, "u2", "fp", dict(doc, request_uid="u2"), None, 900, "web", 3.0, menu_key("loc-001"),
-                            version)
+    again, _ = create_order(
+        store, "u2", "fp", dict(doc, request_uid="u2"), None, 900, "web", 3.0, menu_key("loc-001"), version
+    )
     assert (again.menu, again.menu_version) == (None, version)
-    stale, _ = create_order(store, "u3", "fp", dict(doc, request_uid="u3"), None, 900, "web", 3.0, menu_key("loc-001"),
-                            "0" * 40)
+    stale, _ = create_order(
+        store, "u3", "fp", dict(doc, request_uid="u3"), None, 900, "web", 3.0, menu_key("loc-001"), "0" * 40
+    )
     assert (stale.menu, stale.menu_version) == (raw, version)
     none, _ = create_order(store, "u4", "fp", dict(doc, request_uid="u4"), None, 900, "web", 3.0, menu_key("loc-002"))
     assert (none.menu, none.menu_version) == (None, "")

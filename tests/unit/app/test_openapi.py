@@ -17,8 +17,7 @@ from app import jsonio
 from app.openapi import DOC_ASSETS, SKIPPED_METHODS, build, example_order, openapi_path
 from app.times import parse_time
 
-ORDER_POSTS = ("/posnext/order/validate", "/posnext/orders/validate", "/posnext/order/submit",
-               "/posnext/orders/submit")
+ORDER_POSTS = ("/posnext/order/validate", "/posnext/orders/validate", "/posnext/order/submit", "/posnext/orders/submit")
 
 
 @pytest.fixture
@@ -48,9 +47,20 @@ def test_every_rule_of_the_url_map_is_in_the_document(app, doc):
     for rule in rules:
         for method in rule.methods - SKIPPED_METHODS:
             assert (openapi_path(rule.rule), method.lower()) in documented, (rule.rule, method)
-    expected = {"/posnext/order/validate", "/posnext/orders/validate", "/posnext/order/submit",
-                "/posnext/orders/submit", "/posnext/orders/{request_uid}", "/posnext/orders", "/posnext/menus",
-                "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"}
+    expected = {
+        "/posnext/order/validate",
+        "/posnext/orders/validate",
+        "/posnext/order/submit",
+        "/posnext/orders/submit",
+        "/posnext/orders/{request_uid}",
+        "/posnext/orders",
+        "/posnext/menus",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+    }
     assert expected <= set(doc["paths"])
     assert set(doc["paths"]["/posnext/menus"]) == {"get", "post"}
 
@@ -69,8 +79,7 @@ def test_a_route_nobody_described_is_refused():
 
 def test_order_posts_need_the_jwt_and_the_digest_and_read_the_marshmallow_schemas(doc):
     schemes = doc["components"]["securitySchemes"]
-    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer",
-                                     "bearerFormat": "JWT"}
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     digest = doc["components"]["parameters"]["XPchDigest"]
     assert digest["in"] == "header" and digest["name"] == "x-pch-digest" and digest["required"] is True
     for path in ORDER_POSTS:
@@ -83,51 +92,69 @@ def test_order_posts_need_the_jwt_and_the_digest_and_read_the_marshmallow_schema
         assert {"200", "400", "401", "413", "415", "500", "503"} <= set(operation["responses"])
         for status, response in operation["responses"].items():
             assert response["content"]["application/json"]["schema"] == {
-                "$ref": "#/components/schemas/OrderResponse"}, (path, status)
+                "$ref": "#/components/schemas/OrderResponse"
+            }, (path, status)
     submit = doc["paths"]["/posnext/order/submit"]["post"]["responses"]
     assert {"202", "409"} <= set(submit) and submit["202"]["headers"]["Location"]["required"]
     request = doc["components"]["schemas"]["SubmitRequest"]
-    assert set(request["required"]) == {"request_uid", "request_type", "request_datetime", "location_id",
-                                        "order_details"}
+    assert set(request["required"]) == {
+        "request_uid",
+        "request_type",
+        "request_datetime",
+        "location_id",
+        "order_details",
+    }
     details = doc["components"]["schemas"]["OrderDetails"]
     assert details["properties"]["grand_total"]["type"] == "number"
     assert details["additionalProperties"] is True  # unknown order_details fields are kept
     for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
         assert doc["paths"][path]["get"]["security"] == []
-    assert doc["paths"]["/posnext/orders"]["get"]["responses"]["200"]["content"]["application/json"][
-        "schema"] == {"$ref": "#/components/schemas/OrderList"}
-    assert doc["paths"]["/posnext/menus"]["get"]["responses"]["200"]["content"]["application/json"][
-        "schema"] == {"$ref": "#/components/schemas/Menu"}
+    assert doc["paths"]["/posnext/orders"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/OrderList"
+    }
+    assert doc["paths"]["/posnext/menus"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Menu"
+    }
 
 
 def test_the_documented_examples_are_what_the_app_accepts(doc, post):
     """As /docs shows them, unchanged: each page load brings a fresh request_datetime and
     request_uid, so a POST tried from the page is accepted the first time (issue 20, finding 6)."""
     example = doc["paths"]["/posnext/order/validate"]["post"]["requestBody"]["content"]["application/json"]["example"]
-    assert {k: v for k, v in example.items() if k not in ("request_uid", "request_datetime")} == \
-        {k: v for k, v in json.loads(json.dumps(example_order("validate-order"))).items()
-         if k not in ("request_uid", "request_datetime")}
+    assert {k: v for k, v in example.items() if k not in ("request_uid", "request_datetime")} == {
+        k: v
+        for k, v in json.loads(json.dumps(example_order("validate-order"))).items()
+        if k not in ("request_uid", "request_datetime")
+    }
     response = post("/posnext/order/validate", jsonio.loads(json.dumps(example)))
     assert response.status_code == 200 and response.body["status"] == "validated", response.body
     answer_conforms(doc, "/posnext/order/validate", "post", response)
     submit_example = doc["paths"]["/posnext/order/submit"]["post"]["requestBody"]["content"]["application/json"][
-        "example"]
+        "example"
+    ]
     response = post("/posnext/order/submit", jsonio.loads(json.dumps(submit_example)))
     assert response.status_code == 200 and response.body["status"] == "placed", response.body
     answer_conforms(doc, "/posnext/order/submit", "post", response)
 
 
 def test_each_page_load_gets_its_own_example_uid_and_time(client):
-    first, second = (json.loads(client.get("/openapi.json").data)["paths"]["/posnext/order/submit"]["post"][
-        "requestBody"]["content"]["application/json"]["example"] for _ in range(2))
+    first, second = (
+        json.loads(client.get("/openapi.json").data)["paths"]["/posnext/order/submit"]["post"]["requestBody"][
+            "content"
+        ]["application/json"]["example"]
+        for _ in range(2)
+    )
     assert first["request_uid"] != second["request_uid"]
     assert abs(parse_time(first["request_datetime"]).timestamp() - time.time()) < 60
 
 
 def test_error_answers_conform_to_the_document(doc, client, post, token):
     auth = {"Authorization": f"Bearer {token}"}
-    unsigned = client.post("/posnext/order/submit", data=jsonio.dumps(example_order("place-order")),
-                           headers={**auth, "Content-Type": "application/json"})
+    unsigned = client.post(
+        "/posnext/order/submit",
+        data=jsonio.dumps(example_order("place-order")),
+        headers={**auth, "Content-Type": "application/json"},
+    )
     assert unsigned.status_code == 401
     answer_conforms(doc, "/posnext/order/submit", "post", unsigned)
     wrong_type = post("/posnext/orders/submit", jsonio.loads(json.dumps(example_order("validate-order"))))

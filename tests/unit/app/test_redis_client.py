@@ -67,11 +67,15 @@ class Aware(clients.ScriptReadOnlyAware, Answers):
     pass
 
 
-@pytest.mark.parametrize("reply", [
-    "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured "
-    "to be writable (which is not the default) writes to replicas are just local and are not propagated.",
-    "Error running script (call to f_0123): @user_script:1: @user_script: 1: -READONLY You can't write against a "
-    "read only replica."])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured "
+        "to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+        "Error running script (call to f_0123): @user_script:1: @user_script: 1: -READONLY You can't write against a "
+        "read only replica.",
+    ],
+)
 def test_a_replicas_refusal_of_wait_or_of_a_scripts_write_is_readonly_so_retried_and_503_never_500(reply):
     # the cluster run's replica_cut_promoted: a web reached the demoted primary, its CREATE
     # (nothing to write: a duplicate) ran, DURABILITY=replica's WAIT was refused, and PAR got a 500
@@ -108,8 +112,11 @@ def test_a_sentinel_connection_whose_read_timed_out_is_closed_so_its_late_reply_
 
 
 def test_with_sentinels_the_client_asks_them_for_the_named_master_keeping_db_and_password():
-    s = settings_with(REDIS_URL="redis://:pw%40rd-of-16-chars@ignored:6379/3", REDIS_SENTINELS=SENTINELS,
-                      REDIS_SENTINEL_MASTER="orders")
+    s = settings_with(
+        REDIS_URL="redis://:pw%40rd-of-16-chars@ignored:6379/3",
+        REDIS_SENTINELS=SENTINELS,
+        REDIS_SENTINEL_MASTER="orders",
+    )
     client = clients.make_client(s)
     pool = client.connection_pool
     assert isinstance(pool, SentinelConnectionPool) and pool.is_master
@@ -117,8 +124,10 @@ def test_with_sentinels_the_client_asks_them_for_the_named_master_keeping_db_and
     assert pool.connection_class is clients.ReadOnlyAwareSentinelConnection
     assert pool.connection_kwargs["db"] == 3 and pool.connection_kwargs["password"] == "pw@rd-of-16-chars"
     assert ReadOnlyError in pool.connection_kwargs["retry"]._supported_errors
-    assert [(c.connection_pool.connection_kwargs["host"], c.connection_pool.connection_kwargs["port"])
-            for c in pool.sentinel_manager.sentinels] == list(s.sentinel_hosts)
+    assert [
+        (c.connection_pool.connection_kwargs["host"], c.connection_pool.connection_kwargs["port"])
+        for c in pool.sentinel_manager.sentinels
+    ] == list(s.sentinel_hosts)
 
 
 def test_a_sentinel_with_no_master_known_is_a_connection_error():
@@ -130,8 +139,11 @@ def test_a_sentinel_with_no_master_known_is_a_connection_error():
 
 
 def test_the_broker_uses_kombus_sentinel_transport_with_master_name():
-    s = settings_with(REDIS_URL="redis://:secret-of-16-chars@ignored:6379/2", REDIS_SENTINELS="s1:26379,s2:26380",
-                      REDIS_SENTINEL_MASTER="orders")
+    s = settings_with(
+        REDIS_URL="redis://:secret-of-16-chars@ignored:6379/2",
+        REDIS_SENTINELS="s1:26379,s2:26380",
+        REDIS_SENTINEL_MASTER="orders",
+    )
     config = celery_config(s)
     assert config["broker_url"] == "sentinel://:secret-of-16-chars@s1:26379/2;sentinel://:secret-of-16-chars@s2:26380/2"
     options = config["broker_transport_options"]
@@ -192,8 +204,13 @@ def test_no_primary_is_503_with_retry_after_never_500(pos, tasks, token, error):
 def test_beats_redbeat_client_is_made_here_through_the_sentinels_and_waits_out_a_failover(pos, tasks):
     from redbeat.schedulers import RetryingConnection, get_redis
 
-    app = build_app(pos=pos, tasks=tasks, redis_client=ReadOnlyRedis(), REDIS_SENTINELS="s1:26379",
-                    REDIS_URL="redis://:pw-of-16-characters@unused:6379/2")
+    app = build_app(
+        pos=pos,
+        tasks=tasks,
+        redis_client=ReadOnlyRedis(),
+        REDIS_SENTINELS="s1:26379",
+        REDIS_URL="redis://:pw-of-16-characters@unused:6379/2",
+    )
     celery = app.extensions["celery"]
     client = get_redis(celery)  # what RedBeatScheduler uses
     assert isinstance(client, RetryingConnection)
@@ -217,13 +234,19 @@ def test_the_web_notices_a_frozen_redis_in_a_second_the_worker_waits_out_a_slow_
     assert web.connection_pool.connection_kwargs["socket_timeout"] == clients.SOCKET_TIMEOUT == 1.0
     assert worker.connection_pool.connection_kwargs["socket_timeout"] == clients.WORKER_SOCKET_TIMEOUT == 5.0
     replica = settings_with(DURABILITY="replica", DURABILITY_TIMEOUT_MS="2000")
-    assert create_app(replica).extensions["posbridge"].redis.connection_pool.connection_kwargs[
-        "socket_timeout"] == 2.5  # WAIT's own time and a margin
+    assert (
+        create_app(replica).extensions["posbridge"].redis.connection_pool.connection_kwargs["socket_timeout"] == 2.5
+    )  # WAIT's own time and a margin
 
 
-@pytest.mark.parametrize("said", ["ERR Error running script (call to f_0): @user_script:1: "
-                                  "-READONLY You can't write against a read only replica.",
-                                  "WAIT cannot be used with replica instances. Please also note that since Redis 4.0"])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "ERR Error running script (call to f_0): @user_script:1: "
+        "-READONLY You can't write against a read only replica.",
+        "WAIT cannot be used with replica instances. Please also note that since Redis 4.0",
+    ],
+)
 def test_a_replicas_refusal_inside_a_script_or_of_wait_is_read_as_readonly(monkeypatch, said):
     # Regression (issue 21's cluster run): a resubmit's pipeline (the create script, which found
     # the order and wrote nothing, then WAIT 1) reached a demoted primary: the WAIT's refusal was a

@@ -113,8 +113,14 @@ GEVENT_PROBE = textwrap.dedent("""
 
 
 def gevent_polls(server, parser: str) -> int:
-    done = subprocess.run([sys.executable, "-c", GEVENT_PROBE, server.url, parser], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "PYTHONPATH": ROOT})
+    done = subprocess.run(
+        [sys.executable, "-c", GEVENT_PROBE, server.url, parser],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
     assert done.returncode == 0, done.stderr
     return int(done.stdout.split()[-1])
 

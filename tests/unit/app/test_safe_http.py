@@ -55,6 +55,7 @@ def test_the_connection_keeps_the_host_name_in_the_host_header():
     seen = []
     server = LocalServer(lambda method, path, headers, body: (seen.append(headers.get("Host")) or 204, b""))
     try:
+
         def resolve(host, port, *args, **kwargs):
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
 
@@ -68,8 +69,10 @@ def test_the_connection_keeps_the_host_name_in_the_host_header():
 
 def test_a_private_answer_is_forbidden_and_nothing_is_sent():
     def resolve(host, port, *args, **kwargs):
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
 
     with pytest.raises(safe_http.Forbidden):
         safe_http.pinned_session(resolver=resolve).post("http://cb.example/cb", data=b"{}", timeout=2)
@@ -90,11 +93,32 @@ def test_bad_ports_and_schemes_are_forbidden(url):
         safe_http.target(url)
 
 
-@pytest.mark.parametrize("address", [
-    "2002:7f00:1::1", "2002:a9fe:a9fe::", "2002:0a00:0001::1", "fec0::1", "192.0.0.8", "192.0.0.170",
-    "64:ff9b::7f00:1", "::ffff:127.0.0.1", "2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:db8::1",
-    "2002:808:808::1", "100.64.0.1", "198.18.0.1", "240.0.0.1", "fc00::1", "fe80::1", "ff02::1", "::", "::1", "0.0.0.0",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:7f00:1::1",
+        "2002:a9fe:a9fe::",
+        "2002:0a00:0001::1",
+        "fec0::1",
+        "192.0.0.8",
+        "192.0.0.170",
+        "64:ff9b::7f00:1",
+        "::ffff:127.0.0.1",
+        "2001::1",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+        "2001:db8::1",
+        "2002:808:808::1",
+        "100.64.0.1",
+        "198.18.0.1",
+        "240.0.0.1",
+        "fc00::1",
+        "fe80::1",
+        "ff02::1",
+        "::",
+        "::1",
+        "0.0.0.0",
+    ],
+)
 def test_only_global_unicast_is_public(address):
     """Issue 23, finding 10: 6to4 forms of loopback and link-local, site-local, 192.0.0.0/24, NAT64 and Teredo were
     passed (Python's is_global says True for several of them)."""

@@ -14,14 +14,33 @@ from tests.conftest import BASE_ENV
 from tests.support.factories import rsa_pair
 
 ROOT = Path(__file__).resolve().parents[3]
-MINIMAL = {"REDIS_URL": "redis://cache.internal:6379/0", "POS_BASE_URL": "http://pos.internal:9000/",
-           "POS_API_TOKEN": "pos-token", "PAR_SHARED_ID": "SharedId-0123456789",
-           "PAR_JWT_SECRET": "jwt-secret-of-32-bytes-0123456789"}
+MINIMAL = {
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "POS_BASE_URL": "http://pos.internal:9000/",
+    "POS_API_TOKEN": "pos-token",
+    "PAR_SHARED_ID": "SharedId-0123456789",
+    "PAR_JWT_SECRET": "jwt-secret-of-32-bytes-0123456789",
+}
 OPERATIONS_VARIABLES = (
-    "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "POS_BASE_URL", "POS_API_TOKEN", "PAR_SHARED_ID",
-    "PAR_JWT_SECRET", "PAR_JWT_PUBLIC_KEY", "PAR_JWT_ISSUER", "PAR_JWT_AUDIENCE", "INLINE_BUDGET_MS",
-    "ORDER_MAX_ASYNC_SECONDS", "ORDER_RETENTION_DAYS", "MENU_REFRESH_SECONDS", "MAX_CONTENT_LENGTH",
-    "FLOWER_BASIC_AUTH", "CALLBACK_ALLOW_PRIVATE", "PORT")
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_RESULT_BACKEND",
+    "POS_BASE_URL",
+    "POS_API_TOKEN",
+    "PAR_SHARED_ID",
+    "PAR_JWT_SECRET",
+    "PAR_JWT_PUBLIC_KEY",
+    "PAR_JWT_ISSUER",
+    "PAR_JWT_AUDIENCE",
+    "INLINE_BUDGET_MS",
+    "ORDER_MAX_ASYNC_SECONDS",
+    "ORDER_RETENTION_DAYS",
+    "MENU_REFRESH_SECONDS",
+    "MAX_CONTENT_LENGTH",
+    "FLOWER_BASIC_AUTH",
+    "CALLBACK_ALLOW_PRIVATE",
+    "PORT",
+)
 
 
 def load(**changes):
@@ -100,20 +119,35 @@ def test_a_missing_required_variable_is_named(name, absent):
 
 
 MALFORMED = [
-    ("REDIS_URL", "http://cache:6379"), ("REDIS_URL", "localhost:6379"),
-    ("CELERY_BROKER_URL", "http://mq"), ("CELERY_RESULT_BACKEND", "db+sqlite:///x"),
-    ("POS_BASE_URL", "ftp://pos"), ("POS_BASE_URL", "pos.internal"),
+    ("REDIS_URL", "http://cache:6379"),
+    ("REDIS_URL", "localhost:6379"),
+    ("CELERY_BROKER_URL", "http://mq"),
+    ("CELERY_RESULT_BACKEND", "db+sqlite:///x"),
+    ("POS_BASE_URL", "ftp://pos"),
+    ("POS_BASE_URL", "pos.internal"),
     ("PAR_SHARED_ID", "123456789"),
     ("PAR_JWT_PUBLIC_KEY", "not a pem key"),
-    ("INLINE_BUDGET_MS", "fast"), ("INLINE_BUDGET_MS", "0"), ("INLINE_BUDGET_MS", "2.5"),
-    ("ORDER_MAX_ASYNC_SECONDS", "-1"), ("ORDER_RETENTION_DAYS", "thirty"),
-    ("MENU_REFRESH_SECONDS", "1e3"), ("MAX_CONTENT_LENGTH", "100"),
-    ("FLOWER_BASIC_AUTH", "no-colon"), ("CALLBACK_ALLOW_PRIVATE", "maybe"),
-    ("PORT", "http"), ("PORT", "70000"), ("PORT", "0"),
-    ("FUTURE_HORIZON_DAYS", "x"), ("POS_CONNECT_TIMEOUT", "0"), ("POS_READ_TIMEOUT", "slow"),
-    ("POS_READ_TIMEOUT", "nan"), ("POS_READ_TIMEOUT", "inf"),
-    ("SWEEP_SECONDS", "-5"), ("CALLBACK_MAX_ATTEMPTS", "0"),
-    ("RETRY_BASE_SECONDS", "-0.5"), ("RETRY_CAP_SECONDS", "never"),
+    ("INLINE_BUDGET_MS", "fast"),
+    ("INLINE_BUDGET_MS", "0"),
+    ("INLINE_BUDGET_MS", "2.5"),
+    ("ORDER_MAX_ASYNC_SECONDS", "-1"),
+    ("ORDER_RETENTION_DAYS", "thirty"),
+    ("MENU_REFRESH_SECONDS", "1e3"),
+    ("MAX_CONTENT_LENGTH", "100"),
+    ("FLOWER_BASIC_AUTH", "no-colon"),
+    ("CALLBACK_ALLOW_PRIVATE", "maybe"),
+    ("PORT", "http"),
+    ("PORT", "70000"),
+    ("PORT", "0"),
+    ("FUTURE_HORIZON_DAYS", "x"),
+    ("POS_CONNECT_TIMEOUT", "0"),
+    ("POS_READ_TIMEOUT", "slow"),
+    ("POS_READ_TIMEOUT", "nan"),
+    ("POS_READ_TIMEOUT", "inf"),
+    ("SWEEP_SECONDS", "-5"),
+    ("CALLBACK_MAX_ATTEMPTS", "0"),
+    ("RETRY_BASE_SECONDS", "-0.5"),
+    ("RETRY_CAP_SECONDS", "never"),
 ]
 
 
@@ -132,14 +166,25 @@ def test_a_secret_is_never_echoed_in_the_error():
 
 
 def test_secrets_can_come_from_files(tmp_path):
-    for name, value in (("POS_API_TOKEN", "from-file-token"), ("PAR_SHARED_ID", "FileShared0123"),
-                        ("PAR_JWT_SECRET", "file-jwt-secret-of-32-bytes-0123")):
+    for name, value in (
+        ("POS_API_TOKEN", "from-file-token"),
+        ("PAR_SHARED_ID", "FileShared0123"),
+        ("PAR_JWT_SECRET", "file-jwt-secret-of-32-bytes-0123"),
+    ):
         (tmp_path / name).write_text(value + "\n")
-    s = load(POS_API_TOKEN=None, PAR_SHARED_ID=None, PAR_JWT_SECRET=None,
-             POS_API_TOKEN_FILE=str(tmp_path / "POS_API_TOKEN"), PAR_SHARED_ID_FILE=str(tmp_path / "PAR_SHARED_ID"),
-             PAR_JWT_SECRET_FILE=str(tmp_path / "PAR_JWT_SECRET"))
-    assert (s.pos_api_token, s.par_shared_id, s.jwt_secret) == ("from-file-token", "FileShared0123",
-                                                                "file-jwt-secret-of-32-bytes-0123")
+    s = load(
+        POS_API_TOKEN=None,
+        PAR_SHARED_ID=None,
+        PAR_JWT_SECRET=None,
+        POS_API_TOKEN_FILE=str(tmp_path / "POS_API_TOKEN"),
+        PAR_SHARED_ID_FILE=str(tmp_path / "PAR_SHARED_ID"),
+        PAR_JWT_SECRET_FILE=str(tmp_path / "PAR_JWT_SECRET"),
+    )
+    assert (s.pos_api_token, s.par_shared_id, s.jwt_secret) == (
+        "from-file-token",
+        "FileShared0123",
+        "file-jwt-secret-of-32-bytes-0123",
+    )
     assert s.digest_key == b"FileShared"
 
 
@@ -191,10 +236,14 @@ def test_celery_cli_without_pos_api_token_exits_naming_it():
 # Every value the repository ever documented as an example secret (git log -p -S on .env.example,
 # bin/run.py's DEV_DEFAULTS and the table's `example`s): public, so never anyone's secret.
 EXAMPLES = [
-    ("POS_API_TOKEN", "dev-pos-token"), ("POS_API_TOKEN", "change-me-pos-token"),
-    ("PAR_SHARED_ID", "devshared0123456789"), ("PAR_SHARED_ID", "change-me-shared-id"),
-    ("PAR_JWT_SECRET", "dev-jwt-secret-change-me-0123456789"), ("PAR_JWT_SECRET", "change-me-jwt-secret"),
-    ("PAR_JWT_SECRET", "dev-jwt-secret-change-me"), ("FLOWER_BASIC_AUTH", "oncall:change-me-flower-password"),
+    ("POS_API_TOKEN", "dev-pos-token"),
+    ("POS_API_TOKEN", "change-me-pos-token"),
+    ("PAR_SHARED_ID", "devshared0123456789"),
+    ("PAR_SHARED_ID", "change-me-shared-id"),
+    ("PAR_JWT_SECRET", "dev-jwt-secret-change-me-0123456789"),
+    ("PAR_JWT_SECRET", "change-me-jwt-secret"),
+    ("PAR_JWT_SECRET", "dev-jwt-secret-change-me"),
+    ("FLOWER_BASIC_AUTH", "oncall:change-me-flower-password"),
     ("REDIS_URL", "redis://:change-me-redis-password@redis:6379/0"),
 ]
 
@@ -214,13 +263,16 @@ def test_a_shared_id_with_an_examples_key_is_refused():
         load(PAR_SHARED_ID="devshared0-and-more")
 
 
-@pytest.mark.parametrize(("name", "short", "enough"), [
-    ("PAR_JWT_SECRET", "j" * 31, "j" * 32),  # RFC 7518 3.2: an HS256 key of at least 256 bits
-    ("PAR_JWT_SECRET", "é" * 15 + "j", "é" * 16),  # bytes, not characters
-    ("FLOWER_BASIC_AUTH", "oncall:" + "p" * 15, "oncall:" + "p" * 16),
-    ("REDIS_URL", "redis://:" + "p" * 15 + "@r:6379/0", "redis://:" + "p" * 16 + "@r:6379/0"),
-    ("CELERY_BROKER_URL", "redis://:" + "p" * 15 + "@r:6379/0", "redis://:" + "p" * 16 + "@r:6379/0"),
-])
+@pytest.mark.parametrize(
+    ("name", "short", "enough"),
+    [
+        ("PAR_JWT_SECRET", "j" * 31, "j" * 32),  # RFC 7518 3.2: an HS256 key of at least 256 bits
+        ("PAR_JWT_SECRET", "é" * 15 + "j", "é" * 16),  # bytes, not characters
+        ("FLOWER_BASIC_AUTH", "oncall:" + "p" * 15, "oncall:" + "p" * 16),
+        ("REDIS_URL", "redis://:" + "p" * 15 + "@r:6379/0", "redis://:" + "p" * 16 + "@r:6379/0"),
+        ("CELERY_BROKER_URL", "redis://:" + "p" * 15 + "@r:6379/0", "redis://:" + "p" * 16 + "@r:6379/0"),
+    ],
+)
 def test_short_secrets_we_choose_are_refused(name, short, enough):
     """Issue 23, finding 5."""
     with pytest.raises(ConfigError) as caught:
@@ -231,8 +283,17 @@ def test_short_secrets_we_choose_are_refused(name, short, enough):
 
 def test_env_example_carries_no_secret():
     """Issue 23, finding 5."""
-    values = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
-                  if line and not line.startswith("#"))
-    for name in ("POS_API_TOKEN", "PAR_SHARED_ID", "PAR_JWT_SECRET", "FLOWER_BASIC_AUTH", "REDIS_PASSWORD",
-                 "GRAFANA_ADMIN_PASSWORD"):
+    values = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    for name in (
+        "POS_API_TOKEN",
+        "PAR_SHARED_ID",
+        "PAR_JWT_SECRET",
+        "FLOWER_BASIC_AUTH",
+        "REDIS_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    ):
         assert values.get(name) == "", (name, values.get(name))

@@ -52,19 +52,25 @@ def test_every_settings_attribute_comes_from_the_table():
     assert settings.sentinel_hosts == ()
 
 
-@pytest.mark.parametrize(("name", "value", "attr", "expected"), [
-    ("REQUEST_MAX_AGE_SECONDS", None, "request_max_age_seconds", 300),
-    ("RECONCILE_SECONDS", None, "reconcile_seconds", 900),
-    ("REDIS_SENTINELS", None, "redis_sentinels", None),
-    ("REDIS_SENTINELS", "s1:26379, [::1]:26380", "redis_sentinels", "s1:26379, [::1]:26380"),
-    ("REDIS_SENTINELS", "s1:26379, [::1]:26380", "sentinel_hosts", (("s1", 26379), ("::1", 26380))),
-    ("REDIS_SENTINEL_MASTER", None, "redis_sentinel_master", "mymaster"),
-    ("DURABILITY", None, "durability", "fsync"), ("DURABILITY", "replica", "durability", "replica"),
-    ("DURABILITY_REPLICAS", None, "durability_replicas", 1),
-    ("DURABILITY_TIMEOUT_MS", None, "durability_timeout_ms", 1000),
-    ("POS_ADAPTER", None, "pos_adapter", "rest"), ("CLOCK_SKEW_SECONDS", None, "clock_skew_seconds", 1.0),
-    ("CLOCK_SKEW_SECONDS", "0", "clock_skew_seconds", 0.0), ("SWEEP_SECONDS", None, "sweep_seconds", 2),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "attr", "expected"),
+    [
+        ("REQUEST_MAX_AGE_SECONDS", None, "request_max_age_seconds", 300),
+        ("RECONCILE_SECONDS", None, "reconcile_seconds", 900),
+        ("REDIS_SENTINELS", None, "redis_sentinels", None),
+        ("REDIS_SENTINELS", "s1:26379, [::1]:26380", "redis_sentinels", "s1:26379, [::1]:26380"),
+        ("REDIS_SENTINELS", "s1:26379, [::1]:26380", "sentinel_hosts", (("s1", 26379), ("::1", 26380))),
+        ("REDIS_SENTINEL_MASTER", None, "redis_sentinel_master", "mymaster"),
+        ("DURABILITY", None, "durability", "fsync"),
+        ("DURABILITY", "replica", "durability", "replica"),
+        ("DURABILITY_REPLICAS", None, "durability_replicas", 1),
+        ("DURABILITY_TIMEOUT_MS", None, "durability_timeout_ms", 1000),
+        ("POS_ADAPTER", None, "pos_adapter", "rest"),
+        ("CLOCK_SKEW_SECONDS", None, "clock_skew_seconds", 1.0),
+        ("CLOCK_SKEW_SECONDS", "0", "clock_skew_seconds", 0.0),
+        ("SWEEP_SECONDS", None, "sweep_seconds", 2),
+    ],
+)
 def test_the_engines_variables(name, value, attr, expected):
     env = dict(BASE_ENV)
     if value is not None:
@@ -72,9 +78,17 @@ def test_the_engines_variables(name, value, attr, expected):
     assert getattr(load_settings(env), attr) == expected
 
 
-@pytest.mark.parametrize(("name", "value"), [("REDIS_SENTINELS", "nohost"), ("REDIS_SENTINELS", "h:99999"),
-                                             ("DURABILITY", "maybe"), ("DURABILITY_REPLICAS", "0"),
-                                             ("POS_ADAPTER", "soap"), ("CLOCK_SKEW_SECONDS", "-1")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("REDIS_SENTINELS", "nohost"),
+        ("REDIS_SENTINELS", "h:99999"),
+        ("DURABILITY", "maybe"),
+        ("DURABILITY_REPLICAS", "0"),
+        ("POS_ADAPTER", "soap"),
+        ("CLOCK_SKEW_SECONDS", "-1"),
+    ],
+)
 def test_the_engines_variables_are_checked(name, value):
     with pytest.raises(ConfigError) as caught:
         load_settings({**BASE_ENV, name: value})
@@ -85,8 +99,15 @@ def test_all_problems_at_once():
     with pytest.raises(ConfigError) as caught:
         load_settings({"INLINE_BUDGET_MS": "x", "PORT": "0"})
     names = [name for name, _ in caught.value.problems]
-    assert names == ["REDIS_URL", "POS_BASE_URL", "POS_API_TOKEN", "PAR_SHARED_ID", "INLINE_BUDGET_MS", "PORT",
-                     "PAR_JWT_SECRET"]
+    assert names == [
+        "REDIS_URL",
+        "POS_BASE_URL",
+        "POS_API_TOKEN",
+        "PAR_SHARED_ID",
+        "INLINE_BUDGET_MS",
+        "PORT",
+        "PAR_JWT_SECRET",
+    ]
     assert str(caught.value).count("configuration error:") == 7
 
 
@@ -102,7 +123,7 @@ def test_no_module_reads_the_environment_but_settings():
             if relative in OWN_READERS:
                 continue
             for match in re.finditer(r"os\.environ(?!\[[^\]]+\]\s*=)|os\.getenv|getenv\(", text):
-                readers.append(f"{relative}: {text[max(0, match.start() - 30):match.end() + 30]!r}")
+                readers.append(f"{relative}: {text[max(0, match.start() - 30) : match.end() + 30]!r}")
     # app/pos/rest.py's REQUESTS_CA_BUNDLE read is routed by the lead (issue 10's rewrite)
     readers = [r for r in readers if not r.startswith("app/pos/rest.py")]
     assert not readers, readers
@@ -113,8 +134,15 @@ def test_env_example_secrets_are_blank_each_with_how_to_make_one():
     service anyone who read the repository could sign for)."""
     lines = (ROOT / ".env.example").read_text().splitlines()
     values = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
-    secrets = {"POS_API_TOKEN", "PAR_SHARED_ID", "PAR_JWT_SECRET", "FLOWER_BASIC_AUTH", "REDIS_PASSWORD",
-               "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+    secrets = {
+        "POS_API_TOKEN",
+        "PAR_SHARED_ID",
+        "PAR_JWT_SECRET",
+        "FLOWER_BASIC_AUTH",
+        "REDIS_PASSWORD",
+        "POSTGRES_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    }
     assert set(values) == secrets and set(values.values()) == {""}
     for name in secrets:
         assert lines[lines.index(f"{name}=") - 1].startswith("# Make or find one: "), name

@@ -37,10 +37,24 @@ def test_a_misspelled_or_mistyped_setting_fails_mypy(tmp_path):
         "from app.settings import load_settings\n"
         "settings = load_settings()\n"
         "budget: int = settings.inline_budget_msx\n"
-        "name: str = settings.inline_budget_ms\n")
-    done = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(tmp_path / "mypy.ini"),
-                           "--cache-dir", str(tmp_path / "cache"), str(tmp_path / "uses_settings.py")],
-                          cwd=ROOT, env={"MYPYPATH": str(ROOT), "PATH": ""}, capture_output=True, text=True,
-                          timeout=240)
+        "name: str = settings.inline_budget_ms\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(tmp_path / "mypy.ini"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            str(tmp_path / "uses_settings.py"),
+        ],
+        cwd=ROOT,
+        env={"MYPYPATH": str(ROOT), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert '"Settings" has no attribute "inline_budget_msx"' in done.stdout, done.stdout + done.stderr
     assert 'expression has type "int", variable has type "str"' in done.stdout, done.stdout + done.stderr

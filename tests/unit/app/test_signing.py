@@ -11,8 +11,12 @@ import pytest
 
 from app import jsonio, signing
 
-BASE = {"request_uid": "ord-1001", "location_id": "loc-001", "request_datetime": "2026-11-23T18:00:00.000Z",
-        "order_details": {"online_order_id": "ON-1001", "grand_total": 24.71, "subtotal": 20.98}}
+BASE = {
+    "request_uid": "ord-1001",
+    "location_id": "loc-001",
+    "request_datetime": "2026-11-23T18:00:00.000Z",
+    "order_details": {"online_order_id": "ON-1001", "grand_total": 24.71, "subtotal": 20.98},
+}
 SHARED_ID = "SharedId-0123456789"
 
 
@@ -31,39 +35,84 @@ def body(*, drop=(), drop_details=(), details=None, **top) -> dict:
 
 # (case, body, SharedId, message, expected hex): the table of docs/SIGNING.md, row by row.
 VECTORS = [
-    ("base", body(), SHARED_ID,
-     "ord-1001|loc-001|ON-1001|2471|2098|1795456800",
-     "2b23c364b44b9fcc7ea9f7b458b1ca3e39606de5db1f8c6a15e5e4e5648511d8"),
-    ("missing ids", body(drop=("request_uid", "location_id"), drop_details=("online_order_id",)), SHARED_ID,
-     "0|0|0|2471|2098|1795456800",
-     "1fa232deacc07f13651315c799a0238922bb4ad420fb7ff721ea4c80293f7ccc"),
-    ("19.99", body(request_uid="ord-1002", request_datetime="2026-11-23T18:00:00.999Z",
-                   details={"online_order_id": "ON-1002", "grand_total": "19.99", "subtotal": "19.99"}), SHARED_ID,
-     "ord-1002|loc-001|ON-1002|1999|1999|1795456800",
-     "234945ad645e6b712c7edb1eec549653bbf10a68831cd80e0fd25846f596de74"),
-    ("0.10", body(request_uid="ord-1003", location_id="loc-002",
-                  details={"online_order_id": "ON-1003", "grand_total": "0.10", "subtotal": "0.10"}), SHARED_ID,
-     "ord-1003|loc-002|ON-1003|10|10|1795456800",
-     "7e7bfbbeb40d1b3336a543c1e6c7a3b8fcc133f8ae6133a7a6936401663c7389"),
-    ("truncation", body(request_uid="ord-1004",
-                        details={"online_order_id": "ON-1004", "grand_total": "1000.005", "subtotal": "999.999"}),
-     SHARED_ID,
-     "ord-1004|loc-001|ON-1004|100000|99999|1795456800",
-     "866bd9df3fc7a4c2026e435f1b15135aabf73bcbcfaffa613d79bed6fe3c3827"),
-    ("unparseable time", body(request_uid="ord-1005", request_datetime="23/11/2026 18:00",
-                              details={"online_order_id": "ON-1005"}), SHARED_ID,
-     "ord-1005|loc-001|ON-1005|2471|2098|0",
-     "b45622bfedc0152a27c9ea15093e98b86df379d2a6f6d23f2c7703416d384ae5"),
-    ("offset", body(request_uid="ord-1006", request_datetime="2026-11-24T02:30:15.250+05:30",
-                    details={"online_order_id": "ON-1006"}), SHARED_ID,
-     "ord-1006|loc-001|ON-1006|2471|2098|1795467615",
-     "ce87383283954ce5e61f38fa7e96e360cc3c39fa5127e1209c3cf2b9bd2218c2"),
-    ("non-ascii", body(request_uid="ordé-日本-1", details={"online_order_id": "ON-ü"}), SHARED_ID,
-     "ordé-日本-1|loc-001|ON-ü|2471|2098|1795456800",
-     "1d078e06781e2c200bdb1168005f730e1fc9cc29394e01df5630d67b9d6e14bb"),
-    ("another SharedId", body(), "PAR-SHARED-ID-XYZ-42",
-     "ord-1001|loc-001|ON-1001|2471|2098|1795456800",
-     "95a0554327ef880266184bc932c9a636be42c277e3408d2e74fc68ef31e67757"),
+    (
+        "base",
+        body(),
+        SHARED_ID,
+        "ord-1001|loc-001|ON-1001|2471|2098|1795456800",
+        "2b23c364b44b9fcc7ea9f7b458b1ca3e39606de5db1f8c6a15e5e4e5648511d8",
+    ),
+    (
+        "missing ids",
+        body(drop=("request_uid", "location_id"), drop_details=("online_order_id",)),
+        SHARED_ID,
+        "0|0|0|2471|2098|1795456800",
+        "1fa232deacc07f13651315c799a0238922bb4ad420fb7ff721ea4c80293f7ccc",
+    ),
+    (
+        "19.99",
+        body(
+            request_uid="ord-1002",
+            request_datetime="2026-11-23T18:00:00.999Z",
+            details={"online_order_id": "ON-1002", "grand_total": "19.99", "subtotal": "19.99"},
+        ),
+        SHARED_ID,
+        "ord-1002|loc-001|ON-1002|1999|1999|1795456800",
+        "234945ad645e6b712c7edb1eec549653bbf10a68831cd80e0fd25846f596de74",
+    ),
+    (
+        "0.10",
+        body(
+            request_uid="ord-1003",
+            location_id="loc-002",
+            details={"online_order_id": "ON-1003", "grand_total": "0.10", "subtotal": "0.10"},
+        ),
+        SHARED_ID,
+        "ord-1003|loc-002|ON-1003|10|10|1795456800",
+        "7e7bfbbeb40d1b3336a543c1e6c7a3b8fcc133f8ae6133a7a6936401663c7389",
+    ),
+    (
+        "truncation",
+        body(
+            request_uid="ord-1004",
+            details={"online_order_id": "ON-1004", "grand_total": "1000.005", "subtotal": "999.999"},
+        ),
+        SHARED_ID,
+        "ord-1004|loc-001|ON-1004|100000|99999|1795456800",
+        "866bd9df3fc7a4c2026e435f1b15135aabf73bcbcfaffa613d79bed6fe3c3827",
+    ),
+    (
+        "unparseable time",
+        body(request_uid="ord-1005", request_datetime="23/11/2026 18:00", details={"online_order_id": "ON-1005"}),
+        SHARED_ID,
+        "ord-1005|loc-001|ON-1005|2471|2098|0",
+        "b45622bfedc0152a27c9ea15093e98b86df379d2a6f6d23f2c7703416d384ae5",
+    ),
+    (
+        "offset",
+        body(
+            request_uid="ord-1006",
+            request_datetime="2026-11-24T02:30:15.250+05:30",
+            details={"online_order_id": "ON-1006"},
+        ),
+        SHARED_ID,
+        "ord-1006|loc-001|ON-1006|2471|2098|1795467615",
+        "ce87383283954ce5e61f38fa7e96e360cc3c39fa5127e1209c3cf2b9bd2218c2",
+    ),
+    (
+        "non-ascii",
+        body(request_uid="ordé-日本-1", details={"online_order_id": "ON-ü"}),
+        SHARED_ID,
+        "ordé-日本-1|loc-001|ON-ü|2471|2098|1795456800",
+        "1d078e06781e2c200bdb1168005f730e1fc9cc29394e01df5630d67b9d6e14bb",
+    ),
+    (
+        "another SharedId",
+        body(),
+        "PAR-SHARED-ID-XYZ-42",
+        "ord-1001|loc-001|ON-1001|2471|2098|1795456800",
+        "95a0554327ef880266184bc932c9a636be42c277e3408d2e74fc68ef31e67757",
+    ),
 ]
 WHOLE_SHARED_ID_DIGEST = "2b53b04c3569127698d6f7675f7f570290134d067ee0da48907a0d5c6e12bc2c"
 

@@ -14,10 +14,10 @@ from tests.support.fakes import FakeTasks
 METHODS = ("send", "place_order", "deliver_callback", "reconcile_order")
 
 
-@pytest.mark.parametrize("tasks", [CeleryTasks(Celery("protocol", broker="memory://")), FakeTasks()],
-                         ids=["CeleryTasks", "FakeTasks"])
+@pytest.mark.parametrize(
+    "tasks", [CeleryTasks(Celery("protocol", broker="memory://")), FakeTasks()], ids=["CeleryTasks", "FakeTasks"]
+)
 def test_the_celery_tasks_and_the_fake_are_tasks(tasks):
     assert isinstance(tasks, Tasks)
     for name in METHODS:
         assert inspect.signature(getattr(type(tasks), name)) == inspect.signature(getattr(Tasks, name)), name
-

@@ -14,8 +14,16 @@ from app.orders import rules
 from app.times import parse_time
 
 
-@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00",
-                                  "9999-12-31T23:59:59.999Z", "1969-12-31T23:59:59Z"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01T00:00:00+01:00",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59-01:00",
+        "9999-12-31T23:59:59.999Z",
+        "1969-12-31T23:59:59Z",
+    ],
+)
 def test_times_at_the_limits_do_not_parse(text):
     assert parse_time(text) is None
 
@@ -25,8 +33,11 @@ def test_times_inside_the_range_parse():
     assert parse_time("9998-12-31T23:59:59+01:00") == datetime(9998, 12, 31, 22, 59, 59, tzinfo=UTC)
 
 
-@given(moment=st.datetimes(timezones=st.builds(timezone, st.timedeltas(min_value=timedelta(hours=-23),
-                                                                        max_value=timedelta(hours=23)))))
+@given(
+    moment=st.datetimes(
+        timezones=st.builds(timezone, st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23)))
+    )
+)
 def test_any_zoned_time_parses_or_not_without_raising_and_a_week_can_be_added(moment):
     parsed = parse_time(moment.isoformat())
     if parsed is not None:

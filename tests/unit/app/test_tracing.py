@@ -115,14 +115,19 @@ def test_a_submit_is_one_trace_of_request_redis_and_pos_call(post, spans):
     assert redis and len(pos_posts) == 1
     for span in redis + pos_posts:
         assert ancestors(span, by_id)[-1] is server[0], span.name
-    assert pos_posts[0].attributes.get("http.status_code", pos_posts[0].attributes.get("http.response.status_code")) \
-        == 201
+    assert (
+        pos_posts[0].attributes.get("http.status_code", pos_posts[0].attributes.get("http.response.status_code")) == 201
+    )
 
 
 @pytest.mark.parametrize("budget_ms", ["300"])  # the POS's 1.5 s overruns it
 def test_a_handed_off_order_sends_its_task_with_the_request_trace(post, spans, possim, celery, redis_client, budget_ms):
-    requests.put(f"{possim}/_admin/knobs/*", json={"latency_ms": 1500}, timeout=5,
-                 headers={"Authorization": f"Bearer {SIM_TOKEN}"}).raise_for_status()
+    requests.put(
+        f"{possim}/_admin/knobs/*",
+        json={"latency_ms": 1500},
+        timeout=5,
+        headers={"Authorization": f"Bearer {SIM_TOKEN}"},
+    ).raise_for_status()
     try:
         body = sample_order()
         response = post("/posnext/order/submit", body)
@@ -183,8 +188,9 @@ def test_root_client_calls_start_no_trace(spans, redis_client):
 def test_probes_and_scrapes_start_no_trace(client, spans):
     for path in ("/healthz", "/readyz", "/metrics", "/posnext/orders/no-such-order"):
         client.get(path)
-    assert [s.name for s in spans.get_finished_spans() if s.kind.name == "SERVER"] \
-        == ["GET /posnext/orders/<path:request_uid>"]  # the last one, PAR's poll, is traced
+    assert [s.name for s in spans.get_finished_spans() if s.kind.name == "SERVER"] == [
+        "GET /posnext/orders/<path:request_uid>"
+    ]  # the last one, PAR's poll, is traced
 
 
 def test_a_log_line_inside_a_trace_carries_its_trace_id(spans):

@@ -45,8 +45,9 @@ SCRIPT = textwrap.dedent("""
 
 
 def run(extra_env: dict) -> dict:
-    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(extra_env)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, json.dumps(extra_env)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -56,8 +57,11 @@ def test_off_imports_no_opentelemetry():
     assert result["status"] == 200 and not result["active"]
     assert result["loaded"] == []
     # what redis-py loads has no tracing SDK, exporter or instrumentation in it
-    assert not [m for m in result["by_redis"] if m.startswith(("opentelemetry.sdk.trace", "opentelemetry.exporter",
-                                                                "opentelemetry.instrumentation", "wrapt"))]
+    assert not [
+        m
+        for m in result["by_redis"]
+        if m.startswith(("opentelemetry.sdk.trace", "opentelemetry.exporter", "opentelemetry.instrumentation", "wrapt"))
+    ]
 
 
 def test_on_the_same_script_loads_it():  # the check above can fail: this is what it would see

@@ -43,8 +43,10 @@ def app(settings, redis_client, pos, tasks, archive):
 @pytest.fixture
 def move(services):
     """Move every final order now (ARCHIVE_AFTER_SECONDS in the past)."""
+
     def run(**kwargs):
         return ArchiveMover(services.store, services.archive, after_seconds=-60, **kwargs).run()
+
     return run
 
 

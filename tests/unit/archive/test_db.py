@@ -25,5 +25,7 @@ def test_a_postgresql_archive_bounds_a_server_gone_silent(monkeypatch):
     with pytest.raises(ArchiveUnavailable):
         Archive("postgresql://postgres@127.0.0.1:1/db", timeout=2.0).get("u-1")
     assert asked and asked[0]["tcp_user_timeout"] == 2000 and asked[0]["connect_timeout"] == 2
-    assert asked[0]["keepalives"] == 1 and asked[0]["keepalives_idle"] * 1 + asked[0]["keepalives_interval"] \
-        * asked[0]["keepalives_count"] <= 4
+    assert (
+        asked[0]["keepalives"] == 1
+        and asked[0]["keepalives_idle"] * 1 + asked[0]["keepalives_interval"] * asked[0]["keepalives_count"] <= 4
+    )

@@ -46,8 +46,9 @@ def test_open_recent_and_owed_orders_stay(post, services, redis_client, archive)
 
 
 @pytest.mark.parametrize("replica_acknowledges", [False, True])
-def test_an_unconfirmed_final_stays_until_a_probe_confirms_it(post, services, redis_client, archive, move,
-                                                              monkeypatch, replica_acknowledges):
+def test_an_unconfirmed_final_stays_until_a_probe_confirms_it(
+    post, services, redis_client, archive, move, monkeypatch, replica_acknowledges
+):
     from app.orders.durability import Durability
 
     _placed(post, "u-1")
@@ -61,12 +62,14 @@ def test_an_unconfirmed_final_stays_until_a_probe_confirms_it(post, services, re
     assert move().moved == int(replica_acknowledges)  # confirmed by the first run's probe, moved by the next
 
 
-def test_a_mover_stopped_after_the_commit_leaves_the_order_in_both_places(post, client, auth, redis_client,
-                                                                         archive, move):
+def test_a_mover_stopped_after_the_commit_leaves_the_order_in_both_places(
+    post, client, auth, redis_client, archive, move
+):
     body = _placed(post, "k-1")
 
     def die(_committed):
         raise KeyboardInterrupt  # the process ends between the archive's commit and the removals
+
     with pytest.raises(KeyboardInterrupt):
         move(on_written=die)
     assert redis_client.exists("order:k-1") and archive.get("k-1") is not None
@@ -83,6 +86,7 @@ def test_a_record_written_after_the_snapshot_is_not_removed(post, services, redi
 
     def write(_committed):  # an operator's note lands between the snapshot and the removal
         services.store.note("c-1", "cli/test", "looked at it")
+
     run = move(on_written=write)
     assert run.moved == 0 and redis_client.exists("order:c-1")
     assert move().moved == 1
@@ -115,8 +119,9 @@ def test_retention_deletes_in_batches(post, services, archive, move):
     assert mover.retention(retention_seconds=-60, batch=2) == 5 and archive.count() == 0
 
 
-def test_a_submit_that_missed_the_archive_just_before_the_move_makes_no_new_record(post, services, redis_client,
-                                                                                    archive, move, monkeypatch):
+def test_a_submit_that_missed_the_archive_just_before_the_move_makes_no_new_record(
+    post, services, redis_client, archive, move, monkeypatch
+):
     order = sample_order(uid="race-1")
     first = post("/posnext/order/submit", order)
     # the submit looks in the archive before the order gets there, and creates after it left Redis
@@ -127,6 +132,7 @@ def test_a_submit_that_missed_the_archive_just_before_the_move_makes_no_new_reco
         if not moves:
             moves.append(move().moved)
         return missed
+
     monkeypatch.setattr(services.store, "archived", late)
     again = post("/posnext/order/submit", order)
     assert moves == [1] and again.status_code == 200 and again.body == first.body

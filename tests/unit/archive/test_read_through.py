@@ -53,6 +53,7 @@ def test_the_recovery_list_pages_across_redis_and_the_archive_once_each(post, cl
 
     def die(_committed):
         raise KeyboardInterrupt
+
     with pytest.raises(KeyboardInterrupt):
         move(on_written=die)  # l-3, l-4: in both places
     _placed(post, uids[5])  # l-5: in Redis only
@@ -115,8 +116,9 @@ def test_a_callback_replay_of_an_archived_order(post, services, redis_client, ar
     assert row.status == "placed" and "callback replay requested" in row.history[-1]
 
 
-def test_a_callback_given_up_on_moves_stays_listed_and_replays(post, app, services, redis_client, archive, move,
-                                                               monkeypatch, tmp_path):
+def test_a_callback_given_up_on_moves_stays_listed_and_replays(
+    post, app, services, redis_client, archive, move, monkeypatch, tmp_path
+):
     order = sample_order(uid="dead-1", callback_url="https://par.example/callback")
     assert post("/posnext/order/submit", order).status_code == 200
     redis_client.hset("order:dead-1", mapping={"cb": "dead", "cb_result": "HTTP 500"})  # given up on
@@ -146,7 +148,6 @@ def test_a_status_filter_lists_archived_orders_of_that_status(post, client, auth
     move()
     _placed(post, "st-redis")
     placed = client.get("/posnext/orders?location_id=loc-001&status=placed&limit=1", headers=auth).json
-    rest = client.get(f"/posnext/orders?location_id=loc-001&status=placed&cursor={placed['next']}",
-                      headers=auth).json
+    rest = client.get(f"/posnext/orders?location_id=loc-001&status=placed&cursor={placed['next']}", headers=auth).json
     assert [o["request_uid"] for o in placed["orders"] + rest["orders"]] == ["st-archived", "st-redis"]
     assert client.get("/posnext/orders?location_id=loc-001&status=rejected", headers=auth).json["orders"] == []

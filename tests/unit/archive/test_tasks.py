@@ -91,6 +91,7 @@ def test_a_killed_movers_lock_lapses_within_seconds_and_each_batch_renews_it(app
                 services.redis.expire(LOCK_KEY, 1)  # nearly lapsed by the time the batch is written
                 on_written(committed)
                 seen.append((services.redis.get(LOCK_KEY), services.redis.ttl(LOCK_KEY)))
+
             super().__init__(*args, on_written=hook, **kwargs)
 
     monkeypatch.setattr(tasks, "ArchiveMover", Spy)

@@ -28,10 +28,12 @@ def order(status):
 
 
 def test_an_order_answered_final_before_a_failover_must_read_back_the_same_after_it():
-    kept = FailoverEvidence(1.0, ("10.0.0.1", 6379), ("10.0.0.2", 6379), {"a": "placed", "b": "rejected"},
-                            {"a": "placed", "b": "rejected"})
-    lost = FailoverEvidence(2.0, ("10.0.0.2", 6379), ("10.0.0.1", 6379), {"a": "placed", "c": "placed"},
-                            {"a": "placed", "c": None})
+    kept = FailoverEvidence(
+        1.0, ("10.0.0.1", 6379), ("10.0.0.2", 6379), {"a": "placed", "b": "rejected"}, {"a": "placed", "b": "rejected"}
+    )
+    lost = FailoverEvidence(
+        2.0, ("10.0.0.2", 6379), ("10.0.0.1", 6379), {"a": "placed", "c": "placed"}, {"a": "placed", "c": None}
+    )
     check = check_failover_finals([kept, lost], {"a": order("placed"), "b": order("rejected"), "c": None})
     assert check.checked == 4
     assert check.violations == ["failover 2 (10.0.0.2 killed): c answered placed, read back as None"]
@@ -39,8 +41,7 @@ def test_an_order_answered_final_before_a_failover_must_read_back_the_same_after
 
 def test_an_order_lost_once_is_named_once_and_a_later_change_is_caught_at_the_end():
     first = FailoverEvidence(1.0, ("h1", 1), ("h2", 1), {"c": "placed"}, {"c": None})
-    second = FailoverEvidence(2.0, ("h2", 1), ("h1", 1), {"c": "placed", "d": "placed"},
-                              {"c": None, "d": "placed"})
+    second = FailoverEvidence(2.0, ("h2", 1), ("h1", 1), {"c": "placed", "d": "placed"}, {"c": None, "d": "placed"})
     check = check_failover_finals([first, second], {"c": None, "d": order("errored")})
     assert len(check.violations) == 2
     assert "failover 1" in check.violations[0] and ": c " in check.violations[0]
@@ -48,13 +49,15 @@ def test_an_order_lost_once_is_named_once_and_a_later_change_is_caught_at_the_en
 
 
 def test_an_order_answered_200_or_202_before_a_failover_must_have_a_record_after_it_named_once():
-    first = FailoverEvidence(1.0, ("h1", 1), ("h2", 1), {}, kind="replica_cut_promoted",
-                             accepted={"a", "b", "c"}, kept={"a"})
+    first = FailoverEvidence(
+        1.0, ("h1", 1), ("h2", 1), {}, kind="replica_cut_promoted", accepted={"a", "b", "c"}, kept={"a"}
+    )
     second = FailoverEvidence(2.0, ("h2", 1), ("h1", 1), {}, accepted={"a", "b", "c", "d"}, kept={"a", "d"})
     check = check_accepted_kept([first, second])
     assert check.violations == [
         "replica_cut_promoted 1 (h1 killed): b was answered 200/202, no record on the promoted node",
-        "replica_cut_promoted 1 (h1 killed): c was answered 200/202, no record on the promoted node"]
+        "replica_cut_promoted 1 (h1 killed): c was answered 200/202, no record on the promoted node",
+    ]
     assert check.checked == 5  # b and c are named at the failover that lost them only
 
 
@@ -68,19 +71,33 @@ class Deliveries:
 
 def test_a_callback_resent_because_its_delivery_record_was_lost_with_the_primary_is_excused_once():
     cut = FailoverEvidence(20.0, ("h1", 1), ("h2", 1), {}, kind="replica_cut_promoted", cut_at=10.0)
+
     def sent(uid: str, at: float) -> Delivery:
         return Delivery(uid, at, "placed", True, 204, f"{uid}:placed")
 
-    receiver = Deliveries(sent("lost", 12.0), sent("lost", 30.0), sent("kept", 5.0), sent("kept", 30.0),
-                          sent("twice", 12.0), sent("twice", 30.0), sent("twice", 31.0))
-    check = Check("no callback delivered twice automatically (receiver's count per request_uid)",
-                  violations=["lost: 2 deliveries, 1 after the one answered 204",
-                              "kept: 2 deliveries, 1 after the one answered 204",
-                              "twice: 3 deliveries, 2 after the one answered 204"])
+    receiver = Deliveries(
+        sent("lost", 12.0),
+        sent("lost", 30.0),
+        sent("kept", 5.0),
+        sent("kept", 30.0),
+        sent("twice", 12.0),
+        sent("twice", 30.0),
+        sent("twice", 31.0),
+    )
+    check = Check(
+        "no callback delivered twice automatically (receiver's count per request_uid)",
+        violations=[
+            "lost: 2 deliveries, 1 after the one answered 204",
+            "kept: 2 deliveries, 1 after the one answered 204",
+            "twice: 3 deliveries, 2 after the one answered 204",
+        ],
+    )
     assert excuse_lost_delivery_marks(check, receiver, [cut]) == 1
     # delivered before the cut (its record was on the replica), or resent twice: still violations
-    assert check.violations == ["kept: 2 deliveries, 1 after the one answered 204",
-                                "twice: 3 deliveries, 2 after the one answered 204"]
+    assert check.violations == [
+        "kept: 2 deliveries, 1 after the one answered 204",
+        "twice: 3 deliveries, 2 after the one answered 204",
+    ]
     plain = FailoverEvidence(20.0, ("h1", 1), ("h2", 1), {})  # a plain failover: the last LAG seconds only
     check = Check("x", violations=["lost: 2 deliveries, 1 after the one answered 204"])
     assert excuse_lost_delivery_marks(check, receiver, [plain]) == 0
@@ -110,8 +127,9 @@ def echo_server() -> tuple[socket.socket, int]:
                 conn, _ = server.accept()
             except OSError:
                 return
-            threading.Thread(target=lambda c=conn: [c.sendall(d) for d in iter(lambda: c.recv(100), b"")],
-                             daemon=True).start()
+            threading.Thread(
+                target=lambda c=conn: [c.sendall(d) for d in iter(lambda: c.recv(100), b"")], daemon=True
+            ).start()
 
     threading.Thread(target=serve, daemon=True).start()
     return server, server.getsockname()[1]

@@ -23,10 +23,10 @@ def client(app):
 # auth and JSON errors
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"},
-                                     {"Authorization": TOKEN}, {"Authorization": "Basic x"}])
-@pytest.mark.parametrize("path", ["/locations/loc-001", "/orders?external_id=x",
-                                  "/_admin/ledger", "/nowhere"])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": "Basic x"}]
+)
+@pytest.mark.parametrize("path", ["/locations/loc-001", "/orders?external_id=x", "/_admin/ledger", "/nowhere"])
 def test_every_call_needs_the_bearer_token(client, headers, path):
     response = client.get(path, headers=headers)
     assert response.status_code == 401
@@ -57,8 +57,7 @@ def test_an_unexpected_failure_answers_json_500():
     app.add_url_rule("/boom", view_func=boom)
     response = app.test_client().get("/boom", headers=AUTH)
     assert response.status_code == 500
-    assert response.get_json() == {"error": {"code": "internal_error",
-                                             "message": "the simulator failed unexpectedly"}}
+    assert response.get_json() == {"error": {"code": "internal_error", "message": "the simulator failed unexpectedly"}}
 
 
 def test_empty_token_is_refused():
@@ -72,9 +71,14 @@ def test_empty_token_is_refused():
 def test_location(client):
     response = client.get("/locations/loc-001", headers=AUTH)
     assert response.status_code == 200
-    assert response.get_json() == {"location_id": "loc-001", "name": "Main St",
-                                   "accepting_orders": True, "timezone": "America/New_York",
-                                   "tax_rate": "0.0825", "currency": "USD"}
+    assert response.get_json() == {
+        "location_id": "loc-001",
+        "name": "Main St",
+        "accepting_orders": True,
+        "timezone": "America/New_York",
+        "tax_rate": "0.0825",
+        "currency": "USD",
+    }
     closed = client.get("/locations/loc-003", headers=AUTH).get_json()
     assert closed["accepting_orders"] is False and closed["tax_rate"] == "0.0700"
 
@@ -94,10 +98,16 @@ def test_menu(client):
     items = {item["id"]: item for item in menu["items"]}
     burger = items["item-001"]
     assert (burger["name"], burger["item_type"], burger["price"]) == ("Burger", "Item", 899)
-    assert {"id": "grp-size", "name": "Size", "min": 0, "max": 1,
-            "modifier_ids": ["mod-001", "mod-002"]} in burger["modifier_groups"]
-    assert items["mod-001"] == {"id": "mod-001", "name": "Large", "item_type": "Modifier",
-                                "price": 150, "available": True}
+    assert {"id": "grp-size", "name": "Size", "min": 0, "max": 1, "modifier_ids": ["mod-001", "mod-002"]} in burger[
+        "modifier_groups"
+    ]
+    assert items["mod-001"] == {
+        "id": "mod-001",
+        "name": "Large",
+        "item_type": "Modifier",
+        "price": 150,
+        "available": True,
+    }
     assert items["item-004"]["available"] is False
     side = items["combo-001"]["modifier_groups"][0]
     assert items["combo-001"]["item_type"] == "Combo" and (side["min"], side["max"]) == (1, 1)
@@ -114,8 +124,13 @@ def test_new_order_is_201_and_can_be_looked_up(client):
     assert response.status_code == 201
     answer = response.get_json()
     assert answer["pos_order_id"].startswith("P-")
-    assert answer == {"pos_order_id": answer["pos_order_id"], "external_id": "req-1",
-                      "status": "accepted", "total": 1081, "created_at": answer["created_at"]}
+    assert answer == {
+        "pos_order_id": answer["pos_order_id"],
+        "external_id": "req-1",
+        "status": "accepted",
+        "total": 1081,
+        "created_at": answer["created_at"],
+    }
     assert answer["created_at"].endswith("Z") and answer["created_at"] == ledger(client)["orders"][0]["created_at"]
     found = client.get("/orders?external_id=req-1", headers=AUTH).get_json()
     assert found == [answer]
@@ -147,15 +162,17 @@ def test_missing_idempotency_key_is_400(client):
     assert error_code(response) == "idempotency_key_missing"
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda b: b.pop("external_id"), "external_id"),
-    (lambda b: b.update(items=[]), "items"),
-    (lambda b: b["items"][0].update(quantity=0), "items[0].quantity"),
-    (lambda b: b["items"][0]["children"][0].update(unit_price="2.00"),
-     "items[0].children[0].unit_price"),
-    (lambda b: b["totals"].pop("tax"), "totals.tax"),
-    (lambda b: b.update(customer="Ann"), "customer"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda b: b.pop("external_id"), "external_id"),
+        (lambda b: b.update(items=[]), "items"),
+        (lambda b: b["items"][0].update(quantity=0), "items[0].quantity"),
+        (lambda b: b["items"][0]["children"][0].update(unit_price="2.00"), "items[0].children[0].unit_price"),
+        (lambda b: b["totals"].pop("tax"), "totals.tax"),
+        (lambda b: b.update(customer="Ann"), "customer"),
+    ],
+)
 def test_malformed_body_is_400_naming_the_field(client, change, field):
     body = order_body()
     change(body)
@@ -170,14 +187,21 @@ def test_body_that_is_not_json_is_400(client):
     assert response.status_code == 400 and error_code(response) == "invalid_body"
 
 
-@pytest.mark.parametrize("body, code", [
-    (order_body(location_id="loc-999"), "location_unknown"),
-    (order_body(location_id="loc-003"), "location_closed"),
-    (order_body(items=[{"id": "item-004", "item_type": "Item", "quantity": 1,
-                        "unit_price": 749}]), "item_unavailable"),
-    (order_body(items=[{"id": "item-777", "item_type": "Item", "quantity": 1,
-                        "unit_price": 100}]), "item_unavailable"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        (order_body(location_id="loc-999"), "location_unknown"),
+        (order_body(location_id="loc-003"), "location_closed"),
+        (
+            order_body(items=[{"id": "item-004", "item_type": "Item", "quantity": 1, "unit_price": 749}]),
+            "item_unavailable",
+        ),
+        (
+            order_body(items=[{"id": "item-777", "item_type": "Item", "quantity": 1, "unit_price": 100}]),
+            "item_unavailable",
+        ),
+    ],
+)
 def test_business_refusals_are_422(client, body, code):
     response = post(client, body)
     assert response.status_code == 422
@@ -202,8 +226,7 @@ def test_a_refused_key_is_not_burnt(client):
 def test_in_progress_is_409_then_the_same_order(client, app):
     knobs(client, "*", {"latency_ms": 400})
     results = {}
-    slow = threading.Thread(
-        target=lambda: results.update(first=post(app.test_client(), order_body())))
+    slow = threading.Thread(target=lambda: results.update(first=post(app.test_client(), order_body())))
     slow.start()
     deadline = time.monotonic() + 5
     while client.get("/_admin/stats", headers=AUTH).get_json()["in_progress"] == 0:
@@ -246,12 +269,25 @@ def test_ledger_records(client):
     view = ledger(client)
     assert view["count"] == 2
     first, second = view["orders"]
-    assert set(first) == {"pos_order_id", "external_id", "idempotency_key", "location_id",
-                          "total", "status", "received_at", "created_at", "not_after"}
+    assert set(first) == {
+        "pos_order_id",
+        "external_id",
+        "idempotency_key",
+        "location_id",
+        "total",
+        "status",
+        "received_at",
+        "created_at",
+        "not_after",
+    }
     assert first["status"] == "accepted"
     assert first["not_after"] is None  # a body without not_after: accepted with no bound
-    assert (second["external_id"], second["idempotency_key"], second["location_id"],
-            second["total"]) == ("req-b", "key-b", "loc-002", 500)
+    assert (second["external_id"], second["idempotency_key"], second["location_id"], second["total"]) == (
+        "req-b",
+        "key-b",
+        "loc-002",
+        500,
+    )
     assert first["received_at"] <= first["created_at"]
     assert first["pos_order_id"] != second["pos_order_id"]
 

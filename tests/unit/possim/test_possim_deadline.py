@@ -70,12 +70,21 @@ def test_the_expired_refusal_comes_before_the_business_refusals(client):
     knobs(client, "loc-001", {"accepting_orders": False})
     late = post(client, dict(order_body("req-c"), not_after=in_(-1)), key="req-c")
     assert error_code(late) == "expired"
-    assert error_code(post(client, dict(order_body("req-d"), not_after=in_(5)), key="req-d")) \
-        == "location_closed"
+    assert error_code(post(client, dict(order_body("req-d"), not_after=in_(5)), key="req-d")) == "location_closed"
 
 
-@pytest.mark.parametrize("value", ["2026-12-01T10:00:00Z", "2026-12-01 10:00:00.000Z", "2026-13-01T10:00:00.000Z",
-                                   "2026-12-01T10:00:00.000+00:00", 1764583200, True, ""])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-12-01T10:00:00Z",
+        "2026-12-01 10:00:00.000Z",
+        "2026-13-01T10:00:00.000Z",
+        "2026-12-01T10:00:00.000+00:00",
+        1764583200,
+        True,
+        "",
+    ],
+)
 def test_a_malformed_not_after_is_a_clear_400(client, value):
     response = post(client, dict(order_body("req-bad"), not_after=value), key="req-bad")
     assert response.status_code == 400 and error_code(response) == "invalid_body"
@@ -141,7 +150,6 @@ def test_slower_than_starts_a_pos_beyond_the_read_timeout(tmp_path):
     knobs = start_knobs(parse_args(["--knobs", str(knobs_file), "--slower-than", "2.5"]))
     assert knobs == {"*": {"latency_ms": 3500, "error_rate": 0.5}, "loc-001": {"down": True}}
     app = create_app(TOKEN, knobs=knobs)
-    assert app.test_client().get("/_admin/knobs", headers=AUTH).get_json()["effective"]["loc-002"]["latency_ms"] \
-        == 3500
+    assert app.test_client().get("/_admin/knobs", headers=AUTH).get_json()["effective"]["loc-002"]["latency_ms"] == 3500
     with pytest.raises(SystemExit):
         start_knobs(parse_args(["--slower-than", "-1"]))

@@ -14,10 +14,15 @@ ITEMS = [{"id": "item-003", "item_type": "Item", "quantity": 2, "unit_price": 19
 
 
 def order_body(external_id="req-1", location_id="loc-001"):
-    return {"external_id": external_id, "location_id": location_id, "items": ITEMS,
-            "totals": {"subtotal": 398, "discount_total": 0, "tax": 33, "tip": 0,
-                       "grand_total": 431},
-            "fulfillment": None, "customer": None, "scheduled_for": None}
+    return {
+        "external_id": external_id,
+        "location_id": location_id,
+        "items": ITEMS,
+        "totals": {"subtotal": 398, "discount_total": 0, "tax": 33, "tip": 0, "grand_total": 431},
+        "fulfillment": None,
+        "customer": None,
+        "scheduled_for": None,
+    }
 
 
 @pytest.fixture
@@ -26,8 +31,7 @@ def client():
 
 
 def post(client, body=None, key="key-1"):
-    return client.post("/orders", json=body or order_body(),
-                       headers={**AUTH, "Idempotency-Key": key})
+    return client.post("/orders", json=body or order_body(), headers={**AUTH, "Idempotency-Key": key})
 
 
 def put_knobs(client, location_id, patch):
@@ -139,11 +143,9 @@ def test_accepting_orders_knob_overrides_the_seed(client):
 
 def test_item_availability(client):
     before = get(client, "/locations/loc-001/menu")
-    response = client.put("/_admin/locations/loc-001/items/item-003", json={"available": False},
-                          headers=AUTH)
+    response = client.put("/_admin/locations/loc-001/items/item-003", json={"available": False}, headers=AUTH)
     assert response.status_code == 200
-    assert response.get_json() == {"location_id": "loc-001", "item_id": "item-003",
-                                   "available": False}
+    assert response.get_json() == {"location_id": "loc-001", "item_id": "item-003", "available": False}
     menu = get(client, "/locations/loc-001/menu")
     assert next(i for i in menu["items"] if i["id"] == "item-003")["available"] is False
     assert menu["updated_at"] != before["updated_at"]
@@ -153,29 +155,47 @@ def test_item_availability(client):
     assert "item-003" in refused.get_json()["error"]["message"]
     other = get(client, "/locations/loc-002/menu")
     assert next(i for i in other["items"] if i["id"] == "item-003")["available"] is True
-    client.put("/_admin/locations/loc-001/items/item-003", json={"available": True},
-               headers=AUTH)
+    client.put("/_admin/locations/loc-001/items/item-003", json={"available": True}, headers=AUTH)
     assert post(client).status_code == 201
 
 
-@pytest.mark.parametrize("path, body, status", [
-    ("/_admin/locations/loc-009/items/item-003", {"available": True}, 404),
-    ("/_admin/locations/loc-001/items/item-999", {"available": True}, 404),
-    ("/_admin/locations/loc-001/items/item-003", {"available": "no"}, 400),
-    ("/_admin/locations/loc-001/items/item-003", ["x"], 400),
-])
+@pytest.mark.parametrize(
+    "path, body, status",
+    [
+        ("/_admin/locations/loc-009/items/item-003", {"available": True}, 404),
+        ("/_admin/locations/loc-001/items/item-999", {"available": True}, 404),
+        ("/_admin/locations/loc-001/items/item-003", {"available": "no"}, 400),
+        ("/_admin/locations/loc-001/items/item-003", ["x"], 400),
+    ],
+)
 def test_item_availability_errors(client, path, body, status):
     response = client.put(path, json=body, headers=AUTH)
     assert response.status_code == status and "error" in response.get_json()
 
 
-@pytest.mark.parametrize("patch", [
-    {"latency": 5}, {"error_rate": "0.5"}, {"error_rate": 1.5}, {"down": "yes"},
-    {"latency_ms": -1}, {"latency_ms": True}, {"error_status": 200}, {"error_status": 503.0},
-    {"hang_seconds": float("inf")}, {"accepting_orders": 1}, {"items": {"item-999": True}},
-    {"items": {"item-001": "yes"}}, ["down"], {"honour_not_after": "false"}, {"honour_not_after": 0},
-    {"void_window_ms": -1}, {"void_window_ms": "300000"}, {"void_window_ms": False},
-])
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {"latency": 5},
+        {"error_rate": "0.5"},
+        {"error_rate": 1.5},
+        {"down": "yes"},
+        {"latency_ms": -1},
+        {"latency_ms": True},
+        {"error_status": 200},
+        {"error_status": 503.0},
+        {"hang_seconds": float("inf")},
+        {"accepting_orders": 1},
+        {"items": {"item-999": True}},
+        {"items": {"item-001": "yes"}},
+        ["down"],
+        {"honour_not_after": "false"},
+        {"honour_not_after": 0},
+        {"void_window_ms": -1},
+        {"void_window_ms": "300000"},
+        {"void_window_ms": False},
+    ],
+)
 def test_bad_knobs_are_400_and_change_nothing(client, patch):
     before = get(client, "/_admin/knobs")
     response = put_knobs(client, "loc-001", patch)
@@ -198,8 +218,7 @@ def test_knobs_merge_field_by_field(client):
     assert answer["effective"]["error_rate"] == 0.1
     view = get(client, "/_admin/knobs")
     assert view["defaults"] == DEFAULTS
-    assert view["knobs"] == {"*": {"latency_ms": 50, "error_rate": 0.1},
-                             "loc-002": {"latency_ms": 10, "down": True}}
+    assert view["knobs"] == {"*": {"latency_ms": 50, "error_rate": 0.1}, "loc-002": {"latency_ms": 10, "down": True}}
     assert view["effective"]["loc-001"]["latency_ms"] == 50
     assert view["effective"]["loc-002"]["latency_ms"] == 10
     assert view["effective"]["loc-003"]["down"] is False
@@ -224,8 +243,7 @@ def test_reset_returns_to_the_knobs_given_at_start():
     first = post(client).get_json()
     put_knobs(client, "loc-001", {"error_rate": 1})
     put_knobs(client, "loc-002", {"down": False})
-    client.put("/_admin/locations/loc-001/items/item-003", json={"available": False},
-               headers=AUTH)
+    client.put("/_admin/locations/loc-001/items/item-003", json={"available": False}, headers=AUTH)
     assert client.post("/_admin/reset", headers=AUTH).get_json() == {"reset": True}
     assert get(client, "/_admin/ledger") == {"orders": [], "count": 0, "calls": {}}
     assert get(client, "/_admin/stats")["post_orders"] == {}

@@ -9,13 +9,23 @@ from possim.ledger import Ledger, order_item_ids
 from possim.orderbody import BodyError, body_hash, check_order_body
 from possim.seed import SEED, default_seed
 
-BODY = {"external_id": "req-1", "location_id": "loc-001",
-        "items": [{"id": "item-002", "item_type": "Item", "quantity": 1, "unit_price": 349,
-                   "children": [{"id": "mod-001", "item_type": "Modifier", "quantity": 1,
-                                 "unit_price": 150}]}],
-        "totals": {"subtotal": 499, "discount_total": 0, "tax": 41, "tip": 100,
-                   "grand_total": 640},
-        "fulfillment": {"type": "pickup"}, "customer": None, "scheduled_for": None}
+BODY = {
+    "external_id": "req-1",
+    "location_id": "loc-001",
+    "items": [
+        {
+            "id": "item-002",
+            "item_type": "Item",
+            "quantity": 1,
+            "unit_price": 349,
+            "children": [{"id": "mod-001", "item_type": "Modifier", "quantity": 1, "unit_price": 150}],
+        }
+    ],
+    "totals": {"subtotal": 499, "discount_total": 0, "tax": 41, "tip": 100, "grand_total": 640},
+    "fulfillment": {"type": "pickup"},
+    "customer": None,
+    "scheduled_for": None,
+}
 
 
 @pytest.fixture
@@ -80,8 +90,7 @@ def test_refusal_codes(ledger):
 
     assert refusal(external_id="a", location_id="nope") == "location_unknown"
     assert refusal(external_id="b", location_id="loc-003") == "location_closed"
-    assert refusal(external_id="c", items=[{"id": "mod-001", "children": [
-        {"id": "item-004"}]}]) == "item_unavailable"
+    assert refusal(external_id="c", items=[{"id": "mod-001", "children": [{"id": "item-004"}]}]) == "item_unavailable"
     assert refusal(external_id="d") is None
     assert [o["external_id"] for o in ledger.find_orders("d")] == ["d"]
     assert ledger.ledger_view()["count"] == 1
@@ -112,8 +121,7 @@ def test_knob_merge_and_effective():
     assert entry == {"latency_ms": 5, "items": {"item-002": True}}
     entry = knobs_mod.merge(entry, {"items": {"item-002": None}, "latency_ms": None})
     assert entry == {}
-    knobs = {"*": {"down": True, "items": {"item-004": True}},
-             "loc-001": {"down": False, "items": {"item-001": False}}}
+    knobs = {"*": {"down": True, "items": {"item-004": True}}, "loc-001": {"down": False, "items": {"item-001": False}}}
     own = knobs_mod.effective(knobs, "loc-001")
     assert own["down"] is False and own["items"] == {"item-004": True, "item-001": False}
     assert knobs_mod.effective(knobs, "loc-002")["down"] is True
@@ -122,8 +130,7 @@ def test_knob_merge_and_effective():
 
 def test_seed_locations():
     assert set(SEED["locations"]) == {"loc-001", "loc-002", "loc-003"}
-    assert [SEED["locations"][loc]["accepting_orders"] for loc in sorted(SEED["locations"])] \
-        == [True, True, False]
+    assert [SEED["locations"][loc]["accepting_orders"] for loc in sorted(SEED["locations"])] == [True, True, False]
     copy = default_seed()
     copy["locations"]["loc-001"]["items"].clear()
     assert SEED["locations"]["loc-001"]["items"]

@@ -60,14 +60,17 @@ def test_create_answers_the_order_and_a_replay_the_same_one(client):
     assert client.get("/_admin/ledger", headers=AUTH).get_json()["count"] == 1
 
 
-@pytest.mark.parametrize(("change", "status", "error"), [
-    (lambda b: b["order"].update(reference_id="r" * 41), 400, "VALUE_TOO_LONG"),
-    (lambda b: b["order"]["line_items"][0].update(quantity="1.5"), 400, "INVALID_VALUE"),
-    (lambda b: b["order"]["line_items"][0]["base_price_money"].update(amount=8.99), 400, "EXPECTED_INTEGER"),
-    (lambda b: b.pop("idempotency_key"), 400, "MISSING_REQUIRED_PARAMETER"),
-    (lambda b: b["order"].update(location_id="loc-999"), 404, "NOT_FOUND"),
-    (lambda b: b["order"]["line_items"][0].update(catalog_object_id="item-004"), 400, "INVALID_VALUE"),  # sold out
-])
+@pytest.mark.parametrize(
+    ("change", "status", "error"),
+    [
+        (lambda b: b["order"].update(reference_id="r" * 41), 400, "VALUE_TOO_LONG"),
+        (lambda b: b["order"]["line_items"][0].update(quantity="1.5"), 400, "INVALID_VALUE"),
+        (lambda b: b["order"]["line_items"][0]["base_price_money"].update(amount=8.99), 400, "EXPECTED_INTEGER"),
+        (lambda b: b.pop("idempotency_key"), 400, "MISSING_REQUIRED_PARAMETER"),
+        (lambda b: b["order"].update(location_id="loc-999"), 404, "NOT_FOUND"),
+        (lambda b: b["order"]["line_items"][0].update(catalog_object_id="item-004"), 400, "INVALID_VALUE"),  # sold out
+    ],
+)
 def test_create_refuses_what_square_would(client, change, status, error):
     sent = body()
     change(sent)
@@ -146,7 +149,10 @@ def test_the_catalog_and_locations_are_squares_shapes(client):
     assert taxes == {"loc-001": "8.25", "loc-002": "6", "loc-003": "7"}
     listed = client.get("/v2/locations", headers=AUTH).get_json()["locations"]
     assert [(loc["id"], loc["status"]) for loc in listed] == [
-        ("loc-001", "ACTIVE"), ("loc-002", "ACTIVE"), ("loc-003", "INACTIVE")]
+        ("loc-001", "ACTIVE"),
+        ("loc-002", "ACTIVE"),
+        ("loc-003", "INACTIVE"),
+    ]
 
 
 def test_square_routes_need_the_token(client):

@@ -28,8 +28,11 @@ def post(client, body=None, uid="req-1"):
 
 
 def void(client, uid="req-1", reason="cancelled", key=None):
-    return client.post("/orders/void", json={"external_id": uid, "reason": reason},
-                       headers={**AUTH, "Idempotency-Key": key if key is not None else f"void:{uid}"})
+    return client.post(
+        "/orders/void",
+        json={"external_id": uid, "reason": reason},
+        headers={**AUTH, "Idempotency-Key": key if key is not None else f"void:{uid}"},
+    )
 
 
 def lookup(client, uid="req-1"):
@@ -54,8 +57,11 @@ def test_a_void_voids_the_order_which_stays_in_the_ledger(client):
     assert voided.status_code == 200
     assert voided.get_json() == {"external_id": "req-1", "status": "voided", "pos_order_id": created["pos_order_id"]}
     [entry] = ledger(client)["orders"]
-    assert (entry["status"], entry["void_reason"], entry["pos_order_id"]) == ("voided", "placed late",
-                                                                             created["pos_order_id"])
+    assert (entry["status"], entry["void_reason"], entry["pos_order_id"]) == (
+        "voided",
+        "placed late",
+        created["pos_order_id"],
+    )
     assert lookup(client) == [dict(created, status="voided")]
     assert void(client).get_json() == voided.get_json()  # a repeat answers the same
     assert stats(client)["orders_voided"] == 1 and ledger(client)["calls"]["req-1"]["voids"] == 2
@@ -138,15 +144,18 @@ def iso(moment):
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@pytest.mark.parametrize(("body", "key", "status", "code"), [
-    ({"external_id": "req-1", "reason": "x"}, "", 400, "idempotency_key_missing"),
-    ({"reason": "x"}, "void:req-1", 400, "invalid_body"),
-    ({"external_id": "", "reason": "x"}, "void:", 400, "invalid_body"),
-    ({"external_id": "req-1", "reason": 5}, "void:req-1", 400, "invalid_body"),
-    (["req-1"], "void:req-1", 400, "invalid_body"),
-    ({"external_id": "req-1", "reason": "x"}, "req-1", 400, "invalid_idempotency_key"),
-    ({"external_id": "req-1", "reason": "x"}, "void:req-2", 400, "invalid_idempotency_key"),
-])
+@pytest.mark.parametrize(
+    ("body", "key", "status", "code"),
+    [
+        ({"external_id": "req-1", "reason": "x"}, "", 400, "idempotency_key_missing"),
+        ({"reason": "x"}, "void:req-1", 400, "invalid_body"),
+        ({"external_id": "", "reason": "x"}, "void:", 400, "invalid_body"),
+        ({"external_id": "req-1", "reason": 5}, "void:req-1", 400, "invalid_body"),
+        (["req-1"], "void:req-1", 400, "invalid_body"),
+        ({"external_id": "req-1", "reason": "x"}, "req-1", 400, "invalid_idempotency_key"),
+        ({"external_id": "req-1", "reason": "x"}, "void:req-2", 400, "invalid_idempotency_key"),
+    ],
+)
 def test_a_bad_void_is_400_and_closes_nothing(client, body, key, status, code):
     response = client.post("/orders/void", json=body, headers={**AUTH, "Idempotency-Key": key})
     assert (response.status_code, error_code(response)) == (status, code)
@@ -154,8 +163,12 @@ def test_a_bad_void_is_400_and_closes_nothing(client, body, key, status, code):
 
 
 def test_a_void_needs_the_token_and_a_down_pos_answers_503(client):
-    assert client.post("/orders/void", json={"external_id": "req-1", "reason": "x"},
-                       headers={"Idempotency-Key": "void:req-1"}).status_code == 401
+    assert (
+        client.post(
+            "/orders/void", json={"external_id": "req-1", "reason": "x"}, headers={"Idempotency-Key": "void:req-1"}
+        ).status_code
+        == 401
+    )
     post(client)
     knobs(client, "loc-001", {"down": True})
     assert void(client).status_code == 503

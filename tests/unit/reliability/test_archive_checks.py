@@ -71,8 +71,9 @@ def test_every_answered_order_is_in_redis_or_the_archive_and_in_one_final():
     assert where == {"archived": 1, "in_both": 1, "in_redis": 1}
 
     lost = journal(("gone", 202, "pending"))
-    assert check_placement(lost, reads(), redis, Archive({}))[0].violations == ["gone: answered 2xx, in neither "
-                                                                                "Redis nor the archive"]
+    assert check_placement(lost, reads(), redis, Archive({}))[0].violations == [
+        "gone: answered 2xx, in neither Redis nor the archive"
+    ]
     split = Archive({"both": row("errored")})
     one, finals, _ = check_placement(journal(("both", 200, "placed")), reads(), redis, split)
     assert len(one.violations) == 1 and len(finals.violations) == 1

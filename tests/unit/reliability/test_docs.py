@@ -6,11 +6,22 @@ from __future__ import annotations
 from reliability import docs
 
 REPORT = {
-    "checks": [{"name": "exactly one POS order per placed order", "checked": 2288, "violations": []},
-               {"name": "schemathesis: no 5xx (answers {200: 1, 500: 1})", "checked": 5007,
-                "violations": ["POST /posnext/order/validate: HTTP 500"]}],
-    "summary": {"scenarios": 3360, "requests": 7843, "faults": {"kill_worker": 19, "pos_down": 11},
-                "seconds": 720.0, "final_status": {"placed": 2288}, "orders_recorded": 3039},
+    "checks": [
+        {"name": "exactly one POS order per placed order", "checked": 2288, "violations": []},
+        {
+            "name": "schemathesis: no 5xx (answers {200: 1, 500: 1})",
+            "checked": 5007,
+            "violations": ["POST /posnext/order/validate: HTTP 500"],
+        },
+    ],
+    "summary": {
+        "scenarios": 3360,
+        "requests": 7843,
+        "faults": {"kill_worker": 19, "pos_down": 11},
+        "seconds": 720.0,
+        "final_status": {"placed": 2288},
+        "orders_recorded": 3039,
+    },
 }
 
 

@@ -22,22 +22,47 @@ from reliability.load import Journal
 from reliability.receiver import Delivery, Receiver
 
 T0 = 1_800_000_000.0
-SETTINGS = {"RECONCILE_SECONDS": "8", "CLOCK_SKEW_SECONDS": "1", "SWEEP_SECONDS": "1", "POS_CONNECT_TIMEOUT": "1",
-            "POS_READ_TIMEOUT": "3", "RETRY_BASE_SECONDS": "0.5", "RETRY_CAP_SECONDS": "4",
-            "ORDER_MAX_ASYNC_SECONDS": "15"}
+SETTINGS = {
+    "RECONCILE_SECONDS": "8",
+    "CLOCK_SKEW_SECONDS": "1",
+    "SWEEP_SECONDS": "1",
+    "POS_CONNECT_TIMEOUT": "1",
+    "POS_READ_TIMEOUT": "3",
+    "RETRY_BASE_SECONDS": "0.5",
+    "RETRY_CAP_SECONDS": "4",
+    "ORDER_MAX_ASYNC_SECONDS": "15",
+}
 
 
 def order(uid="u1", status="placed", deadline=T0 + 10, completed=T0 + 1, codes=()):
-    doc = {"status": status, "completed_at": format_time(completed) if completed else None,
-           "errors": [{"code": c} for c in codes], "order_details": {}}
-    return SimpleNamespace(uid=uid, status=status, final=status != "pending", doc=doc, deadline=deadline,
-                           created=T0, handed_off=True, callback=None, reconcile="")
+    doc = {
+        "status": status,
+        "completed_at": format_time(completed) if completed else None,
+        "errors": [{"code": c} for c in codes],
+        "order_details": {},
+    }
+    return SimpleNamespace(
+        uid=uid,
+        status=status,
+        final=status != "pending",
+        doc=doc,
+        deadline=deadline,
+        created=T0,
+        handed_off=True,
+        callback=None,
+        reconcile="",
+    )
 
 
 def entry(uid="u1", created=T0 + 1, not_after=None, received=None):
-    return {"external_id": uid, "pos_order_id": "P-1", "created_at": format_time(created),
-            "received_at": format_time(received or created), "not_after": format_time(not_after) if not_after else None,
-            "total": 100}
+    return {
+        "external_id": uid,
+        "pos_order_id": "P-1",
+        "created_at": format_time(created),
+        "received_at": format_time(received or created),
+        "not_after": format_time(not_after) if not_after else None,
+        "total": 100,
+    }
 
 
 @pytest.fixture
@@ -61,8 +86,11 @@ def test_the_backoff_bound_follows_its_formula():
 
 def test_a_pos_order_created_after_its_deadline_is_a_violation(receiver):
     records = {"u1": order(), "u2": order("u2"), "u3": order("u3")}
-    ledger = [entry("u1", created=T0 + 9), entry("u2", created=T0 + 10.5),
-              entry("u3", created=T0 + 2, not_after=T0 + 12)]  # a not_after later than the deadline
+    ledger = [
+        entry("u1", created=T0 + 9),
+        entry("u2", created=T0 + 10.5),
+        entry("u3", created=T0 + 2, not_after=T0 + 12),
+    ]  # a not_after later than the deadline
     check = check_created_in_time(evidence(receiver, records, ledger))
     assert check.checked == 3
     assert [v.split(":")[0] for v in check.violations] == ["u2", "u3"]
@@ -72,11 +100,14 @@ def test_pending_past_deadline_plus_reconcile_seconds_is_a_violation(receiver):
     ev = evidence(receiver, {})
     slack = reconcile_slack(1, 1, 1, 3) + OUTAGE
     bound = T0 + 10 + 8 + slack
-    ev.records = {"open-ok": order("open-ok", "pending", completed=None),
-                  "late": order("late", "errored", completed=bound + 1, codes=("pos_outcome_unknown",)),
-                  "ok": order("ok", "errored", completed=bound - 1)}
-    assert check_final(ev, bound - 0.5).violations == [v for v in check_final(ev, bound - 0.5).violations
-                                                       if v.startswith("late")]
+    ev.records = {
+        "open-ok": order("open-ok", "pending", completed=None),
+        "late": order("late", "errored", completed=bound + 1, codes=("pos_outcome_unknown",)),
+        "ok": order("ok", "errored", completed=bound - 1),
+    }
+    assert check_final(ev, bound - 0.5).violations == [
+        v for v in check_final(ev, bound - 0.5).violations if v.startswith("late")
+    ]
     late = check_final(ev, bound + 0.5).violations
     assert sorted(v.split(":")[0] for v in late) == ["late", "open-ok"]
 
@@ -88,8 +119,13 @@ def test_a_beat_killed_meanwhile_extends_the_bound_by_its_lock_takeover_only(rec
     from reliability.faults import Window
 
     bound = T0 + 10 + 8 + reconcile_slack(1, 1, 1, 3) + OUTAGE
-    ev = evidence(receiver, {"slow": order("slow", "placed", completed=bound + 2.1),
-                             "late": order("late", "placed", completed=bound + 10.5)})
+    ev = evidence(
+        receiver,
+        {
+            "slow": order("slow", "placed", completed=bound + 2.1),
+            "late": order("late", "placed", completed=bound + 10.5),
+        },
+    )
     assert sorted(v.split(":")[0] for v in check_final(ev, bound + 60).violations) == ["late", "slow"]
     ev.windows = [Window("kill_beat", T0 + 7, T0 + 10)]
     assert [v.split(":")[0] for v in check_final(ev, bound + 60).violations] == ["late"]
@@ -104,19 +140,32 @@ def test_a_worker_killed_holding_the_claim_and_a_second_redis_outage_extend_the_
 
     bound = T0 + 10 + 8 + reconcile_slack(1, 1, 1, 3) + OUTAGE
     claim = 3 * (1 + 3) + 0.5
-    ev = evidence(receiver, {"held": order("held", "errored", completed=bound + claim + OUTAGE - 0.5),
-                             "late": order("late", "errored", completed=bound + claim + OUTAGE + 0.5)})
-    ev.windows = [Window("kill_redis_after_final", T0 + 9, T0 + 11), Window("restart_redis", T0 + 15, T0 + 19),
-                  Window("kill_worker", T0 + 25, T0 + 30)]
+    ev = evidence(
+        receiver,
+        {
+            "held": order("held", "errored", completed=bound + claim + OUTAGE - 0.5),
+            "late": order("late", "errored", completed=bound + claim + OUTAGE + 0.5),
+        },
+    )
+    ev.windows = [
+        Window("kill_redis_after_final", T0 + 9, T0 + 11),
+        Window("restart_redis", T0 + 15, T0 + 19),
+        Window("kill_worker", T0 + 25, T0 + 30),
+    ]
     assert [v.split(":")[0] for v in check_final(ev, bound + 60).violations] == ["late"]
     ev.windows = ev.windows[:1]  # one outage only: the base bound
     assert len(check_final(ev, bound + 60).violations) == 2
 
 
 def test_a_second_delivery_after_a_delivered_callback_is_a_violation(receiver):
-    receiver.deliveries = [Delivery("flaky", T0, "placed", True, 500), Delivery("flaky", T0 + 1, "placed", True, 204),
-                           Delivery("twice", T0, "placed", True, 204), Delivery("twice", T0 + 9, "placed", True, 204),
-                           Delivery("dead", T0, "errored", True, 500), Delivery("dead", T0 + 1, "errored", True, 500)]
+    receiver.deliveries = [
+        Delivery("flaky", T0, "placed", True, 500),
+        Delivery("flaky", T0 + 1, "placed", True, 204),
+        Delivery("twice", T0, "placed", True, 204),
+        Delivery("twice", T0 + 9, "placed", True, 204),
+        Delivery("dead", T0, "errored", True, 500),
+        Delivery("dead", T0 + 1, "errored", True, 500),
+    ]
     check = check_callbacks_once(evidence(receiver, {}))
     assert check.checked == 3
     assert [v.split(":")[0] for v in check.violations] == ["twice"]
@@ -128,12 +177,15 @@ def test_one_resend_after_its_sender_was_killed_is_the_only_second_delivery_allo
     from reliability.faults import Window
 
     key = "killed:placed"
-    receiver.deliveries = [Delivery("killed", T0, "placed", True, 204, key),
-                           Delivery("killed", T0 + 17, "placed", True, 204, key),
-                           Delivery("thrice", T0, "placed", True, 204, "thrice:placed"),
-                           Delivery("thrice", T0 + 17, "placed", True, 204, "thrice:placed"),
-                           Delivery("thrice", T0 + 30, "placed", True, 204, "thrice:placed"),
-                           Delivery("nokey", T0, "placed", True, 204), Delivery("nokey", T0 + 17, "placed", True, 204)]
+    receiver.deliveries = [
+        Delivery("killed", T0, "placed", True, 204, key),
+        Delivery("killed", T0 + 17, "placed", True, 204, key),
+        Delivery("thrice", T0, "placed", True, 204, "thrice:placed"),
+        Delivery("thrice", T0 + 17, "placed", True, 204, "thrice:placed"),
+        Delivery("thrice", T0 + 30, "placed", True, 204, "thrice:placed"),
+        Delivery("nokey", T0, "placed", True, 204),
+        Delivery("nokey", T0 + 17, "placed", True, 204),
+    ]
     ev = evidence(receiver, {})
     ev.windows = [Window("kill_worker", T0 + 0.2, T0 + 5)]
     assert sorted(v.split(":")[0] for v in check_callbacks_once(ev).violations) == ["nokey", "thrice"]
@@ -145,12 +197,17 @@ def test_one_resend_after_its_sender_was_killed_is_the_only_second_delivery_allo
 
 
 def test_pos_calls_beyond_the_backoff_bound_are_a_violation(receiver):
-    records = {"calm": order("calm", completed=T0 + 16), "storm": order("storm", completed=T0 + 16),
-               "unknown": order("unknown", "errored", completed=T0 + 16, codes=("pos_outcome_unknown",))}
+    records = {
+        "calm": order("calm", completed=T0 + 16),
+        "storm": order("storm", completed=T0 + 16),
+        "unknown": order("unknown", "errored", completed=T0 + 16, codes=("pos_outcome_unknown",)),
+    }
     bound16 = pos_call_bound(16, 0.5, 4)
-    calls = {"calm": {"posts": 2, "lookups": math.floor(bound16) - 2},
-             "storm": {"posts": 1, "lookups": 61},
-             "unknown": {"posts": 1, "lookups": math.floor(bound16) + 5}}  # still looked up after: judged to now
+    calls = {
+        "calm": {"posts": 2, "lookups": math.floor(bound16) - 2},
+        "storm": {"posts": 1, "lookups": 61},
+        "unknown": {"posts": 1, "lookups": math.floor(bound16) + 5},
+    }  # still looked up after: judged to now
     check = check_pos_calls(evidence(receiver, records, calls=calls), T0 + 60)
     assert check.checked == 3
     assert [v.split(":")[0] for v in check.violations] == ["storm"]
@@ -221,9 +278,12 @@ def test_a_reset_just_after_a_link_cut_is_excused_only_for_that_host(receiver):
     web1, web2 = "http://10.0.0.10:8000", "http://10.0.0.11:8000"
     windows = [Window(STALE_CONNECTIONS, T0, T0 + 4, "web1", host=web1)]
     journal = Journal()
-    for uid, host, at, error in (("ok", web1, T0 + 1, "ConnectionError"),
-                                 ("other-host", web2, T0 + 1, "ConnectionError"),
-                                 ("later", web1, T0 + 5, "ConnectionError"), ("timeout", web1, T0 + 1, "ReadTimeout")):
+    for uid, host, at, error in (
+        ("ok", web1, T0 + 1, "ConnectionError"),
+        ("other-host", web2, T0 + 1, "ConnectionError"),
+        ("later", web1, T0 + 5, "ConnectionError"),
+        ("timeout", web1, T0 + 1, "ReadTimeout"),
+    ):
         journal.add(Call(uid, "resubmit", at, at + 0.01, None, None, error=error, host=host))
     ev = Evidence(journal, receiver, windows, {}, [], set(), settings=SETTINGS)
     _, unanswered, _ = check_http(ev)
@@ -243,11 +303,13 @@ def test_a_503_from_a_web_host_cut_off_mid_request_is_honest_only_for_that_host(
     web1, web2 = "http://10.0.0.10:8000", "http://10.0.0.11:8000"
     windows = [Window(WEB_CUT_OFF, T0, T0 + 3.6, "web2", host=web2)]
     journal = Journal()
-    for uid, host, started, ended, status in (("cut", web2, T0 - 0.04, T0 + 5.0, 503),
-                                              ("other-host", web1, T0 + 1, T0 + 1.1, 503),
-                                              ("later", web2, T0 + 6, T0 + 6.1, 503),
-                                              ("sent-mid-cut", web2, T0 + 1, T0 + 3.8, 503),
-                                              ("a-500", web2, T0 + 1, T0 + 1.1, 500)):
+    for uid, host, started, ended, status in (
+        ("cut", web2, T0 - 0.04, T0 + 5.0, 503),
+        ("other-host", web1, T0 + 1, T0 + 1.1, 503),
+        ("later", web2, T0 + 6, T0 + 6.1, 503),
+        ("sent-mid-cut", web2, T0 + 1, T0 + 3.8, 503),
+        ("a-500", web2, T0 + 1, T0 + 1.1, 500),
+    ):
         journal.add(Call(uid, "submit", started, ended, status, {"errors": []}, host=host))
     ev = Evidence(journal, receiver, windows, {}, [], set(), settings=SETTINGS)
     five, _, _ = check_http(ev)

@@ -33,18 +33,38 @@ SETTINGS = {"CALLBACK_TIMEOUT_SECONDS": "3", "CLOCK_SKEW_SECONDS": "1"}
 
 
 def order(uid, status="placed", pos_order_id="P-1", codes=(), reconcile="", callback_url=None):
-    doc = {"status": status, "completed_at": format_time(T0 + 1), "errors": [{"code": c} for c in codes],
-           "order_details": {"pos_order_id": pos_order_id} if status == "placed" else {}}
+    doc = {
+        "status": status,
+        "completed_at": format_time(T0 + 1),
+        "errors": [{"code": c} for c in codes],
+        "order_details": {"pos_order_id": pos_order_id} if status == "placed" else {},
+    }
     if callback_url:
         doc["callback_url"] = callback_url
-    return SimpleNamespace(uid=uid, status=status, final=status != "pending", doc=doc, deadline=DEADLINE,
-                           created=T0, handed_off=False, callback="", reconcile=reconcile)
+    return SimpleNamespace(
+        uid=uid,
+        status=status,
+        final=status != "pending",
+        doc=doc,
+        deadline=DEADLINE,
+        created=T0,
+        handed_off=False,
+        callback="",
+        reconcile=reconcile,
+    )
 
 
 def entry(uid, pos_order_id="P-1", created=T0 + 1, status="accepted", location="loc-001", not_after=DEADLINE):
-    return {"external_id": uid, "pos_order_id": pos_order_id, "created_at": format_time(created),
-            "received_at": format_time(T0 + 0.5), "not_after": format_time(not_after), "total": 100,
-            "status": status, "location_id": location}
+    return {
+        "external_id": uid,
+        "pos_order_id": pos_order_id,
+        "created_at": format_time(created),
+        "received_at": format_time(T0 + 0.5),
+        "not_after": format_time(not_after),
+        "total": 100,
+        "status": status,
+        "location_id": location,
+    }
 
 
 @pytest.fixture
@@ -67,19 +87,29 @@ def names(check) -> list[str]:
 
 # -- callbacks owed: the journal's 202s -------------------------------------------------------
 
+
 def test_every_202_from_any_path_owes_the_callback(receiver):
     """Finding 5: PAR's resubmit after a web kill was answered 202 and the record never said
     `handed`: the old check skipped it. Now any 202 (not a poll) owes it."""
     url = "http://127.0.0.1:1/cb"
     journal = Journal()
-    for uid, kind, status in (("resubmitted", "submit", None), ("resubmitted", "resubmit", 202),
-                              ("delivered", "submit", 202), ("kept", "concurrent", 202),
-                              ("inline", "submit", 200), ("trickled", "submit", 202)):
+    for uid, kind, status in (
+        ("resubmitted", "submit", None),
+        ("resubmitted", "resubmit", 202),
+        ("delivered", "submit", 202),
+        ("kept", "concurrent", 202),
+        ("inline", "submit", 200),
+        ("trickled", "submit", 202),
+    ):
         journal.add(Call(uid, kind, T0, T0 + 0.1, status, {"status": "pending"}))
-    records = {uid: order(uid, callback_url=url)
-               for uid in ("resubmitted", "delivered", "kept", "inline", "trickled", "worker")}
-    receiver.deliveries = [Delivery("delivered", T0 + 2, "placed", True, 204),
-                           Delivery("trickled", T0 + 2, "placed", True, LEFT, ended=T0 + 5)]  # the sender left
+    records = {
+        uid: order(uid, callback_url=url)
+        for uid in ("resubmitted", "delivered", "kept", "inline", "trickled", "worker")
+    }
+    receiver.deliveries = [
+        Delivery("delivered", T0 + 2, "placed", True, 204),
+        Delivery("trickled", T0 + 2, "placed", True, LEFT, ended=T0 + 5),
+    ]  # the sender left
     ev = evidence(receiver, records, journal=journal, final_by={"worker": "worker", "inline": "web"})
     ev.dead_callbacks = {"kept"}
     check = check_callbacks(ev)
@@ -98,14 +128,17 @@ def test_a_poll_promises_no_callback(receiver):
 
 # -- deliveries of one callback never at once ---------------------------------------------------
 
+
 def test_two_deliveries_of_one_callback_at_once_are_a_violation(receiver):
     """Finding 4: sender A trickled for 14 s, sender B delivered meanwhile."""
     receiver.deliveries = [
-        Delivery("apart", T0, "placed", True, LEFT, ended=T0 + 3.0), Delivery("apart", T0 + 3.6, "placed", True, 204),
-        Delivery("at-once", T0, "placed", True, 200, ended=T0 + 14), Delivery("at-once", T0 + 10.5, "placed", True,
-                                                                               204),
-        Delivery("fin-lag", T0, "placed", True, LEFT, ended=T0 + 3.1), Delivery("fin-lag", T0 + 3.0, "placed", True,
-                                                                                 204)]
+        Delivery("apart", T0, "placed", True, LEFT, ended=T0 + 3.0),
+        Delivery("apart", T0 + 3.6, "placed", True, 204),
+        Delivery("at-once", T0, "placed", True, 200, ended=T0 + 14),
+        Delivery("at-once", T0 + 10.5, "placed", True, 204),
+        Delivery("fin-lag", T0, "placed", True, LEFT, ended=T0 + 3.1),
+        Delivery("fin-lag", T0 + 3.0, "placed", True, 204),
+    ]
     check = check_callbacks_apart(evidence(receiver, {}))
     assert check.checked == 3
     assert names(check) == ["at-once"]
@@ -114,8 +147,10 @@ def test_two_deliveries_of_one_callback_at_once_are_a_violation(receiver):
 
 
 def test_a_delivery_held_past_callback_timeout_is_a_violation(receiver):
-    receiver.deliveries = [Delivery("bounded", T0, "placed", True, LEFT, ended=T0 + 3.9),
-                           Delivery("held", T0, "placed", True, LEFT, ended=T0 + 4.2)]
+    receiver.deliveries = [
+        Delivery("bounded", T0, "placed", True, LEFT, ended=T0 + 3.9),
+        Delivery("held", T0, "placed", True, LEFT, ended=T0 + 4.2),
+    ]
     assert names(check_callbacks_apart(evidence(receiver, {}))) == ["held"]
 
 
@@ -124,8 +159,10 @@ def test_a_delivery_across_a_cut_worker_host_is_judged_by_nobody(receiver):
     back. Excused only across such a window."""
     from reliability.faults import Window
 
-    receiver.deliveries = [Delivery("cut", T0, "placed", True, 200, ended=T0 + 9),
-                           Delivery("cut", T0 + 5, "placed", True, 204)]
+    receiver.deliveries = [
+        Delivery("cut", T0, "placed", True, 200, ended=T0 + 9),
+        Delivery("cut", T0 + 5, "placed", True, 204),
+    ]
     ev = evidence(receiver, {})
     assert names(check_callbacks_apart(ev)) == ["cut"]
     ev.windows = [Window("worker_cut", T0 + 1, T0 + 21)]
@@ -140,8 +177,10 @@ def test_the_receiver_sees_a_trickled_sender_hang_up(receiver):
     receiver.start()
     try:
         port = receiver.server.server_address[1]
-        request = (b"POST /cb/tr?mode=trickle HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                   b"Content-Length: 2\r\n\r\n{}")
+        request = (
+            b"POST /cb/tr?mode=trickle HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\n\r\n{}"
+        )
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             sock.sendall(request)
             first = sock.recv(4)
@@ -161,23 +200,33 @@ def test_the_receiver_sees_a_trickled_sender_hang_up(receiver):
 
 # -- late placements -----------------------------------------------------------------------------
 
+
 def test_placed_means_exactly_one_live_pos_order(receiver):
     records = {"ok": order("ok"), "voided": order("voided"), "listed-late": order("listed-late")}
-    ledger = [entry("ok"), entry("voided", status="voided"),
-              entry("listed-late", created=DEADLINE + 2)]  # not voidable: placed, listed
+    ledger = [
+        entry("ok"),
+        entry("voided", status="voided"),
+        entry("listed-late", created=DEADLINE + 2),
+    ]  # not voidable: placed, listed
     one, _ = check_pos_orders(evidence(receiver, records, ledger, found={"listed-late"}))
     assert one.checked == 3 and names(one) == ["voided"]
 
 
 def test_another_final_has_no_live_pos_order_but_a_late_one_listed_after_a_refused_void(receiver):
-    records = {"voided": order("voided", "errored", codes=("placed_late",)),
-               "refused-void": order("refused-void", "errored", codes=("deadline_exceeded",), reconcile="found"),
-               "unlisted": order("unlisted", "errored", codes=("deadline_exceeded",), reconcile="found"),
-               "on-time": order("on-time", "errored", codes=("deadline_exceeded",), reconcile="found"),
-               "live-late": order("live-late", "errored", codes=("deadline_exceeded",), reconcile="absent")}
-    ledger = [entry("voided", created=DEADLINE + 2, status="voided"),
-              entry("refused-void", created=DEADLINE + 2), entry("unlisted", created=DEADLINE + 2),
-              entry("on-time", created=DEADLINE - 1), entry("live-late", created=DEADLINE + 2)]
+    records = {
+        "voided": order("voided", "errored", codes=("placed_late",)),
+        "refused-void": order("refused-void", "errored", codes=("deadline_exceeded",), reconcile="found"),
+        "unlisted": order("unlisted", "errored", codes=("deadline_exceeded",), reconcile="found"),
+        "on-time": order("on-time", "errored", codes=("deadline_exceeded",), reconcile="found"),
+        "live-late": order("live-late", "errored", codes=("deadline_exceeded",), reconcile="absent"),
+    }
+    ledger = [
+        entry("voided", created=DEADLINE + 2, status="voided"),
+        entry("refused-void", created=DEADLINE + 2),
+        entry("unlisted", created=DEADLINE + 2),
+        entry("on-time", created=DEADLINE - 1),
+        entry("live-late", created=DEADLINE + 2),
+    ]
     found = {"refused-void", "on-time", "live-late"}
     _, none = check_pos_orders(evidence(receiver, records, ledger, found=found))
     assert none.checked == 5
@@ -186,9 +235,13 @@ def test_another_final_has_no_live_pos_order_but_a_late_one_listed_after_a_refus
 
 def test_no_late_pos_order_stays_live_unnoticed(receiver):
     records = {uid: order(uid) for uid in ("voided", "listed", "unnoticed", "on-time", "within-skew")}
-    ledger = [entry("voided", created=DEADLINE + 3, status="voided"), entry("listed", created=DEADLINE + 3),
-              entry("unnoticed", created=DEADLINE + 1.1), entry("on-time", created=DEADLINE - 0.5),
-              entry("within-skew", created=DEADLINE + 0.9)]  # the engine's stated allowance for the POS's clock
+    ledger = [
+        entry("voided", created=DEADLINE + 3, status="voided"),
+        entry("listed", created=DEADLINE + 3),
+        entry("unnoticed", created=DEADLINE + 1.1),
+        entry("on-time", created=DEADLINE - 0.5),
+        entry("within-skew", created=DEADLINE + 0.9),
+    ]  # the engine's stated allowance for the POS's clock
     check, stats = check_late_placements(evidence(receiver, records, ledger, found={"listed"}))
     assert check.checked == 4 and names(check) == ["unnoticed"]
     assert stats == {"voided": 1, "listed": 1, "within_skew": 1, "unnoticed": 1}
@@ -196,9 +249,11 @@ def test_no_late_pos_order_stays_live_unnoticed(receiver):
 
 def test_created_after_the_deadline_is_judged_only_where_the_pos_honours_not_after(receiver):
     records = {uid: order(uid) for uid in ("honoured", "ignored", "ignored-bad-not-after")}
-    ledger = [entry("honoured", created=DEADLINE + 2),
-              entry("ignored", created=DEADLINE + 2, location="loc-002"),
-              entry("ignored-bad-not-after", location="loc-002", not_after=DEADLINE + 5)]
+    ledger = [
+        entry("honoured", created=DEADLINE + 2),
+        entry("ignored", created=DEADLINE + 2, location="loc-002"),
+        entry("ignored-bad-not-after", location="loc-002", not_after=DEADLINE + 5),
+    ]
     check = check_created_in_time(evidence(receiver, records, ledger, late_locations=("loc-002",)))
     assert check.checked == 3 and names(check) == ["honoured", "ignored-bad-not-after"]
     assert names(check_created_in_time(evidence(receiver, records, ledger))) == sorted(records)

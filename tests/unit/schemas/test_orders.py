@@ -36,19 +36,42 @@ def test_a_sample_order_loads_with_money_as_decimal():
     assert loaded["schedule_type"] == "current"
 
 
-@pytest.mark.parametrize("value", [Decimal("1.005"), Decimal("0.001"), "1.00", "8.99", True, False, Decimal("NaN"),
-                                   Decimal("Infinity"), Decimal("-Infinity"), 8.99, Decimal("-0.01"),
-                                   Decimal("1000000.01"), [1], {"amount": 1}],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [
+        Decimal("1.005"),
+        Decimal("0.001"),
+        "1.00",
+        "8.99",
+        True,
+        False,
+        Decimal("NaN"),
+        Decimal("Infinity"),
+        Decimal("-Infinity"),
+        8.99,
+        Decimal("-0.01"),
+        Decimal("1000000.01"),
+        [1],
+        {"amount": 1},
+    ],
+    ids=repr,
+)
 def test_money_that_is_not_a_decimal_number_with_two_places_is_refused(value):
     order = sample_order(uid="ord-1")
     order["order_details"]["items"][0]["unit_price"] = value
     assert "order_details.items.0.unit_price" in errors_of(order)
 
 
-@pytest.mark.parametrize(("value", "expected"), [(Decimal("1.5"), Decimal("1.50")), (2, Decimal("2.00")),
-                                                 (Decimal("1.000"), Decimal("1.00")), (0, Decimal("0.00")),
-                                                 (Decimal("1000000"), Decimal("1000000.00"))])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Decimal("1.5"), Decimal("1.50")),
+        (2, Decimal("2.00")),
+        (Decimal("1.000"), Decimal("1.00")),
+        (0, Decimal("0.00")),
+        (Decimal("1000000"), Decimal("1000000.00")),
+    ],
+)
 def test_money_within_two_places_is_read_exactly(value, expected):
     order = sample_order(uid="ord-1")
     order["order_details"]["tip"] = value
@@ -70,14 +93,23 @@ def test_required_money_cannot_be_null():
 
 
 REQUIRED = [
-    ("request_uid",), ("request_type",), ("request_datetime",), ("location_id",), ("order_details",),
-    ("order_details", "items"), ("order_details", "subtotal"), ("order_details", "tax"),
+    ("request_uid",),
+    ("request_type",),
+    ("request_datetime",),
+    ("location_id",),
+    ("order_details",),
+    ("order_details", "items"),
+    ("order_details", "subtotal"),
+    ("order_details", "tax"),
     ("order_details", "grand_total"),
-    ("order_details", "items", 0, "id"), ("order_details", "items", 0, "item_type"),
+    ("order_details", "items", 0, "id"),
+    ("order_details", "items", 0, "item_type"),
     ("order_details", "items", 0, "quantity"),
-    ("order_details", "items", 0, "children", 0, "id"), ("order_details", "items", 0, "children", 0, "item_type"),
+    ("order_details", "items", 0, "children", 0, "id"),
+    ("order_details", "items", 0, "children", 0, "item_type"),
     ("order_details", "items", 0, "children", 0, "quantity"),
-    ("order_details", "payments", 0, "type"), ("order_details", "payments", 0, "amount"),
+    ("order_details", "payments", 0, "type"),
+    ("order_details", "payments", 0, "amount"),
 ]
 
 
@@ -91,8 +123,13 @@ def test_each_required_field(path):
     assert ".".join(map(str, path)) in errors_of(order)
 
 
-OPTIONAL = {"schedule_type": "current", "callback_url": "https://par.example/cb", "ttl": 60,
-            "received_at": "2026-12-07T10:00:00.000Z", "completed_at": "2026-12-07T10:00:01.000Z"}
+OPTIONAL = {
+    "schedule_type": "current",
+    "callback_url": "https://par.example/cb",
+    "ttl": 60,
+    "received_at": "2026-12-07T10:00:00.000Z",
+    "completed_at": "2026-12-07T10:00:01.000Z",
+}
 
 
 @pytest.mark.parametrize("optional", sorted(OPTIONAL))
@@ -148,10 +185,19 @@ def test_an_empty_children_list_on_a_child_is_fine():
     SCHEMA.load(order)
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("quantity", 0), ("quantity", 1000), ("quantity", "2"), ("quantity", True), ("quantity", Decimal("2.0")),
-    ("item_type", "Side"), ("id", ""), ("id", "x" * 129),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("quantity", 0),
+        ("quantity", 1000),
+        ("quantity", "2"),
+        ("quantity", True),
+        ("quantity", Decimal("2.0")),
+        ("item_type", "Side"),
+        ("id", ""),
+        ("id", "x" * 129),
+    ],
+)
 def test_line_fields_are_checked(field, value):
     order = sample_order(uid="ord-1")
     order["order_details"]["items"][0][field] = value
@@ -164,12 +210,25 @@ def test_an_order_needs_at_least_one_line():
     assert "order_details.items" in errors_of(order)
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("request_datetime", "2026-11-23 18:00"), ("request_datetime", "2026-11-23T18:00:00"),
-    ("request_datetime", "yesterday"), ("request_uid", "a/b"), ("request_uid", "tab\there"),
-    ("request_uid", ""), ("location_id", ""), ("schedule_type", "later"), ("callback_url", "ftp://x.example/cb"),
-    ("callback_url", "not a url"), ("ttl", 0), ("ttl", "60"), ("ttl", True), ("received_at", "soon"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("request_datetime", "2026-11-23 18:00"),
+        ("request_datetime", "2026-11-23T18:00:00"),
+        ("request_datetime", "yesterday"),
+        ("request_uid", "a/b"),
+        ("request_uid", "tab\there"),
+        ("request_uid", ""),
+        ("location_id", ""),
+        ("schedule_type", "later"),
+        ("callback_url", "ftp://x.example/cb"),
+        ("callback_url", "not a url"),
+        ("ttl", 0),
+        ("ttl", "60"),
+        ("ttl", True),
+        ("received_at", "soon"),
+    ],
+)
 def test_top_level_fields_are_checked(field, value):
     assert field in errors_of(sample_order(uid="ord-1", **{field: value}))
 
@@ -286,9 +345,11 @@ def test_the_first_cap_is_counted_before_any_error_is_built():
     cost an error each."""
     body = sample_order()
     lines = [{"id": "", "item_type": "Nope", "quantity": 0}] * 149 + [
-        {"id": "i", "item_type": "Item", "quantity": 1, "children": [{}] * 51}]
+        {"id": "i", "item_type": "Item", "quantity": 1, "children": [{}] * 51}
+    ]
     body["order_details"]["items"] = lines
     with pytest.raises(ValidationError) as caught:
         OrderRequestSchema().load(body)
-    assert flatten(caught.value.messages) == [{"code": "schema_invalid", "field": "order_details.items.149.children",
-                                               "message": "at most 50 entries"}]
+    assert flatten(caught.value.messages) == [
+        {"code": "schema_invalid", "field": "order_details.items.149.children", "message": "at most 50 entries"}
+    ]

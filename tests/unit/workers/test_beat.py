@@ -53,14 +53,17 @@ def test_a_redis_error_skips_the_tick_instead_of_ending_beat(scheduler, monkeypa
 
 
 def test_a_beat_started_while_redis_is_away_writes_its_schedule_at_the_first_tick_that_reaches_it(
-        scheduler, monkeypatch):
+    scheduler, monkeypatch
+):
     """The 10,000-order run: a beat restarted while Redis loaded its AOF died in redbeat's
     setup_schedule (run by the scheduler's constructor), ConnectionError."""
     scheduler.redis.flushall()
     reach = monkeypatch.context()
     with reach as patch:
+
         def away(*args, **kwargs):
             raise redis.exceptions.BusyLoadingError("Redis is loading the dataset in memory")
+
         patch.setattr("redbeat.schedulers.get_redis", away)
         scheduler.setup_schedule()  # what the constructor runs at start: no exception
         assert not scheduler.schedule_written

@@ -13,7 +13,8 @@ from tornado.testing import AsyncHTTPTestCase
 
 # loaded by path: importing the `workers` package builds the Celery app from the environment
 _spec = importlib.util.spec_from_file_location(
-    "posbridge_flower", Path(__file__).resolve().parents[3] / "workers" / "flower.py")
+    "posbridge_flower", Path(__file__).resolve().parents[3] / "workers" / "flower.py"
+)
 _flower = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_flower)
 protect = _flower.protect
@@ -22,8 +23,14 @@ protect = _flower.protect
 class _App(tornado.web.Application):
     def __init__(self):
         super().__init__([(r"/metrics", monitor.Metrics), (r"/healthcheck", monitor.Healthcheck)])
-        self.options = SimpleNamespace(basic_auth=["oncall:pw"], auth=None, url_prefix="", auth_provider=None,
-                                       unix_socket="", purge_offline_workers=None)
+        self.options = SimpleNamespace(
+            basic_auth=["oncall:pw"],
+            auth=None,
+            url_prefix="",
+            auth_provider=None,
+            unix_socket="",
+            purge_offline_workers=None,
+        )
 
     def purge_offline_worker_metrics(self):
         pass

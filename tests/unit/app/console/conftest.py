@@ -24,5 +24,3 @@ def console(app, services):
 @pytest.fixture
 def browser(console):
     return Browser(console.test_client())
-
-

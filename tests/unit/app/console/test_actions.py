@@ -15,8 +15,12 @@ def test_redrive_asks_first_then_hands_the_order_to_a_worker(browser, services, 
     done = browser.confirm("/orders/ord-1/redrive")
     assert done.status_code == 302 and done.headers["Location"].endswith("/orders/ord-1")
     assert tasks.sent == [("place_order", "ord-1")]
-    assert services.store.history("ord-1")[-1] | {"at": 0} == {"at": 0, "status": "pending",
-                                                              "by": f"console:{USER}", "note": "re-driven"}
+    assert services.store.history("ord-1")[-1] | {"at": 0} == {
+        "at": 0,
+        "status": "pending",
+        "by": f"console:{USER}",
+        "note": "re-driven",
+    }
     page = browser.get("/orders/ord-1").text
     assert 'class="flash ok"' in page and f"re-driven by console:{USER}" in page
 

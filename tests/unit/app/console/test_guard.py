@@ -11,13 +11,14 @@ from app.console import create_console
 from app.settings import ConfigError
 from tests.support.console import PASSWORD, USER, basic, order_with
 
-PATHS = ["/", "/find?uid=x", "/orders/ord-1", "/orders/ord-1/redrive", "/lists/open", "/recent",
-         "/static/console.css"]
+PATHS = ["/", "/find?uid=x", "/orders/ord-1", "/orders/ord-1/redrive", "/lists/open", "/recent", "/static/console.css"]
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("headers", [{}, basic(USER, "wrong-password-0123456789"), basic("intruder", PASSWORD),
-                                     {"Authorization": "Bearer x"}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, basic(USER, "wrong-password-0123456789"), basic("intruder", PASSWORD), {"Authorization": "Bearer x"}],
+)
 def test_every_path_needs_the_login(console, path, headers):
     answer = console.test_client().get(path, headers=headers)
     assert answer.status_code == 401

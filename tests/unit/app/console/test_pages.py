@@ -50,8 +50,9 @@ def test_the_claim_holder_is_shown_while_a_move_is_in_flight(browser, services):
 
 
 def test_a_rejected_order_is_shown_in_red_with_its_error_codes(browser, services):
-    order_with(services, "ord-bad", status="rejected",
-               errors=[{"code": "item_unavailable", "message": "item 42 is sold out"}])
+    order_with(
+        services, "ord-bad", status="rejected", errors=[{"code": "item_unavailable", "message": "item 42 is sold out"}]
+    )
     page = browser.get("/orders/ord-bad").text
     assert 'class="status rejected"' in page
     assert '<div class="errors" id="order-errors">' in page and "<code>item_unavailable</code>" in page

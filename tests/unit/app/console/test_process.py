@@ -54,8 +54,12 @@ def test_kubernetes_runs_it_with_no_way_in_but_a_port_forward():
     import yaml
 
     k8s = ROOT / "deploy" / "k8s"
-    docs = [d for name in ("console.yaml", "web.yaml", "worker.yaml", "beat.yaml", "network.yaml", "ingress.yaml")
-            for d in yaml.safe_load_all((k8s / name).read_text()) if d]
+    docs = [
+        d
+        for name in ("console.yaml", "web.yaml", "worker.yaml", "beat.yaml", "network.yaml", "ingress.yaml")
+        for d in yaml.safe_load_all((k8s / name).read_text())
+        if d
+    ]
     (console,) = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "posbridge-console"]
     container = console["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["python", "-m", "app.console"]

@@ -37,8 +37,17 @@ def overrun(post, pos, uid="ord-1", **overrides):
 
 def test_a_pending_order_no_post_could_have_reached_is_cancelled_at_once(client, auth, services, pos):
     request = SCHEMA.load(sample_order(uid="ord-1"))
-    create_order(services.store, "ord-1", fingerprint(request), new_record(request, time.time()), None, 900, "web",
-                 5, "menu:loc-001")  # recorded; its web died before it validated it
+    create_order(
+        services.store,
+        "ord-1",
+        fingerprint(request),
+        new_record(request, time.time()),
+        None,
+        900,
+        "web",
+        5,
+        "menu:loc-001",
+    )  # recorded; its web died before it validated it
     response = cancel(client, auth, "ord-1", "the guest changed their mind")
     assert response.status_code == 200 and response.json["status"] == "cancelled"
     assert signing.verify(SHARED_ID[:10].encode(), response.json, response.headers["x-pch-digest"])
@@ -50,7 +59,8 @@ def test_a_pending_order_no_post_could_have_reached_is_cancelled_at_once(client,
 
 
 def test_a_post_that_never_made_the_order_is_cancelled_and_a_late_one_creates_nothing(
-        client, auth, services, pos, post):
+    client, auth, services, pos, post
+):
     uid = overrun(post, pos)
     response = cancel(client, auth, uid)
     assert response.status_code == 200 and response.json["status"] == "cancelled"
@@ -151,8 +161,7 @@ def test_another_method_on_the_cancel_route_is_405_with_allow(client, auth):
     assert response.status_code == 405 and response.headers["Allow"] == "POST"
 
 
-def test_a_cancel_recorded_after_a_worker_took_the_order_stops_its_post(client, auth, services, pos, post,
-                                                                        monkeypatch):
+def test_a_cancel_recorded_after_a_worker_took_the_order_stops_its_post(client, auth, services, pos, post, monkeypatch):
     """Issue 19: a worker that claimed a validated order before the cancel was recorded sent its
     POST anyway (the cancel landed during its durability check). Every POST now passes
     `OrderStore.may_post` just before it goes."""
@@ -168,6 +177,7 @@ def test_a_cancel_recorded_after_a_worker_took_the_order_stops_its_post(client, 
             cancels.append(0)
             cancels[0] = cancel(client, auth, uid).status_code
         return real_confirm(order)
+
     monkeypatch.setattr(mover.answers, "confirm", cancel_meanwhile)
     posts = len(pos.bodies)
     assert mover.move_order(uid) == "cancelled"
@@ -177,7 +187,8 @@ def test_a_cancel_recorded_after_a_worker_took_the_order_stops_its_post(client, 
 
 
 def test_a_cancel_recorded_while_the_webs_validation_waits_for_the_replica_stops_its_post(
-        client, auth, services, pos, post, monkeypatch):
+    client, auth, services, pos, post, monkeypatch
+):
     """The same on the web's inline path under DURABILITY=replica: a cancel recorded while the
     validation's WAIT runs (modelled by the cancel's write queued where the WAIT is): the web
     sends nothing and hands the order on; the cancel's move voids and decides it."""
@@ -191,6 +202,7 @@ def test_a_cancel_recorded_while_the_webs_validation_waits_for_the_replica_stops
         if pipe.command_stack and not cancels:  # the validation's pipeline (a final's has none left)
             cancels.append("recorded")
             pipe.hset("order:ord-9", mapping={"cx": "requested", "cx_at": "1", "cx_by": "test"})
+
     monkeypatch.setattr(durability, "after", cancel_lands)
     response = post("/posnext/order/submit", sample_order(uid="ord-9"))
     assert cancels == ["recorded"] and response.status_code == 202 and pos.bodies == []

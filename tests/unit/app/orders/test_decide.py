@@ -12,16 +12,19 @@ from app.pos.base import Expired, InProgress, KeyUsed, NotVoidable, Placed, Refu
 DEADLINE, SKEW = 1_000.0, 1.0
 
 
-@pytest.mark.parametrize(("outcome", "next_", "status", "code"), [
-    (Placed("P-1"), Next.FINISH, Status.PLACED, None),
-    (Refused("item_unavailable", "86'd"), Next.FINISH, Status.REJECTED, "item_unavailable"),
-    (Expired(), Next.FINISH, Status.ERRORED, "deadline_exceeded"),
-    (VoidedKey(), Next.FINISH, Status.ERRORED, "voided"),
-    (KeyUsed(), Next.LOOK_UP, None, None),  # our own key: never `rejected`
-    (InProgress(), Next.RETRY, None, None),
-    (Transient("HTTP 503"), Next.RETRY, None, None),
-    (Transient("timeout"), Next.RETRY, None, None),
-])
+@pytest.mark.parametrize(
+    ("outcome", "next_", "status", "code"),
+    [
+        (Placed("P-1"), Next.FINISH, Status.PLACED, None),
+        (Refused("item_unavailable", "86'd"), Next.FINISH, Status.REJECTED, "item_unavailable"),
+        (Expired(), Next.FINISH, Status.ERRORED, "deadline_exceeded"),
+        (VoidedKey(), Next.FINISH, Status.ERRORED, "voided"),
+        (KeyUsed(), Next.LOOK_UP, None, None),  # our own key: never `rejected`
+        (InProgress(), Next.RETRY, None, None),
+        (Transient("HTTP 503"), Next.RETRY, None, None),
+        (Transient("timeout"), Next.RETRY, None, None),
+    ],
+)
 def test_after_a_post(outcome, next_, status, code):
     decision = decide.after_post(outcome)
     assert (decision.next, decision.status) == (next_, status)
@@ -36,8 +39,11 @@ def test_a_transient_answer_says_why_in_its_note():
 
 def test_after_a_lookup_nothing_there_past_the_deadline_is_deadline_exceeded():
     decision = decide.after_lookup(None, DEADLINE, SKEW)
-    assert (decision.next, decision.status, decision.errors[0]["code"]) == \
-        (Next.FINISH, Status.ERRORED, "deadline_exceeded")
+    assert (decision.next, decision.status, decision.errors[0]["code"]) == (
+        Next.FINISH,
+        Status.ERRORED,
+        "deadline_exceeded",
+    )
 
 
 def test_after_a_lookup_for_a_used_key_nothing_there_yet_is_a_retry():
@@ -49,12 +55,15 @@ def test_a_voided_pos_order_counts_as_none():
     assert decide.after_lookup(found, DEADLINE, SKEW).status is Status.ERRORED
 
 
-@pytest.mark.parametrize(("created_at", "next_"), [
-    (None, Next.FINISH),  # the POS does not say when: placed
-    (DEADLINE - 5, Next.FINISH),
-    (DEADLINE + SKEW, Next.FINISH),  # within the clocks' allowance: placed, and listed
-    (DEADLINE + SKEW + 0.01, Next.VOID),  # made after the deadline: voided
-])
+@pytest.mark.parametrize(
+    ("created_at", "next_"),
+    [
+        (None, Next.FINISH),  # the POS does not say when: placed
+        (DEADLINE - 5, Next.FINISH),
+        (DEADLINE + SKEW, Next.FINISH),  # within the clocks' allowance: placed, and listed
+        (DEADLINE + SKEW + 0.01, Next.VOID),  # made after the deadline: voided
+    ],
+)
 def test_a_found_order_is_placed_unless_made_after_the_deadline(created_at, next_):
     decision = decide.after_lookup(Placed("P-1", created_at=created_at), DEADLINE, SKEW)
     assert decision.next is next_ and decision.pos_order_id == "P-1"

@@ -156,11 +156,25 @@ def test_a_callback_delivery_is_bounded_as_a_whole_not_per_read(services, settin
 
 def _final_order(services, request):
     loaded = SCHEMA.load(request)
-    create_order(services.store, loaded["request_uid"], fingerprint(loaded), new_record(loaded, time.time()), None,
-                 900, "web", 5, "menu:none")
+    create_order(
+        services.store,
+        loaded["request_uid"],
+        fingerprint(loaded),
+        new_record(loaded, time.time()),
+        None,
+        900,
+        "web",
+        5,
+        "menu:none",
+    )
     claim_token = services.redis.hget(f"order:{loaded['request_uid']}", "o_claim").decode()
-    services.store.finish(loaded["request_uid"], claim_token,
-                          dict(services.store.get(loaded["request_uid"]).doc, status="placed"), "worker", "placed")
+    services.store.finish(
+        loaded["request_uid"],
+        claim_token,
+        dict(services.store.get(loaded["request_uid"]).doc, status="placed"),
+        "worker",
+        "placed",
+    )
     return services.store.get(loaded["request_uid"])
 
 
@@ -168,8 +182,17 @@ def test_a_202_from_a_resubmit_after_a_web_died_owes_the_callback(services):
     """Finding 5: a web killed after CREATE; PAR's retry was answered 202 by the duplicate path,
     which never marked the callback owed; a worker placed the order and no callback was sent."""
     request = SCHEMA.load(sample_order(uid="ord-1", callback_url="https://par.example/cb"))
-    create_order(services.store, "ord-1", fingerprint(request), new_record(request, time.time()), None, 900, "web",
-                 0.3, "menu:loc-001")  # the web that recorded it died
+    create_order(
+        services.store,
+        "ord-1",
+        fingerprint(request),
+        new_record(request, time.time()),
+        None,
+        900,
+        "web",
+        0.3,
+        "menu:loc-001",
+    )  # the web that recorded it died
     services.service.budget = 0.1
     status, _ = services.service.submit(request, time.monotonic())
     assert status == 202
@@ -195,12 +218,18 @@ class ConfigRedis(fakeredis.FakeRedis):
         return {"connected_slaves": self.config.get("slaves", 0)}
 
 
-@pytest.mark.parametrize(("mode", "config", "named"), [
-    ("fsync", {"appendonly": "no", "appendfsync": "always", "maxmemory-policy": "noeviction"}, "appendonly no"),
-    ("fsync", {"appendonly": "yes", "appendfsync": "always", "maxmemory-policy": "volatile-lru"},
-     "maxmemory-policy is volatile-lru"),
-    ("replica", {"maxmemory-policy": "noeviction", "slaves": 0}, "needs 1 replica"),
-])
+@pytest.mark.parametrize(
+    ("mode", "config", "named"),
+    [
+        ("fsync", {"appendonly": "no", "appendfsync": "always", "maxmemory-policy": "noeviction"}, "appendonly no"),
+        (
+            "fsync",
+            {"appendonly": "yes", "appendfsync": "always", "maxmemory-policy": "volatile-lru"},
+            "maxmemory-policy is volatile-lru",
+        ),
+        ("replica", {"maxmemory-policy": "noeviction", "slaves": 0}, "needs 1 replica"),
+    ],
+)
 def test_the_start_up_check_names_the_setting_that_breaks_the_promise(mode, config, named):
     """Finding 6: Durability.check() was called nowhere, and nothing checked maxmemory-policy."""
     assert named in (Durability(mode).check(ConfigRedis(**config)) or "")
@@ -215,8 +244,13 @@ def test_the_app_factory_logs_one_error_when_durability_cannot_hold(settings, ca
     from app import check_durability_at_start, create_app
     from app import redis_client as clients
 
-    monkeypatch.setattr(clients, "make_client", lambda _settings, **_options: ConfigRedis(
-        appendonly="no", appendfsync="everysec", **{"maxmemory-policy": "noeviction"}))
+    monkeypatch.setattr(
+        clients,
+        "make_client",
+        lambda _settings, **_options: ConfigRedis(
+            appendonly="no", appendfsync="everysec", **{"maxmemory-policy": "noeviction"}
+        ),
+    )
     with caplog.at_level("ERROR"):
         check_durability_at_start(create_app(settings))
     errors = [r for r in caplog.records if r.levelname == "ERROR" and "DURABILITY=fsync" in r.getMessage()]
@@ -226,6 +260,7 @@ def test_the_app_factory_logs_one_error_when_durability_cannot_hold(settings, ca
 def test_redis_failing_after_the_order_was_recorded_is_a_202_not_a_503(services, monkeypatch):
     """Finding 7: CREATE, the POS call succeeded, then Redis blipped before the final write: 503
     while the record was pending and a worker would place it."""
+
     def blip(*args, **kwargs):
         raise redis.exceptions.ConnectionError("blip")
 
@@ -252,6 +287,7 @@ def test_the_sweep_sends_no_second_task_while_the_first_waits_in_its_queue(servi
     assert sorted(uid for _, uid in store.dispatch(100, 10.0, waiting="")) == uids  # the queue is empty: lost
     sent_ago(60)  # five periods on, a queue that load keeps busy does not hide a lost task for ever
     assert sorted(uid for _, uid in store.dispatch(100, 10.0, waiting="o")) == uids
+
 
 def test_the_inline_post_gets_no_more_time_than_the_deadline_leaves(services, monkeypatch):
     """Finding 9: the inline POST's time was `deadline - created.now`, not the time actually
@@ -307,8 +343,7 @@ def _late_placement(store, late_mover, late_pos, clock, refuse_voids=False):
     return UID, deadline, until_final
 
 
-def test_a_placement_made_after_the_deadline_is_found_by_reconciliation_and_voided(
-        store, late_mover, late_pos, clock):
+def test_a_placement_made_after_the_deadline_is_found_by_reconciliation_and_voided(store, late_mover, late_pos, clock):
     """Finding 10: POS latency 12 s, ttl 4: the order was errored deadline_exceeded and the POS
     created it 8 s past its deadline, which nothing ever noticed."""
     uid, deadline, until_final = _late_placement(store, late_mover, late_pos, clock)
@@ -330,7 +365,8 @@ def test_a_placement_made_after_the_deadline_is_found_by_reconciliation_and_void
 
 
 def test_the_deciding_lookup_voids_a_late_placement_or_places_one_the_pos_will_not_void(
-        store, late_mover, late_pos, clock):
+    store, late_mover, late_pos, clock
+):
     """Finding 10: found by the deciding lookup itself: voided -> errored placed_late;
     not_voidable -> placed (the truth), listed for on-call."""
     uid, deadline, _ = _late_placement(store, late_mover, late_pos, clock, refuse_voids=True)
@@ -347,8 +383,7 @@ def test_the_deciding_lookup_voids_a_late_placement_or_places_one_the_pos_will_n
     assert order.status == "placed" and uid in [u for u, _, _ in store.reconcile_list()]
 
 
-def test_a_recovery_page_probes_durability_once_however_many_orders_wait_for_it(services, monkeypatch, client,
-                                                                                   token):
+def test_a_recovery_page_probes_durability_once_however_many_orders_wait_for_it(services, monkeypatch, client, token):
     """A page of orders whose states are not confirmed costs one WAIT, not one per order."""
     services.pos.outcomes.extend([Transient("HTTP 503")] * 5)
     for index in range(5):
@@ -386,6 +421,7 @@ def test_no_post_before_the_validated_write_is_durable(services, monkeypatch):
 
 def test_a_full_redis_after_the_order_was_recorded_is_a_202_not_a_500(services, monkeypatch):
     """Review B10: OutOfMemoryError (noeviction) was neither UNAVAILABLE nor a 503: a 500."""
+
     def full(*args, **kwargs):
         raise redis.exceptions.OutOfMemoryError("OOM command not allowed")
 
@@ -393,19 +429,26 @@ def test_a_full_redis_after_the_order_was_recorded_is_a_202_not_a_500(services, 
     assert submit(services)[0] == 202
 
 
-
 def test_a_duplicate_of_a_record_taken_back_is_a_503_not_a_500(services, monkeypatch):
     """The cluster run (DURABILITY=replica): concurrent duplicates saw the first request's record,
     which its creator then took back (not acknowledged): the duplicates answered 500 NotFound."""
     request = SCHEMA.load(sample_order(uid="ord-1"))
-    create_order(services.store, "ord-1", fingerprint(request), new_record(request, time.time()), None, 900, "web",
-                 5, "menu:loc-001")
+    create_order(
+        services.store,
+        "ord-1",
+        fingerprint(request),
+        new_record(request, time.time()),
+        None,
+        900,
+        "web",
+        5,
+        "menu:loc-001",
+    )
     services.service.budget = 0.2
     get = services.store.get
     monkeypatch.setattr(services.store, "get", lambda uid: (services.redis.delete("order:ord-1"), get(uid))[1])
     with pytest.raises(NotDurable):
         services.service.submit(request, time.monotonic())
-
 
 
 def test_a_refusal_after_an_earlier_post_is_looked_up_first(services):

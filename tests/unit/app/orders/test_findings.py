@@ -20,12 +20,18 @@ from tests.support.helpers import keys
 
 @pytest.fixture
 def settings(settings):
-    return settings.__class__(**{**settings.__dict__, "clock_skew_seconds": 1.0, "reconcile_seconds": 60,
-                                 "retry_base_seconds": 0.5, "retry_cap_seconds": 30.0})
+    return settings.__class__(
+        **{
+            **settings.__dict__,
+            "clock_skew_seconds": 1.0,
+            "reconcile_seconds": 60,
+            "retry_base_seconds": 0.5,
+            "retry_cap_seconds": 30.0,
+        }
+    )
 
 
-def test_a_pos_slower_than_the_timeouts_never_creates_the_order_after_it_was_errored(
-        store, mover, pos, clock):
+def test_a_pos_slower_than_the_timeouts_never_creates_the_order_after_it_was_errored(store, mover, pos, clock):
     """Issue 10, finding 1: the POST times out; the POS would create the order 8 s later, after the deadline: it
     refuses (not_after), and the deciding lookup after the deadline finds nothing."""
     deadline = handed_off(store, ttl=4, validated=True)
@@ -50,8 +56,10 @@ def test_a_frozen_holder_that_wakes_after_its_claim_changes_nothing(store, mover
     assert store.get(UID).status == "errored"
     before = keys(store.redis)
     assert pos.place_order(store.get(UID).doc, not_after=request_deadline, timeout=1).__class__.__name__ == "Expired"
-    assert store.finish(UID, web_token, dict(store.get(UID).doc, status="placed"), "web", "late")[:2] == \
-        (False, "errored")
+    assert store.finish(UID, web_token, dict(store.get(UID).doc, status="placed"), "web", "late")[:2] == (
+        False,
+        "errored",
+    )
     assert keys(store.redis) == before and UID not in pos.placed
 
 
@@ -108,8 +116,9 @@ def test_a_callback_is_posted_once_however_many_tasks_and_sweeps_ask(store, move
             posts.append(url)
             return type("R", (), {"status_code": 200, "content": b""})()
 
-    sender = CallbackSender(settings.__class__(**{**settings.__dict__, "callback_allow_private": True}), store,
-                            Session())
+    sender = CallbackSender(
+        settings.__class__(**{**settings.__dict__, "callback_allow_private": True}), store, Session()
+    )
     results = [sender.move(UID) for _ in range(3)]
     clock.advance(3600)
     assert store.dispatch(100, 10) == []  # the sweep has nothing to re-send
@@ -155,8 +164,9 @@ def test_fsync_is_what_the_embedded_redis_and_compose_run(redis_client):
         server.stop()
 
 
-def test_every_kind_of_retry_backs_off_and_a_redrive_starts_no_second_chain(store, mover, pos, clock,
-                                                                                       settings, services):
+def test_every_kind_of_retry_backs_off_and_a_redrive_starts_no_second_chain(
+    store, mover, pos, clock, settings, services
+):
     """Issue 10, finding 9: POS down for a 15-minute deadline: POSTs then lookups, each counted, growing delays;
     redrives during the outage add at most one move each."""
     window = 900

@@ -10,8 +10,15 @@ from tests.support.factories import UID, handed_off, until_final
 
 @pytest.fixture
 def settings(settings):
-    return settings.__class__(**{**settings.__dict__, "clock_skew_seconds": 1.0, "reconcile_seconds": 60,
-                                 "retry_base_seconds": 0.5, "retry_cap_seconds": 30.0})
+    return settings.__class__(
+        **{
+            **settings.__dict__,
+            "clock_skew_seconds": 1.0,
+            "reconcile_seconds": 60,
+            "retry_base_seconds": 0.5,
+            "retry_cap_seconds": 30.0,
+        }
+    )
 
 
 def test_a_handed_off_order_is_validated_then_placed(store, mover, pos):

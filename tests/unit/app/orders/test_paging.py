@@ -37,8 +37,9 @@ def test_a_cursor_whose_member_is_gone_still_moves_forward(redis_client):
     assert [row.member for row in first + rest] == ["u-0", "u-1", "u-2", "u-3", "u-4", "u-5"]
 
 
-@pytest.mark.parametrize("text", ["", "c1.", "c1.!!!", "c2.abc", "c1.WyJpbmYiLCJ4Il0", "c1.WyIxLjAiLCJhOmIiXQ",
-                                  "x" * 600])
+@pytest.mark.parametrize(
+    "text", ["", "c1.", "c1.!!!", "c2.abc", "c1.WyJpbmYiLCJ4Il0", "c1.WyIxLjAiLCJhOmIiXQ", "x" * 600]
+)
 def test_only_cursors_this_module_made_decode(text):
     with pytest.raises(ValueError):
         paging.decode_cursor(text)

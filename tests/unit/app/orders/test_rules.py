@@ -22,8 +22,12 @@ def order(location_id="loc-001", **overrides) -> dict:
 
 
 def line(item_id, item_type, price, quantity=1, children=()):
-    out = {"id": item_id, "item_type": item_type, "quantity": quantity,
-           "unit_price": None if price is None else D(price)}
+    out = {
+        "id": item_id,
+        "item_type": item_type,
+        "quantity": quantity,
+        "unit_price": None if price is None else D(price),
+    }
     if children:
         out["children"] = list(children)
     return out
@@ -48,8 +52,13 @@ def test_the_sample_order_is_valid_and_totals_are_echoed():
     verdict = check(order())
     assert verdict.ok, verdict.problems
     totals = verdict.totals.as_dict()
-    assert totals == {"subtotal": D("22.97"), "discount_total": D("0.00"), "tax": D("1.90"), "tip": D("2.00"),
-                      "grand_total": D("26.87")}
+    assert totals == {
+        "subtotal": D("22.97"),
+        "discount_total": D("0.00"),
+        "tax": D("1.90"),
+        "tip": D("2.00"),
+        "grand_total": D("26.87"),
+    }
 
 
 @pytest.mark.parametrize("cached", [None, {"unknown": True, "location_id": "loc-999"}])
@@ -86,8 +95,10 @@ def test_price_mismatch_at_both_levels():
     body = with_lines(line("item-001", "Item", "9.99", children=[line("mod-001", "Modifier", "1.00")]))
     verdict = check(body)
     assert codes(verdict) == ["price_mismatch", "price_mismatch"]
-    assert [p["field"] for p in verdict.problems] == ["order_details.items.0.unit_price",
-                                                      "order_details.items.0.children.0.unit_price"]
+    assert [p["field"] for p in verdict.problems] == [
+        "order_details.items.0.unit_price",
+        "order_details.items.0.children.0.unit_price",
+    ]
 
 
 def test_a_priced_line_without_a_price_is_a_mismatch():
@@ -108,10 +119,14 @@ def test_modifier_group_min():
     assert check(body).ok
 
 
-@pytest.mark.parametrize("children", [
-    [line("mod-001", "Modifier", "1.50"), line("mod-002", "Modifier", "0.00")],
-    [line("mod-001", "Modifier", "1.50", quantity=2)],
-], ids=["two children", "one child, quantity 2"])
+@pytest.mark.parametrize(
+    "children",
+    [
+        [line("mod-001", "Modifier", "1.50"), line("mod-002", "Modifier", "0.00")],
+        [line("mod-001", "Modifier", "1.50", quantity=2)],
+    ],
+    ids=["two children", "one child, quantity 2"],
+)
 def test_modifier_group_max_counts_quantities(children):
     body = with_lines(line("item-001", "Item", "8.99", children=children))
     assert codes(check(body)) == ["modifier_group_max"]
@@ -122,18 +137,29 @@ def test_modifier_group_max_at_the_limit_is_fine():
     assert check(with_lines(line("item-001", "Item", "8.99", children=extras))).ok
     extras[1]["quantity"] = 2
     assert codes(check(with_totals(with_lines(line("item-001", "Item", "8.99", children=extras))))) == [
-        "modifier_group_max"]
+        "modifier_group_max"
+    ]
 
 
-@pytest.mark.parametrize(("lines", "where"), [
-    ([line("item-003", "Item", "1.99"), line("mod-001", "Modifier", "1.50")], "order_details.items.1.item_type"),
-    ([line("item-001", "Item", "8.99", children=[line("item-003", "Item", "1.99")])],
-     "order_details.items.0.children.0.item_type"),
-    ([line("item-001", "Item", "8.99", children=[line("promo-001", "Promotion", "3.00")])],
-     "order_details.items.0.children.0.item_type"),
-    ([line("item-001", "Item", "8.99", children=[line("combo-001", "Combo", "12.99")])],
-     "order_details.items.0.children.0.item_type"),
-], ids=["Modifier on top", "Item as child", "Promotion as child", "Combo as child"])
+@pytest.mark.parametrize(
+    ("lines", "where"),
+    [
+        ([line("item-003", "Item", "1.99"), line("mod-001", "Modifier", "1.50")], "order_details.items.1.item_type"),
+        (
+            [line("item-001", "Item", "8.99", children=[line("item-003", "Item", "1.99")])],
+            "order_details.items.0.children.0.item_type",
+        ),
+        (
+            [line("item-001", "Item", "8.99", children=[line("promo-001", "Promotion", "3.00")])],
+            "order_details.items.0.children.0.item_type",
+        ),
+        (
+            [line("item-001", "Item", "8.99", children=[line("combo-001", "Combo", "12.99")])],
+            "order_details.items.0.children.0.item_type",
+        ),
+    ],
+    ids=["Modifier on top", "Item as child", "Promotion as child", "Combo as child"],
+)
 def test_item_type_placement(lines, where):
     verdict = check(with_lines(*lines))
     assert codes(verdict) == ["item_type_placement"]
@@ -142,8 +168,13 @@ def test_item_type_placement(lines, where):
 
 def test_discount_and_memo_are_allowed_at_both_levels():
     body = with_lines(
-        line("item-001", "Item", "8.99", quantity=2,
-             children=[line("disc-001", "Discount", "2.00"), {"id": "memo-1", "item_type": "Memo", "quantity": 1}]),
+        line(
+            "item-001",
+            "Item",
+            "8.99",
+            quantity=2,
+            children=[line("disc-001", "Discount", "2.00"), {"id": "memo-1", "item_type": "Memo", "quantity": 1}],
+        ),
         line("disc-001", "Discount", "2.00"),
         {"id": "memo-2", "item_type": "Memo", "quantity": 1, "note": "ring the bell"},
     )
@@ -184,23 +215,30 @@ def promised(body, when, schedule_type):
     return body
 
 
-@pytest.mark.parametrize(("schedule_type", "when"), [
-    ("future", None),
-    ("future", NOW - timedelta(minutes=5)),
-    ("future", NOW + timedelta(days=7, minutes=1)),
-    ("current", NOW + timedelta(hours=24, minutes=1)),
-], ids=["future without promised_at", "future in the past", "future beyond the horizon", "current > 24h ahead"])
+@pytest.mark.parametrize(
+    ("schedule_type", "when"),
+    [
+        ("future", None),
+        ("future", NOW - timedelta(minutes=5)),
+        ("future", NOW + timedelta(days=7, minutes=1)),
+        ("current", NOW + timedelta(hours=24, minutes=1)),
+    ],
+    ids=["future without promised_at", "future in the past", "future beyond the horizon", "current > 24h ahead"],
+)
 def test_schedule_invalid(schedule_type, when):
     verdict = check(promised(order(), when, schedule_type))
     assert codes(verdict) == ["schedule_invalid"]
     assert verdict.problems[0]["field"] == "order_details.fulfillment.promised_at"
 
 
-@pytest.mark.parametrize(("schedule_type", "when"), [
-    ("future", NOW + timedelta(days=6, hours=23)),
-    ("current", NOW + timedelta(hours=23)),
-    ("current", None),
-])
+@pytest.mark.parametrize(
+    ("schedule_type", "when"),
+    [
+        ("future", NOW + timedelta(days=6, hours=23)),
+        ("current", NOW + timedelta(hours=23)),
+        ("current", None),
+    ],
+)
 def test_schedule_accepted(schedule_type, when):
     assert check(promised(order(), when, schedule_type)).ok
 
@@ -224,9 +262,18 @@ def test_every_problem_is_reported_not_only_the_first():
     ]
     verdict = check(body, "loc-003")
     assert set(codes(verdict)) == {
-        "location_closed", "request_expired", "schedule_invalid", "item_unknown", "item_unavailable",
-        "price_mismatch", "item_type_placement", "modifier_not_allowed", "modifier_group_max",
-        "modifier_group_min", "totals_mismatch"}
+        "location_closed",
+        "request_expired",
+        "schedule_invalid",
+        "item_unknown",
+        "item_unavailable",
+        "price_mismatch",
+        "item_type_placement",
+        "modifier_not_allowed",
+        "modifier_group_max",
+        "modifier_group_min",
+        "totals_mismatch",
+    }
 
 
 def details(*lines, tip="0.00"):
@@ -234,22 +281,30 @@ def details(*lines, tip="0.00"):
 
 
 def test_child_quantity_is_per_unit_of_its_parent():
-    totals = compute_totals(details(line("item-001", "Item", "8.99", quantity=3,
-                                         children=[line("mod-003", "Modifier", "2.00", quantity=2)])), D("0"))
+    totals = compute_totals(
+        details(
+            line("item-001", "Item", "8.99", quantity=3, children=[line("mod-003", "Modifier", "2.00", quantity=2)])
+        ),
+        D("0"),
+    )
     assert totals.subtotal == D("38.97")  # (8.99 + 2 x 2.00) x 3
 
 
 def test_discounts_and_promotions_at_both_levels():
-    totals = compute_totals(details(
-        line("item-001", "Item", "8.99", quantity=2, children=[line("disc-001", "Discount", "2.00")]),
-        line("combo-001", "Combo", "12.99", children=[line("mod-006", "Modifier", "1.00")]),
-        line("disc-001", "Discount", "2.00"),
-        line("promo-001", "Promotion", "3.00", quantity=2),
-        tip="1.50"), D("0.0825"))
-    assert totals.subtotal == D("31.97")          # 8.99 x 2 + (12.99 + 1.00)
-    assert totals.discount_total == D("12.00")    # 2.00 x 2 (per burger) + 2.00 + 3.00 x 2
-    assert totals.tax == D("1.65")                # 19.97 x 0.0825 = 1.647525
-    assert totals.grand_total == D("23.12")       # 31.97 - 12.00 + 1.65 + 1.50
+    totals = compute_totals(
+        details(
+            line("item-001", "Item", "8.99", quantity=2, children=[line("disc-001", "Discount", "2.00")]),
+            line("combo-001", "Combo", "12.99", children=[line("mod-006", "Modifier", "1.00")]),
+            line("disc-001", "Discount", "2.00"),
+            line("promo-001", "Promotion", "3.00", quantity=2),
+            tip="1.50",
+        ),
+        D("0.0825"),
+    )
+    assert totals.subtotal == D("31.97")  # 8.99 x 2 + (12.99 + 1.00)
+    assert totals.discount_total == D("12.00")  # 2.00 x 2 (per burger) + 2.00 + 3.00 x 2
+    assert totals.tax == D("1.65")  # 19.97 x 0.0825 = 1.647525
+    assert totals.grand_total == D("23.12")  # 31.97 - 12.00 + 1.65 + 1.50
 
 
 def test_a_memo_carries_no_price_and_costs_nothing():
@@ -284,8 +339,9 @@ def test_half_up_tax_decides_validation():
 
 
 def test_tax_is_never_negative_when_discounts_exceed_the_subtotal():
-    totals = compute_totals(details(line("item-003", "Item", "1.99"), line("promo-001", "Promotion", "3.00")),
-                            D("0.0825"))
+    totals = compute_totals(
+        details(line("item-003", "Item", "1.99"), line("promo-001", "Promotion", "3.00")), D("0.0825")
+    )
     assert totals.tax == D("0.00")
     assert totals.discount_total == D("3.00")
 

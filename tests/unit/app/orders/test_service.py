@@ -240,8 +240,9 @@ def test_a_new_order_sent_long_ago_is_refused_but_a_recorded_one_is_judged_whate
     status, body = submit(service, uid="ord-old", request_datetime=old)
     assert (status, body["status"]) == (200, "rejected")
     assert "request_expired" in [e["code"] for e in body["errors"]] and moves(pos) == []
-    body = service.validate(SCHEMA.load(sample_order(uid="ord-v", request_type="validate-order",
-                                                     request_datetime=format_time(0))))
+    body = service.validate(
+        SCHEMA.load(sample_order(uid="ord-v", request_type="validate-order", request_datetime=format_time(0)))
+    )
     assert body["status"] == "rejected" and "request_expired" in [e["code"] for e in body["errors"]]
     # a recorded order the worker validates later is not refused for its age
     recent = SCHEMA.load(sample_order(uid="ord-late"))

@@ -14,8 +14,14 @@ UID = "ord-1"
 
 
 def doc(uid=UID, status="pending", **extra):
-    return {"request_uid": uid, "location_id": "loc-001", "status": status, "order_details": {"items": []},
-            "callback_url": None, **extra}
+    return {
+        "request_uid": uid,
+        "location_id": "loc-001",
+        "status": status,
+        "order_details": {"items": []},
+        "callback_url": None,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -27,8 +33,13 @@ def created(store):
 
 def test_create_records_an_open_order_claimed_by_its_creator_and_due_when_the_claim_ends(store, clock, created):
     order = store.get(UID)
-    assert (order.status, order.fp, order.handed_off, order.validated, order.calls) == ("pending", "fp-1",
-                                                                                       False, False, 0)
+    assert (order.status, order.fp, order.handed_off, order.validated, order.calls) == (
+        "pending",
+        "fp-1",
+        False,
+        False,
+        0,
+    )
     assert order.deadline == pytest.approx(clock.now + 900)
     assert store.next_move(UID) == pytest.approx(clock.now + 3.0)
     assert store.open_count() == 1
@@ -105,8 +116,21 @@ def test_finishing_takes_the_order_off_the_schedule_and_the_open_list(store, red
     assert store.stats() == {"submit|placed|inline": 1}
 
 
-@pytest.mark.parametrize("write", ["finish", "retry", "validated", "handoff", "note", "redrive", "replay",
-                                   "claim", "settle_callback", "settle_reconcile"])
+@pytest.mark.parametrize(
+    "write",
+    [
+        "finish",
+        "retry",
+        "validated",
+        "handoff",
+        "note",
+        "redrive",
+        "replay",
+        "claim",
+        "settle_callback",
+        "settle_reconcile",
+    ],
+)
 def test_no_write_creates_or_resurrects_a_record_it_does_not_find(store, redis_client, write):
     calls = {
         "finish": lambda: store.finish("gone", "", doc("gone", status="placed"), "w", "x"),

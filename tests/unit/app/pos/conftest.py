@@ -53,8 +53,9 @@ def observed():
 
 @pytest.fixture
 def rest(server, observed):
-    client = RestPos(server.url + "/", SIM_TOKEN, connect_timeout=1.0, read_timeout=5.0,
-                     observe=lambda *args: observed.append(args))
+    client = RestPos(
+        server.url + "/", SIM_TOKEN, connect_timeout=1.0, read_timeout=5.0, observe=lambda *args: observed.append(args)
+    )
     yield client
     client.session.close()
 
@@ -62,7 +63,8 @@ def rest(server, observed):
 @pytest.fixture
 def impatient(server, observed):
     """A client with a short read timeout, for answers that come later than it (SLOW)."""
-    client = RestPos(server.url, SIM_TOKEN, connect_timeout=1.0, read_timeout=0.3,
-                     observe=lambda *args: observed.append(args))
+    client = RestPos(
+        server.url, SIM_TOKEN, connect_timeout=1.0, read_timeout=0.3, observe=lambda *args: observed.append(args)
+    )
     yield client
     client.session.close()

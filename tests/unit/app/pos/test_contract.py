@@ -39,8 +39,14 @@ def adapter(request, possim) -> PosAdapter:
     joins by registering: CONTRIBUTING.md)."""
     if request.param == "fake":
         return FakePos()
-    env = {**BASE_ENV, "POS_ADAPTER": request.param, "POS_BASE_URL": possim, "POS_API_TOKEN": TOKEN,
-           "POS_CONNECT_TIMEOUT": "1", "POS_READ_TIMEOUT": "5"}
+    env = {
+        **BASE_ENV,
+        "POS_ADAPTER": request.param,
+        "POS_BASE_URL": possim,
+        "POS_API_TOKEN": TOKEN,
+        "POS_CONNECT_TIMEOUT": "1",
+        "POS_READ_TIMEOUT": "5",
+    }
     return make_adapter(load_settings(env))
 
 
@@ -59,15 +65,23 @@ def knob(adapter, possim):
         if isinstance(adapter, FakePos):
             setattr(adapter, fake_attribute, fake_value)
             return
-        answer = requests.put(f"{possim}/_admin/knobs/loc-002", json={sim_knob: sim_value},
-                              headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        answer = requests.put(
+            f"{possim}/_admin/knobs/loc-002",
+            json={sim_knob: sim_value},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=5,
+        )
         assert answer.status_code == 200, answer.text
         turned.append(sim_knob)
 
     yield turn
     if turned:
-        requests.put(f"{possim}/_admin/knobs/loc-002", json=dict.fromkeys(turned),
-                     headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        requests.put(
+            f"{possim}/_admin/knobs/loc-002",
+            json=dict.fromkeys(turned),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=5,
+        )
 
 
 def order(uid, location_id="loc-001"):
@@ -210,8 +224,9 @@ def test_a_post_held_when_a_void_arrives_makes_nothing(adapter, request, knob, p
     knob("delay", 0.5, "latency_ms", 500)
     uid = new_uid(request, "held")
     results = []
-    post = threading.Thread(target=lambda: results.append(
-        adapter.place_order(order(uid, "loc-002"), time.time() + 60, timeout=5)))
+    post = threading.Thread(
+        target=lambda: results.append(adapter.place_order(order(uid, "loc-002"), time.time() + 60, timeout=5))
+    )
     post.start()
     held = time.monotonic() + 5
     while not _in_progress(adapter, possim, uid):

@@ -55,8 +55,11 @@ PLACE_ANSWERS = [
 ]
 
 
-@pytest.mark.parametrize(("status", "answer", "outcome"), PLACE_ANSWERS,
-                         ids=[f"{s}-{type(o).__name__}-{i}" for i, (s, _, o) in enumerate(PLACE_ANSWERS)])
+@pytest.mark.parametrize(
+    ("status", "answer", "outcome"),
+    PLACE_ANSWERS,
+    ids=[f"{s}-{type(o).__name__}-{i}" for i, (s, _, o) in enumerate(PLACE_ANSWERS)],
+)
 def test_each_post_orders_answer_maps_to_an_outcome(rest, script, server, status, answer, outcome):
     script.answers[("POST", "/orders")] = (status, answer)
     assert place(rest) == outcome
@@ -98,30 +101,52 @@ def test_money_left_as_decimal_in_unknown_fields_is_sent_as_a_json_number(rest, 
     assert server.seen[0]["headers"]["Content-Type"] == "application/json"
 
 
-@pytest.mark.parametrize(("status", "answer", "expected"), [
-    (200, [], None),
-    (200, [ORDER], Placed("P-000042", 2687, replayed=True, created_at=CREATED)),
-    (200, [{**ORDER, "status": "voided"}], Placed("P-000042", 2687, replayed=True, created_at=CREATED, voided=True)),
-    (200, [{"status": "accepted"}], None),
-])
+@pytest.mark.parametrize(
+    ("status", "answer", "expected"),
+    [
+        (200, [], None),
+        (200, [ORDER], Placed("P-000042", 2687, replayed=True, created_at=CREATED)),
+        (
+            200,
+            [{**ORDER, "status": "voided"}],
+            Placed("P-000042", 2687, replayed=True, created_at=CREATED, voided=True),
+        ),
+        (200, [{"status": "accepted"}], None),
+    ],
+)
 def test_lookup_by_external_id(rest, script, server, status, answer, expected):
     script.answers[("GET", "/orders")] = (status, answer)
     assert rest.find_order("ord/1 é") == expected
     assert server.seen[0]["path"] == "/orders?external_id=ord%2F1+%C3%A9"
 
 
-@pytest.mark.parametrize(("status", "answer", "delay"), [
-    (500, {"error": {}}, 0), (503, {"error": {}}, 0), (200, {"not": "a list"}, 0), (200, b"not json", 0),
-    (401, {"error": {"code": "unauthorized"}}, 0), (200, [], SLOW), (None, b"", 0),
-], ids=["500", "503", "object", "not json", "401", "timeout", "reset"])
+@pytest.mark.parametrize(
+    ("status", "answer", "delay"),
+    [
+        (500, {"error": {}}, 0),
+        (503, {"error": {}}, 0),
+        (200, {"not": "a list"}, 0),
+        (200, b"not json", 0),
+        (401, {"error": {"code": "unauthorized"}}, 0),
+        (200, [], SLOW),
+        (None, b"", 0),
+    ],
+    ids=["500", "503", "object", "not json", "401", "timeout", "reset"],
+)
 def test_a_lookup_that_cannot_answer_is_pos_unavailable(impatient, script, status, answer, delay):
     script.answers[("GET", "/orders")] = (status, answer, delay)
     with pytest.raises(PosUnavailable):
         impatient.find_order("ord-1")
 
 
-LOCATION = {"location_id": "loc-001", "name": "Main St", "accepting_orders": True, "timezone": "America/New_York",
-            "tax_rate": "0.0825", "currency": "USD"}
+LOCATION = {
+    "location_id": "loc-001",
+    "name": "Main St",
+    "accepting_orders": True,
+    "timezone": "America/New_York",
+    "tax_rate": "0.0825",
+    "currency": "USD",
+}
 MENU = {"location_id": "loc-001", "updated_at": "2026-11-23T10:00:00Z", "items": []}
 
 
@@ -150,9 +175,17 @@ def test_an_unknown_location_is_location_unknown(rest):
         rest.get_menu("loc-999")
 
 
-@pytest.mark.parametrize(("status", "answer", "delay"), [
-    (503, {"error": {}}, 0), (500, {}, 0), (200, b"<html>", 0), (200, LOCATION, SLOW), (None, b"", 0),
-], ids=["503", "500", "not json", "timeout", "reset"])
+@pytest.mark.parametrize(
+    ("status", "answer", "delay"),
+    [
+        (503, {"error": {}}, 0),
+        (500, {}, 0),
+        (200, b"<html>", 0),
+        (200, LOCATION, SLOW),
+        (None, b"", 0),
+    ],
+    ids=["503", "500", "not json", "timeout", "reset"],
+)
 def test_a_read_that_fails_is_pos_unavailable(impatient, script, status, answer, delay):
     script.answers[("GET", "/locations/loc-001")] = (status, answer, delay)
     script.answers[("GET", "/locations/loc-001/menu")] = (status, answer, delay)
@@ -161,9 +194,14 @@ def test_a_read_that_fails_is_pos_unavailable(impatient, script, status, answer,
 
 
 def test_every_call_is_bounded_as_a_whole_by_the_time_it_is_given(rest, script, monkeypatch):
-    script.answers.update({("GET", "/locations/loc-001"): (200, LOCATION),
-                           ("GET", "/locations/loc-001/menu"): (200, MENU),
-                           ("GET", "/orders"): (200, []), ("POST", "/orders"): (201, ORDER)})
+    script.answers.update(
+        {
+            ("GET", "/locations/loc-001"): (200, LOCATION),
+            ("GET", "/locations/loc-001/menu"): (200, MENU),
+            ("GET", "/orders"): (200, []),
+            ("POST", "/orders"): (201, ORDER),
+        }
+    )
     timeouts = []
     real = rest.session.request
 
@@ -179,8 +217,13 @@ def test_every_call_is_bounded_as_a_whole_by_the_time_it_is_given(rest, script, 
     place(rest, timeout=0.2)
     place(rest, timeout=99)
     place(rest, timeout=0.0)
-    assert timeouts[2:] == [("GET", 6.0, 1.0, 5.0), ("POST", 5.0, 1.0, 5.0), ("POST", 0.2, 0.2, 0.2),
-                            ("POST", 6.0, 1.0, 5.0), ("POST", 0.05, 0.05, 0.05)]
+    assert timeouts[2:] == [
+        ("GET", 6.0, 1.0, 5.0),
+        ("POST", 5.0, 1.0, 5.0),
+        ("POST", 0.2, 0.2, 0.2),
+        ("POST", 6.0, 1.0, 5.0),
+        ("POST", 0.05, 0.05, 0.05),
+    ]
     assert [t[0] for t in timeouts[:2]] == ["GET", "GET"] and all(t[1] <= 12.0 for t in timeouts[:2])
 
 
@@ -266,4 +309,3 @@ def test_the_app_places_an_order_whose_kept_fields_hold_numbers(possim):
 
 def test_requests_is_the_transport():
     assert isinstance(RestPos("http://127.0.0.1:1", TOKEN).session, requests.Session)
-

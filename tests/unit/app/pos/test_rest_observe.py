@@ -58,7 +58,8 @@ def test_a_lookup_and_a_void_cut_by_the_caller_are_budget_cut(rest, script, obse
     assert [o[:2] for o in observed] == [("lookup", "budget_cut"), ("void", "budget_cut")]
     assert [fields(r) for r in warnings()] == [
         {"operation": "lookup", "outcome": "budget_cut", "status": None, "request_uid": "ord-1"},
-        {"operation": "void", "outcome": "budget_cut", "status": None, "request_uid": "ord-1"}]
+        {"operation": "void", "outcome": "budget_cut", "status": None, "request_uid": "ord-1"},
+    ]
 
 
 FAILED_POSTS = [
@@ -80,11 +81,19 @@ def test_every_failed_post_is_one_warning_line(rest, script, warnings, answer, o
     assert isinstance(line.latency_ms, float) and line.latency_ms >= 0
 
 
-@pytest.mark.parametrize("answer", [
-    (201, ORDER), (200, ORDER), (409, {"error": {"code": "in_progress"}}),
-    (422, {"error": {"code": "item_unavailable"}}), (422, {"error": {"code": "expired"}}),
-    (422, {"error": {"code": "idempotency_key_reused"}}), (422, {"error": {"code": "voided"}}),
-], ids=["201", "200", "409", "refused", "expired", "key-used", "voided"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (201, ORDER),
+        (200, ORDER),
+        (409, {"error": {"code": "in_progress"}}),
+        (422, {"error": {"code": "item_unavailable"}}),
+        (422, {"error": {"code": "expired"}}),
+        (422, {"error": {"code": "idempotency_key_reused"}}),
+        (422, {"error": {"code": "voided"}}),
+    ],
+    ids=["201", "200", "409", "refused", "expired", "key-used", "voided"],
+)
 def test_an_answer_of_the_contract_logs_no_warning(rest, script, warnings, answer):
     script.answers[("POST", "/orders")] = answer
     place(rest)
@@ -95,8 +104,11 @@ def test_failed_reads_and_voids_are_one_warning_line_each(rest, script, warnings
     script.answers[("GET", "/locations/loc-001")] = (401, {"error": {"code": "unauthorized"}})
     script.answers[("GET", "/orders")] = (200, {"not": "a list"})
     script.answers[("POST", "/orders/void")] = (503, {})
-    for call in (lambda: rest.get_menu("loc-001"), lambda: rest.find_order("ord-1"),
-                 lambda: rest.void_order("ord-1", "late", 5)):
+    for call in (
+        lambda: rest.get_menu("loc-001"),
+        lambda: rest.find_order("ord-1"),
+        lambda: rest.void_order("ord-1", "late", 5),
+    ):
         with pytest.raises(PosUnavailable):
             call()
     menu, lookup, void = warnings()

@@ -31,13 +31,25 @@ def test_each_void_answer_maps_to_an_outcome(rest, script, server, status, answe
     assert json.loads(seen["body"]) == {"external_id": "ord-1", "reason": "placed after its deadline"}
 
 
-@pytest.mark.parametrize(("status", "answer", "delay"), [
-    (503, {"error": {"code": "pos_down"}}, 0), (429, {}, 0), (500, b"", 0), (None, b"", 0),
-    (200, {"status": "accepted"}, 0), (200, b"not json", 0), (409, {"error": {"code": "in_progress"}}, 0),
-    (422, {"error": {"code": "whatever"}}, 0), (404, {}, 0), (200, {"status": "voided"}, SLOW),
-], ids=["503", "429", "500", "reset", "not-voided", "not-json", "409-other", "422", "404", "timeout"])
-def test_a_void_the_pos_does_not_answer_as_the_contract_says_is_pos_unavailable(impatient, script, status, answer,
-                                                                                delay):
+@pytest.mark.parametrize(
+    ("status", "answer", "delay"),
+    [
+        (503, {"error": {"code": "pos_down"}}, 0),
+        (429, {}, 0),
+        (500, b"", 0),
+        (None, b"", 0),
+        (200, {"status": "accepted"}, 0),
+        (200, b"not json", 0),
+        (409, {"error": {"code": "in_progress"}}, 0),
+        (422, {"error": {"code": "whatever"}}, 0),
+        (404, {}, 0),
+        (200, {"status": "voided"}, SLOW),
+    ],
+    ids=["503", "429", "500", "reset", "not-voided", "not-json", "409-other", "422", "404", "timeout"],
+)
+def test_a_void_the_pos_does_not_answer_as_the_contract_says_is_pos_unavailable(
+    impatient, script, status, answer, delay
+):
     script.answers[("POST", "/orders/void")] = (status, answer, delay)
     with pytest.raises(PosUnavailable):
         impatient.void_order("ord-1", "late", timeout=5)

@@ -24,12 +24,18 @@ def sent(session: requests.Session, server, method: str, path: str, **kwargs) ->
     return response, server.seen[-1]
 
 
-@pytest.mark.parametrize("method, path, kwargs", [
-    ("POST", "/orders", {"data": b'{"a":1}',
-                         "headers": {"Idempotency-Key": "k-1", "Content-Type": "application/json"}}),
-    ("GET", "/locations/loc%2F1/menu", {}),
-    ("GET", "/orders", {"params": {"external_id": "ord 1/é"}}),
-])
+@pytest.mark.parametrize(
+    "method, path, kwargs",
+    [
+        (
+            "POST",
+            "/orders",
+            {"data": b'{"a":1}', "headers": {"Idempotency-Key": "k-1", "Content-Type": "application/json"}},
+        ),
+        ("GET", "/locations/loc%2F1/menu", {}),
+        ("GET", "/orders", {"params": {"external_id": "ord 1/é"}}),
+    ],
+)
 def test_the_request_on_the_wire_is_the_one_requests_sends(server, method, path, kwargs):
     lean, seen_lean = sent(LeanSession(), server, method, path, **kwargs)
     plain, seen_plain = sent(requests.Session(), server, method, path, **kwargs)

@@ -28,10 +28,17 @@ from tests.support.helpers import LocalServer
 from tests.support.pos import SIM_TOKEN as TOKEN
 
 NOT_AFTER = 1_795_457_700.0
-ORDER = {"id": "SQ-O1", "location_id": "loc-001", "reference_id": "ord-1", "metadata": {"request_uid": "ord-1"},
-         "state": "OPEN", "version": 1, "created_at": "2026-11-23T10:00:00.000Z",
-         "total_money": {"amount": 2687, "currency": "USD"},
-         "fulfillments": [{"uid": "fulfillment", "type": "PICKUP", "state": "PROPOSED"}]}
+ORDER = {
+    "id": "SQ-O1",
+    "location_id": "loc-001",
+    "reference_id": "ord-1",
+    "metadata": {"request_uid": "ord-1"},
+    "state": "OPEN",
+    "version": 1,
+    "created_at": "2026-11-23T10:00:00.000Z",
+    "total_money": {"amount": 2687, "currency": "USD"},
+    "fulfillments": [{"uid": "fulfillment", "type": "PICKUP", "state": "PROPOSED"}],
+}
 
 
 def err(code, detail="x"):
@@ -96,18 +103,21 @@ def test_every_call_carries_the_bearer_token_and_the_square_version(pos, server,
     assert body["idempotency_key"] == "ord-1" and "Idempotency-Key" not in server.seen[0]["headers"]
 
 
-@pytest.mark.parametrize(("status", "answer", "outcome"), [
-    (200, {"order": ORDER}, Placed("SQ-O1", 2687, created_at=1_795_428_000.0)),
-    (200, {"order": dict(ORDER, state="CANCELED")}, VoidedKey()),  # a replay of a key canceled since
-    (400, err("IDEMPOTENCY_KEY_REUSED"), KeyUsed()),
-    (400, err("INVALID_VALUE", "bad line"), Refused("invalid_value", "bad line")),
-    (404, err("NOT_FOUND", "no such location"), Refused("not_found", "no such location")),
-    (409, err("CONFLICT"), InProgress()),
-    (429, err("RATE_LIMITED"), Transient("HTTP 429 RATE_LIMITED")),
-    (503, err("SERVICE_UNAVAILABLE"), Transient("HTTP 503 SERVICE_UNAVAILABLE")),
-    (401, err("UNAUTHORIZED"), Transient("unexpected HTTP 401", ambiguous=False)),
-    (200, {"order": {}}, Transient("unexpected HTTP 200", ambiguous=True)),
-])
+@pytest.mark.parametrize(
+    ("status", "answer", "outcome"),
+    [
+        (200, {"order": ORDER}, Placed("SQ-O1", 2687, created_at=1_795_428_000.0)),
+        (200, {"order": dict(ORDER, state="CANCELED")}, VoidedKey()),  # a replay of a key canceled since
+        (400, err("IDEMPOTENCY_KEY_REUSED"), KeyUsed()),
+        (400, err("INVALID_VALUE", "bad line"), Refused("invalid_value", "bad line")),
+        (404, err("NOT_FOUND", "no such location"), Refused("not_found", "no such location")),
+        (409, err("CONFLICT"), InProgress()),
+        (429, err("RATE_LIMITED"), Transient("HTTP 429 RATE_LIMITED")),
+        (503, err("SERVICE_UNAVAILABLE"), Transient("HTTP 503 SERVICE_UNAVAILABLE")),
+        (401, err("UNAUTHORIZED"), Transient("unexpected HTTP 401", ambiguous=False)),
+        (200, {"order": {}}, Transient("unexpected HTTP 200", ambiguous=True)),
+    ],
+)
 def test_create_order_answers_map_to_outcomes(pos, square, status, answer, outcome):
     square.answers[("POST", "/v2/orders")] = (status, answer)
     assert place(pos) == outcome
@@ -125,7 +135,10 @@ def test_a_lookup_pages_the_window_at_every_location_in_tens(server, square):
     square.answers[("GET", "/v2/locations")] = (200, {"locations": twelve})
     other = dict(ORDER, id="SQ-O0", reference_id="someone-else", metadata={})
     square.answers[("POST", "/v2/orders/search")] = [
-        (200, {"orders": [other], "cursor": "page-2"}), (200, {}), (200, {"orders": [ORDER]})]
+        (200, {"orders": [other], "cursor": "page-2"}),
+        (200, {}),
+        (200, {"orders": [ORDER]}),
+    ]
     pos = SquarePos(server.url, TOKEN, search_window=3600)
     found = pos.find_order("ord-1", timeout=3)
     assert found == Placed("SQ-O1", 2687, replayed=True, created_at=1_795_428_000.0)
@@ -165,15 +178,23 @@ def test_an_unknown_location_is_location_unknown(pos, square):
 
 def test_the_catalog_is_read_page_by_page(pos, server, square):
     square.answers[("GET", "/v2/locations/loc-001")] = (200, {"location": {"id": "loc-001", "status": "ACTIVE"}})
-    item = {"type": "ITEM", "id": "I1", "item_data": {"name": "Tea", "variations": [
-        {"type": "ITEM_VARIATION", "id": "V1", "item_variation_data": {"price_money": {"amount": 250}}}]}}
-    square.answers[("GET", "/v2/catalog/list")] = [(200, {"objects": [], "cursor": "next"}),
-                                                   (200, {"objects": [item]})]
+    item = {
+        "type": "ITEM",
+        "id": "I1",
+        "item_data": {
+            "name": "Tea",
+            "variations": [
+                {"type": "ITEM_VARIATION", "id": "V1", "item_variation_data": {"price_money": {"amount": 250}}}
+            ],
+        },
+    }
+    square.answers[("GET", "/v2/catalog/list")] = [(200, {"objects": [], "cursor": "next"}), (200, {"objects": [item]})]
     menu = pos.get_menu("loc-001", timeout=3)
     assert menu["items"]["V1"]["price"] == 250
     assert [s["path"] for s in server.seen if s["path"].startswith("/v2/catalog")] == [
         "/v2/catalog/list?types=ITEM%2CMODIFIER_LIST%2CTAX%2CDISCOUNT",
-        "/v2/catalog/list?types=ITEM%2CMODIFIER_LIST%2CTAX%2CDISCOUNT&cursor=next"]
+        "/v2/catalog/list?types=ITEM%2CMODIFIER_LIST%2CTAX%2CDISCOUNT&cursor=next",
+    ]
 
 
 def test_an_open_order_is_canceled_at_its_version(pos, server, square):
@@ -186,10 +207,14 @@ def test_an_open_order_is_canceled_at_its_version(pos, server, square):
 
 
 def test_a_moved_version_is_read_again_before_the_cancel(pos, server, square):
-    square.answers[("POST", "/v2/orders/search")] = [(200, {"orders": [ORDER]}),
-                                                     (200, {"orders": [dict(ORDER, version=2)]})]
-    square.answers[("PUT", "/v2/orders/SQ-O1")] = [(400, err("VERSION_MISMATCH")),
-                                                   (200, {"order": dict(ORDER, state="CANCELED", version=3)})]
+    square.answers[("POST", "/v2/orders/search")] = [
+        (200, {"orders": [ORDER]}),
+        (200, {"orders": [dict(ORDER, version=2)]}),
+    ]
+    square.answers[("PUT", "/v2/orders/SQ-O1")] = [
+        (400, err("VERSION_MISMATCH")),
+        (200, {"order": dict(ORDER, state="CANCELED", version=3)}),
+    ]
     assert pos.void_order("ord-1", "late", timeout=3) == Voided("SQ-O1")
     assert [u["order"]["version"] for u in sent(server, "PUT", "/v2/orders/SQ-O1")] == [1, 2]
 
@@ -219,9 +244,15 @@ def test_pos_adapter_square_is_made_from_the_settings():
     from app.settings import ConfigError, load_settings
     from tests.conftest import BASE_ENV
 
-    settings = load_settings({**BASE_ENV, "POS_ADAPTER": "square", "SQUARE_VERSION": "2024-01-18",
-                              "SQUARE_LOCATION_MAP": "loc-001=SQ-MAIN, loc-002=SQ-HARBOR",
-                              "SQUARE_SEARCH_WINDOW_SECONDS": "3600"})
+    settings = load_settings(
+        {
+            **BASE_ENV,
+            "POS_ADAPTER": "square",
+            "SQUARE_VERSION": "2024-01-18",
+            "SQUARE_LOCATION_MAP": "loc-001=SQ-MAIN, loc-002=SQ-HARBOR",
+            "SQUARE_SEARCH_WINDOW_SECONDS": "3600",
+        }
+    )
     pos = make_adapter(settings)
     assert isinstance(pos, SquarePos) and pos.session.headers["Square-Version"] == "2024-01-18"
     assert pos.location_map == {"loc-001": "SQ-MAIN", "loc-002": "SQ-HARBOR"} and pos.search_window == 3600

@@ -27,33 +27,55 @@ def test_money_is_minor_units_with_the_currency_and_quantities_are_strings():
     lines = body(currency="CAD")["order"]["line_items"]
     assert lines[0]["base_price_money"] == {"amount": 899, "currency": "CAD"}  # $8.99
     assert lines[0]["quantity"] == "2" and lines[1]["quantity"] == "1"
-    assert lines[1] == {"uid": "line-2", "catalog_object_id": "item-003", "quantity": "1",
-                        "base_price_money": {"amount": 199, "currency": "CAD"}}
+    assert lines[1] == {
+        "uid": "line-2",
+        "catalog_object_id": "item-003",
+        "quantity": "1",
+        "base_price_money": {"amount": 199, "currency": "CAD"},
+    }
 
 
 def test_children_are_modifiers_and_grandchildren_flattened_into_them():
     order = record()
     burger = order["order_details"]["items"][0]
-    burger["children"][0]["children"] = [{"id": "mod-003", "name": "Bacon", "item_type": "Modifier",
-                                          "quantity": 2, "unit_price": Decimal("2.00")}]
+    burger["children"][0]["children"] = [
+        {"id": "mod-003", "name": "Bacon", "item_type": "Modifier", "quantity": 2, "unit_price": Decimal("2.00")}
+    ]
     line = body(order)["order"]["line_items"][0]
     assert line["catalog_object_id"] == "item-001" and line["note"] == "no onions"
     assert line["modifiers"] == [
-        {"uid": "line-1-m1", "catalog_object_id": "mod-001", "quantity": "1",
-         "base_price_money": {"amount": 150, "currency": "USD"}},
-        {"uid": "line-1-m2", "catalog_object_id": "mod-003", "quantity": "2",
-         "base_price_money": {"amount": 200, "currency": "USD"}}]
+        {
+            "uid": "line-1-m1",
+            "catalog_object_id": "mod-001",
+            "quantity": "1",
+            "base_price_money": {"amount": 150, "currency": "USD"},
+        },
+        {
+            "uid": "line-1-m2",
+            "catalog_object_id": "mod-003",
+            "quantity": "2",
+            "base_price_money": {"amount": 200, "currency": "USD"},
+        },
+    ]
 
 
 def test_taxes_come_from_the_catalog_a_discount_is_order_scoped_and_the_tip_a_service_charge():
     order = record()
-    order["order_details"]["items"].append({"id": "disc-001", "name": "$2 off", "item_type": "Discount",
-                                            "quantity": 1, "unit_price": Decimal("2.00")})
+    order["order_details"]["items"].append(
+        {"id": "disc-001", "name": "$2 off", "item_type": "Discount", "quantity": 1, "unit_price": Decimal("2.00")}
+    )
     with_totals(order)
     sent = body(order)["order"]
     assert sent["pricing_options"] == {"auto_apply_taxes": True} and "taxes" not in sent
-    assert sent["discounts"] == [{"uid": "discount", "name": "Discount", "type": "FIXED_AMOUNT",
-                                  "amount_money": {"amount": 200, "currency": "USD"}, "scope": "ORDER"}]
+    assert sent["discounts"] == [
+        {
+            "uid": "discount",
+            "name": "Discount",
+            "type": "FIXED_AMOUNT",
+            "amount_money": {"amount": 200, "currency": "USD"},
+            "scope": "ORDER",
+        }
+    ]
     assert sent["service_charges"][0]["amount_money"] == {"amount": 200, "currency": "USD"}
     assert "discounts" not in body()["order"]  # none without a discount
 
@@ -70,7 +92,9 @@ def test_the_order_is_at_the_square_location_with_the_reference_and_the_deadline
 def test_the_fulfillment_is_an_asap_pickup_unless_scheduled():
     asap = body()["order"]["fulfillments"][0]
     assert asap["type"] == "PICKUP" and asap["pickup_details"] == {
-        "recipient": {"display_name": "Ana", "phone_number": "+15555550100"}, "schedule_type": "ASAP"}
+        "recipient": {"display_name": "Ana", "phone_number": "+15555550100"},
+        "schedule_type": "ASAP",
+    }
     future = record()
     future["schedule_type"] = "future"
     future["order_details"]["fulfillment"] = {"mode": "pickup", "promised_at": "2026-11-23T12:00:00.000Z"}
@@ -104,42 +128,103 @@ def test_a_search_covers_the_window_by_creation_newest_first():
 
 
 def test_a_cancel_moves_the_order_and_its_open_fulfillments_at_the_current_version():
-    order = {"id": "O1", "location_id": "L", "version": 3, "state": "OPEN",
-             "fulfillments": [{"uid": "f1", "type": "PICKUP", "state": "PROPOSED"},
-                              {"uid": "f2", "type": "PICKUP", "state": "COMPLETED"}]}
+    order = {
+        "id": "O1",
+        "location_id": "L",
+        "version": 3,
+        "state": "OPEN",
+        "fulfillments": [
+            {"uid": "f1", "type": "PICKUP", "state": "PROPOSED"},
+            {"uid": "f2", "type": "PICKUP", "state": "COMPLETED"},
+        ],
+    }
     sent = square_wire.cancel_body(order, "ord-1", "placed late")
-    assert sent["order"] == {"location_id": "L", "version": 3, "state": "CANCELED", "fulfillments": [
-        {"uid": "f1", "state": "CANCELED", "pickup_details": {"cancel_reason": "placed late"}}]}
+    assert sent["order"] == {
+        "location_id": "L",
+        "version": 3,
+        "state": "CANCELED",
+        "fulfillments": [{"uid": "f1", "state": "CANCELED", "pickup_details": {"cancel_reason": "placed late"}}],
+    }
     assert sent["idempotency_key"] != square_wire.cancel_body(dict(order, version=4), "ord-1")["idempotency_key"]
 
 
 def test_an_order_reads_back_as_placed_and_a_canceled_one_as_voided():
-    order = {"id": "O1", "state": "OPEN", "created_at": "2026-11-23T10:00:00.123Z",
-             "total_money": {"amount": 2687, "currency": "USD"}}
+    order = {
+        "id": "O1",
+        "state": "OPEN",
+        "created_at": "2026-11-23T10:00:00.123Z",
+        "total_money": {"amount": 2687, "currency": "USD"},
+    }
     assert square_wire.placed(order) == Placed("O1", 2687, created_at=1_795_428_000.123)
     assert square_wire.placed(dict(order, state="CANCELED")).voided
 
 
 def _catalog():
-    variation = {"type": "ITEM_VARIATION", "id": "V-S", "present_at_all_locations": True,
-                 "item_variation_data": {"name": "Small", "price_money": {"amount": 300, "currency": "USD"}}}
-    sold_out = {"type": "ITEM_VARIATION", "id": "V-L", "present_at_all_locations": True,
-                "item_variation_data": {"name": "Large", "price_money": {"amount": 450, "currency": "USD"},
-                                        "location_overrides": [{"location_id": "SQ1", "sold_out": True}]}}
+    variation = {
+        "type": "ITEM_VARIATION",
+        "id": "V-S",
+        "present_at_all_locations": True,
+        "item_variation_data": {"name": "Small", "price_money": {"amount": 300, "currency": "USD"}},
+    }
+    sold_out = {
+        "type": "ITEM_VARIATION",
+        "id": "V-L",
+        "present_at_all_locations": True,
+        "item_variation_data": {
+            "name": "Large",
+            "price_money": {"amount": 450, "currency": "USD"},
+            "location_overrides": [{"location_id": "SQ1", "sold_out": True}],
+        },
+    }
     return [
-        {"type": "ITEM", "id": "I1", "present_at_all_locations": True, "updated_at": "2026-11-23T10:00:00Z",
-         "item_data": {"name": "Latte", "variations": [variation, sold_out],
-                       "modifier_list_info": [{"modifier_list_id": "ML1", "max_selected_modifiers": 2}]}},
-        {"type": "ITEM", "id": "I2", "present_at_all_locations": True, "absent_at_location_ids": ["SQ1"],
-         "item_data": {"name": "Elsewhere", "variations": [dict(variation, id="V-X")]}},
-        {"type": "MODIFIER_LIST", "id": "ML1", "present_at_all_locations": True,
-         "modifier_list_data": {"name": "Milk", "selection_type": "SINGLE", "modifiers": [
-             {"type": "MODIFIER", "id": "M1", "modifier_data": {"name": "Oat",
-                                                              "price_money": {"amount": 75, "currency": "USD"}}}]}},
-        {"type": "TAX", "id": "T1", "present_at_all_locations": False, "present_at_location_ids": ["SQ1"],
-         "tax_data": {"percentage": "8.25", "enabled": True}},
-        {"type": "TAX", "id": "T2", "present_at_all_locations": False, "present_at_location_ids": ["SQ2"],
-         "tax_data": {"percentage": "5"}},
+        {
+            "type": "ITEM",
+            "id": "I1",
+            "present_at_all_locations": True,
+            "updated_at": "2026-11-23T10:00:00Z",
+            "item_data": {
+                "name": "Latte",
+                "variations": [variation, sold_out],
+                "modifier_list_info": [{"modifier_list_id": "ML1", "max_selected_modifiers": 2}],
+            },
+        },
+        {
+            "type": "ITEM",
+            "id": "I2",
+            "present_at_all_locations": True,
+            "absent_at_location_ids": ["SQ1"],
+            "item_data": {"name": "Elsewhere", "variations": [dict(variation, id="V-X")]},
+        },
+        {
+            "type": "MODIFIER_LIST",
+            "id": "ML1",
+            "present_at_all_locations": True,
+            "modifier_list_data": {
+                "name": "Milk",
+                "selection_type": "SINGLE",
+                "modifiers": [
+                    {
+                        "type": "MODIFIER",
+                        "id": "M1",
+                        "modifier_data": {"name": "Oat", "price_money": {"amount": 75, "currency": "USD"}},
+                    }
+                ],
+            },
+        },
+        {
+            "type": "TAX",
+            "id": "T1",
+            "present_at_all_locations": False,
+            "present_at_location_ids": ["SQ1"],
+            "tax_data": {"percentage": "8.25", "enabled": True},
+        },
+        {
+            "type": "TAX",
+            "id": "T2",
+            "present_at_all_locations": False,
+            "present_at_location_ids": ["SQ2"],
+            "tax_data": {"percentage": "5"},
+        },
     ]
 
 
@@ -151,8 +236,9 @@ def test_a_catalog_is_the_menu_of_its_location():
     assert set(items) == {"V-S", "V-L", "M1"}  # variations by id; the item absent here is not on it
     assert items["V-S"]["name"] == "Latte (Small)" and items["V-S"]["price"] == 300 and items["V-S"]["available"]
     assert items["V-L"]["available"] is False
-    assert items["V-S"]["modifier_groups"] == [{"id": "ML1", "name": "Milk", "min": 0, "max": 2,
-                                                "modifier_ids": ["M1"]}]
+    assert items["V-S"]["modifier_groups"] == [
+        {"id": "ML1", "name": "Milk", "min": 0, "max": 2, "modifier_ids": ["M1"]}
+    ]
     assert items["M1"] == {"id": "M1", "name": "Oat", "item_type": "Modifier", "price": 75, "available": True}
 
 

@@ -53,8 +53,9 @@ def test_schema_broken_is_400_with_the_fields_and_the_ids_it_could_read(client, 
 
 @pytest.mark.parametrize(("path", "request_type"), [(SUBMIT, "validate-order"), (VALIDATE, "place-order")])
 def test_wrong_request_type_is_400(client, good, path, request_type):
-    body = assert_envelope(send(client, path, sample_order(request_type=request_type), token=good), 400,
-                           "request_type_mismatch")
+    body = assert_envelope(
+        send(client, path, sample_order(request_type=request_type), token=good), 400, "request_type_mismatch"
+    )
     assert body["errors"][0]["field"] == "request_type"
 
 
@@ -77,8 +78,9 @@ def test_unknown_order_id_is_404(client, good):
 
 def test_same_uid_different_payload_is_409(client, good):
     assert send(client, SUBMIT, sample_order(uid="ord-c"), token=good).status_code == 200
-    body = assert_envelope(send(client, SUBMIT, sample_order(uid="ord-c", quantity=5), token=good), 409,
-                           "idempotency_conflict")
+    body = assert_envelope(
+        send(client, SUBMIT, sample_order(uid="ord-c", quantity=5), token=good), 409, "idempotency_conflict"
+    )
     assert body["request_uid"] == "ord-c"
 
 
@@ -101,8 +103,9 @@ def test_a_body_over_the_limit_is_413(small_app, good):
 def test_not_application_json_is_415(client, good):
     order = sample_order()
     for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
-        assert_envelope(send(client, SUBMIT, order, token=good, content_type=content_type), 415,
-                        "unsupported_media_type")
+        assert_envelope(
+            send(client, SUBMIT, order, token=good, content_type=content_type), 415, "unsupported_media_type"
+        )
 
 
 def test_json_with_a_charset_is_fine(client, good):
@@ -132,15 +135,22 @@ def test_an_unexpected_failure_is_a_json_500_without_a_trace(app, client, good, 
 
 # -- Redis unreachable ----------------------------------------------------------------------
 
+
 @pytest.fixture
 def down(pos, tasks):
     return build_app(redis_client=broken_redis(), pos=pos, tasks=tasks)
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("post", SUBMIT), ("post", VALIDATE), ("get", "/posnext/orders/ord-1"),
-    ("get", "/posnext/menus?location_id=loc-001"), ("get", "/posnext/orders?location_id=loc-001"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", SUBMIT),
+        ("post", VALIDATE),
+        ("get", "/posnext/orders/ord-1"),
+        ("get", "/posnext/menus?location_id=loc-001"),
+        ("get", "/posnext/orders?location_id=loc-001"),
+    ],
+)
 def test_redis_unreachable_is_503_with_retry_after_and_nothing_done(down, good, pos, tasks, method, path):
     client = down.test_client()
     if method == "post":
@@ -154,6 +164,7 @@ def test_redis_unreachable_is_503_with_retry_after_and_nothing_done(down, good, 
 
 
 # -- the order of the checks: JWT, size, content type, JSON and schema, digest, idempotency, rules ----------
+
 
 def test_bad_jwt_and_bad_json_is_401(client):
     assert_envelope(send(client, SUBMIT, b"{nope", token="not.a.jwt"), 401, "unauthorized")
@@ -169,8 +180,9 @@ def test_too_big_and_wrong_content_type_is_413(small_app, good):
 
 
 def test_wrong_content_type_and_bad_json_is_415(client, good):
-    assert_envelope(send(client, SUBMIT, b"{nope", token=good, content_type="text/plain"), 415,
-                    "unsupported_media_type")
+    assert_envelope(
+        send(client, SUBMIT, b"{nope", token=good, content_type="text/plain"), 415, "unsupported_media_type"
+    )
 
 
 def test_bad_json_and_bad_digest_is_400(client, good):
@@ -267,17 +279,26 @@ class _Body:
         self.closed_connection = True
 
 
-@pytest.mark.parametrize(("method", "path", "auth", "status"), [
-    ("POST", VALIDATE, False, 401), ("POST", "/nowhere", False, 404), ("PUT", "/healthz", False, 405),
-    ("POST", "/posnext/menus", True, 415),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "auth", "status"),
+    [
+        ("POST", VALIDATE, False, 401),
+        ("POST", "/nowhere", False, 404),
+        ("PUT", "/healthz", False, 405),
+        ("POST", "/posnext/menus", True, 415),
+    ],
+)
 def test_an_answer_without_reading_the_body_closes_the_connection(client, good, method, path, auth, status):
     """Issue 23, finding 1:
     before: the answer kept the connection, so gunicorn read and discarded the rest of the body."""
     body = _Body(b"x" * 5000)
     headers = {"Authorization": f"Bearer {good}"} if auth else {}
-    r = client.open(path, method=method, headers={**headers, "Content-Type": "text/plain"},
-                    environ_overrides={"wsgi.input": body, "CONTENT_LENGTH": "5000"})
+    r = client.open(
+        path,
+        method=method,
+        headers={**headers, "Content-Type": "text/plain"},
+        environ_overrides={"wsgi.input": body, "CONTENT_LENGTH": "5000"},
+    )
     assert r.status_code == status
     assert r.headers.get("Connection") == "close"
     assert body.closed_connection
@@ -286,7 +307,10 @@ def test_an_answer_without_reading_the_body_closes_the_connection(client, good, 
 def test_an_answer_after_reading_the_whole_body_keeps_the_connection(client, good):
     data = jsonio.dumps({"location_id": "loc-001"}).encode()
     body = _Body(data)
-    r = client.post("/posnext/menus", headers={"Authorization": f"Bearer {good}", "Content-Type": "application/json"},
-                    environ_overrides={"wsgi.input": body, "CONTENT_LENGTH": str(len(data))})
+    r = client.post(
+        "/posnext/menus",
+        headers={"Authorization": f"Bearer {good}", "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input": body, "CONTENT_LENGTH": str(len(data))},
+    )
     assert r.status_code in (200, 404, 503)
     assert "Connection" not in r.headers and not body.closed_connection

@@ -83,8 +83,10 @@ def test_readyz_names_the_durability_problem_and_checks_it_every_few_seconds(cli
     assert len(calls) == 1  # cached: probes stay cheap
     monkeypatch.setattr(services.store.durability, "check", lambda redis: None)
     monkeypatch.setattr("app.readiness.DURABILITY_CHECK_SECONDS", 0)
-    assert client.get("/readyz").json == {"status": "ready", "checks": {"redis": "ok", "broker": "ok",
-                                                                         "durability": "ok"}}
+    assert client.get("/readyz").json == {
+        "status": "ready",
+        "checks": {"redis": "ok", "broker": "ok", "durability": "ok"},
+    }
 
 
 @pytest.fixture(scope="module")

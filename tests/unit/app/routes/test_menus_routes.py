@@ -74,10 +74,12 @@ def test_an_unknown_location_is_404_location_unknown(client, auth):
 
 @pytest.mark.parametrize("case", ["get without", "post without", "post empty", "post not an object"])
 def test_location_id_is_required(client, auth, case):
-    r = {"get without": lambda: client.get("/posnext/menus", headers=auth),
-         "post without": lambda: post(client, auth, {}),
-         "post empty": lambda: post(client, auth, {"location_id": ""}),
-         "post not an object": lambda: post(client, auth, ["loc-001"])}[case]()
+    r = {
+        "get without": lambda: client.get("/posnext/menus", headers=auth),
+        "post without": lambda: post(client, auth, {}),
+        "post empty": lambda: post(client, auth, {"location_id": ""}),
+        "post not an object": lambda: post(client, auth, ["loc-001"]),
+    }[case]()
     assert r.status_code == 400 and r.json["status"] == "errored"
 
 
@@ -96,8 +98,9 @@ def test_other_methods_are_405_json(client, auth):
     assert r.status_code == 405 and r.json["status"] == "errored"
 
 
-@pytest.mark.parametrize("body", [b'{"location_id": "\\ud800"}', b'{"location_id": "a:b"}',
-                                  b'{"location_id": 1e999999}'])
+@pytest.mark.parametrize(
+    "body", [b'{"location_id": "\\ud800"}', b'{"location_id": "a:b"}', b'{"location_id": 1e999999}']
+)
 def test_a_bad_location_id_on_post_is_a_json_400(client, auth, body):
     """Issue 11, finding 7."""
     r = client.post("/posnext/menus", data=body, headers={**auth, "Content-Type": "application/json"})

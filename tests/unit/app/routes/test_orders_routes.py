@@ -141,8 +141,10 @@ def test_an_order_id_with_odd_characters_is_refused(post, client, auth, redis_cl
 
 def test_the_recovery_list(post, client, auth):
     for uid, location in (("r-1", "loc-001"), ("r-2", "loc-002"), ("r-3", "loc-001")):
-        post("/posnext/order/submit", sample_order(uid=uid, location_id=location, tax_rate="0.0600"
-                                                   if location == "loc-002" else "0.0825"))
+        post(
+            "/posnext/order/submit",
+            sample_order(uid=uid, location_id=location, tax_rate="0.0600" if location == "loc-002" else "0.0825"),
+        )
     post("/posnext/order/submit", sample_order(uid="r-4", location_id="loc-003", tax_rate="0.0700"))
     listed = client.get("/posnext/orders?location_id=loc-001", headers=auth)
     assert listed.status_code == 200
@@ -159,8 +161,16 @@ def test_the_recovery_list(post, client, auth):
     assert later.json["orders"] == []
 
 
-@pytest.mark.parametrize("query", ["", "?location_id=", "?location_id=loc-001&status=lost",
-                                   "?location_id=loc-001&since=yesterday", "?location_id=loc-001&limit=0"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?location_id=",
+        "?location_id=loc-001&status=lost",
+        "?location_id=loc-001&since=yesterday",
+        "?location_id=loc-001&limit=0",
+    ],
+)
 def test_the_recovery_list_refuses_a_bad_query(client, auth, query):
     r = client.get(f"/posnext/orders{query}", headers=auth)
     assert r.status_code == 400 and r.json["status"] == "errored"
@@ -222,8 +232,10 @@ def test_an_id_outside_the_key_set_is_400_and_touches_nothing(post, client, auth
 @pytest.mark.parametrize("field", ["request_uid", "location_id"])
 def test_a_lone_surrogate_is_a_json_400(client, token, field):
     """Issue 11, finding 7."""
-    body = jsonio.dumps(sample_order()).replace('"loc-001"' if field == "location_id" else '"request_uid":"',
-                                                '"x\\ud800"' if field == "location_id" else '"request_uid":"\\ud800')
+    body = jsonio.dumps(sample_order()).replace(
+        '"loc-001"' if field == "location_id" else '"request_uid":"',
+        '"x\\ud800"' if field == "location_id" else '"request_uid":"\\ud800',
+    )
     r = raw_post(client, "/posnext/order/submit", body.encode(), token, digest="0" * 64)
     assert r.status_code == 400 and r.is_json and r.json["status"] == "errored"
 
@@ -273,8 +285,7 @@ def test_a_recovery_page_is_bounded_in_bytes(post, client, auth, monkeypatch):
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 7, 50])
-def test_paging_visits_every_order_once_however_many_share_a_time(
-        post, client, auth, redis_client, limit):
+def test_paging_visits_every_order_once_however_many_share_a_time(post, client, auth, redis_client, limit):
     """Issue 10, finding 12."""
     uids = [f"same-{index:02d}" for index in range(12)]
     for uid in uids:
