@@ -5,7 +5,7 @@ takes what the POS said and returns a `Decision` the caller carries out.
     after_post(outcome)                  a POST's answer
     after_lookup(found, deadline, skew)  a lookup's answer (after the deadline, or on KeyUsed)
     after_void(result)                   a void of a late placement
-    after_cancel(result, found)           a cancel's void (and, when not voidable, the lookup)
+    after_cancel(result, found, deadline) a cancel's void (and, when not voidable, the lookup)
 """
 
 from __future__ import annotations
@@ -127,9 +127,10 @@ def after_void(result: Voided | NotVoidable, pos_order_id: str) -> Decision:
     )
 
 
-def after_cancel(result: Voided | NotVoidable, found: Placed | None) -> Decision:
+def after_cancel(result: Voided | NotVoidable, found: Placed | None, deadline: float) -> Decision:
     """A recorded cancel's void: voided (or nothing there, the key closed) -> cancelled; the POS
-    will not void it -> placed, the truth (needs the order the lookup found)."""
+    will not void it -> placed, the truth (needs the order the lookup found), and listed for
+    on-call when the POS made it after its deadline (no void is left to try)."""
     if isinstance(result, Voided):
         return Decision(
             Next.FINISH,
@@ -139,9 +140,12 @@ def after_cancel(result: Voided | NotVoidable, found: Placed | None) -> Decision
         )
     if found is None or found.voided:
         return Decision(Next.RETRY, note="cancel: not voidable, and no order found yet")
+    late = found.created_at is not None and found.created_at > deadline
     return Decision(
         Next.FINISH,
         Status.PLACED,
         pos_order_id=found.pos_order_id,
-        note="cancel refused by the POS (not voidable): placed",
+        listed=late,
+        note="cancel refused by the POS (not voidable): placed"
+        + ("; made after its deadline: listed for on-call" if late else ""),
     )

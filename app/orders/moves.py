@@ -281,10 +281,12 @@ class Mover:
                 self._backoff(order.calls),
             )
             return "retry"
-        decision = decide.after_cancel(result, found)
+        decision = decide.after_cancel(result, found, order.deadline)
         if decision.next is Next.RETRY or decision.status is None:
             self.store.retry(order.uid, claim.token, "worker", decision.note, self._backoff(order.calls))
             return "retry"
+        if decision.listed:
+            self.store.list_found(order.uid)
         watch = decision.status is Status.CANCELLED and self.pos.voids != "key"
         return str(
             self.finals.finish(

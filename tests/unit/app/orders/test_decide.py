@@ -87,3 +87,17 @@ def test_a_placement_the_clocks_cannot_call_late_or_on_time_is_placed_and_listed
     decision = decide.after_lookup(Placed("P-1", created_at=DEADLINE + 0.2), DEADLINE, SKEW)
     assert (decision.status, decision.listed) == (Status.PLACED, True)
     assert not decide.after_lookup(Placed("P-1", created_at=DEADLINE - 0.2), DEADLINE, SKEW).listed
+
+
+@pytest.mark.parametrize(("created_at", "listed"), [(DEADLINE - 1, False), (DEADLINE + 2, True)])
+def test_a_cancel_the_pos_will_not_void_is_placed_and_listed_when_made_after_its_deadline(created_at, listed):
+    """The 10,000-order run with cancels: a cancel's void refused on an order the POS made 2-3 s
+    after its deadline (a POS ignoring not_after) ended placed, live and unlisted."""
+    decision = decide.after_cancel(NotVoidable("the kitchen has it"), Placed("P-1", created_at=created_at), DEADLINE)
+    assert (decision.next, decision.status, decision.pos_order_id) == (Next.FINISH, Status.PLACED, "P-1")
+    assert decision.listed is listed
+
+
+def test_a_cancel_voided_is_cancelled_and_one_not_voidable_with_nothing_found_is_retried():
+    assert decide.after_cancel(Voided(None), None, DEADLINE).status is Status.CANCELLED
+    assert decide.after_cancel(NotVoidable("x"), None, DEADLINE).next is Next.RETRY
