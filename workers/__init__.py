@@ -1,6 +1,7 @@
 """The Celery app, configured from the same settings as the web (celery_init_app).
 
-Run with `celery -A workers worker` / `celery -A workers beat`.
+Run with `python -m bin.celery_command -A workers worker --pool gevent` (the Procfile's line) and
+`celery -A workers beat`.
 """
 
 from __future__ import annotations
