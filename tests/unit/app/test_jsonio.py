@@ -17,7 +17,7 @@ def test_a_huge_exponent_is_refused_at_once(number):
     started = time.perf_counter()
     with pytest.raises(jsonio.BadJson):
         jsonio.dumps(jsonio.loads('{"order_details": {"extra": ' + number + "}}"))
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 1.0  # a bomb would take minutes; 1 s leaves a loaded CI machine room
 
 
 def test_a_number_that_would_be_infinity_is_refused():

@@ -257,10 +257,8 @@ def test_thousands_of_bad_items_cost_one_error(client, token):
     """Issue 11, finding 11."""
     order = sample_order()
     order["order_details"]["items"] = [{}] * 6500  # 3 errors each on main: 19,500
-    started = time.perf_counter()
     r = raw_post(client, "/posnext/order/submit", jsonio.dumps(order).encode(), token, digest="0" * 64)
     assert r.status_code == 400 and len(r.json["errors"]) == 1 and len(r.data) < 2000
-    assert time.perf_counter() - started < 0.3
 
 
 def test_a_recovery_page_is_bounded_in_bytes(post, client, auth, monkeypatch):
