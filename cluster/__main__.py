@@ -87,6 +87,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="kill the next primary as soon as the returned node's link is up, before it holds "
         "a full copy (what only DURABILITY=replica's WAIT survives)",
     )
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=REDIS_KINDS + HOST_KINDS,
+        help="leave this fault kind out (repeatable; the report says which were left out)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs) even when green")
     parser.add_argument("--report", metavar="FILE", help="also write the checks and the summary there, as JSON")
     return parser.parse_args(argv)
@@ -128,9 +135,12 @@ def run(args: argparse.Namespace) -> int:
                     timeout=30,
                     headers={"Authorization": f"Bearer {client.token}"},
                 ).raise_for_status()
-        injector = Injector(top, journal, args.seed, args.short, rounds, harsh=args.harsh)
+        injector = Injector(top, journal, args.seed, args.short, rounds, harsh=args.harsh, skip=tuple(args.skip))
         reads = archive.Reads(client, top.redis, args.seed).start()  # polls answered orders throughout
-        log(f"load: {orders} scenarios at {args.rate}/s; faults: {rounds} round(s) of {REDIS_KINDS + HOST_KINDS}")
+        log(
+            f"load: {orders} scenarios at {args.rate}/s; faults: {rounds} round(s) of {injector.kinds}"
+            + (f"; left out: {tuple(args.skip)}" if args.skip else "")
+        )
         started = time.time()
         injector.start()
         scenarios = Scenarios(client, args.seed)
@@ -166,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         )
         checks.append(check_failover_finals(injector.failovers, records))
         checks.append(check_accepted_kept(injector.failovers))
-        checks.append(check_fault_counts(injector.count(), REDIS_KINDS + HOST_KINDS, rounds))
+        checks.append(check_fault_counts(injector.count(), injector.kinds, rounds))
         if injector.errors:
             checks.append(report.fault_errors(injector.errors))
         summary = report.summary(journal, records, evidence, injector, stats, time.time() - started)

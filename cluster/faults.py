@@ -61,8 +61,18 @@ class FailoverEvidence:
 
 
 class Injector:
-    def __init__(self, top: Topology, journal: Journal, seed: int, short: bool, rounds: int, harsh: bool = False):
+    def __init__(
+        self,
+        top: Topology,
+        journal: Journal,
+        seed: int,
+        short: bool,
+        rounds: int,
+        harsh: bool = False,
+        skip: tuple[str, ...] = (),
+    ):
         self.top = top
+        self.kinds = tuple(k for k in REDIS_KINDS + HOST_KINDS if k not in skip)  # what this run injects
         self.harsh = harsh  # the next failover may come before the returned node holds a full copy
         self.journal = journal
         self.rng = random.Random(f"cluster-faults-{seed}")
@@ -75,7 +85,12 @@ class Injector:
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.threads = [
-            threading.Thread(target=self._track, args=(kinds, name), name=f"faults-{name}", daemon=True)
+            threading.Thread(
+                target=self._track,
+                args=(tuple(k for k in kinds if k in self.kinds), name),
+                name=f"faults-{name}",
+                daemon=True,
+            )
             for kinds, name in ((REDIS_KINDS, "redis"), (HOST_KINDS, "hosts"))
         ]
 
