@@ -32,9 +32,6 @@ import threading
 import time
 from collections import Counter
 
-import requests
-
-from app import jsonio
 from reliability.evidence import Check, Evidence, epoch
 from reliability.orders import Planned, valid, with_callback
 
@@ -59,37 +56,19 @@ def plan(rng: random.Random, callback_base: str) -> Planned | None:
 
 def send_cancel(client, uid: str, reason: str):
     """One POST /posnext/orders/{uid}/cancel, journalled as a Call of kind `cancel`."""
-    from app import signing
-    from app.signing import key_from_shared_id
-    from reliability.cluster import SHARED_ID
     from reliability.load import Call
 
     started, base = time.time(), client.base_url
     call = Call(uid, KIND, started, started, None, None, host=base)
-    try:
-        response = client.session().post(
+    return client.journalled(
+        call,
+        lambda: client.session().post(
             f"{base}/posnext/orders/{uid}/cancel",
             json={"reason": reason},
             timeout=30,
             headers={"Authorization": f"Bearer {client.token}"},
-        )
-    except requests.RequestException as exc:
-        call.error = type(exc).__name__
-        client.session().close()
-    else:
-        call.status = response.status_code
-        try:
-            call.body = jsonio.loads(response.content)
-        except jsonio.BadJson:
-            call.error = "answer is not JSON"
-        call.digest_present = "x-pch-digest" in response.headers
-        if isinstance(call.body, dict):
-            call.digest_ok = signing.verify(
-                key_from_shared_id(SHARED_ID), call.body, response.headers.get("x-pch-digest")
-            )
-    call.ended = time.time()
-    client.journal.add(call)
-    return call
+        ),
+    )
 
 
 def resend_cancel(client, uid: str, reason: str, rng: random.Random):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -84,9 +85,6 @@ class Client:
         return self.local.session
 
     def send(self, planned: Planned, body: dict, kind: str, bad: str = "") -> Call:
-        from app import signing
-        from app.signing import key_from_shared_id
-
         data, headers = encode(body, SHARED_ID, self.token)
         if bad == "digest":
             headers["x-pch-digest"] = "0" * 64
@@ -101,8 +99,17 @@ class Client:
             payload="changed" if body is planned.changed else "original",
             host=base,
         )
+        return self.journalled(
+            call, lambda: self.session().post(base + planned.path, data=data, headers=headers, timeout=30)
+        )
+
+    def journalled(self, call: Call, post: Callable[[], requests.Response]) -> Call:
+        """Make the POST, record its answer (status, body, signature) in `call`, journal it."""
+        from app import signing
+        from app.signing import key_from_shared_id
+
         try:
-            response = self.session().post(base + planned.path, data=data, headers=headers, timeout=30)
+            response = post()
         except requests.RequestException as exc:
             call.error = type(exc).__name__
             self.session().close()
