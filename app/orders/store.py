@@ -75,6 +75,11 @@ def _key(uid: str) -> str:
     return f"order:{uid}"
 
 
+def _settle_keys(uid: str, indexes: tuple[str, ...] = ()) -> list[str]:
+    """scripts.SETTLE's KEYS (a final's status indexes last)."""
+    return [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, OPEN_KEY, STATS_KEY, RECONCILE_KEY, *indexes]
+
+
 @dataclass
 class Order:
     uid: str
@@ -304,7 +309,7 @@ class OrderStore:
         durable: bool = False,
         indexes: tuple[str, ...] = (),
     ):
-        keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, OPEN_KEY, STATS_KEY, RECONCILE_KEY, *indexes]
+        keys = _settle_keys(uid, indexes)
         args = [uid, token, by, note, what, acked, *extra]
         if not durable or not self.durability.waits:
             return self._run("SETTLE", keys, args), True
@@ -421,9 +426,8 @@ class OrderStore:
         if not self.durability.waits:
             result, _ = self._settle(uid, token, by, "validated", "validated", pos_body, acked=acked)
             return "ok" if int(result[0]) == 1 else _text(result[1])
-        keys = [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, OPEN_KEY, STATS_KEY, RECONCILE_KEY]
         pipe = self.redis.pipeline(transaction=False)
-        self._run("SETTLE", keys, [uid, token, by, "validated", "validated", acked, pos_body], client=pipe)
+        self._run("SETTLE", _settle_keys(uid), [uid, token, by, "validated", "validated", acked, pos_body], client=pipe)
         self.durability.after(pipe)
         self._run("MAY_POST", [_key(uid)], [token], client=pipe)
         *written, ready = pipe.execute()
