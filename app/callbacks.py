@@ -2,7 +2,7 @@
 
 Owed once: an order to which a 202 was answered (app/orders/answers.py) owes its callback once
 final; the script that makes it final marks it `owed` and puts "c:{uid}" in the schedule, due
-at once. A delivery is a move like any other: claimed (store.claim 'c') for longer than the
+at once. A delivery is a move like any other: claimed (store.claim, Move.CALLBACK) for longer than the
 delivery can take (CALLBACK_TIMEOUT_SECONDS bounds resolve, connect, send and read together:
 app/deadline.py), confirmed durable (Answers.deliverable), POSTed, and closed by one script guarded on the claim
 and on the callback still being owed: delivered (never sent again automatically), retried with
@@ -28,6 +28,7 @@ from app import jsonio, metrics, safe_http, signing
 from app.deadline import CallTimeout, hard_deadline
 from app.orders import backoff
 from app.orders.answers import Answers
+from app.orders.lifecycle import Move, MoveResult
 from app.orders.records import view
 from app.orders.store import Order, OrderStore
 
@@ -96,28 +97,31 @@ class CallbackSender:
             return Delivery(True, f"HTTP {response.status_code}")
         return Delivery(False, f"HTTP {response.status_code}")
 
-    def move(self, uid: str) -> str:
+    def move(self, uid: str) -> MoveResult:
         """Claim the owed callback, deliver it once, and record the outcome."""
         # the claim outlasts the durability check and the delivery's whole bound (CALLBACK_TIMEOUT_SECONDS)
-        claim = self.store.claim("c", uid, self.timeout + self.store.durability.timeout_ms / 1000 + CLAIM_MARGIN)
-        if not claim.ok or claim.order is None:
-            return claim.reason
+        seconds = self.timeout + self.store.durability.timeout_ms / 1000 + CLAIM_MARGIN
+        claim = self.store.claim(Move.CALLBACK, uid, seconds)
+        if claim.refused is not None or claim.order is None:
+            return claim.refused or MoveResult.UNREADABLE
         order = claim.order
         # and no POST unless a replica answers now (DURABILITY=replica): one cut off would miss this
         # delivery's record, and the node promoted after it would send the callback again (a final
         # not yet confirmed was just probed by deliverable: one probe either way)
         probed = not order.confirmed
         if not self.answers.deliverable(order) or not (probed or self.store.durability.confirm(self.store.redis)):
-            self.store.settle_callback(uid, claim.token, "retry", 1.0, "waiting for the final state to be durable")
-            return "not_durable"
+            self.store.settle_callback(
+                uid, claim.token, MoveResult.RETRY, 1.0, "waiting for the final state to be durable"
+            )
+            return MoveResult.NOT_DURABLE
         delivery = self.deliver(order)
         attempts = order.callback_attempts + 1
         if delivery.ok:
-            outcome = "delivered"
+            outcome = MoveResult.DELIVERED
         elif delivery.permanent or attempts >= self.settings.callback_max_attempts:
-            outcome = "dead"
+            outcome = MoveResult.DEAD
         else:
-            outcome = "retry"
+            outcome = MoveResult.RETRY
         delay = backoff.delay(
             attempts, self.settings.callback_backoff_base_seconds, self.settings.callback_backoff_cap_seconds
         )
@@ -127,7 +131,8 @@ class CallbackSender:
                 "callback delivery failed",
                 extra={"request_uid": uid, "outcome": outcome, "reason": delivery.reason, "attempt": attempts},
             )
-        metrics.count_callback(self.store.redis, {"delivered": "delivered", "dead": "given_up"}.get(outcome, "failed"))
+        counted = {MoveResult.DELIVERED: "delivered", MoveResult.DEAD: "given_up"}.get(outcome, "failed")
+        metrics.count_callback(self.store.redis, counted)
         return outcome
 
 

@@ -10,6 +10,7 @@ from kombu.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.archive.db import ArchiveUnavailable
+from app.orders.lifecycle import Status
 from app.orders.records import envelope
 from app.responses import json_response
 from schemas.errors import MAX_ERRORS
@@ -59,7 +60,7 @@ def error_response(status: int, errors: list[dict], headers: dict | None = None)
     """The error envelope, never signed: an error vouches for nothing (posnext-api.md,
     "Authentication and signing"), and only ids of the key character set are echoed."""
     known = {k: v for k, v in (getattr(g, "order_ids", None) or {}).items() if is_key(v)}
-    return json_response(envelope("errored", errors[: MAX_ERRORS + 1], known), status, headers or {})
+    return json_response(envelope(Status.ERRORED, errors[: MAX_ERRORS + 1], known), status, headers or {})
 
 
 def check_limits() -> None:

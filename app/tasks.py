@@ -11,12 +11,18 @@ from __future__ import annotations
 import logging
 from typing import Protocol, runtime_checkable
 
+from app.orders.lifecycle import Move
+
 log = logging.getLogger(__name__)
 
 PLACE_ORDER = "workers.orders.place_order"
 RECONCILE_ORDER = "workers.orders.reconcile_order"
 DELIVER_CALLBACK = "workers.callbacks.deliver_callback"
-BY_KIND = {"o": (PLACE_ORDER, "orders"), "r": (RECONCILE_ORDER, "orders"), "c": (DELIVER_CALLBACK, "callbacks")}
+BY_KIND = {
+    Move.ORDER: (PLACE_ORDER, "orders"),
+    Move.RECONCILE: (RECONCILE_ORDER, "orders"),
+    Move.CALLBACK: (DELIVER_CALLBACK, "callbacks"),
+}
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
 QUEUES = ("orders", "callbacks", "maintenance")  # app.celery_config routes every task to one of these
 
@@ -28,11 +34,11 @@ def queue_depths(redis) -> dict[str, int]:
 
 @runtime_checkable
 class Tasks(Protocol):
-    """What the service hands work to: a task per kind of move ("o" place, "c" callback, "r"
-    reconcile), True when it was sent (False: the sweep sends it again). CeleryTasks in the
-    service; tests/support/fakes.FakeTasks in the tests."""
+    """What the service hands work to: a task per kind of move (lifecycle.Move), True when it
+    was sent (False: the sweep sends it again). CeleryTasks in the service;
+    tests/support/fakes.FakeTasks in the tests."""
 
-    def send(self, kind: str, uid: str, again: bool = False) -> bool: ...
+    def send(self, kind: Move, uid: str, again: bool = False) -> bool: ...
 
     def place_order(self, uid: str) -> bool: ...
 
@@ -48,7 +54,7 @@ class CeleryTasks:
         self.celery = celery
         self.traces = traces  # app.tracing.OrderTraces when traces are on
 
-    def send(self, kind: str, uid: str, again: bool = False) -> bool:
+    def send(self, kind: Move, uid: str, again: bool = False) -> bool:
         """`again`: the sweep's re-send of a due move (its trace is the order's: app/tracing.py)."""
         name, queue = BY_KIND[kind]
         try:
@@ -68,10 +74,10 @@ class CeleryTasks:
             return False
 
     def place_order(self, uid: str) -> bool:
-        return self.send("o", uid)
+        return self.send(Move.ORDER, uid)
 
     def deliver_callback(self, uid: str) -> bool:
-        return self.send("c", uid)
+        return self.send(Move.CALLBACK, uid)
 
     def reconcile_order(self, uid: str) -> bool:
-        return self.send("r", uid)
+        return self.send(Move.RECONCILE, uid)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
+from app.orders.lifecycle import ANSWER_STATUSES
 from schemas.fields import MAX_CHILDREN, MAX_LINES, BoundedList, Id, Key, Money, Timestamp, first_cap, port_problem
 
 ITEM_TYPES = ("Item", "Modifier", "Discount", "Combo", "Promotion", "Memo")
-STATUSES = ("validated", "placed", "pending", "errored", "rejected", "cancelled")
+STATUSES = ANSWER_STATUSES  # what an answer may say: validated, or an order status
 REQUEST_TYPES = ("validate-order", "place-order")
 # Fields only the service sets (posnext-api.md, "Polling"): never taken from a request.
 SERVICE_ONLY_DETAILS = ("pos_order_id", "status", "completed_at")

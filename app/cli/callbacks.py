@@ -6,6 +6,7 @@ import click
 
 from app.cli.output import Trouble, safe, say, when
 from app.cli.services import asked_by, current_services
+from app.orders.lifecycle import MoveResult
 
 callbacks = click.Group("callbacks", help="See and replay callbacks.")
 
@@ -53,7 +54,11 @@ def replay(request_uids: tuple[str, ...], every: bool, inline: bool) -> None:
         raise SystemExit(1)
 
 
-OUTCOMES = {"delivered": "delivered", "retry": "failed, a worker retries it", "dead": "failed, kept for replay"}
+OUTCOMES = {
+    MoveResult.DELIVERED: "delivered",
+    MoveResult.RETRY: "failed, a worker retries it",
+    MoveResult.DEAD: "failed, kept for replay",
+}
 
 
 def _replay_one(services, uid: str, inline: bool) -> bool:
@@ -69,7 +74,7 @@ def _replay_one(services, uid: str, inline: bool) -> bool:
         outcome = CallbackSender(services.settings, services.store).move(uid) if replayed else why
         label = OUTCOMES.get(outcome, outcome)
         say(f"{safe(label)}: {safe(uid)}: {safe(services.store.field(uid, 'cb_result'))}")
-        return outcome == "delivered"
+        return outcome is MoveResult.DELIVERED
     replayed, why = services.service.replay_callback(uid, asked_by())
     say(f"replay queued: {safe(uid)}" if replayed else f"skipped: {safe(uid)} ({safe(why)})")
     return replayed

@@ -13,6 +13,7 @@ import click
 from app import jsonio
 from app.cli.output import Trouble, say
 from app.dev_defaults import DEV_DEFAULTS
+from app.orders.lifecycle import Status
 from app.samples import encode, sample_order
 from app.settings import read_value
 from app.settings_files import cli_environment
@@ -154,7 +155,7 @@ def _poll(base_url: str | None, request_uid: str, wait: bool, timeout: float) ->
     end = time.monotonic() + timeout
     while True:
         response = _http("GET", url, headers={"Authorization": f"Bearer {jwt_token()}"}, timeout=10)
-        pending = response.status_code == 200 and jsonio.loads(response.content).get("status") == "pending"
+        pending = response.status_code == 200 and jsonio.loads(response.content).get("status") == Status.PENDING
         if not (wait and pending) or time.monotonic() > end:
             break
         time.sleep(0.5)

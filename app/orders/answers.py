@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 
+from app.orders.lifecycle import Status
 from app.orders.records import view
 from app.orders.store import UNAVAILABLE, Order, OrderStore
 from app.times import format_time
@@ -33,7 +34,7 @@ class NotDurable(Exception):
 def pending_view(doc: dict) -> dict:
     """The record as a pending order (a final state not yet confirmed is not shown)."""
     body = view(doc)
-    body.update(status="pending", errors=[], completed_at=None)
+    body.update(status=Status.PENDING, errors=[], completed_at=None)
     body["order_details"] = {k: v for k, v in body["order_details"].items() if k != "pos_order_id"}
     return body
 

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from app import metrics
+from app.orders.lifecycle import MoveResult
 from app.orders.store import UNAVAILABLE, Order, OrderStore
 from app.tasks import Tasks
 from app.times import format_time
@@ -22,8 +23,10 @@ class Final:
     doc: dict | None = None  # the record as written
     acked: bool = False  # durable: it may be answered
 
-    def __str__(self) -> str:
-        return self.status
+    @property
+    def result(self) -> MoveResult:
+        """What the move that wrote (or tried to write) it ended in."""
+        return MoveResult(self.status)
 
 
 class Finals:

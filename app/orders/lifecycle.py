@@ -50,6 +50,56 @@ class Callback(StrEnum):
     DEAD = "dead"
 
 
+class Move(StrEnum):
+    """A kind of move the schedule plans for an order: its schedule member is `{value}:{uid}`,
+    its claim the record's `{value}_claim` / `{value}_until` fields, its task app/tasks.py's."""
+
+    ORDER = "o"  # place the order, or decide it after its deadline, or decide a recorded cancel
+    CALLBACK = "c"  # deliver its owed callback
+    RECONCILE = "r"  # look it up at the POS after it was made final without knowing
+
+    def member(self, uid: str) -> str:
+        return f"{self.value}:{uid}"
+
+
+class MoveResult(StrEnum):
+    """What one move ended in: a worker task's result and the worker_steps metric's label. The
+    Lua scripts answer with these values (their table `R`)."""
+
+    # a final written by the move (the status)
+    PLACED = "placed"
+    ERRORED = "errored"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    RETRY = "retry"  # its next move planned in the schedule
+    # no move: the claim was refused, or lost before the closing write
+    MISSING = "missing"  # no such order (or it moved to the archive)
+    SETTLED = "settled"  # nothing left to do for this kind of move
+    BUSY = "busy"  # another mover holds it
+    NOT_DUE = "not_due"  # planned for later
+    CLAIM_LOST = "claim_lost"  # the claim lapsed and was taken: nothing written
+    UNREADABLE = "unreadable"  # the record cannot be read (counted as corrupt)
+    CANCEL_REQUESTED = "cancel_requested"  # recorded meanwhile: decided with the same claim
+    NOT_REQUESTED = "not_requested"  # a cancel decision asked for, and no cancel recorded
+    NOT_DURABLE = "not_durable"  # the write before a POS call or a callback could not be confirmed
+    # a reconciliation's or a callback's own outcomes
+    FOUND = "found"
+    VOIDED = "voided"
+    ABSENT = "absent"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class Write(StrEnum):
+    """The guarded writes of an open order's move (scripts.SETTLE; its table `W`)."""
+
+    FINAL = "final"  # make it final
+    CANCEL = "cancel"  # cancel it: final at once, or recorded for its move to decide
+    RETRY = "retry"  # plan its next move
+    VALIDATED = "validated"  # validated, with the POS request every POST sends
+    HANDOFF = "handoff"  # the web hands its next move to a worker
+
+
 class Reconcile(StrEnum):
     """An order errored with `pos_outcome_unknown` is still looked up at the POS (`rc`)."""
 

@@ -27,7 +27,7 @@ from app.orders.answers import Answers
 from app.orders.checks import OrderChecks, menu_unavailable
 from app.orders.decide import Decision, Next
 from app.orders.finals import Finals
-from app.orders.lifecycle import Status
+from app.orders.lifecycle import Move, MoveResult, Status
 from app.orders.store import Claim, Order, OrderStore
 from app.pos.base import NotVoidable, Placed, PosAdapter, PosUnavailable, Voided
 
@@ -62,22 +62,23 @@ class Mover:
         return backoff.delay(retries, self.settings.retry_base_seconds, self.settings.retry_cap_seconds)
 
     # -- the order ------------------------------------------------------------------------
-    def move_order(self, uid: str) -> str:
-        claim = self.store.claim("o", uid, self.claim_seconds)
-        if not claim.ok or claim.order is None:
-            metrics.WORKER_STEPS.labels(claim.reason if not claim.ok else "unreadable").inc()
-            return claim.reason
+    def move_order(self, uid: str) -> MoveResult:
+        claim = self.store.claim(Move.ORDER, uid, self.claim_seconds)
+        if claim.refused is not None or claim.order is None:
+            refused = claim.refused or MoveResult.UNREADABLE
+            metrics.WORKER_STEPS.labels(refused).inc()
+            return refused
         order = claim.order
         if order.cancel_requested_at is not None:
             outcome = self._cancel(claim, order)
         else:
             outcome = self._move(claim, order)
-            if outcome == "cancel_requested":  # recorded while this move was under way: decided now
+            if outcome is MoveResult.CANCEL_REQUESTED:  # recorded while this move was under way: decided now
                 outcome = self._cancel(claim, order)
         metrics.WORKER_STEPS.labels(outcome).inc()
         return outcome
 
-    def _move(self, claim: Claim, order: Order) -> str:
+    def _move(self, claim: Claim, order: Order) -> MoveResult:
         uid, token = order.uid, claim.token
         started = time.monotonic()
         skew = self.settings.clock_skew_seconds
@@ -88,12 +89,12 @@ class Mover:
         def left() -> float:
             return claim.until - MARGIN - now()
 
-        def finish(*args, **kwargs):
-            return self.finals.finish(*args, at=now(), **kwargs)
+        def finish(*args, **kwargs) -> MoveResult:
+            return self.finals.finish(*args, at=now(), **kwargs).result
 
         if not self.answers.confirm(order):  # no POS call for a record that could still be lost
             self.store.retry(uid, token, "worker", "waiting for the record to be durable", self._backoff(order.calls))
-            return "retry"
+            return MoveResult.RETRY
         if now() < order.deadline:
             body = order.pos_body or self.pos.order_body(order.doc, order.deadline)
             if not order.validated:
@@ -107,16 +108,16 @@ class Mover:
                         self._backoff(order.calls),
                         latest=order.deadline + skew,
                     )
-                    return "retry"
+                    return MoveResult.RETRY
                 if not verdict.ok:
-                    return str(
-                        finish(order, token, Status.REJECTED, "worker", verdict.problems, note="refused by validation")
+                    return finish(
+                        order, token, Status.REJECTED, "worker", verdict.problems, note="refused by validation"
                     )
                 ready = self.store.mark_validated(uid, token, "worker", body)
             else:  # validated by an earlier move: a cancel may have been recorded since
                 ready = self.store.may_post(uid, token)
-            if ready != "ok":
-                return ready  # 'cancel_requested': move_order decides the cancel with this claim
+            if ready is not None:
+                return ready  # CANCEL_REQUESTED: move_order decides the cancel with this claim
             result = self.pos.send_order(uid, body, timeout=min(left(), order.deadline - now() + skew))
             decision = decide.after_post(result, order.deadline, skew)
             if decision.next is Next.LOOK_UP:
@@ -127,7 +128,7 @@ class Mover:
                 self.store.retry(
                     uid, token, "worker", decision.note, self._backoff(order.calls), latest=order.deadline + skew
                 )
-                return "retry"
+                return MoveResult.RETRY
             if decision.status is Status.REJECTED and order.pos_body:
                 # an earlier POST (the web's, cut; a move's that timed out) may have made the order
                 # before the POS began refusing this key (the location closed meanwhile, say)
@@ -138,57 +139,51 @@ class Mover:
             # deadline already, say) is rejected whichever path it took, never errored
             verdict = self.checks.verdict(order.doc, order.created, timeout=max(left(), 0.0))
             if verdict is not None and not verdict.ok:
-                return str(
-                    finish(
-                        order,
-                        token,
-                        Status.REJECTED,
-                        "worker",
-                        verdict.problems,
-                        note="refused by validation (as on its arrival)",
-                    )
+                return finish(
+                    order,
+                    token,
+                    Status.REJECTED,
+                    "worker",
+                    verdict.problems,
+                    note="refused by validation (as on its arrival)",
                 )
             if verdict is None:
-                return str(
-                    finish(
-                        order, token, Status.ERRORED, "worker", [menu_unavailable(order.doc)], note="menu_unavailable"
-                    )
+                return finish(
+                    order, token, Status.ERRORED, "worker", [menu_unavailable(order.doc)], note="menu_unavailable"
                 )
             return self._carry_out(
                 decide.deadline_exceeded("never sent to the POS before its deadline"), claim, order, finish
             )
         if now() < order.deadline + skew - 0.001:  # the clocks' millisecond: decided now, not re-planned
             self.store.retry(uid, token, "worker", "deciding after the deadline", order.deadline + skew - now())
-            return "retry"
+            return MoveResult.RETRY
         return self._decide(claim, order, now, left, finish)
 
-    def _decide(self, claim: Claim, order: Order, now, left, finish, before_deadline: bool = False) -> str:
+    def _decide(self, claim: Claim, order: Order, now, left, finish, before_deadline: bool = False) -> MoveResult:
         token = claim.token
         try:
             found = self.pos.find_order(order.uid, timeout=left())
         except PosUnavailable as exc:
             give_up = order.deadline + self.settings.reconcile_seconds
             if now() >= give_up:
-                return str(
-                    finish(
-                        order,
-                        token,
-                        Status.ERRORED,
-                        "worker",
-                        [{"code": "pos_outcome_unknown", "message": "the POS could not say whether it has this order"}],
-                        note="pos_outcome_unknown",
-                        reconcile_in=self._backoff(0),
-                    )
+                return finish(
+                    order,
+                    token,
+                    Status.ERRORED,
+                    "worker",
+                    [{"code": "pos_outcome_unknown", "message": "the POS could not say whether it has this order"}],
+                    note="pos_outcome_unknown",
+                    reconcile_in=self._backoff(0),
                 )
             self.store.retry(
                 order.uid, token, "worker", f"lookup failed: {exc}", self._backoff(order.calls), latest=give_up
             )
-            return "retry"
+            return MoveResult.RETRY
         return self._found(claim, order, found, left, finish, before_deadline)
 
     def _found(
         self, claim: Claim, order: Order, found: Placed | None, left, finish, before_deadline: bool = False
-    ) -> str:
+    ) -> MoveResult:
         """What a lookup's answer decides (decide.after_lookup), a late placement voided first."""
         decision = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds, before_deadline)
         if decision.next is Next.VOID and found is not None:
@@ -201,7 +196,7 @@ class Mover:
                     "a late placement found; its void failed",
                     self._backoff(order.calls),
                 )
-                return "retry"
+                return MoveResult.RETRY
             decision = decide.after_void(voided, found.pos_order_id)
         if decision.next is Next.RETRY:
             self.store.retry(
@@ -212,22 +207,22 @@ class Mover:
                 self._backoff(order.calls),
                 latest=order.deadline + self.settings.clock_skew_seconds,
             )
-            return "retry"
+            return MoveResult.RETRY
         return self._carry_out(decision, claim, order, finish)
 
-    def _refused_unless_found(self, claim: Claim, order: Order, refused: Decision, left, finish) -> str:
+    def _refused_unless_found(self, claim: Claim, order: Order, refused: Decision, left, finish) -> MoveResult:
         try:
             found = self.pos.find_order(order.uid, timeout=max(left(), 0.05))
         except PosUnavailable as exc:
             self.store.retry(
                 order.uid, claim.token, "worker", f"refused; the lookup failed: {exc}", self._backoff(order.calls)
             )
-            return "retry"
+            return MoveResult.RETRY
         if found is None or found.voided:
             return self._carry_out(refused, claim, order, finish)
         return self._found(claim, order, found, left, finish)
 
-    def _carry_out(self, decision: Decision, claim: Claim, order: Order, finish) -> str:
+    def _carry_out(self, decision: Decision, claim: Claim, order: Order, finish) -> MoveResult:
         """Make the order final as `decision` says; after a POST may have reached the POS, an
         errored order is looked up for RECONCILE_SECONDS (a POS that ignores not_after may
         still create it, and that late placement is voided)."""
@@ -235,30 +230,30 @@ class Mover:
         if decision.listed:
             self.store.list_found(order.uid)
         late_check = decision.status is Status.ERRORED and bool(order.pos_body)
-        return str(
-            finish(
-                order,
-                claim.token,
-                decision.status,
-                "worker",
-                decision.errors,
-                pos_order_id=decision.pos_order_id,
-                note=decision.note,
-                reconcile_in=self._backoff(0) if late_check else None,
-                listed=False,
-            )
+        return finish(
+            order,
+            claim.token,
+            decision.status,
+            "worker",
+            decision.errors,
+            pos_order_id=decision.pos_order_id,
+            note=decision.note,
+            reconcile_in=self._backoff(0) if late_check else None,
+            listed=False,
         )
 
     # -- a recorded cancel ----------------------------------------------------------------
-    def cancel_now(self, uid: str, seconds: float) -> str:
+    def cancel_now(self, uid: str, seconds: float) -> MoveResult:
         """Decide a recorded cancel now, within `seconds` (the web's budget left), unless a mover
         holds the order: then the move it hands back decides it."""
-        claim = self.store.claim("o", uid, max(seconds, MIN_CLAIM))
-        if not claim.ok or claim.order is None or claim.order.cancel_requested_at is None:
-            return claim.reason if not claim.ok else "not_requested"
+        claim = self.store.claim(Move.ORDER, uid, max(seconds, MIN_CLAIM))
+        if claim.refused is not None:
+            return claim.refused
+        if claim.order is None or claim.order.cancel_requested_at is None:
+            return MoveResult.NOT_REQUESTED
         return self._cancel(claim, claim.order)
 
-    def _cancel(self, claim: Claim, order: Order) -> str:
+    def _cancel(self, claim: Claim, order: Order) -> MoveResult:
         """Void by key: nothing live at the POS -> cancelled; not voidable -> placed (the truth).
         A POS that voids by its own order id cannot close a key before an order exists: a
         cancelled order there is watched for RECONCILE_SECONDS and anything it makes is voided."""
@@ -280,29 +275,27 @@ class Mover:
                 f"cancel: the POS could not void it: {exc}",
                 self._backoff(order.calls),
             )
-            return "retry"
+            return MoveResult.RETRY
         decision = decide.after_cancel(result, found, order.deadline)
         if decision.next is Next.RETRY or decision.status is None:
             self.store.retry(order.uid, claim.token, "worker", decision.note, self._backoff(order.calls))
-            return "retry"
+            return MoveResult.RETRY
         if decision.listed:
             self.store.list_found(order.uid)
         watch = decision.status is Status.CANCELLED and self.pos.voids != "key"
-        return str(
-            self.finals.finish(
-                order,
-                claim.token,
-                decision.status,
-                "worker",
-                decision.errors,
-                pos_order_id=decision.pos_order_id,
-                note=decision.note,
-                decides_cancel=True,
-                reconcile_in=self._backoff(0) if watch else None,
-                listed=False,
-                at=claim.now + time.monotonic() - started,
-            )
-        )
+        return self.finals.finish(
+            order,
+            claim.token,
+            decision.status,
+            "worker",
+            decision.errors,
+            pos_order_id=decision.pos_order_id,
+            note=decision.note,
+            decides_cancel=True,
+            reconcile_in=self._backoff(0) if watch else None,
+            listed=False,
+            at=claim.now + time.monotonic() - started,
+        ).result
 
     def _void_late(self, uid: str, found: Placed, timeout: float) -> Voided | NotVoidable | None:
         """Void a late placement; None when the POS could not answer."""
@@ -318,39 +311,40 @@ class Mover:
         return result
 
     # -- reconciliation ---------------------------------------------------------------------
-    def reconcile(self, uid: str) -> str:
+    def reconcile(self, uid: str) -> MoveResult:
         """Look up an order errored after a POST may have reached the POS (pos_outcome_unknown,
         or deadline_exceeded), for RECONCILE_SECONDS past its deadline: a placement found on
         time is for on-call; one made after the deadline is voided (and listed either way)."""
-        claim = self.store.claim("r", uid, self.settings.pos_connect_timeout + self.settings.pos_read_timeout + MARGIN)
-        if not claim.ok or claim.order is None:
-            return claim.reason
+        seconds = self.settings.pos_connect_timeout + self.settings.pos_read_timeout + MARGIN
+        claim = self.store.claim(Move.RECONCILE, uid, seconds)
+        if claim.refused is not None or claim.order is None:
+            return claim.refused or MoveResult.UNREADABLE
         order = claim.order
         calls = int(self.store.field(uid, "rc_calls") or 0)
         try:
             found = self.pos.find_order(uid, timeout=claim.until - claim.now - MARGIN)
         except PosUnavailable:
-            self.store.settle_reconcile(uid, claim.token, "retry", self._backoff(calls))
-            return "retry"
+            self.store.settle_reconcile(uid, claim.token, MoveResult.RETRY, self._backoff(calls))
+            return MoveResult.RETRY
         if found is None or found.voided:
             if claim.now < order.deadline + self.settings.reconcile_seconds and order.pos_body:
-                self.store.settle_reconcile(uid, claim.token, "retry", self._backoff(calls))  # may still land
-                return "retry"
-            self.store.settle_reconcile(uid, claim.token, "absent")
-            return "absent"
+                self.store.settle_reconcile(uid, claim.token, MoveResult.RETRY, self._backoff(calls))  # may still land
+                return MoveResult.RETRY
+            self.store.settle_reconcile(uid, claim.token, MoveResult.ABSENT)
+            return MoveResult.ABSENT
         late = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds).next is Next.VOID
         if late or order.status == Status.CANCELLED:  # cancelled: nothing may stay live at the POS
             result = self._void_late(uid, found, claim.until - self.store.now() - MARGIN)
             if result is None:
-                self.store.settle_reconcile(uid, claim.token, "retry", self._backoff(calls))
-                return "retry"
-            outcome = "voided" if isinstance(result, Voided) else "found"
+                self.store.settle_reconcile(uid, claim.token, MoveResult.RETRY, self._backoff(calls))
+                return MoveResult.RETRY
+            outcome = MoveResult.VOIDED if isinstance(result, Voided) else MoveResult.FOUND
             self.store.settle_reconcile(uid, claim.token, outcome, pos_order_id=found.pos_order_id)
             return outcome
-        if self.store.settle_reconcile(uid, claim.token, "found", pos_order_id=found.pos_order_id):
+        if self.store.settle_reconcile(uid, claim.token, MoveResult.FOUND, pos_order_id=found.pos_order_id):
             metrics.RECONCILE_FOUND.inc()
             log.error(
                 "order errored as pos_outcome_unknown was placed at the POS after all",
                 extra={"request_uid": uid, "pos_order_id": found.pos_order_id, "status": order.status},
             )
-        return "found"
+        return MoveResult.FOUND

@@ -6,6 +6,7 @@ import hashlib
 from datetime import timedelta
 
 from app import jsonio
+from app.orders.lifecycle import Status
 from app.times import format_time, parse_time
 
 REQUEST_FIELDS = (
@@ -25,7 +26,9 @@ def new_record(request: dict, arrived: float, totals: dict | None = None) -> dic
     details = dict(request["order_details"])
     for name, value in (totals or {}).items():
         details[name] = value
-    doc.update(order_details=details, status="pending", errors=[], received_at=format_time(arrived), completed_at=None)
+    doc.update(
+        order_details=details, status=Status.PENDING, errors=[], received_at=format_time(arrived), completed_at=None
+    )
     return doc
 
 

@@ -12,7 +12,18 @@ location, reconcile) keep Unix seconds for the lists that page on them.
 
 from __future__ import annotations
 
-from app.orders.lifecycle import FINAL, Callback, lua_enum, lua_set, lua_transitions
+from app.orders.lifecycle import (
+    FINAL,
+    Callback,
+    Move,
+    MoveResult,
+    Reconcile,
+    Status,
+    Write,
+    lua_enum,
+    lua_set,
+    lua_transitions,
+)
 
 # Fields an order move reads back with its claim (store.ORDER_FIELDS must match).
 FIELDS = (
@@ -39,6 +50,11 @@ _FIELDS = ", ".join(f"'{name}'" for name in FIELDS)
 PRELUDE = f"""
 local FINAL = {lua_set(FINAL)}
 local CB = {lua_enum(Callback)}
+local STATUS = {lua_enum(Status)}
+local MOVE = {lua_enum(Move)}
+local RC = {lua_enum(Reconcile)}
+local R = {lua_enum(MoveResult)}
+local W = {lua_enum(Write)}
 local MOVES = {lua_transitions()}
 local function clock(arg)
   if arg ~= nil and arg ~= '' then return math.floor(tonumber(arg)) end
@@ -82,17 +98,17 @@ end
 local deadline = now + tonumber(ARGV[5])
 if ARGV[4] ~= '' then deadline = math.min(deadline, math.floor(tonumber(ARGV[4]))) end
 local claimed = now + tonumber(ARGV[10])
-redis.call('HSET', KEYS[1], 'status', 'pending', 'fp', ARGV[2], 'doc', ARGV[3], 'deadline', deadline,
+redis.call('HSET', KEYS[1], 'status', STATUS.PENDING, 'fp', ARGV[2], 'doc', ARGV[3], 'deadline', deadline,
            'created', now, 'handed', '0', 'validated', '0', 'calls', '0', 'cb', '', 'cb_attempts', '0',
            'rc', '', 'rc_calls', '0', 'o_claim', ARGV[9], 'o_until', claimed, 'acked', ARGV[12])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
-note(KEYS[2], 'pending', ARGV[8], 'received', now, ARGV[6])
+note(KEYS[2], STATUS.PENDING, ARGV[8], 'received', now, ARGV[6])
 redis.call('ZADD', KEYS[3], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[4], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[5], now / 1000, ARGV[7])
 redis.call('ZADD', KEYS[8], now / 1000, ARGV[7])
-redis.call('ZADD', KEYS[6], claimed, 'o:' .. ARGV[7])
-return {1, ARGV[2], 'pending', now, menu or false, deadline, menu_version, ARGV[12]}
+redis.call('ZADD', KEYS[6], claimed, MOVE.ORDER .. ':' .. ARGV[7])
+return {1, ARGV[2], STATUS.PENDING, now, menu or false, deadline, menu_version, ARGV[12]}
 """
 )
 
@@ -104,15 +120,15 @@ DISCARD = (
     PRELUDE
     + """
 local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'pos_body')
-if state[1] ~= 'pending' or state[2] ~= ARGV[3] or (state[3] and state[3] ~= '') then return 0 end
+if state[1] ~= STATUS.PENDING or state[2] ~= ARGV[3] or (state[3] and state[3] ~= '') then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2])
 for i = 3, 6 do redis.call('ZREM', KEYS[i], ARGV[2]) end
-redis.call('ZREM', KEYS[7], 'o:' .. ARGV[2])
+redis.call('ZREM', KEYS[7], MOVE.ORDER .. ':' .. ARGV[2])
 return 1
 """
 )
 
-# Claim the next move of one kind: 'o' (the order), 'c' (its callback), 'r' (its reconciliation).
+# Claim the next move of one kind (lifecycle.Move): the order, its callback, its reconciliation.
 # KEYS: order, schedule, queued; ARGV: now, kind, uid, token, claim_ms
 CLAIM = (
     PRELUDE
@@ -123,19 +139,19 @@ redis.call('ZREM', KEYS[3], member)
 local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'rc', kind .. '_claim', kind .. '_until')
 if not state[1] then
   redis.call('ZREM', KEYS[2], member)
-  return {0, 'missing', now}
+  return {0, R.MISSING, now}
 end
-if (kind == 'o' and FINAL[state[1]]) or (kind == 'c' and state[2] ~= CB.OWED)
-    or (kind == 'r' and state[3] ~= 'open') then
+if (kind == MOVE.ORDER and FINAL[state[1]]) or (kind == MOVE.CALLBACK and state[2] ~= CB.OWED)
+    or (kind == MOVE.RECONCILE and state[3] ~= RC.OPEN) then
   redis.call('ZREM', KEYS[2], member)
-  return {0, 'settled', now}
+  return {0, R.SETTLED, now}
 end
 if state[4] and state[4] ~= '' and tonumber(state[5] or '0') > now then
-  return {0, 'busy', now, tonumber(state[5])}
+  return {0, R.BUSY, now, tonumber(state[5])}
 end
 local due = redis.call('ZSCORE', KEYS[2], member)
 if due and tonumber(due) > now then
-  return {0, 'not_due', now, tonumber(due)}
+  return {0, R.NOT_DUE, now, tonumber(due)}
 end
 local claimed = now + tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], kind .. '_claim', ARGV[4], kind .. '_until', claimed)
@@ -165,11 +181,11 @@ local now = clock(ARGV[1])
 local uid, token, by, text, what, acked = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'handed', 'calls', 'cx', 'pos_body', 'o_until')
 local current = state[1]
-if not current then return {0, 'missing'} end
+if not current then return {0, R.MISSING} end
 if FINAL[current] then return {0, current} end
-if token ~= '' and state[2] ~= token then return {0, 'claim_lost'} end
-local member = 'o:' .. uid
-if what == 'cancel' and state[6] and state[6] ~= '' then
+if token ~= '' and state[2] ~= token then return {0, R.CLAIM_LOST} end
+local member = MOVE.ORDER .. ':' .. uid
+if what == W.CANCEL and state[6] and state[6] ~= '' then
   -- a POST may have reached the POS: the cancel is recorded, and the next move voids it
   if state[5] ~= 'requested' then
     redis.call('HSET', KEYS[1], 'cx', 'requested', 'cx_at', now, 'cx_by', by, 'cx_reason', ARGV[15])
@@ -181,11 +197,11 @@ if what == 'cancel' and state[6] and state[6] ~= '' then
   return {1, 'requested', tonumber(redis.call('HGET', KEYS[1], 'cx_at'))}
 end
 if acked ~= '' then redis.call('HSET', KEYS[1], 'acked', acked) end
-if what == 'final' or what == 'cancel' then
+if what == W.FINAL or what == W.CANCEL then
   local to = ARGV[8]
   if not MOVES[current][to] then return {0, current} end
   -- once a cancel is recorded only its own decision (voided: cancelled; not voidable: placed) ends the order
-  if state[5] == 'requested' and ARGV[14] ~= '1' then return {0, 'cancel_requested'} end
+  if state[5] == 'requested' and ARGV[14] ~= '1' then return {0, R.CANCEL_REQUESTED} end
   local path = 'inline'
   if state[3] == '1' then path = 'worker' end
   redis.call('HSET', KEYS[1], 'status', to, 'doc', ARGV[9], 'o_claim', '', 'o_until', '0')
@@ -198,16 +214,16 @@ if what == 'final' or what == 'cancel' then
   redis.call('HINCRBY', KEYS[5], ARGV[10] .. '|' .. to .. '|' .. path, 1)
   if ARGV[11] == '1' then  -- a final of an order with a callback_url is always called back
     redis.call('HSET', KEYS[1], 'cb', CB.OWED)
-    redis.call('ZADD', KEYS[3], now, 'c:' .. uid)
+    redis.call('ZADD', KEYS[3], now, MOVE.CALLBACK .. ':' .. uid)
   end
   if ARGV[12] ~= '0' then
-    redis.call('HSET', KEYS[1], 'rc', 'open')
-    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[13]), 'r:' .. uid)
+    redis.call('HSET', KEYS[1], 'rc', RC.OPEN)
+    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[13]), MOVE.RECONCILE .. ':' .. uid)
     if ARGV[12] == '1' then redis.call('ZADD', KEYS[6], now / 1000, uid) end
   end
   note(KEYS[2], to, by, text, now)
   return {1, current, path, redis.call('HGET', KEYS[1], 'cb') or ''}
-elseif what == 'retry' then
+elseif what == W.RETRY then
   local due = now + tonumber(ARGV[8])
   if ARGV[9] ~= '' then due = math.min(due, math.floor(tonumber(ARGV[9]))) end
   if due < now then due = now end
@@ -215,11 +231,11 @@ elseif what == 'retry' then
   redis.call('ZADD', KEYS[3], due, member)
   note(KEYS[2], current, by, text, now)
   return {1, current, due}
-elseif what == 'validated' then
+elseif what == W.VALIDATED then
   redis.call('HSET', KEYS[1], 'validated', '1', 'pos_body', ARGV[8])
   note(KEYS[2], current, by, text, now)
   return {1, current}
-elseif what == 'handoff' then
+elseif what == W.HANDOFF then
   local due = now + tonumber(ARGV[8])
   redis.call('HSET', KEYS[1], 'handed', '1', 'o_claim', '', 'o_until', '0')
   redis.call('ZADD', KEYS[3], due, member)
@@ -232,15 +248,16 @@ return redis.error_reply('unknown settle: ' .. what)
 
 # Just before a POST: it goes only while the caller holds the order's claim and no cancel is
 # recorded (a cancel recorded after this finds the POST's key to void). KEYS: order; ARGV: now, token
+# Returns '' (it may go), or why not (a MoveResult, or the final status)
 MAY_POST = (
     PRELUDE
     + """
 local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'cx')
-if not state[1] then return 'missing' end
-if state[1] ~= 'pending' then return state[1] end
-if state[2] ~= ARGV[2] then return 'claim_lost' end
-if state[3] == 'requested' then return 'cancel_requested' end
-return 'ok'
+if not state[1] then return R.MISSING end
+if state[1] ~= STATUS.PENDING then return state[1] end
+if state[2] ~= ARGV[2] then return R.CLAIM_LOST end
+if state[3] == 'requested' then return R.CANCEL_REQUESTED end
+return ''
 """
 )
 
@@ -265,22 +282,22 @@ SETTLE_CALLBACK = (
 local now = clock(ARGV[1])
 local uid, outcome = ARGV[2], ARGV[4]
 local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'c_claim', 'cb_attempts')
-if not state[1] then return {0, 'missing'} end
+if not state[1] then return {0, R.MISSING} end
 if state[2] ~= CB.OWED then return {0, state[2] or ''} end
-if state[3] ~= ARGV[3] then return {0, 'claim_lost'} end
+if state[3] ~= ARGV[3] then return {0, R.CLAIM_LOST} end
 local attempts = tonumber(state[4] or '0') + 1
 redis.call('HSET', KEYS[1], 'c_claim', '', 'c_until', '0', 'cb_attempts', attempts, 'cb_result', ARGV[6],
            'cb_at', now)
-if outcome == 'delivered' then
+if outcome == R.DELIVERED then
   redis.call('HSET', KEYS[1], 'cb', CB.DELIVERED)
-  redis.call('ZREM', KEYS[3], 'c:' .. uid)
+  redis.call('ZREM', KEYS[3], MOVE.CALLBACK .. ':' .. uid)
   redis.call('ZREM', KEYS[4], uid)
-elseif outcome == 'dead' then
+elseif outcome == R.DEAD then
   redis.call('HSET', KEYS[1], 'cb', CB.DEAD)
-  redis.call('ZREM', KEYS[3], 'c:' .. uid)
+  redis.call('ZREM', KEYS[3], MOVE.CALLBACK .. ':' .. uid)
   redis.call('ZADD', KEYS[4], now / 1000, uid)
 else
-  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), 'c:' .. uid)
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), MOVE.CALLBACK .. ':' .. uid)
 end
 note(KEYS[2], state[1], 'worker', 'callback ' .. outcome .. ': ' .. ARGV[6], now)
 return {1, outcome, attempts}
@@ -295,21 +312,21 @@ SETTLE_RECONCILE = (
 local now = clock(ARGV[1])
 local uid, outcome = ARGV[2], ARGV[4]
 local state = redis.call('HMGET', KEYS[1], 'status', 'rc', 'r_claim', 'rc_calls')
-if not state[1] then return {0, 'missing'} end
-if state[2] ~= 'open' then return {0, state[2] or ''} end
-if state[3] ~= ARGV[3] then return {0, 'claim_lost'} end
+if not state[1] then return {0, R.MISSING} end
+if state[2] ~= RC.OPEN then return {0, state[2] or ''} end
+if state[3] ~= ARGV[3] then return {0, R.CLAIM_LOST} end
 redis.call('HSET', KEYS[1], 'r_claim', '', 'r_until', '0', 'rc_calls', tonumber(state[4] or '0') + 1)
-if outcome == 'retry' then
-  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), 'r:' .. uid)
+if outcome == R.RETRY then
+  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), MOVE.RECONCILE .. ':' .. uid)
   return {1, outcome}
 end
-redis.call('ZREM', KEYS[3], 'r:' .. uid)
+redis.call('ZREM', KEYS[3], MOVE.RECONCILE .. ':' .. uid)
 redis.call('ZREM', KEYS[4], uid)
 redis.call('HSET', KEYS[1], 'rc', outcome)
-if outcome == 'found' or outcome == 'voided' then
+if outcome == R.FOUND or outcome == R.VOIDED then
   redis.call('HSET', KEYS[1], 'rc_pos_order_id', ARGV[6])
   redis.call('ZADD', KEYS[5], now / 1000, uid)
-  if outcome == 'voided' then
+  if outcome == R.VOIDED then
     note(KEYS[2], state[1], 'worker', 'reconcile: a POS order made after the deadline was voided: ' .. ARGV[6], now)
   else
     note(KEYS[2], state[1], 'worker', 'reconcile: the POS has this order after all: ' .. ARGV[6], now)
@@ -369,10 +386,10 @@ REDRIVE = (
     + """
 local now = clock(ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'status', 'o_claim', 'o_until')
-if not state[1] then return {0, 'missing'} end
+if not state[1] then return {0, R.MISSING} end
 if FINAL[state[1]] then return {0, state[1]} end
-if state[2] and state[2] ~= '' and tonumber(state[3] or '0') > now then return {0, 'busy'} end
-redis.call('ZADD', KEYS[3], now, 'o:' .. ARGV[2])
+if state[2] and state[2] ~= '' and tonumber(state[3] or '0') > now then return {0, R.BUSY} end
+redis.call('ZADD', KEYS[3], now, MOVE.ORDER .. ':' .. ARGV[2])
 note(KEYS[2], state[1], ARGV[3], 're-driven', now)
 return {1, state[1]}
 """
@@ -385,11 +402,11 @@ REPLAY = (
     + """
 local now = clock(ARGV[1])
 local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'c_claim', 'c_until')
-if not state[1] then return {0, 'missing'} end
+if not state[1] then return {0, R.MISSING} end
 if not FINAL[state[1]] then return {0, 'not_final'} end
-if state[2] == CB.OWED and state[3] and state[3] ~= '' and tonumber(state[4] or '0') > now then return {0, 'busy'} end
+if state[2] == CB.OWED and state[3] and state[3] ~= '' and tonumber(state[4] or '0') > now then return {0, R.BUSY} end
 redis.call('HSET', KEYS[1], 'cb', CB.OWED, 'cb_attempts', '0', 'cb_by', ARGV[3])
-redis.call('ZADD', KEYS[3], now, 'c:' .. ARGV[2])
+redis.call('ZADD', KEYS[3], now, MOVE.CALLBACK .. ':' .. ARGV[2])
 redis.call('ZREM', KEYS[4], ARGV[2])
 note(KEYS[2], state[1], ARGV[3], 'callback replay requested', now)
 return {1, state[1]}

@@ -29,7 +29,7 @@ from app.orders.answers import UNAVAILABLE, Answers, NotDurable, pending_view
 from app.orders.checks import OrderChecks, menu_unavailable
 from app.orders.decide import Next
 from app.orders.finals import Final, Finals
-from app.orders.lifecycle import FINAL, VALIDATED, Status
+from app.orders.lifecycle import FINAL, VALIDATED, Move, MoveResult, Status
 from app.orders.moves import Mover
 from app.orders.store import Order, OrderStore
 from app.pos.base import PosAdapter
@@ -77,8 +77,8 @@ class OrderService:
         now, read = self.menus.read(request["location_id"], self.store.now_arg())  # one round trip
         verdict = self.checks.verdict(request, now, read, timeout=arrived + self.budget - time.monotonic(), new=True)
         if verdict is None:
-            metrics.child(metrics.ORDERS, "validate", "errored", "inline").inc()
-            return records.envelope("errored", [menu_unavailable(request)], request)
+            metrics.child(metrics.ORDERS, "validate", Status.ERRORED, "inline").inc()
+            return records.envelope(Status.ERRORED, [menu_unavailable(request)], request)
         status = VALIDATED if verdict.ok else Status.REJECTED
         metrics.child(metrics.ORDERS, "validate", status, "inline").inc()
         # the answer's money is the request's own (posnext-api.md, Signing): computed figures that
@@ -177,9 +177,9 @@ class OrderService:
             )
         body = self.pos.order_body(order.doc, order.deadline)
         ready = self.store.mark_validated(uid, token, "web", body, acked=order.acked)
-        if ready == "cancel_requested":  # recorded while the validation was made durable: its move decides
+        if ready is MoveResult.CANCEL_REQUESTED:  # recorded while the validation was made durable: its move decides
             return self._hand_off(order, token, "a cancel was recorded before the POST")
-        if ready != "ok":
+        if ready is not None:
             return self._await(uid, budget_end, recorded=True, doc_text=jsonio.dumps(order.doc))
         if left() < MIN_CALL:
             metrics.OVERRUNS.inc()
@@ -209,7 +209,7 @@ class OrderService:
 
     def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, dict]:
         if self.store.hand_off(order.uid, token, "web", why, acked=order.acked):
-            self.store.mark_queued("o", order.uid)
+            self.store.mark_queued(Move.ORDER, order.uid)
             self.tasks.place_order(order.uid)
         return self._answer(order.uid)
 
@@ -218,7 +218,7 @@ class OrderService:
         202 (written, not confirmed: a poll or the callback tells it)."""
         if final.applied and final.doc is not None:
             return (200, records.view(final.doc)) if final.acked else (202, pending_view(final.doc))
-        if final.status == "cancel_requested":  # recorded meanwhile: the cancel's move decides it
+        if final.result is MoveResult.CANCEL_REQUESTED:  # recorded meanwhile: the cancel's move decides it
             return self._hand_off(order, token, "a cancel was recorded: its move decides")
         return self._answer(order.uid)
 
@@ -277,11 +277,11 @@ class OrderService:
         return self._answer(uid)
 
     # -- the workers' and on-call's moves -----------------------------------------------
-    def advance(self, uid: str) -> str:
+    def advance(self, uid: str) -> MoveResult:
         """A worker's move on an order (moves.Mover.move_order)."""
         return self.mover.move_order(uid)
 
-    def reconcile(self, uid: str) -> str:
+    def reconcile(self, uid: str) -> MoveResult:
         return self.mover.reconcile(uid)
 
     def redrive(self, uid: str, by: str = "cli") -> tuple[bool, str]:
@@ -289,13 +289,13 @@ class OrderService:
         most: a redrive while one is in flight, or a second redrive, starts nothing more."""
         moved, why = self.store.redrive(uid, by)
         if moved:
-            self.store.mark_queued("o", uid)
+            self.store.mark_queued(Move.ORDER, uid)
             self.tasks.place_order(uid)
         return moved, why
 
     def replay_callback(self, uid: str, by: str = "cli") -> tuple[bool, str]:
         replayed, why = self.store.replay_callback(uid, by)
         if replayed:
-            self.store.mark_queued("c", uid)
+            self.store.mark_queued(Move.CALLBACK, uid)
             self.tasks.deliver_callback(uid)
         return replayed, why

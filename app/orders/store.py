@@ -8,7 +8,7 @@ Keys (records and histories expire after the retention period):
   order:{uid}:history    list  one JSON entry per event
   order:{uid}:moved      string  the fingerprint of an order just moved to the archive (a few minutes):
                                CREATE does not make it anew (app/archive/scripts.py)
-  schedule               zset  "o:{uid}" | "c:{uid}" | "r:{uid}" -> ms when that move is due
+  schedule               zset  Move.member(uid) ("o:{uid}" | "c:{uid}" | "r:{uid}") -> ms when that move is due
   schedule:queued        zset  member -> ms its task was sent (the sweep does not send it twice)
   orders:open            zset  uid -> created (s), orders not yet final
   orders:by_time         zset  uid -> created (s), every order (recent list, retention)
@@ -55,7 +55,7 @@ from app.orders.keys import (
     STATS_KEY,
     location_key,
 )
-from app.orders.lifecycle import FINAL, Callback, Status
+from app.orders.lifecycle import FINAL, Callback, Move, MoveResult, Status, Write
 
 log = logging.getLogger(__name__)
 # Redis is away, or cannot take writes (a demoted primary, a full one under noeviction): the errors
@@ -127,14 +127,17 @@ class Created:
 
 @dataclass(frozen=True)
 class Claim:
-    """A claimed move (`ok`), or why there is none: missing, settled, busy, not_due."""
+    """A claimed move (`refused` None), or why there is none: missing, settled, busy, not_due."""
 
-    ok: bool
-    reason: str
+    refused: MoveResult | None
     now: float
     until: float = 0.0
     token: str = ""
     order: Order | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.refused is None
 
 
 def _text(value) -> str:
@@ -250,7 +253,7 @@ class OrderStore:
             token,
             int(claim_seconds * 1000),
             menu_version,
-            "" if self.durability.waits else "pending",
+            "" if self.durability.waits else Status.PENDING,
         ]
         if not self.durability.waits:
             result = self._run("CREATE", keys, args)
@@ -261,7 +264,7 @@ class OrderStore:
             results = pipe.execute()
             result = results[0]
             if int(result[0]) == 1 and self.durability.acknowledged(results):
-                result = [*result[:7], "pending"]
+                result = [*result[:7], Status.PENDING]
         created, stored_fp, status, now, menu, deadline, version, acked = result
         return Created(
             bool(created),
@@ -288,14 +291,17 @@ class OrderStore:
         return int(self._run("DISCARD", keys, [uid, token])) == 1
 
     # -- moves ------------------------------------------------------------------------
-    def claim(self, kind: str, uid: str, seconds: float) -> Claim:
-        """Claim the due move of `kind` ('o' order, 'c' callback, 'r' reconcile) for `seconds`."""
+    def claim(self, kind: Move, uid: str, seconds: float) -> Claim:
+        """Claim the due move of `kind` for `seconds`."""
         token = secrets.token_hex(8)
         result = self._run("CLAIM", [_key(uid), SCHEDULE_KEY, QUEUED_KEY], [kind, uid, token, int(seconds * 1000)])
-        ok, reason, now = int(result[0]) == 1, _text(result[1]), int(result[2]) / 1000
-        if not ok:
-            return Claim(False, reason, now, until=(int(result[3]) / 1000) if len(result) > 3 else 0.0)
-        return Claim(True, reason, now, until=int(result[3]) / 1000, token=token, order=self._order(uid, result[4]))
+        now = int(result[2]) / 1000
+        if int(result[0]) != 1:
+            until = (int(result[3]) / 1000) if len(result) > 3 else 0.0
+            return Claim(MoveResult(_text(result[1])), now, until=until)
+        order = self._order(uid, result[4])
+        refused = None if order is not None else MoveResult.UNREADABLE
+        return Claim(refused, now, until=int(result[3]) / 1000, token=token, order=order)
 
     def _settle(
         self,
@@ -303,7 +309,7 @@ class OrderStore:
         token: str,
         by: str,
         note: str,
-        what: str,
+        what: Write,
         *extra,
         acked: str = "",
         durable: bool = False,
@@ -342,7 +348,7 @@ class OrderStore:
             token,
             by,
             note,
-            "final",
+            Write.FINAL,
             status,
             jsonio.dumps(doc),
             endpoint,
@@ -369,7 +375,7 @@ class OrderStore:
             "",
             by,
             reason or "cancelled",
-            "cancel",
+            Write.CANCEL,
             Status.CANCELLED,
             jsonio.dumps(doc),
             "cancel",
@@ -413,39 +419,44 @@ class OrderStore:
         """Plan the order's next move `delay` seconds from now (never after `latest`); 0.0 if the
         claim was lost or the order is final. Returns when it is due."""
         result, _ = self._settle(
-            uid, token, by, note, "retry", math.ceil(delay * 1000), "" if latest is None else int(latest * 1000)
+            uid, token, by, note, Write.RETRY, math.ceil(delay * 1000), "" if latest is None else int(latest * 1000)
         )
         return int(result[2]) / 1000 if int(result[0]) == 1 else 0.0
 
-    def mark_validated(self, uid: str, token: str, by: str, pos_body: bytes, acked: str = "") -> str:
-        """Validated, with the POS request every POST of this order sends (built once). 'ok' only
-        once that is durable too (DURABILITY=replica: its WAIT) and the first POST may go: no POST
+    def mark_validated(self, uid: str, token: str, by: str, pos_body: bytes, acked: str = "") -> MoveResult | None:
+        """Validated, with the POS request every POST of this order sends (built once). None (the
+        POST may go) only once that is durable too (DURABILITY=replica: its WAIT) and the first POST may go: no POST
         may go before it is, or a failover could lose that a POST was made. Under a WAIT, MAY_POST
-        runs after it in the same round trip ('cancel_requested': a cancel recorded meanwhile);
+        runs after it in the same round trip (CANCEL_REQUESTED: a cancel recorded meanwhile);
         without one nothing runs between this write and the POST. Else why not."""
         if not self.durability.waits:
-            result, _ = self._settle(uid, token, by, "validated", "validated", pos_body, acked=acked)
-            return "ok" if int(result[0]) == 1 else _text(result[1])
+            result, _ = self._settle(uid, token, by, "validated", Write.VALIDATED, pos_body, acked=acked)
+            return None if int(result[0]) == 1 else MoveResult(_text(result[1]))
         pipe = self.redis.pipeline(transaction=False)
-        self._run("SETTLE", _settle_keys(uid), [uid, token, by, "validated", "validated", acked, pos_body], client=pipe)
+        self._run(
+            "SETTLE", _settle_keys(uid), [uid, token, by, "validated", Write.VALIDATED, acked, pos_body], client=pipe
+        )
         self.durability.after(pipe)
         self._run("MAY_POST", [_key(uid)], [token], client=pipe)
         *written, ready = pipe.execute()
         if int(written[0][0]) != 1:
-            return _text(written[0][1])
-        return _text(ready) if self.durability.acknowledged(written) else "not_durable"
+            return MoveResult(_text(written[0][1]))
+        if not self.durability.acknowledged(written):
+            return MoveResult.NOT_DURABLE
+        return MoveResult(_text(ready)) if _text(ready) else None
 
-    def may_post(self, uid: str, token: str) -> str:
-        """The check every POST passes just before it goes: 'ok' while `token` holds the order's
-        claim and no cancel is recorded; else why not ('cancel_requested', 'claim_lost', a final)."""
-        return _text(self._run("MAY_POST", [_key(uid)], [token]))
+    def may_post(self, uid: str, token: str) -> MoveResult | None:
+        """The check every POST passes just before it goes: None while `token` holds the order's
+        claim and no cancel is recorded; else why not (CANCEL_REQUESTED, CLAIM_LOST, a final)."""
+        ready = _text(self._run("MAY_POST", [_key(uid)], [token]))
+        return MoveResult(ready) if ready else None
 
     def hand_off(self, uid: str, token: str, by: str, note: str = "handed to a worker", acked: str = "") -> bool:
         """The order's next move is due now, for a worker; False if it went final."""
-        result, _ = self._settle(uid, token, by, note, "handoff", 0, acked=acked)
+        result, _ = self._settle(uid, token, by, note, Write.HANDOFF, 0, acked=acked)
         return int(result[0]) == 1
 
-    def settle_callback(self, uid: str, token: str, outcome: str, delay: float, result_text: str) -> bool:
+    def settle_callback(self, uid: str, token: str, outcome: MoveResult, delay: float, result_text: str) -> bool:
         result = self._run(
             "SETTLE_CALLBACK",
             [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, DEAD_KEY],
@@ -453,7 +464,9 @@ class OrderStore:
         )
         return int(result[0]) == 1
 
-    def settle_reconcile(self, uid: str, token: str, outcome: str, delay: float = 0.0, pos_order_id: str = "") -> bool:
+    def settle_reconcile(
+        self, uid: str, token: str, outcome: MoveResult, delay: float = 0.0, pos_order_id: str = ""
+    ) -> bool:
         result = self._run(
             "SETTLE_RECONCILE",
             [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, RECONCILE_KEY, FOUND_KEY],
@@ -465,15 +478,15 @@ class OrderStore:
         """List an order for on-call among the placements found after the fact."""
         self.redis.zadd(FOUND_KEY, {uid: self.now()})
 
-    def dispatch(self, limit: int, grace: float, waiting: str = "") -> list[tuple[str, str]]:
+    def dispatch(self, limit: int, grace: float, waiting: str = "") -> list[tuple[Move, str]]:
         """Due moves never sent, or sent more than `grace` ago while their queue is empty (the
         task was lost): (kind, uid), each marked as sent. `waiting`: the move kinds whose queue
         has messages waiting."""
         _, members = self._run("DISPATCH", [SCHEDULE_KEY, QUEUED_KEY], [limit, int(grace * 1000), waiting])
-        return [(kind, uid) for kind, _, uid in (_text(m).partition(":") for m in members)]
+        return [(Move(kind), uid) for kind, _, uid in (_text(m).partition(":") for m in members)]
 
-    def mark_queued(self, kind: str, uid: str) -> None:
-        self._run("QUEUED", [QUEUED_KEY], [f"{kind}:{uid}"])
+    def mark_queued(self, kind: Move, uid: str) -> None:
+        self._run("QUEUED", [QUEUED_KEY], [kind.member(uid)])
 
     def redrive(self, uid: str, by: str) -> tuple[bool, str]:
         result = self._run("REDRIVE", [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY], [uid, by])
@@ -551,8 +564,8 @@ class OrderStore:
                 out.append({"note": "unreadable history entry"})
         return out
 
-    def next_move(self, uid: str, kind: str = "o") -> float | None:
-        score = self.redis.zscore(SCHEDULE_KEY, f"{kind}:{uid}")
+    def next_move(self, uid: str, kind: Move = Move.ORDER) -> float | None:
+        score = self.redis.zscore(SCHEDULE_KEY, kind.member(uid))
         return None if score is None else float(score) / 1000
 
     def open_orders(self, limit: int = 1000) -> list[tuple[str, float]]:
@@ -607,7 +620,8 @@ class OrderStore:
         """Open orders whose next move is due for more than `grace` seconds: nobody took them."""
         cutoff = (self.now() - grace) * 1000
         members = self.redis.zrangebyscore(SCHEDULE_KEY, "-inf", cutoff, start=0, num=limit)
-        return [_text(m)[2:] for m in members if _text(m).startswith("o:")]
+        prefix = Move.ORDER.member("")
+        return [_text(m).removeprefix(prefix) for m in members if _text(m).startswith(prefix)]
 
     def overdue_open(self, now: float | None = None) -> float:
         """Seconds the most overdue order move is past due (0 when none is)."""

@@ -14,6 +14,7 @@ from app.errors import ApiError
 from app.logs import bind_request_uid
 from app.orders import paging
 from app.orders.answers import NotDurable
+from app.orders.lifecycle import Status
 from app.orders.service import Conflict, NotCancellable, NotFound
 from app.orders.store import Order, location_key
 from app.responses import signed_response
@@ -105,7 +106,7 @@ def submit():
 
 def _order_response(status: int, body: dict, stored: bool = False):
     headers = {}
-    if body.get("status") == "pending":
+    if body.get("status") == Status.PENDING:
         headers = {"Location": f"/posnext/orders/{body['request_uid']}", "Retry-After": RETRY_AFTER}
     return signed_response(body, status, headers, stored=stored)
 
@@ -130,7 +131,7 @@ def get_order(request_uid: str):
         ) from None
     except NotFound:
         raise ApiError(404, "order_unknown", f"no order with request_uid {request_uid!r}") from None
-    headers = {"Retry-After": RETRY_AFTER} if body["status"] == "pending" else {}
+    headers = {"Retry-After": RETRY_AFTER} if body["status"] == Status.PENDING else {}
     return signed_response(body, 200, headers, stored=True)
 
 

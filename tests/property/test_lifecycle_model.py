@@ -26,6 +26,7 @@ from app.orders import decide, records
 from app.orders.checks import OrderChecks
 from app.orders.decide import Next
 from app.orders.finals import Finals
+from app.orders.lifecycle import Move
 from app.orders.moves import Mover
 from app.orders.store import OrderStore
 from app.pos.base import Expired, InProgress, NotVoidable, Placed, PosUnavailable, Refused, Transient, Voided, VoidedKey
@@ -289,7 +290,7 @@ class Lifecycle(RuleBasedStateMachine):
         """Every order final, and no reconciliation lookup still planned."""
         if not all(o is None or o.final for o in (self.store.get(u) for u in UIDS)):
             return False
-        return not any(self.store.next_move(uid, "r") is not None for uid in UIDS)
+        return not any(self.store.next_move(uid, Move.RECONCILE) is not None for uid in UIDS)
 
     def teardown(self):
         """The POS comes back and time passes: every order ends final, agreeing with the POS."""

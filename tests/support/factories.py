@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app import jsonio
 from app.orders import records
+from app.orders.lifecycle import Move
 from app.orders.rules import compute_totals
 from app.pos.rest import normalise_menu
 from app.samples import encode, sample_order
@@ -134,7 +135,7 @@ def final_order(store, url, status="placed", uid="ord-cb"):
     )
     store.hand_off(uid, token, "web")
     if status != "pending":
-        claim = store.claim("o", uid, 5)
+        claim = store.claim(Move.ORDER, uid, 5)
         doc = dict(store.get(uid).doc, status=status, completed_at="2026-11-23T18:00:01.000Z")
         doc["order_details"] = dict(doc["order_details"], pos_order_id="P-1")
         store.finish(uid, claim.token, doc, "worker", status)

@@ -10,6 +10,7 @@ from collections import deque
 from dataclasses import replace
 from typing import ClassVar
 
+from app.orders.lifecycle import Move
 from app.pos import wire
 from app.pos.base import (
     Expired,
@@ -176,17 +177,21 @@ class FakeTasks:
     def __init__(self):
         self.sent: list[tuple[str, str]] = []
 
-    NAMES: ClassVar[dict[str, str]] = {"o": "place_order", "c": "deliver_callback", "r": "reconcile_order"}
+    NAMES: ClassVar[dict[Move, str]] = {
+        Move.ORDER: "place_order",
+        Move.CALLBACK: "deliver_callback",
+        Move.RECONCILE: "reconcile_order",
+    }
 
-    def send(self, kind: str, uid: str, again: bool = False) -> bool:
+    def send(self, kind: Move, uid: str, again: bool = False) -> bool:
         self.sent.append((self.NAMES[kind], uid))
         return True
 
     def place_order(self, uid: str) -> bool:
-        return self.send("o", uid)
+        return self.send(Move.ORDER, uid)
 
     def deliver_callback(self, uid: str) -> bool:
-        return self.send("c", uid)
+        return self.send(Move.CALLBACK, uid)
 
     def reconcile_order(self, uid: str) -> bool:
-        return self.send("r", uid)
+        return self.send(Move.RECONCILE, uid)

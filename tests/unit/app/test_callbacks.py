@@ -9,6 +9,7 @@ import pytest
 from app import jsonio, signing
 from app.callbacks import CallbackSender, Delivery, forbidden_address
 from app.orders import records
+from app.orders.lifecycle import Move
 from app.orders.store import OrderStore
 from app.settings import load_settings
 from tests.conftest import BASE_ENV
@@ -147,7 +148,7 @@ def test_a_failing_callback_is_retried_on_the_schedule_then_kept_for_replay(redi
         outcomes.append(send.move(uid))
     assert outcomes == ["retry"] * (settings.callback_max_attempts - 1) + ["dead"]
     assert [u for u, _ in send.store.dead_callbacks()] == [uid]
-    assert send.store.get(uid).callback == "dead" and send.store.next_move(uid, "c") is None
+    assert send.store.get(uid).callback == "dead" and send.store.next_move(uid, Move.CALLBACK) is None
     assert len(server.seen) == settings.callback_max_attempts
     assert send.store.replay_callback(uid, "cli") == (True, "placed")
     assert send.store.dead_callbacks() == [] and send.store.get(uid).callback == "owed"

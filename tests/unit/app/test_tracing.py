@@ -12,6 +12,7 @@ from celery import Celery
 from werkzeug.serving import make_server
 
 from app import tracing
+from app.orders.lifecycle import Move
 from app.pos.rest import RestPos
 from app.tasks import PLACE_ORDER, CeleryTasks
 from tests.support.factories import sample_order
@@ -151,10 +152,10 @@ def test_a_resend_by_the_sweep_joins_the_orders_trace_and_links_the_sweep(tasks,
 
     tracer = trace.get_tracer("test", tracer_provider=tracing._provider)
     with tracer.start_as_current_span("request") as request_span:
-        assert tasks.send("o", "uid-1")
+        assert tasks.send(Move.ORDER, "uid-1")
     with tracer.start_as_current_span("sweep", kind=trace.SpanKind.CONSUMER) as sweep_span:
-        assert tasks.send("o", "uid-1", again=True)
-        assert tasks.send("o", "uid-never-sent", again=True)
+        assert tasks.send(Move.ORDER, "uid-1", again=True)
+        assert tasks.send(Move.ORDER, "uid-never-sent", again=True)
     first, again, unknown = queued_headers(celery)
     sends = [s for s in spans.get_finished_spans() if s.kind.name == "PRODUCER"]
     assert len(sends) == 3
@@ -176,7 +177,7 @@ def test_a_trace_store_in_trouble_does_not_stop_a_send(celery, spans):
             raise ConnectionError("down")
 
     tasks = CeleryTasks(celery, traces=tracing.order_traces(Down()))
-    assert tasks.send("o", "uid-2") and tasks.send("o", "uid-2", again=True)
+    assert tasks.send(Move.ORDER, "uid-2") and tasks.send(Move.ORDER, "uid-2", again=True)
     assert len(queued_headers(celery)) == 2
 
 
@@ -213,9 +214,9 @@ def test_a_send_outside_any_trace_joins_the_orders_trace(tasks, spans, celery):
     from opentelemetry import trace
 
     with trace.get_tracer("test", tracer_provider=tracing._provider).start_as_current_span("request") as request_span:
-        assert tasks.send("o", "uid-3")
-    assert tasks.send("o", "uid-3")  # as the CLI's redrive: no span of its own around it
-    assert tasks.send("o", "uid-unknown")
+        assert tasks.send(Move.ORDER, "uid-3")
+    assert tasks.send(Move.ORDER, "uid-3")  # as the CLI's redrive: no span of its own around it
+    assert tasks.send(Move.ORDER, "uid-unknown")
     first, redrive, unknown = [s for s in spans.get_finished_spans() if s.kind.name == "PRODUCER"]
     assert redrive.context.trace_id == request_span.get_span_context().trace_id and not redrive.links
     assert redrive.parent.span_id == first.context.span_id

@@ -26,6 +26,7 @@ SCRIPT = textwrap.dedent("""
     from celery import Celery
     from app import create_app, tracing
     from app.settings import load_settings
+    from app.orders.lifecycle import Move
     from app.tasks import CeleryTasks
     from tests.support.factories import encode, sample_order
     from tests.support.factories import make_token
@@ -38,7 +39,7 @@ SCRIPT = textwrap.dedent("""
     app = create_app(load_settings(env), redis_client=redis, pos=FakePos(), tasks=tasks)
     data, headers = encode(sample_order(), SHARED_ID, make_token(JWT_SECRET))
     status = app.test_client().post("/posnext/order/submit", data=data, headers=headers).status_code
-    tasks.send("o", "uid-off")
+    tasks.send(Move.ORDER, "uid-off")
     print(json.dumps({"status": status, "active": tracing.active(),
                       "by_redis": sorted(by_redis), "loaded": sorted(otel() - by_redis)}))
 """)

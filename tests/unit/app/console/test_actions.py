@@ -4,6 +4,7 @@ order's page; what is refused says why and does nothing."""
 
 from __future__ import annotations
 
+from app.orders.lifecycle import Move
 from tests.support.console import USER, given_up, order_with
 
 
@@ -36,7 +37,7 @@ def test_redrive_of_a_final_order_is_refused_and_says_so(browser, services, task
 
 def test_redrive_while_a_move_is_in_flight_starts_nothing(browser, services, tasks):
     order_with(services, "ord-1")
-    assert services.store.claim("o", "ord-1", 30).ok
+    assert services.store.claim(Move.ORDER, "ord-1", 30).ok
     browser.confirm("/orders/ord-1/redrive")
     assert tasks.sent == []
     assert "not re-driven: busy (a move is in flight)" in browser.get("/orders/ord-1").text

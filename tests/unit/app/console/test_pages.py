@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from app.orders.lifecycle import Move
 from app.orders.store import FOUND_KEY
 from tests.support.console import given_up, order_with
 
@@ -43,7 +44,7 @@ def test_an_order_page_shows_its_record_timeline_and_who(browser, services):
 
 def test_the_claim_holder_is_shown_while_a_move_is_in_flight(browser, services):
     order_with(services, "ord-1")
-    claim = services.store.claim("o", "ord-1", 30)
+    claim = services.store.claim(Move.ORDER, "ord-1", 30)
     assert claim.ok
     page = browser.get("/orders/ord-1").text
     assert f"held by {claim.token[:8]} until" in page and "lapses in" in page

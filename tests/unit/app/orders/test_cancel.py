@@ -8,6 +8,7 @@ import time
 import pytest
 
 from app import signing
+from app.orders.lifecycle import Move
 from app.orders.records import fingerprint, new_record
 from app.pos.base import Placed, Transient
 from schemas.orders import OrderRequestSchema
@@ -113,7 +114,7 @@ def test_an_unknown_order_is_404_and_a_bad_reason_400(client, auth, services, po
 def test_while_a_mover_holds_the_order_the_cancel_is_202_and_its_move_decides(client, auth, services, pos, post):
     uid = overrun(post, pos)
     services.redis.zadd("schedule", {f"o:{uid}": 0})
-    held = services.store.claim("o", uid, 30)  # a worker is mid-move, its POST at the POS
+    held = services.store.claim(Move.ORDER, uid, 30)  # a worker is mid-move, its POST at the POS
     assert held.ok
     response = cancel(client, auth, uid)
     assert response.status_code == 202 and response.json["status"] == "pending"

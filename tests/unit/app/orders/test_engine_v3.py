@@ -15,6 +15,7 @@ import redis
 from app.callbacks import CallbackSender
 from app.orders.answers import NotDurable
 from app.orders.durability import Durability
+from app.orders.lifecycle import Move
 from app.orders.records import fingerprint, new_record
 from app.pos.base import KeyUsed, Placed, Transient
 from schemas.orders import OrderRequestSchema
@@ -361,7 +362,7 @@ def test_a_placement_made_after_the_deadline_is_found_by_reconciliation_and_void
     late_pos.send_order(uid, store.get(uid).pos_body, timeout=1)  # the slow POST lands now
     assert uid in late_pos.placed
     for _ in range(100):
-        due = store.next_move(uid, "r")
+        due = store.next_move(uid, Move.RECONCILE)
         if due is None:
             break
         clock.now = max(clock.now, due)

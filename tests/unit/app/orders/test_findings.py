@@ -12,6 +12,7 @@ from app import create_app
 from app.callbacks import CallbackSender
 from app.orders import backoff
 from app.orders.durability import Durability
+from app.orders.lifecycle import Move, MoveResult
 from app.orders.moves import MARGIN
 from app.pos.base import Placed, Transient
 from tests.support.factories import UID, handed_off, until_final
@@ -50,7 +51,7 @@ def test_a_frozen_holder_that_wakes_after_its_claim_changes_nothing(store, mover
     """Issue 10, finding 2: the web's claim lapses while it is frozen; a worker takes the order and finishes it; the
     web wakes: its write is refused and its POST after the deadline creates nothing."""
     request_deadline = handed_off(store, ttl=6)
-    web_token = store.claim("o", UID, 1.0).token  # what the web held (re-claimed here for the test)
+    web_token = store.claim(Move.ORDER, UID, 1.0).token  # what the web held (re-claimed here for the test)
     clock.advance(8)  # frozen past its claim and past the deadline
     until_final(store, mover, clock)
     assert store.get(UID).status == "errored"
@@ -96,11 +97,11 @@ def test_with_lookups_failing_an_order_is_pending_at_most_reconcile_seconds(stor
 def test_no_write_after_a_lost_key_creates_a_record(store, redis_client):
     """Issue 10, finding 5."""
     handed_off(store)
-    claim = store.claim("o", UID, 5)
+    claim = store.claim(Move.ORDER, UID, 5)
     redis_client.delete(f"order:{UID}")  # lost: expired, or a Redis that lost its data
     store.retry(UID, claim.token, "worker", "POS down", 1)
     store.mark_validated(UID, claim.token, "worker", b"{}")
-    store.settle_callback(UID, claim.token, "retry", 1, "HTTP 500")
+    store.settle_callback(UID, claim.token, MoveResult.RETRY, 1, "HTTP 500")
     store.note(UID, "worker", "attempt")
     assert not redis_client.exists(f"order:{UID}")
 
@@ -131,7 +132,7 @@ def test_a_final_state_not_yet_durable_is_not_answered_as_final(store, services,
     service = services.service
     store = services.store
     handed_off(store, validated=True)
-    claim = store.claim("o", UID, 5)
+    claim = store.claim(Move.ORDER, UID, 5)
     store.durability = Durability("replica", 1, 10)
     service.answers.durability = store.durability
     monkeypatch.setattr(store.durability, "after", lambda pipe: pipe.get("no-such-key"))

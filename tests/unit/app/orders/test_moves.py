@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.orders.lifecycle import Move
 from app.pos.base import Expired, InProgress, Placed, Refused, Transient
 from tests.support.factories import UID, handed_off, until_final
 
@@ -31,7 +32,7 @@ def test_a_handed_off_order_is_validated_then_placed(store, mover, pos):
 
 def test_a_move_that_is_not_due_or_is_claimed_does_nothing(store, mover, pos, clock):
     handed_off(store)
-    claim = store.claim("o", UID, 30)
+    claim = store.claim(Move.ORDER, UID, 30)
     assert mover.move_order(UID) == "busy"
     store.retry(UID, claim.token, "worker", "POS down", 5)
     assert mover.move_order(UID) == "not_due"
@@ -136,7 +137,7 @@ def test_while_lookups_fail_pending_at_most_reconcile_seconds_then_outcome_unkno
     assert order.doc["errors"][0]["code"] == "pos_outcome_unknown"
     assert deadline + 60 <= clock.now <= deadline + 60 + 0.5
     assert [row[:2] for row in store.reconcile_list()] == [(UID, "open")]
-    assert store.next_move(UID, "r") is not None  # the lookups go on
+    assert store.next_move(UID, Move.RECONCILE) is not None  # the lookups go on
 
 
 def test_reconciliation_finds_a_late_placement_and_lists_it(store, mover, pos, clock):
@@ -146,7 +147,7 @@ def test_reconciliation_finds_a_late_placement_and_lists_it(store, mover, pos, c
     until_final(store, mover, clock)
     pos.down = False
     pos.placed[UID] = Placed("P-late")
-    clock.now = store.next_move(UID, "r")
+    clock.now = store.next_move(UID, Move.RECONCILE)
     assert mover.reconcile(UID) == "found"
     assert [row[:2] for row in store.reconcile_list()] == [(UID, "found")]
     assert store.field(UID, "rc_pos_order_id") == "P-late"
@@ -159,6 +160,6 @@ def test_reconciliation_that_finds_nothing_is_closed(store, mover, pos, clock):
     clock.now = deadline + 2
     until_final(store, mover, clock)
     pos.down = False
-    clock.now = store.next_move(UID, "r")
+    clock.now = store.next_move(UID, Move.RECONCILE)
     assert mover.reconcile(UID) == "absent"
-    assert store.reconcile_list() == [] and store.next_move(UID, "r") is None
+    assert store.reconcile_list() == [] and store.next_move(UID, Move.RECONCILE) is None

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from app import jsonio
+from app.orders.lifecycle import Move
 from app.orders.service import Conflict, NotFound
 from app.pos.base import InProgress, Refused, Transient
 from app.times import format_time
@@ -99,7 +100,7 @@ def test_an_overrun_order_with_a_callback_url_owes_its_callback(service, pos, ta
     service.advance("ord-1")
     assert tasks.sent == [("place_order", "ord-1"), ("deliver_callback", "ord-1")]
     assert services.store.get("ord-1").callback == "owed"
-    assert services.store.next_move("ord-1", "c") is not None
+    assert services.store.next_move("ord-1", Move.CALLBACK) is not None
 
 
 def test_an_order_answered_inline_is_called_back_too(service, services, tasks):

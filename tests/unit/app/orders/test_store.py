@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app import jsonio
+from app.orders.lifecycle import Move, MoveResult
 from app.orders.store import OPEN_KEY, SCHEDULE_KEY, OrderStore
 from tests.support.factories import create_order
 from tests.support.helpers import keys
@@ -67,26 +68,26 @@ def test_create_reads_the_menu_in_the_same_round_trip(store, redis_client):
 
 
 def test_a_claim_is_refused_while_another_is_live_and_granted_once_it_lapses(store, clock, created):
-    assert store.claim("o", UID, 5).reason == "busy"
+    assert store.claim(Move.ORDER, UID, 5).refused == "busy"
     clock.advance(3.1)
-    claim = store.claim("o", UID, 5)
+    claim = store.claim(Move.ORDER, UID, 5)
     assert claim.ok and claim.order.uid == UID
     assert store.next_move(UID) == pytest.approx(clock.now + 5)  # a dead mover's order is due again
-    assert store.claim("o", UID, 5).reason == "busy"
+    assert store.claim(Move.ORDER, UID, 5).refused == "busy"
 
 
 def test_a_claim_is_refused_before_the_move_is_due(store, clock, created):
     assert store.hand_off(UID, created, "web")
-    claim = store.claim("o", UID, 5)
+    claim = store.claim(Move.ORDER, UID, 5)
     assert store.retry(UID, claim.token, "worker", "POS down", 10.0) == pytest.approx(clock.now + 10)
-    assert store.claim("o", UID, 5).reason == "not_due"
+    assert store.claim(Move.ORDER, UID, 5).refused == "not_due"
     clock.advance(10)
-    assert store.claim("o", UID, 5).ok
+    assert store.claim(Move.ORDER, UID, 5).ok
 
 
 def test_a_write_under_a_lost_claim_changes_nothing(store, redis_client, clock, created):
     clock.advance(3.1)
-    taken = store.claim("o", UID, 5)
+    taken = store.claim(Move.ORDER, UID, 5)
     before = keys(redis_client)
     assert store.finish(UID, created, doc(status="placed"), "web", "late")[:2] == (False, "claim_lost")
     assert store.retry(UID, created, "web", "late", 1.0) == 0.0
@@ -104,7 +105,7 @@ def test_a_final_order_never_changes(store, redis_client, created):
     assert not store.hand_off(UID, "", "worker")
     assert store.retry(UID, "", "worker", "x", 1) == 0.0
     assert store.redrive(UID, "cli") == (False, "rejected")
-    assert store.claim("o", UID, 5).reason == "settled"
+    assert store.claim(Move.ORDER, UID, 5).refused == "settled"
     assert keys(redis_client) == before
     assert store.get(UID).status == "rejected"
 
@@ -140,9 +141,9 @@ def test_no_write_creates_or_resurrects_a_record_it_does_not_find(store, redis_c
         "note": lambda: store.note("gone", "w", "x"),
         "redrive": lambda: store.redrive("gone", "cli"),
         "replay": lambda: store.replay_callback("gone", "cli"),
-        "claim": lambda: store.claim("o", "gone", 5),
-        "settle_callback": lambda: store.settle_callback("gone", "t", "delivered", 0, "x"),
-        "settle_reconcile": lambda: store.settle_reconcile("gone", "t", "found", 0, "P-1"),
+        "claim": lambda: store.claim(Move.ORDER, "gone", 5),
+        "settle_callback": lambda: store.settle_callback("gone", "t", MoveResult.DELIVERED, 0, "x"),
+        "settle_reconcile": lambda: store.settle_reconcile("gone", "t", MoveResult.FOUND, 0, "P-1"),
     }
     calls[write]()
     assert not redis_client.exists("order:gone") and not redis_client.exists("order:gone:history")
@@ -155,7 +156,7 @@ def test_dispatch_sends_each_due_move_once_within_its_grace(store, clock, create
     assert store.dispatch(100, grace=10) == []  # its task is queued
     clock.advance(10)
     assert store.dispatch(100, grace=10) == [("o", UID)]  # the task was lost: sent again
-    assert store.claim("o", UID, 5).ok
+    assert store.claim(Move.ORDER, UID, 5).ok
     assert store.dispatch(100, grace=10) == []  # claimed: due only when the claim lapses
 
 
@@ -171,35 +172,35 @@ def test_dispatch_does_not_stall_behind_queued_moves(store, clock):
 def test_redrive_makes_the_move_due_now_but_never_while_one_is_in_flight(store, clock, created):
     assert store.redrive(UID, "cli") == (False, "busy")
     clock.advance(3.1)
-    claim = store.claim("o", UID, 5)
+    claim = store.claim(Move.ORDER, UID, 5)
     store.retry(UID, claim.token, "worker", "POS down", 30)
     assert store.redrive(UID, "cli") == (True, "pending")
     assert store.next_move(UID) == pytest.approx(clock.now)
-    assert store.claim("o", UID, 5).ok
+    assert store.claim(Move.ORDER, UID, 5).ok
     assert store.redrive(UID, "cli") == (False, "busy")
 
 
 def test_a_callback_is_owed_once_delivered_once_and_replayed_only_on_purpose(store, clock, created):
     store.hand_off(UID, created, "web")
-    claim = store.claim("o", UID, 5)
+    claim = store.claim(Move.ORDER, UID, 5)
     store.finish(UID, claim.token, doc(status="placed", callback_url="https://par.example/cb"), "worker", "placed")
     assert store.get(UID).callback == "owed"
-    first = store.claim("c", UID, 10)
-    assert first.ok and store.claim("c", UID, 10).reason == "busy"
-    assert store.settle_callback(UID, first.token, "delivered", 0, "HTTP 200")
-    assert store.claim("c", UID, 10).reason == "settled"  # never sent again on its own
-    assert not store.settle_callback(UID, first.token, "delivered", 0, "HTTP 200")
+    first = store.claim(Move.CALLBACK, UID, 10)
+    assert first.ok and store.claim(Move.CALLBACK, UID, 10).refused == "busy"
+    assert store.settle_callback(UID, first.token, MoveResult.DELIVERED, 0, "HTTP 200")
+    assert store.claim(Move.CALLBACK, UID, 10).refused == "settled"  # never sent again on its own
+    assert not store.settle_callback(UID, first.token, MoveResult.DELIVERED, 0, "HTTP 200")
     assert store.replay_callback(UID, "cli") == (True, "placed")
-    again = store.claim("c", UID, 10)
+    again = store.claim(Move.CALLBACK, UID, 10)
     assert again.ok and again.order.callback_by == "cli"
 
 
 def test_a_callback_given_up_is_kept_for_replay(store, clock, created):
     store.hand_off(UID, created, "web")
-    claim = store.claim("o", UID, 5)
+    claim = store.claim(Move.ORDER, UID, 5)
     store.finish(UID, claim.token, doc(status="errored", callback_url="https://par.example/cb"), "worker", "x")
-    cb = store.claim("c", UID, 10)
-    store.settle_callback(UID, cb.token, "dead", 0, "HTTP 500")
+    cb = store.claim(Move.CALLBACK, UID, 10)
+    store.settle_callback(UID, cb.token, MoveResult.DEAD, 0, "HTTP 500")
     assert [uid for uid, _ in store.dead_callbacks()] == [UID]
     store.replay_callback(UID, "cli")
     assert store.dead_callbacks() == []
@@ -217,9 +218,9 @@ def test_reconcile_lists_an_unknown_outcome_until_the_pos_answers(store, clock, 
     store.finish(UID, created, doc(status="errored"), "worker", "pos_outcome_unknown", reconcile_in=1.0)
     assert [row[:2] for row in store.reconcile_list()] == [(UID, "open")]
     clock.advance(1)
-    claim = store.claim("r", UID, 5)
+    claim = store.claim(Move.RECONCILE, UID, 5)
     assert claim.ok
-    assert store.settle_reconcile(UID, claim.token, "found", pos_order_id="P-9")
+    assert store.settle_reconcile(UID, claim.token, MoveResult.FOUND, pos_order_id="P-9")
     assert [row[:2] for row in store.reconcile_list()] == [(UID, "found")]
     assert store.get(UID).status == "errored"  # the final state stands; on-call decides
 
