@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def stuck_engine_list(services) -> list[str]:
     """Open orders whose next move is overdue: nobody took them (the sweep is not running?)."""
-    return services.store.overdue_orders(services.settings.dispatch_grace)
+    return services.store.indexes.overdue_orders(services.settings.dispatch_grace)
 
 
 def claim_until(store, uid: str) -> float | None:

@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
             injector.windows,
             records,
             top.ledger(),
-            {uid for uid, _ in top.store.dead_callbacks(limit=100000)},
+            {uid for uid, _ in top.store.indexes.dead_callbacks(limit=100000)},
         )
         checks, stats = check_all(evidence, time.time())
         more, stats["archive"] = archive_checks.checks(journal, reads, injector.windows, top.redis, top.archive)

@@ -172,7 +172,7 @@ class Topology:
         while time.time() < end:
             try:
                 if (
-                    self.store.open_count() == 0
+                    self.store.indexes.open_count() == 0
                     and time.time() > latest_deadline + read + 1
                     and not self.callbacks_owed()
                 ):

@@ -105,14 +105,14 @@ def measure_workers(top: Topology, hosts: int, burst_s: float) -> dict:
         top.stack.stop(name, timeout=30)
     top.knobs("*", error_rate=1, error_status=429)
     results = loadgen(top.web_urls(), top.token(), 16, burst_s)
-    queued = top.store.open_count()
+    queued = top.store.indexes.open_count()
     top.knobs("*", error_rate=None, error_status=None)
     for name in names[:hosts]:
         top.start_worker(name)
     top.wait_for_workers(hosts, 90)
     calls, cpu, redis_cpu = redis_calls(top), cpu_of(top, names[:hosts]), redis_cpu_s(top)
     started = time.time()
-    while top.store.open_count() > 0 and time.time() - started < 900:
+    while top.store.indexes.open_count() > 0 and time.time() - started < 900:
         time.sleep(0.1)
     elapsed = time.time() - started
     return {

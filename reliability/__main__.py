@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             injector.windows,
             records,
             ledger["orders"],
-            {uid for uid, _ in cluster.store.dead_callbacks(limit=100000)},
+            {uid for uid, _ in cluster.store.indexes.dead_callbacks(limit=100000)},
             pos_calls=ledger.get("calls", {}),
             settings=cluster.settings,
             final_at=final_at,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.orders.store import Order
+from app.orders.order import Order
 from app.times import parse_time
 from reliability.bounds import reconcile_slack
 from reliability.faults import REDIS_DOWN, Window

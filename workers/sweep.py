@@ -46,4 +46,4 @@ def refresh_menus() -> dict:
 
 @shared_task(name="workers.sweep.trim", ignore_result=True, send_events=False)
 def trim() -> int:
-    return current_app.extensions["posbridge"].store.trim()
+    return current_app.extensions["posbridge"].store.indexes.trim()

@@ -15,7 +15,7 @@ callbacks = click.Group("callbacks", help="See and replay callbacks.")
 def list_callbacks() -> None:
     """Callbacks given up on, kept for replay."""
     store = current_services().store
-    dead = store.dead_callbacks()
+    dead = store.indexes.dead_callbacks()
     for uid, at in dead:
         order = store.get(uid)
         last = store.field(uid, "cb_result") if order else "record expired"
@@ -37,7 +37,7 @@ def replay(request_uids: tuple[str, ...], every: bool, inline: bool) -> None:
     services = current_services()
     if not request_uids and not every:
         raise click.UsageError("name one or more request_uids, or --all")
-    uids = list(request_uids) + ([uid for uid, _ in services.store.dead_callbacks(10000)] if every else [])
+    uids = list(request_uids) + ([uid for uid, _ in services.store.indexes.dead_callbacks(10000)] if every else [])
     if not uids:
         say("no undelivered callback")
     failed = False

@@ -110,7 +110,7 @@ def list_orders(stuck: bool, open_only: bool, reconcile: bool, location: str | N
     services = current_services()
     store = services.store
     if reconcile:
-        rows = store.reconcile_list(limit)
+        rows = store.indexes.reconcile_list(limit)
         for uid, state, since in rows:
             pos_order_id = store.field(uid, "rc_pos_order_id")
             say(
@@ -122,9 +122,11 @@ def list_orders(stuck: bool, open_only: bool, reconcile: bool, location: str | N
     if stuck:
         uids = stuck_engine_list(services)
     elif open_only:
-        uids = [uid for uid, _ in store.open_orders(1000 if location else limit)]
+        uids = [uid for uid, _ in store.indexes.open_orders(1000 if location else limit)]
     else:
-        uids = store.recent(since=time.time() - minutes * 60, limit=limit, location_id=location, newest_first=True)
+        uids = store.indexes.recent(
+            since=time.time() - minutes * 60, limit=limit, location_id=location, newest_first=True
+        )
     shown = 0
     for uid in uids:
         order = store.get(uid)
@@ -143,12 +145,12 @@ def summary() -> None:
     store, redis = services.store, services.redis
     echo_json(
         {
-            "open_orders": store.open_count(),
+            "open_orders": store.indexes.open_count(),
             "stuck_orders": len(stuck_engine_list(services)),
-            "oldest_open_seconds": round(store.oldest_open_age(), 1),
+            "oldest_open_seconds": round(store.indexes.oldest_open_age(), 1),
             "queue_depth": queue_depths(redis),
-            "callbacks_undelivered": store.dead_callback_count(),
-            "final_orders": store.stats(),
+            "callbacks_undelivered": store.indexes.dead_callback_count(),
+            "final_orders": store.indexes.stats(),
             "menus_cached": services.menus.locations(),
         }
     )

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from app.order_reads import stuck_engine_list
 from app.orders.lifecycle import Status
-from app.orders.store import Order, location_key
+from app.orders.order import Order
+from app.orders.store import location_key
 
 LIMIT = 100
 STATUS_SCAN = 1000  # a status filter without a location reads at most this many recent orders
@@ -30,12 +31,12 @@ class Row:
 
 def counts(services) -> dict[str, int]:
     store = services.store
-    reconcile = store.reconcile_counts()
+    reconcile = store.indexes.reconcile_counts()
     return {
-        "open": store.open_count(),
+        "open": store.indexes.open_count(),
         "stuck": len(stuck_engine_list(services)),
         "reconcile": reconcile["open"] + reconcile["found"],
-        "dead-callbacks": store.dead_callback_count(),
+        "dead-callbacks": store.indexes.dead_callback_count(),
     }
 
 
@@ -48,18 +49,18 @@ def listed(services, kind: str, limit: int = LIMIT) -> list[Row]:
     """One of LISTS' lists."""
     store = services.store
     if kind == "open":
-        return _rows(store, list(store.open_orders(limit)))
+        return _rows(store, list(store.indexes.open_orders(limit)))
     if kind == "stuck":
         return _rows(store, [(uid, store.next_move(uid)) for uid in stuck_engine_list(services)[:limit]])
     if kind == "reconcile":
-        found = store.reconcile_list(limit)
+        found = store.indexes.reconcile_list(limit)
         rows = _rows(store, [(uid, since) for uid, _, since in found])
         for row, (uid, state, _) in zip(rows, found, strict=True):
             pos_order_id = store.field(uid, "rc_pos_order_id")
             row.notes.append(f"PLACED AT THE POS as {pos_order_id}" if state == "found" else "still looked up")
         return rows
     if kind == "dead-callbacks":
-        rows = _rows(store, list(store.dead_callbacks(limit)))
+        rows = _rows(store, list(store.indexes.dead_callbacks(limit)))
         for row in rows:
             row.notes.append(f"last: {store.field(row.uid, 'cb_result') or '-'}" if row.order else "record expired")
         return rows
@@ -74,7 +75,9 @@ def recent(services, since: float, location: str | None, status: str | None, lim
         members = store.redis.zrevrangebyscore(location_key(location, status), "+inf", since, start=0, num=limit)
         uids = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
         return _rows(store, [(uid, None) for uid in uids])
-    uids = store.recent(since=since, limit=STATUS_SCAN if status else limit, location_id=location, newest_first=True)
+    uids = store.indexes.recent(
+        since=since, limit=STATUS_SCAN if status else limit, location_id=location, newest_first=True
+    )
     rows = _rows(store, [(uid, None) for uid in uids])
     if status:
         rows = [row for row in rows if row.order is not None and row.order.status == status]

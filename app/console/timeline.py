@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from app.order_reads import claim_until
 from app.orders.lifecycle import Status
-from app.orders.store import Order
+from app.orders.order import Order
 from app.times import format_time
 
 FAILED = frozenset({Status.ERRORED.value, Status.REJECTED.value})

@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 
 from app.orders.lifecycle import Status
+from app.orders.order import Order
 from app.orders.records import view
-from app.orders.store import UNAVAILABLE, Order, OrderStore
+from app.orders.store import UNAVAILABLE, OrderStore
 from app.times import format_time
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from app import metrics
 from app.orders.lifecycle import MoveResult
-from app.orders.store import UNAVAILABLE, Order, OrderStore
+from app.orders.order import Order
+from app.orders.store import UNAVAILABLE, OrderStore
 from app.tasks import Tasks
 from app.times import format_time
 

@@ -28,7 +28,8 @@ from app.orders.checks import OrderChecks, menu_unavailable
 from app.orders.decide import Decision, Next
 from app.orders.finals import Finals
 from app.orders.lifecycle import Move, MoveResult, Status
-from app.orders.store import Claim, Order, OrderStore
+from app.orders.order import Claim, Order
+from app.orders.store import OrderStore
 from app.pos.base import NotVoidable, Placed, PosAdapter, PosUnavailable, Voided
 
 log = logging.getLogger(__name__)

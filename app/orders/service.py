@@ -31,7 +31,8 @@ from app.orders.decide import Next
 from app.orders.finals import Final, Finals
 from app.orders.lifecycle import FINAL, VALIDATED, Move, MoveResult, Status
 from app.orders.moves import Mover
-from app.orders.store import Order, OrderStore
+from app.orders.order import Order
+from app.orders.store import OrderStore
 from app.pos.base import PosAdapter
 from app.tasks import Tasks
 from app.times import format_time

@@ -32,8 +32,6 @@ import contextlib
 import logging
 import math
 import secrets
-import time
-from dataclasses import dataclass
 
 import redis
 
@@ -41,6 +39,7 @@ from app import jsonio
 from app.archive.restore import restore
 from app.orders import scripts
 from app.orders.durability import Durability
+from app.orders.indexes import OrderIndexes
 from app.orders.keys import (
     ALL_KEY,
     CORRUPT_KEY,
@@ -55,7 +54,9 @@ from app.orders.keys import (
     STATS_KEY,
     location_key,
 )
-from app.orders.lifecycle import FINAL, Callback, Move, MoveResult, Status, Write
+from app.orders.lifecycle import Callback, Move, MoveResult, Status, Write
+from app.orders.order import Claim, Created, Order, read_order
+from app.orders.order import text as _text
 
 log = logging.getLogger(__name__)
 # Redis is away, or cannot take writes (a demoted primary, a full one under noeviction): the errors
@@ -80,72 +81,6 @@ def _settle_keys(uid: str, indexes: tuple[str, ...] = ()) -> list[str]:
     return [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, OPEN_KEY, STATS_KEY, RECONCILE_KEY, *indexes]
 
 
-@dataclass
-class Order:
-    uid: str
-    status: str
-    doc: dict
-    fp: str
-    deadline: float  # Unix seconds, on Redis's clock
-    created: float
-    handed_off: bool
-    validated: bool
-    calls: int
-    callback: str = ""
-    callback_attempts: int = 0
-    reconcile: str = ""
-    callback_by: str = ""
-    acked: str = ""  # the state the Redis that holds it confirmed (durability.py): '' none yet
-    pos_body: bytes = b""  # the POS request, built once when validated; b"": no POST can have been sent
-    cancel_requested_at: float | None = None  # a cancel recorded while a POST may have reached the POS
-
-    @property
-    def final(self) -> bool:
-        return self.status in FINAL
-
-    @property
-    def confirmed(self) -> bool:
-        """Its current state was confirmed durable (or its record was, while it is pending)."""
-        return self.acked == self.status or (self.acked != "" and not self.final)
-
-    @property
-    def path(self) -> str:
-        return "worker" if self.handed_off else "inline"
-
-
-@dataclass(frozen=True)
-class Created:
-    created: bool
-    fp: str
-    status: str
-    now: float
-    menu: bytes | None  # None: no menu, or the version the caller holds (menu_version)
-    deadline: float
-    menu_version: str = ""  # '' when no menu is cached
-    acked: str = ""  # of a record found already there: the state confirmed durable ('' none)
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A claimed move (`refused` None), or why there is none: missing, settled, busy, not_due."""
-
-    refused: MoveResult | None
-    now: float
-    until: float = 0.0
-    token: str = ""
-    order: Order | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.refused is None
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class OrderStore:
     def __init__(self, redis, retention_days: int = 30, durability: Durability | None = None, clock=None, archive=None):
         self.redis = redis
@@ -153,6 +88,7 @@ class OrderStore:
         self.retention = int(retention_days * 86400)
         self.durability = durability or Durability()
         self.clock = clock  # tests only: otherwise every script reads Redis's TIME
+        self.indexes = OrderIndexes(redis, self.retention, self.now, archive)
         self._scripts = {
             name: redis.register_script(getattr(scripts, name))
             for name in (
@@ -182,28 +118,8 @@ class OrderStore:
     def _order(self, uid: str, values: list) -> Order | None:
         """An Order from the HMGET of ORDER_FIELDS; None when there is none, or it cannot be read
         (counted and logged: one bad record never stops a reader)."""
-        raw = dict(zip(ORDER_FIELDS, (_text(v) for v in values), strict=True))
-        if not raw["status"] or not raw["doc"]:
-            return None
         try:
-            return Order(
-                uid=uid,
-                status=raw["status"],
-                doc=jsonio.loads(raw["doc"]),
-                fp=raw["fp"],
-                deadline=float(raw["deadline"] or 0) / 1000,
-                created=float(raw["created"] or 0) / 1000,
-                handed_off=raw["handed"] == "1",
-                validated=raw["validated"] == "1",
-                calls=int(raw["calls"] or 0),
-                callback=raw["cb"],
-                callback_attempts=int(raw["cb_attempts"] or 0),
-                reconcile=raw["rc"],
-                callback_by=raw["cb_by"],
-                acked=raw["acked"],
-                pos_body=raw["pos_body"].encode(),
-                cancel_requested_at=int(raw["cx_at"]) / 1000 if raw["cx"] == "requested" else None,
-            )
+            return read_order(uid, dict(zip(ORDER_FIELDS, (_text(v) for v in values), strict=True)))
         except (ValueError, TypeError) as exc:
             log.error("unreadable order record skipped", extra={"request_uid": uid, "error": type(exc).__name__})
             with contextlib.suppress(Exception):  # counting it must not stop the reader either
@@ -567,76 +483,3 @@ class OrderStore:
     def next_move(self, uid: str, kind: Move = Move.ORDER) -> float | None:
         score = self.redis.zscore(SCHEDULE_KEY, kind.member(uid))
         return None if score is None else float(score) / 1000
-
-    def open_orders(self, limit: int = 1000) -> list[tuple[str, float]]:
-        return [(_text(u), s) for u, s in self.redis.zrange(OPEN_KEY, 0, limit - 1, withscores=True)]
-
-    def recent(
-        self, since: float = 0, limit: int = 100, location_id: str | None = None, newest_first: bool = False
-    ) -> list[str]:
-        """Orders created at `since` or later (at one location), oldest first unless `newest_first`;
-        with an archive, its orders too (Redis read first: a moved order is in the archive by then)."""
-        key = location_key(location_id) if location_id else ALL_KEY
-        if newest_first:
-            rows = self.redis.zrevrangebyscore(key, "+inf", since, start=0, num=limit, withscores=True)
-        else:
-            rows = self.redis.zrangebyscore(key, since, "+inf", start=0, num=limit, withscores=True)
-        found = [(float(score), _text(uid)) for uid, score in rows]
-        if self.archive is None:
-            return [uid for _, uid in found]
-        both = set(found) | set(self.archive.recent(since, limit, location_id, newest_first))
-        return [uid for _, uid in sorted(both, reverse=newest_first)[:limit]]
-
-    def open_count(self) -> int:
-        return int(self.redis.zcard(OPEN_KEY))
-
-    def dead_callback_count(self) -> int:
-        return int(self.redis.zcard(DEAD_KEY))
-
-    def dead_callbacks(self, limit: int = 100) -> list[tuple[str, float]]:
-        return [(_text(u), s) for u, s in self.redis.zrange(DEAD_KEY, 0, limit - 1, withscores=True)]
-
-    def reconcile_list(self, limit: int = 100) -> list[tuple[str, str, float]]:
-        """(uid, 'open' | 'found', since): errored with pos_outcome_unknown and still looked up,
-        or found at the POS after all."""
-        rows = [(_text(u), "found", s) for u, s in self.redis.zrange(FOUND_KEY, 0, limit - 1, withscores=True)]
-        rows += [(_text(u), "open", s) for u, s in self.redis.zrange(RECONCILE_KEY, 0, limit - 1, withscores=True)]
-        return rows[:limit]
-
-    def reconcile_counts(self) -> dict[str, int]:
-        return {"open": int(self.redis.zcard(RECONCILE_KEY)), "found": int(self.redis.zcard(FOUND_KEY))}
-
-    def corrupt_count(self) -> int:
-        return int(self.redis.get(CORRUPT_KEY) or 0)
-
-    def stats(self) -> dict[str, int]:
-        return {_text(k): int(v) for k, v in self.redis.hgetall(STATS_KEY).items()}
-
-    def oldest_open_age(self, now: float | None = None) -> float:
-        oldest = self.redis.zrange(OPEN_KEY, 0, 0, withscores=True)
-        return max(0.0, (now or self.now()) - oldest[0][1]) if oldest else 0.0
-
-    def overdue_orders(self, grace: float, limit: int = 1000) -> list[str]:
-        """Open orders whose next move is due for more than `grace` seconds: nobody took them."""
-        cutoff = (self.now() - grace) * 1000
-        members = self.redis.zrangebyscore(SCHEDULE_KEY, "-inf", cutoff, start=0, num=limit)
-        prefix = Move.ORDER.member("")
-        return [_text(m).removeprefix(prefix) for m in members if _text(m).startswith(prefix)]
-
-    def overdue_open(self, now: float | None = None) -> float:
-        """Seconds the most overdue order move is past due (0 when none is)."""
-        first = self.redis.zrange(SCHEDULE_KEY, 0, 0, withscores=True)
-        return max(0.0, (now or self.now()) - first[0][1] / 1000) if first else 0.0
-
-    def trim(self, now: float | None = None) -> int:
-        """Drop index entries older than the retention (the records expire by themselves)."""
-        cutoff = (now or time.time()) - self.retention
-        removed = self.redis.zremrangebyscore(ALL_KEY, "-inf", cutoff)
-        for key in self.redis.scan_iter(match="orders:loc:*", count=500):
-            removed += self.redis.zremrangebyscore(key, "-inf", cutoff)
-        for key in (DEAD_KEY, FOUND_KEY, RECONCILE_KEY):
-            self.redis.zremrangebyscore(key, "-inf", cutoff)
-        for uid, _ in self.open_orders():
-            if not self.redis.exists(_key(uid)):
-                self.redis.zrem(OPEN_KEY, uid)
-        return int(removed)

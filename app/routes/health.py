@@ -69,12 +69,14 @@ class StoreCollector:
             "orders that reached a final status, all processes",
             labels=["endpoint", "status", "path"],
         )
-        for key, count in store.stats().items():
+        for key, count in store.indexes.stats().items():
             finals.add_metric(key.split("|", 2), count)
         yield finals
-        yield GaugeMetricFamily("posbridge_orders_open", "orders not yet final", value=store.open_count())
+        yield GaugeMetricFamily("posbridge_orders_open", "orders not yet final", value=store.indexes.open_count())
         yield GaugeMetricFamily(
-            "posbridge_oldest_pending_order_seconds", "age of the oldest open order", value=store.oldest_open_age()
+            "posbridge_oldest_pending_order_seconds",
+            "age of the oldest open order",
+            value=store.indexes.oldest_open_age(),
         )
         depth = GaugeMetricFamily("posbridge_queue_depth", "messages waiting in each Celery queue", labels=["queue"])
         for queue, count in queue_depths(redis).items():
@@ -83,7 +85,7 @@ class StoreCollector:
         yield GaugeMetricFamily(
             "posbridge_callbacks_undelivered",
             "callbacks given up on, kept for replay",
-            value=store.dead_callback_count(),
+            value=store.indexes.dead_callback_count(),
         )
         deliveries = CounterMetricFamily(
             "posbridge_callback_deliveries",
@@ -102,18 +104,18 @@ class StoreCollector:
         yield GaugeMetricFamily(
             "posbridge_schedule_overdue_seconds",
             "how long the most overdue move in the schedule has been due",
-            value=store.overdue_open(),
+            value=store.indexes.overdue_open(),
         )
         reconcile = GaugeMetricFamily(
             "posbridge_reconcile_orders",
             "orders errored as pos_outcome_unknown: still looked up (open) or found at the POS after all (found)",
             labels=["state"],
         )
-        for state, count in store.reconcile_counts().items():
+        for state, count in store.indexes.reconcile_counts().items():
             reconcile.add_metric([state], count)
         yield reconcile
         yield CounterMetricFamily(
-            "posbridge_unreadable_records", "order records skipped as unreadable", value=store.corrupt_count()
+            "posbridge_unreadable_records", "order records skipped as unreadable", value=store.indexes.corrupt_count()
         )
 
 

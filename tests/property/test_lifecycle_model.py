@@ -310,7 +310,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.finals_never_change()
         # reconciliation is over: a late POS order is voided, or (not voidable) its order is
         # placed or listed for on-call; nothing not placed keeps a live POS order unlisted
-        listed = {uid for uid, _, _ in self.store.reconcile_list(1000)}
+        listed = {uid for uid, _, _ in self.store.indexes.reconcile_list(1000)}
         for uid, (_, created_at) in self.pos.orders.items():
             if created_at > self.deadlines[uid] and self.pos.live(uid):  # late, and still live:
                 # voided, unless the POS refused the void or the clocks' allowance (CLOCK_SKEW_SECONDS,

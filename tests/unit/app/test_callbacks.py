@@ -147,11 +147,11 @@ def test_a_failing_callback_is_retried_on_the_schedule_then_kept_for_replay(redi
         redis_client.zadd("schedule", {f"c:{uid}": 0})  # due now (the test does not wait out the backoff)
         outcomes.append(send.move(uid))
     assert outcomes == ["retry"] * (settings.callback_max_attempts - 1) + ["dead"]
-    assert [u for u, _ in send.store.dead_callbacks()] == [uid]
+    assert [u for u, _ in send.store.indexes.dead_callbacks()] == [uid]
     assert send.store.get(uid).callback == "dead" and send.store.next_move(uid, Move.CALLBACK) is None
     assert len(server.seen) == settings.callback_max_attempts
     assert send.store.replay_callback(uid, "cli") == (True, "placed")
-    assert send.store.dead_callbacks() == [] and send.store.get(uid).callback == "owed"
+    assert send.store.indexes.dead_callbacks() == [] and send.store.get(uid).callback == "owed"
 
 
 def test_a_port_out_of_range_is_a_permanent_refusal(redis_client):

@@ -129,7 +129,7 @@ def test_redis_or_broker_trouble_is_a_503_that_says_so(browser, services, monkey
     def down(*_args, **_kwargs):
         raise redis.exceptions.TimeoutError("Timeout reading from socket")
 
-    monkeypatch.setattr(services.store, "open_count", down)
+    monkeypatch.setattr(services.store.indexes, "open_count", down)
     page = browser.get("/")
     assert page.status_code == 503 and "Redis does not answer: TimeoutError: Timeout reading from socket" in page.text
 

@@ -356,7 +356,7 @@ def test_a_placement_made_after_the_deadline_is_found_by_reconciliation_and_void
     uid, deadline, until_final = _late_placement(store, late_mover, late_pos, clock)
     order = until_final(store, late_mover, clock)
     assert order.status == "errored" and order.reconcile == "open"  # looked up for RECONCILE_SECONDS
-    assert store.reconcile_list() == []  # watched, not on on-call's list: nothing is wrong yet
+    assert store.indexes.reconcile_list() == []  # watched, not on on-call's list: nothing is wrong yet
     late_pos.outcomes.clear()
     clock.now = max(clock.now, deadline + 8)
     late_pos.send_order(uid, store.get(uid).pos_body, timeout=1)  # the slow POST lands now
@@ -368,7 +368,7 @@ def test_a_placement_made_after_the_deadline_is_found_by_reconciliation_and_void
         clock.now = max(clock.now, due)
         late_mover.reconcile(uid)
     assert uid in late_pos.voided and store.get(uid).status == "errored"
-    assert (uid, "found") in [(u, kind) for u, kind, _ in store.reconcile_list()]
+    assert (uid, "found") in [(u, kind) for u, kind, _ in store.indexes.reconcile_list()]
 
 
 def test_the_deciding_lookup_voids_a_late_placement_or_places_one_the_pos_will_not_void(
@@ -387,7 +387,7 @@ def test_the_deciding_lookup_voids_a_late_placement_or_places_one_the_pos_will_n
     store.redis.zadd("schedule", {f"o:{uid}": 0})
     late_mover.move_order(uid)
     order = store.get(uid)
-    assert order.status == "placed" and uid in [u for u, _, _ in store.reconcile_list()]
+    assert order.status == "placed" and uid in [u for u, _, _ in store.indexes.reconcile_list()]
 
 
 def test_a_recovery_page_probes_durability_once_however_many_orders_wait_for_it(services, monkeypatch, client, token):

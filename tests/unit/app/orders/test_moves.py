@@ -136,7 +136,7 @@ def test_while_lookups_fail_pending_at_most_reconcile_seconds_then_outcome_unkno
     assert order.status == "errored"
     assert order.doc["errors"][0]["code"] == "pos_outcome_unknown"
     assert deadline + 60 <= clock.now <= deadline + 60 + 0.5
-    assert [row[:2] for row in store.reconcile_list()] == [(UID, "open")]
+    assert [row[:2] for row in store.indexes.reconcile_list()] == [(UID, "open")]
     assert store.next_move(UID, Move.RECONCILE) is not None  # the lookups go on
 
 
@@ -149,7 +149,7 @@ def test_reconciliation_finds_a_late_placement_and_lists_it(store, mover, pos, c
     pos.placed[UID] = Placed("P-late")
     clock.now = store.next_move(UID, Move.RECONCILE)
     assert mover.reconcile(UID) == "found"
-    assert [row[:2] for row in store.reconcile_list()] == [(UID, "found")]
+    assert [row[:2] for row in store.indexes.reconcile_list()] == [(UID, "found")]
     assert store.field(UID, "rc_pos_order_id") == "P-late"
     assert store.get(UID).status == "errored"
 
@@ -162,4 +162,4 @@ def test_reconciliation_that_finds_nothing_is_closed(store, mover, pos, clock):
     pos.down = False
     clock.now = store.next_move(UID, Move.RECONCILE)
     assert mover.reconcile(UID) == "absent"
-    assert store.reconcile_list() == [] and store.next_move(UID, Move.RECONCILE) is None
+    assert store.indexes.reconcile_list() == [] and store.next_move(UID, Move.RECONCILE) is None

@@ -89,7 +89,7 @@ def test_an_overrun_answers_202_within_the_budget_and_the_worker_finishes(servic
     assert service.advance("ord-1") == "placed"  # what the worker's task does
     order = services.store.get("ord-1")
     assert order.status == "placed" and order.path == "worker"
-    assert services.store.stats() == {"submit|placed|worker": 1}
+    assert services.store.indexes.stats() == {"submit|placed|worker": 1}
 
 
 @pytest.mark.parametrize("pos", ["gated"], indirect=True)

@@ -43,7 +43,7 @@ def test_create_records_an_open_order_claimed_by_its_creator_and_due_when_the_cl
     )
     assert order.deadline == pytest.approx(clock.now + 900)
     assert store.next_move(UID) == pytest.approx(clock.now + 3.0)
-    assert store.open_count() == 1
+    assert store.indexes.open_count() == 1
     assert store.history(UID)[0]["note"] == "received"
 
 
@@ -114,7 +114,7 @@ def test_finishing_takes_the_order_off_the_schedule_and_the_open_list(store, red
     store.finish(UID, created, doc(status="placed"), "web", "placed")
     assert redis_client.zscore(SCHEDULE_KEY, f"o:{UID}") is None
     assert redis_client.zscore(OPEN_KEY, UID) is None
-    assert store.stats() == {"submit|placed|inline": 1}
+    assert store.indexes.stats() == {"submit|placed|inline": 1}
 
 
 @pytest.mark.parametrize(
@@ -201,9 +201,9 @@ def test_a_callback_given_up_is_kept_for_replay(store, clock, created):
     store.finish(UID, claim.token, doc(status="errored", callback_url="https://par.example/cb"), "worker", "x")
     cb = store.claim(Move.CALLBACK, UID, 10)
     store.settle_callback(UID, cb.token, MoveResult.DEAD, 0, "HTTP 500")
-    assert [uid for uid, _ in store.dead_callbacks()] == [UID]
+    assert [uid for uid, _ in store.indexes.dead_callbacks()] == [UID]
     store.replay_callback(UID, "cli")
-    assert store.dead_callbacks() == []
+    assert store.indexes.dead_callbacks() == []
 
 
 def test_a_corrupt_record_is_skipped_counted_and_never_stops_a_reader(store, redis_client, created):
@@ -211,17 +211,17 @@ def test_a_corrupt_record_is_skipped_counted_and_never_stops_a_reader(store, red
     redis_client.hset(f"order:{UID}", "doc", b"{not json")
     assert store.get(UID) is None
     assert [o.uid if o else None for o in store.get_many([UID, "ok"])] == [None, "ok"]
-    assert store.corrupt_count() == 2
+    assert store.indexes.corrupt_count() == 2
 
 
 def test_reconcile_lists_an_unknown_outcome_until_the_pos_answers(store, clock, created):
     store.finish(UID, created, doc(status="errored"), "worker", "pos_outcome_unknown", reconcile_in=1.0)
-    assert [row[:2] for row in store.reconcile_list()] == [(UID, "open")]
+    assert [row[:2] for row in store.indexes.reconcile_list()] == [(UID, "open")]
     clock.advance(1)
     claim = store.claim(Move.RECONCILE, UID, 5)
     assert claim.ok
     assert store.settle_reconcile(UID, claim.token, MoveResult.FOUND, pos_order_id="P-9")
-    assert [row[:2] for row in store.reconcile_list()] == [(UID, "found")]
+    assert [row[:2] for row in store.indexes.reconcile_list()] == [(UID, "found")]
     assert store.get(UID).status == "errored"  # the final state stands; on-call decides
 
 
