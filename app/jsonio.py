@@ -19,8 +19,11 @@ import json
 import math
 import re
 from decimal import Decimal
+from typing import Any
 
 import orjson
+
+Json = dict[str, Any]  # a JSON object as loaded: a request, a record, an answer's body
 
 MAX_NUMBER_CHARS = 40
 MAX_EXPONENT = 40

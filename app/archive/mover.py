@@ -18,6 +18,7 @@ from app.archive import scripts
 from app.archive.db import Archive, ArchiveUnavailable, Row
 from app.orders.keys import ALL_KEY, location_key
 from app.orders.lifecycle import FINAL, Callback
+from app.orders.order import scored
 from app.orders.store import OrderStore
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class ArchiveMover:
                 )
                 if not members:
                     break
-                moved = self._batch([(_text(m), float(s)) for m, s in members])
+                moved = self._batch(scored(members))
                 run.moved += moved
                 run.kept += len(members) - moved
                 offset += len(members) - moved  # removed members left the index; kept ones are skipped

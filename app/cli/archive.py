@@ -55,7 +55,7 @@ def move(batches: int) -> None:
 @archive.command("status")
 def status() -> None:
     """Rows in the archive, and orders due to move but still in Redis."""
-    from app.orders.store import ALL_KEY
+    from app.orders.keys import ALL_KEY
 
     mover = _mover()
     cutoff = mover.store.now() - mover.after

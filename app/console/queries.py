@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.order_reads import stuck_engine_list
+from app.orders.keys import location_key
 from app.orders.lifecycle import Status
 from app.orders.order import Order
-from app.orders.store import location_key
 
 LIMIT = 100
 STATUS_SCAN = 1000  # a status filter without a location reads at most this many recent orders

@@ -18,7 +18,9 @@ The rule, in one sentence: a state is answered only once the Redis that holds it
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+from app.jsonio import Json
 from app.orders.lifecycle import Status
 from app.orders.order import Order
 from app.orders.records import view
@@ -32,7 +34,7 @@ class NotDurable(Exception):
     """The order's record was never confirmed durable: nothing may be promised about it."""
 
 
-def pending_view(doc: dict) -> dict:
+def pending_view(doc: Json) -> Json:
     """The record as a pending order (a final state not yet confirmed is not shown)."""
     body = view(doc)
     body.update(status=Status.PENDING, errors=[], completed_at=None)
@@ -63,7 +65,7 @@ class Answers:
             log.warning("confirmation not recorded", extra={"request_uid": order.uid, "error": type(exc).__name__})
             return False
 
-    def about(self, order: Order) -> tuple[int, dict]:
+    def about(self, order: Order) -> tuple[int, Json]:
         """(200, the final record) or (202, the record as pending). NotDurable when nothing may
         be said about it (its record was never confirmed)."""
         confirmed = self.confirm(order)
@@ -76,12 +78,12 @@ class Answers:
             body["cancel_requested_at"] = format_time(order.cancel_requested_at)
         return 202, body
 
-    def page_judge(self):
+    def page_judge(self) -> Callable[[Order], Json | None]:
         """A judge for one page of the recovery list: order -> its view, or None (never
         confirmed durable). One probe at most per page, however many orders it holds."""
         probed: list[bool] = []
 
-        def judge(order: Order) -> dict | None:
+        def judge(order: Order) -> Json | None:
             confirmed = order.confirmed or not self.durability.waits
             if not confirmed:
                 if not probed:

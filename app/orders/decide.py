@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from app.jsonio import Json
 from app.orders.lifecycle import Status
 from app.pos.base import (
     Expired,
@@ -39,7 +40,7 @@ class Next(StrEnum):
 class Decision:
     next: Next
     status: Status | None = None
-    errors: list[dict] = field(default_factory=list)
+    errors: list[Json] = field(default_factory=list)
     pos_order_id: str | None = None
     note: str = ""
     listed: bool = False  # for on-call's list too (a placement the clocks cannot call on time or late)

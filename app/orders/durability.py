@@ -18,6 +18,12 @@ its schedule entry stays).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.client import Pipeline
+
 import logging
 from enum import StrEnum
 
@@ -44,16 +50,16 @@ class Durability:
         self.timeout_ms = timeout_ms
         self.waits = self.mode is Mode.REPLICA  # a write's reply alone does not confirm it: a WAIT follows
 
-    def after(self, pipe) -> None:
+    def after(self, pipe: Pipeline) -> None:
         """Queue the acknowledgement of the writes queued before it on this pipeline."""
         if self.waits:
             pipe.execute_command("WAIT", self.replicas, self.timeout_ms)
 
-    def acknowledged(self, results: list) -> bool:
+    def acknowledged(self, results: list[Any]) -> bool:
         """Whether the pipeline that ran after() was acknowledged (its last result)."""
         return not self.waits or int(results[-1]) >= self.replicas
 
-    def confirm(self, redis) -> bool:
+    def confirm(self, redis: Redis) -> bool:
         """For a reader about to answer a state whose record does not say it was confirmed."""
         if not self.waits:
             return True
@@ -66,7 +72,7 @@ class Durability:
             log.warning("durability not confirmed", extra={"error": type(exc).__name__})
             return False
 
-    def check(self, redis) -> str | None:
+    def check(self, redis: Redis) -> str | None:
         """What keeps this Redis from holding the promise (naming the setting), or None.
 
         A server that refuses CONFIG (managed Redis often does) cannot be checked: None."""
@@ -94,7 +100,7 @@ class Durability:
         return None
 
 
-def _config(redis, name: str) -> str | None:
+def _config(redis: Redis, name: str) -> str | None:
     """One CONFIG GET value, or None when the server does not allow CONFIG."""
     try:
         value = redis.config_get(name).get(name)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app import metrics
+from app.jsonio import Json
 from app.orders.lifecycle import MoveResult
 from app.orders.order import Order
 from app.orders.store import UNAVAILABLE, OrderStore
@@ -21,7 +23,7 @@ log = logging.getLogger(__name__)
 class Final:
     applied: bool
     status: str  # the final status written, or why nothing was (the order's status, claim_lost, missing)
-    doc: dict | None = None  # the record as written
+    doc: Json | None = None  # the record as written
     acked: bool = False  # durable: it may be answered
 
     @property
@@ -31,7 +33,7 @@ class Final:
 
 
 class Finals:
-    def __init__(self, store: OrderStore, tasks: Tasks, clock=None):
+    def __init__(self, store: OrderStore, tasks: Tasks, clock: Callable[[], float] | None = None):
         self.store = store
         self.tasks = tasks
         self.clock = clock or time.time  # only when the caller does not say when (`at`)
@@ -42,7 +44,7 @@ class Finals:
         token: str,
         status: str,
         by: str,
-        errors: list[dict] | None = None,
+        errors: list[Json] | None = None,
         *,
         pos_order_id: str | None = None,
         note: str = "",

@@ -3,6 +3,13 @@ retention trim (app/orders/store.py writes them with the records; app/orders/key
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from app.archive.db import Archive
+
 import time
 from collections.abc import Callable
 
@@ -18,18 +25,19 @@ from app.orders.keys import (
     location_key,
 )
 from app.orders.lifecycle import Move
+from app.orders.order import scored
 from app.orders.order import text as _text
 
 
 class OrderIndexes:
-    def __init__(self, redis, retention: int, now: Callable[[], float], archive=None):
+    def __init__(self, redis: Redis, retention: int, now: Callable[[], float], archive: Archive | None = None):
         self.redis = redis
         self.retention = retention
         self.now = now  # Redis's clock (OrderStore.now)
         self.archive = archive  # app.archive.Archive, or None: nothing leaves Redis
 
     def open_orders(self, limit: int = 1000) -> list[tuple[str, float]]:
-        return [(_text(u), s) for u, s in self.redis.zrange(OPEN_KEY, 0, limit - 1, withscores=True)]
+        return scored(self.redis.zrange(OPEN_KEY, 0, limit - 1, withscores=True))
 
     def recent(
         self, since: float = 0, limit: int = 100, location_id: str | None = None, newest_first: bool = False
@@ -41,7 +49,7 @@ class OrderIndexes:
             rows = self.redis.zrevrangebyscore(key, "+inf", since, start=0, num=limit, withscores=True)
         else:
             rows = self.redis.zrangebyscore(key, since, "+inf", start=0, num=limit, withscores=True)
-        found = [(float(score), _text(uid)) for uid, score in rows]
+        found = [(score, uid) for uid, score in scored(rows)]
         if self.archive is None:
             return [uid for _, uid in found]
         both = set(found) | set(self.archive.recent(since, limit, location_id, newest_first))
@@ -54,13 +62,13 @@ class OrderIndexes:
         return int(self.redis.zcard(DEAD_KEY))
 
     def dead_callbacks(self, limit: int = 100) -> list[tuple[str, float]]:
-        return [(_text(u), s) for u, s in self.redis.zrange(DEAD_KEY, 0, limit - 1, withscores=True)]
+        return scored(self.redis.zrange(DEAD_KEY, 0, limit - 1, withscores=True))
 
     def reconcile_list(self, limit: int = 100) -> list[tuple[str, str, float]]:
         """(uid, 'open' | 'found', since): errored with pos_outcome_unknown and still looked up,
         or found at the POS after all."""
-        rows = [(_text(u), "found", s) for u, s in self.redis.zrange(FOUND_KEY, 0, limit - 1, withscores=True)]
-        rows += [(_text(u), "open", s) for u, s in self.redis.zrange(RECONCILE_KEY, 0, limit - 1, withscores=True)]
+        rows = [(u, "found", s) for u, s in scored(self.redis.zrange(FOUND_KEY, 0, limit - 1, withscores=True))]
+        rows += [(u, "open", s) for u, s in scored(self.redis.zrange(RECONCILE_KEY, 0, limit - 1, withscores=True))]
         return rows[:limit]
 
     def reconcile_counts(self) -> dict[str, int]:
@@ -73,7 +81,7 @@ class OrderIndexes:
         return {_text(k): int(v) for k, v in self.redis.hgetall(STATS_KEY).items()}
 
     def oldest_open_age(self, now: float | None = None) -> float:
-        oldest = self.redis.zrange(OPEN_KEY, 0, 0, withscores=True)
+        oldest = scored(self.redis.zrange(OPEN_KEY, 0, 0, withscores=True))
         return max(0.0, (now or self.now()) - oldest[0][1]) if oldest else 0.0
 
     def overdue_orders(self, grace: float, limit: int = 1000) -> list[str]:
@@ -85,7 +93,7 @@ class OrderIndexes:
 
     def overdue_open(self, now: float | None = None) -> float:
         """Seconds the most overdue order move is past due (0 when none is)."""
-        first = self.redis.zrange(SCHEDULE_KEY, 0, 0, withscores=True)
+        first = scored(self.redis.zrange(SCHEDULE_KEY, 0, 0, withscores=True))
         return max(0.0, (now or self.now()) - first[0][1] / 1000) if first else 0.0
 
     def trim(self, now: float | None = None) -> int:

@@ -15,6 +15,7 @@ expect.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -120,12 +121,12 @@ def may_move(current: str, to: str) -> bool:
         return False
 
 
-def lua_set(values) -> str:
+def lua_set(values: Iterable[object]) -> str:
     """A Lua table literal used as a set: {['placed']=true, ...}."""
     return "{" + ", ".join(f"['{value}']=true" for value in sorted(str(v) for v in values)) + "}"
 
 
-def lua_enum(enum) -> str:
+def lua_enum(enum: type[StrEnum]) -> str:
     """A StrEnum as a Lua table of its names: {OWED='owed', ...} (the scripts use the names)."""
     return "{" + ", ".join(f"{member.name}='{member.value}'" for member in enum) + "}"
 

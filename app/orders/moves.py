@@ -18,6 +18,12 @@ The rules of a move on an order (one POS call at most, bounded by the claim):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+
 import logging
 import time
 
@@ -35,6 +41,8 @@ from app.pos.base import NotVoidable, Placed, PosAdapter, PosUnavailable, Voided
 log = logging.getLogger(__name__)
 MARGIN = 0.5  # seconds of a claim kept free after its POS call, for the closing write
 MIN_CLAIM = 1.0  # a cancel decided inline still claims this long (its closing write)
+Clock = Callable[[], float]  # seconds: now on Redis's clock, or what is left of the claim
+Finish = Callable[..., MoveResult]  # Finals.finish at the move's `now`
 
 
 class Mover:
@@ -44,7 +52,7 @@ class Mover:
         pos: PosAdapter,
         checks: OrderChecks,
         finals: Finals,
-        settings,
+        settings: Settings,
         answers: Answers | None = None,
     ):
         self.answers = answers or Answers(store)
@@ -90,7 +98,7 @@ class Mover:
         def left() -> float:
             return claim.until - MARGIN - now()
 
-        def finish(*args, **kwargs) -> MoveResult:
+        def finish(*args: Any, **kwargs: Any) -> MoveResult:
             return self.finals.finish(*args, at=now(), **kwargs).result
 
         if not self.answers.confirm(order):  # no POS call for a record that could still be lost
@@ -160,7 +168,9 @@ class Mover:
             return MoveResult.RETRY
         return self._decide(claim, order, now, left, finish)
 
-    def _decide(self, claim: Claim, order: Order, now, left, finish, before_deadline: bool = False) -> MoveResult:
+    def _decide(
+        self, claim: Claim, order: Order, now: Clock, left: Clock, finish: Finish, before_deadline: bool = False
+    ) -> MoveResult:
         token = claim.token
         try:
             found = self.pos.find_order(order.uid, timeout=left())
@@ -183,7 +193,13 @@ class Mover:
         return self._found(claim, order, found, left, finish, before_deadline)
 
     def _found(
-        self, claim: Claim, order: Order, found: Placed | None, left, finish, before_deadline: bool = False
+        self,
+        claim: Claim,
+        order: Order,
+        found: Placed | None,
+        left: Clock,
+        finish: Finish,
+        before_deadline: bool = False,
     ) -> MoveResult:
         """What a lookup's answer decides (decide.after_lookup), a late placement voided first."""
         decision = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds, before_deadline)
@@ -211,7 +227,9 @@ class Mover:
             return MoveResult.RETRY
         return self._carry_out(decision, claim, order, finish)
 
-    def _refused_unless_found(self, claim: Claim, order: Order, refused: Decision, left, finish) -> MoveResult:
+    def _refused_unless_found(
+        self, claim: Claim, order: Order, refused: Decision, left: Clock, finish: Finish
+    ) -> MoveResult:
         try:
             found = self.pos.find_order(order.uid, timeout=max(left(), 0.05))
         except PosUnavailable as exc:
@@ -223,7 +241,7 @@ class Mover:
             return self._carry_out(refused, claim, order, finish)
         return self._found(claim, order, found, left, finish)
 
-    def _carry_out(self, decision: Decision, claim: Claim, order: Order, finish) -> MoveResult:
+    def _carry_out(self, decision: Decision, claim: Claim, order: Order, finish: Finish) -> MoveResult:
         """Make the order final as `decision` says; after a POST may have reached the POS, an
         errored order is looked up for RECONCILE_SECONDS (a POS that ignores not_after may
         still create it, and that late placement is voided)."""

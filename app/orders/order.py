@@ -4,8 +4,10 @@ move (Claim): plain records, no Redis."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from app import jsonio
+from app.jsonio import Json
 from app.orders.lifecycle import FINAL, MoveResult
 
 
@@ -13,7 +15,7 @@ from app.orders.lifecycle import FINAL, MoveResult
 class Order:
     uid: str
     status: str
-    doc: dict
+    doc: Json
     fp: str
     deadline: float  # Unix seconds, on Redis's clock
     created: float
@@ -69,7 +71,12 @@ class Claim:
         return self.refused is None
 
 
-def text(value) -> str:
+def scored(rows: Any) -> list[tuple[str, float]]:
+    """A sorted set's reply WITHSCORES as (member, score): redis-py types that reply loosely."""
+    return [(text(member), float(score)) for member, score in rows]
+
+
+def text(value: object) -> str:
     """A Redis reply as text ('' for none)."""
     if value is None:
         return ""

@@ -13,12 +13,20 @@ from Redis was committed to the archive before, so the archive, read after, has 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from app.archive.db import Archive
+
 import base64
 import binascii
 import json
 import math
 from dataclasses import dataclass
 
+from app.orders.order import scored
 from schemas.fields import is_key
 
 CURSOR_PREFIX = "c1."
@@ -51,11 +59,11 @@ def decode_cursor(text: str) -> Position:
     return Position(score, member)
 
 
-def _text(value) -> str:
+def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _offset_after(redis, key: str, after: Position) -> int:
+def _offset_after(redis: Redis, key: str, after: Position) -> int:
     """How many members with the score `after.score` come at or before `after.member`."""
     pipe = redis.pipeline(transaction=True)
     pipe.zscore(key, after.member)
@@ -70,7 +78,9 @@ def _offset_after(redis, key: str, after: Position) -> int:
     return sum(1 for tie in ties if (tie if isinstance(tie, bytes) else str(tie).encode()) <= member)
 
 
-def members(redis, key: str, count: int, since: float | None = None, after: Position | None = None) -> list[Position]:
+def members(
+    redis: Redis, key: str, count: int, since: float | None = None, after: Position | None = None
+) -> list[Position]:
     """Up to `count` members after `after` (else from `since`, inclusive; else from the start)."""
     if after is not None:
         offset = _offset_after(redis, key, after)
@@ -78,13 +88,13 @@ def members(redis, key: str, count: int, since: float | None = None, after: Posi
     else:
         low = repr(since) if since is not None else "-inf"
         rows = redis.zrangebyscore(key, low, "+inf", start=0, num=count, withscores=True)
-    return [Position(float(score), _text(member)) for member, score in rows]
+    return [Position(score, member) for member, score in scored(rows)]
 
 
 def across(
-    redis,
+    redis: Redis,
     key: str,
-    archive,
+    archive: Archive | None,
     location: str,
     count: int,
     since: float | None = None,

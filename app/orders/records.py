@@ -6,6 +6,7 @@ import hashlib
 from datetime import timedelta
 
 from app import jsonio
+from app.jsonio import Json
 from app.orders.lifecycle import Status
 from app.times import format_time, parse_time
 
@@ -21,7 +22,7 @@ REQUEST_FIELDS = (
 )
 
 
-def new_record(request: dict, arrived: float, totals: dict | None = None) -> dict:
+def new_record(request: Json, arrived: float, totals: Json | None = None) -> Json:
     doc = {name: request.get(name) for name in REQUEST_FIELDS}
     details = dict(request["order_details"])
     for name, value in (totals or {}).items():
@@ -32,19 +33,19 @@ def new_record(request: dict, arrived: float, totals: dict | None = None) -> dic
     return doc
 
 
-def fingerprint(request: dict) -> str:
+def fingerprint(request: Json) -> str:
     """Two submits are "the same payload" when their loaded bodies are equal."""
     ignored = ("received_at", "completed_at")
     body = {k: v for k, v in request.items() if k not in ignored}
     return hashlib.sha256(jsonio.canonical(body).encode()).hexdigest()
 
 
-def view(doc: dict) -> dict:
+def view(doc: Json) -> Json:
     """The record as PAR sees it (polling, submit, callbacks): internal fields left out."""
     return {k: v for k, v in doc.items() if v is not None or k == "completed_at"}
 
 
-def envelope(status: str, errors: list[dict], request: dict | None = None, **extra) -> dict:
+def envelope(status: str, errors: list[Json], request: Json | None = None, **extra: object) -> Json:
     """The body of an answer that is not a stored order: validate, and every error."""
     request = request or {}
     body = {
@@ -59,7 +60,7 @@ def envelope(status: str, errors: list[dict], request: dict | None = None, **ext
     return {k: v for k, v in body.items() if v is not None}
 
 
-def ttl_deadline(request: dict) -> float | None:
+def ttl_deadline(request: Json) -> float | None:
     """The order's ttl as a Unix time (request_datetime + ttl), or None without a ttl. The
     engine caps it at ORDER_MAX_ASYNC_SECONDS after arrival, on Redis's clock (scripts.CREATE)."""
     sent = parse_time(request.get("request_datetime"))

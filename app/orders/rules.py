@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from app.jsonio import Json
 from app.times import parse_time
 
 CENT = Decimal("0.01")
@@ -31,13 +32,13 @@ class Totals:
     tip: Decimal = Decimal("0.00")
     grand_total: Decimal = Decimal("0.00")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> Json:
         return {name: getattr(self, name) for name in ("subtotal", "discount_total", "tax", "tip", "grand_total")}
 
 
 @dataclass
 class Verdict:
-    problems: list[dict] = field(default_factory=list)
+    problems: list[Json] = field(default_factory=list)
     totals: Totals = field(default_factory=Totals)
     unlisted: int = 0
 
@@ -58,11 +59,11 @@ class Verdict:
         self.problems.append(problem)
 
 
-def _price(line: dict) -> Decimal:
+def _price(line: Json) -> Decimal:
     return line.get("unit_price") or Decimal("0.00")
 
 
-def compute_totals(details: dict, tax_rate: Decimal) -> Totals:
+def compute_totals(details: Json, tax_rate: Decimal) -> Totals:
     """The five totals from the lines alone: the one place they are computed."""
     totals = Totals(tip=details.get("tip") or Decimal("0.00"))
     for line in details.get("items", []):
@@ -84,7 +85,7 @@ def compute_totals(details: dict, tax_rate: Decimal) -> Totals:
     return totals
 
 
-def _check_line(verdict: Verdict, line: dict, items: dict, where: str, top: bool) -> dict | None:
+def _check_line(verdict: Verdict, line: Json, items: Json, where: str, top: bool) -> Json | None:
     kind = line["item_type"]
     allowed = TOP_LEVEL if top else CHILD_LEVEL
     if kind not in allowed:
@@ -95,7 +96,7 @@ def _check_line(verdict: Verdict, line: dict, items: dict, where: str, top: bool
         if _price(line) != 0:
             verdict.add("price_mismatch", "a Memo carries no price", f"{where}.unit_price")
         return None
-    entry = items.get(line["id"])
+    entry: Json | None = items.get(line["id"])
     if entry is None or entry.get("item_type") != kind:
         verdict.add("item_unknown", f"{kind} {line['id']!r} is not on this location's menu", f"{where}.id")
         return None
@@ -111,7 +112,7 @@ def _check_line(verdict: Verdict, line: dict, items: dict, where: str, top: bool
     return entry
 
 
-def _check_children(verdict: Verdict, line: dict, entry: dict, items: dict, where: str) -> None:
+def _check_children(verdict: Verdict, line: Json, entry: Json, items: Json, where: str) -> None:
     groups = entry.get("modifier_groups") or []
     counts = {group["id"]: 0 for group in groups}
     for index, child in enumerate(line.get("children") or []):
@@ -143,7 +144,7 @@ def _check_children(verdict: Verdict, line: dict, entry: dict, items: dict, wher
             )
 
 
-def _check_schedule(verdict: Verdict, order: dict, now: datetime, horizon: timedelta) -> None:
+def _check_schedule(verdict: Verdict, order: Json, now: datetime, horizon: timedelta) -> None:
     fulfillment = order["order_details"].get("fulfillment") or {}
     promised = parse_time(fulfillment.get("promised_at"))
     where = "order_details.fulfillment.promised_at"
@@ -156,13 +157,13 @@ def _check_schedule(verdict: Verdict, order: dict, now: datetime, horizon: timed
         verdict.add("schedule_invalid", "a current order is promised more than 24 hours ahead", where)
 
 
-def expired(order: dict, sent: datetime | None, now: datetime) -> bool:
+def expired(order: Json, sent: datetime | None, now: datetime) -> bool:
     """The order's ttl has elapsed since `sent` (its request_datetime, parsed)."""
     ttl = order.get("ttl")
     return ttl is not None and bool(ttl) and sent is not None and sent + timedelta(seconds=float(ttl)) < now
 
 
-def request_time_problem(sent: datetime | None, now: datetime, max_age_seconds: float) -> dict | None:
+def request_time_problem(sent: datetime | None, now: datetime, max_age_seconds: float) -> Json | None:
     """A NEW order's request_datetime (`sent`, parsed) more than `max_age_seconds` in the past or
     more than 60 s in the future: the `request_expired` problem, else None (posnext-api.md,
     "Authentication and signing"). A replayed or back-dated request never reaches the POS. Not for
@@ -186,8 +187,8 @@ def request_time_problem(sent: datetime | None, now: datetime, max_age_seconds: 
 
 
 def check_order(
-    order: dict,
-    menu: dict | None,
+    order: Json,
+    menu: Json | None,
     now: datetime,
     horizon: timedelta = timedelta(days=7),
     max_age_seconds: float | None = None,

@@ -19,20 +19,26 @@ is due in the schedule: the sweep hands it to a worker.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+
 import logging
 import time
 
 from app import jsonio, metrics
-from app.menus import MenuCache, menu_key
+from app.jsonio import Json
+from app.menus import Held, MenuCache, menu_key
 from app.orders import decide, records
-from app.orders.answers import UNAVAILABLE, Answers, NotDurable, pending_view
+from app.orders.answers import Answers, NotDurable, pending_view
 from app.orders.checks import OrderChecks, menu_unavailable
 from app.orders.decide import Next
 from app.orders.finals import Final, Finals
 from app.orders.lifecycle import FINAL, VALIDATED, Move, MoveResult, Status
 from app.orders.moves import Mover
-from app.orders.order import Order
-from app.orders.store import OrderStore
+from app.orders.order import Created, Order
+from app.orders.store import UNAVAILABLE, OrderStore
 from app.pos.base import PosAdapter
 from app.tasks import Tasks
 from app.times import format_time
@@ -60,7 +66,7 @@ class NotCancellable(Exception):
 
 
 class OrderService:
-    def __init__(self, settings, store: OrderStore, menus: MenuCache, pos: PosAdapter, tasks: Tasks):
+    def __init__(self, settings: Settings, store: OrderStore, menus: MenuCache, pos: PosAdapter, tasks: Tasks):
         self.settings = settings
         self.store = store
         self.menus = menus
@@ -73,7 +79,7 @@ class OrderService:
         self.budget = settings.inline_budget_ms / 1000.0
 
     # -- validate ---------------------------------------------------------------------
-    def validate(self, request: dict, arrived: float | None = None) -> dict:
+    def validate(self, request: Json, arrived: float | None = None) -> Json:
         arrived = time.monotonic() if arrived is None else arrived
         now, read = self.menus.read(request["location_id"], self.store.now_arg())  # one round trip
         verdict = self.checks.verdict(request, now, read, timeout=arrived + self.budget - time.monotonic(), new=True)
@@ -90,7 +96,7 @@ class OrderService:
         return records.envelope(status, verdict.problems, request, order_details=details)
 
     # -- submit -----------------------------------------------------------------------
-    def submit(self, request: dict, arrived: float) -> tuple[int, dict]:
+    def submit(self, request: Json, arrived: float) -> tuple[int, Json]:
         """`arrived`: time.monotonic() when the request arrived (the budget counts from it)."""
         uid = request["request_uid"]
         budget_end = arrived + self.budget
@@ -149,13 +155,15 @@ class OrderService:
             )
             return 202, pending_view(order.doc)
 
-    def _inline(self, order: Order, token: str, created, budget_end: float, held) -> tuple[int, dict]:
+    def _inline(
+        self, order: Order, token: str, created: Created, budget_end: float, held: Held | None
+    ) -> tuple[int, Json]:
         uid, location = order.uid, order.doc["location_id"]
         recorded = time.monotonic()
 
         def redis_now() -> float:
             """Now on Redis's clock: the one read when the order was recorded, moved on since."""
-            return created.now + (time.monotonic() - recorded)
+            return float(created.now + (time.monotonic() - recorded))
 
         def budget_left() -> float:
             return budget_end - time.monotonic()
@@ -208,13 +216,13 @@ class OrderService:
             token,
         )
 
-    def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, dict]:
+    def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, Json]:
         if self.store.hand_off(order.uid, token, "web", why, acked=order.acked):
             self.store.mark_queued(Move.ORDER, order.uid)
             self.tasks.place_order(order.uid)
         return self._answer(order.uid)
 
-    def _answer_final(self, final: Final, order: Order, token: str) -> tuple[int, dict]:
+    def _answer_final(self, final: Final, order: Order, token: str) -> tuple[int, Json]:
         """The web's own final: 200 once it and its confirmation are durable (Finals.finish), else
         202 (written, not confirmed: a poll or the callback tells it)."""
         if final.applied and final.doc is not None:
@@ -224,7 +232,7 @@ class OrderService:
         return self._answer(order.uid)
 
     # -- cancel -----------------------------------------------------------------------
-    def cancel(self, uid: str, by: str, reason: str, arrived: float) -> tuple[int, dict]:
+    def cancel(self, uid: str, by: str, reason: str, arrived: float) -> tuple[int, Json]:
         """posnext-api.md, Cancel: (200, the record) once decided within the budget, else (202,
         pending with cancel_requested_at). NotFound; NotCancellable for another final."""
         order = self.store.get(uid)
@@ -249,7 +257,7 @@ class OrderService:
         return self._answer(uid)  # cancelled; placed when the POS would not void it; or 202
 
     # -- reading ----------------------------------------------------------------------
-    def _await(self, uid: str, until: float, *, recorded: bool, doc_text: str) -> tuple[int, dict]:
+    def _await(self, uid: str, until: float, *, recorded: bool, doc_text: str) -> tuple[int, Json]:
         """A duplicate of an order still in flight waits for it, up to its own budget.
         `recorded`: the order was confirmed durable, so no answer about it is a 503 (a 202 from
         this request's own record, `doc_text`, when the store fails)."""
@@ -267,13 +275,13 @@ class OrderService:
                 raise
             return 202, pending_view(jsonio.loads(doc_text))
 
-    def _answer(self, uid: str) -> tuple[int, dict]:
+    def _answer(self, uid: str) -> tuple[int, Json]:
         order = self.store.get(uid)
         if order is None:
             raise NotFound(uid)
         return self.answers.about(order)
 
-    def answer(self, uid: str) -> tuple[int, dict]:
+    def answer(self, uid: str) -> tuple[int, Json]:
         """A poll: (200, the final record) once confirmed durable, else (202, the record as pending)."""
         return self._answer(uid)
 

@@ -28,6 +28,15 @@ name another order's key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.client import Pipeline
+
+    from app.archive.db import Archive, Row
+
 import contextlib
 import logging
 import math
@@ -37,6 +46,7 @@ import redis
 
 from app import jsonio
 from app.archive.restore import restore
+from app.jsonio import Json
 from app.orders import scripts
 from app.orders.durability import Durability
 from app.orders.indexes import OrderIndexes
@@ -82,7 +92,14 @@ def _settle_keys(uid: str, indexes: tuple[str, ...] = ()) -> list[str]:
 
 
 class OrderStore:
-    def __init__(self, redis, retention_days: int = 30, durability: Durability | None = None, clock=None, archive=None):
+    def __init__(
+        self,
+        redis: Redis,
+        retention_days: int = 30,
+        durability: Durability | None = None,
+        clock: Callable[[], float] | None = None,
+        archive: Archive | None = None,
+    ):
         self.redis = redis
         self.archive = archive  # app.archive.Archive, or None: nothing leaves Redis
         self.retention = int(retention_days * 86400)
@@ -112,10 +129,10 @@ class OrderStore:
         """The `now` argument of a script: '' (Redis's TIME), or a test's clock in ms."""
         return "" if self.clock is None else str(int(self.clock() * 1000))
 
-    def _run(self, name: str, keys: list, args: list, client=None):
+    def _run(self, name: str, keys: list[str], args: list[Any], client: Pipeline | None = None) -> Any:
         return self._scripts[name](keys=keys, args=[self.now_arg(), *args], client=client)
 
-    def _order(self, uid: str, values: list) -> Order | None:
+    def _order(self, uid: str, values: list[Any]) -> Order | None:
         """An Order from the HMGET of ORDER_FIELDS; None when there is none, or it cannot be read
         (counted and logged: one bad record never stops a reader)."""
         try:
@@ -226,11 +243,11 @@ class OrderStore:
         by: str,
         note: str,
         what: Write,
-        *extra,
+        *extra: object,
         acked: str = "",
         durable: bool = False,
         indexes: tuple[str, ...] = (),
-    ):
+    ) -> tuple[Any, bool]:
         keys = _settle_keys(uid, indexes)
         args = [uid, token, by, note, what, acked, *extra]
         if not durable or not self.durability.waits:
@@ -245,7 +262,7 @@ class OrderStore:
         self,
         uid: str,
         token: str,
-        doc: dict,
+        doc: Json,
         by: str,
         note: str,
         *,
@@ -281,7 +298,7 @@ class OrderStore:
             return False, _text(result[1]), "", False, False
         return True, _text(result[1]), _text(result[2]), acked, _text(result[3]) == Callback.OWED
 
-    def cancel(self, uid: str, doc: dict, by: str, reason: str) -> tuple[str, float, bool]:
+    def cancel(self, uid: str, doc: Json, by: str, reason: str) -> tuple[str, float, bool]:
         """Cancel an open order (posnext-api.md, Cancel): made `cancelled` (doc) at once when no
         POST can have been sent; else the cancel is recorded and its move made due. Returns
         (cancelled | requested | the final status it has | missing, when the cancel was
@@ -311,7 +328,7 @@ class OrderStore:
         return Status.CANCELLED, 0.0, acked
 
     @staticmethod
-    def _indexes(doc: dict, status: str) -> tuple[str, ...]:
+    def _indexes(doc: Json, status: str) -> tuple[str, ...]:
         location = doc.get("location_id")
         return (
             (LOCATION_STATUS_KEY.format(location, Status.PENDING), LOCATION_STATUS_KEY.format(location, status))
@@ -427,7 +444,7 @@ class OrderStore:
         if self.clock is not None:
             return self.clock()
         seconds, micros = self.redis.time()
-        return seconds + micros / 1e6
+        return float(seconds + micros / 1e6)
 
     def get(self, uid: str) -> Order | None:
         order = self._order(uid, self.redis.hmget(_key(uid), ORDER_FIELDS))
@@ -448,7 +465,7 @@ class OrderStore:
         """The order as the archive holds it (ArchiveUnavailable when it cannot answer)."""
         return self._from_row(self.archive.get(uid)) if self.archive is not None else None
 
-    def _from_row(self, row) -> Order | None:
+    def _from_row(self, row: Row | None) -> Order | None:
         """An archived order: final and durable (acked = status), no POS body."""
         if row is None:
             return None
@@ -467,9 +484,9 @@ class OrderStore:
             return row.record.get(name, "") if row else ""
         return _text(value)
 
-    def history(self, uid: str) -> list[dict]:
+    def history(self, uid: str) -> list[Json]:
         out = []
-        entries = self.redis.lrange(f"{_key(uid)}:history", 0, -1)
+        entries: list[Any] = list(self.redis.lrange(f"{_key(uid)}:history", 0, -1))
         if not entries and self.archive is not None and not self.redis.exists(_key(uid)):
             row = self.archive.get(uid)
             entries = row.history if row else []

@@ -14,10 +14,10 @@ from app.errors import ApiError
 from app.logs import bind_request_uid
 from app.orders import paging
 from app.orders.answers import NotDurable
+from app.orders.keys import location_key
 from app.orders.lifecycle import Status
 from app.orders.order import Order
 from app.orders.service import Conflict, NotCancellable, NotFound
-from app.orders.store import location_key
 from app.responses import signed_response
 from app.times import parse_time
 from schemas import fast_orders
