@@ -172,7 +172,9 @@ def create_app(
     tasks = tasks or CeleryTasks(celery, traces=tracing.order_traces(redis_client))
     durability = Durability(settings.durability, settings.durability_replicas, settings.durability_timeout_ms)
     archive = archive or open_archive(settings)
-    store = OrderStore(redis_client, settings.order_retention_days, durability, archive=archive)
+    store = OrderStore(
+        redis_client, retention_days=settings.order_retention_days, durability=durability, archive=archive
+    )
     menu_cache = MenuCache(redis_client, pos, settings.menu_refresh_seconds)
     service = OrderService(settings, store, menu_cache, pos, tasks)
     app.extensions["posbridge"] = Services(

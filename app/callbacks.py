@@ -112,7 +112,11 @@ class CallbackSender:
         probed = not order.confirmed
         if not self.answers.deliverable(order) or not (probed or self.store.durability.confirm(self.store.redis)):
             self.store.settle_callback(
-                uid, claim.token, MoveResult.RETRY, 1.0, "waiting for the final state to be durable"
+                uid,
+                claim.token,
+                outcome=MoveResult.RETRY,
+                delay=1.0,
+                result_text="waiting for the final state to be durable",
             )
             return MoveResult.NOT_DURABLE
         delivery = self.deliver(order)
@@ -126,7 +130,7 @@ class CallbackSender:
         delay = backoff.delay(
             attempts, self.settings.callback_backoff_base_seconds, self.settings.callback_backoff_cap_seconds
         )
-        self.store.settle_callback(uid, claim.token, outcome, delay, delivery.reason)
+        self.store.settle_callback(uid, claim.token, outcome=outcome, delay=delay, result_text=delivery.reason)
         if not delivery.ok:  # one line per failed delivery (operations.md, Logs): the receiver's trouble
             log.warning(
                 "callback delivery failed",

@@ -92,9 +92,9 @@ def one_order(store: OrderStore, uid: str, v2: OrderStore | None = None) -> None
         menu_key="menu:loc-001",
     )
     assert created.created and created.acked
-    store.mark_validated(uid, token, "web", BODY, acked=created.acked)
+    store.mark_validated(uid, token, by="web", pos_body=BODY, acked=created.acked)
     applied, _, _, acked, _ = store.finish(
-        uid, token, dict(DOC, request_uid=uid, status="placed"), "web", "x", answering=v2 is None
+        uid, token, doc=dict(DOC, request_uid=uid, status="placed"), by="web", note="x", answering=v2 is None
     )
     assert applied and acked
     if v2:

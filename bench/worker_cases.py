@@ -57,8 +57,8 @@ class Enqueuer:
                 claim_seconds=5.0,
                 menu_key="menu:none",
             )
-            self.store.mark_validated(order["request_uid"], token, "bench", b"")
-            self.store.hand_off(order["request_uid"], token, "bench")
+            self.store.mark_validated(order["request_uid"], token, by="bench", pos_body=b"")
+            self.store.hand_off(order["request_uid"], token, by="bench")
             uids.append(order["request_uid"])
         return uids
 

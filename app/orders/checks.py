@@ -30,7 +30,7 @@ class OrderChecks:
         self.max_age = settings.request_max_age_seconds
 
     def verdict(
-        self, request: Json, now: float, raw: object = NOT_READ, timeout: float | None = None, new: bool = False
+        self, request: Json, now: float, *, raw: object = NOT_READ, timeout: float | None = None, new: bool = False
     ) -> rules.Verdict | None:
         """The rules' verdict at `now` (Unix seconds, Redis's clock); None when no menu can be
         had within `timeout` seconds (`raw`: the cache entry as already read from Redis). `new`:
@@ -41,5 +41,9 @@ class OrderChecks:
         except MenuUnavailable:
             return None
         return rules.check_order(
-            request, menu, datetime.fromtimestamp(now, UTC), self.horizon, max_age_seconds=self.max_age if new else None
+            request,
+            menu,
+            now=datetime.fromtimestamp(now, UTC),
+            horizon=self.horizon,
+            max_age_seconds=self.max_age if new else None,
         )

@@ -102,7 +102,9 @@ class Mover:
             return self.finals.finish(*args, at=now(), **kwargs).result
 
         if not self.answers.confirm(order):  # no POS call for a record that could still be lost
-            self.store.retry(uid, token, "worker", "waiting for the record to be durable", self._backoff(order.calls))
+            self.store.retry(
+                uid, token, by="worker", note="waiting for the record to be durable", delay=self._backoff(order.calls)
+            )
             return MoveResult.RETRY
         if now() < order.deadline:
             body = order.pos_body or self.pos.order_body(order.doc, order.deadline)
@@ -112,17 +114,22 @@ class Mover:
                     self.store.retry(
                         uid,
                         token,
-                        "worker",
-                        "no menu to validate against",
-                        self._backoff(order.calls),
+                        by="worker",
+                        note="no menu to validate against",
+                        delay=self._backoff(order.calls),
                         latest=order.deadline + skew,
                     )
                     return MoveResult.RETRY
                 if not verdict.ok:
                     return finish(
-                        order, token, Status.REJECTED, "worker", verdict.problems, note="refused by validation"
+                        order,
+                        token,
+                        status=Status.REJECTED,
+                        by="worker",
+                        errors=verdict.problems,
+                        note="refused by validation",
                     )
-                ready = self.store.mark_validated(uid, token, "worker", body)
+                ready = self.store.mark_validated(uid, token, by="worker", pos_body=body)
             else:  # validated by an earlier move: a cancel may have been recorded since
                 ready = self.store.may_post(uid, token)
             if ready is not None:
@@ -135,7 +142,12 @@ class Mover:
                 return self._decide(claim, order, now, left, finish)
             if decision.next is Next.RETRY:
                 self.store.retry(
-                    uid, token, "worker", decision.note, self._backoff(order.calls), latest=order.deadline + skew
+                    uid,
+                    token,
+                    by="worker",
+                    note=decision.note,
+                    delay=self._backoff(order.calls),
+                    latest=order.deadline + skew,
                 )
                 return MoveResult.RETRY
             if decision.status is Status.REJECTED and order.pos_body:
@@ -151,25 +163,32 @@ class Mover:
                 return finish(
                     order,
                     token,
-                    Status.REJECTED,
-                    "worker",
-                    verdict.problems,
+                    status=Status.REJECTED,
+                    by="worker",
+                    errors=verdict.problems,
                     note="refused by validation (as on its arrival)",
                 )
             if verdict is None:
                 return finish(
-                    order, token, Status.ERRORED, "worker", [menu_unavailable(order.doc)], note="menu_unavailable"
+                    order,
+                    token,
+                    status=Status.ERRORED,
+                    by="worker",
+                    errors=[menu_unavailable(order.doc)],
+                    note="menu_unavailable",
                 )
             return self._carry_out(
                 decide.deadline_exceeded("never sent to the POS before its deadline"), claim, order, finish
             )
         if now() < order.deadline + skew - 0.001:  # the clocks' millisecond: decided now, not re-planned
-            self.store.retry(uid, token, "worker", "deciding after the deadline", order.deadline + skew - now())
+            self.store.retry(
+                uid, token, by="worker", note="deciding after the deadline", delay=order.deadline + skew - now()
+            )
             return MoveResult.RETRY
         return self._decide(claim, order, now, left, finish)
 
     def _decide(
-        self, claim: Claim, order: Order, now: Clock, left: Clock, finish: Finish, before_deadline: bool = False
+        self, claim: Claim, order: Order, now: Clock, left: Clock, finish: Finish, *, before_deadline: bool = False
     ) -> MoveResult:
         token = claim.token
         try:
@@ -180,17 +199,24 @@ class Mover:
                 return finish(
                     order,
                     token,
-                    Status.ERRORED,
-                    "worker",
-                    [{"code": "pos_outcome_unknown", "message": "the POS could not say whether it has this order"}],
+                    status=Status.ERRORED,
+                    by="worker",
+                    errors=[
+                        {"code": "pos_outcome_unknown", "message": "the POS could not say whether it has this order"}
+                    ],
                     note="pos_outcome_unknown",
                     reconcile_in=self._backoff(0),
                 )
             self.store.retry(
-                order.uid, token, "worker", f"lookup failed: {exc}", self._backoff(order.calls), latest=give_up
+                order.uid,
+                token,
+                by="worker",
+                note=f"lookup failed: {exc}",
+                delay=self._backoff(order.calls),
+                latest=give_up,
             )
             return MoveResult.RETRY
-        return self._found(claim, order, found, left, finish, before_deadline)
+        return self._found(claim, order, found, left, finish, before_deadline=before_deadline)
 
     def _found(
         self,
@@ -199,6 +225,7 @@ class Mover:
         found: Placed | None,
         left: Clock,
         finish: Finish,
+        *,
         before_deadline: bool = False,
     ) -> MoveResult:
         """What a lookup's answer decides (decide.after_lookup), a late placement voided first."""
@@ -209,9 +236,9 @@ class Mover:
                 self.store.retry(
                     order.uid,
                     claim.token,
-                    "worker",
-                    "a late placement found; its void failed",
-                    self._backoff(order.calls),
+                    by="worker",
+                    note="a late placement found; its void failed",
+                    delay=self._backoff(order.calls),
                 )
                 return MoveResult.RETRY
             decision = decide.after_void(voided, found.pos_order_id)
@@ -219,9 +246,9 @@ class Mover:
             self.store.retry(
                 order.uid,
                 claim.token,
-                "worker",
-                decision.note,
-                self._backoff(order.calls),
+                by="worker",
+                note=decision.note,
+                delay=self._backoff(order.calls),
                 latest=order.deadline + self.settings.clock_skew_seconds,
             )
             return MoveResult.RETRY
@@ -234,7 +261,11 @@ class Mover:
             found = self.pos.find_order(order.uid, timeout=max(left(), 0.05))
         except PosUnavailable as exc:
             self.store.retry(
-                order.uid, claim.token, "worker", f"refused; the lookup failed: {exc}", self._backoff(order.calls)
+                order.uid,
+                claim.token,
+                by="worker",
+                note=f"refused; the lookup failed: {exc}",
+                delay=self._backoff(order.calls),
             )
             return MoveResult.RETRY
         if found is None or found.voided:
@@ -252,9 +283,9 @@ class Mover:
         return finish(
             order,
             claim.token,
-            decision.status,
-            "worker",
-            decision.errors,
+            status=decision.status,
+            by="worker",
+            errors=decision.errors,
             pos_order_id=decision.pos_order_id,
             note=decision.note,
             reconcile_in=self._backoff(0) if late_check else None,
@@ -290,14 +321,14 @@ class Mover:
             self.store.retry(
                 order.uid,
                 claim.token,
-                "worker",
-                f"cancel: the POS could not void it: {exc}",
-                self._backoff(order.calls),
+                by="worker",
+                note=f"cancel: the POS could not void it: {exc}",
+                delay=self._backoff(order.calls),
             )
             return MoveResult.RETRY
         decision = decide.after_cancel(result, found, order.deadline)
         if decision.next is Next.RETRY or decision.status is None:
-            self.store.retry(order.uid, claim.token, "worker", decision.note, self._backoff(order.calls))
+            self.store.retry(order.uid, claim.token, by="worker", note=decision.note, delay=self._backoff(order.calls))
             return MoveResult.RETRY
         if decision.listed:
             self.store.list_found(order.uid)
@@ -305,9 +336,9 @@ class Mover:
         return self.finals.finish(
             order,
             claim.token,
-            decision.status,
-            "worker",
-            decision.errors,
+            status=decision.status,
+            by="worker",
+            errors=decision.errors,
             pos_order_id=decision.pos_order_id,
             note=decision.note,
             decides_cancel=True,
@@ -343,24 +374,26 @@ class Mover:
         try:
             found = self.pos.find_order(uid, timeout=claim.until - claim.now - MARGIN)
         except PosUnavailable:
-            self.store.settle_reconcile(uid, claim.token, MoveResult.RETRY, self._backoff(calls))
+            self.store.settle_reconcile(uid, claim.token, outcome=MoveResult.RETRY, delay=self._backoff(calls))
             return MoveResult.RETRY
         if found is None or found.voided:
             if claim.now < order.deadline + self.settings.reconcile_seconds and order.pos_body:
-                self.store.settle_reconcile(uid, claim.token, MoveResult.RETRY, self._backoff(calls))  # may still land
+                self.store.settle_reconcile(
+                    uid, claim.token, outcome=MoveResult.RETRY, delay=self._backoff(calls)
+                )  # may still land
                 return MoveResult.RETRY
-            self.store.settle_reconcile(uid, claim.token, MoveResult.ABSENT)
+            self.store.settle_reconcile(uid, claim.token, outcome=MoveResult.ABSENT)
             return MoveResult.ABSENT
         late = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds).next is Next.VOID
         if late or order.status == Status.CANCELLED:  # cancelled: nothing may stay live at the POS
             result = self._void_late(uid, found, claim.until - self.store.now() - MARGIN)
             if result is None:
-                self.store.settle_reconcile(uid, claim.token, MoveResult.RETRY, self._backoff(calls))
+                self.store.settle_reconcile(uid, claim.token, outcome=MoveResult.RETRY, delay=self._backoff(calls))
                 return MoveResult.RETRY
             outcome = MoveResult.VOIDED if isinstance(result, Voided) else MoveResult.FOUND
-            self.store.settle_reconcile(uid, claim.token, outcome, pos_order_id=found.pos_order_id)
+            self.store.settle_reconcile(uid, claim.token, outcome=outcome, pos_order_id=found.pos_order_id)
             return outcome
-        if self.store.settle_reconcile(uid, claim.token, MoveResult.FOUND, pos_order_id=found.pos_order_id):
+        if self.store.settle_reconcile(uid, claim.token, outcome=MoveResult.FOUND, pos_order_id=found.pos_order_id):
             metrics.RECONCILE_FOUND.inc()
             log.error(
                 "order errored as pos_outcome_unknown was placed at the POS after all",

@@ -94,6 +94,7 @@ def members(
 def across(
     redis: Redis,
     key: str,
+    *,
     archive: Archive | None,
     location: str,
     count: int,

@@ -189,6 +189,7 @@ def request_time_problem(sent: datetime | None, now: datetime, max_age_seconds: 
 def check_order(
     order: Json,
     menu: Json | None,
+    *,
     now: datetime,
     horizon: timedelta = timedelta(days=7),
     max_age_seconds: float | None = None,

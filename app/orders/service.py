@@ -82,7 +82,9 @@ class OrderService:
     def validate(self, request: Json, arrived: float | None = None) -> Json:
         arrived = time.monotonic() if arrived is None else arrived
         now, read = self.menus.read(request["location_id"], self.store.now_arg())  # one round trip
-        verdict = self.checks.verdict(request, now, read, timeout=arrived + self.budget - time.monotonic(), new=True)
+        verdict = self.checks.verdict(
+            request, now, raw=read, timeout=arrived + self.budget - time.monotonic(), new=True
+        )
         if verdict is None:
             metrics.child(metrics.ORDERS, "validate", Status.ERRORED, "inline").inc()
             return records.envelope(Status.ERRORED, [menu_unavailable(request)], request)
@@ -173,19 +175,25 @@ class OrderService:
             return min(budget_left(), order.deadline - redis_now())
 
         menu = self.menus.accept(location, held, created.menu_version, created.menu)
-        verdict = self.checks.verdict(order.doc, created.now, menu, timeout=budget_left(), new=True)
+        verdict = self.checks.verdict(order.doc, created.now, raw=menu, timeout=budget_left(), new=True)
         if verdict is None:
             return self._hand_off(order, token, "no menu within the budget: a worker validates it")
         if not verdict.ok:
             return self._answer_final(
                 self.finals.finish(
-                    order, token, Status.REJECTED, "web", verdict.problems, note="refused by validation", at=redis_now()
+                    order,
+                    token,
+                    status=Status.REJECTED,
+                    by="web",
+                    errors=verdict.problems,
+                    note="refused by validation",
+                    at=redis_now(),
                 ),
                 order,
                 token,
             )
         body = self.pos.order_body(order.doc, order.deadline)
-        ready = self.store.mark_validated(uid, token, "web", body, acked=order.acked)
+        ready = self.store.mark_validated(uid, token, by="web", pos_body=body, acked=order.acked)
         if ready is MoveResult.CANCEL_REQUESTED:  # recorded while the validation was made durable: its move decides
             return self._hand_off(order, token, "a cancel was recorded before the POST")
         if ready is not None:
@@ -205,9 +213,9 @@ class OrderService:
             self.finals.finish(
                 order,
                 token,
-                decision.status,
-                "web",
-                decision.errors,
+                status=decision.status,
+                by="web",
+                errors=decision.errors,
                 pos_order_id=decision.pos_order_id,
                 note=decision.note,
                 at=redis_now(),
@@ -217,7 +225,7 @@ class OrderService:
         )
 
     def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, Json]:
-        if self.store.hand_off(order.uid, token, "web", why, acked=order.acked):
+        if self.store.hand_off(order.uid, token, by="web", note=why, acked=order.acked):
             self.store.mark_queued(Move.ORDER, order.uid)
             self.tasks.place_order(order.uid)
         return self._answer(order.uid)

@@ -95,6 +95,7 @@ class OrderStore:
     def __init__(
         self,
         redis: Redis,
+        *,
         retention_days: int = 30,
         durability: Durability | None = None,
         clock: Callable[[], float] | None = None,
@@ -262,10 +263,10 @@ class OrderStore:
         self,
         uid: str,
         token: str,
+        *,
         doc: Json,
         by: str,
         note: str,
-        *,
         endpoint: str = "submit",
         reconcile_in: float | None = None,
         listed: bool = True,
@@ -348,7 +349,7 @@ class OrderStore:
         results = pipe.execute()
         return int(results[0]) == 1 and self.durability.acknowledged(results)
 
-    def retry(self, uid: str, token: str, by: str, note: str, delay: float, latest: float | None = None) -> float:
+    def retry(self, uid: str, token: str, *, by: str, note: str, delay: float, latest: float | None = None) -> float:
         """Plan the order's next move `delay` seconds from now (never after `latest`); 0.0 if the
         claim was lost or the order is final. Returns when it is due."""
         result, _ = self._settle(
@@ -356,7 +357,7 @@ class OrderStore:
         )
         return int(result[2]) / 1000 if int(result[0]) == 1 else 0.0
 
-    def mark_validated(self, uid: str, token: str, by: str, pos_body: bytes, acked: str = "") -> MoveResult | None:
+    def mark_validated(self, uid: str, token: str, *, by: str, pos_body: bytes, acked: str = "") -> MoveResult | None:
         """Validated, with the POS request every POST of this order sends (built once). None (the
         POST may go) only once that is durable too (DURABILITY=replica: its WAIT) and the first POST may go: no POST
         may go before it is, or a failover could lose that a POST was made. Under a WAIT, MAY_POST
@@ -384,12 +385,12 @@ class OrderStore:
         ready = _text(self._run("MAY_POST", [_key(uid)], [token]))
         return MoveResult(ready) if ready else None
 
-    def hand_off(self, uid: str, token: str, by: str, note: str = "handed to a worker", acked: str = "") -> bool:
+    def hand_off(self, uid: str, token: str, *, by: str, note: str = "handed to a worker", acked: str = "") -> bool:
         """The order's next move is due now, for a worker; False if it went final."""
         result, _ = self._settle(uid, token, by, note, Write.HANDOFF, 0, acked=acked)
         return int(result[0]) == 1
 
-    def settle_callback(self, uid: str, token: str, outcome: MoveResult, delay: float, result_text: str) -> bool:
+    def settle_callback(self, uid: str, token: str, *, outcome: MoveResult, delay: float, result_text: str) -> bool:
         result = self._run(
             "SETTLE_CALLBACK",
             [_key(uid), f"{_key(uid)}:history", SCHEDULE_KEY, DEAD_KEY],
@@ -398,7 +399,7 @@ class OrderStore:
         return int(result[0]) == 1
 
     def settle_reconcile(
-        self, uid: str, token: str, outcome: MoveResult, delay: float = 0.0, pos_order_id: str = ""
+        self, uid: str, token: str, *, outcome: MoveResult, delay: float = 0.0, pos_order_id: str = ""
     ) -> bool:
         result = self._run(
             "SETTLE_RECONCILE",

@@ -215,9 +215,9 @@ def list_orders():
         batch = paging.across(
             _services().redis,
             key,
-            store.archive,
-            query["location_id"],
-            want,
+            archive=store.archive,
+            location=query["location_id"],
+            count=want,
             since=since,
             after=after,
             status=query.get("status"),

@@ -174,10 +174,10 @@ class Lifecycle(RuleBasedStateMachine):
         if order is None or order.final:
             return
         if self.clock() >= order.deadline:  # service.submit: no time left before the deadline, no POST
-            self.store.hand_off(uid, token, "web")
+            self.store.hand_off(uid, token, by="web")
             return
         body = self.pos.order_body(order.doc, order.deadline)
-        if self.store.mark_validated(uid, token, "web", body) != "ok":
+        if self.store.mark_validated(uid, token, by="web", pos_body=body) != "ok":
             return  # its claim was lost while it was frozen: no POST (service.submit awaits instead)
         result = self.pos.send_order(uid, body, timeout=1)
         decision = decide.after_post(result, order.deadline, 1.0)  # the web's inline path decides as service.py does
@@ -185,14 +185,14 @@ class Lifecycle(RuleBasedStateMachine):
             self.finals.finish(
                 order,
                 token,
-                decision.status,
-                "web",
-                decision.errors,
+                status=decision.status,
+                by="web",
+                errors=decision.errors,
                 pos_order_id=decision.pos_order_id,
                 note=decision.note,
             )
         else:
-            self.store.hand_off(uid, token, "web")
+            self.store.hand_off(uid, token, by="web")
 
     @precondition(lambda self: self.frozen)
     @rule(data=st.data())

@@ -51,9 +51,9 @@ def order_with(services, uid: str, location: str = "loc-001", status: str | None
         applied, why, *_ = store.finish(
             uid,
             token,
-            {**body, "status": status, "errors": errors or []},
-            "worker",
-            "POS refused: item_unavailable" if status == "rejected" else status,
+            doc={**body, "status": status, "errors": errors or []},
+            by="worker",
+            note="POS refused: item_unavailable" if status == "rejected" else status,
         )
         assert applied, why
     return body

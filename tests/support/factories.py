@@ -101,8 +101,8 @@ def handed_off(store, uid=UID, ttl=None, validated=False, deadline=None, **overr
         store, uid, records.fingerprint(request), doc, deadline, 900, "web", 1.0, f"menu:{doc['location_id']}"
     )
     if validated:
-        store.mark_validated(uid, token, "web", FakePos().order_body(store.get(uid).doc, created.deadline))
-    store.hand_off(uid, token, "web")
+        store.mark_validated(uid, token, by="web", pos_body=FakePos().order_body(store.get(uid).doc, created.deadline))
+    store.hand_off(uid, token, by="web")
     return created.deadline
 
 
@@ -133,10 +133,10 @@ def final_order(store, url, status="placed", uid="ord-cb"):
         0.0,
         "menu:none",
     )
-    store.hand_off(uid, token, "web")
+    store.hand_off(uid, token, by="web")
     if status != "pending":
         claim = store.claim(Move.ORDER, uid, 5)
         doc = dict(store.get(uid).doc, status=status, completed_at="2026-11-23T18:00:01.000Z")
         doc["order_details"] = dict(doc["order_details"], pos_order_id="P-1")
-        store.finish(uid, claim.token, doc, "worker", status)
+        store.finish(uid, claim.token, doc=doc, by="worker", note=status)
     return uid

@@ -45,7 +45,9 @@ def placed_with_a_callback_owed(services) -> str:
         "menu:none",
     )
     token = services.redis.hget("order:ord-cb", "o_claim").decode()
-    services.store.finish("ord-cb", token, dict(services.store.get("ord-cb").doc, status="placed"), "worker", "placed")
+    services.store.finish(
+        "ord-cb", token, doc=dict(services.store.get("ord-cb").doc, status="placed"), by="worker", note="placed"
+    )
     order = services.store.get("ord-cb")
     assert order.confirmed and order.callback == "owed"
     return "ord-cb"

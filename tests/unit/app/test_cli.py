@@ -98,7 +98,7 @@ def order_with(services, uid: str, location: str, final: bool = False, **doc):
     _, token = create_order(store, uid, "fp", body, None, 60, "test", 5 if final else 0.001, "menu:none")
     time.sleep(0.01)
     if final:
-        applied, why, *_ = store.finish(uid, token, {**body, "status": "placed"}, "test", "placed")
+        applied, why, *_ = store.finish(uid, token, doc={**body, "status": "placed"}, by="test", note="placed")
         assert applied, why
     return body
 

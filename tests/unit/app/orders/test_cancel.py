@@ -121,7 +121,9 @@ def test_while_a_mover_holds_the_order_the_cancel_is_202_and_its_move_decides(cl
     assert response.json["cancel_requested_at"] and response.headers["Location"] == f"/posnext/orders/{uid}"
     # the held move's POST made the order; its placement is refused: only the cancel decides now
     pos.placed[uid] = Placed("P-000001", created_at=time.time())
-    refused = services.service.finals.finish(held.order, held.token, "placed", "worker", pos_order_id="P-000001")
+    refused = services.service.finals.finish(
+        held.order, held.token, status="placed", by="worker", pos_order_id="P-000001"
+    )
     assert (refused.applied, refused.status) == (False, "cancel_requested")
     services.redis.hset(f"order:{uid}", "o_until", "0")  # the held claim ends: its entry is due
     services.redis.zadd("schedule", {f"o:{uid}": 0})

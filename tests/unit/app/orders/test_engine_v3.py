@@ -172,9 +172,9 @@ def _final_order(services, request):
     services.store.finish(
         loaded["request_uid"],
         claim_token,
-        dict(services.store.get(loaded["request_uid"]).doc, status="placed"),
-        "worker",
-        "placed",
+        doc=dict(services.store.get(loaded["request_uid"]).doc, status="placed"),
+        by="worker",
+        note="placed",
     )
     return services.store.get(loaded["request_uid"])
 

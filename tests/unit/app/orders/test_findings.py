@@ -57,7 +57,7 @@ def test_a_frozen_holder_that_wakes_after_its_claim_changes_nothing(store, mover
     assert store.get(UID).status == "errored"
     before = keys(store.redis)
     assert pos.place_order(store.get(UID).doc, not_after=request_deadline, timeout=1).__class__.__name__ == "Expired"
-    assert store.finish(UID, web_token, dict(store.get(UID).doc, status="placed"), "web", "late")[:2] == (
+    assert store.finish(UID, web_token, doc=dict(store.get(UID).doc, status="placed"), by="web", note="late")[:2] == (
         False,
         "errored",
     )
@@ -99,9 +99,9 @@ def test_no_write_after_a_lost_key_creates_a_record(store, redis_client):
     handed_off(store)
     claim = store.claim(Move.ORDER, UID, 5)
     redis_client.delete(f"order:{UID}")  # lost: expired, or a Redis that lost its data
-    store.retry(UID, claim.token, "worker", "POS down", 1)
-    store.mark_validated(UID, claim.token, "worker", b"{}")
-    store.settle_callback(UID, claim.token, MoveResult.RETRY, 1, "HTTP 500")
+    store.retry(UID, claim.token, by="worker", note="POS down", delay=1)
+    store.mark_validated(UID, claim.token, by="worker", pos_body=b"{}")
+    store.settle_callback(UID, claim.token, outcome=MoveResult.RETRY, delay=1, result_text="HTTP 500")
     store.note(UID, "worker", "attempt")
     assert not redis_client.exists(f"order:{UID}")
 
@@ -137,7 +137,7 @@ def test_a_final_state_not_yet_durable_is_not_answered_as_final(store, services,
     service.answers.durability = store.durability
     monkeypatch.setattr(store.durability, "after", lambda pipe: pipe.get("no-such-key"))
     monkeypatch.setattr(store.durability, "acknowledged", lambda results: False)  # no replica acknowledges
-    store.finish(UID, claim.token, dict(store.get(UID).doc, status="rejected"), "worker", "refused")
+    store.finish(UID, claim.token, doc=dict(store.get(UID).doc, status="rejected"), by="worker", note="refused")
     monkeypatch.setattr(store.durability, "confirm", lambda redis: False)
     status, body = service.answer(UID)
     assert (status, body["status"]) == (202, "pending")

@@ -34,7 +34,7 @@ def test_a_move_that_is_not_due_or_is_claimed_does_nothing(store, mover, pos, cl
     handed_off(store)
     claim = store.claim(Move.ORDER, UID, 30)
     assert mover.move_order(UID) == "busy"
-    store.retry(UID, claim.token, "worker", "POS down", 5)
+    store.retry(UID, claim.token, by="worker", note="POS down", delay=5)
     assert mover.move_order(UID) == "not_due"
     assert pos.calls == []
 

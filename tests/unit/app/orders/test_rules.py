@@ -35,7 +35,7 @@ def line(item_id, item_type, price, quantity=1, children=()):
 
 def check(body, location_id="loc-001", now=NOW, horizon=timedelta(days=7)):
     loaded = OrderRequestSchema().load(body)
-    return check_order(loaded, menu(location_id), now, horizon)
+    return check_order(loaded, menu(location_id), now=now, horizon=horizon)
 
 
 def codes(verdict) -> list[str]:
@@ -64,7 +64,7 @@ def test_the_sample_order_is_valid_and_totals_are_echoed():
 @pytest.mark.parametrize("cached", [None, {"unknown": True, "location_id": "loc-999"}])
 def test_location_unknown(cached):
     loaded = OrderRequestSchema().load(order("loc-999"))
-    verdict = check_order(loaded, cached, NOW)
+    verdict = check_order(loaded, cached, now=NOW)
     assert codes(verdict) == ["location_unknown"]
     assert verdict.problems[0]["field"] == "location_id"
 
@@ -364,9 +364,9 @@ def test_a_request_older_than_the_max_age_or_from_the_future_is_expired():
     assert request_time_problem(parse_time(epoch["request_datetime"]), now, 300)["field"] == "request_datetime"
     assert request_time_problem(None, now, 300)["message"] == "request_datetime does not parse"
     menu_entry = None
-    verdict = check_order(epoch, menu_entry, now, max_age_seconds=300)
+    verdict = check_order(epoch, menu_entry, now=now, max_age_seconds=300)
     assert "request_expired" in {p["code"] for p in verdict.problems}
-    assert "request_expired" not in {p["code"] for p in check_order(epoch, None, now).problems}
+    assert "request_expired" not in {p["code"] for p in check_order(epoch, None, now=now).problems}
 
 
 def test_the_problems_listed_are_capped():

@@ -77,9 +77,9 @@ def test_a_claim_is_refused_while_another_is_live_and_granted_once_it_lapses(sto
 
 
 def test_a_claim_is_refused_before_the_move_is_due(store, clock, created):
-    assert store.hand_off(UID, created, "web")
+    assert store.hand_off(UID, created, by="web")
     claim = store.claim(Move.ORDER, UID, 5)
-    assert store.retry(UID, claim.token, "worker", "POS down", 10.0) == pytest.approx(clock.now + 10)
+    assert store.retry(UID, claim.token, by="worker", note="POS down", delay=10.0) == pytest.approx(clock.now + 10)
     assert store.claim(Move.ORDER, UID, 5).refused == "not_due"
     clock.advance(10)
     assert store.claim(Move.ORDER, UID, 5).ok
@@ -89,21 +89,21 @@ def test_a_write_under_a_lost_claim_changes_nothing(store, redis_client, clock, 
     clock.advance(3.1)
     taken = store.claim(Move.ORDER, UID, 5)
     before = keys(redis_client)
-    assert store.finish(UID, created, doc(status="placed"), "web", "late")[:2] == (False, "claim_lost")
-    assert store.retry(UID, created, "web", "late", 1.0) == 0.0
-    assert store.mark_validated(UID, created, "web", b"{}") == "claim_lost"
-    assert not store.hand_off(UID, created, "web")
+    assert store.finish(UID, created, doc=doc(status="placed"), by="web", note="late")[:2] == (False, "claim_lost")
+    assert store.retry(UID, created, by="web", note="late", delay=1.0) == 0.0
+    assert store.mark_validated(UID, created, by="web", pos_body=b"{}") == "claim_lost"
+    assert not store.hand_off(UID, created, by="web")
     assert keys(redis_client) == before
-    assert store.finish(UID, taken.token, doc(status="placed"), "worker", "placed")[0]
+    assert store.finish(UID, taken.token, doc=doc(status="placed"), by="worker", note="placed")[0]
 
 
 def test_a_final_order_never_changes(store, redis_client, created):
-    assert store.finish(UID, created, doc(status="rejected"), "web", "refused")[0]
+    assert store.finish(UID, created, doc=doc(status="rejected"), by="web", note="refused")[0]
     before = keys(redis_client)
     for status in ("placed", "errored", "pending"):
-        assert store.finish(UID, "", doc(status=status), "worker", "again")[:2] == (False, "rejected")
-    assert not store.hand_off(UID, "", "worker")
-    assert store.retry(UID, "", "worker", "x", 1) == 0.0
+        assert store.finish(UID, "", doc=doc(status=status), by="worker", note="again")[:2] == (False, "rejected")
+    assert not store.hand_off(UID, "", by="worker")
+    assert store.retry(UID, "", by="worker", note="x", delay=1) == 0.0
     assert store.redrive(UID, "cli") == (False, "rejected")
     assert store.claim(Move.ORDER, UID, 5).refused == "settled"
     assert keys(redis_client) == before
@@ -111,7 +111,7 @@ def test_a_final_order_never_changes(store, redis_client, created):
 
 
 def test_finishing_takes_the_order_off_the_schedule_and_the_open_list(store, redis_client, created):
-    store.finish(UID, created, doc(status="placed"), "web", "placed")
+    store.finish(UID, created, doc=doc(status="placed"), by="web", note="placed")
     assert redis_client.zscore(SCHEDULE_KEY, f"o:{UID}") is None
     assert redis_client.zscore(OPEN_KEY, UID) is None
     assert store.indexes.stats() == {"submit|placed|inline": 1}
@@ -134,16 +134,20 @@ def test_finishing_takes_the_order_off_the_schedule_and_the_open_list(store, red
 )
 def test_no_write_creates_or_resurrects_a_record_it_does_not_find(store, redis_client, write):
     calls = {
-        "finish": lambda: store.finish("gone", "", doc("gone", status="placed"), "w", "x"),
-        "retry": lambda: store.retry("gone", "", "w", "x", 1.0),
-        "validated": lambda: store.mark_validated("gone", "", "w", b"{}"),
-        "handoff": lambda: store.hand_off("gone", "", "w"),
+        "finish": lambda: store.finish("gone", "", doc=doc("gone", status="placed"), by="w", note="x"),
+        "retry": lambda: store.retry("gone", "", by="w", note="x", delay=1.0),
+        "validated": lambda: store.mark_validated("gone", "", by="w", pos_body=b"{}"),
+        "handoff": lambda: store.hand_off("gone", "", by="w"),
         "note": lambda: store.note("gone", "w", "x"),
         "redrive": lambda: store.redrive("gone", "cli"),
         "replay": lambda: store.replay_callback("gone", "cli"),
         "claim": lambda: store.claim(Move.ORDER, "gone", 5),
-        "settle_callback": lambda: store.settle_callback("gone", "t", MoveResult.DELIVERED, 0, "x"),
-        "settle_reconcile": lambda: store.settle_reconcile("gone", "t", MoveResult.FOUND, 0, "P-1"),
+        "settle_callback": lambda: store.settle_callback(
+            "gone", "t", outcome=MoveResult.DELIVERED, delay=0, result_text="x"
+        ),
+        "settle_reconcile": lambda: store.settle_reconcile(
+            "gone", "t", outcome=MoveResult.FOUND, delay=0, pos_order_id="P-1"
+        ),
     }
     calls[write]()
     assert not redis_client.exists("order:gone") and not redis_client.exists("order:gone:history")
@@ -173,7 +177,7 @@ def test_redrive_makes_the_move_due_now_but_never_while_one_is_in_flight(store, 
     assert store.redrive(UID, "cli") == (False, "busy")
     clock.advance(3.1)
     claim = store.claim(Move.ORDER, UID, 5)
-    store.retry(UID, claim.token, "worker", "POS down", 30)
+    store.retry(UID, claim.token, by="worker", note="POS down", delay=30)
     assert store.redrive(UID, "cli") == (True, "pending")
     assert store.next_move(UID) == pytest.approx(clock.now)
     assert store.claim(Move.ORDER, UID, 5).ok
@@ -181,26 +185,30 @@ def test_redrive_makes_the_move_due_now_but_never_while_one_is_in_flight(store, 
 
 
 def test_a_callback_is_owed_once_delivered_once_and_replayed_only_on_purpose(store, clock, created):
-    store.hand_off(UID, created, "web")
+    store.hand_off(UID, created, by="web")
     claim = store.claim(Move.ORDER, UID, 5)
-    store.finish(UID, claim.token, doc(status="placed", callback_url="https://par.example/cb"), "worker", "placed")
+    store.finish(
+        UID, claim.token, doc=doc(status="placed", callback_url="https://par.example/cb"), by="worker", note="placed"
+    )
     assert store.get(UID).callback == "owed"
     first = store.claim(Move.CALLBACK, UID, 10)
     assert first.ok and store.claim(Move.CALLBACK, UID, 10).refused == "busy"
-    assert store.settle_callback(UID, first.token, MoveResult.DELIVERED, 0, "HTTP 200")
+    assert store.settle_callback(UID, first.token, outcome=MoveResult.DELIVERED, delay=0, result_text="HTTP 200")
     assert store.claim(Move.CALLBACK, UID, 10).refused == "settled"  # never sent again on its own
-    assert not store.settle_callback(UID, first.token, MoveResult.DELIVERED, 0, "HTTP 200")
+    assert not store.settle_callback(UID, first.token, outcome=MoveResult.DELIVERED, delay=0, result_text="HTTP 200")
     assert store.replay_callback(UID, "cli") == (True, "placed")
     again = store.claim(Move.CALLBACK, UID, 10)
     assert again.ok and again.order.callback_by == "cli"
 
 
 def test_a_callback_given_up_is_kept_for_replay(store, clock, created):
-    store.hand_off(UID, created, "web")
+    store.hand_off(UID, created, by="web")
     claim = store.claim(Move.ORDER, UID, 5)
-    store.finish(UID, claim.token, doc(status="errored", callback_url="https://par.example/cb"), "worker", "x")
+    store.finish(
+        UID, claim.token, doc=doc(status="errored", callback_url="https://par.example/cb"), by="worker", note="x"
+    )
     cb = store.claim(Move.CALLBACK, UID, 10)
-    store.settle_callback(UID, cb.token, MoveResult.DEAD, 0, "HTTP 500")
+    store.settle_callback(UID, cb.token, outcome=MoveResult.DEAD, delay=0, result_text="HTTP 500")
     assert [uid for uid, _ in store.indexes.dead_callbacks()] == [UID]
     store.replay_callback(UID, "cli")
     assert store.indexes.dead_callbacks() == []
@@ -215,12 +223,12 @@ def test_a_corrupt_record_is_skipped_counted_and_never_stops_a_reader(store, red
 
 
 def test_reconcile_lists_an_unknown_outcome_until_the_pos_answers(store, clock, created):
-    store.finish(UID, created, doc(status="errored"), "worker", "pos_outcome_unknown", reconcile_in=1.0)
+    store.finish(UID, created, doc=doc(status="errored"), by="worker", note="pos_outcome_unknown", reconcile_in=1.0)
     assert [row[:2] for row in store.indexes.reconcile_list()] == [(UID, "open")]
     clock.advance(1)
     claim = store.claim(Move.RECONCILE, UID, 5)
     assert claim.ok
-    assert store.settle_reconcile(UID, claim.token, MoveResult.FOUND, pos_order_id="P-9")
+    assert store.settle_reconcile(UID, claim.token, outcome=MoveResult.FOUND, pos_order_id="P-9")
     assert [row[:2] for row in store.indexes.reconcile_list()] == [(UID, "found")]
     assert store.get(UID).status == "errored"  # the final state stands; on-call decides
 
