@@ -107,6 +107,7 @@ class Reconcile(StrEnum):
     NONE = ""
     OPEN = "open"  # still being looked up
     FOUND = "found"  # the POS had it after all: listed for on-call
+    VOIDED = "voided"  # the POS had it, made after the deadline: voided, and listed
     ABSENT = "absent"  # the POS answered: no such order; nothing to do
 
 

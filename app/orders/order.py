@@ -8,13 +8,13 @@ from typing import Any
 
 from app import jsonio
 from app.jsonio import Json
-from app.orders.lifecycle import FINAL, MoveResult
+from app.orders.lifecycle import FINAL, Callback, MoveResult, Reconcile, Status
 
 
 @dataclass
 class Order:
     uid: str
-    status: str
+    status: Status
     doc: Json
     fp: str
     deadline: float  # Unix seconds, on Redis's clock
@@ -22,9 +22,9 @@ class Order:
     handed_off: bool
     validated: bool
     calls: int
-    callback: str = ""
+    callback: Callback = Callback.NONE
     callback_attempts: int = 0
-    reconcile: str = ""
+    reconcile: Reconcile = Reconcile.NONE
     callback_by: str = ""
     acked: str = ""  # the state the Redis that holds it confirmed (durability.py): '' none yet
     pos_body: bytes = b""  # the POS request, built once when validated; b"": no POST can have been sent
@@ -90,7 +90,7 @@ def read_order(uid: str, raw: dict[str, str]) -> Order | None:
         return None
     return Order(
         uid=uid,
-        status=raw["status"],
+        status=Status(raw["status"]),
         doc=jsonio.loads(raw["doc"]),
         fp=raw["fp"],
         deadline=float(raw["deadline"] or 0) / 1000,
@@ -98,9 +98,9 @@ def read_order(uid: str, raw: dict[str, str]) -> Order | None:
         handed_off=raw["handed"] == "1",
         validated=raw["validated"] == "1",
         calls=int(raw["calls"] or 0),
-        callback=raw["cb"],
+        callback=Callback(raw["cb"]),
         callback_attempts=int(raw["cb_attempts"] or 0),
-        reconcile=raw["rc"],
+        reconcile=Reconcile(raw["rc"]),
         callback_by=raw["cb_by"],
         acked=raw["acked"],
         pos_body=raw["pos_body"].encode(),
