@@ -103,13 +103,20 @@ class CallbackSender:
         if not claim.ok or claim.order is None:
             return claim.reason
         order = claim.order
-        # and no POST unless a replica answers now (DURABILITY=replica): one cut off would miss this
-        # delivery's record, and the node promoted after it would send the callback again (a final
-        # not yet confirmed was just probed by deliverable: one probe either way)
-        probed = not order.confirmed
-        if not self.answers.deliverable(order) or not (probed or self.store.durability.confirm(self.store.redis)):
+        # no POST unless a replica answers now (DURABILITY=replica: one cut off would miss this
+        # delivery's record, and the node promoted after it would send the callback again), and,
+        # in the same round trip, this mover still holds the claim for the POST's whole bound and the
+        # callback is still owed: a mover held up since its claim (a Redis call waiting out a dead
+        # host's Sentinel) must not send a callback that the mover that took over has delivered
+        verdict = (
+            self.store.callback_may_send(uid, claim.token, self.timeout) if self.answers.deliverable(order) else ""
+        )
+        if verdict in ("", "not_durable"):
             self.store.settle_callback(uid, claim.token, "retry", 1.0, "waiting for the final state to be durable")
             return "not_durable"
+        if verdict != "ok":
+            log.info("callback not sent", extra={"request_uid": uid, "reason": verdict})
+            return verdict
         delivery = self.deliver(order)
         attempts = order.callback_attempts + 1
         if delivery.ok:
@@ -121,13 +128,20 @@ class CallbackSender:
         delay = backoff.delay(
             attempts, self.settings.callback_backoff_base_seconds, self.settings.callback_backoff_cap_seconds
         )
-        self.store.settle_callback(uid, claim.token, outcome, delay, delivery.reason)
+        if not self.store.settle_callback(uid, claim.token, outcome, delay, delivery.reason):
+            # the claim was lost meanwhile, or the callback is no longer owed: nothing was recorded, and
+            # the task's result says so (a delivery reported 'delivered' is one whose record was written)
+            log.warning("callback outcome not recorded", extra={"request_uid": uid, "outcome": outcome})
+            outcome = f"{outcome}_unrecorded"
         if not delivery.ok:  # one line per failed delivery (operations.md, Logs): the receiver's trouble
             log.warning(
                 "callback delivery failed",
                 extra={"request_uid": uid, "outcome": outcome, "reason": delivery.reason, "attempt": attempts},
             )
-        metrics.count_callback(self.store.redis, {"delivered": "delivered", "dead": "given_up"}.get(outcome, "failed"))
+        metrics.count_callback(
+            self.store.redis,
+            {"delivered": "delivered", "dead": "given_up"}.get(outcome.removesuffix("_unrecorded"), "failed"),
+        )
         return outcome
 
 

@@ -40,7 +40,7 @@ import redis
 from app import jsonio
 from app.archive.restore import restore
 from app.orders import scripts
-from app.orders.durability import Durability
+from app.orders.durability import PROBE_KEY, Durability
 from app.orders.keys import (
     ALL_KEY,
     CORRUPT_KEY,
@@ -166,6 +166,7 @@ class OrderStore:
                 "CONFIRMED",
                 "DISCARD",
                 "MAY_POST",
+                "CALLBACK_MAY_SEND",
             )
         }
 
@@ -444,6 +445,26 @@ class OrderStore:
         """The order's next move is due now, for a worker; False if it went final."""
         result, _ = self._settle(uid, token, by, note, "handoff", 0, acked=acked)
         return int(result[0]) == 1
+
+    def callback_may_send(self, uid: str, token: str, seconds: float) -> str:
+        """The check every callback POST passes just before it goes, in one round trip: a probe and
+        its WAIT (DURABILITY=replica: the replica holds the claim and the final), then
+        scripts.CALLBACK_MAY_SEND on the same connection. 'ok' while `token` still holds the
+        callback's claim for `seconds` more and the callback is still owed; 'not_durable' when no
+        replica answered (or Redis did not); else why not (settled, claim_lost, claim_lapsing, missing)."""
+        pipe = self.redis.pipeline(transaction=False)
+        if self.durability.waits:
+            pipe.incr(PROBE_KEY)
+            self.durability.after(pipe)
+        self._run("CALLBACK_MAY_SEND", [_key(uid)], [token, math.ceil(seconds * 1000)], client=pipe)
+        try:
+            *written, verdict = pipe.execute()
+        except UNAVAILABLE as exc:
+            log.warning("callback not sent: Redis unavailable", extra={"request_uid": uid, "error": type(exc).__name__})
+            return "not_durable"
+        if self.durability.waits and not self.durability.acknowledged(written):
+            return "not_durable"
+        return _text(verdict)
 
     def settle_callback(self, uid: str, token: str, outcome: str, delay: float, result_text: str) -> bool:
         result = self._run(
