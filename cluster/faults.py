@@ -206,7 +206,7 @@ class Injector:
         took = time.time() - evidence.killed_at
         self._read_back(evidence)
         evidence.restarted_at = time.time()
-        group.restart(node)
+        group.restart(node, evidence.new)
         group.wait_replicated(node, 60, offsets=not self.harsh)
         return (
             f"SIGKILL primary {node.name}; {evidence.new[0]} promoted after {took:.1f}s; "
@@ -237,7 +237,7 @@ class Injector:
             self._read_back(evidence)
         finally:
             evidence.restarted_at = time.time()
-            group.restart(node)
+            group.restart(node, evidence.new)
             group.wait_replicated(node, 60)
         return (
             f"{replica.name} cut off {lasting:.1f}s (answers then: {self._answers(cut_at, evidence.killed_at)}); "
