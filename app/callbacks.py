@@ -106,11 +106,17 @@ class CallbackSender:
         if claim.refused is not None or claim.order is None:
             return claim.refused or MoveResult.UNREADABLE
         order = claim.order
-        # and no POST unless a replica answers now (DURABILITY=replica): one cut off would miss this
-        # delivery's record, and the node promoted after it would send the callback again (a final
-        # not yet confirmed was just probed by deliverable: one probe either way)
-        probed = not order.confirmed
-        if not self.answers.deliverable(order) or not (probed or self.store.durability.confirm(self.store.redis)):
+        # no POST unless a replica answers now (DURABILITY=replica: one cut off would miss this
+        # delivery's record, and the node promoted after it would send the callback again), and,
+        # in the same round trip, this mover still holds the claim for the POST's whole bound and the
+        # callback is still owed: a mover held up since its claim (a Redis call waiting out a dead
+        # host's Sentinel) must not send a callback that the mover that took over has delivered
+        refused = (
+            self.store.callback_may_send(uid, claim.token, self.timeout)
+            if self.answers.deliverable(order)
+            else MoveResult.NOT_DURABLE
+        )
+        if refused is MoveResult.NOT_DURABLE:
             self.store.settle_callback(
                 uid,
                 claim.token,
@@ -119,6 +125,9 @@ class CallbackSender:
                 result_text="waiting for the final state to be durable",
             )
             return MoveResult.NOT_DURABLE
+        if refused is not None:
+            log.info("callback not sent", extra={"request_uid": uid, "reason": refused})
+            return refused
         delivery = self.deliver(order)
         attempts = order.callback_attempts + 1
         if delivery.ok:
@@ -130,7 +139,13 @@ class CallbackSender:
         delay = backoff.delay(
             attempts, self.settings.callback_backoff_base_seconds, self.settings.callback_backoff_cap_seconds
         )
-        self.store.settle_callback(uid, claim.token, outcome=outcome, delay=delay, result_text=delivery.reason)
+        recorded = self.store.settle_callback(
+            uid, claim.token, outcome=outcome, delay=delay, result_text=delivery.reason
+        )
+        if not recorded:
+            # the claim was lost meanwhile, or the callback is no longer owed: nothing was recorded, and
+            # the task's result says so (a delivery reported DELIVERED is one whose record was written)
+            log.warning("callback outcome not recorded", extra={"request_uid": uid, "outcome": outcome})
         if not delivery.ok:  # one line per failed delivery (operations.md, Logs): the receiver's trouble
             log.warning(
                 "callback delivery failed",
@@ -138,7 +153,7 @@ class CallbackSender:
             )
         counted = {MoveResult.DELIVERED: "delivered", MoveResult.DEAD: "given_up"}.get(outcome, "failed")
         metrics.count_callback(self.store.redis, counted)
-        return outcome
+        return outcome if recorded else MoveResult.UNRECORDED
 
 
 def _host(url: str) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from urllib.parse import quote, unquote, urlparse
 
 import redis
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.connection import SENTINEL, Connection, SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, ResponseError
@@ -145,13 +145,24 @@ def _url_parts(url: str) -> tuple[int, str | None, str | None]:
 
 
 def make_sentinel(settings: Settings) -> Sentinel:
+    """The Sentinels, each asked once for SENTINEL_TIMEOUT, then the next. redis-py gives the
+    Sentinels' own connections the socket_* options only when sentinel_kwargs is None: given (for
+    auth), it must name them, and a retry of none (redis-py 8 retries a timeout ten times, 5 s each:
+    a Sentinel whose host is gone held every new connection for a minute, the cluster run's web
+    requests past PAR's timeout). discover_master asks the next Sentinel on a timeout; the pool's
+    retries (retry_policy) ask them all again."""
     _, username, password = _url_parts(settings.redis_url)
     auth = {"password": password, "username": username} if password else {}
     return Sentinel(
         list(settings.sentinel_hosts),
         socket_timeout=SENTINEL_TIMEOUT,
         socket_connect_timeout=SENTINEL_TIMEOUT,
-        sentinel_kwargs=dict(auth),
+        sentinel_kwargs={
+            "socket_timeout": SENTINEL_TIMEOUT,
+            "socket_connect_timeout": SENTINEL_TIMEOUT,
+            "retry": Retry(NoBackoff(), 0),
+            **auth,
+        },
     )
 
 

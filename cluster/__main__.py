@@ -109,6 +109,30 @@ def records_of(top: Topology, journal: Journal) -> dict:
     return {uid: top.store.get(uid) for uid in uids}
 
 
+def resends_of(top: Topology, receiver, checks) -> dict:
+    """For each callback still counted as sent twice: every delivery the receiver saw and the
+    order's history as the end state holds it (the evidence a finding needs: was the first
+    delivery recorded, and on which node's history did it survive)."""
+    out: dict = {}
+    for check in checks:
+        if not check.name.startswith("no callback delivered twice automatically"):
+            continue
+        for violation in check.violations:
+            uid = violation.split(":", 1)[0]
+            try:
+                history = top.store.history(uid)
+            except Exception as exc:  # noqa: BLE001 - evidence only
+                history = [{"error": type(exc).__name__}]
+            out[uid] = {
+                "deliveries": [
+                    {"at": round(d.at, 3), "end": round(d.end, 3), "answered": d.answered, "key": d.key}
+                    for d in sorted(receiver.for_uid(uid), key=lambda d: d.at)
+                ],
+                "history": history,
+            }
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     orders = args.orders or (150 if args.short else 3000)
     rounds = args.rounds or (1 if args.short else 5)
@@ -181,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
             checks.append(report.fault_errors(injector.errors))
         summary = report.summary(journal, records, evidence, injector, stats, time.time() - started)
         summary["callbacks_resent_after_a_lost_delivery_record"] = resent
+        summary["callbacks_sent_again"] = resends_of(top, receiver, checks)
         summary["fault_windows"] = [
             {"kind": w.kind, "start": round(w.start, 3), "end": round(w.end, 3), "detail": w.detail}
             for w in injector.windows

@@ -58,6 +58,10 @@ class FailoverEvidence:
     cut_at: float = 0.0  # replica_cut_promoted: when the replica was cut off (nothing since reached it)
     accepted: set[str] = field(default_factory=set)  # orders answered 200 or 202 before the kill
     kept: set[str] = field(default_factory=set)  # of those, the ones with a record after the failover
+    # when the killed node was started again: until then the promoted node had no replica, so no
+    # callback POST could pass its probe, and a 2xx answered between the kill and this moment came
+    # from a POST decided before the kill, whose record could not be written on the dead node
+    restarted_at: float = 0.0
 
 
 class Injector:
@@ -201,7 +205,8 @@ class Injector:
         evidence.new = group.wait_failover(node.address, timeout=60)
         took = time.time() - evidence.killed_at
         self._read_back(evidence)
-        group.restart(node)
+        evidence.restarted_at = time.time()
+        group.restart(node, evidence.new)
         group.wait_replicated(node, 60, offsets=not self.harsh)
         return (
             f"SIGKILL primary {node.name}; {evidence.new[0]} promoted after {took:.1f}s; "
@@ -231,7 +236,8 @@ class Injector:
         try:
             self._read_back(evidence)
         finally:
-            group.restart(node)
+            evidence.restarted_at = time.time()
+            group.restart(node, evidence.new)
             group.wait_replicated(node, 60)
         return (
             f"{replica.name} cut off {lasting:.1f}s (answers then: {self._answers(cut_at, evidence.killed_at)}); "

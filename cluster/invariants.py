@@ -11,9 +11,11 @@ And one excuse added to the reliability harness's "no callback delivered twice a
 a delivery whose record ("delivered") was written while the replica was cut off, or in the last
 LAG seconds before a kill, may be lost with the primary; the promoted node still owes that
 callback and sends it once more, with the same Idempotency-Key (the spec's one resend per lost
-record, as for a sender killed between the receiver's answer and its record). So is a sender
-cut off (worker_cut) or on the slow link (worker_latency) as the answer came: its claim lapses
-before it can record the delivery, and the next mover sends it once more.
+record, as for a sender killed between the receiver's answer and its record). So is a delivery
+answered after the kill and before the killed node was started again: its POST was decided before
+the kill (no probe passes without a replica), and its record could not be written on the dead node.
+So is a sender cut off (worker_cut) or on the slow link (worker_latency) as the answer came: its
+claim lapses before it can record the delivery, and the next mover sends it once more.
 """
 
 from __future__ import annotations
@@ -82,9 +84,15 @@ def check_fault_counts(counts: dict[str, int], kinds: tuple[str, ...], wanted: i
 def lost_with(prev_end: float, resent_at: float, failovers: list[FailoverEvidence], windows=()) -> bool:
     """A delivery's record, written after its answer at `prev_end`, may be missing when it was sent
     again at `resent_at`: lost with a primary killed between them (the record made while the
-    replica was cut off, or within LAG of the kill), or never written by its sender (its host cut
-    off, or on the slow link, while the receiver's answer was on its way: its claim lapsed first)."""
-    if any(min(f.cut_at or f.killed_at, f.killed_at - LAG) <= prev_end <= f.killed_at < resent_at for f in failovers):
+    replica was cut off, or within LAG of the kill, or due after the kill: the answer came before
+    the killed node was started again, so from a POST in flight at the kill), or never written by
+    its sender (its host cut off, or on the slow link, while the receiver's answer was on its way:
+    its claim lapsed first)."""
+    if any(
+        min(f.cut_at or f.killed_at, f.killed_at - LAG) <= prev_end <= max(f.killed_at, f.restarted_at)
+        and f.killed_at < resent_at
+        for f in failovers
+    ):
         return True
     return any(
         w.kind in SENDER_TROUBLE

@@ -161,10 +161,13 @@ class RedisGroup:
         )
         node.launch([conf, "--sentinel"])
 
-    def restart(self, node: Node) -> None:
+    def restart(self, node: Node, primary_at: tuple[str, int] | None = None) -> None:
         """A killed data node comes back as a replica of the current primary (Sentinel would
-        reconfigure it anyway; saying so at start avoids a moment as a second primary)."""
-        current = self.primary_address()
+        reconfigure it anyway; saying so at start avoids a moment as a second primary).
+        `primary_at`: the promoted node's address as the failover established it. Asking the
+        Sentinels again may reach first one just back from isolation, which names its stale view
+        (the killed node itself) for a moment: the node would come back as a second primary."""
+        current = primary_at or self.primary_address()
         primary = next((n for n in self.nodes if n.address == current), None)
         node.launch(self._data_args(node, primary if primary is not node else None))
 

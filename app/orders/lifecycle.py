@@ -49,6 +49,7 @@ class Callback(StrEnum):
     OWED = "owed"
     DELIVERED = "delivered"
     DEAD = "dead"
+    UNRECORDED = "unrecorded"  # delivered or not, its closing write was refused (claim lost, settled)
 
 
 class Move(StrEnum):
@@ -79,6 +80,7 @@ class MoveResult(StrEnum):
     BUSY = "busy"  # another mover holds it
     NOT_DUE = "not_due"  # planned for later
     CLAIM_LOST = "claim_lost"  # the claim lapsed and was taken: nothing written
+    CLAIM_LAPSING = "claim_lapsing"  # too little of the claim left for the call's whole bound
     UNREADABLE = "unreadable"  # the record cannot be read (counted as corrupt)
     CANCEL_REQUESTED = "cancel_requested"  # recorded meanwhile: decided with the same claim
     NOT_REQUESTED = "not_requested"  # a cancel decision asked for, and no cancel recorded
@@ -89,6 +91,7 @@ class MoveResult(StrEnum):
     ABSENT = "absent"
     DELIVERED = "delivered"
     DEAD = "dead"
+    UNRECORDED = "unrecorded"  # delivered or not, its closing write was refused (claim lost, settled)
 
 
 class Write(StrEnum):

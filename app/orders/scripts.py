@@ -274,6 +274,27 @@ return 1
 )
 
 
+# Just before a callback's POST, after the WAIT that vouches for everything written before it, on the
+# same connection (so on the node whose replica answered): it goes only while the caller still holds the
+# callback's claim for at least the POST's whole bound, and the callback is still owed. A mover that was
+# held up after its claim (a Redis call waiting out a Sentinel or a host that is gone) finds its claim
+# lapsed or taken, or the callback delivered by the mover that took it over, and sends nothing.
+# KEYS: order; ARGV: now, token, ms the claim must still run
+# Returns '' (it may go), or why not: MISSING, SETTLED (not owed any more), CLAIM_LOST, CLAIM_LAPSING
+CALLBACK_MAY_SEND = (
+    PRELUDE
+    + """
+local now = clock(ARGV[1])
+local state = redis.call('HMGET', KEYS[1], 'status', 'cb', 'c_claim', 'c_until')
+if not state[1] then return R.MISSING end
+if state[2] ~= CB.OWED then return R.SETTLED end
+if state[3] ~= ARGV[2] then return R.CLAIM_LOST end
+if tonumber(state[4] or '0') < now + tonumber(ARGV[3]) then return R.CLAIM_LAPSING end
+return ''
+"""
+)
+
+
 # A callback delivery's outcome. KEYS: order, history, schedule, dead
 # ARGV: now, uid, token, outcome (delivered | retry | dead), delay ms, result (text)
 SETTLE_CALLBACK = (

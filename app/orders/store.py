@@ -48,7 +48,7 @@ from app import jsonio
 from app.archive.restore import restore
 from app.jsonio import Json
 from app.orders import scripts
-from app.orders.durability import Durability
+from app.orders.durability import PROBE_KEY, Durability
 from app.orders.indexes import OrderIndexes
 from app.orders.keys import (
     ALL_KEY,
@@ -123,6 +123,7 @@ class OrderStore:
                 "CONFIRMED",
                 "DISCARD",
                 "MAY_POST",
+                "CALLBACK_MAY_SEND",
             )
         }
 
@@ -389,6 +390,26 @@ class OrderStore:
         """The order's next move is due now, for a worker; False if it went final."""
         result, _ = self._settle(uid, token, by, note, Write.HANDOFF, 0, acked=acked)
         return int(result[0]) == 1
+
+    def callback_may_send(self, uid: str, token: str, seconds: float) -> MoveResult | None:
+        """The check every callback POST passes just before it goes, in one round trip: a probe and
+        its WAIT (DURABILITY=replica: the replica holds the claim and the final), then
+        scripts.CALLBACK_MAY_SEND on the same connection. None while `token` still holds the
+        callback's claim for `seconds` more and the callback is still owed; NOT_DURABLE when no
+        replica answered (or Redis did not); else why not (SETTLED, CLAIM_LOST, CLAIM_LAPSING, MISSING)."""
+        pipe = self.redis.pipeline(transaction=False)
+        if self.durability.waits:
+            pipe.incr(PROBE_KEY)
+            self.durability.after(pipe)
+        self._run("CALLBACK_MAY_SEND", [_key(uid)], [token, math.ceil(seconds * 1000)], client=pipe)
+        try:
+            *written, verdict = pipe.execute()
+        except UNAVAILABLE as exc:
+            log.warning("callback not sent: Redis unavailable", extra={"request_uid": uid, "error": type(exc).__name__})
+            return MoveResult.NOT_DURABLE
+        if self.durability.waits and not self.durability.acknowledged(written):
+            return MoveResult.NOT_DURABLE
+        return MoveResult(_text(verdict)) if _text(verdict) else None
 
     def settle_callback(self, uid: str, token: str, *, outcome: MoveResult, delay: float, result_text: str) -> bool:
         result = self._run(

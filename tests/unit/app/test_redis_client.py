@@ -261,3 +261,24 @@ def test_a_replicas_refusal_inside_a_script_or_of_wait_is_read_as_readonly(monke
     with pytest.raises(redis.exceptions.ResponseError) as other:
         clients.ReadOnlyAwareConnection().read_response()
     assert not isinstance(other.value, ReadOnlyError)
+
+
+def test_a_sentinel_that_never_answers_costs_a_discovery_one_timeout_then_the_next_is_asked():
+    """The cluster run's `replica_cut_promoted` killing redis1's host took Sentinel 1 with it, first
+    in every process's REDIS_SENTINELS: a web request waited 14.8 s for a primary (PAR had hung up:
+    no answer). make_sentinel passed sentinel_kwargs (for auth) that said nothing of timeouts, so
+    redis-py gave the Sentinels' own connections its defaults — 5 s, and redis-py 8's ten retries of
+    a timeout — instead of SENTINEL_TIMEOUT. One try of SENTINEL_TIMEOUT per Sentinel, then the next."""
+    import socket
+    import time
+
+    silent = socket.create_server(("127.0.0.1", 0))  # the handshake completes in the backlog; no answer ever
+    try:
+        s = settings_with(REDIS_SENTINELS=f"127.0.0.1:{silent.getsockname()[1]},127.0.0.1:1")
+        sentinel = clients.make_sentinel(s)
+        started = time.monotonic()
+        with pytest.raises(MasterNotFoundError):
+            sentinel.discover_master(s.redis_sentinel_master)
+        assert time.monotonic() - started < clients.SENTINEL_TIMEOUT * 2.5
+    finally:
+        silent.close()

@@ -113,6 +113,31 @@ def test_a_callback_resent_because_its_delivery_record_was_lost_with_the_primary
     assert excuse_lost_delivery_marks(check, chained, [cut, again]) == 1
 
 
+def test_a_callback_answered_after_the_kill_and_before_the_old_node_returned_is_excused_once():
+    """The cluster run, seed 11 (2026-12-07): a callback POSTed while the primary was alive, answered
+    204 20 ms after its SIGKILL (and another 0.64 s after), its record due on the dead node; the
+    promoted node sent it again. No POST can be decided between the kill and the killed node's
+    restart (the promoted node has no replica: no probe passes), so every 2xx in that span came
+    from a POST in flight at the kill."""
+    failover = FailoverEvidence(20.0, ("h1", 1), ("h2", 1), {}, restarted_at=24.0)
+
+    def sent(uid: str, at: float) -> Delivery:
+        return Delivery(uid, at, "placed", True, 204, f"{uid}:placed")
+
+    check = Check("x", violations=["in_flight: 2 deliveries, 1 after the one answered 204"])
+    assert (
+        excuse_lost_delivery_marks(check, Deliveries(sent("in_flight", 20.02), sent("in_flight", 27.0)), [failover])
+        == 1
+    )
+    # answered once the old node was back (a POST decided after the kill, its record durable): no excuse
+    check = Check("x", violations=["later: 2 deliveries, 1 after the one answered 204"])
+    assert excuse_lost_delivery_marks(check, Deliveries(sent("later", 24.5), sent("later", 30.0)), [failover]) == 0
+    # without a restart time (a fault that failed before it), the kill itself ends the span
+    bare = FailoverEvidence(20.0, ("h1", 1), ("h2", 1), {})
+    check = Check("x", violations=["in_flight: 2 deliveries, 1 after the one answered 204"])
+    assert excuse_lost_delivery_marks(check, Deliveries(sent("in_flight", 20.02), sent("in_flight", 27.0)), [bare]) == 0
+
+
 def test_every_fault_kind_must_have_run_the_rounds_asked():
     check = check_fault_counts({"failover": 5, "web_cut": 4}, ("failover", "web_cut", "worker_cut"), 5)
     assert check.violations == ["web_cut: 4 times", "worker_cut: 0 times"]
