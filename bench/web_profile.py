@@ -80,7 +80,7 @@ class Profile:
     def start(self) -> None:
         print(f"web_profile: logs in {self.stack.stack.log_dir}", file=sys.stderr)
         self.stack.start_possim()
-        self.stack.start_web("web")
+        self.stack.start_variant("web")
         self.stack.wait_web("web")
 
     def close(self) -> None:
@@ -89,7 +89,7 @@ class Profile:
                 tool.kill()
                 tool.wait(10)
         self.runner.close()
-        self.stack.close()
+        self.stack.stop()
 
     def _tool(self, command: list[str]) -> subprocess.Popen:
         tool = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -139,7 +139,7 @@ class Profile:
         }
 
     def strace(self, pids: list[int], seconds: float) -> dict[str, tuple[int, int]]:
-        out = os.path.join(self.stack.dir, "strace.txt")
+        out = os.path.join(self.stack.work_dir, "strace.txt")
         tool = self._tool(["strace", "-c", "-f", "-o", out, *[a for pid in pids for a in ("-p", str(pid))]])
         time.sleep(seconds)
         tool.send_signal(signal.SIGINT)  # strace detaches, writes its summary and dies of the signal
@@ -153,7 +153,7 @@ class Profile:
         workers, started = self.stack.tree("web")[1:], []
         before = sum(w.cpu_times().user for w in workers)
         for pid in pids:
-            out = os.path.join(self.stack.dir, f"py-spy-{pid}{flags[0]}.txt")
+            out = os.path.join(self.stack.work_dir, f"py-spy-{pid}{flags[0]}.txt")
             started.append(
                 (
                     self._tool(
@@ -262,7 +262,7 @@ class Profile:
             ["perf", "stat", "-e", "task-clock,cycles", "true"], capture_output=True, text=True, timeout=30
         ).stderr
         cycles = "not supported" if re.search(r"<not (supported|counted)>\s+cycles", stat) else "counted"
-        data, seconds = os.path.join(self.stack.dir, f"perf-{kind}.data"), self.args.seconds
+        data, seconds = os.path.join(self.stack.work_dir, f"perf-{kind}.data"), self.args.seconds
         command = [
             "perf",
             "record",

@@ -138,7 +138,7 @@ def workers(runner: Runner) -> list[Row]:
                 stack.knobs("loc-001", latency_ms=200)
                 held["gevent"] = orders.orders_rate(mode.orders)
                 stack.knobs("loc-001", latency_ms=0)
-        stack.stop(*labels)
+        stack.stop_together(*labels)
         labels = stack.start_workers(1, name="worker_prefork", prefix="fork", WORKER_CONCURRENCY="4")
         labels += stack.start_workers(1, name="noop_prefork", prefix="noopfork", WORKER_CONCURRENCY="4", **noop_env)
         stack.wait_workers(1)
@@ -147,7 +147,7 @@ def workers(runner: Runner) -> list[Row]:
         stack.knobs("loc-001", latency_ms=200)
         held["prefork"] = orders.orders_rate(max(20, int(20 * mode.seconds)))
         stack.knobs("loc-001", latency_ms=0)
-        stack.stop(*labels)
+        stack.stop_together(*labels)
     finally:
         orders.close()
         noops.close()

@@ -17,8 +17,6 @@ import socket
 import subprocess
 import time
 
-import requests
-
 from app import redis_client as clients
 from app.archive import Archive
 from app.orders.store import SCHEDULE_KEY, OrderStore
@@ -28,7 +26,8 @@ from bin.token import make_token
 from cluster import archive, celeryping
 from cluster.netns import GATEWAY, Host, Net
 from cluster.redisgroup import RedisGroup
-from reliability.cluster import KNOB_FIELDS, LOCATIONS, POS_TOKEN, stack_env
+from harness.possim import PosAdmin
+from reliability.cluster import JWT_SECRET, POS_TOKEN, stack_env
 
 HOSTS = ["redis1", "redis2", "redis3", "possim", "web1", "web2", "worker1", "worker2"]
 HOSTS.append(archive.HOST)  # PostgreSQL, the archive (cluster/archive.py)
@@ -59,24 +58,19 @@ class HostStack(Stack):
         return process
 
 
-class Topology:
-    def __init__(self, work_dir: str, **overrides):
+class Topology(PosAdmin):
+    def __init__(self, work_dir: str, **overrides: object):
+        super().__init__(POS_TOKEN)
         self.work_dir = work_dir
         self.net = Net()
         self.hosts: dict[str, Host] = {}
         self.group: RedisGroup | None = None
         self.archive_server = None
         self.overrides = overrides
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {POS_TOKEN}"
 
     # -- addresses ------------------------------------------------------------------------
     def web_urls(self) -> list[str]:
         return [f"http://{self.hosts[n].ip}:{WEB_PORT}" for n in ("web1", "web2")]
-
-    @property
-    def pos_url(self) -> str:
-        return f"http://{self.hosts['possim'].ip}:{POS_PORT}"
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> Topology:
@@ -85,6 +79,7 @@ class Topology:
         os.chdir(ROOT)
         self.hosts = self.net.create(HOSTS)
         h = self.hosts
+        self.pos_url = f"http://{h['possim'].ip}:{POS_PORT}"
         self.archive_server = archive.start(h[archive.HOST])
         self.group = RedisGroup(
             os.path.join(self.work_dir, "redis"),
@@ -147,20 +142,8 @@ class Topology:
         finally:
             self.net.remove()
 
-    # -- the POS simulator (the reliability harness's calls) -------------------------------
-    def knobs(self, location: str = "*", **fields) -> None:
-        self.http.put(f"{self.pos_url}/_admin/knobs/{location}", json=fields, timeout=10).raise_for_status()
-
-    def clear_knobs(self) -> None:
-        for location in ("*", *LOCATIONS):
-            self.knobs(location, **dict.fromkeys(KNOB_FIELDS))
-
-    def ledger(self) -> list[dict]:
-        return self.http.get(f"{self.pos_url}/_admin/ledger", timeout=30).json()["orders"]
-
+    # -- for PAR's client and the callback receiver ---------------------------------------
     def token(self) -> str:
-        from reliability.cluster import JWT_SECRET
-
         return make_token(JWT_SECRET, seconds=24 * 3600)
 
     def callback_host(self) -> str:

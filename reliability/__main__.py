@@ -22,6 +22,7 @@ import tempfile
 import time
 
 from bin.stack import ROOT
+from harness.report import as_json, fault_errors, write_json
 from reliability import archive, archive_checks, docs, report
 from reliability.cluster import LATE_LOCATIONS, LOCATIONS, Cluster, ensure_faketime
 from reliability.faults import Injector
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             count = drive(scenarios, journal, receiver.base_url, minutes * 60, args.rate, args.seed, orders=args.orders)
         finally:
             injector.stop()
-        cluster.clear_knobs()
+        cluster.clear_knobs(LOCATIONS)
         log(f"{count} scenarios, {len(journal.calls)} requests; faults {injector.count()}; settling")
         settle(cluster, journal, time.time())
         reads.stop()
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         more, stats["archive"] = archive_checks.checks(journal, reads, injector.windows, cluster.redis, archived)
         checks.extend(more)
         if injector.errors:
-            checks.append(report.fault_errors(injector.errors))
+            checks.append(fault_errors(injector.errors))
         if fuzz_count:
             from reliability import fuzz
 
@@ -198,10 +199,10 @@ def run(args: argparse.Namespace) -> int:
         summary = report.summary(journal, records, evidence, injector, stats, time.time() - started)
         print(report.table(checks, summary, args, minutes))
         for path in filter(None, (os.path.join(work_dir, "report.json"), args.report)):
-            report.write_json(path, checks, summary)
+            write_json(path, as_json(checks, summary))
         doc = args.doc or (None if args.short else str(ROOT / "docs" / "RELIABILITY.md"))
         if doc:
-            docs.write(doc, report.as_json(checks, summary), " ".join(["python -m reliability", *sys.argv[1:]]))
+            docs.write(doc, as_json(checks, summary), " ".join(["python -m reliability", *sys.argv[1:]]))
             log(f"wrote {doc}")
         ok = all(not c.violations for c in checks)
     except Exception:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from harness.faults import Window
+from harness.report import Check
 from reliability.archive import AWAY, Reads
-from reliability.evidence import Check
-from reliability.faults import UNAVAILABLE, WEB_AWAY, Window
+from reliability.faults import UNAVAILABLE, WEB_AWAY
 from reliability.invariants import FINAL, cut_off, stale_reset
 
 MARGIN = 1.0  # a request may find the archive (or Redis) back a moment after the window ends

@@ -19,8 +19,8 @@ from hypothesis.reporting import with_reporter
 from schemathesis import GenerationMode
 
 from app import signing
+from harness.report import Check
 from reliability.cluster import Cluster
-from reliability.invariants import Check
 
 WEIGHTS = {"/posnext/order": 4, "/posnext/orders": 3, "/posnext/menus": 2}  # by path prefix; others 1
 CHUNK = 400

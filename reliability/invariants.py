@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from app import jsonio
 from app.orders.records import fingerprint
+from harness.faults import Window
+from harness.report import Check
 from reliability.cancels import cancel_kept, check_cancels
-from reliability.evidence import DEFAULTS, OUTAGE, ROUNDING, Check, Evidence, codes, epoch
-from reliability.faults import STALE_CONNECTIONS, UNAVAILABLE, WEB_AWAY, WEB_CUT_OFF, Window
+from reliability.evidence import DEFAULTS, OUTAGE, ROUNDING, Evidence, codes, epoch
+from reliability.faults import STALE_CONNECTIONS, UNAVAILABLE, WEB_AWAY, WEB_CUT_OFF
 from reliability.late import check_late_placements
 from reliability.load import Call
+from reliability.orders import FINAL
 from reliability.tight import (
     check_callbacks_apart,
     check_callbacks_once,
@@ -32,7 +35,6 @@ from reliability.tight import (
 )
 from schemas.orders import OrderRequestSchema
 
-FINAL = ("placed", "errored", "rejected", "cancelled")
 REDIS_MARGIN = 1.0  # a request may see the store come back a moment after the restart
 TRANSIT = 0.25  # a POST sent before the deadline may reach the POS this much later (loopback, loaded)
 _schema = OrderRequestSchema()

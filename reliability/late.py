@@ -16,7 +16,8 @@ the same and counts those apart (`within_skew`), so the table shows how many the
 
 from __future__ import annotations
 
-from reliability.evidence import ROUNDING, Check, Evidence, epoch
+from harness.report import Check
+from reliability.evidence import ROUNDING, Evidence, epoch
 
 
 def late_entries(ev: Evidence) -> list[tuple[dict, object]]:

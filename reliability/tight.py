@@ -5,8 +5,9 @@ completed_at on the store's clock, no process of the stack exiting on its own.""
 
 from __future__ import annotations
 
+from harness.report import Check
 from reliability.bounds import pos_call_bound
-from reliability.evidence import ROUNDING, Check, Evidence, codes, epoch
+from reliability.evidence import ROUNDING, Evidence, codes, epoch
 from reliability.faults import REDIS_DOWN
 
 HELD = ("freeze_web", *REDIS_DOWN)  # faults that hold a final write back after the POS answered
