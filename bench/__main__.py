@@ -19,12 +19,12 @@ import sys
 import time
 
 from bench import docs, memory_case, previous, speed_cases, web_cases, worker_cases
-from bench.report import text_table
+from bench.report import Row, text_table
 from bench.runner import MODES, Runner
 from bench.stacks import BenchStack
 from bin.stack import ROOT
 
-WEB_VARIANTS = (
+WEB_VARIANTS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("web", "web", {}),
     ("bare", "bare", {}),
     ("naive", "naive", {"WEB_WORKER_CLASS": "gthread"}),
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> tuple[list, dict]:
     started, load_before = time.monotonic(), os.getloadavg()
     stack = BenchStack()
     runner = Runner(stack, mode)
-    rows = []
+    rows: list[Row] = []
     say(f"bench: mode {mode.name}, logs in {stack.stack.log_dir}")
     earlier, skipped = [], []  # (label, worktree) of each earlier main; why one could not run
     for ref, label in previous.baselines(args.baseline):

@@ -26,8 +26,8 @@ NOOP_TASK = "bench.noop"  # bench/noop_worker.py
 class BenchStack(LocalStack):
     """The service's default settings (not the harnesses' short ones); Redis started at once."""
 
-    def __init__(self, **overrides: str):
-        super().__init__(tempfile.mkdtemp(prefix="posbridge-bench-"), SECRETS, short=False, token_hours=6, **overrides)
+    def __init__(self) -> None:
+        super().__init__(tempfile.mkdtemp(prefix="posbridge-bench-"), SECRETS, short=False, token_hours=6)
         self.redis_server.start()
         worker = self.stack.commands["worker"]
         noop = worker.replace("-A workers", "-A bench.noop_worker")

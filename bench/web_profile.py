@@ -75,7 +75,7 @@ class Profile:
         self.args = args
         self.stack = BenchStack()
         self.runner = Runner(self.stack, dataclasses.replace(MODES["quick"], seconds=args.seconds, warmup=WARMUP))
-        self.tools: list[subprocess.Popen] = []
+        self.tools: list[subprocess.Popen[str]] = []
 
     def start(self) -> None:
         print(f"web_profile: logs in {self.stack.stack.log_dir}", file=sys.stderr)
@@ -91,16 +91,17 @@ class Profile:
         self.runner.close()
         self.stack.stop()
 
-    def _tool(self, command: list[str]) -> subprocess.Popen:
+    def _tool(self, command: list[str]) -> subprocess.Popen[str]:
         tool = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.tools.append(tool)
         return tool
 
-    def _finish(self, tool: subprocess.Popen, timeout: float) -> str:
+    def _finish(self, tool: subprocess.Popen[str], timeout: float) -> str:
         """A tool's output once it has exited by itself; RuntimeError if it failed."""
-        said = tool.communicate(timeout=timeout)[0]
+        said: str = tool.communicate(timeout=timeout)[0]
         if tool.returncode:
-            raise RuntimeError(f"{tool.args[0]} exited {tool.returncode}: {said.strip()[-300:]}")
+            name = tool.args[0] if isinstance(tool.args, list) else tool.args
+            raise RuntimeError(f"{name!s} exited {tool.returncode}: {said.strip()[-300:]}")
         return said
 
     def window(self, kind: str, seconds: float, during):

@@ -122,7 +122,9 @@ def workers(runner: Runner) -> list[Row]:
     stack, mode = runner.stack, runner.mode
     orders, noops = Enqueuer(stack), Enqueuer(stack, NOOP_DB)
     noop_env = {"CELERY_BROKER_URL": stack.broker_url(NOOP_DB)}
-    placed, done, held = {}, {}, {}
+    placed: dict[int | str, list[float]] = {}  # rates by worker count, and by pool for the no-ops
+    done: dict[int | str, list[float]] = {}
+    held: dict[str, float] = {}
     try:
         stack.knobs("loc-001", latency_ms=0)
         labels = stack.start_workers(4, name="worker", prefix="worker")

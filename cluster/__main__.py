@@ -204,7 +204,8 @@ def run(args: argparse.Namespace) -> int:
             write_json(path, as_json(checks, summary))
         ok = all(not c.violations for c in checks)
     except Exception:
-        for label in list(getattr(top, "stack", None).processes if getattr(top, "stack", None) else []):
+        stack = getattr(top, "stack", None)  # none before the hosts were made
+        for label in list(stack.processes if stack else []):
             print(f"--- {label}\n{top.log_tail(label)}", file=sys.stderr)
         raise
     finally:

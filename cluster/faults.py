@@ -40,7 +40,7 @@ from reliability.invariants import FINAL
 from reliability.load import Journal
 
 REDIS_KINDS = ("failover", "worker_latency", "replica_cut_promoted")
-HOST_KINDS = ("worker_cut", "web_cut", "clock_fast", "clock_slow")
+HOST_KINDS: tuple[str, ...] = ("worker_cut", "web_cut", "clock_fast", "clock_slow")
 HOST_KINDS += archive.KINDS  # the PostgreSQL host cut off (cluster/archive.py)
 # what the reliability checks excuse
 ALIASES = {"failover": "restart_redis", "replica_cut_promoted": "restart_redis", "web_cut": "kill_web"}

@@ -27,6 +27,7 @@ from cluster import archive, celeryping
 from cluster.netns import GATEWAY, Host, Net
 from cluster.redisgroup import RedisGroup
 from harness.possim import PosAdmin
+from reliability.archive import Server
 from reliability.cluster import JWT_SECRET, POS_TOKEN, stack_env
 
 HOSTS = ["redis1", "redis2", "redis3", "possim", "web1", "web2", "worker1", "worker2"]
@@ -64,9 +65,16 @@ class Topology(PosAdmin):
         self.work_dir = work_dir
         self.net = Net()
         self.hosts: dict[str, Host] = {}
-        self.group: RedisGroup | None = None
-        self.archive_server = None
+        self._group: RedisGroup | None = None
+        self.archive_server: Server | None = None
         self.overrides = overrides
+
+    @property
+    def group(self) -> RedisGroup:
+        """The Redis primary, replica and Sentinels (once started)."""
+        if self._group is None:
+            raise RuntimeError("the cluster's Redis is not started")
+        return self._group
 
     # -- addresses ------------------------------------------------------------------------
     def web_urls(self) -> list[str]:
@@ -80,15 +88,15 @@ class Topology(PosAdmin):
         self.hosts = self.net.create(HOSTS)
         h = self.hosts
         self.pos_url = f"http://{h['possim'].ip}:{POS_PORT}"
-        self.archive_server = archive.start(h[archive.HOST])
-        self.group = RedisGroup(
+        self.archive_server = server = archive.start(h[archive.HOST])
+        self._group = group = RedisGroup(
             os.path.join(self.work_dir, "redis"),
             [(h["redis1"].ip, REDIS_PORT, h["redis1"].prefix), (h["redis2"].ip, REDIS_PORT, h["redis2"].prefix)],
             [(h[n].ip, SENTINEL_PORT, h[n].prefix) for n in ("redis1", "redis2", "redis3")],
         ).start()
         self.env = stack_env(
             f"redis://{h['redis1'].ip}:{REDIS_PORT}/0",
-            REDIS_SENTINELS=self.group.sentinel_list,
+            REDIS_SENTINELS=group.sentinel_list,
             PORT=WEB_PORT,
             WEB_BIND="0.0.0.0",
             POSSIM_HOST=h["possim"].ip,
@@ -100,7 +108,7 @@ class Topology(PosAdmin):
         )
         self.settings = load_settings(self.env)
         self.redis = clients.make_client(self.settings)
-        self.archive = Archive(self.archive_server.url, timeout=5.0)
+        self.archive = Archive(server.url, timeout=5.0)
         self.store = OrderStore(self.redis, archive=self.archive)  # read through, as the service
         self.stack = HostStack(self.env, log_dir=os.path.join(self.work_dir, "logs"))
         self.stack.start_on(h["possim"], "possim", "possim")
@@ -116,8 +124,8 @@ class Topology(PosAdmin):
         self.wait_for_workers(2, 90)
         return self
 
-    def start_web(self, name: str, **env: str) -> None:
-        self.stack.start_on(self.hosts[name], "web", name, **env)
+    def start_web(self, name: str) -> None:
+        self.stack.start_on(self.hosts[name], "web", name)
         wait_for_http(f"http://{self.hosts[name].ip}:{WEB_PORT}/healthz", 60, self.stack.processes[name])
 
     def start_worker(self, name: str, skewed: bool = False) -> None:
@@ -135,8 +143,8 @@ class Topology(PosAdmin):
         try:
             if getattr(self, "stack", None):
                 self.stack.stop_all()
-            if self.group:
-                self.group.stop()
+            if self._group:
+                self._group.stop()
             if self.archive_server:
                 self.archive_server.remove()
         finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ class Secrets:
 
 class LocalStack(PosAdmin):
     """`short`: bin/stack.short_env's settings, on which deadlines and retries play out within
-    seconds; else the service's defaults. `overrides` win either way."""
+    seconds; else the service's defaults. `env` wins either way."""
 
     def __init__(
         self,
@@ -40,7 +41,7 @@ class LocalStack(PosAdmin):
         short: bool = True,
         root: Path | str = ROOT,
         token_hours: int = 24,
-        **overrides: object,
+        env: Mapping[str, object] | None = None,
     ):
         super().__init__(secrets.pos_token)
         self.work_dir = work_dir
@@ -50,13 +51,14 @@ class LocalStack(PosAdmin):
         self.pos_url = f"http://127.0.0.1:{self.pos_port}"
         self.base_url = f"http://127.0.0.1:{self.web_port}"
         ports = {"PORT": self.web_port, "POSSIM_PORT": self.pos_port, "POS_BASE_URL": self.pos_url}
+        overrides = {**ports, **(env or {})}
         url, s = self.redis_server.url, secrets
         if short:
-            self.env = short_env(url, s.pos_token, s.shared_id, s.jwt_secret, **ports, **overrides)
+            self.env = short_env(url, s.pos_token, s.shared_id, s.jwt_secret, **overrides)
         else:
             plain = {"REDIS_URL": url, "POS_API_TOKEN": s.pos_token, "PAR_SHARED_ID": s.shared_id}
             plain |= {"PAR_JWT_SECRET": s.jwt_secret, "WEB_BIND": "127.0.0.1"}
-            self.env = plain | {k: str(v) for k, v in {**ports, **overrides}.items()}
+            self.env = plain | {k: str(v) for k, v in overrides.items()}
         self.stack = Stack(self.env, log_dir=os.path.join(work_dir, "logs"), root=root)
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
         self.token = make_token(s.jwt_secret, seconds=token_hours * 3600)

@@ -10,6 +10,7 @@ from collections import Counter
 
 import requests
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as seed_
 from hypothesis import strategies as st
 
 from app.body import BODY_READ_TIMEOUT_SECONDS
@@ -22,7 +23,8 @@ from hostile.cases import Case, judge
 from hostile.wire import Answer
 
 SECRETS = Secrets("hostile-jwt-secret-0123456789abcdef01", "HostileShared-0123456789", "hostile-pos-token")
-FLOWER_AUTH = "oncall:hostile-flower-password"
+FLOWER_USER, FLOWER_PASSWORD = "oncall", "hostile-flower-password"
+FLOWER_AUTH = f"{FLOWER_USER}:{FLOWER_PASSWORD}"
 RSS_GROWTH_MB = 40.0
 
 
@@ -34,12 +36,14 @@ class Run(LocalStack):
             SECRETS,
             appendonly=False,
             token_hours=4,
-            FLOWER_BASIC_AUTH=FLOWER_AUTH,
-            FLOWER_PORT=self.flower_port,
-            FLOWER_ADDRESS="127.0.0.1",
-            CALLBACK_ALLOW_PRIVATE="false",
-            DURABILITY="none",
-            BEAT_SCHEDULE_FILE=os.path.join(tmp_dir, "beat"),
+            env={
+                "FLOWER_BASIC_AUTH": FLOWER_AUTH,
+                "FLOWER_PORT": self.flower_port,
+                "FLOWER_ADDRESS": "127.0.0.1",
+                "CALLBACK_ALLOW_PRIVATE": "false",
+                "DURABILITY": "none",
+                "BEAT_SCHEDULE_FILE": os.path.join(tmp_dir, "beat"),
+            },
         )
         self.redis_server.start()
         # with `nginx`: every request goes through deploy/nginx/posbridge.conf (bin/nginx.py)
@@ -147,8 +151,7 @@ class Run(LocalStack):
             self.send(data.draw(generated.cases(self.key, self.token)))
             sent[0] += 1
 
-        one._hypothesis_internal_use_seed = seed
-        one()
+        seed_(seed)(one)()
         return sent[0]
 
     def check_flower(self) -> int:
@@ -165,7 +168,7 @@ class Run(LocalStack):
                     }
                 )
         ok = requests.get(
-            f"http://127.0.0.1:{self.flower_port}/healthcheck", timeout=10, auth=tuple(FLOWER_AUTH.split(":", 1))
+            f"http://127.0.0.1:{self.flower_port}/healthcheck", timeout=10, auth=(FLOWER_USER, FLOWER_PASSWORD)
         )
         if ok.status_code != 200:
             self.findings.append(

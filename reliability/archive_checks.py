@@ -105,7 +105,7 @@ def check_placement(journal, reads: Reads, redis, archive) -> tuple[Check, Check
     rows = {}
     for start in range(0, len(uids), 500):
         rows.update(archive.get_many(uids[start : start + 500]))
-    stats = Counter()
+    stats: Counter[str] = Counter()
     for uid in uids:
         one.checked += 1
         finals.checked += 1

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
+from typing import cast
 
 from app.orders.store import FOUND_KEY, OrderStore
 from bin.stack import ROOT, short_env
@@ -70,8 +72,8 @@ def ensure_faketime() -> str | None:
 class Cluster(LocalStack):
     """Two or more workers, two beats; `loc-002`'s POS ignores not_after for the whole run."""
 
-    def __init__(self, work_dir: str, workers: int = 2, **overrides: object):
-        super().__init__(work_dir, SECRETS, **{**ENV, **overrides})
+    def __init__(self, work_dir: str, workers: int = 2, env: Mapping[str, str] | None = None):
+        super().__init__(work_dir, SECRETS, env={**ENV, **(env or {})})
         self.workers = workers
         self.store = OrderStore(self.redis)
         self.settings = {k: self.env[k] for k in SETTINGS}
@@ -110,4 +112,4 @@ class Cluster(LocalStack):
 
     def found(self) -> set[str]:
         """The orders listed for on-call: placements found at the POS after the fact (orders:reconcile:found)."""
-        return {u.decode() for u in self.redis.zrange(FOUND_KEY, 0, -1)}
+        return {u.decode() for u in cast(list[bytes], self.redis.zrange(FOUND_KEY, 0, -1))}

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from reliability.load import Journal, Scenarios
 
 log = logging.getLogger("reliability")
-PROCESS_KINDS = (
+PROCESS_KINDS: tuple[str, ...] = (
     "kill_worker",
     "kill_web",
     "restart_redis",
@@ -177,7 +177,7 @@ class Injector(Tracks):
                     )
                 if hit is not None:
                     late_ms = (time.time() - hit.ended) * 1000
-                    seen = f"{late_ms:.0f} ms after {hit.uid} was answered {hit.body['status']}"
+                    seen = f"{late_ms:.0f} ms after {hit.uid} was answered {(hit.body or {})['status']}"
                     break
                 time.sleep(0.002)
             else:

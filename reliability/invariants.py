@@ -131,7 +131,7 @@ def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
 def check_deadlines(ev: Evidence) -> tuple[Check, dict]:
     """No POS order received after its order's deadline (+ transit)."""
     check = Check(f"no POST that made an order reached the POS after its deadline (+{int(TRANSIT * 1000)} ms transit)")
-    stats = {"created_after_deadline": 0, "max_received_lateness_ms": None, "orders_sent_without_not_after": 0}
+    after, unbounded, latest = 0, 0, None  # created after the deadline, sent without not_after, ms
     for entry in ev.ledger:
         order = ev.records.get(entry["external_id"])
         if order is None:
@@ -139,14 +139,19 @@ def check_deadlines(ev: Evidence) -> tuple[Check, dict]:
         check.checked += 1
         deadline = ev.deadline(order.uid, order)
         late = epoch(entry["received_at"]) - deadline
-        if stats["max_received_lateness_ms"] is None or late * 1000 > stats["max_received_lateness_ms"]:
-            stats["max_received_lateness_ms"] = round(late * 1000)
+        if latest is None or late * 1000 > latest:
+            latest = round(late * 1000)
         if late > TRANSIT:
             check.fail(f"{order.uid}: POS received the POST {late:.3f}s after the deadline")
         if epoch(entry["created_at"]) > deadline + ROUNDING:
-            stats["created_after_deadline"] += 1
+            after += 1
         if entry.get("not_after") is None:
-            stats["orders_sent_without_not_after"] += 1
+            unbounded += 1
+    stats = {
+        "created_after_deadline": after,
+        "max_received_lateness_ms": latest,
+        "orders_sent_without_not_after": unbounded,
+    }
     return check, stats
 
 

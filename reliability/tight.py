@@ -75,7 +75,7 @@ def check_completed_at(ev: Evidence) -> Check:
     for uid, at in ev.final_at.items():
         order = ev.records.get(uid)
         completed = epoch(order.doc.get("completed_at")) if order is not None else 0.0
-        if not completed:
+        if order is None or not completed:
             continue
         check.checked += 1
         held = any(w.kind in HELD and w.start <= max(completed, at) and min(completed, at) <= w.end for w in ev.windows)

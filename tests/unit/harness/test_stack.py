@@ -11,7 +11,7 @@ SECRETS = Secrets("unit-jwt-secret-0123456789abcdef0123", "UnitShared-0123456789
 
 
 def test_a_short_stack_has_short_settings_its_ports_and_its_secrets(tmp_path):
-    stack = LocalStack(str(tmp_path), SECRETS, RETRY_CAP_SECONDS="4")
+    stack = LocalStack(str(tmp_path), SECRETS, env={"RETRY_CAP_SECONDS": "4"})
     env = stack.env
     assert env["PORT"] == str(stack.web_port) and env["POSSIM_PORT"] == str(stack.pos_port)
     assert env["POS_BASE_URL"] == stack.pos_url == f"http://127.0.0.1:{stack.pos_port}"
@@ -28,7 +28,7 @@ def test_a_short_stack_has_short_settings_its_ports_and_its_secrets(tmp_path):
 
 
 def test_a_plain_stack_leaves_the_service_defaults(tmp_path):
-    stack = LocalStack(str(tmp_path), SECRETS, short=False, WEB_CONCURRENCY=3)
+    stack = LocalStack(str(tmp_path), SECRETS, short=False, env={"WEB_CONCURRENCY": 3})
     assert "SWEEP_SECONDS" not in stack.env
     assert stack.env["WEB_CONCURRENCY"] == "3"
     assert stack.env["WEB_BIND"] == "127.0.0.1"
