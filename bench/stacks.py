@@ -27,7 +27,8 @@ class BenchStack(LocalStack):
     """The service's default settings (not the harnesses' short ones); Redis started at once."""
 
     def __init__(self) -> None:
-        super().__init__(tempfile.mkdtemp(prefix="posbridge-bench-"), SECRETS, short=False, token_hours=6)
+        work_dir = tempfile.mkdtemp(prefix="posbridge-bench-")
+        super().__init__(work_dir, SECRETS, short=False, token_hours=6, redis_timeout=None)
         self.redis_server.start()
         worker = self.stack.commands["worker"]
         noop = worker.replace("-A workers", "-A bench.noop_worker")

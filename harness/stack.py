@@ -31,7 +31,9 @@ class Secrets:
 
 class LocalStack(PosAdmin):
     """`short`: bin/stack.short_env's settings, on which deadlines and retries play out within
-    seconds; else the service's defaults. `env` wins either way."""
+    seconds, and the web on `web_port`; else the service's defaults and no PORT (each web started
+    on a port of its own). `env` wins either way. `redis_timeout`: the harness's own client's
+    (its calls must not hang while a fault has Redis away), None for redis-py's default."""
 
     def __init__(
         self,
@@ -42,6 +44,7 @@ class LocalStack(PosAdmin):
         root: Path | str = ROOT,
         token_hours: int = 24,
         env: Mapping[str, object] | None = None,
+        redis_timeout: float | None = 5,
     ):
         super().__init__(secrets.pos_token)
         self.work_dir = work_dir
@@ -50,8 +53,8 @@ class LocalStack(PosAdmin):
         self.pos_port, self.web_port = free_port(), free_port()
         self.pos_url = f"http://127.0.0.1:{self.pos_port}"
         self.base_url = f"http://127.0.0.1:{self.web_port}"
-        ports = {"PORT": self.web_port, "POSSIM_PORT": self.pos_port, "POS_BASE_URL": self.pos_url}
-        overrides = {**ports, **(env or {})}
+        ports = {"PORT": self.web_port} if short else {}
+        overrides = {**ports, "POSSIM_PORT": self.pos_port, "POS_BASE_URL": self.pos_url, **(env or {})}
         url, s = self.redis_server.url, secrets
         if short:
             self.env = short_env(url, s.pos_token, s.shared_id, s.jwt_secret, **overrides)
@@ -60,7 +63,8 @@ class LocalStack(PosAdmin):
             plain |= {"PAR_JWT_SECRET": s.jwt_secret, "WEB_BIND": "127.0.0.1"}
             self.env = plain | {k: str(v) for k, v in overrides.items()}
         self.stack = Stack(self.env, log_dir=os.path.join(work_dir, "logs"), root=root)
-        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        timeouts = {"socket_timeout": redis_timeout, "socket_connect_timeout": 2} if redis_timeout else {}
+        self.redis = redis.Redis.from_url(url, **timeouts)
         self.token = make_token(s.jwt_secret, seconds=token_hours * 3600)
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class Run(LocalStack):
             SECRETS,
             appendonly=False,
             token_hours=4,
+            redis_timeout=None,
             env={
                 "FLOWER_BASIC_AUTH": FLOWER_AUTH,
                 "FLOWER_PORT": self.flower_port,

@@ -29,7 +29,7 @@ def test_a_short_stack_has_short_settings_its_ports_and_its_secrets(tmp_path):
 
 def test_a_plain_stack_leaves_the_service_defaults(tmp_path):
     stack = LocalStack(str(tmp_path), SECRETS, short=False, env={"WEB_CONCURRENCY": 3})
-    assert "SWEEP_SECONDS" not in stack.env
+    assert "SWEEP_SECONDS" not in stack.env and "PORT" not in stack.env
     assert stack.env["WEB_CONCURRENCY"] == "3"
     assert stack.env["WEB_BIND"] == "127.0.0.1"
 
