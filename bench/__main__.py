@@ -19,12 +19,12 @@ import sys
 import time
 
 from bench import docs, memory_case, previous, speed_cases, web_cases, worker_cases
-from bench.report import text_table
+from bench.report import Row, text_table
 from bench.runner import MODES, Runner
 from bench.stacks import BenchStack
 from bin.stack import ROOT
 
-WEB_VARIANTS = (
+WEB_VARIANTS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("web", "web", {}),
     ("bare", "bare", {}),
     ("naive", "naive", {"WEB_WORKER_CLASS": "gthread"}),
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> tuple[list, dict]:
     started, load_before = time.monotonic(), os.getloadavg()
     stack = BenchStack()
     runner = Runner(stack, mode)
-    rows = []
+    rows: list[Row] = []
     say(f"bench: mode {mode.name}, logs in {stack.stack.log_dir}")
     earlier, skipped = [], []  # (label, worktree) of each earlier main; why one could not run
     for ref, label in previous.baselines(args.baseline):
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> tuple[list, dict]:
     try:
         stack.start_possim()
         for label, name, env in WEB_VARIANTS:
-            stack.start_web(label, name=name, **env)
+            stack.start_variant(label, name=name, **env)
         for db, (label, path) in enumerate(earlier, start=2):
             stack.start_previous(path, label, db)
         stack.start_workers(1)
@@ -103,14 +103,14 @@ def run(args: argparse.Namespace) -> tuple[list, dict]:
             rows += section
             say(f"--- {name} done at {time.monotonic() - started:.0f} s\n{text_table(section)}")
             if name == "earlier mains" and earlier:
-                stack.stop(*(label for label, _ in earlier))  # the rest of the run as before they came
+                stack.stop_together(*(label for label, _ in earlier))  # the rest of the run as before they came
                 for label, _ in earlier:
                     del stack.ports[label]
-        stack.stop(*stack.ports, "worker1", "beat")
+        stack.stop_together(*stack.ports, "worker1", "beat")
         rows += worker_cases.workers(runner)
     finally:
         runner.close()
-        stack.close()
+        stack.stop()
     meta = {
         "mode": mode,
         "elapsed": time.monotonic() - started,

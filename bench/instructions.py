@@ -96,7 +96,7 @@ def _child(args) -> None:
     def drive(environs: list[dict]) -> list[tuple[str, bytes]]:
         out = []
         for env in environs:
-            seen = []
+            seen: list[str] = []
             body = application(env, lambda status, headers, exc_info=None, seen=seen: seen.append(status))
             out.append((seen[0], b"".join(body)))
             if hasattr(body, "close"):
@@ -263,8 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(args.keep or tempfile.mkdtemp(prefix="pb-instructions-"))
     work.mkdir(parents=True, exist_ok=True)
     roots = [Path(r).resolve() for r in (args.root or [HERE.parent.parent])]
-    server = None if os.environ.get("REDIS_URL") else EmbeddedRedis(directory=str(work / "redis")).start()
-    redis_url = os.environ.get("REDIS_URL") or server.url
+    redis_url = os.environ.get("REDIS_URL")
+    server = None if redis_url else EmbeddedRedis(directory=str(work / "redis")).start()
+    redis_url = redis_url or (server.url if server else "")
     pos_port = free_port()
     env = {
         **os.environ,

@@ -43,7 +43,9 @@ def component(where: str) -> str | None:
 def attribute(raw: str) -> dict:
     """py-spy raw lines: samples by component (innermost known frame), by leaf function, and
     how many were in or under a socket call."""
-    components, leaves, total, under_socket = Counter(), Counter(), 0, 0
+    components: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    total = under_socket = 0
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from dataclasses import dataclass
 from importlib import metadata
 
 from bin.stack import redis_server_binary
+from harness import report
 
 PACKAGES = ("gunicorn", "gevent", "flask", "celery", "kombu", "redis", "requests", "aiohttp")
 
@@ -35,17 +37,11 @@ def num(value: float, digits: int = 0) -> str:
 
 
 def text_table(rows: list[Row]) -> str:
-    cells = [HEADER, *[row.cells() for row in rows]]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return "\n".join(report.text_table(HEADER, [row.cells() for row in rows]))
 
 
 def markdown_table(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row.cells()) + " |" for row in rows]
-    return "\n".join(lines)
+    return "\n".join(report.markdown_table(HEADER, [row.cells() for row in rows]))
 
 
 def versions() -> dict[str, str]:
@@ -70,6 +66,4 @@ def machine() -> str:
             model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
     except OSError:
         pass
-    import os
-
     return f"{os.cpu_count()} cores ({model or platform.machine()}), {platform.system()} {platform.release()}"

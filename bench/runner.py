@@ -77,7 +77,7 @@ class Runner:
         self.stack = stack
         self.mode = mode
         self.loaded_seconds: dict[str, float] = {}
-        self.generator: subprocess.Popen | None = None
+        self.generator: subprocess.Popen[str] | None = None
 
     def _generate(self, spec: dict, limit: float) -> dict:
         """One load by the generator process (started on first use, kept for the run)."""
@@ -91,10 +91,12 @@ class Runner:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )
-        self.generator.stdin.write(json.dumps(spec) + "\n")
-        self.generator.stdin.flush()
-        ready, _, _ = select.select([self.generator.stdout], [], [], limit)
-        line = self.generator.stdout.readline() if ready else ""
+        stdin, stdout = self.generator.stdin, self.generator.stdout
+        assert stdin is not None and stdout is not None  # both PIPE
+        stdin.write(json.dumps(spec) + "\n")
+        stdin.flush()
+        ready, _, _ = select.select([stdout], [], [], limit)
+        line = stdout.readline() if ready else ""
         if not line:
             self.close()
             raise RuntimeError(f"the load generator gave no answer within {limit:.0f} s")
@@ -102,7 +104,8 @@ class Runner:
 
     def close(self) -> None:
         if self.generator is not None:
-            self.generator.stdin.close()
+            if self.generator.stdin is not None:
+                self.generator.stdin.close()
             try:
                 self.generator.wait(10)
             except subprocess.TimeoutExpired:

@@ -1,4 +1,5 @@
-"""The processes a benchmark drives, started the production way: bin/stack.py and the Procfile.
+"""The processes a benchmark drives, started the production way: harness/stack.py, bin/stack.py
+and the Procfile.
 
 One embedded redis-server and one POS simulator serve every variant; web variants (ours under
 gevent or gthread, the bare Flask baseline, the naive peer) each get a port of their own and
@@ -7,42 +8,28 @@ the same gunicorn.conf.py; Celery workers are the Procfile's `worker` command li
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import tempfile
+from pathlib import Path
 
 import psutil
-import redis
-import requests
 
-from bin.stack import EmbeddedRedis, Stack, free_port, wait_for_http, wait_for_port, wait_for_workers
-from bin.token import make_token
+from bin.stack import free_port, wait_for_http, wait_for_workers
+from harness.stack import LocalStack, Secrets
 
-JWT_SECRET = "bench-jwt-secret-0123456789abcdef0123"
-SHARED_ID = "BenchShared-0123456789"
-POS_TOKEN = "bench-pos-token"
+SECRETS = Secrets("bench-jwt-secret-0123456789abcdef0123", "BenchShared-0123456789", "bench-pos-token")
+SHARED_ID = SECRETS.shared_id
 GUNICORN = "gunicorn {} --config gunicorn.conf.py"
 NOOP_TASK = "bench.noop"  # bench/noop_worker.py
 
 
-class BenchStack:
-    def __init__(self, **overrides: str):
-        self.dir = tempfile.mkdtemp(prefix="posbridge-bench-")
-        self.redis_server = EmbeddedRedis(directory=os.path.join(self.dir, "redis")).start()
-        self.pos_port = free_port()
-        self.pos_url = f"http://127.0.0.1:{self.pos_port}"
-        self.env = {
-            "REDIS_URL": self.redis_server.url,
-            "POS_BASE_URL": self.pos_url,
-            "POS_API_TOKEN": POS_TOKEN,
-            "PAR_SHARED_ID": SHARED_ID,
-            "PAR_JWT_SECRET": JWT_SECRET,
-            "WEB_BIND": "127.0.0.1",
-            "POSSIM_PORT": str(self.pos_port),
-        }
-        self.env.update(overrides)
-        self.stack = Stack(self.env, log_dir=os.path.join(self.dir, "logs"))
+class BenchStack(LocalStack):
+    """The service's default settings (not the harnesses' short ones); Redis started at once."""
+
+    def __init__(self) -> None:
+        work_dir = tempfile.mkdtemp(prefix="posbridge-bench-")
+        super().__init__(work_dir, SECRETS, short=False, token_hours=6, redis_timeout=None)
+        self.redis_server.start()
         worker = self.stack.commands["worker"]
         noop = worker.replace("-A workers", "-A bench.noop_worker")
         self.stack.commands.update(
@@ -54,23 +41,15 @@ class BenchStack:
                 "noop_prefork": noop.replace("--pool gevent", "--pool prefork"),
             }
         )
-        self.redis = redis.Redis.from_url(self.redis_server.url)
-        self.pos = requests.Session()
-        self.pos.headers["Authorization"] = f"Bearer {POS_TOKEN}"
-        self.token = make_token(JWT_SECRET, seconds=6 * 3600)
         self.ports: dict[str, int] = {}
 
     # -- processes ----------------------------------------------------------------------
-    def start_possim(self) -> None:
-        self.stack.start("possim")
-        wait_for_port(self.pos_port, 30, self.stack.processes["possim"])
-
-    def start_web(self, label: str, name: str = "web", **env: str) -> None:
+    def start_variant(self, label: str, name: str = "web", **env: str) -> None:
         """Start a gunicorn variant on a port of its own; wait_web() waits for it."""
         self.ports[label] = free_port()
         self.stack.start(name, label=label, PORT=str(self.ports[label]), **env)
 
-    def start_previous(self, path, label: str, db: int) -> None:
+    def start_previous(self, path: Path, label: str, db: int) -> None:
         """An earlier main's web (bench/previous.py: its worktree, its packages, its Procfile line),
         on its own database of the same redis-server (0 is ours, 1 the no-op Celery baseline's)
         and the same POS simulator."""
@@ -104,7 +83,7 @@ class BenchStack:
         except TimeoutError as exc:
             raise TimeoutError(f"{exc} (logs in {self.stack.log_dir})") from None
 
-    def stop(self, *labels: str) -> None:
+    def stop_together(self, *labels: str) -> None:
         """SIGTERM to all first (they shut down together), then wait for each."""
         for label in labels:
             self.stack.send(label, signal.SIGTERM)
@@ -112,26 +91,7 @@ class BenchStack:
             self.stack.stop(label, timeout=30)
             self.stack.processes.pop(label, None)
 
-    def close(self) -> None:
-        self.stack.stop_all()
-        self.redis_server.stop()
-
     # -- what the processes use -----------------------------------------------------------
-    def tree(self, label: str) -> list[psutil.Process]:
-        """The process a label started and all its children (gunicorn's workers, say)."""
-        try:
-            root = psutil.Process(self.stack.processes[label].pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def rss(self, label: str) -> int:
-        total = 0
-        for process in self.tree(label):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                total += process.memory_info().rss
-        return total
-
     def cpu(self, label: str) -> float:
         total = 0.0
         for process in self.tree(label):
@@ -143,15 +103,6 @@ class BenchStack:
         return total
 
     def redis_cpu(self) -> float:
+        assert self.redis_server.process is not None  # started in __init__
         times = psutil.Process(self.redis_server.process.pid).cpu_times()
         return times.user + times.system
-
-    # -- the POS simulator ----------------------------------------------------------------
-    def knobs(self, location: str = "*", **fields) -> None:
-        self.pos.put(f"{self.pos_url}/_admin/knobs/{location}", json=fields, timeout=10).raise_for_status()
-
-    def reset_pos(self) -> None:
-        self.pos.post(f"{self.pos_url}/_admin/reset", timeout=30).raise_for_status()
-
-    def ledger(self) -> list[dict]:
-        return self.pos.get(f"{self.pos_url}/_admin/ledger", timeout=30).json()["orders"]

@@ -75,12 +75,12 @@ class Profile:
         self.args = args
         self.stack = BenchStack()
         self.runner = Runner(self.stack, dataclasses.replace(MODES["quick"], seconds=args.seconds, warmup=WARMUP))
-        self.tools: list[subprocess.Popen] = []
+        self.tools: list[subprocess.Popen[str]] = []
 
     def start(self) -> None:
         print(f"web_profile: logs in {self.stack.stack.log_dir}", file=sys.stderr)
         self.stack.start_possim()
-        self.stack.start_web("web")
+        self.stack.start_variant("web")
         self.stack.wait_web("web")
 
     def close(self) -> None:
@@ -89,18 +89,19 @@ class Profile:
                 tool.kill()
                 tool.wait(10)
         self.runner.close()
-        self.stack.close()
+        self.stack.stop()
 
-    def _tool(self, command: list[str]) -> subprocess.Popen:
+    def _tool(self, command: list[str]) -> subprocess.Popen[str]:
         tool = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.tools.append(tool)
         return tool
 
-    def _finish(self, tool: subprocess.Popen, timeout: float) -> str:
+    def _finish(self, tool: subprocess.Popen[str], timeout: float) -> str:
         """A tool's output once it has exited by itself; RuntimeError if it failed."""
-        said = tool.communicate(timeout=timeout)[0]
+        said: str = tool.communicate(timeout=timeout)[0]
         if tool.returncode:
-            raise RuntimeError(f"{tool.args[0]} exited {tool.returncode}: {said.strip()[-300:]}")
+            name = tool.args[0] if isinstance(tool.args, list) else tool.args
+            raise RuntimeError(f"{name!s} exited {tool.returncode}: {said.strip()[-300:]}")
         return said
 
     def window(self, kind: str, seconds: float, during):
@@ -139,7 +140,7 @@ class Profile:
         }
 
     def strace(self, pids: list[int], seconds: float) -> dict[str, tuple[int, int]]:
-        out = os.path.join(self.stack.dir, "strace.txt")
+        out = os.path.join(self.stack.work_dir, "strace.txt")
         tool = self._tool(["strace", "-c", "-f", "-o", out, *[a for pid in pids for a in ("-p", str(pid))]])
         time.sleep(seconds)
         tool.send_signal(signal.SIGINT)  # strace detaches, writes its summary and dies of the signal
@@ -153,7 +154,7 @@ class Profile:
         workers, started = self.stack.tree("web")[1:], []
         before = sum(w.cpu_times().user for w in workers)
         for pid in pids:
-            out = os.path.join(self.stack.dir, f"py-spy-{pid}{flags[0]}.txt")
+            out = os.path.join(self.stack.work_dir, f"py-spy-{pid}{flags[0]}.txt")
             started.append(
                 (
                     self._tool(
@@ -262,7 +263,7 @@ class Profile:
             ["perf", "stat", "-e", "task-clock,cycles", "true"], capture_output=True, text=True, timeout=30
         ).stderr
         cycles = "not supported" if re.search(r"<not (supported|counted)>\s+cycles", stat) else "counted"
-        data, seconds = os.path.join(self.stack.dir, f"perf-{kind}.data"), self.args.seconds
+        data, seconds = os.path.join(self.stack.work_dir, f"perf-{kind}.data"), self.args.seconds
         command = [
             "perf",
             "record",

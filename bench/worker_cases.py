@@ -17,7 +17,8 @@ from celery import Celery
 
 from app import jsonio
 from app.orders import records
-from app.orders.store import STATS_KEY, OrderStore
+from app.orders.keys import STATS_KEY
+from app.orders.store import OrderStore
 from app.tasks import PLACE_ORDER
 from bench.report import Row, num
 from bench.runner import Runner
@@ -122,7 +123,9 @@ def workers(runner: Runner) -> list[Row]:
     stack, mode = runner.stack, runner.mode
     orders, noops = Enqueuer(stack), Enqueuer(stack, NOOP_DB)
     noop_env = {"CELERY_BROKER_URL": stack.broker_url(NOOP_DB)}
-    placed, done, held = {}, {}, {}
+    placed: dict[int | str, list[float]] = {}  # rates by worker count, and by pool for the no-ops
+    done: dict[int | str, list[float]] = {}
+    held: dict[str, float] = {}
     try:
         stack.knobs("loc-001", latency_ms=0)
         labels = stack.start_workers(4, name="worker", prefix="worker")
@@ -138,7 +141,7 @@ def workers(runner: Runner) -> list[Row]:
                 stack.knobs("loc-001", latency_ms=200)
                 held["gevent"] = orders.orders_rate(mode.orders)
                 stack.knobs("loc-001", latency_ms=0)
-        stack.stop(*labels)
+        stack.stop_together(*labels)
         labels = stack.start_workers(1, name="worker_prefork", prefix="fork", WORKER_CONCURRENCY="4")
         labels += stack.start_workers(1, name="noop_prefork", prefix="noopfork", WORKER_CONCURRENCY="4", **noop_env)
         stack.wait_workers(1)
@@ -147,7 +150,7 @@ def workers(runner: Runner) -> list[Row]:
         stack.knobs("loc-001", latency_ms=200)
         held["prefork"] = orders.orders_rate(max(20, int(20 * mode.seconds)))
         stack.knobs("loc-001", latency_ms=0)
-        stack.stop(*labels)
+        stack.stop_together(*labels)
     finally:
         orders.close()
         noops.close()

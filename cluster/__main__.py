@@ -33,8 +33,9 @@ from cluster.invariants import (
     excuse_lost_delivery_marks,
 )
 from cluster.netns import GATEWAY, Net
+from harness.report import as_json, fault_errors, write_json
 from reliability import archive, archive_checks, report
-from reliability.cluster import SHARED_ID
+from reliability.cluster import LOCATIONS, SHARED_ID
 from reliability.invariants import Evidence, check_all, stale_reset
 from reliability.load import Client, Journal, Scenarios, drive
 from reliability.receiver import Receiver
@@ -176,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
                 extra += 1
         finally:
             injector.stop()
-        top.clear_knobs()
+        top.clear_knobs(LOCATIONS)
         log(f"{count} scenarios, {len(journal.calls)} requests; faults {injector.count()}; settling")
         records = records_of(top, journal)
         top.settle(max((o.deadline for o in records.values() if o is not None), default=0.0))
@@ -202,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         checks.append(check_accepted_kept(injector.failovers))
         checks.append(check_fault_counts(injector.count(), injector.kinds, rounds))
         if injector.errors:
-            checks.append(report.fault_errors(injector.errors))
+            checks.append(fault_errors(injector.errors))
         summary = report.summary(journal, records, evidence, injector, stats, time.time() - started)
         summary["callbacks_resent_after_a_lost_delivery_record"] = resent
         summary["callbacks_sent_again"] = resends_of(top, receiver, checks)
@@ -225,10 +226,11 @@ def run(args: argparse.Namespace) -> int:
         ]
         print(report.table(checks, summary, args, round(orders / args.rate / 60, 2)))
         for path in filter(None, (os.path.join(work_dir, "report.json"), args.report)):
-            report.write_json(path, checks, summary)
+            write_json(path, as_json(checks, summary))
         ok = all(not c.violations for c in checks)
     except Exception:
-        for label in list(getattr(top, "stack", None).processes if getattr(top, "stack", None) else []):
+        stack = getattr(top, "stack", None)  # none before the hosts were made
+        for label in list(stack.processes if stack else []):
             print(f"--- {label}\n{top.log_tail(label)}", file=sys.stderr)
         raise
     finally:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -35,12 +34,13 @@ from cluster import archive
 from cluster.hosts import REDIS_PORT, SKEW, Topology
 from cluster.netns import Host
 from cluster.redisgroup import Node
-from reliability.faults import STALE_CONNECTIONS, WEB_CUT_OFF, Window
+from harness.faults import Tracks
+from reliability.faults import STALE_CONNECTIONS, WEB_CUT_OFF
 from reliability.invariants import FINAL
 from reliability.load import Journal
 
 REDIS_KINDS = ("failover", "worker_latency", "replica_cut_promoted")
-HOST_KINDS = ("worker_cut", "web_cut", "clock_fast", "clock_slow")
+HOST_KINDS: tuple[str, ...] = ("worker_cut", "web_cut", "clock_fast", "clock_slow")
 HOST_KINDS += archive.KINDS  # the PostgreSQL host cut off (cluster/archive.py)
 # what the reliability checks excuse
 ALIASES = {"failover": "restart_redis", "replica_cut_promoted": "restart_redis", "web_cut": "kill_web"}
@@ -64,7 +64,7 @@ class FailoverEvidence:
     restarted_at: float = 0.0
 
 
-class Injector:
+class Injector(Tracks):
     def __init__(
         self,
         top: Topology,
@@ -75,70 +75,25 @@ class Injector:
         harsh: bool = False,
         skip: tuple[str, ...] = (),
     ):
+        super().__init__(
+            random.Random(f"cluster-faults-{seed}"),
+            scale=0.5 if short else 1.0,
+            rounds=rounds,
+            aliases=ALIASES,
+            uncounted=(STALE_CONNECTIONS, WEB_CUT_OFF),
+            join=180,
+        )
         self.top = top
         self.kinds = tuple(k for k in REDIS_KINDS + HOST_KINDS if k not in skip)  # what this run injects
         self.harsh = harsh  # the next failover may come before the returned node holds a full copy
         self.journal = journal
-        self.rng = random.Random(f"cluster-faults-{seed}")
-        self.scale = 0.5 if short else 1.0
-        self.rounds_wanted = rounds
-        self.windows: list[Window] = []
-        self.errors: list[str] = []
         self.failovers: list[FailoverEvidence] = []
-        self.rounds: dict[str, int] = {}
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [
-            threading.Thread(
-                target=self._track,
-                args=(tuple(k for k in kinds if k in self.kinds), name),
-                name=f"faults-{name}",
-                daemon=True,
-            )
-            for kinds, name in ((REDIS_KINDS, "redis"), (HOST_KINDS, "hosts"))
-        ]
+        for kinds, name in ((REDIS_KINDS, "redis"), (HOST_KINDS, "hosts")):
+            self.track(name, tuple(k for k in kinds if k in self.kinds), self._inject, (1.0, 3.0))
 
-    def start(self) -> None:
-        for thread in self.threads:
-            thread.start()
-
-    def done(self) -> bool:
-        return all(self.rounds.get(name, 0) >= self.rounds_wanted for name in ("redis", "hosts"))
-
-    def stop(self) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(180)
-
-    def count(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for window in self.windows:
-            if window.kind not in (*ALIASES.values(), STALE_CONNECTIONS, WEB_CUT_OFF):
-                counts[window.kind] = counts.get(window.kind, 0) + 1
-        return counts
-
-    def _track(self, kinds: tuple[str, ...], name: str) -> None:
-        self.rounds[name] = 0
-        while self.rounds[name] < self.rounds_wanted or not self.stopping.is_set():
-            round_ = list(kinds)
-            self.rng.shuffle(round_)
-            for kind in round_:
-                if (
-                    self.stopping.wait(self.rng.uniform(1.0, 3.0) * self.scale)
-                    and self.rounds[name] >= self.rounds_wanted
-                ):
-                    return
-                started = time.time()
-                try:
-                    detail = getattr(self, f"_{kind}")()
-                except Exception as exc:  # noqa: BLE001 - a failed fault is reported, never hidden
-                    detail = f"failed: {type(exc).__name__}: {exc}"
-                    self.errors.append(f"{kind}: {detail}")
-                with self.lock:
-                    self.windows.append(Window(kind, started, time.time(), detail))
-                    if kind in ALIASES:
-                        self.windows.append(Window(ALIASES[kind], started, time.time(), f"as {kind}"))
-            self.rounds[name] += 1
+    def _inject(self, kind: str) -> str:
+        detail: str = getattr(self, f"_{kind}")()
+        return detail
 
     # -- the redis track --------------------------------------------------------------------
     def _answered_final(self, before: float) -> dict[str, str]:
@@ -337,17 +292,10 @@ class Injector:
             host.link(True)
             back = time.time()
             url = next(u for u in self.top.web_urls() if f"//{host.ip}:" in u)
-            with self.lock:  # see WEB_CUT_OFF, STALE_CONNECTIONS; tests/integration/test_cluster_stale_connection.py
-                self.windows.append(Window(WEB_CUT_OFF, cut, back, f"{name}: cut off from Redis mid-request", host=url))
-                self.windows.append(
-                    Window(
-                        STALE_CONNECTIONS,
-                        back,
-                        back + lasting + 1.0,
-                        f"{name}: keep-alive connections closed during the cut",
-                        host=url,
-                    )
-                )
+            # see WEB_CUT_OFF, STALE_CONNECTIONS; tests/integration/test_cluster_stale_connection.py
+            self.record(WEB_CUT_OFF, cut, back, f"{name}: cut off from Redis mid-request", host=url)
+            detail = f"{name}: keep-alive connections closed during the cut"
+            self.record(STALE_CONNECTIONS, back, back + lasting + 1.0, detail, host=url)
         return f"{name} cut off for {lasting:.1f}s"
 
     def _skew(self, name: str) -> str:

@@ -17,18 +17,19 @@ import socket
 import subprocess
 import time
 
-import requests
-
 from app import redis_client as clients
 from app.archive import Archive
-from app.orders.store import SCHEDULE_KEY, OrderStore
+from app.orders.keys import SCHEDULE_KEY
+from app.orders.store import OrderStore
 from app.settings import load_settings
 from bin.stack import Stack, wait_for_http
 from bin.token import make_token
 from cluster import archive, celeryping
 from cluster.netns import GATEWAY, Host, Net
 from cluster.redisgroup import RedisGroup
-from reliability.cluster import KNOB_FIELDS, LOCATIONS, POS_TOKEN, stack_env
+from harness.possim import PosAdmin
+from reliability.archive import Server
+from reliability.cluster import JWT_SECRET, POS_TOKEN, stack_env
 
 HOSTS = ["redis1", "redis2", "redis3", "possim", "web1", "web2", "worker1", "worker2"]
 HOSTS.append(archive.HOST)  # PostgreSQL, the archive (cluster/archive.py)
@@ -59,24 +60,26 @@ class HostStack(Stack):
         return process
 
 
-class Topology:
-    def __init__(self, work_dir: str, **overrides):
+class Topology(PosAdmin):
+    def __init__(self, work_dir: str, **overrides: object):
+        super().__init__(POS_TOKEN)
         self.work_dir = work_dir
         self.net = Net()
         self.hosts: dict[str, Host] = {}
-        self.group: RedisGroup | None = None
-        self.archive_server = None
+        self._group: RedisGroup | None = None
+        self.archive_server: Server | None = None
         self.overrides = overrides
-        self.http = requests.Session()
-        self.http.headers["Authorization"] = f"Bearer {POS_TOKEN}"
+
+    @property
+    def group(self) -> RedisGroup:
+        """The Redis primary, replica and Sentinels (once started)."""
+        if self._group is None:
+            raise RuntimeError("the cluster's Redis is not started")
+        return self._group
 
     # -- addresses ------------------------------------------------------------------------
     def web_urls(self) -> list[str]:
         return [f"http://{self.hosts[n].ip}:{WEB_PORT}" for n in ("web1", "web2")]
-
-    @property
-    def pos_url(self) -> str:
-        return f"http://{self.hosts['possim'].ip}:{POS_PORT}"
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> Topology:
@@ -85,15 +88,16 @@ class Topology:
         os.chdir(ROOT)
         self.hosts = self.net.create(HOSTS)
         h = self.hosts
-        self.archive_server = archive.start(h[archive.HOST])
-        self.group = RedisGroup(
+        self.pos_url = f"http://{h['possim'].ip}:{POS_PORT}"
+        self.archive_server = server = archive.start(h[archive.HOST])
+        self._group = group = RedisGroup(
             os.path.join(self.work_dir, "redis"),
             [(h["redis1"].ip, REDIS_PORT, h["redis1"].prefix), (h["redis2"].ip, REDIS_PORT, h["redis2"].prefix)],
             [(h[n].ip, SENTINEL_PORT, h[n].prefix) for n in ("redis1", "redis2", "redis3")],
         ).start()
         self.env = stack_env(
             f"redis://{h['redis1'].ip}:{REDIS_PORT}/0",
-            REDIS_SENTINELS=self.group.sentinel_list,
+            REDIS_SENTINELS=group.sentinel_list,
             PORT=WEB_PORT,
             WEB_BIND="0.0.0.0",
             POSSIM_HOST=h["possim"].ip,
@@ -105,7 +109,7 @@ class Topology:
         )
         self.settings = load_settings(self.env)
         self.redis = clients.make_client(self.settings)
-        self.archive = Archive(self.archive_server.url, timeout=5.0)
+        self.archive = Archive(server.url, timeout=5.0)
         self.store = OrderStore(self.redis, archive=self.archive)  # read through, as the service
         self.stack = HostStack(self.env, log_dir=os.path.join(self.work_dir, "logs"))
         self.stack.start_on(h["possim"], "possim", "possim")
@@ -121,8 +125,8 @@ class Topology:
         self.wait_for_workers(2, 90)
         return self
 
-    def start_web(self, name: str, **env: str) -> None:
-        self.stack.start_on(self.hosts[name], "web", name, **env)
+    def start_web(self, name: str) -> None:
+        self.stack.start_on(self.hosts[name], "web", name)
         wait_for_http(f"http://{self.hosts[name].ip}:{WEB_PORT}/healthz", 60, self.stack.processes[name])
 
     def start_worker(self, name: str, skewed: bool = False) -> None:
@@ -140,27 +144,15 @@ class Topology:
         try:
             if getattr(self, "stack", None):
                 self.stack.stop_all()
-            if self.group:
-                self.group.stop()
+            if self._group:
+                self._group.stop()
             if self.archive_server:
                 self.archive_server.remove()
         finally:
             self.net.remove()
 
-    # -- the POS simulator (the reliability harness's calls) -------------------------------
-    def knobs(self, location: str = "*", **fields) -> None:
-        self.http.put(f"{self.pos_url}/_admin/knobs/{location}", json=fields, timeout=10).raise_for_status()
-
-    def clear_knobs(self) -> None:
-        for location in ("*", *LOCATIONS):
-            self.knobs(location, **dict.fromkeys(KNOB_FIELDS))
-
-    def ledger(self) -> list[dict]:
-        return self.http.get(f"{self.pos_url}/_admin/ledger", timeout=30).json()["orders"]
-
+    # -- for PAR's client and the callback receiver ---------------------------------------
     def token(self) -> str:
-        from reliability.cluster import JWT_SECRET
-
         return make_token(JWT_SECRET, seconds=24 * 3600)
 
     def callback_host(self) -> str:

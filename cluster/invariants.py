@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 
 from cluster.faults import FailoverEvidence
-from reliability.invariants import Check
+from harness.report import Check
 
 # a delivery's record reaches the primary within the worker's socket timeout (5 s, through the
 # worker_latency fault's slow link) and the replica a moment later: written this close before a

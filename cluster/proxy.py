@@ -53,6 +53,7 @@ class Proxy:
             self.sock.close()
 
     def _accept(self) -> None:
+        assert self.sock is not None  # listening before this thread starts
         while not self.stopping.is_set():
             try:
                 client, _ = self.sock.accept()

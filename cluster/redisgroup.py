@@ -17,6 +17,7 @@ from pathlib import Path
 import redis
 
 from bin.stack import redis_server_binary
+from harness.faults import kill_group
 
 MASTER = "mymaster"
 DOWN_AFTER_MS = 1500
@@ -62,12 +63,11 @@ class Node:
         raise TimeoutError(f"{self.name} did not answer on {self.host}:{self.port}")
 
     def kill(self) -> None:
-        if self.alive():
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        if self.process is not None:
+            kill_group(self.process)
 
     def stop(self) -> None:
-        if self.alive():
+        if self.process is not None and self.alive():
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(10)
@@ -176,7 +176,10 @@ class RedisGroup:
             if not sentinel.alive():
                 continue
             try:
-                host, port = sentinel.client().sentinel_get_master_addr_by_name(MASTER)
+                found = sentinel.client().sentinel_get_master_addr_by_name(MASTER)
+                if not isinstance(found, (tuple, list)):
+                    continue  # no primary known to this Sentinel (yet)
+                host, port = found
                 return (host.decode() if isinstance(host, bytes) else host), int(port)
             except (redis.RedisError, TypeError):
                 continue
@@ -217,6 +220,7 @@ class RedisGroup:
             for sentinel in self.sentinels:
                 try:
                     state = sentinel.client().sentinel_master(MASTER)
+                    assert isinstance(state, dict)  # redis-py's parse of SENTINEL MASTER
                     seen.add((state["ip"], int(state["port"])))
                     ready &= int(state.get("num-other-sentinels", 0)) >= len(self.sentinels) - 1
                     ready &= int(state.get("num-slaves", 0)) >= 1

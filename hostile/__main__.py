@@ -10,10 +10,11 @@ import shutil
 import sys
 import tempfile
 
+from harness.report import write_json
 from hostile.run import hostile_run
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hostile")
     parser.add_argument("--short", action="store_true", help="the CI size: 300 generated requests")
     parser.add_argument("--requests", type=int, default=20000, help="generated requests of a full run")
@@ -29,8 +30,7 @@ def main(argv=None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     result["command"] = "python -m hostile " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.report:
-        with open(args.report, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=2)
+        write_json(args.report, result)
     print(
         f"{result['requests']} requests in {result['seconds']} s; answers {result['status_counts']}; "
         f"slowest {result['slowest_seconds']} s; web RSS {result['rss_mb'][0]} -> {result['rss_mb'][1]} MB; "

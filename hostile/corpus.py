@@ -4,6 +4,7 @@ door's (issue 23: hostile/door.py)."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from bin.sample import sample_order
 from hostile import door
@@ -177,8 +178,8 @@ def corpus(key: bytes, token: str, port: int, body_timeout: float, proxied: bool
                 f"8 URL of {length}",
                 "GET",
                 "/posnext/orders/" + "a" * length,
-                raw=lambda n=length: raw_request(
-                    port, f"GET /posnext/orders/{'a' * n} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+                raw=partial(
+                    raw_request, port, f"GET /posnext/orders/{'a' * length} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
                 ),
                 expect=_status_is(414),
             )
@@ -190,7 +191,7 @@ def corpus(key: bytes, token: str, port: int, body_timeout: float, proxied: bool
                 f"8 {count} headers",
                 "GET",
                 "/healthz",
-                raw=lambda e=extra: raw_request(port, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{e}\r\n".encode()),
+                raw=partial(raw_request, port, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode()),
                 expect=_status_is(431, 400),
             )
         )

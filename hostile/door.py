@@ -5,6 +5,7 @@ bare; where the two answer differently, both answers are right and named."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from bin.sample import sample_order
 from hostile.cases import Case
@@ -67,8 +68,8 @@ def cases(key: bytes, token: str, port: int) -> list[Case]:
                 "POST",
                 VALIDATE,
                 slow_seconds=6.0,
-                raw=lambda h=head, p=piece, t=total: flood(port, h.encode(), p, seconds=5.0, total=t),
-                expect=lambda a, s=statuses: _problem(a, s),
+                raw=partial(flood, port, head.encode(), piece, seconds=5.0, total=total),
+                expect=partial(_problem, statuses=statuses),
             )
         )
     # 2. header floods: 3 MB of headers, and 34 KB of them; a request line of 9 KB
@@ -79,7 +80,7 @@ def cases(key: bytes, token: str, port: int) -> list[Case]:
                 f"door header flood {name}",
                 "GET",
                 "/healthz",
-                raw=lambda e=extra: raw_request(port, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{e}\r\n".encode()),
+                raw=partial(raw_request, port, f"GET /healthz HTTP/1.1\r\nHost: x\r\n{extra}\r\n".encode()),
                 expect=lambda a: None if a.status == 431 else f"expected HTTP 431, got {a.status}",
             )
         )
@@ -149,7 +150,7 @@ def cases(key: bytes, token: str, port: int) -> list[Case]:
                 f"door path {path}",
                 "GET",
                 path,
-                raw=lambda p=path: raw_request(port, f"GET {p} HTTP/1.1\r\nHost: x\r\n\r\n".encode()),
+                raw=partial(raw_request, port, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()),
                 expect=_json_error,
             )
         )

@@ -4,6 +4,7 @@ signed right or wrong; odd polling ids, list queries and menu bodies."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from hypothesis import strategies as st
@@ -99,8 +100,8 @@ urls = st.one_of(
 leaf = st.one_of(st.none(), st.booleans(), numbers, odd_text)
 
 
-def _nest(depth: int):
-    value = Num("1")
+def _nest(depth: int) -> Num | list[object] | Obj:
+    value: Num | list[object] | Obj = Num("1")
     for index in range(depth):
         value = [value] if index % 2 else Obj([("a", value)])
     return value
@@ -155,6 +156,7 @@ def order_cases(draw, key: bytes, token: str) -> Case:
     value = draw(st.one_of(values, ids, times, urls))
     details, item = body["order_details"], body["order_details"]["items"][0]
     name, _, field = spot.partition(".")
+    sent: dict[str, Any] | Obj = body
     if name == "details":
         details[field] = value
     elif name == "item":
@@ -162,10 +164,10 @@ def order_cases(draw, key: bytes, token: str) -> Case:
     elif name == "payment":
         details["payments"][0][field] = value
     elif name == "duplicate":
-        body = Obj([*body.items(), (field, value)])
+        sent = Obj([*body.items(), (field, value)])
     else:
         body[name] = value
-    data = text(body).encode("utf-8", "surrogatepass")
+    data = text(sent).encode("utf-8", "surrogatepass")
     headers = {
         "Content-Type": draw(st.sampled_from(["application/json"] * 6 + ["text/plain", "application/json;x=1"])),
         "Authorization": f"Bearer {token}",

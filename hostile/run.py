@@ -1,4 +1,4 @@
-"""Start the real stack (bin/stack.py: redis-server, possim, gunicorn, a Celery worker, Flower),
+"""Start the real stack (harness/stack.py: redis-server, possim, gunicorn, a Celery worker, Flower),
 with `nginx` the shipped front door in front of gunicorn (bin/nginx.py), send the corpus and the
 generated requests one at a time, judge every answer, watch RSS."""
 
@@ -8,70 +8,64 @@ import os
 import time
 from collections import Counter
 
-import psutil
-import redis
 import requests
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as seed_
 from hypothesis import strategies as st
 
 from app.body import BODY_READ_TIMEOUT_SECONDS
 from app.signing import key_from_shared_id
 from bin.nginx import Nginx
-from bin.stack import EmbeddedRedis, Stack, free_port, short_env, wait_for_http, wait_for_port, wait_for_workers
-from bin.token import make_token
+from bin.stack import free_port, wait_for_http, wait_for_port
+from harness.stack import LocalStack, Secrets
 from hostile import corpus, generated
 from hostile.cases import Case, judge
 from hostile.wire import Answer
 
-JWT_SECRET = "hostile-jwt-secret-0123456789abcdef01"  # noqa: S105 - a throwaway stack's
-SHARED_ID = "HostileShared-0123456789"
-POS_TOKEN = "hostile-pos-token"  # noqa: S105 - a throwaway stack's
-FLOWER_AUTH = "oncall:hostile-flower-password"
+SECRETS = Secrets("hostile-jwt-secret-0123456789abcdef01", "HostileShared-0123456789", "hostile-pos-token")
+FLOWER_USER, FLOWER_PASSWORD = "oncall", "hostile-flower-password"
+FLOWER_AUTH = f"{FLOWER_USER}:{FLOWER_PASSWORD}"
 RSS_GROWTH_MB = 40.0
 
 
-class Run:
+class Run(LocalStack):
     def __init__(self, tmp_dir: str, nginx: bool = False):
-        self.redis_server = EmbeddedRedis(directory=os.path.join(tmp_dir, "redis"), appendonly=False).start()
-        self.pos_port, self.web_port, self.flower_port = free_port(), free_port(), free_port()
-        env = short_env(
-            self.redis_server.url,
-            POS_TOKEN,
-            SHARED_ID,
-            JWT_SECRET,
-            PORT=self.web_port,
-            POSSIM_PORT=self.pos_port,
-            POS_BASE_URL=f"http://127.0.0.1:{self.pos_port}",
-            FLOWER_BASIC_AUTH=FLOWER_AUTH,
-            FLOWER_PORT=self.flower_port,
-            FLOWER_ADDRESS="127.0.0.1",
-            CALLBACK_ALLOW_PRIVATE="false",
-            DURABILITY="none",
-            BEAT_SCHEDULE_FILE=os.path.join(tmp_dir, "beat"),
+        self.flower_port = free_port()
+        super().__init__(
+            tmp_dir,
+            SECRETS,
+            appendonly=False,
+            token_hours=4,
+            redis_timeout=None,
+            env={
+                "FLOWER_BASIC_AUTH": FLOWER_AUTH,
+                "FLOWER_PORT": self.flower_port,
+                "FLOWER_ADDRESS": "127.0.0.1",
+                "CALLBACK_ALLOW_PRIVATE": "false",
+                "DURABILITY": "none",
+                "BEAT_SCHEDULE_FILE": os.path.join(tmp_dir, "beat"),
+            },
         )
-        self.stack = Stack(env, log_dir=os.path.join(tmp_dir, "logs"))
-        self.redis = redis.Redis.from_url(self.redis_server.url)
+        self.redis_server.start()
         # with `nginx`: every request goes through deploy/nginx/posbridge.conf (bin/nginx.py)
         self.nginx = Nginx(os.path.join(tmp_dir, "nginx"), free_port(), self.web_port) if nginx else None
         self.port = self.nginx.listen_port if self.nginx else self.web_port
         self.base = f"http://127.0.0.1:{self.port}"
         self.http = requests.Session()
-        self.token = make_token(JWT_SECRET, seconds=4 * 3600)
-        self.key = key_from_shared_id(SHARED_ID)
-        self.findings: list[dict] = []
-        self.counts: Counter = Counter()
+        self.key = key_from_shared_id(SECRETS.shared_id)
+        self.findings: list[dict[str, object]] = []
+        self.counts: Counter[int | str] = Counter()
         self.slowest = 0.0
 
     def start(self) -> Run:
-        self.stack.start("possim")
-        wait_for_port(self.pos_port, 20, self.stack.processes["possim"])
+        self.start_possim(20)
         self.stack.start("web")
-        self.stack.start("worker", label="worker1", WORKER_NAME="1")
+        self.start_worker(1)
         self.stack.start("flower")
-        wait_for_http(f"http://127.0.0.1:{self.web_port}/healthz", 60, self.stack.processes["web"])
+        wait_for_http(f"{self.base_url}/healthz", 60, self.stack.processes["web"])
         if self.nginx:
             self.nginx.start()
-        wait_for_workers(self.redis_server.url, 1, 60)
+        self.wait_for_workers(1, 60)
         wait_for_port(self.flower_port, 30, self.stack.processes["flower"])
         for location in ("loc-001", "loc-002", "loc-003"):
             self.http.get(
@@ -85,8 +79,7 @@ class Run:
     def stop(self) -> None:
         if self.nginx:
             self.nginx.stop()
-        self.stack.stop_all()
-        self.redis_server.stop()
+        super().stop()
 
     # -- one request ----------------------------------------------------------------
     def _state(self, case: Case) -> dict:
@@ -159,8 +152,7 @@ class Run:
             self.send(data.draw(generated.cases(self.key, self.token)))
             sent[0] += 1
 
-        one._hypothesis_internal_use_seed = seed
-        one()
+        seed_(seed)(one)()
         return sent[0]
 
     def check_flower(self) -> int:
@@ -177,7 +169,7 @@ class Run:
                     }
                 )
         ok = requests.get(
-            f"http://127.0.0.1:{self.flower_port}/healthcheck", timeout=10, auth=tuple(FLOWER_AUTH.split(":", 1))
+            f"http://127.0.0.1:{self.flower_port}/healthcheck", timeout=10, auth=(FLOWER_USER, FLOWER_PASSWORD)
         )
         if ok.status_code != 200:
             self.findings.append(
@@ -191,8 +183,7 @@ class Run:
         return 5
 
     def web_rss_mb(self) -> float:
-        master = psutil.Process(self.stack.processes["web"].pid)
-        return sum(child.memory_info().rss for child in master.children(recursive=True)) / 2**20
+        return self.rss("web", children_only=True) / 2**20
 
 
 def hostile_run(tmp_dir: str, generated_count: int, seed: int, warmup: int, nginx: bool = False) -> dict:

@@ -22,6 +22,7 @@ import tempfile
 import time
 
 from bin.stack import ROOT
+from harness.report import as_json, fault_errors, write_json
 from reliability import archive, archive_checks, docs, report
 from reliability.cluster import LATE_LOCATIONS, LOCATIONS, Cluster, ensure_faketime
 from reliability.faults import Injector
@@ -67,12 +68,12 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def settle(cluster: Cluster, journal: Journal, started: float) -> float:
+def settle(cluster: Cluster, journal: Journal, receiver: Receiver, started: float) -> float:
     """Wait until no order is open, still looked up for a late placement or owing its callback,
     and every deadline (plus a POS call) has passed; or, with some still busy, until the latest
     may still be pending (deadline + RECONCILE_SECONDS + slack, reliability.invariants), at
     most SETTLE_MAX."""
-    evidence = Evidence(journal, None, [], {}, [], set(), settings=cluster.settings)
+    evidence = Evidence(journal, receiver, [], {}, [], set(), settings=cluster.settings)
     records = {uid: o for uid, o in _records(cluster, journal).items() if o is not None}
     call = float(cluster.settings["POS_CONNECT_TIMEOUT"]) + float(cluster.settings["POS_READ_TIMEOUT"])
     latest = max((evidence.deadline(uid, o) for uid, o in records.items()), default=0.0)
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     fuzz_count = args.fuzz if args.fuzz is not None else (300 if args.short else 5000)
     work_dir = tempfile.mkdtemp(prefix="posbridge-reliability-")
     server = archive.Server()  # the run's own PostgreSQL, as ARCHIVE_URL (reliability/archive.py)
-    cluster = Cluster(work_dir, POS_ADAPTER=args.adapter, **archive.env(server))
+    cluster = Cluster(work_dir, env={"POS_ADAPTER": args.adapter, **archive.env(server)})
     cluster.settings["POS_ADAPTER"] = args.adapter  # the checks judge a POS without void by key apart
     archived = archive.attach(cluster, server)
     trickle = 3 * float(cluster.settings["CALLBACK_TIMEOUT_SECONDS"])  # the sender must hang up long before
@@ -162,9 +163,9 @@ def run(args: argparse.Namespace) -> int:
             count = drive(scenarios, journal, receiver.base_url, minutes * 60, args.rate, args.seed, orders=args.orders)
         finally:
             injector.stop()
-        cluster.clear_knobs()
+        cluster.clear_knobs(LOCATIONS)
         log(f"{count} scenarios, {len(journal.calls)} requests; faults {injector.count()}; settling")
-        settle(cluster, journal, time.time())
+        settle(cluster, journal, receiver, time.time())
         reads.stop()
         records = _records(cluster, journal)
         exited = cluster.exited()
@@ -189,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         more, stats["archive"] = archive_checks.checks(journal, reads, injector.windows, cluster.redis, archived)
         checks.extend(more)
         if injector.errors:
-            checks.append(report.fault_errors(injector.errors))
+            checks.append(fault_errors(injector.errors))
         if fuzz_count:
             from reliability import fuzz
 
@@ -198,10 +199,10 @@ def run(args: argparse.Namespace) -> int:
         summary = report.summary(journal, records, evidence, injector, stats, time.time() - started)
         print(report.table(checks, summary, args, minutes))
         for path in filter(None, (os.path.join(work_dir, "report.json"), args.report)):
-            report.write_json(path, checks, summary)
+            write_json(path, as_json(checks, summary))
         doc = args.doc or (None if args.short else str(ROOT / "docs" / "RELIABILITY.md"))
         if doc:
-            docs.write(doc, report.as_json(checks, summary), " ".join(["python -m reliability", *sys.argv[1:]]))
+            docs.write(doc, as_json(checks, summary), " ".join(["python -m reliability", *sys.argv[1:]]))
             log(f"wrote {doc}")
         ok = all(not c.violations for c in checks)
     except Exception:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from harness.faults import Window
+from harness.report import Check
 from reliability.archive import AWAY, Reads
-from reliability.evidence import Check
-from reliability.faults import UNAVAILABLE, WEB_AWAY, Window
+from reliability.faults import UNAVAILABLE, WEB_AWAY
 from reliability.invariants import FINAL, cut_off, stale_reset
 
 MARGIN = 1.0  # a request may find the archive (or Redis) back a moment after the window ends
@@ -104,7 +105,7 @@ def check_placement(journal, reads: Reads, redis, archive) -> tuple[Check, Check
     rows = {}
     for start in range(0, len(uids), 500):
         rows.update(archive.get_many(uids[start : start + 500]))
-    stats = Counter()
+    stats: Counter[str] = Counter()
     for uid in uids:
         one.checked += 1
         finals.checked += 1

@@ -32,15 +32,15 @@ import threading
 import time
 from collections import Counter
 
-from reliability.evidence import Check, Evidence, epoch
-from reliability.orders import Planned, valid, with_callback
+from harness.report import Check
+from reliability.evidence import Evidence, epoch
+from reliability.orders import FINAL, Planned, valid, with_callback
 
 KIND = "cancel"
 SHARE = 0.10  # of the scenarios drawn
 DELAY = (0.0, 3.0)  # seconds from the submit sent to the cancel sent (half of them under 0.3 s)
 TRANSIT = 0.25  # a POST sent before the cancel was recorded may reach the POS this much later (loopback, loaded)
 RESEND_TRIES = 8
-FINAL = ("placed", "errored", "rejected", "cancelled")
 
 
 def plan(rng: random.Random, callback_base: str) -> Planned | None:

@@ -11,7 +11,9 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from harness.report import cell, markdown_table, write_text
 from reliability import archive_checks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,7 +134,7 @@ Each was fixed in the product, with a regression test; none by changing the harn
 """
 
 
-def render(report: dict, command: str, written: float) -> str:
+def render(report: dict[str, Any], command: str, written: float) -> str:
     checks, summary = report["checks"], report["summary"]
     total = sum(len(c["violations"]) for c in checks)
     lines = [
@@ -147,11 +149,12 @@ def render(report: dict, command: str, written: float) -> str:
         "",
         "## Invariants",
         "",
-        "| invariant | checked | violations |",
-        "|---|---|---|",
     ]
-    lines += [f"| {c['name'].replace('|', '/')} | {c['checked']:,} | {len(c['violations'])} |" for c in checks]
-    lines += ["", "## What ran", "", "| | |", "|---|---|"]
+    lines += markdown_table(
+        ("invariant", "checked", "violations"),
+        [(c["name"], f"{c['checked']:,}", str(len(c["violations"]))) for c in checks],
+    )
+    lines += ["", "## What ran", ""]
     rows = [
         ("scenarios by kind", summary.get("scenario_kinds")),
         ("requests", summary.get("requests")),
@@ -169,23 +172,18 @@ def render(report: dict, command: str, written: float) -> str:
         ("POS orders sent without not_after", summary.get("orders_sent_without_not_after")),
         ("cancels: answers, and the outcomes of those recorded", summary.get("cancels")),
     ]
-    lines += [f"| {name} | {_cell(value)} |" for name, value in rows if value is not None]
-    lines += ["", "## Faults injected, by kind", "", "| fault | times |", "|---|---|"]
-    lines += [f"| {kind} | {count} |" for kind, count in sorted(summary["faults"].items())]
+    lines += markdown_table(("", ""), [(name, cell(value)) for name, value in rows if value is not None], escape=False)
+    lines += ["", "## Faults injected, by kind", ""]
+    faults = sorted(summary["faults"].items())
+    lines += markdown_table(("fault", "times"), [(kind, str(count)) for kind, count in faults], escape=False)
     violations = [(c["name"], v) for c in checks for v in c["violations"][:5]]
     if violations:
         lines += ["", "## Violations", ""] + [f"- {name}: {text}" for name, text in violations]
     return "\n".join(lines) + "\n\n" + WHAT_RUNS + "\n" + FOUND
 
 
-def _cell(value) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in value.items())
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def write(path: str, report: dict, command: str) -> None:
-    Path(path).write_text(render(report, command, time.time()), encoding="utf-8")
+def write(path: str, report: dict[str, Any], command: str) -> None:
+    write_text(path, render(report, command, time.time()))
 
 
 def main(argv: list[str]) -> int:

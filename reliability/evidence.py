@@ -1,4 +1,4 @@
-"""What the reliability run's checks look at (Evidence) and what each reports (Check)."""
+"""What the reliability run's checks look at (Evidence); each reports a harness.report.Check."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from app.orders.order import Order
 from app.times import parse_time
+from harness.faults import Window
 from reliability.bounds import reconcile_slack
-from reliability.faults import REDIS_DOWN, Window
+from reliability.faults import REDIS_DOWN
 from reliability.load import Journal
 from reliability.receiver import Receiver
 
@@ -33,16 +34,6 @@ def epoch(text: str | None) -> float:
 
 def codes(order: Order) -> str:
     return ",".join(e.get("code", "?") for e in order.doc.get("errors") or []) or "-"
-
-
-@dataclass
-class Check:
-    name: str
-    checked: int = 0
-    violations: list[str] = field(default_factory=list)
-
-    def fail(self, message: str) -> None:
-        self.violations.append(message)
 
 
 @dataclass

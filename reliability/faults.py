@@ -13,8 +13,8 @@ item the cached menu still offers, or the location closed), and, at a location w
 ignores not_after (reliability.cluster.LATE_LOCATIONS), latency past the deadlines, every
 second time with voids refused (pos_late).
 
-Every fault is recorded as a window, so the checks know when a 503 or an unanswered request
-was to be expected.
+Every fault is recorded as a window (harness/faults.py), so the checks know when a 503 or an
+unanswered request was to be expected.
 """
 
 from __future__ import annotations
@@ -23,14 +23,18 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from harness.faults import Tracks
 from reliability import archive
 from reliability.cluster import BEATS, LATE_LOCATIONS, LOCATIONS, Cluster
-from reliability.orders import with_callback
+from reliability.orders import FINAL, with_callback
+
+if TYPE_CHECKING:
+    from reliability.load import Journal, Scenarios
 
 log = logging.getLogger("reliability")
-PROCESS_KINDS = (
+PROCESS_KINDS: tuple[str, ...] = (
     "kill_worker",
     "kill_web",
     "restart_redis",
@@ -64,87 +68,32 @@ WEB_CUT_OFF = "web_cut_off"
 # a 503 is the honest answer while Redis is away, and from a web process frozen past its Redis
 # socket timeout (thawed, its calls time out at once: to it, Redis was away)
 UNAVAILABLE = (*REDIS_DOWN, "freeze_web", *archive.AWAY)  # archive.AWAY: a submit or an archived order's poll
-FINAL = ("placed", "errored", "rejected", "cancelled")
 SKEW_SECONDS = 30
 AT_POS_MS = 6000  # kill_web_at_pos: the POS holds the submit's POST this long: still pending at the resubmit
 
 
-@dataclass
-class Window:
-    kind: str
-    start: float
-    end: float
-    detail: str = ""
-    host: str = ""  # the base URL a window is about, when it is about one host only
-
-
-class Injector:
+class Injector(Tracks):
     def __init__(
         self,
         cluster: Cluster,
         seed: int,
         budget_ms: int,
         short: bool = False,
-        journal=None,
-        scenarios=None,
+        journal: Journal | None = None,
+        scenarios: Scenarios | None = None,
         callback_base: str = "",
     ):
+        # --short: one round of every kind fits in its load
+        super().__init__(random.Random(f"faults-{seed}"), scale=0.5 if short else 1.0)
         self.cluster = cluster
-        self.journal = journal  # reliability.load.Journal: kill_redis_after_final watches it for a final answer
-        self.scenarios = scenarios  # reliability.load.Scenarios: kill_web_at_pos submits through it
+        self.journal = journal  # kill_redis_after_final watches it for a final answer
+        self.scenarios = scenarios  # kill_web_at_pos submits through it
         self.callback_base = callback_base
         self.pos_lock = threading.Lock()  # one writer of the POS knobs at a time (each clears what it set)
         self.late_runs = 0  # pos_late faults so far
-        self.scale = 0.5 if short else 1.0  # --short: one round of every kind fits in its load
-        self.rng = random.Random(f"faults-{seed}")
         self.budget_ms = budget_ms
-        self.windows: list[Window] = []
-        self.errors: list[str] = []
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [
-            threading.Thread(
-                target=self._track, args=(PROCESS_KINDS, self._process, (2.0, 6.0)), name="faults-process", daemon=True
-            ),
-            threading.Thread(
-                target=self._track, args=(POS_KINDS, self._pos, (0.5, 2.0)), name="faults-pos", daemon=True
-            ),
-        ]
-
-    def start(self) -> None:
-        for thread in self.threads:
-            thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(120)
-
-    def count(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for window in self.windows:
-            counts[window.kind] = counts.get(window.kind, 0) + 1
-        return counts
-
-    def _track(self, kinds: tuple[str, ...], inject, gaps: tuple[float, float]) -> None:
-        """Every kind in a shuffled round, round after round, until stopped; the first round
-        always completes, so every kind is injected in every run."""
-        rounds = 0
-        while rounds == 0 or not self.stopping.is_set():
-            round_ = list(kinds)
-            self.rng.shuffle(round_)
-            for kind in round_:
-                if self.stopping.wait(self.rng.uniform(*gaps) * self.scale) and rounds:
-                    return
-                started = time.time()
-                try:
-                    detail = inject(kind)
-                except Exception as exc:  # noqa: BLE001 - a failed fault is reported, never hidden
-                    detail = f"failed: {type(exc).__name__}: {exc}"
-                    self.errors.append(f"{kind}: {detail}")
-                with self.lock:
-                    self.windows.append(Window(kind, started, time.time(), detail))
-            rounds += 1
+        self.track("process", PROCESS_KINDS, self._process, (2.0, 6.0))
+        self.track("pos", POS_KINDS, self._pos, (0.5, 2.0))
 
     # -- the process track ---------------------------------------------------------------
     def _process(self, kind: str) -> str:
@@ -228,7 +177,7 @@ class Injector:
                     )
                 if hit is not None:
                     late_ms = (time.time() - hit.ended) * 1000
-                    seen = f"{late_ms:.0f} ms after {hit.uid} was answered {hit.body['status']}"
+                    seen = f"{late_ms:.0f} ms after {hit.uid} was answered {(hit.body or {})['status']}"
                     break
                 time.sleep(0.002)
             else:
@@ -278,7 +227,7 @@ class Injector:
     def _pos(self, kind: str) -> str:
         rng, cluster = self.rng, self.cluster
         where = rng.choice(("*", *LOCATIONS))
-        knobs: dict = {}
+        knobs: dict[str, Any] = {}
         if kind == "pos_down":
             knobs = {"down": True}
         elif kind == "pos_errors":

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from app import jsonio
 from app.orders.records import fingerprint
+from harness.faults import Window
+from harness.report import Check
 from reliability.cancels import cancel_kept, check_cancels
-from reliability.evidence import DEFAULTS, OUTAGE, ROUNDING, Check, Evidence, codes, epoch
-from reliability.faults import STALE_CONNECTIONS, UNAVAILABLE, WEB_AWAY, WEB_CUT_OFF, Window
+from reliability.evidence import DEFAULTS, OUTAGE, ROUNDING, Evidence, codes, epoch
+from reliability.faults import STALE_CONNECTIONS, UNAVAILABLE, WEB_AWAY, WEB_CUT_OFF
 from reliability.late import check_late_placements
 from reliability.load import Call
+from reliability.orders import FINAL
 from reliability.tight import (
     check_callbacks_apart,
     check_callbacks_once,
@@ -32,7 +35,6 @@ from reliability.tight import (
 )
 from schemas.orders import OrderRequestSchema
 
-FINAL = ("placed", "errored", "rejected", "cancelled")
 REDIS_MARGIN = 1.0  # a request may see the store come back a moment after the restart
 TRANSIT = 0.25  # a POST sent before the deadline may reach the POS this much later (loopback, loaded)
 _schema = OrderRequestSchema()
@@ -129,7 +131,7 @@ def check_pos_orders(ev: Evidence) -> tuple[Check, Check]:
 def check_deadlines(ev: Evidence) -> tuple[Check, dict]:
     """No POS order received after its order's deadline (+ transit)."""
     check = Check(f"no POST that made an order reached the POS after its deadline (+{int(TRANSIT * 1000)} ms transit)")
-    stats = {"created_after_deadline": 0, "max_received_lateness_ms": None, "orders_sent_without_not_after": 0}
+    after, unbounded, latest = 0, 0, None  # created after the deadline, sent without not_after, ms
     for entry in ev.ledger:
         order = ev.records.get(entry["external_id"])
         if order is None:
@@ -137,14 +139,19 @@ def check_deadlines(ev: Evidence) -> tuple[Check, dict]:
         check.checked += 1
         deadline = ev.deadline(order.uid, order)
         late = epoch(entry["received_at"]) - deadline
-        if stats["max_received_lateness_ms"] is None or late * 1000 > stats["max_received_lateness_ms"]:
-            stats["max_received_lateness_ms"] = round(late * 1000)
+        if latest is None or late * 1000 > latest:
+            latest = round(late * 1000)
         if late > TRANSIT:
             check.fail(f"{order.uid}: POS received the POST {late:.3f}s after the deadline")
         if epoch(entry["created_at"]) > deadline + ROUNDING:
-            stats["created_after_deadline"] += 1
+            after += 1
         if entry.get("not_after") is None:
-            stats["orders_sent_without_not_after"] += 1
+            unbounded += 1
+    stats = {
+        "created_after_deadline": after,
+        "max_received_lateness_ms": latest,
+        "orders_sent_without_not_after": unbounded,
+    }
     return check, stats
 
 

@@ -16,10 +16,12 @@ the same and counts those apart (`within_skew`), so the table shows how many the
 
 from __future__ import annotations
 
-from reliability.evidence import ROUNDING, Check, Evidence, epoch
+from app.orders.order import Order
+from harness.report import Check
+from reliability.evidence import ROUNDING, Evidence, epoch
 
 
-def late_entries(ev: Evidence) -> list[tuple[dict, object]]:
+def late_entries(ev: Evidence) -> list[tuple[dict, Order]]:
     """(ledger entry, order) for every POS order created after its order's deadline."""
     out = []
     for entry in ev.ledger:

@@ -192,6 +192,7 @@ class Scenarios:
             self.together(planned, [planned.body] * 3, "concurrent")
             self.resend(planned, planned.body, "resubmit", rng)
         elif kind == "race_changed":
+            assert planned.changed is not None  # a changed scenario has its second payload
             self.together(planned, [planned.body, planned.changed], "concurrent")
         else:
             first = self.resend(planned, planned.body, "submit", rng)
@@ -201,6 +202,7 @@ class Scenarios:
                 self.resend(planned, planned.body, "resubmit", rng)
                 self.together(planned, [planned.body] * 2, "concurrent")
             elif kind == "changed" and accepted:
+                assert planned.changed is not None
                 self.resend(planned, planned.changed, "changed", rng)
         if planned.expect == "accepted" and rng.random() < 0.3:
             time.sleep(rng.uniform(0.5, 3))

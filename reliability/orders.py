@@ -15,6 +15,7 @@ from decimal import Decimal
 from app.times import format_time
 from bin.sample import sample_order
 
+FINAL = ("placed", "errored", "rejected", "cancelled")
 TAX = {"loc-001": "0.0825", "loc-002": "0.0600", "loc-003": "0.0700"}
 
 

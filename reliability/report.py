@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
-from reliability.invariants import Check
-
-EXAMPLES = 5
-
-
-def fault_errors(errors: list[str]) -> Check:
-    check = Check("every fault injected and recovered", checked=len(errors))
-    check.violations.extend(errors)
-    return check
+from harness.report import Check, check_table, violation_lines
 
 
 def summary(journal, records: dict, evidence, injector, stats: dict, seconds: float) -> dict:
@@ -60,14 +51,7 @@ def _fault_log(windows) -> list[str]:
 
 
 def table(checks: list[Check], info: dict, args, minutes: float) -> str:
-    width = max(len(c.name) for c in checks)
-    lines = [f"{'invariant':<{width}}  {'checked':>8}  {'violations':>10}", "-" * (width + 22)]
-    for check in checks:
-        lines.append(f"{check.name:<{width}}  {check.checked:>8}  {len(check.violations):>10}")
-    lines.append("-" * (width + 22))
-    total = sum(len(c.violations) for c in checks)
-    lines.append(f"{'total violations':<{width}}  {'':>8}  {total:>10}")
-    lines.append("")
+    lines = [*check_table(checks), ""]
     mode = "--short" if args.short else "full"
     lines.append(f"run: {mode}, {minutes} min of load at {args.rate}/s, seed {args.seed}, {info['seconds']} s")
     for key in (
@@ -94,26 +78,4 @@ def table(checks: list[Check], info: dict, args, minutes: float) -> str:
     ):
         if key in info:
             lines.append(f"  {key}: {info[key]}")
-    for check in checks:
-        for violation in check.violations[:EXAMPLES]:
-            lines.append(f"VIOLATION {check.name}: {violation}")
-        if len(check.violations) > EXAMPLES:
-            lines.append(f"VIOLATION {check.name}: ... and {len(check.violations) - EXAMPLES} more")
-    return "\n".join(lines)
-
-
-def as_json(checks: list[Check], info: dict) -> dict:
-    return json.loads(
-        json.dumps(
-            {
-                "checks": [{"name": c.name, "checked": c.checked, "violations": c.violations} for c in checks],
-                "summary": info,
-            },
-            default=str,
-        )
-    )
-
-
-def write_json(path: str, checks: list[Check], info: dict) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(as_json(checks, info), fh, indent=2)
+    return "\n".join(lines + violation_lines(checks))

@@ -5,8 +5,9 @@ completed_at on the store's clock, no process of the stack exiting on its own.""
 
 from __future__ import annotations
 
+from harness.report import Check
 from reliability.bounds import pos_call_bound
-from reliability.evidence import ROUNDING, Check, Evidence, codes, epoch
+from reliability.evidence import ROUNDING, Evidence, codes, epoch
 from reliability.faults import REDIS_DOWN
 
 HELD = ("freeze_web", *REDIS_DOWN)  # faults that hold a final write back after the POS answered
@@ -74,7 +75,7 @@ def check_completed_at(ev: Evidence) -> Check:
     for uid, at in ev.final_at.items():
         order = ev.records.get(uid)
         completed = epoch(order.doc.get("completed_at")) if order is not None else 0.0
-        if not completed:
+        if order is None or not completed:
             continue
         check.checked += 1
         held = any(w.kind in HELD and w.start <= max(completed, at) and min(completed, at) <= w.end for w in ev.windows)

@@ -17,7 +17,7 @@ from cluster.invariants import (
     excuse_lost_delivery_marks,
 )
 from cluster.proxy import Proxy
-from reliability.faults import Window
+from harness.faults import Window
 from reliability.invariants import Check
 from reliability.load import Journal
 from reliability.receiver import Delivery

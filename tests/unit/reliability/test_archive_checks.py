@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import fakeredis
 
+from harness.faults import Window
 from reliability.archive import Read
 from reliability.archive_checks import check_placement, check_reads
-from reliability.faults import Window
 from reliability.load import Call, Journal
 from reliability.orders import Planned
 

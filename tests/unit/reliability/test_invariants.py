@@ -116,7 +116,7 @@ def test_a_beat_killed_meanwhile_extends_the_bound_by_its_lock_takeover_only(rec
     """The 10,000-order run: beat's lock holder killed 3 s before the deadline, then Redis
     restarted; the order was decided 24.1 s past its deadline (bound 22 s). Nothing could
     dispatch until the killed beat's lock expired (10 s)."""
-    from reliability.faults import Window
+    from harness.faults import Window
 
     bound = T0 + 10 + 8 + reconcile_slack(1, 1, 1, 3) + OUTAGE
     ev = evidence(
@@ -136,7 +136,7 @@ def test_a_beat_killed_meanwhile_extends_the_bound_by_its_lock_takeover_only(rec
 def test_a_worker_killed_holding_the_claim_and_a_second_redis_outage_extend_the_bound(receiver):
     """The fourth 10,000-order run: two Redis outages, then worker1 SIGKILLed holding the order's
     claim (it lapses after 3 x (connect + read) + 0.5 s); decided 22.9 s past its deadline."""
-    from reliability.faults import Window
+    from harness.faults import Window
 
     bound = T0 + 10 + 8 + reconcile_slack(1, 1, 1, 3) + OUTAGE
     claim = 3 * (1 + 3) + 0.5
@@ -174,7 +174,7 @@ def test_a_second_delivery_after_a_delivered_callback_is_a_violation(receiver):
 def test_one_resend_after_its_sender_was_killed_is_the_only_second_delivery_allowed(receiver):
     """The 10,000-order run: worker2 SIGKILLed just after the receiver answered 204, before the
     record; the next mover sent it again, with the same Idempotency-Key."""
-    from reliability.faults import Window
+    from harness.faults import Window
 
     key = "killed:placed"
     receiver.deliveries = [
@@ -239,7 +239,7 @@ def test_a_completed_at_off_the_stores_clock_is_a_violation(receiver):
 def test_a_final_write_held_back_by_a_redis_that_was_down_is_excused_and_nothing_else(receiver):
     """The 10,000-order run: the POS answered (completed_at), Redis was down, the final write
     landed when it came back, 2.0-2.6 s later. Excused only across a Redis-down window."""
-    from reliability.faults import Window
+    from harness.faults import Window
     from reliability.invariants import check_completed_at
 
     records = {"held": order("held", completed=T0 + 5), "late": order("late", completed=T0 + 20)}
@@ -271,7 +271,8 @@ def test_a_reset_just_after_a_link_cut_is_excused_only_for_that_host(receiver):
     """docs/CLUSTER.md finding 4: a keep-alive connection the web host closed while its link was
     down is reset when reused, until the FIN's retransmission lands. Only a reset (not a
     timeout), only to that host, only inside the window."""
-    from reliability.faults import STALE_CONNECTIONS, Window
+    from harness.faults import Window
+    from reliability.faults import STALE_CONNECTIONS
     from reliability.invariants import check_http
     from reliability.load import Call
 
@@ -296,7 +297,8 @@ def test_a_503_from_a_web_host_cut_off_mid_request_is_honest_only_for_that_host(
     Redis call timed out (5 s) and it answered 503 after the link was back. To that host Redis
     was away. Excused only for calls to the host that was cut, in flight when it was cut: one
     sent during the cut reaches the web after the link is back, when Redis answers."""
-    from reliability.faults import WEB_CUT_OFF, Window
+    from harness.faults import Window
+    from reliability.faults import WEB_CUT_OFF
     from reliability.invariants import check_http
     from reliability.load import Call
 

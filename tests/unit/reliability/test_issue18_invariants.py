@@ -157,7 +157,7 @@ def test_a_delivery_held_past_callback_timeout_is_a_violation(receiver):
 def test_a_delivery_across_a_cut_worker_host_is_judged_by_nobody(receiver):
     """The cluster's worker_cut: the sender's hang-up reaches the receiver only after the link is
     back. Excused only across such a window."""
-    from reliability.faults import Window
+    from harness.faults import Window
 
     receiver.deliveries = [
         Delivery("cut", T0, "placed", True, 200, ended=T0 + 9),
