@@ -6,34 +6,35 @@ CONTRIBUTING.md, "A new POS adapter"."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.pos.base import PosAdapter
+    from app.pos.rest import Observe
     from app.settings import Settings
 
 
-def _rest(settings: Settings, observe: Any = None) -> PosAdapter:
+def _rest(settings: Settings, observe: Observe | None = None) -> PosAdapter:
     from app.pos.rest import RestPos
 
     return RestPos(
         settings.pos_base_url,
         settings.pos_api_token,
-        settings.pos_connect_timeout,
-        settings.pos_read_timeout,
+        connect_timeout=settings.pos_connect_timeout,
+        read_timeout=settings.pos_read_timeout,
         observe=observe,
         ca_bundle=settings.pos_ca_bundle,
     )
 
 
-def _square(settings: Settings, observe: Any = None) -> PosAdapter:
+def _square(settings: Settings, observe: Observe | None = None) -> PosAdapter:
     from app.pos.square import SquarePos
 
     return SquarePos(
         settings.pos_base_url,
         settings.pos_api_token,
-        settings.pos_connect_timeout,
-        settings.pos_read_timeout,
+        connect_timeout=settings.pos_connect_timeout,
+        read_timeout=settings.pos_read_timeout,
         observe=observe,
         ca_bundle=settings.pos_ca_bundle,
         version=settings.square_version,
@@ -43,10 +44,10 @@ def _square(settings: Settings, observe: Any = None) -> PosAdapter:
     )
 
 
-ADAPTERS: dict[str, Callable[..., PosAdapter]] = {"rest": _rest, "square": _square}
+ADAPTERS: dict[str, Callable[[Settings, Observe | None], PosAdapter]] = {"rest": _rest, "square": _square}
 
 
-def make_adapter(settings: Settings, observe: Any = None) -> PosAdapter:
+def make_adapter(settings: Settings, observe: Observe | None = None) -> PosAdapter:
     """The adapter POS_ADAPTER names, configured from the settings."""
     try:
         build = ADAPTERS[settings.pos_adapter]

@@ -16,8 +16,10 @@ caller has left.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol, TypedDict
 
+JsonObject = dict[str, Any]  # a JSON object as decoded (or to be encoded): its values are whatever JSON holds
+OrderRecord = dict[str, Any]  # the engine's stored order (app/orders/records.py): PAR's request, its totals
 VoidBy = Literal["key", "pos_order_id", "none"]
 
 
@@ -96,20 +98,28 @@ class LocationUnknown(Exception):
     pass
 
 
+class ModifierGroup(TypedDict):
+    id: str
+    name: str
+    min: int
+    max: int | None  # None: no upper bound
+    modifier_ids: list[str]
+
+
 class MenuItem(TypedDict, total=False):
     id: str
     name: str
     item_type: str  # Item, Modifier, Discount, Combo, Promotion, Memo
     price: int  # minor units
     available: bool
-    modifier_groups: list[dict]  # {"id", "name", "min", "max", "modifier_ids": [...]}
+    modifier_groups: list[ModifierGroup]
 
 
 class Menu(TypedDict, total=False):
     """A location and its menu as the engine reads them (app/orders/rules.py)."""
 
     location_id: str
-    location: dict  # at least accepting_orders (bool) and tax_rate (decimal string)
+    location: JsonObject  # at least accepting_orders (bool) and tax_rate (decimal string)
     updated_at: str | None
     items: dict[str, MenuItem]
 
@@ -128,7 +138,7 @@ class PosAdapter(Protocol):
     def get_menu(self, location_id: str, timeout: float | None = None) -> Menu:
         """The location and its menu; LocationUnknown, or PosUnavailable."""
 
-    def order_body(self, order: dict, not_after: float) -> bytes:
+    def order_body(self, order: OrderRecord, not_after: float) -> bytes:
         """The wire body that creates the order (its record) never after `not_after` (Unix
         seconds). Deterministic: the same record and deadline give the same bytes."""
 
@@ -136,7 +146,7 @@ class PosAdapter(Protocol):
         """POST `body` (from order_body) as it is, with `key` (the request_uid) as the
         idempotency key."""
 
-    def place_order(self, order: dict, not_after: float, timeout: float) -> Outcome:
+    def place_order(self, order: OrderRecord, not_after: float, timeout: float) -> Outcome:
         """send_order(order["request_uid"], order_body(order, not_after), timeout): for the
         engine of today, which builds the body on every call."""
 

@@ -20,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import cast
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, cast
 from urllib.parse import quote
 
 import requests
@@ -32,10 +34,12 @@ from app.pos import wire
 from app.pos.base import (
     Expired,
     InProgress,
+    JsonObject,
     KeyUsed,
     LocationUnknown,
     Menu,
     NotVoidable,
+    OrderRecord,
     Outcome,
     Placed,
     PosUnavailable,
@@ -52,6 +56,9 @@ CUT_SLACK = 0.01  # a timeout this close to the caller's own time: the caller's 
 JSON = "application/json"
 log = logging.getLogger(__name__)
 
+Observe = Callable[[str, str, float], None]  # (operation, outcome, seconds), e.g. metrics.observe_pos
+OutcomeOf = Callable[[requests.Response], Outcome | None]  # a create answer as an outcome; None: unexpected
+
 
 class CallTimeout(Exception):
     """The whole call ran out of its time (gevent's hard bound)."""
@@ -61,7 +68,7 @@ class BudgetCut(requests.Timeout):
     """The call ran out of the time its caller gave it (less than connect + read timeouts)."""
 
 
-def _hard_bound(seconds: float):
+def _hard_bound(seconds: float) -> AbstractContextManager[object]:
     """gevent.Timeout for `seconds` when gevent runs this process; else nothing."""
     try:
         from gevent import Timeout as GeventTimeout
@@ -70,7 +77,8 @@ def _hard_bound(seconds: float):
         return contextlib.nullcontext()
     if not monkey.is_module_patched("socket"):
         return contextlib.nullcontext()
-    return GeventTimeout(seconds, CallTimeout)
+    bound: AbstractContextManager[object] = GeventTimeout(seconds, CallTimeout)  # gevent has no type stubs here
+    return bound
 
 
 def path_segment(value: str) -> str:
@@ -83,7 +91,7 @@ def path_segment(value: str) -> str:
 order_body = wire.body_fields  # the body as a dict, as before, for bench/naive_peer.py; RestPos.order_body: bytes
 
 
-def normalise_menu(location: dict, menu: dict) -> Menu:
+def normalise_menu(location: JsonObject, menu: JsonObject) -> Menu:
     """The REST POS's location and menu answers as base.Menu."""
     listed = menu.get("items")
     items = listed if isinstance(listed, list) else []
@@ -96,14 +104,14 @@ def normalise_menu(location: dict, menu: dict) -> Menu:
     return cast(Menu, normalised)  # the POS's location and items as it answered them (rules.py reads them)
 
 
-def _json(response: requests.Response):
+def _json(response: requests.Response) -> object:
     try:
         return response.json()
     except ValueError:
         return None
 
 
-def _error(data) -> tuple[str | None, str | None]:
+def _error(data: object) -> tuple[str | None, str | None]:
     """The answer's error code and message (pos-api.md's `{"error": {"code", "message"}}`)."""
     error = data.get("error") if isinstance(data, dict) else None
     if not isinstance(error, dict):
@@ -125,12 +133,13 @@ class RestPos:
         self,
         base_url: str,
         token: str,
+        *,
         connect_timeout: float = 2.0,
         read_timeout: float = 10.0,
         pool_size: int = 100,
-        observe=None,
+        observe: Observe | None = None,
         ca_bundle: str | None = None,
-    ):
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -143,7 +152,7 @@ class RestPos:
         self.session.trust_env = False
         if ca_bundle:
             self.session.verify = ca_bundle
-        self._observe = observe or (lambda operation, outcome, seconds: None)
+        self._observe: Observe = observe or (lambda operation, outcome, seconds: None)
 
     @property
     def longest_call(self) -> float:
@@ -153,14 +162,26 @@ class RestPos:
         total = self.longest_call if seconds is None else max(MIN_CALL, min(seconds, self.longest_call))
         return Timeout(total=total, connect=min(self.connect_timeout, total), read=min(self.read_timeout, total)), total
 
-    def _warn(self, operation: str, outcome: str, status: int | None, seconds: float, uid: str | None) -> None:
-        extra = {"operation": operation, "outcome": outcome, "status": status, "latency_ms": round(seconds * 1000, 1)}
+    def _warn(self, operation: str, outcome: str, *, status: int | None, seconds: float, uid: str | None) -> None:
+        extra: dict[str, object] = {
+            "operation": operation,
+            "outcome": outcome,
+            "status": status,
+            "latency_ms": round(seconds * 1000, 1),
+        }
         if uid is not None:
             extra["request_uid"] = uid
         log.warning("POS call failed: %s %s", operation, outcome, extra=extra)
 
     def _call(
-        self, method: str, path: str, operation: str, timeout: float | None = None, uid: str | None = None, **kw
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        *,
+        timeout: float | None = None,
+        uid: str | None = None,
+        **kw: Any,
     ) -> tuple[requests.Response, float]:
         """The answer and the call's seconds; requests.Timeout (BudgetCut when the caller's own
         shorter time ran out) or another RequestException."""
@@ -175,27 +196,27 @@ class RestPos:
             cut = total < self.longest_call and seconds >= total - CUT_SLACK
             outcome = "budget_cut" if cut else "timeout"
             self._observe(operation, outcome, seconds)
-            self._warn(operation, outcome, None, seconds, uid)
+            self._warn(operation, outcome, status=None, seconds=seconds, uid=uid)
             raise (BudgetCut if cut else requests.Timeout)(f"{operation}: no answer within {total:.2f}s") from None
         except requests.RequestException:
             seconds = time.monotonic() - started
             self._observe(operation, "connection_error", seconds)
-            self._warn(operation, "connection_error", None, seconds, uid)
+            self._warn(operation, "connection_error", status=None, seconds=seconds, uid=uid)
             raise
         seconds = time.monotonic() - started
         self._observe(operation, str(response.status_code), seconds)
         if _failed_status(response.status_code):
-            self._warn(operation, str(response.status_code), response.status_code, seconds, uid)
+            self._warn(operation, str(response.status_code), status=response.status_code, seconds=seconds, uid=uid)
         return response, seconds
 
     def _unexpected(self, operation: str, response: requests.Response, seconds: float, uid: str | None) -> None:
         """An answer outside the contract: one WARNING line, unless _call logged it already."""
         if not _failed_status(response.status_code):
-            self._warn(operation, "unexpected", response.status_code, seconds, uid)
+            self._warn(operation, "unexpected", status=response.status_code, seconds=seconds, uid=uid)
 
-    def _read(self, path: str, operation: str, timeout: float | None) -> dict:
+    def _read(self, path: str, operation: str, timeout: float | None) -> JsonObject:
         try:
-            response, seconds = self._call("GET", path, operation, timeout)
+            response, seconds = self._call("GET", path, operation, timeout=timeout)
         except requests.RequestException as exc:
             raise PosUnavailable(f"{operation}: {type(exc).__name__}") from None
         if response.status_code == 404:
@@ -223,7 +244,7 @@ class RestPos:
     def find_order(self, external_id: str, timeout: float | None = None) -> Placed | None:
         try:
             response, seconds = self._call(
-                "GET", "/orders", "lookup", timeout, uid=external_id, params={"external_id": external_id}
+                "GET", "/orders", "lookup", timeout=timeout, uid=external_id, params={"external_id": external_id}
             )
         except requests.RequestException:
             raise PosUnavailable("lookup failed") from None
@@ -235,20 +256,23 @@ class RestPos:
         live = [o for o in orders if o.get("status") != "voided"]
         return wire.placed((live or orders)[0], replayed=True) if orders else None
 
-    def order_body(self, order: dict, not_after: float) -> bytes:
+    def order_body(self, order: OrderRecord, not_after: float) -> bytes:
         return wire.order_body(order, not_after)
 
-    def place_order(self, order: dict, not_after: float, timeout: float) -> Outcome:
+    def place_order(self, order: OrderRecord, not_after: float, timeout: float) -> Outcome:
         return self.send_order(order["request_uid"], self.order_body(order, not_after), timeout)
 
     def send_order(self, key: str, body: bytes, timeout: float) -> Outcome:
-        return self._post_order("/orders", key, body, {"Idempotency-Key": key, "Content-Type": JSON}, _outcome, timeout)
+        headers = {"Idempotency-Key": key, "Content-Type": JSON}
+        return self._post_order("/orders", key, body, headers=headers, outcome_of=_outcome, timeout=timeout)
 
-    def _post_order(self, path: str, key: str, body: bytes, headers: dict, outcome_of, timeout: float) -> Outcome:
+    def _post_order(
+        self, path: str, key: str, body: bytes, *, headers: dict[str, str], outcome_of: OutcomeOf, timeout: float
+    ) -> Outcome:
         """POST a create request; a failed call is Transient, an answer `outcome_of` cannot map is
         logged and Transient too (retried under the same key; the deadline bounds it)."""
         try:
-            response, seconds = self._call("POST", path, "place", timeout, uid=key, data=body, headers=headers)
+            response, seconds = self._call("POST", path, "place", timeout=timeout, uid=key, data=body, headers=headers)
         except requests.Timeout:
             return Transient("timeout")
         except requests.ConnectionError as exc:
@@ -268,7 +292,7 @@ class RestPos:
                 "POST",
                 "/orders/void",
                 "void",
-                timeout,
+                timeout=timeout,
                 uid=external_id,
                 data=body,
                 headers={"Idempotency-Key": f"void:{external_id}", "Content-Type": JSON},

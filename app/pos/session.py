@@ -13,9 +13,9 @@ with any other keyword (files, json, auth, cookies, stream, ...) takes requests'
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
-from requests import PreparedRequest, Session
+from requests import PreparedRequest, Response, Session
 from requests.hooks import default_hooks
 
 URLS_MAX = 256  # prepared URLs kept (a lookup's query string varies: those are not kept)
@@ -27,7 +27,7 @@ class LeanSession(Session):
         super().__init__()
         self._urls: dict[str, str] = {}
 
-    def _url(self, url: str, params) -> str:
+    def _url(self, url: str, params: object) -> str:
         if params:
             prepared = PreparedRequest()
             prepared.prepare_url(url, params)
@@ -41,9 +41,10 @@ class LeanSession(Session):
             known = self._urls[url] = cast(str, prepared.url)
         return known
 
-    def request(self, method, url, *args, **kwargs):
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Response:
         if (
-            args
+            not isinstance(url, str)  # bytes: requests' own path decodes it
+            or args
             or not LEAN.issuperset(kwargs)
             or self.trust_env
             or self.cookies

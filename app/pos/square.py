@@ -24,6 +24,7 @@ Square does not document concurrent calls under one key; a 409 is read as InProg
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import requests
 
@@ -31,10 +32,12 @@ from app import jsonio
 from app.pos import square_menu, square_wire
 from app.pos.base import (
     InProgress,
+    JsonObject,
     KeyUsed,
     LocationUnknown,
     Menu,
     NotVoidable,
+    OrderRecord,
     Outcome,
     Placed,
     PosUnavailable,
@@ -44,7 +47,7 @@ from app.pos.base import (
     Voided,
     VoidedKey,
 )
-from app.pos.rest import MIN_CALL, RestPos, _failed_status, _json, path_segment
+from app.pos.rest import MIN_CALL, Observe, RestPos, _failed_status, _json, path_segment
 
 JSON = {"Content-Type": "application/json"}
 CATALOG_TYPES = "ITEM,MODIFIER_LIST,TAX,DISCOUNT"
@@ -52,10 +55,10 @@ LOCATIONS_TTL = 300.0  # seconds a ListLocations answer is reused (SearchOrders 
 SEARCH_BATCH = 10  # SearchOrders takes at most 10 location_ids
 
 
-def _error(data) -> tuple[str | None, str | None]:
+def _error(data: object) -> tuple[str | None, str | None]:
     """The first error's code and detail."""
     errors = data.get("errors") if isinstance(data, dict) else None
-    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    first: JsonObject = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     code, detail = first.get("code"), first.get("detail")
     return (str(code) if code else None), (str(detail) if detail else None)
 
@@ -68,17 +71,26 @@ class SquarePos(RestPos):
         self,
         base_url: str,
         token: str,
+        *,
         connect_timeout: float = 2.0,
         read_timeout: float = 10.0,
         pool_size: int = 100,
-        observe=None,
+        observe: Observe | None = None,
         ca_bundle: str | None = None,
         version: str = "2025-05-21",
         location_map: dict[str, str] | None = None,
         search_window: float = 86400.0,
         currency: str = "USD",
-    ):
-        super().__init__(base_url, token, connect_timeout, read_timeout, pool_size, observe, ca_bundle)
+    ) -> None:
+        super().__init__(
+            base_url,
+            token,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            pool_size=pool_size,
+            observe=observe,
+            ca_bundle=ca_bundle,
+        )
         self.session.headers["Square-Version"] = version
         self.location_map = dict(location_map or {})
         self.search_window = search_window
@@ -98,8 +110,16 @@ class SquarePos(RestPos):
         return left
 
     def _ask(
-        self, method: str, path: str, operation: str, end: float, uid: str | None = None, body: dict | None = None, **kw
-    ) -> dict:
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        end: float,
+        *,
+        uid: str | None = None,
+        body: JsonObject | None = None,
+        **kw: Any,
+    ) -> JsonObject:
         """A 200 answer's object; LocationUnknown on 404, PosUnavailable otherwise."""
         data = None if body is None else jsonio.dumps(body).encode()
         try:
@@ -107,7 +127,7 @@ class SquarePos(RestPos):
                 method,
                 path,
                 operation,
-                self._left(end, operation),
+                timeout=self._left(end, operation),
                 uid=uid,
                 data=data,
                 headers=JSON if body is not None else None,
@@ -130,7 +150,7 @@ class SquarePos(RestPos):
         location = self._ask("GET", f"/v2/locations/{path_segment(square_id)}", "location", end).get("location")
         if not isinstance(location, dict):
             raise PosUnavailable("location: no location in the answer")
-        objects: list[dict] = []
+        objects: list[JsonObject] = []
         cursor = None
         while True:
             params = {"types": CATALOG_TYPES, **({"cursor": cursor} if cursor else {})}
@@ -152,7 +172,7 @@ class SquarePos(RestPos):
         self._locations = (time.monotonic(), ids)
         return ids
 
-    def _find(self, external_id: str, end: float) -> dict | None:
+    def _find(self, external_id: str, end: float) -> JsonObject | None:
         """Square's Order made under this request_uid, or None: every page of the window's orders
         at every location, until it shows up."""
         since = time.time() - self.search_window
@@ -178,12 +198,12 @@ class SquarePos(RestPos):
         return None if found is None else square_wire.placed(found, replayed=True)
 
     # -- placing ----------------------------------------------------------------------------
-    def order_body(self, order: dict, not_after: float) -> bytes:
+    def order_body(self, order: OrderRecord, not_after: float) -> bytes:
         return square_wire.order_body(order, not_after, self.square_location(order["location_id"]), self.currency)
 
     def send_order(self, key: str, body: bytes, timeout: float) -> Outcome:
         # the key travels in the body (idempotency_key): order_body put it there
-        return self._post_order("/v2/orders", key, body, JSON, _outcome, timeout)
+        return self._post_order("/v2/orders", key, body, headers=JSON, outcome_of=_outcome, timeout=timeout)
 
     # -- canceling --------------------------------------------------------------------------
     def void_order(self, external_id: str, reason: str, timeout: float) -> Voided | NotVoidable:

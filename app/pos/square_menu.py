@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from app.pos.base import Menu, MenuItem
+from app.pos.base import JsonObject, Menu, MenuItem, ModifierGroup
 
 
-def _here(obj: dict, location_id: str) -> bool:
+def _here(obj: JsonObject, location_id: str) -> bool:
     """The catalog object is present at the Square location."""
     if obj.get("is_deleted"):
         return False
@@ -31,12 +31,12 @@ def _here(obj: dict, location_id: str) -> bool:
     return bool(obj.get("present_at_all_locations", True)) or location_id in (obj.get("present_at_location_ids") or [])
 
 
-def _amount(money) -> int:
+def _amount(money: object) -> int:
     amount = money.get("amount") if isinstance(money, dict) else None
     return amount if isinstance(amount, int) and not isinstance(amount, bool) else 0
 
 
-def _sold_out(data: dict, location_id: str) -> bool:
+def _sold_out(data: JsonObject, location_id: str) -> bool:
     return any(
         o.get("sold_out")
         for o in data.get("location_overrides") or []
@@ -44,10 +44,10 @@ def _sold_out(data: dict, location_id: str) -> bool:
     )
 
 
-def _limits(info: dict, listed: dict) -> tuple[int, int | None]:
+def _limits(info: JsonObject, listed: JsonObject) -> tuple[int, int | None]:
     """min and max selected modifiers: the item's override, else the list's; -1 means unset."""
 
-    def pick(name):
+    def pick(name: str) -> int | None:
         for source in (info, listed):
             value = source.get(name)
             if isinstance(value, int) and value >= 0:
@@ -60,7 +60,7 @@ def _limits(info: dict, listed: dict) -> tuple[int, int | None]:
     return pick("min_selected_modifiers") or 0, high
 
 
-def tax_rate(objects: list[dict], location_id: str) -> str:
+def tax_rate(objects: list[JsonObject], location_id: str) -> str:
     """The location's tax as the decimal rate the engine computes with ("8.25" % → "0.0825")."""
     total = sum(
         (
@@ -73,7 +73,7 @@ def tax_rate(objects: list[dict], location_id: str) -> str:
     return str((total / 100).normalize()) if total else "0"
 
 
-def normalise_menu(par_location_id: str, location: dict, objects: list[dict]) -> Menu:
+def normalise_menu(par_location_id: str, location: JsonObject, objects: list[JsonObject]) -> Menu:
     """RetrieveLocation's `location` and ListCatalog's objects as base.Menu."""
     square_id = str(location.get("id") or "")
     objects = [o for o in objects if isinstance(o, dict)]
@@ -108,7 +108,7 @@ def normalise_menu(par_location_id: str, location: dict, objects: list[dict]) ->
         if obj.get("type") != "ITEM" or not _here(obj, square_id):
             continue
         data = obj.get("item_data") or {}
-        groups = []
+        groups: list[ModifierGroup] = []
         for info in data.get("modifier_list_info") or []:
             listed = lists.get(info.get("modifier_list_id"))
             if listed is None or info.get("enabled") is False:

@@ -29,10 +29,11 @@ Square's Order read back as base.Placed. Built from Square's public documentatio
 from __future__ import annotations
 
 import hashlib
+from typing import TypedDict, TypeGuard
 
 from app import jsonio
 from app.jsonio import money_to_cents
-from app.pos.base import Placed
+from app.pos.base import JsonObject, OrderRecord, Placed
 from app.pos.wire import unix_time
 from app.times import format_time
 
@@ -50,13 +51,25 @@ def reference_id(request_uid: str) -> str:
     return "pb-" + hashlib.sha256(request_uid.encode()).hexdigest()[: REFERENCE_MAX - 3]
 
 
-def money(cents: int, currency: str) -> dict:
+class Money(TypedDict):
+    amount: int  # the currency's smallest unit
+    currency: str
+
+
+class Modifier(TypedDict):
+    uid: str
+    catalog_object_id: str
+    quantity: str
+    base_price_money: Money
+
+
+def money(cents: int, currency: str) -> Money:
     return {"amount": cents, "currency": currency}
 
 
-def _modifiers(children: list, prefix: str, currency: str) -> list[dict]:
+def _modifiers(children: list[JsonObject], prefix: str, currency: str) -> list[Modifier]:
     """A line's children, and theirs, as Square modifiers (Square has no nested line items)."""
-    out: list[dict] = []
+    out: list[Modifier] = []
     for child in children or []:
         out.append(
             {
@@ -67,13 +80,13 @@ def _modifiers(children: list, prefix: str, currency: str) -> list[dict]:
             }
         )
         for nested in _modifiers(child.get("children") or [], prefix, currency):
-            out.append(dict(nested, uid=f"{prefix}-m{len(out) + 1}"))
+            out.append({**nested, "uid": f"{prefix}-m{len(out) + 1}"})
     return out
 
 
-def _line(line: dict, n: int, currency: str) -> dict:
+def _line(line: JsonObject, n: int, currency: str) -> JsonObject:
     uid = f"line-{n}"
-    out = {
+    out: JsonObject = {
         "uid": uid,
         "catalog_object_id": line["id"],
         "quantity": str(line["quantity"]),
@@ -87,7 +100,7 @@ def _line(line: dict, n: int, currency: str) -> dict:
     return out
 
 
-def _fulfillment(order: dict) -> dict:
+def _fulfillment(order: OrderRecord) -> JsonObject:
     """PAR's fulfillment as a Square PICKUP (or DELIVERY) fulfillment, ASAP unless scheduled."""
     details = order["order_details"]
     wanted = details.get("fulfillment") or {}
@@ -114,11 +127,11 @@ def _fulfillment(order: dict) -> dict:
     }
 
 
-def body_fields(order: dict, not_after: float, location_id: str, currency: str = "USD") -> dict:
+def body_fields(order: OrderRecord, not_after: float, location_id: str, currency: str = "USD") -> JsonObject:
     """The CreateOrder request for an order record, at the Square location `location_id`. Square
     has no deadline field: `not_after` is kept in the metadata, for people, never enforced."""
     uid, details = order["request_uid"], order["order_details"]
-    body: dict = {
+    body: JsonObject = {
         "location_id": location_id,
         "reference_id": reference_id(uid),
         "source": {"name": SOURCE},
@@ -146,12 +159,12 @@ def body_fields(order: dict, not_after: float, location_id: str, currency: str =
     return {"idempotency_key": uid, "order": body}
 
 
-def order_body(order: dict, not_after: float, location_id: str, currency: str = "USD") -> bytes:
+def order_body(order: OrderRecord, not_after: float, location_id: str, currency: str = "USD") -> bytes:
     """The body's bytes; the same record, deadline and location give the same bytes."""
     return jsonio.dumps(body_fields(order, not_after, location_id, currency)).encode()
 
 
-def placed(order: dict, replayed: bool = False) -> Placed:
+def placed(order: JsonObject, replayed: bool = False) -> Placed:
     """A Square Order as Placed: `voided` when CANCELED (no live order, and never again)."""
     total = (order.get("total_money") or {}).get("amount")
     return Placed(
@@ -163,7 +176,7 @@ def placed(order: dict, replayed: bool = False) -> Placed:
     )
 
 
-def is_ours(order, request_uid: str) -> bool:
+def is_ours(order: object, request_uid: str) -> TypeGuard[JsonObject]:
     """The order was made under this request_uid: its reference_id, and the uid our metadata
     keeps (Square documents no uniqueness for reference_id: another app may use the same one)."""
     if not isinstance(order, dict) or not order.get("id") or order.get("reference_id") != reference_id(request_uid):
@@ -171,10 +184,10 @@ def is_ours(order, request_uid: str) -> bool:
     return (order.get("metadata") or {}).get("request_uid") == request_uid
 
 
-def search_body(location_ids: list[str], since: float, cursor: str | None = None, limit: int = 500) -> dict:
+def search_body(location_ids: list[str], since: float, cursor: str | None = None, limit: int = 500) -> JsonObject:
     """SearchOrders for orders created since `since` (Unix seconds) at up to 10 locations, newest
     first (a timed-out create is recent)."""
-    body: dict = {
+    body: JsonObject = {
         "location_ids": location_ids,
         "query": {
             "filter": {"date_time_filter": {"created_at": {"start_at": format_time(since)}}},
@@ -187,18 +200,18 @@ def search_body(location_ids: list[str], since: float, cursor: str | None = None
     return body
 
 
-def _canceled(fulfillment: dict, reason: str) -> dict:
-    out = {"uid": fulfillment["uid"], "state": CANCELED}
+def _canceled(fulfillment: JsonObject, reason: str) -> JsonObject:
+    out: JsonObject = {"uid": fulfillment["uid"], "state": CANCELED}
     kind = str(fulfillment.get("type") or "").lower()
     if kind in ("pickup", "delivery") and reason:
         out[f"{kind}_details"] = {"cancel_reason": reason[:100]}
     return out
 
 
-def cancel_body(order: dict, request_uid: str, reason: str = "") -> dict:
+def cancel_body(order: JsonObject, request_uid: str, reason: str = "") -> JsonObject:
     """UpdateOrder moving the order (and its fulfillments, with the reason) to CANCELED at its
     current version. The key names the version: a retry of this update is the same update."""
-    sparse: dict = {"location_id": order.get("location_id"), "version": order.get("version"), "state": CANCELED}
+    sparse: JsonObject = {"location_id": order.get("location_id"), "version": order.get("version"), "state": CANCELED}
     fulfillments = [
         _canceled(f, reason)
         for f in order.get("fulfillments") or []

@@ -3,16 +3,42 @@ order record, and the order answers (201/200 and lookup) read back as base.Place
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from app import jsonio
 from app.jsonio import money_to_cents
-from app.pos.base import Placed
+from app.pos.base import JsonObject, OrderRecord, Placed
 from app.times import format_time, parse_time
 
 TOTALS = ("subtotal", "discount_total", "tax", "tip", "grand_total")
 
 
-def _line(line: dict) -> dict:
-    out = {
+class Line(TypedDict):
+    """A line of the POST /orders body: an item and its children, prices in cents."""
+
+    id: str
+    item_type: str
+    quantity: int
+    unit_price: int
+    children: list[Line]
+    note: NotRequired[str]
+
+
+class OrderBody(TypedDict):
+    """The POST /orders body of pos-api.md."""
+
+    external_id: str
+    not_after: str
+    location_id: str
+    items: list[Line]
+    totals: dict[str, int]
+    fulfillment: object  # PAR's, keys sorted
+    customer: object  # PAR's, keys sorted
+    scheduled_for: str | None
+
+
+def _line(line: JsonObject) -> Line:
+    out: Line = {
         "id": line["id"],
         "item_type": line["item_type"],
         "quantity": line["quantity"],
@@ -24,7 +50,7 @@ def _line(line: dict) -> dict:
     return out
 
 
-def _sorted(value):
+def _sorted(value: object) -> object:
     """Dicts with their keys sorted, all the way down: the fields copied from PAR's request
     (fulfillment, customer) give the same bytes whatever order the record holds their keys in."""
     if isinstance(value, dict):
@@ -34,7 +60,7 @@ def _sorted(value):
     return value
 
 
-def body_fields(order: dict, not_after: float) -> dict:
+def body_fields(order: OrderRecord, not_after: float) -> OrderBody:
     """The POST /orders body of pos-api.md for an order record, as a dict."""
     details = order["order_details"]
     fulfillment = details.get("fulfillment") or {}
@@ -50,20 +76,20 @@ def body_fields(order: dict, not_after: float) -> dict:
     }
 
 
-def order_body(order: dict, not_after: float) -> bytes:
+def order_body(order: OrderRecord, not_after: float) -> bytes:
     """The body's bytes. Deterministic: the same record and deadline, the same bytes (so a
     retry under the same key is the same call). jsonio: fields PAR sent that we keep
     (fulfillment, customer) may hold Decimal numbers."""
     return jsonio.dumps(body_fields(order, not_after)).encode()
 
 
-def unix_time(text) -> float | None:
+def unix_time(text: object) -> float | None:
     """Unix seconds from an ISO 8601 time (`...Z`); None when absent or not a time."""
     moment = parse_time(text)
     return None if moment is None else moment.timestamp()
 
 
-def placed(answer: dict, replayed: bool) -> Placed:
+def placed(answer: JsonObject, replayed: bool) -> Placed:
     """An order answer (201/200 body, or one of a lookup's) as Placed."""
     total = answer.get("total")
     return Placed(

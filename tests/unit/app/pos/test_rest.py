@@ -298,7 +298,7 @@ def test_against_the_simulator(possim):
 
 def test_the_app_places_an_order_whose_kept_fields_hold_numbers(possim):
     """End to end on the unit layer: the real app and RestPos against the simulator."""
-    app = build_app(pos=RestPos(possim, TOKEN, 1.0, 5.0), INLINE_BUDGET_MS="20000")
+    app = build_app(pos=RestPos(possim, TOKEN, connect_timeout=1.0, read_timeout=5.0), INLINE_BUDGET_MS="20000")
     order = sample_order(uid="ord-km")
     order["order_details"]["fulfillment"]["distance_km"] = Decimal("3.5")
     order["order_details"]["customer"]["lat"] = Decimal("40.7128")
