@@ -11,7 +11,9 @@ compares the two on valid bodies and on bodies broken anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from marshmallow import ValidationError
 
@@ -22,24 +24,29 @@ from schemas.orders import ITEM_TYPES, REQUEST_TYPES, SERVICE_ONLY_DETAILS
 _MONEY = Money()
 _MAX_TTL = 7 * 24 * 3600
 
+Loaded = dict[str, Any]  # a body (or part of one) as the schema loads it
+Reader = Callable[[object], object]  # a field's value as loaded; _Refuse when not plainly valid
+# a declared field: its reader, or its reader and the default's factory when absent
+Declared = dict[str, Reader | tuple[Reader, Callable[[], object]]]
+
 
 class _Refuse(Exception):
     """Not plainly valid: the schema decides."""
 
 
-def _text(value, low: int = 0, high: int | None = None) -> str:
+def _text(value: object, low: int = 0, high: int | None = None) -> str:
     if type(value) is not str or len(value) < low or (high is not None and len(value) > high):
         raise _Refuse
     return value
 
 
-def _time(value) -> str:
+def _time(value: object) -> str:
     if type(value) is not str or parse_time(value) is None:
         raise _Refuse
     return value
 
 
-def _money(value) -> Decimal:
+def _money(value: object) -> Decimal:
     if type(value) is not int and type(value) is not Decimal:
         raise _Refuse
     try:
@@ -48,21 +55,21 @@ def _money(value) -> Decimal:
         raise _Refuse from None
 
 
-def _int(value, low: int, high: int) -> int:
+def _int(value: object, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
         raise _Refuse
     return value
 
 
-def _object(value, declared: dict, known: frozenset) -> dict:
+def _object(value: object, declared: Declared, known: frozenset[str]) -> Loaded:
     """An INCLUDE schema: the declared fields (name -> reader or (reader, default)), then the rest."""
     if type(value) is not dict:
         raise _Refuse
-    out = {}
+    out: Loaded = {}
     for name, reader in declared.items():
         if name in value:
-            out[name] = (reader[0] if type(reader) is tuple else reader)(value[name])
-        elif type(reader) is tuple:
+            out[name] = (reader[0] if isinstance(reader, tuple) else reader)(value[name])
+        elif isinstance(reader, tuple):
             out[name] = reader[1]()
     for name, item in value.items():
         if name not in known:
@@ -70,21 +77,25 @@ def _object(value, declared: dict, known: frozenset) -> dict:
     return out
 
 
-def _strings(**limits) -> dict:
-    return {name: (lambda v, high=high: _text(v, 0, high)) for name, high in limits.items()}
+def _up_to(high: int) -> Reader:
+    return lambda v: _text(v, 0, high)
 
 
-def _note(value):
+def _strings(**limits: int) -> Declared:
+    return {name: _up_to(high) for name, high in limits.items()}
+
+
+def _note(value: object) -> str | None:
     return None if value is None else _text(value, 0, 500)
 
 
-def _no_children(value) -> list:
+def _no_children(value: object) -> list[object]:
     if type(value) is not list or value:
         raise _Refuse
     return []
 
 
-def _line_fields(children) -> dict:
+def _line_fields(children: Reader | tuple[Reader, Callable[[], object]]) -> Declared:
     return {
         "id": lambda v: _text(v, 1, 128),
         **_strings(name=200),
@@ -96,14 +107,14 @@ def _line_fields(children) -> dict:
     }
 
 
-def _member(value, allowed) -> str:
+def _member(value: object, allowed: tuple[str, ...]) -> str:
     if type(value) is not str or value not in allowed:
         raise _Refuse
     return value
 
 
-def _list(reader, high: int, low: int = 0):
-    def read(value) -> list:
+def _list(reader: Reader, high: int, low: int = 0) -> Callable[[object], list[object]]:
+    def read(value: object) -> list[object]:
         if type(value) is not list or not low <= len(value) <= high:
             raise _Refuse
         return [reader(each) for each in value]
@@ -111,10 +122,10 @@ def _list(reader, high: int, low: int = 0):
     return read
 
 
-def _nested(declared: dict, required: tuple = ()):
+def _nested(declared: Declared, required: tuple[str, ...] = ()) -> Callable[[object], Loaded]:
     known = frozenset(declared)
 
-    def read(value) -> dict:
+    def read(value: object) -> Loaded:
         if type(value) is not dict or any(name not in value for name in required):
             raise _Refuse
         return _object(value, declared, known)
@@ -130,13 +141,14 @@ _FULFILLMENT = _nested({**_strings(mode=32), "promised_at": lambda v: None if v 
 _CUSTOMER = _nested(_strings(name=200, phone=40, email=254))
 
 
-def _online_order_id(value) -> str:
-    if "|" in _text(value, 0, 128):
+def _online_order_id(value: object) -> str:
+    text = _text(value, 0, 128)
+    if "|" in text:
         raise _Refuse
-    return value
+    return text
 
 
-_DETAILS_FIELDS = {
+_DETAILS_FIELDS: Declared = {
     "online_order_id": _online_order_id,
     "fulfillment": _FULFILLMENT,
     "customer": _CUSTOMER,
@@ -152,7 +164,7 @@ _DETAILS_KNOWN = frozenset(_DETAILS_FIELDS)
 _DETAILS_REQUIRED = ("items", "subtotal", "tax", "grand_total")
 
 
-def _details(value) -> dict:
+def _details(value: object) -> Loaded:
     if type(value) is not dict or any(name not in value for name in _DETAILS_REQUIRED):
         raise _Refuse
     out = _object(value, _DETAILS_FIELDS, _DETAILS_KNOWN)
@@ -161,7 +173,7 @@ def _details(value) -> dict:
     return out
 
 
-def load(body) -> dict | None:
+def load(body: object) -> Loaded | None:
     """The loaded order, as the schema loads it; None: let the schema load it (and say why not)."""
     try:
         if type(body) is not dict or body.get("callback_url") is not None:
@@ -171,7 +183,7 @@ def load(body) -> dict | None:
                 return None
         if not (is_key(body["request_uid"]) and is_key(body["location_id"])):
             return None
-        out = {
+        out: Loaded = {
             "request_uid": body["request_uid"],
             "request_type": _member(body["request_type"], REQUEST_TYPES),
             "request_datetime": _time(body["request_datetime"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
 from app.orders.lifecycle import ANSWER_STATUSES
@@ -80,7 +82,7 @@ class OrderDetailsSchema(Schema):
     pos_order_id = fields.String(dump_only=True)
 
     @pre_load
-    def _count_lines(self, data, **kwargs):
+    def _count_lines(self, data: object, **kwargs: object) -> object:
         # the caps first, counted: a line with too many children costs no error for each line before it
         cap = first_cap(data.get("items")) if isinstance(data, dict) else None
         if cap:
@@ -88,12 +90,12 @@ class OrderDetailsSchema(Schema):
         return data
 
     @validates("online_order_id")
-    def _no_separator(self, value, **kwargs):
+    def _no_separator(self, value: str, **kwargs: object) -> None:
         if "|" in value:
             raise ValidationError("must not contain '|' (the digest's separator)")
 
     @post_load
-    def _drop_service_fields(self, data, **kwargs):
+    def _drop_service_fields(self, data: dict[str, Any], **kwargs: object) -> dict[str, Any]:
         # dump_only fields are "unknown" on load, and unknown fields are kept: drop them here
         for name in SERVICE_ONLY_DETAILS:
             data.pop(name, None)
@@ -120,13 +122,13 @@ class OrderRequestSchema(Schema):
     completed_at = Timestamp(allow_none=True)
 
     @validates("callback_url")
-    def _callable(self, value, **kwargs):
+    def _callable(self, value: str | None, **kwargs: object) -> None:
         why = port_problem(value) if value else None
         if why:
             raise ValidationError(why)
 
     @post_load
-    def _drop_service_fields(self, data, **kwargs):
+    def _drop_service_fields(self, data: dict[str, Any], **kwargs: object) -> dict[str, Any]:
         data.pop("completed_at", None)  # the service sets it when the order is final
         return data
 
