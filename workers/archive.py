@@ -27,7 +27,7 @@ def _mover(on_written=None) -> ArchiveMover | None:
     if services.archive is None:
         return None
     return ArchiveMover(
-        services.store, services.archive, services.settings.archive_after_seconds, on_written=on_written
+        services.store, services.archive, after_seconds=services.settings.archive_after_seconds, on_written=on_written
     )
 
 

@@ -5,11 +5,16 @@ its migrations; scripts.py: the Redis side of a move (REMOVE) and of a callback 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from app.archive.db import Archive, ArchiveUnavailable, Row
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 __all__ = ["Archive", "ArchiveUnavailable", "Row", "open_archive"]
 
 
-def open_archive(settings) -> Archive | None:
+def open_archive(settings: Settings) -> Archive | None:
     """The archive ARCHIVE_URL names; None when it is not set (finals stay in Redis)."""
     return Archive(settings.archive_url) if settings.archive_url else None

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.archive.schema import orders
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 COLUMNS = (
     orders.c.request_uid,
     orders.c.location_id,
@@ -56,7 +60,7 @@ def make_engine(url: str, timeout: float = 2.0) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": timeout})
 
         @sa.event.listens_for(engine, "connect")
-        def _wal(conn, _record):  # readers (the web) go on while the mover writes
+        def _wal(conn: sqlite3.Connection, _record: object) -> None:  # readers (the web) go on while the mover writes
             conn.execute("PRAGMA journal_mode=WAL")
 
         return engine
@@ -89,7 +93,7 @@ def silent_server_bounds(timeout: float) -> dict[str, int]:
     }
 
 
-def _row(values) -> Row:
+def _row(values: Sequence[Any]) -> Row:
     uid, location, created, status, fp, record, history, moved_at = values
     return Row(uid, location, float(created), status, fp, json.loads(record), json.loads(history), float(moved_at))
 
@@ -99,7 +103,7 @@ class Archive:
         self.url = url
         self.engine = engine or make_engine(url, timeout)
 
-    def _do(self, work):
+    def _do(self, work: Callable[[], T]) -> T:
         """`work()`, retried once when it failed on a connection found dead (PostgreSQL restarted:
         the pool is emptied, and the retry connects anew; a write's transaction was rolled back)."""
         try:
@@ -112,7 +116,7 @@ class Archive:
         except sa.exc.SQLAlchemyError as exc:
             raise ArchiveUnavailable(type(exc).__name__) from exc
 
-    def _insert(self):
+    def _insert(self) -> postgresql.Insert | sqlite.Insert:
         return (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(orders)
 
     def put(self, rows: list[Row]) -> set[str]:
@@ -142,7 +146,7 @@ class Archive:
         ]
         wanted = {r.uid: (r.status, r.fp) for r in rows}
 
-        def work():
+        def work() -> Sequence[sa.Row[Any, Any, Any]]:  # (request_uid, status, fp)
             with self.engine.begin() as conn:
                 conn.execute(stmt, values)
                 return conn.execute(
@@ -157,7 +161,7 @@ class Archive:
         if not uids:
             return {}
 
-        def work():
+        def work() -> Sequence[sa.Row[Any, Any, Any, Any, Any, Any, Any, Any]]:  # COLUMNS
             with self.engine.connect() as conn:
                 return conn.execute(sa.select(*COLUMNS).where(orders.c.request_uid.in_(uids))).all()
 
@@ -170,6 +174,7 @@ class Archive:
         self,
         location: str,
         count: int,
+        *,
         since: float | None = None,
         after: tuple[float, str] | None = None,
         status: str | None = None,
@@ -186,7 +191,7 @@ class Archive:
             query = query.where(c.created >= since)
         query = query.order_by(c.created, c.request_uid).limit(count)
 
-        def work():
+        def work() -> list[tuple[float, str]]:
             with self.engine.connect() as conn:
                 return [(float(created), uid) for created, uid in conn.execute(query)]
 
@@ -203,7 +208,7 @@ class Archive:
         order = (c.created.desc(), c.request_uid.desc()) if newest_first else (c.created, c.request_uid)
         query = query.order_by(*order).limit(limit)
 
-        def work():
+        def work() -> list[tuple[float, str]]:
             with self.engine.connect() as conn:
                 return [(float(created), uid) for created, uid in conn.execute(query)]
 
@@ -222,7 +227,7 @@ class Archive:
                 .scalar_subquery()
             )
 
-            def work(oldest=oldest):
+            def work(oldest: sa.ScalarSelect[Any] = oldest) -> int:
                 with self.engine.begin() as conn:
                     return conn.execute(orders.delete().where(orders.c.request_uid.in_(oldest))).rowcount
 
@@ -233,7 +238,7 @@ class Archive:
         return deleted
 
     def count(self) -> int:
-        def work():
+        def work() -> int:
             with self.engine.connect() as conn:
                 return int(conn.execute(sa.select(sa.func.count()).select_from(orders)).scalar() or 0)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
@@ -51,12 +52,20 @@ class Run:
     backlog: int = 0
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class ArchiveMover:
-    def __init__(self, store: OrderStore, archive: Archive, after_seconds: float, batch: int = 500, on_written=None):
+    def __init__(
+        self,
+        store: OrderStore,
+        archive: Archive,
+        *,
+        after_seconds: float,
+        batch: int = 500,
+        on_written: Callable[[set[str]], object] | None = None,
+    ) -> None:
         self.store = store
         self.redis = store.redis
         self.archive = archive
@@ -93,7 +102,8 @@ class ArchiveMover:
             log.info("final orders archived", extra={"count": run.moved, "kept": run.kept})
         return run
 
-    def _snapshot(self, uids: list[str]) -> list[tuple[dict, list]]:
+    def _snapshot(self, uids: list[str]) -> list[tuple[dict[bytes, bytes], list[bytes]]]:
+        """Each order's hash and history, as Redis holds them (bytes)."""
         pipe = self.redis.pipeline(transaction=False)
         for uid in uids:
             pipe.hgetall(f"order:{uid}")

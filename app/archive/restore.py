@@ -7,12 +7,16 @@ again (its row then brought up to date: same final, a longer history)."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from app.archive import scripts
 from app.orders.keys import ALL_KEY, location_key
 
+if TYPE_CHECKING:
+    from app.orders.store import OrderStore
 
-def restore(store, uid: str) -> bool:
+
+def restore(store: OrderStore, uid: str) -> bool:
     """Put the archived order `uid` back in Redis unless Redis has a record of it. False when
     the archive has none (ArchiveUnavailable when it cannot answer)."""
     row = store.archive.get(uid)

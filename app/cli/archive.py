@@ -41,7 +41,7 @@ def _mover():
     found = services()
     if found.archive is None:
         raise Trouble("ARCHIVE_URL is not set: finals stay in Redis", 2)
-    return ArchiveMover(found.store, found.archive, found.settings.archive_after_seconds)
+    return ArchiveMover(found.store, found.archive, after_seconds=found.settings.archive_after_seconds)
 
 
 @archive.command("move")
