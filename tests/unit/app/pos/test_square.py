@@ -4,12 +4,10 @@ cancel rules, and the REST adapter's bounds kept."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
 
-from app.orders import records
 from app.pos.base import (
     InProgress,
     KeyUsed,
@@ -23,40 +21,9 @@ from app.pos.base import (
     VoidedKey,
 )
 from app.pos.square import SquarePos
-from tests.support.factories import sample_order
 from tests.support.helpers import LocalServer
 from tests.support.pos import SIM_TOKEN as TOKEN
-
-NOT_AFTER = 1_795_457_700.0
-ORDER = {
-    "id": "SQ-O1",
-    "location_id": "loc-001",
-    "reference_id": "ord-1",
-    "metadata": {"request_uid": "ord-1"},
-    "state": "OPEN",
-    "version": 1,
-    "created_at": "2026-11-23T10:00:00.000Z",
-    "total_money": {"amount": 2687, "currency": "USD"},
-    "fulfillments": [{"uid": "fulfillment", "type": "PICKUP", "state": "PROPOSED"}],
-}
-
-
-def err(code, detail="x"):
-    return {"errors": [{"category": "INVALID_REQUEST_ERROR", "code": code, "detail": detail}]}
-
-
-class Square:
-    """Answers by (method, path): a value, or a list of values answered in turn (the last one
-    repeated); a value is (status, body[, delay])."""
-
-    def __init__(self):
-        self.answers: dict = {("GET", "/v2/locations"): (200, {"locations": [{"id": "loc-001"}]})}
-
-    def __call__(self, method, path, headers, body):
-        answer = self.answers.get((method, path.split("?")[0]), (404, err("NOT_FOUND")))
-        if isinstance(answer, list):
-            return answer.pop(0) if len(answer) > 1 else answer[0]
-        return answer
+from tests.support.square import NOT_AFTER, ORDER, Square, err, record, sent
 
 
 @pytest.fixture
@@ -78,16 +45,8 @@ def pos(server):
     client.session.close()
 
 
-def record(uid="ord-1"):
-    return records.new_record(sample_order(uid=uid), 1_795_456_800.0)
-
-
 def place(pos):
     return pos.place_order(record(), NOT_AFTER, timeout=3)
-
-
-def sent(server, method, path):
-    return [json.loads(s["body"] or b"{}") for s in server.seen if s["method"] == method and s["path"] == path]
 
 
 def test_every_call_carries_the_bearer_token_and_the_square_version(pos, server, square):
