@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 def restore(store: OrderStore, uid: str) -> bool:
     """Put the archived order `uid` back in Redis unless Redis has a record of it. False when
     the archive has none (ArchiveUnavailable when it cannot answer)."""
+    if store.archive is None:
+        return False  # no archive: nothing to bring back
     row = store.archive.get(uid)
     if row is None:
         return False
