@@ -16,10 +16,11 @@ caller has left.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypedDict
+from typing import Literal, Protocol, TypedDict
 
-JsonObject = dict[str, Any]  # a JSON object as decoded (or to be encoded): its values are whatever JSON holds
-OrderRecord = dict[str, Any]  # the engine's stored order (app/orders/records.py): PAR's request, its totals
+from app.jsonio import Json
+
+OrderRecord = Json  # the engine's stored order (app/orders/records.py): PAR's request, its totals
 VoidBy = Literal["key", "pos_order_id", "none"]
 
 
@@ -119,7 +120,7 @@ class Menu(TypedDict, total=False):
     """A location and its menu as the engine reads them (app/orders/rules.py)."""
 
     location_id: str
-    location: JsonObject  # at least accepting_orders (bool) and tax_rate (decimal string)
+    location: Json  # at least accepting_orders (bool) and tax_rate (decimal string)
     updated_at: str | None
     items: dict[str, MenuItem]
 

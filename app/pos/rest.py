@@ -30,11 +30,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import Timeout
 
 from app import jsonio
+from app.jsonio import Json
 from app.pos import wire
 from app.pos.base import (
     Expired,
     InProgress,
-    JsonObject,
     KeyUsed,
     LocationUnknown,
     Menu,
@@ -91,7 +91,7 @@ def path_segment(value: str) -> str:
 order_body = wire.body_fields  # the body as a dict, as before, for bench/naive_peer.py; RestPos.order_body: bytes
 
 
-def normalise_menu(location: JsonObject, menu: JsonObject) -> Menu:
+def normalise_menu(location: Json, menu: Json) -> Menu:
     """The REST POS's location and menu answers as base.Menu."""
     listed = menu.get("items")
     items = listed if isinstance(listed, list) else []
@@ -214,7 +214,7 @@ class RestPos:
         if not _failed_status(response.status_code):
             self._warn(operation, "unexpected", status=response.status_code, seconds=seconds, uid=uid)
 
-    def _read(self, path: str, operation: str, timeout: float | None) -> JsonObject:
+    def _read(self, path: str, operation: str, timeout: float | None) -> Json:
         try:
             response, seconds = self._call("GET", path, operation, timeout=timeout)
         except requests.RequestException as exc:

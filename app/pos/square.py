@@ -29,10 +29,10 @@ from typing import Any
 import requests
 
 from app import jsonio
+from app.jsonio import Json
 from app.pos import square_menu, square_wire
 from app.pos.base import (
     InProgress,
-    JsonObject,
     KeyUsed,
     LocationUnknown,
     Menu,
@@ -58,7 +58,7 @@ SEARCH_BATCH = 10  # SearchOrders takes at most 10 location_ids
 def _error(data: object) -> tuple[str | None, str | None]:
     """The first error's code and detail."""
     errors = data.get("errors") if isinstance(data, dict) else None
-    first: JsonObject = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    first: Json = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     code, detail = first.get("code"), first.get("detail")
     return (str(code) if code else None), (str(detail) if detail else None)
 
@@ -117,9 +117,9 @@ class SquarePos(RestPos):
         end: float,
         *,
         uid: str | None = None,
-        body: JsonObject | None = None,
+        body: Json | None = None,
         **kw: Any,
-    ) -> JsonObject:
+    ) -> Json:
         """A 200 answer's object; LocationUnknown on 404, PosUnavailable otherwise."""
         data = None if body is None else jsonio.dumps(body).encode()
         try:
@@ -150,7 +150,7 @@ class SquarePos(RestPos):
         location = self._ask("GET", f"/v2/locations/{path_segment(square_id)}", "location", end).get("location")
         if not isinstance(location, dict):
             raise PosUnavailable("location: no location in the answer")
-        objects: list[JsonObject] = []
+        objects: list[Json] = []
         cursor = None
         while True:
             params = {"types": CATALOG_TYPES, **({"cursor": cursor} if cursor else {})}
@@ -172,7 +172,7 @@ class SquarePos(RestPos):
         self._locations = (time.monotonic(), ids)
         return ids
 
-    def _find(self, external_id: str, end: float) -> JsonObject | None:
+    def _find(self, external_id: str, end: float) -> Json | None:
         """Square's Order made under this request_uid, or None: every page of the window's orders
         at every location, until it shows up."""
         since = time.time() - self.search_window

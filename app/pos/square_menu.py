@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from app.pos.base import JsonObject, Menu, MenuItem, ModifierGroup
+from app.jsonio import Json
+from app.pos.base import Menu, MenuItem, ModifierGroup
 
 
-def _here(obj: JsonObject, location_id: str) -> bool:
+def _here(obj: Json, location_id: str) -> bool:
     """The catalog object is present at the Square location."""
     if obj.get("is_deleted"):
         return False
@@ -36,7 +37,7 @@ def _amount(money: object) -> int:
     return amount if isinstance(amount, int) and not isinstance(amount, bool) else 0
 
 
-def _sold_out(data: JsonObject, location_id: str) -> bool:
+def _sold_out(data: Json, location_id: str) -> bool:
     return any(
         o.get("sold_out")
         for o in data.get("location_overrides") or []
@@ -44,7 +45,7 @@ def _sold_out(data: JsonObject, location_id: str) -> bool:
     )
 
 
-def _limits(info: JsonObject, listed: JsonObject) -> tuple[int, int | None]:
+def _limits(info: Json, listed: Json) -> tuple[int, int | None]:
     """min and max selected modifiers: the item's override, else the list's; -1 means unset."""
 
     def pick(name: str) -> int | None:
@@ -60,7 +61,7 @@ def _limits(info: JsonObject, listed: JsonObject) -> tuple[int, int | None]:
     return pick("min_selected_modifiers") or 0, high
 
 
-def tax_rate(objects: list[JsonObject], location_id: str) -> str:
+def tax_rate(objects: list[Json], location_id: str) -> str:
     """The location's tax as the decimal rate the engine computes with ("8.25" % → "0.0825")."""
     total = sum(
         (
@@ -73,7 +74,7 @@ def tax_rate(objects: list[JsonObject], location_id: str) -> str:
     return str((total / 100).normalize()) if total else "0"
 
 
-def normalise_menu(par_location_id: str, location: JsonObject, objects: list[JsonObject]) -> Menu:
+def normalise_menu(par_location_id: str, location: Json, objects: list[Json]) -> Menu:
     """RetrieveLocation's `location` and ListCatalog's objects as base.Menu."""
     square_id = str(location.get("id") or "")
     objects = [o for o in objects if isinstance(o, dict)]

@@ -32,8 +32,8 @@ import hashlib
 from typing import TypedDict, TypeGuard
 
 from app import jsonio
-from app.jsonio import money_to_cents
-from app.pos.base import JsonObject, OrderRecord, Placed
+from app.jsonio import Json, money_to_cents
+from app.pos.base import OrderRecord, Placed
 from app.pos.wire import unix_time
 from app.times import format_time
 
@@ -67,7 +67,7 @@ def money(cents: int, currency: str) -> Money:
     return {"amount": cents, "currency": currency}
 
 
-def _modifiers(children: list[JsonObject], prefix: str, currency: str) -> list[Modifier]:
+def _modifiers(children: list[Json], prefix: str, currency: str) -> list[Modifier]:
     """A line's children, and theirs, as Square modifiers (Square has no nested line items)."""
     out: list[Modifier] = []
     for child in children or []:
@@ -84,9 +84,9 @@ def _modifiers(children: list[JsonObject], prefix: str, currency: str) -> list[M
     return out
 
 
-def _line(line: JsonObject, n: int, currency: str) -> JsonObject:
+def _line(line: Json, n: int, currency: str) -> Json:
     uid = f"line-{n}"
-    out: JsonObject = {
+    out: Json = {
         "uid": uid,
         "catalog_object_id": line["id"],
         "quantity": str(line["quantity"]),
@@ -100,7 +100,7 @@ def _line(line: JsonObject, n: int, currency: str) -> JsonObject:
     return out
 
 
-def _fulfillment(order: OrderRecord) -> JsonObject:
+def _fulfillment(order: OrderRecord) -> Json:
     """PAR's fulfillment as a Square PICKUP (or DELIVERY) fulfillment, ASAP unless scheduled."""
     details = order["order_details"]
     wanted = details.get("fulfillment") or {}
@@ -127,11 +127,11 @@ def _fulfillment(order: OrderRecord) -> JsonObject:
     }
 
 
-def body_fields(order: OrderRecord, not_after: float, location_id: str, currency: str = "USD") -> JsonObject:
+def body_fields(order: OrderRecord, not_after: float, location_id: str, currency: str = "USD") -> Json:
     """The CreateOrder request for an order record, at the Square location `location_id`. Square
     has no deadline field: `not_after` is kept in the metadata, for people, never enforced."""
     uid, details = order["request_uid"], order["order_details"]
-    body: JsonObject = {
+    body: Json = {
         "location_id": location_id,
         "reference_id": reference_id(uid),
         "source": {"name": SOURCE},
@@ -164,7 +164,7 @@ def order_body(order: OrderRecord, not_after: float, location_id: str, currency:
     return jsonio.dumps(body_fields(order, not_after, location_id, currency)).encode()
 
 
-def placed(order: JsonObject, replayed: bool = False) -> Placed:
+def placed(order: Json, replayed: bool = False) -> Placed:
     """A Square Order as Placed: `voided` when CANCELED (no live order, and never again)."""
     total = (order.get("total_money") or {}).get("amount")
     return Placed(
@@ -176,7 +176,7 @@ def placed(order: JsonObject, replayed: bool = False) -> Placed:
     )
 
 
-def is_ours(order: object, request_uid: str) -> TypeGuard[JsonObject]:
+def is_ours(order: object, request_uid: str) -> TypeGuard[Json]:
     """The order was made under this request_uid: its reference_id, and the uid our metadata
     keeps (Square documents no uniqueness for reference_id: another app may use the same one)."""
     if not isinstance(order, dict) or not order.get("id") or order.get("reference_id") != reference_id(request_uid):
@@ -184,10 +184,10 @@ def is_ours(order: object, request_uid: str) -> TypeGuard[JsonObject]:
     return (order.get("metadata") or {}).get("request_uid") == request_uid
 
 
-def search_body(location_ids: list[str], since: float, cursor: str | None = None, limit: int = 500) -> JsonObject:
+def search_body(location_ids: list[str], since: float, cursor: str | None = None, limit: int = 500) -> Json:
     """SearchOrders for orders created since `since` (Unix seconds) at up to 10 locations, newest
     first (a timed-out create is recent)."""
-    body: JsonObject = {
+    body: Json = {
         "location_ids": location_ids,
         "query": {
             "filter": {"date_time_filter": {"created_at": {"start_at": format_time(since)}}},
@@ -200,18 +200,18 @@ def search_body(location_ids: list[str], since: float, cursor: str | None = None
     return body
 
 
-def _canceled(fulfillment: JsonObject, reason: str) -> JsonObject:
-    out: JsonObject = {"uid": fulfillment["uid"], "state": CANCELED}
+def _canceled(fulfillment: Json, reason: str) -> Json:
+    out: Json = {"uid": fulfillment["uid"], "state": CANCELED}
     kind = str(fulfillment.get("type") or "").lower()
     if kind in ("pickup", "delivery") and reason:
         out[f"{kind}_details"] = {"cancel_reason": reason[:100]}
     return out
 
 
-def cancel_body(order: JsonObject, request_uid: str, reason: str = "") -> JsonObject:
+def cancel_body(order: Json, request_uid: str, reason: str = "") -> Json:
     """UpdateOrder moving the order (and its fulfillments, with the reason) to CANCELED at its
     current version. The key names the version: a retry of this update is the same update."""
-    sparse: JsonObject = {"location_id": order.get("location_id"), "version": order.get("version"), "state": CANCELED}
+    sparse: Json = {"location_id": order.get("location_id"), "version": order.get("version"), "state": CANCELED}
     fulfillments = [
         _canceled(f, reason)
         for f in order.get("fulfillments") or []

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import NotRequired, TypedDict
 
 from app import jsonio
-from app.jsonio import money_to_cents
-from app.pos.base import JsonObject, OrderRecord, Placed
+from app.jsonio import Json, money_to_cents
+from app.pos.base import OrderRecord, Placed
 from app.times import format_time, parse_time
 
 TOTALS = ("subtotal", "discount_total", "tax", "tip", "grand_total")
@@ -37,7 +37,7 @@ class OrderBody(TypedDict):
     scheduled_for: str | None
 
 
-def _line(line: JsonObject) -> Line:
+def _line(line: Json) -> Line:
     out: Line = {
         "id": line["id"],
         "item_type": line["item_type"],
@@ -89,7 +89,7 @@ def unix_time(text: object) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-def placed(answer: JsonObject, replayed: bool) -> Placed:
+def placed(answer: Json, replayed: bool) -> Placed:
     """An order answer (201/200 body, or one of a lookup's) as Placed."""
     total = answer.get("total")
     return Placed(
