@@ -24,6 +24,7 @@ def options() -> dict:
         sys.exit("configuration error: FLOWER_BASIC_AUTH: is required by the order console as user:password")
     return {
         "bind": f"{address}:{port}",
+        "proc_name": "posbridge-console",  # `ps` tells it from the web where setproctitle retitles both
         "workers": 1,
         "worker_class": "gthread",
         "threads": THREADS,
