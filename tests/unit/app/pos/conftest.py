@@ -40,8 +40,14 @@ def script():
 
 
 @pytest.fixture
-def server(script):
-    local = LocalServer(script)
+def handler(script):
+    """What the local server answers with: the script here; a module may serve another (Square)."""
+    return script
+
+
+@pytest.fixture
+def server(handler):
+    local = LocalServer(handler)
     yield local
     local.close()
 

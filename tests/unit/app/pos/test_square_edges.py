@@ -12,7 +12,6 @@ import pytest
 
 from app.pos.base import LocationUnknown, PosUnavailable, Refused, Transient, Voided
 from app.pos.square import SquarePos
-from tests.support.helpers import LocalServer
 from tests.support.pos import SIM_TOKEN as TOKEN
 from tests.support.square import ORDER, Square, err, record, sent
 
@@ -26,15 +25,8 @@ def square():
 
 
 @pytest.fixture
-def server(square):
-    local = LocalServer(square)
-    yield local
-    local.close()
-
-
-@pytest.fixture
-def observed():
-    return []
+def handler(square):  # conftest's server answers as Square
+    return square
 
 
 @pytest.fixture
