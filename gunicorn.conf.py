@@ -31,7 +31,7 @@ try:
 except ConfigError as exc:
     sys.exit(str(exc))
 timeout = 30
-# Above the app's own limits (app/errors.py answers 414/431 as JSON): the app sees the request
+# Above the app's own limits (app/body.py answers 414/431 as JSON): the app sees the request
 # first; past these gunicorn answers itself, as JSON too (app/server_errors.py). The header block
 # is capped at 32 KiB in all whatever these say (app/server_request.py).
 limit_request_line = 8190

@@ -150,7 +150,7 @@ def create_app(
 
     from app import errors, metrics, tracing
     from app.archive import open_archive
-    from app.body import close_if_unread
+    from app.body import check_limits, close_if_unread
     from app.menus import MenuCache
     from app.orders.durability import Durability
     from app.orders.service import OrderService
@@ -180,6 +180,7 @@ def create_app(
     app.extensions["posbridge"] = Services(
         settings, redis_client, store, menu_cache, pos, service, tasks, celery, archive
     )
+    app.before_request(check_limits)
     errors.register(app)
     metrics.register_request_hooks(app)
     app.after_request(close_if_unread)

@@ -1,4 +1,8 @@
-"""Reading a request body: bounded in bytes and in time, every failure a clear JSON error.
+"""Reading a request: its head within the app's limits, its body bounded in bytes and in time,
+every failure a clear JSON error.
+
+- A URL over MAX_URL_BYTES: 414; too many headers, one too large, or a head over MAX_HEAD_BYTES
+  in all: 431 (`check_limits`, before any view runs).
 
 - Over MAX_CONTENT_LENGTH: 413, whether the length was declared or the body is chunked (the
   read stops at the limit + 1 byte; nothing more is buffered).
@@ -23,6 +27,12 @@ from flask import g, request
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from app.errors import ApiError
+
+# The app's limits, below gunicorn's (gunicorn.conf.py) so that these answers are the app's JSON.
+MAX_URL_BYTES = 4096
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 8190
+MAX_HEAD_BYTES = 32 * 1024  # the request line and every header, in all (operations.md, "The front door")
 
 BODY_READ_TIMEOUT_SECONDS = 10.0
 CHUNK = 64 * 1024
@@ -115,3 +125,24 @@ def close_if_unread(response):
         if close is not None:
             close()
     return response
+
+
+def check_limits() -> None:
+    """414 for a long URL, 431 for too many or too large headers (or a head over 32 KiB in all),
+    before any view runs."""
+    uri = request.environ.get("RAW_URI") or request.full_path
+    if len(uri) > MAX_URL_BYTES:
+        raise ApiError(414, "uri_too_long", f"the URL is longer than {MAX_URL_BYTES} bytes")
+    headers = list(request.headers.items())
+    head = len(request.method) + len(uri) + 11 + sum(len(k) + len(v) + 4 for k, v in headers)
+    if (
+        len(headers) > MAX_HEADERS
+        or head > MAX_HEAD_BYTES
+        or any(len(k) + len(v) > MAX_HEADER_BYTES for k, v in headers)
+    ):
+        raise ApiError(
+            431,
+            "header_fields_too_large",
+            f"at most {MAX_HEADERS} headers of at most {MAX_HEADER_BYTES} bytes each, "
+            f"{MAX_HEAD_BYTES} bytes in all with the request line",
+        )

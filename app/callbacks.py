@@ -29,8 +29,7 @@ from app.deadline import CallTimeout, hard_deadline
 from app.orders import backoff
 from app.orders.answers import Answers
 from app.orders.lifecycle import Move, MoveResult
-from app.orders.order import Order
-from app.orders.records import view
+from app.orders.order import Order, view
 from app.orders.store import OrderStore
 
 log = logging.getLogger(__name__)

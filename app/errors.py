@@ -11,8 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.archive.db import ArchiveUnavailable
 from app.orders.lifecycle import Status
-from app.orders.records import envelope
-from app.responses import json_response
+from app.responses import envelope, json_response
 from schemas.errors import MAX_ERRORS
 from schemas.fields import is_key
 
@@ -30,11 +29,6 @@ HTTP_CODES = {
     429: "too_many_requests",
     503: "service_unavailable",
 }
-# The app's limits, below gunicorn's (gunicorn.conf.py) so that these answers are the app's JSON.
-MAX_URL_BYTES = 4096
-MAX_HEADERS = 100
-MAX_HEADER_BYTES = 8190
-MAX_HEAD_BYTES = 32 * 1024  # the request line and every header, in all (operations.md, "The front door")
 
 
 class ApiError(Exception):
@@ -63,30 +57,7 @@ def error_response(status: int, errors: list[dict], headers: dict | None = None)
     return json_response(envelope(Status.ERRORED, errors[: MAX_ERRORS + 1], known), status, headers or {})
 
 
-def check_limits() -> None:
-    """414 for a long URL, 431 for too many or too large headers (or a head over 32 KiB in all),
-    before any view runs."""
-    uri = request.environ.get("RAW_URI") or request.full_path
-    if len(uri) > MAX_URL_BYTES:
-        raise ApiError(414, "uri_too_long", f"the URL is longer than {MAX_URL_BYTES} bytes")
-    headers = list(request.headers.items())
-    head = len(request.method) + len(uri) + 11 + sum(len(k) + len(v) + 4 for k, v in headers)
-    if (
-        len(headers) > MAX_HEADERS
-        or head > MAX_HEAD_BYTES
-        or any(len(k) + len(v) > MAX_HEADER_BYTES for k, v in headers)
-    ):
-        raise ApiError(
-            431,
-            "header_fields_too_large",
-            f"at most {MAX_HEADERS} headers of at most {MAX_HEADER_BYTES} bytes each, "
-            f"{MAX_HEAD_BYTES} bytes in all with the request line",
-        )
-
-
 def register(app: Flask) -> None:
-    app.before_request(check_limits)
-
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.errors, exc.headers)

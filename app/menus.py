@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from app import jsonio
 from app.pos.base import LocationUnknown, PosUnavailable
+from app.redis_client import reply_text
 
 log = logging.getLogger(__name__)
 LOCATIONS_KEY = "menus:locations"
@@ -79,8 +80,14 @@ class Read:
     entry: dict | None
 
 
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value or "")
+@dataclass(frozen=True)
+class Answered:
+    """What a script that read the entry with its own write answered (scripts.CREATE): the
+    entry's version, and its bytes unless `held` is that version. MenuCache.get accepts it."""
+
+    held: Held | None
+    version: str
+    raw: bytes | None
 
 
 def _key(location_id: str) -> str:
@@ -148,7 +155,7 @@ class MenuCache:
         in one round trip."""
         held = self.held(location_id)
         now, version, raw = self._read(keys=[_key(location_id)], args=[now_arg, held.version if held else ""])
-        return int(now) / 1000, self.accept(location_id, held, _text(version), raw or None)
+        return int(now) / 1000, self.accept(location_id, held, reply_text(version), raw or None)
 
     def cached(self, location_id: str) -> dict | None:
         return self._decode(self.cached_raw(location_id))
@@ -156,9 +163,11 @@ class MenuCache:
     def get(self, location_id: str, raw=NOT_READ, timeout: float | None = None) -> dict:
         """The location's menu: from the cache, else from the POS within `timeout` seconds.
         {"unknown": True} if the POS has no such location. `raw`: the cache entry as the
-        caller just read it from Redis (bytes, None: not there; or a versioned Read)."""
+        caller just read it from Redis (bytes, None: not there; a versioned Read; or a script's Answered)."""
         if raw is NOT_READ:
             raw = self.read(location_id)[1]
+        elif isinstance(raw, Answered):
+            raw = self.accept(location_id, raw.held, raw.version, raw.raw)
         entry = raw.entry if isinstance(raw, Read) else self._decode(raw)
         if entry is None:
             if timeout is not None and timeout <= 0:

@@ -22,9 +22,12 @@ error reaches app/errors.py, which answers 503 with Retry-After.
 
 from __future__ import annotations
 
+import select
+from typing import Any
 from urllib.parse import quote, unquote, urlparse
 
 import redis
+from redis._parsers import _HiredisParser
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.connection import SENTINEL, Connection, SSLConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -34,8 +37,14 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelManagedConnection
 from redis.utils import HIREDIS_AVAILABLE
 
-from app.redis_parser import HiredisParser
 from app.settings import Settings
+
+try:  # gevent's saved original of select.poll: the operating system's, which never yields to the hub
+    from gevent.monkey import get_original
+
+    _os_poll = get_original("select", "poll")
+except ImportError:  # no gevent: select.poll is the OS's
+    _os_poll = select.poll
 
 SOCKET_TIMEOUT = 1.0  # a frozen Redis (SIGSTOP, packets dropped) is a TimeoutError within a second: the
 CONNECT_TIMEOUT = 0.5  # request answers 503 within ~1.5 s (operations.md); a command of ours takes ms
@@ -48,6 +57,43 @@ MAX_CONNECTIONS = 1000  # a gevent worker's tasks share one pool (redis-py#1147:
 #                        is not needed; a pool that runs out raises instead of blocking)
 SENTINEL_TIMEOUT = 1.0
 DEMOTED = ("READONLY You can't write", "WAIT cannot be used with replica instances")  # a replica's refusals
+
+
+def reply_text(value: object) -> str:
+    """A Redis reply as text ('' for none)."""
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def reply_scored(rows: Any) -> list[tuple[str, float]]:
+    """A sorted set's reply WITHSCORES as (member, score): redis-py types that reply loosely."""
+    return [(reply_text(member), float(score)) for member, score in rows]
+
+
+class HiredisParser(_HiredisParser):
+    """The hiredis reply parser, with redis-py's pool-checkout probe kept off gevent's hub.
+
+    Every command first checks the connection it takes from the pool (`can_read(0)`: a reply
+    left over, or a connection the server closed) with `select.poll()`, which under gevent's
+    monkey-patching is a switch to the hub and back for a check that cannot block (its cost:
+    docs/BENCHMARKS.md). The common case, nothing buffered and nothing on the socket, is answered
+    with the operating system's own `poll(0)`; any other case is redis-py's own check."""
+
+    def can_read(self, timeout: float = 0) -> bool:
+        sock, reader = self._sock, self._reader
+        if (
+            timeout == 0
+            and sock is not None
+            and reader is not None
+            and not hasattr(sock, "pending")
+            and not reader.has_data()
+        ):
+            poller = _os_poll()
+            poller.register(sock, select.POLLIN)
+            if not poller.poll(0):
+                return False
+        return super().can_read(timeout)
 
 
 class ScriptReadOnlyAware(Connection):
@@ -116,10 +162,10 @@ def client_options(retries: int = RETRIES, socket_timeout: float = SOCKET_TIMEOU
     timeouts and reconnects around the provider's maintenance); Redis OSS and Sentinel never
     send them. redis-py 8 speaks RESP3 by default, and its default for them ("auto") turns off
     the pool's check that a connection it hands out holds no reply left over (a stale reply
-    would answer the next command). Off, that check is back (tests/unit/app/test_redis_parser.py).
+    would answer the next command). Off, that check is back (tests/unit/app/test_redis_client_parser.py).
     The cost, on a managed Redis that sends them: its maintenance is seen as timeouts and drops,
     which the retries and the 503 with Retry-After already handle."""
-    parser = {"parser_class": HiredisParser} if HIREDIS_AVAILABLE else {}  # app/redis_parser.py
+    parser = {"parser_class": HiredisParser} if HIREDIS_AVAILABLE else {}  # HiredisParser above
     return {
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": CONNECT_TIMEOUT,

@@ -6,8 +6,24 @@ from __future__ import annotations
 from flask import current_app, g
 
 from app import jsonio, signing
+from app.jsonio import Json
 
 DIGEST_HEADER = "x-pch-digest"
+
+
+def envelope(status: str, errors: list[Json], request: Json | None = None, **extra: object) -> Json:
+    """The body of an answer that is not a stored order: validate, and every error."""
+    request = request or {}
+    body = {
+        "request_uid": request.get("request_uid"),
+        "location_id": request.get("location_id"),
+        "status": status,
+        "errors": errors,
+    }
+    if request.get("request_type"):
+        body["request_type"] = request["request_type"]
+    body.update(extra)
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def digest_verified() -> bool:

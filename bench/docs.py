@@ -124,7 +124,7 @@ version written in front of it by its writer (no SHA-1 by Redis per read), the p
 bounded by bytes under a lock.
 
 One lever after the whole-process profile below: **redis-py's pool-checkout probe without
-gevent's hub** (app/redis_parser.py). Every Redis command first checks the pooled connection
+gevent's hub** (app/redis_client.py `HiredisParser`). Every Redis command first checks the pooled connection
 with `select.poll()` at timeout 0; under gevent's patching that is gevent's poll emulation (a
 watcher, a switch to the hub, a loop turn). The OS's own `poll(0)` answers the common case (no
 reply left over) at once. `python -m bench.instructions --requests 100 --root <main before>

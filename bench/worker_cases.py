@@ -16,8 +16,8 @@ import redis
 from celery import Celery
 
 from app import jsonio
-from app.orders import records
 from app.orders.keys import STATS_KEY
+from app.orders.order import fingerprint, new_record, ttl_deadline
 from app.orders.store import OrderStore
 from app.tasks import PLACE_ORDER
 from bench.report import Row, num
@@ -46,13 +46,13 @@ class Enqueuer:
         prefix = uuid.uuid4().hex[:10]
         for index in range(count):
             order = dict(self.template, request_uid=f"w{prefix}-{index:07d}")
-            doc = records.new_record(order, now)
+            doc = new_record(order, now)
             _, token = self.store.create(
                 order["request_uid"],
-                fp=records.fingerprint(order),
+                fp=fingerprint(order),
                 doc_text=jsonio.dumps(doc),
                 location=order["location_id"],
-                ttl_deadline=records.ttl_deadline(order),
+                ttl_deadline=ttl_deadline(order),
                 max_async=900,
                 by="bench",
                 claim_seconds=5.0,

@@ -15,7 +15,7 @@ owes a callback; no two deliveries of one callback at once; late placements void
 from __future__ import annotations
 
 from app import jsonio
-from app.orders.records import fingerprint
+from app.orders.order import fingerprint
 from harness.faults import Window
 from harness.report import Check
 from reliability.cancels import cancel_kept, check_cancels

@@ -19,8 +19,8 @@ from app.archive import scripts
 from app.archive.db import Archive, ArchiveUnavailable, Row
 from app.orders.keys import ALL_KEY, location_key
 from app.orders.lifecycle import FINAL, Callback
-from app.orders.order import scored
 from app.orders.store import OrderStore
+from app.redis_client import reply_scored as scored
 
 log = logging.getLogger(__name__)
 MOVED = Counter("posbridge_archive_moved_total", "final orders moved from Redis to the archive")

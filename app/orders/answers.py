@@ -22,8 +22,7 @@ from collections.abc import Callable
 
 from app.jsonio import Json
 from app.orders.lifecycle import Status
-from app.orders.order import Order
-from app.orders.records import view
+from app.orders.order import Order, view
 from app.orders.store import UNAVAILABLE, OrderStore
 from app.times import format_time
 

@@ -2,6 +2,7 @@
 path (service.py) and the worker's move (moves.py) both call. No Redis, no clock, no I/O: each
 takes what the POS said and returns a `Decision` the caller carries out.
 
+    refused(problems, note)              the rules' refusal of an order (validate's verdict)
     after_post(outcome)                  a POST's answer
     after_lookup(found, deadline, skew)  a lookup's answer (after the deadline, or on KeyUsed)
     after_void(result)                   a void of a late placement
@@ -51,6 +52,11 @@ def deadline_exceeded(why: str) -> Decision:
     return Decision(
         Next.FINISH, Status.ERRORED, [{"code": "deadline_exceeded", "message": message}], note="deadline_exceeded"
     )
+
+
+def refused(problems: list[Json], note: str) -> Decision:
+    """The rules refused the order: rejected with their problems, whichever path judged it."""
+    return Decision(Next.FINISH, Status.REJECTED, problems, note=note)
 
 
 def after_post(outcome: Outcome, deadline: float = float("inf"), skew: float = 0.0) -> Decision:

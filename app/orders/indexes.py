@@ -25,8 +25,8 @@ from app.orders.keys import (
     location_key,
 )
 from app.orders.lifecycle import Move
-from app.orders.order import scored
-from app.orders.order import text as _text
+from app.redis_client import reply_scored as scored
+from app.redis_client import reply_text as _text
 
 
 class OrderIndexes:

@@ -121,13 +121,8 @@ class Mover:
                     )
                     return MoveResult.RETRY
                 if not verdict.ok:
-                    return finish(
-                        order,
-                        token,
-                        status=Status.REJECTED,
-                        by="worker",
-                        errors=verdict.problems,
-                        note="refused by validation",
+                    return self._carry_out(
+                        decide.refused(verdict.problems, "refused by validation"), claim, order, finish
                     )
                 ready = self.store.mark_validated(uid, token, by="worker", pos_body=body)
             else:  # validated by an earlier move: a cancel may have been recorded since
@@ -160,14 +155,8 @@ class Mover:
             # deadline already, say) is rejected whichever path it took, never errored
             verdict = self.checks.verdict(order.doc, order.created, timeout=max(left(), 0.0))
             if verdict is not None and not verdict.ok:
-                return finish(
-                    order,
-                    token,
-                    status=Status.REJECTED,
-                    by="worker",
-                    errors=verdict.problems,
-                    note="refused by validation (as on its arrival)",
-                )
+                refusal = decide.refused(verdict.problems, "refused by validation (as on its arrival)")
+                return self._carry_out(refusal, claim, order, finish)
             if verdict is None:
                 return finish(
                     order,

@@ -1,14 +1,17 @@
-"""An order as the store reads it back (Order), what creating one found (Created), and a claimed
-move (Claim): plain records, no Redis."""
+"""An order record: built from a request (`new_record`, `fingerprint`, `ttl_deadline`), read
+back from the store (Order), shown to PAR (`view`); what creating one found (Created), and a
+claimed move (Claim). Plain records and pure functions, no Redis."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
 
 from app import jsonio
 from app.jsonio import Json
 from app.orders.lifecycle import FINAL, Callback, MoveResult, Reconcile, Status
+from app.times import format_time, parse_time
 
 
 @dataclass
@@ -71,18 +74,6 @@ class Claim:
         return self.refused is None
 
 
-def scored(rows: Any) -> list[tuple[str, float]]:
-    """A sorted set's reply WITHSCORES as (member, score): redis-py types that reply loosely."""
-    return [(text(member), float(score)) for member, score in rows]
-
-
-def text(value: object) -> str:
-    """A Redis reply as text ('' for none)."""
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def read_order(uid: str, raw: dict[str, str]) -> Order | None:
     """An Order from its record's fields (scripts.FIELDS, as text); None when there is none.
     ValueError or TypeError: the record cannot be read."""
@@ -106,3 +97,47 @@ def read_order(uid: str, raw: dict[str, str]) -> Order | None:
         pos_body=raw["pos_body"].encode(),
         cancel_requested_at=int(raw["cx_at"]) / 1000 if raw["cx"] == "requested" else None,
     )
+
+
+REQUEST_FIELDS = (
+    "request_uid",
+    "request_type",
+    "request_datetime",
+    "location_id",
+    "schedule_type",
+    "callback_url",
+    "ttl",
+    "order_details",
+)
+
+
+def new_record(request: Json, arrived: float, totals: Json | None = None) -> Json:
+    doc = {name: request.get(name) for name in REQUEST_FIELDS}
+    details = dict(request["order_details"])
+    for name, value in (totals or {}).items():
+        details[name] = value
+    doc.update(
+        order_details=details, status=Status.PENDING, errors=[], received_at=format_time(arrived), completed_at=None
+    )
+    return doc
+
+
+def fingerprint(request: Json) -> str:
+    """Two submits are "the same payload" when their loaded bodies are equal."""
+    ignored = ("received_at", "completed_at")
+    body = {k: v for k, v in request.items() if k not in ignored}
+    return hashlib.sha256(jsonio.canonical(body).encode()).hexdigest()
+
+
+def view(doc: Json) -> Json:
+    """The record as PAR sees it (polling, submit, callbacks): internal fields left out."""
+    return {k: v for k, v in doc.items() if v is not None or k == "completed_at"}
+
+
+def ttl_deadline(request: Json) -> float | None:
+    """The order's ttl as a Unix time (request_datetime + ttl), or None without a ttl. The
+    engine caps it at ORDER_MAX_ASYNC_SECONDS after arrival, on Redis's clock (scripts.CREATE)."""
+    sent = parse_time(request.get("request_datetime"))
+    if request.get("ttl") and sent is not None:
+        return (sent + timedelta(seconds=request["ttl"])).timestamp()
+    return None

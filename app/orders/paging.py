@@ -26,7 +26,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from app.orders.order import scored
+from app.redis_client import reply_scored as scored
 from schemas.fields import is_key
 
 CURSOR_PREFIX = "c1."

@@ -29,17 +29,18 @@ import time
 
 from app import jsonio, metrics
 from app.jsonio import Json
-from app.menus import Held, MenuCache, menu_key
-from app.orders import decide, records
+from app.menus import Answered, Held, MenuCache, menu_key
+from app.orders import decide
 from app.orders.answers import Answers, NotDurable, pending_view
 from app.orders.checks import OrderChecks, menu_unavailable
-from app.orders.decide import Next
-from app.orders.finals import Final, Finals
+from app.orders.decide import Decision, Next
+from app.orders.finals import Finals
 from app.orders.lifecycle import FINAL, VALIDATED, Move, MoveResult, Status
 from app.orders.moves import Mover
-from app.orders.order import Created, Order
+from app.orders.order import Created, Order, fingerprint, new_record, ttl_deadline, view
 from app.orders.store import UNAVAILABLE, OrderStore
 from app.pos.base import PosAdapter
+from app.responses import envelope
 from app.tasks import Tasks
 from app.times import format_time
 
@@ -87,7 +88,7 @@ class OrderService:
         )
         if verdict is None:
             metrics.child(metrics.ORDERS, "validate", Status.ERRORED, "inline").inc()
-            return records.envelope(Status.ERRORED, [menu_unavailable(request)], request)
+            return envelope(Status.ERRORED, [menu_unavailable(request)], request)
         status = VALIDATED if verdict.ok else Status.REJECTED
         metrics.child(metrics.ORDERS, "validate", status, "inline").inc()
         # the answer's money is the request's own (posnext-api.md, Signing): computed figures that
@@ -95,32 +96,32 @@ class OrderService:
         details = dict(request["order_details"])
         if verdict.ok:  # the computed totals equal the request's; those it left out are filled in
             details.update(verdict.totals.as_dict())
-        return records.envelope(status, verdict.problems, request, order_details=details)
+        return envelope(status, verdict.problems, request, order_details=details)
 
     # -- submit -----------------------------------------------------------------------
     def submit(self, request: Json, arrived: float) -> tuple[int, Json]:
         """`arrived`: time.monotonic() when the request arrived (the budget counts from it)."""
         uid = request["request_uid"]
         budget_end = arrived + self.budget
-        doc_text = jsonio.dumps(records.new_record(request, time.time()))
-        fp = records.fingerprint(request)
+        doc_text = jsonio.dumps(new_record(request, time.time()))
+        fp, ttl_at = fingerprint(request), ttl_deadline(request)
+        location = request["location_id"]
+        held, key = self.menus.held(location), menu_key(location)  # CREATE reads a newer menu than held
         archived = self.store.archived(uid)  # a request_uid is never reused within retention (app/archive/)
         if archived is not None:
             if archived.fp != fp:
                 raise Conflict(uid)
             return self.answers.about(archived)
-        location = request["location_id"]
-        held = self.menus.held(location)
         created, token = self.store.create(
             uid,
             fp=fp,
             doc_text=doc_text,
             location=location,
-            ttl_deadline=records.ttl_deadline(request),
+            ttl_deadline=ttl_at,
             max_async=self.settings.order_max_async_seconds,
             by="web",
             claim_seconds=max(budget_end - time.monotonic(), 0.0) + CLAIM_MARGIN,
-            menu_key=menu_key(location),
+            menu_key=key,
             menu_version=held.version if held else "",
         )
         if not created.created:
@@ -160,7 +161,7 @@ class OrderService:
     def _inline(
         self, order: Order, token: str, created: Created, budget_end: float, held: Held | None
     ) -> tuple[int, Json]:
-        uid, location = order.uid, order.doc["location_id"]
+        uid = order.uid
         recorded = time.monotonic()
 
         def redis_now() -> float:
@@ -174,24 +175,12 @@ class OrderService:
             """A POS call's time: the smaller of the budget left and the deadline left."""
             return min(budget_left(), order.deadline - redis_now())
 
-        menu = self.menus.accept(location, held, created.menu_version, created.menu)
+        menu = Answered(held, created.menu_version, created.menu)  # CREATE's read of the menu
         verdict = self.checks.verdict(order.doc, created.now, raw=menu, timeout=budget_left(), new=True)
         if verdict is None:
             return self._hand_off(order, token, "no menu within the budget: a worker validates it")
         if not verdict.ok:
-            return self._answer_final(
-                self.finals.finish(
-                    order,
-                    token,
-                    status=Status.REJECTED,
-                    by="web",
-                    errors=verdict.problems,
-                    note="refused by validation",
-                    at=redis_now(),
-                ),
-                order,
-                token,
-            )
+            return self._finish(decide.refused(verdict.problems, "refused by validation"), order, token, at=redis_now())
         body = self.pos.order_body(order.doc, order.deadline)
         ready = self.store.mark_validated(uid, token, by="web", pos_body=body, acked=order.acked)
         if ready is MoveResult.CANCEL_REQUESTED:  # recorded while the validation was made durable: its move decides
@@ -207,22 +196,7 @@ class OrderService:
             if getattr(result, "reason", "") == "timeout":
                 metrics.OVERRUNS.inc()
             return self._hand_off(order, token, decision.note)
-        if decision.listed:
-            self.store.list_found(order.uid)
-        return self._answer_final(
-            self.finals.finish(
-                order,
-                token,
-                status=decision.status,
-                by="web",
-                errors=decision.errors,
-                pos_order_id=decision.pos_order_id,
-                note=decision.note,
-                at=redis_now(),
-            ),
-            order,
-            token,
-        )
+        return self._finish(decision, order, token, at=redis_now())
 
     def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, Json]:
         if self.store.hand_off(order.uid, token, by="web", note=why, acked=order.acked):
@@ -230,11 +204,24 @@ class OrderService:
             self.tasks.place_order(order.uid)
         return self._answer(order.uid)
 
-    def _answer_final(self, final: Final, order: Order, token: str) -> tuple[int, Json]:
-        """The web's own final: 200 once it and its confirmation are durable (Finals.finish), else
-        202 (written, not confirmed: a poll or the callback tells it)."""
+    def _finish(self, decision: Decision, order: Order, token: str, *, at: float) -> tuple[int, Json]:
+        """The web's own final, as `decision` says: 200 once it and its confirmation are durable
+        (Finals.finish), else 202 (written, not confirmed: a poll or the callback tells it)."""
+        assert decision.status is not None  # only a FINISH decision is carried out
+        if decision.listed:
+            self.store.list_found(order.uid)
+        final = self.finals.finish(
+            order,
+            token,
+            status=decision.status,
+            by="web",
+            errors=decision.errors,
+            pos_order_id=decision.pos_order_id,
+            note=decision.note,
+            at=at,
+        )
         if final.applied and final.doc is not None:
-            return (200, records.view(final.doc)) if final.acked else (202, pending_view(final.doc))
+            return (200, view(final.doc)) if final.acked else (202, pending_view(final.doc))
         if final.result is MoveResult.CANCEL_REQUESTED:  # recorded meanwhile: the cancel's move decides it
             return self._hand_off(order, token, "a cancel was recorded: its move decides")
         return self._answer(order.uid)

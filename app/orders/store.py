@@ -66,7 +66,7 @@ from app.orders.keys import (
 )
 from app.orders.lifecycle import Callback, Move, MoveResult, Status, Write
 from app.orders.order import Claim, Created, Order, read_order
-from app.orders.order import text as _text
+from app.redis_client import reply_text as _text
 
 log = logging.getLogger(__name__)
 # Redis is away, or cannot take writes (a demoted primary, a full one under noeviction): the errors

@@ -20,7 +20,7 @@ from typing import Literal, Protocol, TypedDict
 
 from app.jsonio import Json
 
-OrderRecord = Json  # the engine's stored order (app/orders/records.py): PAR's request, its totals
+OrderRecord = Json  # the engine's stored order (app/orders/order.py): PAR's request, its totals
 VoidBy = Literal["key", "pos_order_id", "none"]
 
 

@@ -22,12 +22,13 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from app import jsonio
 from app.menus import MenuCache
-from app.orders import decide, records
+from app.orders import decide
 from app.orders.checks import OrderChecks
 from app.orders.decide import Next
 from app.orders.finals import Finals
 from app.orders.lifecycle import Move
 from app.orders.moves import Mover
+from app.orders.order import fingerprint, new_record
 from app.orders.store import OrderStore
 from app.pos.base import Expired, InProgress, NotVoidable, Placed, PosUnavailable, Refused, Transient, Voided, VoidedKey
 from app.settings import load_settings
@@ -156,10 +157,10 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(uid=st.sampled_from(UIDS), ttl=st.sampled_from([None, 5, 20, 60]), freeze=st.booleans())
     def submit(self, uid, ttl, freeze):
         request = SCHEMA.load(sample_order(uid=uid, ttl=ttl))
-        doc = records.new_record(request, self.clock())
+        doc = new_record(request, self.clock())
         deadline = self.clock() + ttl if ttl else None
         created, token = create_order(
-            self.store, uid, records.fingerprint(request), doc, deadline, 120, "web", 2.0, "menu:loc-001"
+            self.store, uid, fingerprint(request), doc, deadline, 120, "web", 2.0, "menu:loc-001"
         )
         if not created.created:
             return

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app import jsonio
-from app.orders import records
 from app.orders.lifecycle import Move
+from app.orders.order import fingerprint, new_record
 from app.orders.rules import compute_totals
 from app.pos.rest import normalise_menu
 from app.samples import encode, sample_order
@@ -95,10 +95,10 @@ def handed_off(store, uid=UID, ttl=None, validated=False, deadline=None, **overr
     if "ttl_override" in overrides:
         overrides["ttl"] = overrides.pop("ttl_override")
     request = SCHEMA.load(sample_order(uid=uid, **overrides))
-    doc = records.new_record(request, store.now())
+    doc = new_record(request, store.now())
     deadline = deadline or (store.now() + ttl if ttl else None)
     created, token = create_order(
-        store, uid, records.fingerprint(request), doc, deadline, 900, "web", 1.0, f"menu:{doc['location_id']}"
+        store, uid, fingerprint(request), doc, deadline, 900, "web", 1.0, f"menu:{doc['location_id']}"
     )
     if validated:
         store.mark_validated(uid, token, by="web", pos_body=FakePos().order_body(store.get(uid).doc, created.deadline))
@@ -125,8 +125,8 @@ def final_order(store, url, status="placed", uid="ord-cb"):
     _, token = create_order(
         store,
         uid,
-        records.fingerprint(request),
-        records.new_record(request, 1_795_456_800.0),
+        fingerprint(request),
+        new_record(request, 1_795_456_800.0),
         None,
         900,
         "web",

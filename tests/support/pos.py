@@ -3,7 +3,7 @@ it to an adapter, and the POS's answer to it."""
 
 from __future__ import annotations
 
-from app.orders import records
+from app.orders.order import new_record
 from app.samples import sample_order
 
 SIM_TOKEN = "pos-token-123"
@@ -25,7 +25,7 @@ CREATED = 1_795_456_800.25
 
 def record(uid="ord-1", **overrides):
     """An order record as the engine hands it to the adapter."""
-    return records.new_record(sample_order(uid=uid, **overrides), 1_795_456_800.0)
+    return new_record(sample_order(uid=uid, **overrides), 1_795_456_800.0)
 
 
 def place(rest, order=None, timeout=5.0):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from app.orders import records
+from app.orders.order import new_record
 from tests.support.factories import sample_order
 
 NOT_AFTER = 1_795_457_700.0
@@ -41,7 +41,7 @@ class Square:
 
 
 def record(uid="ord-1"):
-    return records.new_record(sample_order(uid=uid), 1_795_456_800.0)
+    return new_record(sample_order(uid=uid), 1_795_456_800.0)
 
 
 def sent(server, method, path):

@@ -12,7 +12,7 @@ import pytest
 from app.callbacks import CallbackSender
 from app.orders.durability import Durability
 from app.orders.lifecycle import MoveResult
-from app.orders.records import fingerprint, new_record
+from app.orders.order import fingerprint, new_record
 from schemas.orders import OrderRequestSchema
 from tests.support.factories import create_order, sample_order
 

@@ -8,8 +8,8 @@ import pytest
 
 from app import jsonio, signing
 from app.callbacks import CallbackSender, Delivery, forbidden_address
-from app.orders import records
 from app.orders.lifecycle import Move
+from app.orders.order import view
 from app.orders.store import OrderStore
 from app.settings import load_settings
 from tests.conftest import BASE_ENV
@@ -109,7 +109,7 @@ def test_with_callback_allow_private_the_signed_body_is_posted(redis_client, ser
     assert seen["headers"]["Content-Type"] == "application/json"
     assert seen["headers"]["Idempotency-Key"] == f"{uid}:placed"  # the same on a resend: receivers can drop it
     body = jsonio.loads(seen["body"])
-    assert body == jsonio.loads(jsonio.dumps(records.view(send.store.get(uid).doc)))
+    assert body == jsonio.loads(jsonio.dumps(view(send.store.get(uid).doc)))
     assert body["status"] == "placed" and body["order_details"]["pos_order_id"] == "P-1"
     assert body["order_details"]["loyalty"] == {"member": "L-1"}
     assert signing.verify(settings.digest_key, body, seen["headers"]["x-pch-digest"])

@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from app import jsonio, menus
-from app.menus import MenuCache, MenuUnavailable, menu_key
+from app.menus import Answered, MenuCache, MenuUnavailable, menu_key
 from app.orders.store import OrderStore
 from tests.support.factories import create_order
 from tests.support.helpers import Clock
@@ -187,3 +187,24 @@ def test_create_sends_the_bytes_only_when_the_version_differs(redis_client):
     assert (stale.menu, stale.menu_version) == (raw, version)
     none, _ = create_order(store, "u4", "fp", dict(doc, request_uid="u4"), None, 900, "web", 3.0, menu_key("loc-002"))
     assert (none.menu, none.menu_version) == (None, "")
+
+
+def test_a_scripts_answer_of_the_held_version_is_the_held_entry_never_decoded_again(cache, redis_client):
+    """submit hands CREATE's read of the menu to MenuCache.get as Answered (its version, no bytes:
+    this process holds that version)."""
+    put(redis_client, MENU)
+    cache.read("loc-001")
+    held = cache.held("loc-001")
+    assert cache.get("loc-001", Answered(held, held.version, None)) is held.entry
+
+
+def test_a_scripts_answer_with_bytes_is_decoded_and_held(cache, redis_client):
+    raw = put(redis_client, MENU)
+    version = cache._read(keys=[menu_key("loc-001")], args=["", ""])[1].decode()
+    entry = cache.get("loc-001", Answered(None, version, raw))
+    assert entry["location"] == MENU["location"] and cache.held("loc-001").version == version
+
+
+def test_a_scripts_answer_of_no_menu_is_fetched_from_the_pos(cache, pos):
+    assert cache.get("loc-001", Answered(None, "", None))["location"]["tax_rate"] == "0.0825"
+    assert pos.calls == [("menu", "loc-001")]

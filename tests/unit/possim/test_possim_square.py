@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from app.orders import records
+from app.orders.order import new_record
 from app.pos import square_wire
 from possim.app import create_app
 from tests.support.factories import sample_order
@@ -22,7 +22,7 @@ def client():
 
 
 def body(uid="req-1", location="loc-001", deadline=1_900_000_000.0):
-    return json.loads(square_wire.order_body(records.new_record(sample_order(uid=uid), 0.0), deadline, location))
+    return json.loads(square_wire.order_body(new_record(sample_order(uid=uid), 0.0), deadline, location))
 
 
 def create(client, sent=None):

@@ -9,7 +9,7 @@ import pytest
 
 from app import signing
 from app.orders.lifecycle import Move
-from app.orders.records import fingerprint, new_record
+from app.orders.order import fingerprint, new_record
 from app.pos.base import Placed, Transient
 from schemas.orders import OrderRequestSchema
 from tests.conftest import SHARED_ID

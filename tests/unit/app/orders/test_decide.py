@@ -101,3 +101,10 @@ def test_a_cancel_the_pos_will_not_void_is_placed_and_listed_when_made_after_its
 def test_a_cancel_voided_is_cancelled_and_one_not_voidable_with_nothing_found_is_retried():
     assert decide.after_cancel(Voided(None), None, DEADLINE).status is Status.CANCELLED
     assert decide.after_cancel(NotVoidable("x"), None, DEADLINE).next is Next.RETRY
+
+
+def test_a_refusal_by_the_rules_is_rejected_with_their_problems():
+    problems = [{"code": "unknown_item", "message": "no such item", "field": "order_details.items[0]"}]
+    decision = decide.refused(problems, "refused by validation")
+    assert (decision.next, decision.status, decision.errors) == (Next.FINISH, Status.REJECTED, problems)
+    assert decision.note == "refused by validation" and decision.pos_order_id is None and not decision.listed

@@ -16,7 +16,7 @@ from app.callbacks import CallbackSender
 from app.orders.answers import NotDurable
 from app.orders.durability import Durability
 from app.orders.lifecycle import Move
-from app.orders.records import fingerprint, new_record
+from app.orders.order import fingerprint, new_record
 from app.pos.base import KeyUsed, Placed, Transient
 from schemas.orders import OrderRequestSchema
 from tests.support.factories import create_order, sample_order

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from app.orders import records
+from app.orders.order import new_record
 from app.pos import ADAPTERS, make_adapter
 from app.pos.base import (
     Expired,
@@ -85,7 +85,7 @@ def knob(adapter, possim):
 
 
 def order(uid, location_id="loc-001"):
-    return records.new_record(sample_order(uid=uid, location_id=location_id), time.time())
+    return new_record(sample_order(uid=uid, location_id=location_id), time.time())
 
 
 def new_uid(request, kind):

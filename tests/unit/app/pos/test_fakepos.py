@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.orders import records
+from app.orders.order import new_record
 from app.pos.base import KeyUsed, NotVoidable, Placed, Refused, Voided, VoidedKey
 from tests.support.factories import sample_order
 from tests.support.fakes import FakePos
@@ -17,7 +17,7 @@ def clock():
 
 
 def order(uid="ord-1"):
-    return records.new_record(sample_order(uid=uid), NOW)
+    return new_record(sample_order(uid=uid), NOW)
 
 
 def test_every_body_sent_is_recorded_as_bytes_with_its_key(clock):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from app.orders import records
+from app.orders.order import new_record
 from app.pos import square_menu, square_wire
 from app.pos.base import Placed
 from app.times import parse_time
@@ -16,7 +16,7 @@ NOT_AFTER = 1_795_457_700.0
 
 
 def record(uid="ord-1", **overrides):
-    return records.new_record(sample_order(uid=uid, **overrides), 1_795_456_800.0)
+    return new_record(sample_order(uid=uid, **overrides), 1_795_456_800.0)
 
 
 def body(order=None, location="L-SQ-1", currency="USD") -> dict:

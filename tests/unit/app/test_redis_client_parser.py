@@ -1,4 +1,4 @@
-"""app/redis_parser.py and the store clients' pool on a real redis-server: the pool-checkout
+"""app/redis_client.py HiredisParser and the store clients' pool on a real redis-server: the pool-checkout
 probe finds a reply left over and a connection the server closed, and under gevent it no
 longer goes through gevent's poll emulation (the hub) when there is nothing to read."""
 
@@ -14,7 +14,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app import redis_client as clients
-from app.redis_parser import HiredisParser
+from app.redis_client import HiredisParser
 from app.settings import load_settings
 from bin.stack import ROOT, EmbeddedRedis
 from tests.conftest import BASE_ENV
