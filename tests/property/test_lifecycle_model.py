@@ -178,7 +178,7 @@ class Lifecycle(RuleBasedStateMachine):
             self.store.hand_off(uid, token, by="web")
             return
         body = self.pos.order_body(order.doc, order.deadline)
-        if self.store.mark_validated(uid, token, by="web", pos_body=body) != "ok":
+        if self.store.mark_validated(uid, token, by="web", pos_body=body) is not None:
             return  # its claim was lost while it was frozen: no POST (service.submit awaits instead)
         result = self.pos.send_order(uid, body, timeout=1)
         decision = decide.after_post(result, order.deadline, 1.0)  # the web's inline path decides as service.py does
@@ -329,3 +329,14 @@ Lifecycle.TestCase.settings = settings(
     max_examples=300, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 TestLifecycle = Lifecycle.TestCase
+
+
+def test_the_models_web_call_places_an_order_itself():
+    """The model's web path POSTs once its validation is recorded (`mark_validated` answers
+    None). It compared that answer with the 'ok' of before the lifecycle's enums and, from then
+    until this test, never POSTed: every order of the model went to a worker."""
+    machine = Lifecycle()
+    machine.start()
+    machine.submit(UIDS[0], None, False)
+    order = machine.store.get(UIDS[0])
+    assert order is not None and order.status == "placed" and machine.pos.live(UIDS[0])
