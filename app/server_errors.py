@@ -4,7 +4,7 @@ gunicorn answers a request it cannot parse (a bad request line, too long a line,
 large headers, a bad chunk) itself, before the app sees it, through gunicorn.util.write_error.
 `install()` (called in each worker by gunicorn.conf.py's post_worker_init) replaces that writer
 with one that sends the same status as `{"status": "errored", "errors": [{code, message}]}`,
-never echoing the client's bytes. gunicorn's limits are set above the app's (app/errors.py), so
+never echoing the client's bytes. gunicorn's limits are set above the app's (app/body.py), so
 a request within them reaches the app and gets the app's own JSON 414/431.
 """
 

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from app.settings import Settings
 
 import logging
-import time
 
 from app import metrics
 from app.orders import backoff, decide
@@ -89,11 +88,8 @@ class Mover:
 
     def _move(self, claim: Claim, order: Order) -> MoveResult:
         uid, token = order.uid, claim.token
-        started = time.monotonic()
         skew = self.settings.clock_skew_seconds
-
-        def now() -> float:
-            return claim.now + (time.monotonic() - started)
+        now = claim.redis_now  # never behind Redis's clock: the claim's time ends early, never late
 
         def left() -> float:
             return claim.until - MARGIN - now()
@@ -296,10 +292,9 @@ class Mover:
         """Void by key: nothing live at the POS -> cancelled; not voidable -> placed (the truth).
         A POS that voids by its own order id cannot close a key before an order exists: a
         cancelled order there is watched for RECONCILE_SECONDS and anything it makes is voided."""
-        started = time.monotonic()
 
-        def left() -> float:
-            return claim.until - MARGIN - (claim.now + time.monotonic() - started)
+        def left() -> float:  # counted from the claim, not from here: a move before this one used some of it
+            return claim.until - MARGIN - claim.redis_now()
 
         try:
             result = self.pos.void_order(order.uid, "cancelled on request", timeout=max(left(), 0.05))
@@ -333,7 +328,7 @@ class Mover:
             decides_cancel=True,
             reconcile_in=self._backoff(0) if watch else None,
             listed=False,
-            at=claim.now + time.monotonic() - started,
+            at=claim.redis_now(),
         ).result
 
     def _void_late(self, uid: str, found: Placed, timeout: float) -> Voided | NotVoidable | None:
@@ -361,7 +356,7 @@ class Mover:
         order = claim.order
         calls = int(self.store.field(uid, "rc_calls") or 0)
         try:
-            found = self.pos.find_order(uid, timeout=claim.until - claim.now - MARGIN)
+            found = self.pos.find_order(uid, timeout=claim.until - claim.redis_now() - MARGIN)
         except PosUnavailable:
             self.store.settle_reconcile(uid, claim.token, outcome=MoveResult.RETRY, delay=self._backoff(calls))
             return MoveResult.RETRY
@@ -375,7 +370,7 @@ class Mover:
             return MoveResult.ABSENT
         late = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds).next is Next.VOID
         if late or order.status == Status.CANCELLED:  # cancelled: nothing may stay live at the POS
-            result = self._void_late(uid, found, claim.until - self.store.now() - MARGIN)
+            result = self._void_late(uid, found, claim.until - claim.redis_now() - MARGIN)
             if result is None:
                 self.store.settle_reconcile(uid, claim.token, outcome=MoveResult.RETRY, delay=self._backoff(calls))
                 return MoveResult.RETRY

@@ -5,7 +5,8 @@ claimed move (Claim). Plain records and pure functions, no Redis."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from app import jsonio
@@ -57,6 +58,11 @@ class Created:
     deadline: float
     menu_version: str = ""  # '' when no menu is cached
     acked: str = ""  # of a record found already there: the state confirmed durable ('' none)
+    sent: float = field(default_factory=time.monotonic)  # this process's monotonic clock when CREATE was sent
+
+    def redis_now(self) -> float:
+        """Redis's time now, as this process can know it (see `Claim.redis_now`)."""
+        return self.now + (time.monotonic() - self.sent)
 
 
 @dataclass(frozen=True)
@@ -68,10 +74,18 @@ class Claim:
     until: float = 0.0
     token: str = ""
     order: Order | None = None
+    sent: float = field(default_factory=time.monotonic)  # this process's monotonic clock when CLAIM was sent
 
     @property
     def ok(self) -> bool:
         return self.refused is None
+
+    def redis_now(self) -> float:
+        """Redis's time now, as this process can know it: the TIME the script read, plus the time
+        since the script was sent. Never behind Redis's own clock (the script read TIME after it
+        was sent), however long its answer took (a durability WAIT, a slow link): deadlines and
+        claims reckoned with it end early, never late."""
+        return self.now + (time.monotonic() - self.sent)
 
 
 def read_order(uid: str, raw: dict[str, str]) -> Order | None:

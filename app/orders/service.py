@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 import logging
 import time
+from collections.abc import Callable
 
 from app import jsonio, metrics
 from app.jsonio import Json
@@ -162,11 +163,7 @@ class OrderService:
         self, order: Order, token: str, created: Created, budget_end: float, held: Held | None
     ) -> tuple[int, Json]:
         uid = order.uid
-        recorded = time.monotonic()
-
-        def redis_now() -> float:
-            """Now on Redis's clock: the one read when the order was recorded, moved on since."""
-            return float(created.now + (time.monotonic() - recorded))
+        redis_now = created.redis_now  # never behind Redis's clock, however slow CREATE's answer was
 
         def budget_left() -> float:
             return budget_end - time.monotonic()
@@ -180,7 +177,7 @@ class OrderService:
         if verdict is None:
             return self._hand_off(order, token, "no menu within the budget: a worker validates it")
         if not verdict.ok:
-            return self._finish(decide.refused(verdict.problems, "refused by validation"), order, token, at=redis_now())
+            return self._finish(decide.refused(verdict.problems, "refused by validation"), order, token, redis_now)
         body = self.pos.order_body(order.doc, order.deadline)
         ready = self.store.mark_validated(uid, token, by="web", pos_body=body, acked=order.acked)
         if ready is MoveResult.CANCEL_REQUESTED:  # recorded while the validation was made durable: its move decides
@@ -196,7 +193,7 @@ class OrderService:
             if getattr(result, "reason", "") == "timeout":
                 metrics.OVERRUNS.inc()
             return self._hand_off(order, token, decision.note)
-        return self._finish(decision, order, token, at=redis_now())
+        return self._finish(decision, order, token, redis_now)
 
     def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, Json]:
         if self.store.hand_off(order.uid, token, by="web", note=why, acked=order.acked):
@@ -204,9 +201,10 @@ class OrderService:
             self.tasks.place_order(order.uid)
         return self._answer(order.uid)
 
-    def _finish(self, decision: Decision, order: Order, token: str, *, at: float) -> tuple[int, Json]:
-        """The web's own final, as `decision` says: 200 once it and its confirmation are durable
-        (Finals.finish), else 202 (written, not confirmed: a poll or the callback tells it)."""
+    def _finish(self, decision: Decision, order: Order, token: str, now: Callable[[], float]) -> tuple[int, Json]:
+        """The web's own final, as `decision` says, completed at `now()` on Redis's clock: 200 once it
+        and its confirmation are durable (Finals.finish), else 202 (written, not confirmed: a poll or
+        the callback tells it)."""
         assert decision.status is not None  # only a FINISH decision is carried out
         if decision.listed:
             self.store.list_found(order.uid)
@@ -218,7 +216,7 @@ class OrderService:
             errors=decision.errors,
             pos_order_id=decision.pos_order_id,
             note=decision.note,
-            at=at,
+            at=now(),  # after list_found, as the worker's move reads it
         )
         if final.applied and final.doc is not None:
             return (200, view(final.doc)) if final.acked else (202, pending_view(final.doc))

@@ -41,6 +41,7 @@ import contextlib
 import logging
 import math
 import secrets
+import time
 
 import redis
 
@@ -190,6 +191,7 @@ class OrderStore:
             menu_version,
             "" if self.durability.waits else Status.PENDING,
         ]
+        sent = time.monotonic()
         if not self.durability.waits:
             result = self._run("CREATE", keys, args)
         else:
@@ -210,6 +212,7 @@ class OrderStore:
             int(deadline) / 1000,
             _text(version),
             _text(acked),
+            sent,
         ), token
 
     def discard(self, uid: str, token: str, location: str) -> bool:
@@ -229,14 +232,15 @@ class OrderStore:
     def claim(self, kind: Move, uid: str, seconds: float) -> Claim:
         """Claim the due move of `kind` for `seconds`."""
         token = secrets.token_hex(8)
+        sent = time.monotonic()
         result = self._run("CLAIM", [_key(uid), SCHEDULE_KEY, QUEUED_KEY], [kind, uid, token, int(seconds * 1000)])
         now = int(result[2]) / 1000
         if int(result[0]) != 1:
             until = (int(result[3]) / 1000) if len(result) > 3 else 0.0
-            return Claim(MoveResult(_text(result[1])), now, until=until)
+            return Claim(MoveResult(_text(result[1])), now, until=until, sent=sent)
         order = self._order(uid, result[4])
         refused = None if order is not None else MoveResult.UNREADABLE
-        return Claim(refused, now, until=int(result[3]) / 1000, token=token, order=order)
+        return Claim(refused, now, until=int(result[3]) / 1000, token=token, order=order, sent=sent)
 
     def _settle(
         self,

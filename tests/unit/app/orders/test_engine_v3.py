@@ -320,6 +320,64 @@ def test_the_inline_post_gets_no_more_time_than_the_deadline_leaves(services, mo
     assert fetched and timeouts and all(timeout <= deadline - fetched[-1] + 0.002 for timeout in timeouts)
 
 
+def test_no_inline_post_after_the_deadline_when_the_record_s_round_trip_was_slow(services, monkeypatch):
+    """Redis's clock as the web reckons it started from CREATE's TIME but counted on from when
+    the answer arrived, so the round trip (a durability WAIT, a slow link) went uncounted: an
+    order whose deadline passed during CREATE's answer still got its POST, after the deadline.
+    Counted from before the call, the web's clock is never behind Redis's."""
+    from app.times import format_time
+
+    run = services.store._run
+
+    def slow_answer(name, keys, args, client=None):
+        result = run(name, keys, args, client=client)
+        if name == "CREATE":
+            time.sleep(0.6)  # the answer (after a WAIT, say) arrives 0.6 s after the script ran
+        return result
+
+    posted = []
+    send = services.pos.send_order
+
+    def send_order(key, body, timeout):
+        posted.append(time.time())
+        return send(key, body, timeout)
+
+    monkeypatch.setattr(services.store, "_run", slow_answer)
+    monkeypatch.setattr(services.pos, "send_order", send_order)
+    # deadline = request_datetime + ttl: 0.4 s after the record is written, 0.2 s before its answer
+    submit(services, ttl=1, request_datetime=format_time(time.time() - 0.6))
+    deadline = services.store.get("ord-1").deadline
+    assert all(at < deadline for at in posted), [round(at - deadline, 3) for at in posted]
+
+
+def test_a_cancel_decided_after_a_move_gets_only_the_claim_time_the_move_left(services, monkeypatch):
+    """A cancel recorded while a worker's move was under way is decided with that move's claim
+    (move_order). Its void's time was counted from when the cancel began, as if the claim were
+    fresh: the void could run past the claim, while another mover held the order."""
+    from app.orders.lifecycle import MoveResult
+    from app.orders.moves import MARGIN
+    from app.pos.base import Voided
+    from tests.support.factories import UID, handed_off
+
+    handed_off(services.store, ttl=60)
+    mover = services.service.mover
+
+    def slow_move(claim, order):
+        time.sleep(0.5)  # the move's POS call took half a second, then found the cancel recorded
+        return MoveResult.CANCEL_REQUESTED
+
+    timeouts = []
+
+    def void_order(key, reason, timeout):
+        timeouts.append(timeout)
+        return Voided("P-1")
+
+    monkeypatch.setattr(mover, "_move", slow_move)
+    monkeypatch.setattr(services.pos, "void_order", void_order)
+    mover.move_order(UID)
+    assert timeouts and timeouts[0] <= mover.claim_seconds - MARGIN - 0.5, timeouts
+
+
 # -- finding 10: a POS that does not enforce not_after ---------------------------------------
 
 
