@@ -89,13 +89,13 @@ class Mover:
     def _move(self, claim: Claim, order: Order) -> MoveResult:
         uid, token = order.uid, claim.token
         skew = self.settings.clock_skew_seconds
-        now = claim.redis_now  # never behind Redis's clock: the claim's time ends early, never late
+        now = claim.redis_now  # at the latest: the deadline and the claim's time end early, never late
 
         def left() -> float:
             return claim.until - MARGIN - now()
 
         def finish(*args: Any, **kwargs: Any) -> MoveResult:
-            return self.finals.finish(*args, at=now(), **kwargs).result
+            return self.finals.finish(*args, at=claim.redis_stamp(), **kwargs).result
 
         if not self.answers.confirm(order):  # no POS call for a record that could still be lost
             self.store.retry(
@@ -128,9 +128,9 @@ class Mover:
             result = self.pos.send_order(uid, body, timeout=min(left(), order.deadline - now() + skew))
             decision = decide.after_post(result, order.deadline, skew)
             if decision.next is Next.LOOK_UP:
-                return self._decide(claim, order, now, left, finish, before_deadline=True)
+                return self._decide(claim, order, left, finish, before_deadline=True)
             if decision.next is Next.VOID:  # made after its deadline: the lookup's own path voids it
-                return self._decide(claim, order, now, left, finish)
+                return self._decide(claim, order, left, finish)
             if decision.next is Next.RETRY:
                 self.store.retry(
                     uid,
@@ -165,22 +165,23 @@ class Mover:
             return self._carry_out(
                 decide.deadline_exceeded("never sent to the POS before its deadline"), claim, order, finish
             )
-        if now() < order.deadline + skew - 0.001:  # the clocks' millisecond: decided now, not re-planned
+        passed = claim.redis_stamp()  # at the earliest: a wait for a moment is never cut short
+        if passed < order.deadline + skew - 0.001:  # the clocks' millisecond: decided now, not re-planned
             self.store.retry(
-                uid, token, by="worker", note="deciding after the deadline", delay=order.deadline + skew - now()
+                uid, token, by="worker", note="deciding after the deadline", delay=order.deadline + skew - passed
             )
             return MoveResult.RETRY
-        return self._decide(claim, order, now, left, finish)
+        return self._decide(claim, order, left, finish)
 
     def _decide(
-        self, claim: Claim, order: Order, now: Clock, left: Clock, finish: Finish, *, before_deadline: bool = False
+        self, claim: Claim, order: Order, left: Clock, finish: Finish, *, before_deadline: bool = False
     ) -> MoveResult:
         token = claim.token
         try:
             found = self.pos.find_order(order.uid, timeout=left())
         except PosUnavailable as exc:
             give_up = order.deadline + self.settings.reconcile_seconds
-            if now() >= give_up:
+            if claim.redis_stamp() >= give_up:  # at the earliest: the window is never cut short
                 return finish(
                     order,
                     token,
@@ -328,7 +329,7 @@ class Mover:
             decides_cancel=True,
             reconcile_in=self._backoff(0) if watch else None,
             listed=False,
-            at=claim.redis_now(),
+            at=claim.redis_stamp(),
         ).result
 
     def _void_late(self, uid: str, found: Placed, timeout: float) -> Voided | NotVoidable | None:

@@ -59,10 +59,15 @@ class Created:
     menu_version: str = ""  # '' when no menu is cached
     acked: str = ""  # of a record found already there: the state confirmed durable ('' none)
     sent: float = field(default_factory=time.monotonic)  # this process's monotonic clock when CREATE was sent
+    received: float = field(default_factory=time.monotonic)  # ... and when its answer was read
 
     def redis_now(self) -> float:
-        """Redis's time now, as this process can know it (see `Claim.redis_now`)."""
+        """Redis's time now at the latest (see `Claim.redis_now`)."""
         return self.now + (time.monotonic() - self.sent)
+
+    def redis_stamp(self) -> float:
+        """Redis's time now at the earliest (see `Claim.redis_stamp`)."""
+        return self.now + (time.monotonic() - self.received)
 
 
 @dataclass(frozen=True)
@@ -75,17 +80,23 @@ class Claim:
     token: str = ""
     order: Order | None = None
     sent: float = field(default_factory=time.monotonic)  # this process's monotonic clock when CLAIM was sent
+    received: float = field(default_factory=time.monotonic)  # ... and when its answer was read
 
     @property
     def ok(self) -> bool:
         return self.refused is None
 
     def redis_now(self) -> float:
-        """Redis's time now, as this process can know it: the TIME the script read, plus the time
-        since the script was sent. Never behind Redis's own clock (the script read TIME after it
-        was sent), however long its answer took (a durability WAIT, a slow link): deadlines and
-        claims reckoned with it end early, never late."""
+        """Redis's time now at the latest: the TIME the script read, plus the time since the script
+        was sent. Never behind Redis's own clock, however long the answer took (a durability WAIT,
+        a client retry, a slow link): deadlines and claims reckoned with it end early, never late."""
         return self.now + (time.monotonic() - self.sent)
+
+    def redis_stamp(self) -> float:
+        """Redis's time now at the earliest: the TIME the script read, plus the time since its
+        answer was read. Never ahead of Redis's clock: the time written into a record
+        (completed_at) is never after the write that records it."""
+        return self.now + (time.monotonic() - self.received)
 
 
 def read_order(uid: str, raw: dict[str, str]) -> Order | None:

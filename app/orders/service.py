@@ -177,7 +177,8 @@ class OrderService:
         if verdict is None:
             return self._hand_off(order, token, "no menu within the budget: a worker validates it")
         if not verdict.ok:
-            return self._finish(decide.refused(verdict.problems, "refused by validation"), order, token, redis_now)
+            refusal = decide.refused(verdict.problems, "refused by validation")
+            return self._finish(refusal, order, token, created.redis_stamp)
         body = self.pos.order_body(order.doc, order.deadline)
         ready = self.store.mark_validated(uid, token, by="web", pos_body=body, acked=order.acked)
         if ready is MoveResult.CANCEL_REQUESTED:  # recorded while the validation was made durable: its move decides
@@ -193,7 +194,7 @@ class OrderService:
             if getattr(result, "reason", "") == "timeout":
                 metrics.OVERRUNS.inc()
             return self._hand_off(order, token, decision.note)
-        return self._finish(decision, order, token, redis_now)
+        return self._finish(decision, order, token, created.redis_stamp)
 
     def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, Json]:
         if self.store.hand_off(order.uid, token, by="web", note=why, acked=order.acked):
@@ -202,7 +203,8 @@ class OrderService:
         return self._answer(order.uid)
 
     def _finish(self, decision: Decision, order: Order, token: str, now: Callable[[], float]) -> tuple[int, Json]:
-        """The web's own final, as `decision` says, completed at `now()` on Redis's clock: 200 once it
+        """The web's own final, as `decision` says, completed at `now()` (Redis's time at the earliest,
+        `Created.redis_stamp`): 200 once it
         and its confirmation are durable (Finals.finish), else 202 (written, not confirmed: a poll or
         the callback tells it)."""
         assert decision.status is not None  # only a FINISH decision is carried out

@@ -202,6 +202,7 @@ class OrderStore:
             result = results[0]
             if int(result[0]) == 1 and self.durability.acknowledged(results):
                 result = [*result[:7], Status.PENDING]
+        received = time.monotonic()
         created, stored_fp, status, now, menu, deadline, version, acked = result
         return Created(
             bool(created),
@@ -213,6 +214,7 @@ class OrderStore:
             _text(version),
             _text(acked),
             sent,
+            received,
         ), token
 
     def discard(self, uid: str, token: str, location: str) -> bool:
@@ -234,13 +236,13 @@ class OrderStore:
         token = secrets.token_hex(8)
         sent = time.monotonic()
         result = self._run("CLAIM", [_key(uid), SCHEDULE_KEY, QUEUED_KEY], [kind, uid, token, int(seconds * 1000)])
-        now = int(result[2]) / 1000
+        received, now = time.monotonic(), int(result[2]) / 1000
         if int(result[0]) != 1:
             until = (int(result[3]) / 1000) if len(result) > 3 else 0.0
-            return Claim(MoveResult(_text(result[1])), now, until=until, sent=sent)
+            return Claim(MoveResult(_text(result[1])), now, until=until, sent=sent, received=received)
         order = self._order(uid, result[4])
         refused = None if order is not None else MoveResult.UNREADABLE
-        return Claim(refused, now, until=int(result[3]) / 1000, token=token, order=order, sent=sent)
+        return Claim(refused, now, until=int(result[3]) / 1000, token=token, order=order, sent=sent, received=received)
 
     def _settle(
         self,

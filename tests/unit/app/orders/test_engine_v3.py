@@ -378,6 +378,31 @@ def test_a_cancel_decided_after_a_move_gets_only_the_claim_time_the_move_left(se
     assert timeouts and timeouts[0] <= mover.claim_seconds - MARGIN - 0.5, timeouts
 
 
+def test_a_worker_s_completed_at_is_never_after_the_write_that_made_it_final(services, monkeypatch):
+    """The other side of Redis's clock (the reliability run that followed the fix above): a
+    client retry (Redis restarting) ran CLAIM 2 s after it was sent, and completed_at, counted
+    from the send, came 2.2 s after the store's final transition. A time written into a record
+    counts from the answer (`Claim.redis_stamp`); deadlines count from the send."""
+    from app.orders.lifecycle import FINAL
+    from app.times import parse_time
+    from tests.support.factories import UID, handed_off
+
+    handed_off(services.store, ttl=60)
+    run = services.store._run
+
+    def late_script(name, keys, args, client=None):
+        if name == "CLAIM":
+            time.sleep(0.6)  # sent, then retried: the script runs (and reads TIME) 0.6 s later
+        return run(name, keys, args, client=client)
+
+    monkeypatch.setattr(services.store, "_run", late_script)
+    services.service.mover.move_order(UID)
+    order = services.store.get(UID)
+    final = next(e for e in services.store.history(UID) if e.get("status") in FINAL)
+    completed = parse_time(order.doc["completed_at"]).timestamp()
+    assert order.final and completed <= float(final["at"]) + 0.001, (completed, final["at"])
+
+
 # -- finding 10: a POS that does not enforce not_after ---------------------------------------
 
 
