@@ -5,6 +5,7 @@ completed_at on the store's clock, no process of the stack exiting on its own.""
 
 from __future__ import annotations
 
+from harness.faults import Window
 from harness.report import Check
 from reliability.bounds import pos_call_bound
 from reliability.evidence import ROUNDING, Evidence, codes, epoch
@@ -97,15 +98,23 @@ def check_processes(ev: Evidence) -> Check:
 SENDER_WINDOW = 10.0  # a callback POST takes at most this long (app/callbacks.py TIMEOUT, and then some)
 
 
+def _kill_at_latest(window: Window) -> float:
+    """The latest moment the window's fault can have cut a callback's sender; -inf for a fault
+    that cuts none. kill_worker and worker_cut cut at their start; kill_mover SIGKILLs the worker
+    whose archive mover holds the lock, at a moment inside its window (it waits for a run)."""
+    if window.kind in ("kill_worker", *SENDER_CUT):
+        return window.start
+    if window.kind == "kill_mover":
+        return window.end
+    return float("-inf")
+
+
 def sender_killed(ev: Evidence, delivered_at: float, after: list) -> bool:
     """The delivery the receiver answered 2xx came just before a worker was killed (SIGKILL), or
     its host cut off from Redis (the cluster's worker_cut): its sender could not record the
     answer, so the next mover sent it once more, the one resend the engine allows
     (docs/ENGINE.md, Callbacks). One resend only, and with the same Idempotency-Key."""
-    killed = any(
-        w.kind in ("kill_worker", *SENDER_CUT) and w.start - SENDER_WINDOW <= delivered_at <= w.start + 0.5
-        for w in ev.windows
-    )
+    killed = any(w.start - SENDER_WINDOW <= delivered_at <= _kill_at_latest(w) + 0.5 for w in ev.windows)
     return killed and len(after) == 1 and after[0].key == f"{after[0].uid}:{after[0].status}"
 
 

@@ -194,6 +194,14 @@ def test_one_resend_after_its_sender_was_killed_is_the_only_second_delivery_allo
     # the cluster run (issue 21): worker1 cut off from Redis 40 ms after its delivery's 204
     ev.windows = [Window("worker_cut", T0 + 0.04, T0 + 20)]
     assert sorted(v.split(":")[0] for v in check_callbacks_once(ev).violations) == ["nokey", "thrice"]
+    # 10k run g: kill_mover SIGKILLed worker2 (its archive mover held the lock) inside its window,
+    # which began 0.7 s before the 204; the kill came after it, the window's start did not
+    ev.windows = [Window("kill_mover", T0 - 0.7, T0 + 6.8)]
+    assert sorted(v.split(":")[0] for v in check_callbacks_once(ev).violations) == ["nokey", "thrice"]
+    ev.windows = [Window("kill_mover", T0 + 20, T0 + 27)]  # killed later: the resend is a violation
+    assert sorted(v.split(":")[0] for v in check_callbacks_once(ev).violations) == ["killed", "nokey", "thrice"]
+    ev.windows = [Window("pos_down", T0 - 0.7, T0 + 6.8)]  # a fault that kills no sender excuses nothing
+    assert sorted(v.split(":")[0] for v in check_callbacks_once(ev).violations) == ["killed", "nokey", "thrice"]
 
 
 def test_pos_calls_beyond_the_backoff_bound_are_a_violation(receiver):
