@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from app import metrics
 from app.jsonio import Json
+from app.orders.decide import Decision
 from app.orders.lifecycle import MoveResult
 from app.orders.order import Order
 from app.orders.store import UNAVAILABLE, OrderStore
@@ -86,6 +87,38 @@ class Finals:
         if reconcile_in is not None and listed:
             metrics.RECONCILE_OPENED.inc()
         return Final(True, status, doc, acked)
+
+    def carry_out(
+        self,
+        order: Order,
+        token: str,
+        decision: Decision,
+        *,
+        by: str,
+        now: Callable[[], float] | None = None,
+        reconcile_in: float | None = None,
+        listed: bool = True,
+        decides_cancel: bool = False,
+    ) -> Final:
+        """A FINISH decision (app/orders/decide.py) made final: its status, errors, POS order id
+        and note. A placement the clocks cannot call on time or late (`decision.listed`) is put on
+        on-call's list first; `now` (Redis's time) is read after that, for completed_at."""
+        assert decision.status is not None  # only a FINISH decision is carried out
+        if decision.listed:
+            self.store.list_found(order.uid)
+        return self.finish(
+            order,
+            token,
+            status=decision.status,
+            by=by,
+            errors=decision.errors,
+            pos_order_id=decision.pos_order_id,
+            note=decision.note,
+            reconcile_in=reconcile_in,
+            listed=listed,
+            decides_cancel=decides_cancel,
+            at=None if now is None else now(),
+        )
 
     def _record_confirmed(self, uid: str, status: str) -> bool:
         try:

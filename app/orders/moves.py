@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from app.settings import Settings
 
 import logging
+from functools import partial
 
 from app import metrics
 from app.orders import backoff, decide
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 MARGIN = 0.5  # seconds of a claim kept free after its POS call, for the closing write
 MIN_CLAIM = 1.0  # a cancel decided inline still claims this long (its closing write)
 Clock = Callable[[], float]  # seconds: now on Redis's clock, or what is left of the claim
-Finish = Callable[..., MoveResult]  # Finals.finish at the move's `now`
+Finish = Callable[..., MoveResult]  # Finals.finish, completed at the claim's `redis_stamp()`
 
 
 class Mover:
@@ -91,8 +92,7 @@ class Mover:
         skew = self.settings.clock_skew_seconds
         now = claim.redis_now  # at the latest: the deadline and the claim's time end early, never late
 
-        def left() -> float:
-            return claim.until - MARGIN - now()
+        left = partial(claim.seconds_left, MARGIN)
 
         def finish(*args: Any, **kwargs: Any) -> MoveResult:
             return self.finals.finish(*args, at=claim.redis_stamp(), **kwargs).result
@@ -117,9 +117,7 @@ class Mover:
                     )
                     return MoveResult.RETRY
                 if not verdict.ok:
-                    return self._carry_out(
-                        decide.refused(verdict.problems, "refused by validation"), claim, order, finish
-                    )
+                    return self._carry_out(decide.refused(verdict.problems, "refused by validation"), claim, order)
                 ready = self.store.mark_validated(uid, token, by="worker", pos_body=body)
             else:  # validated by an earlier move: a cancel may have been recorded since
                 ready = self.store.may_post(uid, token)
@@ -144,15 +142,15 @@ class Mover:
             if decision.status is Status.REJECTED and order.pos_body:
                 # an earlier POST (the web's, cut; a move's that timed out) may have made the order
                 # before the POS began refusing this key (the location closed meanwhile, say)
-                return self._refused_unless_found(claim, order, decision, left, finish)
-            return self._carry_out(decision, claim, order, finish)
+                return self._refused_unless_found(claim, order, decision, left)
+            return self._carry_out(decision, claim, order)
         if not order.validated:
             # judged as it would have been when it arrived: an order the rules refused then (past its
             # deadline already, say) is rejected whichever path it took, never errored
             verdict = self.checks.verdict(order.doc, order.created, timeout=max(left(), 0.0))
             if verdict is not None and not verdict.ok:
                 refusal = decide.refused(verdict.problems, "refused by validation (as on its arrival)")
-                return self._carry_out(refusal, claim, order, finish)
+                return self._carry_out(refusal, claim, order)
             if verdict is None:
                 return finish(
                     order,
@@ -162,9 +160,7 @@ class Mover:
                     errors=[menu_unavailable(order.doc)],
                     note="menu_unavailable",
                 )
-            return self._carry_out(
-                decide.deadline_exceeded("never sent to the POS before its deadline"), claim, order, finish
-            )
+            return self._carry_out(decide.deadline_exceeded("never sent to the POS before its deadline"), claim, order)
         passed = claim.redis_stamp()  # at the earliest: a wait for a moment is never cut short
         if passed < order.deadline + skew - 0.001:  # the clocks' millisecond: decided now, not re-planned
             self.store.retry(
@@ -202,7 +198,7 @@ class Mover:
                 latest=give_up,
             )
             return MoveResult.RETRY
-        return self._found(claim, order, found, left, finish, before_deadline=before_deadline)
+        return self._found(claim, order, found, left, before_deadline=before_deadline)
 
     def _found(
         self,
@@ -210,7 +206,6 @@ class Mover:
         order: Order,
         found: Placed | None,
         left: Clock,
-        finish: Finish,
         *,
         before_deadline: bool = False,
     ) -> MoveResult:
@@ -238,11 +233,9 @@ class Mover:
                 latest=order.deadline + self.settings.clock_skew_seconds,
             )
             return MoveResult.RETRY
-        return self._carry_out(decision, claim, order, finish)
+        return self._carry_out(decision, claim, order)
 
-    def _refused_unless_found(
-        self, claim: Claim, order: Order, refused: Decision, left: Clock, finish: Finish
-    ) -> MoveResult:
+    def _refused_unless_found(self, claim: Claim, order: Order, refused: Decision, left: Clock) -> MoveResult:
         try:
             found = self.pos.find_order(order.uid, timeout=max(left(), 0.05))
         except PosUnavailable as exc:
@@ -255,28 +248,23 @@ class Mover:
             )
             return MoveResult.RETRY
         if found is None or found.voided:
-            return self._carry_out(refused, claim, order, finish)
-        return self._found(claim, order, found, left, finish)
+            return self._carry_out(refused, claim, order)
+        return self._found(claim, order, found, left)
 
-    def _carry_out(self, decision: Decision, claim: Claim, order: Order, finish: Finish) -> MoveResult:
+    def _carry_out(self, decision: Decision, claim: Claim, order: Order) -> MoveResult:
         """Make the order final as `decision` says; after a POST may have reached the POS, an
         errored order is looked up for RECONCILE_SECONDS (a POS that ignores not_after may
         still create it, and that late placement is voided)."""
-        assert decision.status is not None  # only a FINISH decision is carried out
-        if decision.listed:
-            self.store.list_found(order.uid)
         late_check = decision.status is Status.ERRORED and bool(order.pos_body)
-        return finish(
+        return self.finals.carry_out(
             order,
             claim.token,
-            status=decision.status,
+            decision,
             by="worker",
-            errors=decision.errors,
-            pos_order_id=decision.pos_order_id,
-            note=decision.note,
+            now=claim.redis_stamp,
             reconcile_in=self._backoff(0) if late_check else None,
             listed=False,
-        )
+        ).result
 
     # -- a recorded cancel ----------------------------------------------------------------
     def cancel_now(self, uid: str, seconds: float) -> MoveResult:
@@ -293,9 +281,7 @@ class Mover:
         """Void by key: nothing live at the POS -> cancelled; not voidable -> placed (the truth).
         A POS that voids by its own order id cannot close a key before an order exists: a
         cancelled order there is watched for RECONCILE_SECONDS and anything it makes is voided."""
-
-        def left() -> float:  # counted from the claim, not from here: a move before this one used some of it
-            return claim.until - MARGIN - claim.redis_now()
+        left = partial(claim.seconds_left, MARGIN)  # counted from the claim: a move before this one used some
 
         try:
             result = self.pos.void_order(order.uid, "cancelled on request", timeout=max(left(), 0.05))
@@ -315,21 +301,16 @@ class Mover:
         if decision.next is Next.RETRY or decision.status is None:
             self.store.retry(order.uid, claim.token, by="worker", note=decision.note, delay=self._backoff(order.calls))
             return MoveResult.RETRY
-        if decision.listed:
-            self.store.list_found(order.uid)
         watch = decision.status is Status.CANCELLED and self.pos.voids != "key"
-        return self.finals.finish(
+        return self.finals.carry_out(
             order,
             claim.token,
-            status=decision.status,
+            decision,
             by="worker",
-            errors=decision.errors,
-            pos_order_id=decision.pos_order_id,
-            note=decision.note,
+            now=claim.redis_stamp,
             decides_cancel=True,
             reconcile_in=self._backoff(0) if watch else None,
             listed=False,
-            at=claim.redis_stamp(),
         ).result
 
     def _void_late(self, uid: str, found: Placed, timeout: float) -> Voided | NotVoidable | None:
@@ -357,7 +338,7 @@ class Mover:
         order = claim.order
         calls = int(self.store.field(uid, "rc_calls") or 0)
         try:
-            found = self.pos.find_order(uid, timeout=claim.until - claim.redis_now() - MARGIN)
+            found = self.pos.find_order(uid, timeout=claim.seconds_left(MARGIN))
         except PosUnavailable:
             self.store.settle_reconcile(uid, claim.token, outcome=MoveResult.RETRY, delay=self._backoff(calls))
             return MoveResult.RETRY
@@ -371,7 +352,7 @@ class Mover:
             return MoveResult.ABSENT
         late = decide.after_lookup(found, order.deadline, self.settings.clock_skew_seconds).next is Next.VOID
         if late or order.status == Status.CANCELLED:  # cancelled: nothing may stay live at the POS
-            result = self._void_late(uid, found, claim.until - claim.redis_now() - MARGIN)
+            result = self._void_late(uid, found, claim.seconds_left(MARGIN))
             if result is None:
                 self.store.settle_reconcile(uid, claim.token, outcome=MoveResult.RETRY, delay=self._backoff(calls))
                 return MoveResult.RETRY

@@ -48,8 +48,30 @@ class Order:
         return "worker" if self.handed_off else "inline"
 
 
+class RedisTime:
+    """Redis's time as a reader of a script's answer knows it. `now`: the TIME the script read;
+    `sent`, `received`: this process's monotonic clock when the script was sent and when its
+    answer was read. Between the two, when TIME was read is unknown: both bounds are kept."""
+
+    now: float
+    sent: float
+    received: float
+
+    def redis_now(self) -> float:
+        """Redis's time now at the latest: never behind Redis's own clock, however long the
+        answer took (a durability WAIT, a client retry, a slow link). Deadlines and claims
+        reckoned with it end early, never late."""
+        return self.now + (time.monotonic() - self.sent)
+
+    def redis_stamp(self) -> float:
+        """Redis's time now at the earliest: never ahead of Redis's clock. The time written into
+        a record (completed_at) is never after the write that records it, and a wait for a
+        moment is never cut short."""
+        return self.now + (time.monotonic() - self.received)
+
+
 @dataclass(frozen=True)
-class Created:
+class Created(RedisTime):
     created: bool
     fp: str
     status: str
@@ -58,20 +80,12 @@ class Created:
     deadline: float
     menu_version: str = ""  # '' when no menu is cached
     acked: str = ""  # of a record found already there: the state confirmed durable ('' none)
-    sent: float = field(default_factory=time.monotonic)  # this process's monotonic clock when CREATE was sent
+    sent: float = field(default_factory=time.monotonic)  # when CREATE was sent (RedisTime)
     received: float = field(default_factory=time.monotonic)  # ... and when its answer was read
-
-    def redis_now(self) -> float:
-        """Redis's time now at the latest (see `Claim.redis_now`)."""
-        return self.now + (time.monotonic() - self.sent)
-
-    def redis_stamp(self) -> float:
-        """Redis's time now at the earliest (see `Claim.redis_stamp`)."""
-        return self.now + (time.monotonic() - self.received)
 
 
 @dataclass(frozen=True)
-class Claim:
+class Claim(RedisTime):
     """A claimed move (`refused` None), or why there is none: missing, settled, busy, not_due."""
 
     refused: MoveResult | None
@@ -79,24 +93,16 @@ class Claim:
     until: float = 0.0
     token: str = ""
     order: Order | None = None
-    sent: float = field(default_factory=time.monotonic)  # this process's monotonic clock when CLAIM was sent
+    sent: float = field(default_factory=time.monotonic)  # when CLAIM was sent (RedisTime)
     received: float = field(default_factory=time.monotonic)  # ... and when its answer was read
 
     @property
     def ok(self) -> bool:
         return self.refused is None
 
-    def redis_now(self) -> float:
-        """Redis's time now at the latest: the TIME the script read, plus the time since the script
-        was sent. Never behind Redis's own clock, however long the answer took (a durability WAIT,
-        a client retry, a slow link): deadlines and claims reckoned with it end early, never late."""
-        return self.now + (time.monotonic() - self.sent)
-
-    def redis_stamp(self) -> float:
-        """Redis's time now at the earliest: the TIME the script read, plus the time since its
-        answer was read. Never ahead of Redis's clock: the time written into a record
-        (completed_at) is never after the write that records it."""
-        return self.now + (time.monotonic() - self.received)
+    def seconds_left(self, margin: float) -> float:
+        """The claim's time left at the latest reckoning of now, `margin` kept back."""
+        return self.until - margin - self.redis_now()
 
 
 def read_order(uid: str, raw: dict[str, str]) -> Order | None:

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 import logging
 import time
-from collections.abc import Callable
 
 from app import jsonio, metrics
 from app.jsonio import Json
@@ -163,14 +162,13 @@ class OrderService:
         self, order: Order, token: str, created: Created, budget_end: float, held: Held | None
     ) -> tuple[int, Json]:
         uid = order.uid
-        redis_now = created.redis_now  # never behind Redis's clock, however slow CREATE's answer was
 
         def budget_left() -> float:
             return budget_end - time.monotonic()
 
         def left() -> float:
             """A POS call's time: the smaller of the budget left and the deadline left."""
-            return min(budget_left(), order.deadline - redis_now())
+            return min(budget_left(), order.deadline - created.redis_now())  # never late (RedisTime)
 
         menu = Answered(held, created.menu_version, created.menu)  # CREATE's read of the menu
         verdict = self.checks.verdict(order.doc, created.now, raw=menu, timeout=budget_left(), new=True)
@@ -178,7 +176,7 @@ class OrderService:
             return self._hand_off(order, token, "no menu within the budget: a worker validates it")
         if not verdict.ok:
             refusal = decide.refused(verdict.problems, "refused by validation")
-            return self._finish(refusal, order, token, created.redis_stamp)
+            return self._finish(refusal, order, token, created)
         body = self.pos.order_body(order.doc, order.deadline)
         ready = self.store.mark_validated(uid, token, by="web", pos_body=body, acked=order.acked)
         if ready is MoveResult.CANCEL_REQUESTED:  # recorded while the validation was made durable: its move decides
@@ -194,7 +192,7 @@ class OrderService:
             if getattr(result, "reason", "") == "timeout":
                 metrics.OVERRUNS.inc()
             return self._hand_off(order, token, decision.note)
-        return self._finish(decision, order, token, created.redis_stamp)
+        return self._finish(decision, order, token, created)
 
     def _hand_off(self, order: Order, token: str, why: str) -> tuple[int, Json]:
         if self.store.hand_off(order.uid, token, by="web", note=why, acked=order.acked):
@@ -202,24 +200,10 @@ class OrderService:
             self.tasks.place_order(order.uid)
         return self._answer(order.uid)
 
-    def _finish(self, decision: Decision, order: Order, token: str, now: Callable[[], float]) -> tuple[int, Json]:
-        """The web's own final, as `decision` says, completed at `now()` (Redis's time at the earliest,
-        `Created.redis_stamp`): 200 once it
-        and its confirmation are durable (Finals.finish), else 202 (written, not confirmed: a poll or
-        the callback tells it)."""
-        assert decision.status is not None  # only a FINISH decision is carried out
-        if decision.listed:
-            self.store.list_found(order.uid)
-        final = self.finals.finish(
-            order,
-            token,
-            status=decision.status,
-            by="web",
-            errors=decision.errors,
-            pos_order_id=decision.pos_order_id,
-            note=decision.note,
-            at=now(),  # after list_found, as the worker's move reads it
-        )
+    def _finish(self, decision: Decision, order: Order, token: str, created: Created) -> tuple[int, Json]:
+        """The web's own final, as `decision` says: 200 once it and its confirmation are durable
+        (Finals.finish), else 202 (written, not confirmed: a poll or the callback tells it)."""
+        final = self.finals.carry_out(order, token, decision, by="web", now=created.redis_stamp)
         if final.applied and final.doc is not None:
             return (200, view(final.doc)) if final.acked else (202, pending_view(final.doc))
         if final.result is MoveResult.CANCEL_REQUESTED:  # recorded meanwhile: the cancel's move decides it

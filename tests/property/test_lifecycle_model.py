@@ -183,15 +183,7 @@ class Lifecycle(RuleBasedStateMachine):
         result = self.pos.send_order(uid, body, timeout=1)
         decision = decide.after_post(result, order.deadline, 1.0)  # the web's inline path decides as service.py does
         if decision.next is Next.FINISH:
-            self.finals.finish(
-                order,
-                token,
-                status=decision.status,
-                by="web",
-                errors=decision.errors,
-                pos_order_id=decision.pos_order_id,
-                note=decision.note,
-            )
+            self.finals.carry_out(order, token, decision, by="web")
         else:
             self.store.hand_off(uid, token, by="web")
 
